@@ -1,1 +1,29 @@
-//! placeholder
+//! The bpops engine: accepts operations, runs them, and answers for them by id.
+//!
+//! [`Engine`] is the one entry point. `submit` validates against the catalog, applies
+//! `ClientToken` idempotency and stores the operation durably before returning its id.
+//! Background tasks started by [`Engine::start`] claim runnable operations from the store as
+//! soon as they are submitted (woken by events, with a slow fallback poll), execute them,
+//! and sweep expired results. Readers either look once (`get`) or wait for a final status
+//! (`wait`), woken the moment the operation finishes.
+//!
+//! Key decisions:
+//! - Retention is enforced twice: reads hide an operation the moment it expires, and the
+//!   sweeper deletes it later in bounded batches.
+//! - An emulated operation's effect and final status commit together in the store, fenced
+//!   by the attempt, so a crash or a lost lease never applies an effect twice.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod clock;
+mod engine;
+mod error;
+mod settings;
+mod sweeper;
+mod waiters;
+mod worker;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{Engine, Submission};
+pub use error::{EngineError, Result};
+pub use settings::{Emulation, Settings};

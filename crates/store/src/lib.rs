@@ -1,1 +1,71 @@
-//! placeholder
+//! The storage interface of bpops.
+//!
+//! [`Store`] is a trait of *intents* (submit, claim, renew a lease, finish, sweep), each one
+//! transaction, so the engine never sees SQL, connections or transactions. Backends live in
+//! their own crates (`bpops-store-sqlite`, later PostgreSQL) and the application holds an
+//! `Arc<dyn Store>` chosen once from the `storage.url` scheme.
+//!
+//! Key decisions:
+//! - Time is passed in by the caller (Unix milliseconds), never read here, so retention and
+//!   leases are testable without sleeping.
+//! - Every worker write is fenced by `(operation id, attempt)`: a write from a worker whose
+//!   claim was superseded changes nothing and reports it.
+//! - The inventory effect of an emulated operation and its final status commit together in
+//!   [`Store::finish`], so a crash never applies an effect twice or loses it.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod ids;
+mod records;
+pub mod testing;
+
+pub use error::{Result, StoreError};
+pub use ids::{AccountId, OperationId};
+pub use records::{
+    BootstrapKey, Effect, Finish, NewOperation, Operation, Resource, ResourceKey, Status,
+    Submitted,
+};
+
+use async_trait::async_trait;
+
+/// Durable state of bpops: operations, idempotency tokens and the emulated inventory.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a new operation in status `INIT`, durably, before returning.
+    ///
+    /// With a client token already used in the account by an operation that has not expired
+    /// (expired means finished before `expired_before`), nothing is stored and the existing
+    /// operation's id is returned with whether its fingerprint matches.
+    async fn submit(&self, op: &NewOperation, expired_before: i64) -> Result<Submitted>;
+
+    /// Reads one operation of an account, whatever its age (retention is the caller's rule).
+    async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>>;
+
+    /// Claims up to `limit` runnable operations: `INIT` ones, and `RUNNING` ones whose lease
+    /// ended before `now`, that are the oldest unfinished operation on their resource. Each is
+    /// returned `RUNNING`, with its attempt incremented and a lease until `lease_until`.
+    async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Vec<Operation>>;
+
+    /// Extends the lease of a running attempt. `false` when the attempt is no longer current.
+    async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<bool>;
+
+    /// Ends a running attempt: applies the effect and sets the final status in one
+    /// transaction. `false` (and nothing written) when the attempt is no longer current.
+    async fn finish(&self, id: &OperationId, attempt: i64, finish: &Finish) -> Result<bool>;
+
+    /// Deletes at most `limit` operations that finished before `expired_before`, with their
+    /// client tokens. Returns how many were deleted.
+    async fn sweep(&self, expired_before: i64, limit: usize) -> Result<usize>;
+
+    /// Reads one resource of the inventory; `None` when absent or deleted.
+    async fn resource(&self, key: &ResourceKey) -> Result<Option<Resource>>;
+
+    /// Adds resources that the inventory has never held. Resources already present, or
+    /// deleted by an operation, keep their state: the configuration only seeds the inventory.
+    async fn seed_resources(&self, resources: &[Resource]) -> Result<()>;
+
+    /// Returns the bootstrap root key stored by an earlier start, or stores `candidate` and
+    /// returns it with `true` when there is none yet.
+    async fn bootstrap_key(&self, candidate: &BootstrapKey) -> Result<(BootstrapKey, bool)>;
+}

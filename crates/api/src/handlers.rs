@@ -1,0 +1,155 @@
+//! One handler per action: typed parameters in, one engine call, data out.
+
+use bpops_engine::{EngineError, Submission};
+use bpops_protocol::ErrorCode;
+use bpops_protocol::wire::{
+    ExecuteOperationRequest, GetExecuteOperationResultRequest, GetOperationParamsRequest,
+    ListOperationsRequest, OperationParams, OperationResult, OperationSummary,
+};
+use bpops_store::{AccountId, Operation, OperationId};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::ApiError;
+use crate::routes::Ctx;
+
+/// A successful answer: the envelope's `Message` and `Data` (omitted when `None`).
+pub(crate) struct Reply {
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+impl Reply {
+    fn data(data: impl Serialize) -> Result<Reply, ApiError> {
+        let data = serde_json::to_value(data).map_err(ApiError::internal)?;
+        Ok(Reply { message: "success".to_owned(), data: Some(data) })
+    }
+}
+
+fn account(ctx: &Ctx<'_>) -> AccountId {
+    AccountId::new(ctx.principal.account())
+}
+
+pub(crate) async fn list_services(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    Reply::data(ctx.app.engine.catalog().services())
+}
+
+pub(crate) async fn list_operations(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let request = ListOperationsRequest::from_params(ctx.params)?;
+    let entries = ctx
+        .app
+        .engine
+        .catalog()
+        .operations(&request.service_type)
+        .ok_or_else(|| EngineError::UnknownService(request.service_type.clone()))?;
+    let summaries: Vec<_> = entries
+        .into_iter()
+        .map(|e| OperationSummary {
+            service: e.service().to_owned(),
+            operation: e.operation().to_owned(),
+            display_name: e.display_name().to_owned(),
+        })
+        .collect();
+    Reply::data(summaries)
+}
+
+pub(crate) async fn get_operation_params(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let request = GetOperationParamsRequest::from_params(ctx.params)?;
+    let entry = ctx
+        .app
+        .engine
+        .catalog()
+        .entry(&request.service_type, &request.operation)
+        .map_err(|e| match e {
+            bpops_catalog::LookupError::UnknownService(service) => EngineError::UnknownService(service),
+            bpops_catalog::LookupError::UnknownOperation { service, operation } => {
+                EngineError::UnknownOperation { service, operation }
+            }
+        })?;
+    Reply::data(OperationParams {
+        service: entry.service().to_owned(),
+        operation: entry.operation().to_owned(),
+        attributes: entry.attributes_schema().clone(),
+        properties: entry.properties(),
+        outputs: entry.outputs(),
+    })
+}
+
+pub(crate) async fn execute_async(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let id = submit(ctx).await?;
+    Reply::data(id.as_str())
+}
+
+pub(crate) async fn execute_sync(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let id = submit(ctx).await?;
+    let op = ctx.app.engine.wait(&account(ctx), &id, ctx.app.settings.sync_wait).await?;
+    // The operation was stored a moment ago, so it can only be missing if its retention
+    // is shorter than the wait: answer as for any expired operation.
+    match op {
+        Some(op) => Reply::data(result(op)),
+        None => Ok(not_found()),
+    }
+}
+
+pub(crate) async fn get_execute_operation_result(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let request = GetExecuteOperationResultRequest::from_params(ctx.params)?;
+    check_resource_group(ctx, request.resource_group_id.as_deref())?;
+    // A malformed id cannot exist: same answer as for an unknown one, so nothing leaks.
+    let Ok(id) = request.operation_id.parse::<OperationId>() else {
+        return Ok(not_found());
+    };
+    match ctx.app.engine.get(&account(ctx), &id).await? {
+        Some(op) => Reply::data(result(op)),
+        None => Ok(not_found()),
+    }
+}
+
+async fn submit(ctx: &Ctx<'_>) -> Result<OperationId, ApiError> {
+    let request = ExecuteOperationRequest::from_params(ctx.params)?;
+    let account = account(ctx);
+    if let Some(application) = &request.application_id {
+        if ctx.app.directory.application(account.as_str(), application).is_none() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidApplicationIdNotFound,
+                format!("The specified application \"{application}\" does not exist."),
+            ));
+        }
+    }
+    check_resource_group(ctx, request.resource_group_id.as_deref())?;
+    let id = ctx
+        .app
+        .engine
+        .submit(Submission {
+            account,
+            service: request.service_type,
+            operation: request.operation,
+            attributes: request.attributes,
+            application: request.application_id,
+            client_token: request.client_token,
+        })
+        .await?;
+    Ok(id)
+}
+
+fn check_resource_group(ctx: &Ctx<'_>, group: Option<&str>) -> Result<(), ApiError> {
+    match group {
+        Some(group) if !ctx.app.directory.has_resource_group(ctx.principal.account(), group) => {
+            Err(ApiError::invalid("ResourceGroupId", format!("the resource group \"{group}\" does not exist")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn result(op: Operation) -> OperationResult {
+    OperationResult {
+        operation_id: op.id.to_string(),
+        status: op.status.as_str().to_owned(),
+        message: op.message,
+        arguments: op.arguments,
+    }
+}
+
+/// The answer for an id that never existed, expired, or belongs to another account.
+fn not_found() -> Reply {
+    Reply { message: "The operation does not exist or has expired.".to_owned(), data: None }
+}

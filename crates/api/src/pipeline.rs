@@ -1,0 +1,168 @@
+//! The request pipeline, in its fixed order: bounded read → parameters → authenticate →
+//! authorize and dispatch → envelope. Every answer, success or error, is JSON with a fresh
+//! RequestId.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bpops_iam::Principal;
+use bpops_protocol::params::Params;
+use bpops_protocol::signature::{self, RawRequest};
+use bpops_protocol::wire::{Envelope, ErrorBody};
+use bpops_protocol::{API_VERSION, Action, ErrorCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::handlers::Reply;
+use crate::nonces::NonceCheck;
+use crate::routes::{self, Ctx};
+use crate::{ApiError, App};
+
+/// Answers one request: the fallback handler of the router.
+pub async fn handle(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
+    let host_id = host(request.headers());
+    let span = tracing::info_span!("request", request_id = %request_id, peer = %peer);
+    let outcome = process(&app, request).instrument(span.clone()).await;
+    let _enter = span.enter();
+    match outcome {
+        Ok((action, reply)) => {
+            tracing::info!(action = action.as_str(), "ok");
+            let envelope = Envelope::ok(request_id.clone(), reply.message, reply.data);
+            json(StatusCode::OK, &request_id, &envelope)
+        }
+        Err(e) => {
+            tracing::info!(code = e.code.as_str(), "refused");
+            let body = ErrorBody {
+                request_id: request_id.clone(),
+                host_id,
+                code: e.code.as_str().to_owned(),
+                message: e.message,
+                recommend: recommend(e.code).to_owned(),
+                access_denied_detail: e.access_denied_detail,
+            };
+            let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            json(status, &request_id, &body)
+        }
+    }
+}
+
+async fn process(app: &App, request: Request) -> Result<(Action, Reply), ApiError> {
+    let (parts, body) = request.into_parts();
+    if parts.method != Method::POST && parts.method != Method::GET {
+        return Err(ApiError::invalid("method", "use POST (or GET)"));
+    }
+    let body = read_body(body, &parts.headers, app.settings.max_body).await?;
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let query = parts.uri.query().unwrap_or("");
+    let params = Params::parse(query, content_type, &body).map_err(|e| ApiError::invalid("request", e))?;
+
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect();
+    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let raw = RawRequest { method: parts.method.as_str(), target, headers: &headers, body: &body };
+    let (principal, action) = authenticate(app, &raw, &params)?;
+
+    let ctx = Ctx { app, principal: &principal, params: &params, action };
+    let reply = routes::route(&ctx).await?;
+    Ok((action, reply))
+}
+
+/// Reads the body, refusing to read past `limit`.
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(ErrorCode::RequestEntityTooLarge, format!("The request body is larger than {limit} bytes."))
+    };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(e) => Err(ApiError::invalid("body", format!("it could not be read ({e})"))),
+    }
+}
+
+/// Checks who signed the request and that the signature, clock and nonce are good.
+fn authenticate(app: &App, raw: &RawRequest<'_>, params: &Params) -> Result<(Principal, Action), ApiError> {
+    let claim = signature::inspect(raw, params)?;
+    match claim.version.as_deref() {
+        None | Some("") => return Err(ApiError::missing("Version")),
+        Some(API_VERSION) => {}
+        Some(other) => {
+            return Err(ApiError::new(ErrorCode::InvalidVersion, format!("The specified version \"{other}\" is not supported; use {API_VERSION}.")));
+        }
+    }
+    let action = match claim.action.as_deref() {
+        None | Some("") => return Err(ApiError::missing("Action")),
+        Some(name) => Action::from_wire(name).ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidActionNotFound, format!("The specified action \"{name}\" is not valid."))
+        })?,
+    };
+
+    let now = app.engine.clock().now_ms();
+    let timestamp = signature::parse_timestamp(&claim.timestamp)
+        .ok_or_else(|| ApiError::invalid("Timestamp", "expected UTC time as YYYY-MM-DDThh:mm:ssZ"))?
+        .saturating_mul(1000);
+    let skew = app.settings.clock_skew.as_millis() as i64;
+    if (now - timestamp).abs() > skew {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTimeStampExpired,
+            format!("The request timestamp {} is more than {} minutes away from the server time.", claim.timestamp, skew / 60_000),
+        ));
+    }
+
+    let key = app.directory.key(&claim.access_key_id).ok_or_else(|| {
+        ApiError::new(ErrorCode::InvalidAccessKeyIdNotFound, "The specified AccessKeyId does not exist.")
+    })?;
+    signature::verify(raw, params, &claim, key.secret.expose())?;
+    if !key.active {
+        return Err(ApiError::new(ErrorCode::InvalidAccessKeyIdInactive, "The specified AccessKeyId is disabled."));
+    }
+
+    // N.B. only a verified request may spend a nonce, so nobody can burn others' nonces or
+    // fill the table without a valid key.
+    match app.nonces.check_and_remember(&claim.access_key_id, &claim.nonce, now, timestamp + skew) {
+        NonceCheck::Fresh => Ok((key.principal.clone(), action)),
+        NonceCheck::Replayed => Err(ApiError::new(ErrorCode::SignatureNonceUsed, "The request signature nonce has been used.")),
+        NonceCheck::Full => Err(ApiError::new(ErrorCode::Throttling, "Too many requests; retry later.")),
+    }
+}
+
+fn host(headers: &HeaderMap) -> String {
+    headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("bpops").to_owned()
+}
+
+fn recommend(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::SignatureDoesNotMatch => "Check the AccessKeySecret, and that nothing between client and server rewrote a signed header.",
+        ErrorCode::InvalidTimeStampExpired => "Synchronize the client's clock.",
+        ErrorCode::SignatureNonceUsed => "Use a new SignatureNonce for every request.",
+        ErrorCode::NoPermission => "Ask the account's administrator to grant the action.",
+        ErrorCode::Throttling | ErrorCode::ServiceUnavailable => "Retry later.",
+        _ => "",
+    }
+}
+
+fn json(status: StatusCode, request_id: &str, body: &impl Serialize) -> Response {
+    let bytes = match serde_json::to_vec(body) {
+        Ok(bytes) => bytes,
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    let mut response = (status, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert("x-acs-request-id", value);
+    }
+    response
+}

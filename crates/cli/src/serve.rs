@@ -1,0 +1,163 @@
+//! `bpops serve`: reads the configuration, opens the store, starts the engine and serves
+//! the API until SIGINT or SIGTERM.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use bpops_catalog::Catalog;
+use bpops_engine::{Engine, SystemClock};
+use bpops_iam::{AccessKey, Directory, Principal, Secret};
+use bpops_store::{AccountId, BootstrapKey, Store};
+use bpops_store_sqlite::SqliteStore;
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Config, StorageUrl};
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_DATA: &str = "bpops-data";
+
+/// Flags of `bpops serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML). Without one, bpops creates an account and a root key on
+    /// first start.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: the file's `listen`, else 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Data directory for the embedded database [default: ./bpops-data]; overrides the file's
+    /// SQLite path.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+/// Runs the server.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let catalog = Arc::new(Catalog::builtin());
+    let config = match &args.config {
+        Some(path) => config::load(path, &catalog)?,
+        None => config::parse("", &catalog)?,
+    };
+    let (listen, storage) = merge_overrides(&args, &config)?;
+    let store = open_store(&storage)?;
+    store.seed_resources(&config.resources).await.context("seeding the inventory")?;
+    let directory = match &args.config {
+        Some(_) => config.directory,
+        None => bootstrap_directory(store.as_ref()).await?,
+    };
+
+    let engine = Engine::new(Arc::clone(&store), catalog, config.engine, Arc::new(SystemClock));
+    let app = bpops_api::App::new(Arc::clone(&engine), Arc::new(directory), config.api);
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let local = listener.local_addr()?;
+
+    let shutdown = CancellationToken::new();
+    let mut engine_tasks = engine.start(shutdown.clone());
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    tracing::info!(address = %local, "serving");
+    // Tests and scripts read this line to learn the port (it may have been 0).
+    println!("listening on {local}");
+    std::io::stdout().flush()?;
+
+    bpops_api::serve_on(listener, app, shutdown.clone()).await.context("serving")?;
+    shutdown.cancel();
+    while engine_tasks.join_next().await.is_some() {}
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `--listen` and `--data` win over the file, which wins over the defaults.
+fn merge_overrides(args: &ServeArgs, config: &Config) -> anyhow::Result<(SocketAddr, StorageUrl)> {
+    let listen = match (args.listen, config.listen) {
+        (Some(addr), _) | (None, Some(addr)) => addr,
+        (None, None) => DEFAULT_LISTEN.parse().expect("the default address parses"),
+    };
+    let storage = match (&args.data, &config.storage) {
+        (Some(dir), _) => StorageUrl::Sqlite(dir.join("bpops.db")),
+        (None, Some(url)) => url.clone(),
+        (None, None) => StorageUrl::Sqlite(PathBuf::from(DEFAULT_DATA).join("bpops.db")),
+    };
+    Ok((listen, storage))
+}
+
+/// The backend is chosen here, once, from the URL scheme.
+fn open_store(url: &StorageUrl) -> anyhow::Result<Arc<dyn Store>> {
+    match url {
+        StorageUrl::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            let store = SqliteStore::open(path).with_context(|| format!("opening {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// Without a configuration file: one account and its root key, created on the first start
+/// and printed once, then reused.
+async fn bootstrap_directory(store: &dyn Store) -> anyhow::Result<Directory> {
+    let candidate = BootstrapKey {
+        account: AccountId::new(format!("1{}", random_chars(b"0123456789", 15))),
+        access_key_id: format!("LTAI{}", random_chars(ALPHANUMERIC, 20)),
+        secret: random_chars(ALPHANUMERIC, 30),
+    };
+    let (key, created) = store.bootstrap_key(&candidate).await.context("reading the bootstrap key")?;
+    if created {
+        println!("Created account {} with a root AccessKey. The secret is shown only this once:", key.account);
+        println!("  AccessKeyId:     {}", key.access_key_id);
+        println!("  AccessKeySecret: {}", key.secret);
+    } else {
+        tracing::info!(account = %key.account, access_key_id = %key.access_key_id, "using the root key created on first start");
+    }
+    Ok(Directory::builder()
+        .key(AccessKey {
+            id: key.access_key_id,
+            secret: Secret::new(key.secret),
+            principal: Principal::Root { account: key.account.to_string() },
+            active: true,
+        })
+        .build())
+}
+
+const ALPHANUMERIC: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+fn random_chars(alphabet: &[u8], n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).expect("the operating system has no random source");
+    // Rejection sampling would remove the slight bias; for ids and secrets of this length
+    // the bias of `% 62` costs well under a bit of entropy.
+    bytes.iter().map(|b| alphabet[*b as usize % alphabet.len()] as char).collect()
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM");
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

@@ -1,0 +1,159 @@
+//! The engine's public face: submit, read, wait.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bpops_catalog::{Catalog, LookupError};
+use bpops_store::{
+    AccountId, NewOperation, Operation, OperationId, ResourceKey, Store, Submitted,
+};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::waiters::Waiters;
+use crate::{Clock, EngineError, Result, Settings, sweeper, worker};
+
+/// A request to run an operation, as the API read it.
+#[derive(Clone, Debug)]
+pub struct Submission {
+    /// The account submitting it.
+    pub account: AccountId,
+    /// Service type.
+    pub service: String,
+    /// Operation name.
+    pub operation: String,
+    /// Attributes, not yet validated.
+    pub attributes: Map<String, Value>,
+    /// `ApplicationId`, already checked to belong to the account.
+    pub application: Option<String>,
+    /// `ClientToken`, for idempotency.
+    pub client_token: Option<String>,
+}
+
+/// Runs and tracks operations. Cheap to share: hold it in an `Arc`.
+pub struct Engine {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) settings: Settings,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Wakes the dispatcher: something may have become runnable.
+    pub(crate) work: Notify,
+    pub(crate) waiters: Waiters,
+}
+
+impl Engine {
+    /// An engine over `store`; call [`Engine::start`] to run operations.
+    pub fn new(
+        store: Arc<dyn Store>,
+        catalog: Arc<Catalog>,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Engine> {
+        Arc::new(Engine { store, catalog, settings, clock, work: Notify::new(), waiters: Waiters::default() })
+    }
+
+    /// The catalog the engine validates against.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The clock the engine runs on.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Starts the dispatcher and the sweeper; they stop when `shutdown` is cancelled.
+    pub fn start(self: &Arc<Self>, shutdown: CancellationToken) -> JoinSet<()> {
+        let mut tasks = JoinSet::new();
+        tasks.spawn(worker::dispatch(Arc::clone(self), shutdown.clone()));
+        tasks.spawn(sweeper::run(Arc::clone(self), shutdown));
+        tasks
+    }
+
+    /// Validates and durably stores an operation, returning its id. A reused client token
+    /// returns the first operation's id, or `IdempotentParameterMismatch` when the
+    /// parameters differ.
+    pub async fn submit(&self, submission: Submission) -> Result<OperationId> {
+        let entry = self.catalog.entry(&submission.service, &submission.operation).map_err(|e| match e {
+            LookupError::UnknownService(service) => EngineError::UnknownService(service),
+            LookupError::UnknownOperation { service, operation } => {
+                EngineError::UnknownOperation { service, operation }
+            }
+        })?;
+        entry
+            .validate(&submission.attributes, submission.application.as_deref())
+            .map_err(EngineError::InvalidAttribute)?;
+        let resource = entry.target(&submission.attributes).map(|target| ResourceKey {
+            account: submission.account.clone(),
+            service: target.service,
+            id: target.id,
+        });
+        let attributes = Value::Object(submission.attributes).to_string();
+        let op = NewOperation {
+            id: OperationId::random(),
+            fingerprint: fingerprint(&submission.service, &submission.operation, submission.application.as_deref(), &attributes),
+            account: submission.account,
+            service: submission.service,
+            operation: submission.operation,
+            application: submission.application,
+            resource,
+            attributes,
+            client_token: submission.client_token,
+            created_at: self.clock.now_ms(),
+        };
+        match self.store.submit(&op, self.expired_before()).await? {
+            Submitted::Created => {
+                self.work.notify_one();
+                Ok(op.id)
+            }
+            Submitted::Existing { id, same_parameters: true } => Ok(id),
+            Submitted::Existing { same_parameters: false, .. } => Err(EngineError::IdempotentParameterMismatch),
+        }
+    }
+
+    /// The operation, if it exists in the account and has not expired.
+    pub async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>> {
+        let op = self.store.get(account, id).await?;
+        Ok(op.filter(|op| !self.is_expired(op)))
+    }
+
+    /// Like [`Engine::get`], but when the operation is not final yet, waits up to `timeout`
+    /// for it to finish and answers with its status then.
+    pub async fn wait(&self, account: &AccountId, id: &OperationId, timeout: Duration) -> Result<Option<Operation>> {
+        let registration = self.waiters.register(id);
+        let finished = registration.notify().notified();
+        tokio::pin!(finished);
+        finished.as_mut().enable();
+        match self.get(account, id).await? {
+            Some(op) if !op.status.is_final() && !timeout.is_zero() => {
+                if tokio::time::timeout(timeout, finished).await.is_err() {
+                    return Ok(Some(op));
+                }
+                self.get(account, id).await
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Operations that finished before this instant (Unix ms) have expired.
+    pub(crate) fn expired_before(&self) -> i64 {
+        self.clock.now_ms() - self.settings.retention.as_millis() as i64
+    }
+
+    fn is_expired(&self, op: &Operation) -> bool {
+        op.finished_at.is_some_and(|at| at < self.expired_before())
+    }
+}
+
+/// What a reused client token must match: everything that decides what the operation does.
+fn fingerprint(service: &str, operation: &str, application: Option<&str>, attributes: &str) -> String {
+    let mut hash = Sha256::new();
+    for part in [service, operation, application.unwrap_or(""), attributes] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    hex::encode(hash.finalize())
+}

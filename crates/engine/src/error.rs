@@ -1,0 +1,32 @@
+//! Errors of the engine: the refusals a client can act on, and store failures.
+
+use bpops_catalog::InvalidAttribute;
+use bpops_store::StoreError;
+
+/// Why the engine refused or failed a request.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The catalog has no such service type.
+    #[error("the service type {0:?} does not exist")]
+    UnknownService(String),
+    /// The service has no such operation.
+    #[error("the operation {operation:?} does not exist in service {service:?}")]
+    UnknownOperation {
+        /// The service type asked for.
+        service: String,
+        /// The operation asked for.
+        operation: String,
+    },
+    /// The attributes break the operation's schema.
+    #[error("invalid attribute {0}")]
+    InvalidAttribute(InvalidAttribute),
+    /// The client token was used before with other parameters.
+    #[error("the client token was already used with different parameters")]
+    IdempotentParameterMismatch,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Result of engine calls.
+pub type Result<T = ()> = std::result::Result<T, EngineError>;

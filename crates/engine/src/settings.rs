@@ -1,0 +1,56 @@
+//! What the engine is told by the configuration.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Emulated latency and failure injection for one operation.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Emulation {
+    /// How long a run takes before it decides.
+    pub latency: Duration,
+    /// The share of runs, from 0 to 1, that fail with `InjectedFailure`.
+    pub failure_rate: f64,
+}
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How long a finished operation stays readable.
+    pub retention: Duration,
+    /// How long a claim holds before another worker may take the operation over; renewed
+    /// while the operation runs.
+    pub lease: Duration,
+    /// How many operations run at once.
+    pub concurrency: usize,
+    /// How often workers look for work when no event woke them.
+    pub fallback_poll: Duration,
+    /// How many expired operations one sweep transaction deletes at most.
+    pub sweep_batch: usize,
+    /// Per `(service, operation)` emulation.
+    pub emulation: HashMap<(String, String), Emulation>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            retention: Duration::from_secs(3600),
+            lease: Duration::from_secs(30),
+            concurrency: 256,
+            fallback_poll: Duration::from_secs(1),
+            sweep_batch: 1000,
+            emulation: HashMap::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// The emulation of one operation; none by default.
+    pub fn emulation(&self, service: &str, operation: &str) -> Emulation {
+        self.emulation.get(&(service.to_owned(), operation.to_owned())).cloned().unwrap_or_default()
+    }
+
+    /// How often the sweeper runs: often enough that expired rows never pile up for long.
+    pub fn sweep_interval(&self) -> Duration {
+        (self.retention / 4).clamp(Duration::from_millis(100), Duration::from_secs(60))
+    }
+}

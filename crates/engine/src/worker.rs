@@ -1,0 +1,188 @@
+//! Claims runnable operations and executes them.
+//!
+//! One dispatcher claims as many operations as there are free execution slots, whenever
+//! something may have become runnable (a submit, a finish freeing a resource) or, failing
+//! that, every `fallback_poll` (to take over expired leases). Each claimed operation runs
+//! in its own task, renewing its lease until it finishes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bpops_catalog::{self as catalog, Executor, Run};
+use bpops_store::{Effect, Finish, Operation, Status};
+use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::Engine;
+
+/// How long the dispatcher backs off after a store failure.
+const STORE_RETRY: Duration = Duration::from_millis(200);
+
+pub(crate) async fn dispatch(engine: Arc<Engine>, shutdown: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(engine.settings.concurrency));
+    loop {
+        // Wait for a free slot before claiming, so nothing is claimed that cannot start.
+        let first = tokio::select! {
+            () = shutdown.cancelled() => return,
+            permit = Arc::clone(&slots).acquire_owned() => permit.expect("the semaphore is never closed"),
+        };
+        let free = slots.available_permits() + 1;
+        let claimed = match claim(&engine, free).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming operations failed");
+                drop(first);
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(STORE_RETRY) => continue,
+                }
+            }
+        };
+        let idle = claimed.is_empty();
+        let mut first = Some(first);
+        for op in claimed {
+            let permit = match first.take() {
+                Some(permit) => permit,
+                None => Arc::clone(&slots).acquire_owned().await.expect("the semaphore is never closed"),
+            };
+            let engine = Arc::clone(&engine);
+            tokio::spawn(async move {
+                execute(&engine, op).await;
+                drop(permit);
+            });
+        }
+        drop(first);
+        if idle {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = engine.work.notified() => {}
+                () = tokio::time::sleep(engine.settings.fallback_poll) => {}
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// Claims one batch of runnable operations and runs them all to their end, without
+    /// background tasks. Returns how many ran. Lets tests drive the engine step by step.
+    pub async fn run_once(self: &Arc<Self>) -> bpops_store::Result<usize> {
+        let claimed = claim(self, self.settings.concurrency).await?;
+        let n = claimed.len();
+        let mut running = tokio::task::JoinSet::new();
+        for op in claimed {
+            let engine = Arc::clone(self);
+            running.spawn(async move { execute(&engine, op).await });
+        }
+        running.join_all().await;
+        Ok(n)
+    }
+}
+
+async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Vec<Operation>> {
+    let now = engine.clock.now_ms();
+    engine.store.claim(now, now + engine.settings.lease.as_millis() as i64, limit).await
+}
+
+/// Runs one claimed attempt to its end, renewing the lease meanwhile, and commits the
+/// result. A store failure leaves the operation to be taken over when its lease expires.
+async fn execute(engine: &Engine, op: Operation) {
+    let renew_every = engine.settings.lease / 3;
+    let run = decide(engine, &op);
+    tokio::pin!(run);
+    let finish = loop {
+        tokio::select! {
+            finish = &mut run => break finish,
+            () = tokio::time::sleep(renew_every) => {
+                let until = engine.clock.now_ms() + engine.settings.lease.as_millis() as i64;
+                match engine.store.renew_lease(&op.id, op.attempt, until).await {
+                    Ok(true) => {}
+                    Ok(false) => return, // another worker took over: its result counts.
+                    Err(e) => tracing::warn!(operation = %op.id, error = %e, "lease renewal failed"),
+                }
+            }
+        }
+    };
+    match engine.store.finish(&op.id, op.attempt, &finish).await {
+        Ok(true) => {
+            tracing::debug!(operation = %op.id, status = finish.status.as_str(), "operation finished");
+            engine.waiters.notify(&op.id);
+            // The resource it held may now let the next operation run.
+            engine.work.notify_one();
+        }
+        Ok(false) => tracing::info!(operation = %op.id, attempt = op.attempt, "attempt superseded; result dropped"),
+        Err(e) => tracing::warn!(operation = %op.id, error = %e, "recording the result failed"),
+    }
+}
+
+/// Decides how an attempt ends: emulated latency, injected failure, then the executor.
+async fn decide(engine: &Engine, op: &Operation) -> Finish {
+    let emulation = engine.settings.emulation(&op.service, &op.operation);
+    if !emulation.latency.is_zero() {
+        tokio::time::sleep(emulation.latency).await;
+    }
+    let (status, message, arguments, effect) = if injected_failure(emulation.failure_rate) {
+        (Status::Failure, format!("InjectedFailure: {}:{} failed by configuration.", op.service, op.operation), "{}".to_owned(), None)
+    } else {
+        match run_executor(engine, op).await {
+            Ok(outcome) => outcome,
+            Err(message) => (Status::Failure, message, "{}".to_owned(), None),
+        }
+    };
+    Finish { status, message, arguments, finished_at: engine.clock.now_ms(), effect }
+}
+
+type Outcome = (Status, String, String, Option<Effect>);
+
+async fn run_executor(engine: &Engine, op: &Operation) -> Result<Outcome, String> {
+    let entry = engine
+        .catalog
+        .entry(&op.service, &op.operation)
+        .map_err(|e| format!("InvalidOperation.NotFound: {e}"))?;
+    let attributes: Map<String, Value> = match serde_json::from_str(&op.attributes) {
+        Ok(Value::Object(map)) => map,
+        _ => return Err("InternalError: the stored attributes are unreadable.".to_owned()),
+    };
+    match entry.executor() {
+        Executor::Emulated => {
+            let resource = match &op.resource {
+                Some(key) => engine.store.resource(key).await.map_err(|e| {
+                    tracing::warn!(operation = %op.id, error = %e, "reading the inventory failed");
+                    "InternalError: the inventory could not be read.".to_owned()
+                })?,
+                None => None,
+            };
+            let resource = resource.map(|r| catalog::Resource {
+                service: r.key.service,
+                id: r.key.id,
+                application: r.application,
+                properties: r.properties,
+            });
+            let outcome = catalog::run_emulated(&Run {
+                entry,
+                attributes: &attributes,
+                application: op.application.as_deref(),
+                resource: resource.as_ref(),
+            });
+            let effect = match (outcome.effect, &op.resource) {
+                (Some(catalog::Effect::Update(properties)), Some(key)) => {
+                    Some(Effect::Update { key: key.clone(), properties })
+                }
+                (Some(catalog::Effect::Delete), Some(key)) => Some(Effect::Delete { key: key.clone() }),
+                _ => None,
+            };
+            let status = if outcome.succeeded { Status::Success } else { Status::Failure };
+            Ok((status, outcome.message, outcome.arguments, effect))
+        }
+    }
+}
+
+fn injected_failure(rate: f64) -> bool {
+    if rate <= 0.0 {
+        return false;
+    }
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the operating system has no random source");
+    let draw = (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64;
+    draw < rate
+}

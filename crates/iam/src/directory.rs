@@ -1,0 +1,140 @@
+//! The directory: accounts, resource groups, applications, users and access keys, as
+//! declared in the configuration. Built once, validated by the caller, read-only afterwards.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use crate::Principal;
+
+/// An AccessKeySecret. Its `Debug` never shows the value, so it cannot reach a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret, for signature checks only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// An AccessKey pair and whom it belongs to.
+#[derive(Clone, Debug)]
+pub struct AccessKey {
+    /// AccessKeyId.
+    pub id: String,
+    /// AccessKeySecret.
+    pub secret: Secret,
+    /// The identity it signs for.
+    pub principal: Principal,
+    /// An inactive key is refused with `InvalidAccessKeyId.Inactive`.
+    pub active: bool,
+}
+
+/// An application of an account; resources and operations belong to applications.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Application {
+    /// The resource group it belongs to, if any.
+    pub resource_group: Option<String>,
+}
+
+/// Who exists, read by the request path.
+#[derive(Debug, Default)]
+pub struct Directory {
+    keys: HashMap<String, AccessKey>,
+    applications: HashMap<(String, String), Application>,
+    resource_groups: HashSet<(String, String)>,
+}
+
+impl Directory {
+    /// Starts an empty directory.
+    pub fn builder() -> DirectoryBuilder {
+        DirectoryBuilder::default()
+    }
+
+    /// The key with this AccessKeyId.
+    pub fn key(&self, id: &str) -> Option<&AccessKey> {
+        self.keys.get(id)
+    }
+
+    /// An application of an account.
+    pub fn application(&self, account: &str, id: &str) -> Option<&Application> {
+        self.applications.get(&(account.to_owned(), id.to_owned()))
+    }
+
+    /// Whether the account has this resource group.
+    pub fn has_resource_group(&self, account: &str, id: &str) -> bool {
+        self.resource_groups.contains(&(account.to_owned(), id.to_owned()))
+    }
+}
+
+/// Assembles a [`Directory`]; references are checked by whoever reads the configuration.
+#[derive(Debug, Default)]
+pub struct DirectoryBuilder {
+    directory: Directory,
+}
+
+impl DirectoryBuilder {
+    /// Adds an access key.
+    pub fn key(mut self, key: AccessKey) -> Self {
+        self.directory.keys.insert(key.id.clone(), key);
+        self
+    }
+
+    /// Adds a resource group of an account.
+    pub fn resource_group(mut self, account: &str, id: &str) -> Self {
+        self.directory.resource_groups.insert((account.to_owned(), id.to_owned()));
+        self
+    }
+
+    /// Adds an application of an account.
+    pub fn application(mut self, account: &str, id: &str, application: Application) -> Self {
+        self.directory.applications.insert((account.to_owned(), id.to_owned()), application);
+        self
+    }
+
+    /// The finished directory.
+    pub fn build(self) -> Directory {
+        self.directory
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let key = AccessKey {
+            id: "LTAI1".into(),
+            secret: Secret::new("very-secret"),
+            principal: Principal::Root { account: "1".into() },
+            active: true,
+        };
+        let shown = format!("{key:?}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+        assert!(shown.contains("LTAI1"));
+    }
+
+    #[test]
+    fn applications_are_scoped_to_their_account() {
+        let directory = Directory::builder()
+            .resource_group("1", "rg")
+            .application("1", "APP", Application { resource_group: Some("rg".into()) })
+            .build();
+        assert!(directory.application("1", "APP").is_some());
+        assert!(directory.application("2", "APP").is_none());
+        assert!(directory.has_resource_group("1", "rg"));
+        assert!(!directory.has_resource_group("2", "rg"));
+    }
+}

@@ -1,0 +1,287 @@
+//! The SQL of each store intent, one function per intent, each one transaction.
+
+use bpops_store::{
+    AccountId, BootstrapKey, Effect, Finish, NewOperation, Operation, OperationId, Resource,
+    ResourceKey, Status, Submitted,
+};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use serde_json::{Map, Value};
+
+const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
+     attributes, status, message, arguments, attempt, created_at, finished_at";
+
+pub(crate) fn submit(
+    conn: &mut Connection,
+    op: &NewOperation,
+    expired_before: i64,
+) -> rusqlite::Result<Submitted> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if let Some(token) = &op.client_token {
+        let existing = tx
+            .query_row(
+                "SELECT id, fingerprint, finished_at FROM operations
+                 WHERE account = ?1 AND client_token = ?2",
+                params![op.account.as_str(), token],
+                |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<i64>>(2)?))
+                },
+            )
+            .optional()?;
+        if let Some((id, fingerprint, finished_at)) = existing {
+            if finished_at.is_some_and(|at| at < expired_before) {
+                // The holder has expired but is not swept yet: the token is free again.
+                tx.execute("UPDATE operations SET client_token = NULL WHERE id = ?1", [&id])?;
+            } else {
+                return Ok(Submitted::Existing {
+                    id: parse_id(id)?,
+                    same_parameters: fingerprint == op.fingerprint,
+                });
+            }
+        }
+    }
+    tx.execute(
+        "INSERT INTO operations (id, account, service, operation, application, resource,
+             attributes, client_token, fingerprint, status, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'INIT', ?10)",
+        params![
+            op.id.as_str(),
+            op.account.as_str(),
+            op.service,
+            op.operation,
+            op.application,
+            op.resource.as_ref().map(resource_column),
+            op.attributes,
+            op.client_token,
+            op.fingerprint,
+            op.created_at,
+        ],
+    )?;
+    tx.commit()?;
+    Ok(Submitted::Created)
+}
+
+pub(crate) fn get(
+    conn: &Connection,
+    account: &AccountId,
+    id: &OperationId,
+) -> rusqlite::Result<Option<Operation>> {
+    conn.prepare_cached(&format!(
+        "SELECT {OPERATION_COLUMNS} FROM operations WHERE id = ?1 AND account = ?2"
+    ))?
+    .query_row(params![id.as_str(), account.as_str()], operation_from_row)
+    .optional()
+}
+
+pub(crate) fn claim(
+    conn: &mut Connection,
+    now: i64,
+    lease_until: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<Operation>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // N.B. an operation is runnable only when no older unfinished operation holds its
+    // resource: that is what keeps one resource's operations in submission order.
+    let seqs: Vec<i64> = tx
+        .prepare_cached(
+            "SELECT o.seq FROM operations o
+             WHERE o.status IN ('INIT', 'RUNNING')
+               AND (o.status = 'INIT' OR o.lease_until <= ?1)
+               AND (o.resource IS NULL OR NOT EXISTS (
+                     SELECT 1 FROM operations p
+                     WHERE p.status IN ('INIT', 'RUNNING')
+                       AND p.account = o.account AND p.resource = o.resource
+                       AND p.seq < o.seq))
+             ORDER BY o.seq LIMIT ?2",
+        )?
+        .query_map(params![now, limit as i64], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut claimed = Vec::with_capacity(seqs.len());
+    {
+        let mut update = tx.prepare_cached(&format!(
+            "UPDATE operations SET status = 'RUNNING', attempt = attempt + 1, lease_until = ?1
+             WHERE seq = ?2 RETURNING {OPERATION_COLUMNS}"
+        ))?;
+        for seq in seqs {
+            claimed.push(update.query_row(params![lease_until, seq], operation_from_row)?);
+        }
+    }
+    tx.commit()?;
+    Ok(claimed)
+}
+
+pub(crate) fn renew_lease(
+    conn: &mut Connection,
+    id: &OperationId,
+    attempt: i64,
+    lease_until: i64,
+) -> rusqlite::Result<bool> {
+    let changed = conn.prepare_cached(
+        "UPDATE operations SET lease_until = ?1
+         WHERE id = ?2 AND attempt = ?3 AND status = 'RUNNING'",
+    )?
+    .execute(params![lease_until, id.as_str(), attempt])?;
+    Ok(changed == 1)
+}
+
+pub(crate) fn finish(
+    conn: &mut Connection,
+    id: &OperationId,
+    attempt: i64,
+    finish: &Finish,
+) -> rusqlite::Result<bool> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let changed = tx
+        .prepare_cached(
+            "UPDATE operations
+             SET status = ?1, message = ?2, arguments = ?3, finished_at = ?4, lease_until = NULL
+             WHERE id = ?5 AND attempt = ?6 AND status = 'RUNNING'",
+        )?
+        .execute(params![
+            finish.status.as_str(),
+            finish.message,
+            finish.arguments,
+            finish.finished_at,
+            id.as_str(),
+            attempt
+        ])?;
+    if changed == 0 {
+        // A newer attempt owns the operation, or it is already final: apply nothing.
+        return Ok(false);
+    }
+    match &finish.effect {
+        None => {}
+        Some(Effect::Update { key, properties }) => {
+            tx.prepare_cached(
+                "UPDATE resources SET properties = ?1
+                 WHERE account = ?2 AND service = ?3 AND id = ?4 AND deleted = 0",
+            )?
+            .execute(params![
+                Value::Object(properties.clone()).to_string(),
+                key.account.as_str(),
+                key.service,
+                key.id
+            ])?;
+        }
+        Some(Effect::Delete { key }) => {
+            tx.prepare_cached(
+                "UPDATE resources SET deleted = 1 WHERE account = ?1 AND service = ?2 AND id = ?3",
+            )?
+            .execute(params![key.account.as_str(), key.service, key.id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(true)
+}
+
+pub(crate) fn sweep(conn: &mut Connection, expired_before: i64, limit: usize) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM operations WHERE seq IN (
+             SELECT seq FROM operations
+             WHERE finished_at IS NOT NULL AND finished_at < ?1
+             LIMIT ?2)",
+    )?
+    .execute(params![expired_before, limit as i64])
+}
+
+pub(crate) fn resource(conn: &Connection, key: &ResourceKey) -> rusqlite::Result<Option<Resource>> {
+    conn.prepare_cached(
+        "SELECT application, properties FROM resources
+         WHERE account = ?1 AND service = ?2 AND id = ?3 AND deleted = 0",
+    )?
+    .query_row(params![key.account.as_str(), key.service, key.id], |row| {
+        Ok(Resource {
+            key: key.clone(),
+            application: row.get(0)?,
+            properties: parse_properties(1, row.get(1)?)?,
+        })
+    })
+    .optional()
+}
+
+pub(crate) fn seed_resources(conn: &mut Connection, resources: &[Resource]) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO resources (account, service, id, application, properties)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        )?;
+        for r in resources {
+            insert.execute(params![
+                r.key.account.as_str(),
+                r.key.service,
+                r.key.id,
+                r.application,
+                Value::Object(r.properties.clone()).to_string()
+            ])?;
+        }
+    }
+    tx.commit()
+}
+
+pub(crate) fn bootstrap_key(
+    conn: &mut Connection,
+    candidate: &BootstrapKey,
+) -> rusqlite::Result<(BootstrapKey, bool)> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let created = tx.execute(
+        "INSERT INTO bootstrap_key (singleton, account, access_key_id, secret)
+         VALUES (1, ?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        params![candidate.account.as_str(), candidate.access_key_id, candidate.secret],
+    )? == 1;
+    let key = tx.query_row(
+        "SELECT account, access_key_id, secret FROM bootstrap_key WHERE singleton = 1",
+        [],
+        |row| {
+            Ok(BootstrapKey {
+                account: AccountId::new(row.get::<_, String>(0)?),
+                access_key_id: row.get(1)?,
+                secret: row.get(2)?,
+            })
+        },
+    )?;
+    tx.commit()?;
+    Ok((key, created))
+}
+
+fn resource_column(key: &ResourceKey) -> String {
+    format!("{}/{}", key.service, key.id)
+}
+
+fn operation_from_row(row: &Row) -> rusqlite::Result<Operation> {
+    let account = AccountId::new(row.get::<_, String>(1)?);
+    let resource = row.get::<_, Option<String>>(5)?.map(|column| {
+        let (service, id) = column.split_once('/').unwrap_or((column.as_str(), ""));
+        ResourceKey { account: account.clone(), service: service.to_owned(), id: id.to_owned() }
+    });
+    let status: String = row.get(7)?;
+    Ok(Operation {
+        id: parse_id(row.get(0)?)?,
+        account,
+        service: row.get(2)?,
+        operation: row.get(3)?,
+        application: row.get(4)?,
+        resource,
+        attributes: row.get(6)?,
+        status: Status::parse(&status).ok_or_else(|| corrupt(7, format!("unknown status {status:?}")))?,
+        message: row.get(8)?,
+        arguments: row.get(9)?,
+        attempt: row.get(10)?,
+        created_at: row.get(11)?,
+        finished_at: row.get(12)?,
+    })
+}
+
+fn parse_id(id: String) -> rusqlite::Result<OperationId> {
+    id.parse().map_err(|e| corrupt(0, format!("{e}: {id:?}")))
+}
+
+fn parse_properties(column: usize, text: String) -> rusqlite::Result<Map<String, Value>> {
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(corrupt(column, "resource properties are not a JSON object".into())),
+    }
+}
+
+fn corrupt(column: usize, why: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, why.into())
+}

@@ -1,0 +1,199 @@
+//! The records the store reads and writes.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::{AccountId, OperationId};
+
+/// Where an operation is in its life. A status only moves forward; a final one never changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Accepted and stored, not started.
+    Init,
+    /// Claimed by a worker.
+    Running,
+    /// Finished successfully (final).
+    Success,
+    /// Finished with an error (final).
+    Failure,
+}
+
+impl Status {
+    /// The wire spelling (`INIT`, `RUNNING`, `SUCCESS`, `FAILURE`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Init => "INIT",
+            Status::Running => "RUNNING",
+            Status::Success => "SUCCESS",
+            Status::Failure => "FAILURE",
+        }
+    }
+
+    /// Parses the wire spelling.
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "INIT" => Some(Status::Init),
+            "RUNNING" => Some(Status::Running),
+            "SUCCESS" => Some(Status::Success),
+            "FAILURE" => Some(Status::Failure),
+            _ => None,
+        }
+    }
+
+    /// Whether the status is `SUCCESS` or `FAILURE`.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Success | Status::Failure)
+    }
+}
+
+/// One resource of the emulated inventory, named within its account.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ResourceKey {
+    /// The owning account.
+    pub account: AccountId,
+    /// The service type, e.g. `ecs`.
+    pub service: String,
+    /// The resource id, e.g. `i-web1`.
+    pub id: String,
+}
+
+impl fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.account, self.service, self.id)
+    }
+}
+
+/// A resource of the emulated inventory with its current state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resource {
+    /// Which resource.
+    pub key: ResourceKey,
+    /// The application it belongs to.
+    pub application: String,
+    /// Its state, e.g. `{"status": "Running", ...}`.
+    pub properties: Map<String, Value>,
+}
+
+/// An operation to store, as accepted by the engine.
+#[derive(Clone, Debug)]
+pub struct NewOperation {
+    /// Its new id.
+    pub id: OperationId,
+    /// The account that submitted it.
+    pub account: AccountId,
+    /// Service type, e.g. `ecs`.
+    pub service: String,
+    /// Operation name, e.g. `addTags`.
+    pub operation: String,
+    /// The `ApplicationId` of the request, if any.
+    pub application: Option<String>,
+    /// The resource it acts on; operations on one resource run one at a time, in order.
+    pub resource: Option<ResourceKey>,
+    /// The validated attributes, as JSON text.
+    pub attributes: String,
+    /// The request's `ClientToken`, if any.
+    pub client_token: Option<String>,
+    /// A digest of the request's parameters, compared when a client token is reused.
+    pub fingerprint: String,
+    /// Submission time, Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// What [`crate::Store::submit`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Submitted {
+    /// The operation was stored.
+    Created,
+    /// The client token was already used; nothing was stored.
+    Existing {
+        /// The operation the token belongs to.
+        id: OperationId,
+        /// Whether that operation was submitted with the same parameters.
+        same_parameters: bool,
+    },
+}
+
+/// A stored operation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Operation {
+    /// Its id.
+    pub id: OperationId,
+    /// The owning account.
+    pub account: AccountId,
+    /// Service type.
+    pub service: String,
+    /// Operation name.
+    pub operation: String,
+    /// The request's `ApplicationId`, if any.
+    pub application: Option<String>,
+    /// The resource it acts on, if any.
+    pub resource: Option<ResourceKey>,
+    /// Attributes as JSON text.
+    pub attributes: String,
+    /// Current status.
+    pub status: Status,
+    /// Result message (empty until final).
+    pub message: String,
+    /// Result arguments as JSON text (`{}` until final).
+    pub arguments: String,
+    /// How many times it was claimed; fences worker writes.
+    pub attempt: i64,
+    /// Submission time, Unix milliseconds.
+    pub created_at: i64,
+    /// When it reached a final status, Unix milliseconds.
+    pub finished_at: Option<i64>,
+}
+
+/// A change to the inventory, committed with the operation's final status.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Replace the resource's properties.
+    Update {
+        /// Which resource.
+        key: ResourceKey,
+        /// Its whole new state.
+        properties: Map<String, Value>,
+    },
+    /// Delete the resource for good.
+    Delete {
+        /// Which resource.
+        key: ResourceKey,
+    },
+}
+
+/// The end of a running attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finish {
+    /// `Success` or `Failure`.
+    pub status: Status,
+    /// Result message.
+    pub message: String,
+    /// Result arguments as JSON text.
+    pub arguments: String,
+    /// When it finished, Unix milliseconds.
+    pub finished_at: i64,
+    /// The inventory change to commit with it.
+    pub effect: Option<Effect>,
+}
+
+/// The root key created on a first start without a configuration file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BootstrapKey {
+    /// The account it belongs to.
+    pub account: AccountId,
+    /// AccessKeyId.
+    pub access_key_id: String,
+    /// AccessKeySecret.
+    pub secret: String,
+}
+
+impl fmt::Debug for BootstrapKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BootstrapKey")
+            .field("account", &self.account)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
