@@ -25,23 +25,38 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), access_denied_detail: None }
+        ApiError {
+            code,
+            message: message.into(),
+            access_denied_detail: None,
+        }
     }
 
     /// `MissingParameter` naming the parameter.
     pub fn missing(name: &str) -> Self {
-        Self::new(ErrorCode::MissingParameter, format!("The input parameter \"{name}\" that is mandatory for processing this request is not supplied."))
+        Self::new(
+            ErrorCode::MissingParameter,
+            format!(
+                "The input parameter \"{name}\" that is mandatory for processing this request is not supplied."
+            ),
+        )
     }
 
     /// `InvalidParameter` naming the parameter and the problem.
     pub fn invalid(name: &str, reason: impl std::fmt::Display) -> Self {
-        Self::new(ErrorCode::InvalidParameter, format!("The parameter \"{name}\" is invalid: {reason}"))
+        Self::new(
+            ErrorCode::InvalidParameter,
+            format!("The parameter \"{name}\" is invalid: {reason}"),
+        )
     }
 
     /// An internal failure: logged here with its cause, answered without it.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(cause = %cause, "internal error");
-        Self::new(ErrorCode::InternalError, "The request processing has failed due to some unknown error.")
+        Self::new(
+            ErrorCode::InternalError,
+            "The request processing has failed due to some unknown error.",
+        )
     }
 }
 
@@ -61,9 +76,14 @@ impl From<SignatureError> for ApiError {
                 ErrorCode::SignatureDoesNotMatch,
                 // N.B. the classic SDK splits this message on ':' and compares the part after
                 // it with its own string to sign (wire-protocol.md 4.2): keep exactly one ':'.
-                format!("Specified signature does not match our calculation. server string to sign is:{string_to_sign}"),
+                format!(
+                    "Specified signature does not match our calculation. server string to sign is:{string_to_sign}"
+                ),
             ),
-            other => ApiError::new(ErrorCode::IncompleteSignature, format!("The request signature does not conform to the specification: {other}")),
+            other => ApiError::new(
+                ErrorCode::IncompleteSignature,
+                format!("The request signature does not conform to the specification: {other}"),
+            ),
         }
     }
 }
@@ -73,7 +93,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Unavailable(cause) => {
                 tracing::warn!(cause = %cause, "store unavailable");
-                ApiError::new(ErrorCode::ServiceUnavailable, "The request has failed due to a temporary failure of the server.")
+                ApiError::new(
+                    ErrorCode::ServiceUnavailable,
+                    "The request has failed due to a temporary failure of the server.",
+                )
             }
             StoreError::Corrupt(_) | StoreError::Other(_) => ApiError::internal(e),
         }
@@ -89,7 +112,9 @@ impl From<EngineError> for ApiError {
             ),
             EngineError::UnknownOperation { service, operation } => ApiError::new(
                 ErrorCode::InvalidOperationNotFound,
-                format!("The specified operation \"{operation}\" does not exist in service \"{service}\"."),
+                format!(
+                    "The specified operation \"{operation}\" does not exist in service \"{service}\"."
+                ),
             ),
             EngineError::InvalidAttribute(invalid) => {
                 ApiError::invalid(&format!("Attributes.{}", invalid.field), &invalid.reason)

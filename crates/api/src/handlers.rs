@@ -22,7 +22,10 @@ pub(crate) struct Reply {
 impl Reply {
     fn data(data: impl Serialize) -> Result<Reply, ApiError> {
         let data = serde_json::to_value(data).map_err(ApiError::internal)?;
-        Ok(Reply { message: "success".to_owned(), data: Some(data) })
+        Ok(Reply {
+            message: "success".to_owned(),
+            data: Some(data),
+        })
     }
 }
 
@@ -61,7 +64,9 @@ pub(crate) async fn get_operation_params(ctx: &Ctx<'_>) -> Result<Reply, ApiErro
         .catalog()
         .entry(&request.service_type, &request.operation)
         .map_err(|e| match e {
-            bpops_catalog::LookupError::UnknownService(service) => EngineError::UnknownService(service),
+            bpops_catalog::LookupError::UnknownService(service) => {
+                EngineError::UnknownService(service)
+            }
             bpops_catalog::LookupError::UnknownOperation { service, operation } => {
                 EngineError::UnknownOperation { service, operation }
             }
@@ -82,7 +87,11 @@ pub(crate) async fn execute_async(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
 
 pub(crate) async fn execute_sync(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     let id = submit(ctx).await?;
-    let op = ctx.app.engine.wait(&account(ctx), &id, ctx.app.settings.sync_wait).await?;
+    let op = ctx
+        .app
+        .engine
+        .wait(&account(ctx), &id, ctx.app.settings.sync_wait)
+        .await?;
     // The operation was stored a moment ago, so it can only be missing if its retention
     // is shorter than the wait: answer as for any expired operation.
     match op {
@@ -107,13 +116,17 @@ pub(crate) async fn get_execute_operation_result(ctx: &Ctx<'_>) -> Result<Reply,
 async fn submit(ctx: &Ctx<'_>) -> Result<OperationId, ApiError> {
     let request = ExecuteOperationRequest::from_params(ctx.params)?;
     let account = account(ctx);
-    if let Some(application) = &request.application_id {
-        if ctx.app.directory.application(account.as_str(), application).is_none() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidApplicationIdNotFound,
-                format!("The specified application \"{application}\" does not exist."),
-            ));
-        }
+    if let Some(application) = &request.application_id
+        && ctx
+            .app
+            .directory
+            .application(account.as_str(), application)
+            .is_none()
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidApplicationIdNotFound,
+            format!("The specified application \"{application}\" does not exist."),
+        ));
     }
     check_resource_group(ctx, request.resource_group_id.as_deref())?;
     let id = ctx
@@ -133,8 +146,16 @@ async fn submit(ctx: &Ctx<'_>) -> Result<OperationId, ApiError> {
 
 fn check_resource_group(ctx: &Ctx<'_>, group: Option<&str>) -> Result<(), ApiError> {
     match group {
-        Some(group) if !ctx.app.directory.has_resource_group(ctx.principal.account(), group) => {
-            Err(ApiError::invalid("ResourceGroupId", format!("the resource group \"{group}\" does not exist")))
+        Some(group)
+            if !ctx
+                .app
+                .directory
+                .has_resource_group(ctx.principal.account(), group) =>
+        {
+            Err(ApiError::invalid(
+                "ResourceGroupId",
+                format!("the resource group \"{group}\" does not exist"),
+            ))
         }
         _ => Ok(()),
     }
@@ -151,5 +172,8 @@ fn result(op: Operation) -> OperationResult {
 
 /// The answer for an id that never existed, expired, or belongs to another account.
 fn not_found() -> Reply {
-    Reply { message: "The operation does not exist or has expired.".to_owned(), data: None }
+    Reply {
+        message: "The operation does not exist or has expired.".to_owned(),
+        data: None,
+    }
 }

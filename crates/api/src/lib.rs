@@ -64,15 +64,27 @@ impl App {
     /// The application over an engine and a directory.
     pub fn new(engine: Arc<Engine>, directory: Arc<Directory>, settings: Settings) -> Arc<App> {
         let nonces = Nonces::new(settings.max_nonces);
-        Arc::new(App { engine, directory, settings, nonces })
+        Arc::new(App {
+            engine,
+            directory,
+            settings,
+            nonces,
+        })
     }
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then lets in-flight requests
 /// finish.
-pub async fn serve_on(listener: TcpListener, app: Arc<App>, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve_on(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let router = Router::new().fallback(pipeline::handle).with_state(app);
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await
 }

@@ -32,11 +32,20 @@ struct Inner {
 
 impl Nonces {
     pub(crate) fn new(limit: usize) -> Self {
-        Nonces { limit, inner: Mutex::new(Inner::default()) }
+        Nonces {
+            limit,
+            inner: Mutex::new(Inner::default()),
+        }
     }
 
     /// Records `nonce` of `access_key_id` until `expires_at` (Unix ms), unless already seen.
-    pub(crate) fn check_and_remember(&self, access_key_id: &str, nonce: &str, now: i64, expires_at: i64) -> NonceCheck {
+    pub(crate) fn check_and_remember(
+        &self,
+        access_key_id: &str,
+        nonce: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> NonceCheck {
         let key = format!("{access_key_id}\n{nonce}");
         let mut inner = self.inner.lock().expect("nonce lock poisoned");
         while inner.by_expiry.front().is_some_and(|(at, _)| *at <= now) {
@@ -64,24 +73,52 @@ mod tests {
     #[test]
     fn a_nonce_is_refused_the_second_time_within_its_window() {
         let nonces = Nonces::new(10);
-        assert_eq!(nonces.check_and_remember("k", "n1", 0, 100), NonceCheck::Fresh);
-        assert_eq!(nonces.check_and_remember("k", "n1", 50, 150), NonceCheck::Replayed);
-        assert_eq!(nonces.check_and_remember("other-key", "n1", 50, 150), NonceCheck::Fresh);
+        assert_eq!(
+            nonces.check_and_remember("k", "n1", 0, 100),
+            NonceCheck::Fresh
+        );
+        assert_eq!(
+            nonces.check_and_remember("k", "n1", 50, 150),
+            NonceCheck::Replayed
+        );
+        assert_eq!(
+            nonces.check_and_remember("other-key", "n1", 50, 150),
+            NonceCheck::Fresh
+        );
     }
 
     #[test]
     fn an_expired_nonce_is_forgotten() {
         let nonces = Nonces::new(10);
-        assert_eq!(nonces.check_and_remember("k", "n1", 0, 100), NonceCheck::Fresh);
-        assert_eq!(nonces.check_and_remember("k", "n1", 100, 200), NonceCheck::Fresh);
+        assert_eq!(
+            nonces.check_and_remember("k", "n1", 0, 100),
+            NonceCheck::Fresh
+        );
+        assert_eq!(
+            nonces.check_and_remember("k", "n1", 100, 200),
+            NonceCheck::Fresh
+        );
     }
 
     #[test]
     fn the_table_never_grows_past_its_limit() {
         let nonces = Nonces::new(2);
-        assert_eq!(nonces.check_and_remember("k", "a", 0, 100), NonceCheck::Fresh);
-        assert_eq!(nonces.check_and_remember("k", "b", 0, 100), NonceCheck::Fresh);
-        assert_eq!(nonces.check_and_remember("k", "c", 0, 100), NonceCheck::Full);
-        assert_eq!(nonces.check_and_remember("k", "c", 100, 200), NonceCheck::Fresh, "room after expiry");
+        assert_eq!(
+            nonces.check_and_remember("k", "a", 0, 100),
+            NonceCheck::Fresh
+        );
+        assert_eq!(
+            nonces.check_and_remember("k", "b", 0, 100),
+            NonceCheck::Fresh
+        );
+        assert_eq!(
+            nonces.check_and_remember("k", "c", 0, 100),
+            NonceCheck::Full
+        );
+        assert_eq!(
+            nonces.check_and_remember("k", "c", 100, 200),
+            NonceCheck::Fresh,
+            "room after expiry"
+        );
     }
 }

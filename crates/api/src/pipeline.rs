@@ -24,7 +24,11 @@ use crate::routes::{self, Ctx};
 use crate::{ApiError, App};
 
 /// Answers one request: the fallback handler of the router.
-pub async fn handle(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request) -> Response {
+pub async fn handle(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
     let host_id = host(request.headers());
     let span = tracing::info_span!("request", request_id = %request_id, peer = %peer);
@@ -46,7 +50,8 @@ pub async fn handle(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<
                 recommend: recommend(e.code).to_owned(),
                 access_denied_detail: e.access_denied_detail,
             };
-            let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = StatusCode::from_u16(e.code.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             json(status, &request_id, &body)
         }
     }
@@ -58,20 +63,39 @@ async fn process(app: &App, request: Request) -> Result<(Action, Reply), ApiErro
         return Err(ApiError::invalid("method", "use POST (or GET)"));
     }
     let body = read_body(body, &parts.headers, app.settings.max_body).await?;
-    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     let query = parts.uri.query().unwrap_or("");
-    let params = Params::parse(query, content_type, &body).map_err(|e| ApiError::invalid("request", e))?;
+    let params =
+        Params::parse(query, content_type, &body).map_err(|e| ApiError::invalid("request", e))?;
 
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let raw = RawRequest { method: parts.method.as_str(), target, headers: &headers, body: &body };
+    let raw = RawRequest {
+        method: parts.method.as_str(),
+        target,
+        headers: &headers,
+        body: &body,
+    };
     let (principal, action) = authenticate(app, &raw, &params)?;
 
-    let ctx = Ctx { app, principal: &principal, params: &params, action };
+    let ctx = Ctx {
+        app,
+        principal: &principal,
+        params: &params,
+        action,
+    };
     let reply = routes::route(&ctx).await?;
     Ok((action, reply))
 }
@@ -79,33 +103,51 @@ async fn process(app: &App, request: Request) -> Result<(Action, Reply), ApiErro
 /// Reads the body, refusing to read past `limit`.
 async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
-        ApiError::new(ErrorCode::RequestEntityTooLarge, format!("The request body is larger than {limit} bytes."))
+        ApiError::new(
+            ErrorCode::RequestEntityTooLarge,
+            format!("The request body is larger than {limit} bytes."),
+        )
     };
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(e) => Err(ApiError::invalid("body", format!("it could not be read ({e})"))),
+        Err(e) => Err(ApiError::invalid(
+            "body",
+            format!("it could not be read ({e})"),
+        )),
     }
 }
 
 /// Checks who signed the request and that the signature, clock and nonce are good.
-fn authenticate(app: &App, raw: &RawRequest<'_>, params: &Params) -> Result<(Principal, Action), ApiError> {
+fn authenticate(
+    app: &App,
+    raw: &RawRequest<'_>,
+    params: &Params,
+) -> Result<(Principal, Action), ApiError> {
     let claim = signature::inspect(raw, params)?;
     match claim.version.as_deref() {
         None | Some("") => return Err(ApiError::missing("Version")),
         Some(API_VERSION) => {}
         Some(other) => {
-            return Err(ApiError::new(ErrorCode::InvalidVersion, format!("The specified version \"{other}\" is not supported; use {API_VERSION}.")));
+            return Err(ApiError::new(
+                ErrorCode::InvalidVersion,
+                format!("The specified version \"{other}\" is not supported; use {API_VERSION}."),
+            ));
         }
     }
     let action = match claim.action.as_deref() {
         None | Some("") => return Err(ApiError::missing("Action")),
         Some(name) => Action::from_wire(name).ok_or_else(|| {
-            ApiError::new(ErrorCode::InvalidActionNotFound, format!("The specified action \"{name}\" is not valid."))
+            ApiError::new(
+                ErrorCode::InvalidActionNotFound,
+                format!("The specified action \"{name}\" is not valid."),
+            )
         })?,
     };
 
@@ -117,34 +159,59 @@ fn authenticate(app: &App, raw: &RawRequest<'_>, params: &Params) -> Result<(Pri
     if (now - timestamp).abs() > skew {
         return Err(ApiError::new(
             ErrorCode::InvalidTimeStampExpired,
-            format!("The request timestamp {} is more than {} minutes away from the server time.", claim.timestamp, skew / 60_000),
+            format!(
+                "The request timestamp {} is more than {} minutes away from the server time.",
+                claim.timestamp,
+                skew / 60_000
+            ),
         ));
     }
 
     let key = app.directory.key(&claim.access_key_id).ok_or_else(|| {
-        ApiError::new(ErrorCode::InvalidAccessKeyIdNotFound, "The specified AccessKeyId does not exist.")
+        ApiError::new(
+            ErrorCode::InvalidAccessKeyIdNotFound,
+            "The specified AccessKeyId does not exist.",
+        )
     })?;
     signature::verify(raw, params, &claim, key.secret.expose())?;
     if !key.active {
-        return Err(ApiError::new(ErrorCode::InvalidAccessKeyIdInactive, "The specified AccessKeyId is disabled."));
+        return Err(ApiError::new(
+            ErrorCode::InvalidAccessKeyIdInactive,
+            "The specified AccessKeyId is disabled.",
+        ));
     }
 
     // N.B. only a verified request may spend a nonce, so nobody can burn others' nonces or
     // fill the table without a valid key.
-    match app.nonces.check_and_remember(&claim.access_key_id, &claim.nonce, now, timestamp + skew) {
+    match app
+        .nonces
+        .check_and_remember(&claim.access_key_id, &claim.nonce, now, timestamp + skew)
+    {
         NonceCheck::Fresh => Ok((key.principal.clone(), action)),
-        NonceCheck::Replayed => Err(ApiError::new(ErrorCode::SignatureNonceUsed, "The request signature nonce has been used.")),
-        NonceCheck::Full => Err(ApiError::new(ErrorCode::Throttling, "Too many requests; retry later.")),
+        NonceCheck::Replayed => Err(ApiError::new(
+            ErrorCode::SignatureNonceUsed,
+            "The request signature nonce has been used.",
+        )),
+        NonceCheck::Full => Err(ApiError::new(
+            ErrorCode::Throttling,
+            "Too many requests; retry later.",
+        )),
     }
 }
 
 fn host(headers: &HeaderMap) -> String {
-    headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("bpops").to_owned()
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("bpops")
+        .to_owned()
 }
 
 fn recommend(code: ErrorCode) -> &'static str {
     match code {
-        ErrorCode::SignatureDoesNotMatch => "Check the AccessKeySecret, and that nothing between client and server rewrote a signed header.",
+        ErrorCode::SignatureDoesNotMatch => {
+            "Check the AccessKeySecret, and that nothing between client and server rewrote a signed header."
+        }
         ErrorCode::InvalidTimeStampExpired => "Synchronize the client's clock.",
         ErrorCode::SignatureNonceUsed => "Use a new SignatureNonce for every request.",
         ErrorCode::NoPermission => "Ask the account's administrator to grant the action.",
@@ -160,7 +227,10 @@ fn json(status: StatusCode, request_id: &str, body: &impl Serialize) -> Response
     };
     let mut response = (status, bytes).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=utf-8"),
+    );
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert("x-acs-request-id", value);
     }

@@ -36,7 +36,9 @@ pub(crate) async fn route(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         Action::GetOperationParams => guarded(ctx, Virtual, handlers::get_operation_params).await,
         Action::ExecuteOperationASync => guarded(ctx, Application, handlers::execute_async).await,
         Action::ExecuteOperationSync => guarded(ctx, Application, handlers::execute_sync).await,
-        Action::GetExecuteOperationResult => guarded(ctx, Virtual, handlers::get_execute_operation_result).await,
+        Action::GetExecuteOperationResult => {
+            guarded(ctx, Virtual, handlers::get_execute_operation_result).await
+        }
     }
 }
 

@@ -1,1 +1,30 @@
-//! placeholder
+//! `bpops-catalog`: the operations bpops knows, their attribute schemas, and the built-in
+//! emulated executors for `ecs` and `slb`.
+//!
+//! The main type is [`Catalog`], which maps `(service, operation)` to an [`Entry`]. An entry
+//! validates a request's attributes before anything is stored ([`Entry::validate`]), names
+//! the resource the operation acts on ([`Entry::target`]) and says how it runs
+//! ([`Entry::executor`]). Built-in operations run through [`run_emulated`].
+//!
+//! The key decision: this crate is **pure**. No I/O, no clock, no randomness. An emulated run
+//! is a function of the attributes and the resource's current state that returns its
+//! [`Outcome`], including the change to make as data ([`Effect`]); the engine commits that
+//! effect together with the final status, and owns latency and failure injection. Problems
+//! that depend on the resource's state (missing, wrong status) are therefore decided when the
+//! operation runs and end as `FAILURE`; only a malformed request is refused at submit.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod catalog;
+mod ecs;
+mod emulated;
+mod error;
+mod schema;
+mod slb;
+mod value;
+
+pub use catalog::{Catalog, Entry, Executor, Target};
+pub use emulated::{Effect, Outcome, Resource, Run, run_emulated};
+pub use error::{InvalidAttribute, LookupError, SchemaError};
+pub use schema::Schema;

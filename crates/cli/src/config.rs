@@ -230,7 +230,8 @@ pub struct Config {
 
 /// Reads and validates a configuration file.
 pub fn load(path: &Path, catalog: &Catalog) -> anyhow::Result<Config> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     parse(&text, catalog).with_context(|| format!("invalid configuration {}", path.display()))
 }
 
@@ -249,11 +250,17 @@ pub fn parse_storage_url(url: &str) -> anyhow::Result<StorageUrl> {
     }
 }
 
-fn duration(table: &str, key: &str, value: Option<&str>, default: Duration) -> anyhow::Result<Duration> {
+fn duration(
+    table: &str,
+    key: &str,
+    value: Option<&str>,
+    default: Duration,
+) -> anyhow::Result<Duration> {
     match value {
         None => Ok(default),
-        Some(text) => humantime::parse_duration(text)
-            .with_context(|| format!("[{table}] {key} = {text:?} is not a duration such as \"90s\" or \"1h\"")),
+        Some(text) => humantime::parse_duration(text).with_context(|| {
+            format!("[{table}] {key} = {text:?} is not a duration such as \"90s\" or \"1h\"")
+        }),
     }
 }
 
@@ -262,7 +269,9 @@ impl RawConfig {
     pub fn validate(self, catalog: &Catalog) -> anyhow::Result<Config> {
         let listen = match &self.listen {
             None => None,
-            Some(text) => Some(text.parse().with_context(|| format!("listen = {text:?} is not an address such as \"127.0.0.1:8080\""))?),
+            Some(text) => Some(text.parse().with_context(|| {
+                format!("listen = {text:?} is not an address such as \"127.0.0.1:8080\"")
+            })?),
         };
         let storage = match &self.storage.url {
             None => None,
@@ -270,28 +279,61 @@ impl RawConfig {
         };
 
         let mut engine = bpops_engine::Settings {
-            retention: duration("operations", "retention", self.operations.retention.as_deref(), Duration::from_secs(3600))?,
+            retention: duration(
+                "operations",
+                "retention",
+                self.operations.retention.as_deref(),
+                Duration::from_secs(3600),
+            )?,
             ..bpops_engine::Settings::default()
         };
         if engine.retention.is_zero() {
             bail!("[operations] retention must be longer than zero");
         }
         let api = bpops_api::Settings {
-            sync_wait: duration("operations", "sync_wait", self.operations.sync_wait.as_deref(), Duration::from_secs(5))?,
+            sync_wait: duration(
+                "operations",
+                "sync_wait",
+                self.operations.sync_wait.as_deref(),
+                Duration::from_secs(5),
+            )?,
             ..bpops_api::Settings::default()
         };
         if api.sync_wait >= Duration::from_secs(10) {
             bail!("[operations] sync_wait must be shorter than 10s, the SDKs' read timeout");
         }
         for (n, e) in self.operations.emulation.iter().enumerate() {
-            let at = format!("[[operations.emulation]] entry {} ({}:{})", n + 1, e.service, e.operation);
-            catalog.entry(&e.service, &e.operation).with_context(|| at.clone())?;
+            let at = format!(
+                "[[operations.emulation]] entry {} ({}:{})",
+                n + 1,
+                e.service,
+                e.operation
+            );
+            catalog
+                .entry(&e.service, &e.operation)
+                .with_context(|| at.clone())?;
             if !(0.0..=1.0).contains(&e.failure_rate) {
                 bail!("{at}: failure_rate must be between 0.0 and 1.0");
             }
-            let latency = duration("operations.emulation", "latency", e.latency.as_deref(), Duration::ZERO).with_context(|| at.clone())?;
+            let latency = duration(
+                "operations.emulation",
+                "latency",
+                e.latency.as_deref(),
+                Duration::ZERO,
+            )
+            .with_context(|| at.clone())?;
             let key = (e.service.clone(), e.operation.clone());
-            if engine.emulation.insert(key, Emulation { latency, failure_rate: e.failure_rate }).is_some() {
+            if engine
+                .emulation
+                .insert(
+                    key,
+                    Emulation {
+                        latency,
+                        failure_rate: e.failure_rate,
+                    },
+                )
+                .is_some()
+            {
                 bail!("{at}: declared twice");
             }
         }
@@ -299,14 +341,21 @@ impl RawConfig {
         let mut accounts = HashSet::new();
         for (n, a) in self.accounts.iter().enumerate() {
             if a.id.is_empty() || !accounts.insert(a.id.as_str()) {
-                bail!("[[accounts]] entry {}: id {:?} is empty or declared twice", n + 1, a.id);
+                bail!(
+                    "[[accounts]] entry {}: id {:?} is empty or declared twice",
+                    n + 1,
+                    a.id
+                );
             }
         }
         let account_exists = |table: &str, n: usize, what: &str, account: &str| {
             if accounts.contains(account) {
                 Ok(())
             } else {
-                Err(anyhow::anyhow!("[[{table}]] entry {} ({what}): account {account:?} is not declared in [[accounts]]", n + 1))
+                Err(anyhow::anyhow!(
+                    "[[{table}]] entry {} ({what}): account {account:?} is not declared in [[accounts]]",
+                    n + 1
+                ))
             }
         };
 
@@ -315,7 +364,12 @@ impl RawConfig {
         for (n, g) in self.resource_groups.iter().enumerate() {
             account_exists("resource_groups", n, &g.id, &g.account)?;
             if !groups.insert((g.account.as_str(), g.id.as_str())) {
-                bail!("[[resource_groups]] entry {} ({}): declared twice in account {}", n + 1, g.id, g.account);
+                bail!(
+                    "[[resource_groups]] entry {} ({}): declared twice in account {}",
+                    n + 1,
+                    g.id,
+                    g.account
+                );
             }
             directory = directory.resource_group(&g.account, &g.id);
         }
@@ -323,39 +377,77 @@ impl RawConfig {
         let mut applications: HashMap<&str, Vec<&str>> = HashMap::new();
         for (n, a) in self.applications.iter().enumerate() {
             account_exists("applications", n, &a.id, &a.account)?;
-            if let Some(group) = &a.resource_group {
-                if !groups.contains(&(a.account.as_str(), group.as_str())) {
-                    bail!("[[applications]] entry {} ({}): resource group {group:?} does not exist in account {}", n + 1, a.id, a.account);
-                }
+            if let Some(group) = &a.resource_group
+                && !groups.contains(&(a.account.as_str(), group.as_str()))
+            {
+                bail!(
+                    "[[applications]] entry {} ({}): resource group {group:?} does not exist in account {}",
+                    n + 1,
+                    a.id,
+                    a.account
+                );
             }
             let owners = applications.entry(a.id.as_str()).or_default();
             if owners.contains(&a.account.as_str()) {
-                bail!("[[applications]] entry {} ({}): declared twice in account {}", n + 1, a.id, a.account);
+                bail!(
+                    "[[applications]] entry {} ({}): declared twice in account {}",
+                    n + 1,
+                    a.id,
+                    a.account
+                );
             }
             owners.push(a.account.as_str());
-            directory = directory.application(&a.account, &a.id, Application { resource_group: a.resource_group.clone() });
+            directory = directory.application(
+                &a.account,
+                &a.id,
+                Application {
+                    resource_group: a.resource_group.clone(),
+                },
+            );
         }
 
         let mut resources = Vec::new();
         let mut seen_resources = HashSet::new();
         for (n, r) in self.resources.iter().enumerate() {
             let at = format!("[[resources]] entry {} ({})", n + 1, r.id);
-            let owners = applications.get(r.application.as_str()).map(Vec::as_slice).unwrap_or_default();
+            let owners = applications
+                .get(r.application.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             let account = match (&r.account, owners) {
-                (_, []) => bail!("{at}: application {:?} is not declared in [[applications]]", r.application),
+                (_, []) => bail!(
+                    "{at}: application {:?} is not declared in [[applications]]",
+                    r.application
+                ),
                 (Some(account), owners) if owners.contains(&account.as_str()) => account.clone(),
-                (Some(account), _) => bail!("{at}: application {:?} does not exist in account {account}", r.application),
+                (Some(account), _) => bail!(
+                    "{at}: application {:?} does not exist in account {account}",
+                    r.application
+                ),
                 (None, [only]) => (*only).to_owned(),
-                (None, _) => bail!("{at}: application {:?} exists in several accounts; add `account`", r.application),
+                (None, _) => bail!(
+                    "{at}: application {:?} exists in several accounts; add `account`",
+                    r.application
+                ),
             };
             if catalog.operations(&r.service).is_none() {
-                bail!("{at}: service {:?} is not one of {:?}", r.service, catalog.services());
+                bail!(
+                    "{at}: service {:?} is not one of {:?}",
+                    r.service,
+                    catalog.services()
+                );
             }
-            if r.id.is_empty() || !seen_resources.insert((account.clone(), r.service.clone(), r.id.clone())) {
+            if r.id.is_empty()
+                || !seen_resources.insert((account.clone(), r.service.clone(), r.id.clone()))
+            {
                 bail!("{at}: id is empty or declared twice");
             }
             resources.push(Resource {
-                key: ResourceKey { account: AccountId::new(account), service: r.service.clone(), id: r.id.clone() },
+                key: ResourceKey {
+                    account: AccountId::new(account),
+                    service: r.service.clone(),
+                    id: r.id.clone(),
+                },
                 application: r.application.clone(),
                 properties: r.properties.clone(),
             });
@@ -365,7 +457,12 @@ impl RawConfig {
         for (n, u) in self.users.iter().enumerate() {
             account_exists("users", n, &u.name, &u.account)?;
             if !users.insert((u.account.as_str(), u.name.as_str())) {
-                bail!("[[users]] entry {} ({}): declared twice in account {}", n + 1, u.name, u.account);
+                bail!(
+                    "[[users]] entry {} ({}): declared twice in account {}",
+                    n + 1,
+                    u.name,
+                    u.account
+                );
             }
         }
 
@@ -380,13 +477,26 @@ impl RawConfig {
                 bail!("{at}: secret is empty");
             }
             let principal = match &k.user {
-                None => Principal::Root { account: k.account.clone() },
+                None => Principal::Root {
+                    account: k.account.clone(),
+                },
                 Some(user) if users.contains(&(k.account.as_str(), user.as_str())) => {
-                    Principal::User { account: k.account.clone(), name: user.clone() }
+                    Principal::User {
+                        account: k.account.clone(),
+                        name: user.clone(),
+                    }
                 }
-                Some(user) => bail!("{at}: user {user:?} is not declared in [[users]] of account {}", k.account),
+                Some(user) => bail!(
+                    "{at}: user {user:?} is not declared in [[users]] of account {}",
+                    k.account
+                ),
             };
-            directory = directory.key(AccessKey { id: k.id.clone(), secret: Secret::new(k.secret.clone()), principal, active: k.active });
+            directory = directory.key(AccessKey {
+                id: k.id.clone(),
+                secret: Secret::new(k.secret.clone()),
+                principal,
+                active: k.active,
+            });
         }
 
         let mut policies = HashSet::new();
@@ -402,19 +512,43 @@ impl RawConfig {
 
         for (n, a) in self.attachments.iter().enumerate() {
             account_exists("attachments", n, &a.policy, &a.account)?;
-            let at = format!("[[attachments]] entry {} ({} → {})", n + 1, a.policy, a.user);
+            let at = format!(
+                "[[attachments]] entry {} ({} → {})",
+                n + 1,
+                a.policy,
+                a.user
+            );
             if !policies.contains(&(a.account.as_str(), a.policy.as_str())) {
-                bail!("{at}: policy {:?} is not declared in [[policies]] of account {}", a.policy, a.account);
+                bail!(
+                    "{at}: policy {:?} is not declared in [[policies]] of account {}",
+                    a.policy,
+                    a.account
+                );
             }
             if !users.contains(&(a.account.as_str(), a.user.as_str())) {
-                bail!("{at}: user {:?} is not declared in [[users]] of account {}", a.user, a.account);
+                bail!(
+                    "{at}: user {:?} is not declared in [[users]] of account {}",
+                    a.user,
+                    a.account
+                );
             }
             if a.scope != "account" && !groups.contains(&(a.account.as_str(), a.scope.as_str())) {
-                bail!("{at}: scope {:?} is neither \"account\" nor a resource group of account {}", a.scope, a.account);
+                bail!(
+                    "{at}: scope {:?} is neither \"account\" nor a resource group of account {}",
+                    a.scope,
+                    a.account
+                );
             }
         }
 
-        Ok(Config { listen, storage, engine, api, directory: directory.build(), resources })
+        Ok(Config {
+            listen,
+            storage,
+            engine,
+            api,
+            directory: directory.build(),
+            resources,
+        })
     }
 }
 
@@ -464,22 +598,47 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused_with_their_name() {
-        assert!(error("[operations]\nretention = \"1h\"\nretnetion = \"2h\"").contains("retnetion"));
+        assert!(
+            error("[operations]\nretention = \"1h\"\nretnetion = \"2h\"").contains("retnetion")
+        );
         assert!(error("[[accounts]]\nid = \"1\"\ncolour = \"red\"").contains("colour"));
     }
 
     #[test]
     fn dangling_references_name_table_entry_and_problem() {
-        let e = error(&format!("{BASE}[[access_keys]]\nid = \"K\"\nsecret = \"s\"\naccount = \"1001\"\nuser = \"ghost\""));
-        assert!(e.contains("[[access_keys]] entry 1 (K)") && e.contains("\"ghost\""), "{e}");
-        let e = error(&format!("{BASE}[[applications]]\naccount = \"1001\"\nid = \"APP2\"\nresource_group = \"rg-nope\""));
-        assert!(e.contains("[[applications]] entry 2 (APP2)") && e.contains("rg-nope"), "{e}");
+        let e = error(&format!(
+            "{BASE}[[access_keys]]\nid = \"K\"\nsecret = \"s\"\naccount = \"1001\"\nuser = \"ghost\""
+        ));
+        assert!(
+            e.contains("[[access_keys]] entry 1 (K)") && e.contains("\"ghost\""),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{BASE}[[applications]]\naccount = \"1001\"\nid = \"APP2\"\nresource_group = \"rg-nope\""
+        ));
+        assert!(
+            e.contains("[[applications]] entry 2 (APP2)") && e.contains("rg-nope"),
+            "{e}"
+        );
         let e = error("[[users]]\naccount = \"404\"\nname = \"u\"");
-        assert!(e.contains("[[users]] entry 1 (u)") && e.contains("\"404\""), "{e}");
-        let e = error(&format!("{BASE}[[resources]]\napplication = \"NOAPP\"\nservice = \"ecs\"\nid = \"i-1\""));
-        assert!(e.contains("[[resources]] entry 1 (i-1)") && e.contains("NOAPP"), "{e}");
-        let e = error(&format!("{BASE}[[policies]]\naccount = \"1001\"\nname = \"P\"\ndocument = '{{}}'\n[[attachments]]\naccount = \"1001\"\npolicy = \"P\"\nuser = \"reader\"\nscope = \"rg-other\""));
-        assert!(e.contains("[[attachments]] entry 1") && e.contains("rg-other"), "{e}");
+        assert!(
+            e.contains("[[users]] entry 1 (u)") && e.contains("\"404\""),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{BASE}[[resources]]\napplication = \"NOAPP\"\nservice = \"ecs\"\nid = \"i-1\""
+        ));
+        assert!(
+            e.contains("[[resources]] entry 1 (i-1)") && e.contains("NOAPP"),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{BASE}[[policies]]\naccount = \"1001\"\nname = \"P\"\ndocument = '{{}}'\n[[attachments]]\naccount = \"1001\"\npolicy = \"P\"\nuser = \"reader\"\nscope = \"rg-other\""
+        ));
+        assert!(
+            e.contains("[[attachments]] entry 1") && e.contains("rg-other"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -489,13 +648,22 @@ mod tests {
         assert!(error("[operations]\nsync_wait = \"30s\"").contains("sync_wait"));
         assert!(error("listen = \"nowhere\"").contains("listen"));
         assert!(error("[storage]\nurl = \"mysql://x\"").contains("sqlite://"));
-        let e = error("[[operations.emulation]]\nservice = \"ecs\"\noperation = \"rename\"\nfailure_rate = 2.0");
+        let e = error(
+            "[[operations.emulation]]\nservice = \"ecs\"\noperation = \"rename\"\nfailure_rate = 2.0",
+        );
         assert!(e.contains("failure_rate"), "{e}");
         let e = error("[[operations.emulation]]\nservice = \"ecs\"\noperation = \"nope\"");
-        assert!(e.contains("[[operations.emulation]] entry 1 (ecs:nope)"), "{e}");
-        let e = error(&format!("{BASE}[[resources]]\napplication = \"APP\"\nservice = \"rds\"\nid = \"x\""));
+        assert!(
+            e.contains("[[operations.emulation]] entry 1 (ecs:nope)"),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{BASE}[[resources]]\napplication = \"APP\"\nservice = \"rds\"\nid = \"x\""
+        ));
         assert!(e.contains("rds"), "{e}");
-        let e = error(&format!("{BASE}[[policies]]\naccount = \"1001\"\nname = \"P\"\ndocument = 'not json'"));
+        let e = error(&format!(
+            "{BASE}[[policies]]\naccount = \"1001\"\nname = \"P\"\ndocument = 'not json'"
+        ));
         assert!(e.contains("[[policies]] entry 1 (P)"), "{e}");
     }
 
@@ -505,12 +673,17 @@ mod tests {
         let e = config.engine.emulation("ecs", "rename");
         assert_eq!(e.latency, Duration::from_millis(250));
         assert_eq!(e.failure_rate, 0.5);
-        assert_eq!(config.engine.emulation("ecs", "addTags").latency, Duration::ZERO);
+        assert_eq!(
+            config.engine.emulation("ecs", "addTags").latency,
+            Duration::ZERO
+        );
     }
 
     #[test]
     fn access_key_secrets_never_show_in_debug_output() {
-        let raw: RawConfig = toml::from_str("[[access_keys]]\nid = \"K\"\nsecret = \"hunter2\"\naccount = \"1\"").unwrap();
+        let raw: RawConfig =
+            toml::from_str("[[access_keys]]\nid = \"K\"\nsecret = \"hunter2\"\naccount = \"1\"")
+                .unwrap();
         assert!(!format!("{raw:?}").contains("hunter2"));
     }
 }

@@ -57,15 +57,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let (listen, storage) = merge_overrides(&args, &config)?;
     let store = open_store(&storage)?;
-    store.seed_resources(&config.resources).await.context("seeding the inventory")?;
+    store
+        .seed_resources(&config.resources)
+        .await
+        .context("seeding the inventory")?;
     let directory = match &args.config {
         Some(_) => config.directory,
         None => bootstrap_directory(store.as_ref()).await?,
     };
 
-    let engine = Engine::new(Arc::clone(&store), catalog, config.engine, Arc::new(SystemClock));
+    let engine = Engine::new(
+        Arc::clone(&store),
+        catalog,
+        config.engine,
+        Arc::new(SystemClock),
+    );
     let app = bpops_api::App::new(Arc::clone(&engine), Arc::new(directory), config.api);
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
     let local = listener.local_addr()?;
 
     let shutdown = CancellationToken::new();
@@ -76,7 +86,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("listening on {local}");
     std::io::stdout().flush()?;
 
-    bpops_api::serve_on(listener, app, shutdown.clone()).await.context("serving")?;
+    bpops_api::serve_on(listener, app, shutdown.clone())
+        .await
+        .context("serving")?;
     shutdown.cancel();
     while engine_tasks.join_next().await.is_some() {}
     tracing::info!("stopped");
@@ -102,9 +114,11 @@ fn open_store(url: &StorageUrl) -> anyhow::Result<Arc<dyn Store>> {
     match url {
         StorageUrl::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
             }
-            let store = SqliteStore::open(path).with_context(|| format!("opening {}", path.display()))?;
+            let store =
+                SqliteStore::open(path).with_context(|| format!("opening {}", path.display()))?;
             Ok(Arc::new(store))
         }
     }
@@ -118,9 +132,15 @@ async fn bootstrap_directory(store: &dyn Store) -> anyhow::Result<Directory> {
         access_key_id: format!("LTAI{}", random_chars(ALPHANUMERIC, 20)),
         secret: random_chars(ALPHANUMERIC, 30),
     };
-    let (key, created) = store.bootstrap_key(&candidate).await.context("reading the bootstrap key")?;
+    let (key, created) = store
+        .bootstrap_key(&candidate)
+        .await
+        .context("reading the bootstrap key")?;
     if created {
-        println!("Created account {} with a root AccessKey. The secret is shown only this once:", key.account);
+        println!(
+            "Created account {} with a root AccessKey. The secret is shown only this once:",
+            key.account
+        );
         println!("  AccessKeyId:     {}", key.access_key_id);
         println!("  AccessKeySecret: {}", key.secret);
     } else {
@@ -130,7 +150,9 @@ async fn bootstrap_directory(store: &dyn Store) -> anyhow::Result<Directory> {
         .key(AccessKey {
             id: key.access_key_id,
             secret: Secret::new(key.secret),
-            principal: Principal::Root { account: key.account.to_string() },
+            principal: Principal::Root {
+                account: key.account.to_string(),
+            },
             active: true,
         })
         .build())
@@ -143,7 +165,10 @@ fn random_chars(alphabet: &[u8], n: usize) -> String {
     getrandom::fill(&mut bytes).expect("the operating system has no random source");
     // Rejection sampling would remove the slight bias; for ids and secrets of this length
     // the bias of `% 62` costs well under a bit of entropy.
-    bytes.iter().map(|b| alphabet[*b as usize % alphabet.len()] as char).collect()
+    bytes
+        .iter()
+        .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+        .collect()
 }
 
 async fn cancel_on_signal(shutdown: CancellationToken) {

@@ -4,9 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bpops_catalog::{Catalog, LookupError};
-use bpops_store::{
-    AccountId, NewOperation, Operation, OperationId, ResourceKey, Store, Submitted,
-};
+use bpops_store::{AccountId, NewOperation, Operation, OperationId, ResourceKey, Store, Submitted};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
@@ -52,7 +50,14 @@ impl Engine {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Arc<Engine> {
-        Arc::new(Engine { store, catalog, settings, clock, work: Notify::new(), waiters: Waiters::default() })
+        Arc::new(Engine {
+            store,
+            catalog,
+            settings,
+            clock,
+            work: Notify::new(),
+            waiters: Waiters::default(),
+        })
     }
 
     /// The catalog the engine validates against.
@@ -77,24 +82,34 @@ impl Engine {
     /// returns the first operation's id, or `IdempotentParameterMismatch` when the
     /// parameters differ.
     pub async fn submit(&self, submission: Submission) -> Result<OperationId> {
-        let entry = self.catalog.entry(&submission.service, &submission.operation).map_err(|e| match e {
-            LookupError::UnknownService(service) => EngineError::UnknownService(service),
-            LookupError::UnknownOperation { service, operation } => {
-                EngineError::UnknownOperation { service, operation }
-            }
-        })?;
+        let entry = self
+            .catalog
+            .entry(&submission.service, &submission.operation)
+            .map_err(|e| match e {
+                LookupError::UnknownService(service) => EngineError::UnknownService(service),
+                LookupError::UnknownOperation { service, operation } => {
+                    EngineError::UnknownOperation { service, operation }
+                }
+            })?;
         entry
             .validate(&submission.attributes, submission.application.as_deref())
             .map_err(EngineError::InvalidAttribute)?;
-        let resource = entry.target(&submission.attributes).map(|target| ResourceKey {
-            account: submission.account.clone(),
-            service: target.service,
-            id: target.id,
-        });
+        let resource = entry
+            .target(&submission.attributes)
+            .map(|target| ResourceKey {
+                account: submission.account.clone(),
+                service: target.service,
+                id: target.id,
+            });
         let attributes = Value::Object(submission.attributes).to_string();
         let op = NewOperation {
             id: OperationId::random(),
-            fingerprint: fingerprint(&submission.service, &submission.operation, submission.application.as_deref(), &attributes),
+            fingerprint: fingerprint(
+                &submission.service,
+                &submission.operation,
+                submission.application.as_deref(),
+                &attributes,
+            ),
             account: submission.account,
             service: submission.service,
             operation: submission.operation,
@@ -109,8 +124,14 @@ impl Engine {
                 self.work.notify_one();
                 Ok(op.id)
             }
-            Submitted::Existing { id, same_parameters: true } => Ok(id),
-            Submitted::Existing { same_parameters: false, .. } => Err(EngineError::IdempotentParameterMismatch),
+            Submitted::Existing {
+                id,
+                same_parameters: true,
+            } => Ok(id),
+            Submitted::Existing {
+                same_parameters: false,
+                ..
+            } => Err(EngineError::IdempotentParameterMismatch),
         }
     }
 
@@ -122,7 +143,12 @@ impl Engine {
 
     /// Like [`Engine::get`], but when the operation is not final yet, waits up to `timeout`
     /// for it to finish and answers with its status then.
-    pub async fn wait(&self, account: &AccountId, id: &OperationId, timeout: Duration) -> Result<Option<Operation>> {
+    pub async fn wait(
+        &self,
+        account: &AccountId,
+        id: &OperationId,
+        timeout: Duration,
+    ) -> Result<Option<Operation>> {
         let registration = self.waiters.register(id);
         let finished = registration.notify().notified();
         tokio::pin!(finished);
@@ -149,7 +175,12 @@ impl Engine {
 }
 
 /// What a reused client token must match: everything that decides what the operation does.
-fn fingerprint(service: &str, operation: &str, application: Option<&str>, attributes: &str) -> String {
+fn fingerprint(
+    service: &str,
+    operation: &str,
+    application: Option<&str>,
+    attributes: &str,
+) -> String {
     let mut hash = Sha256::new();
     for part in [service, operation, application.unwrap_or(""), attributes] {
         hash.update((part.len() as u64).to_be_bytes());

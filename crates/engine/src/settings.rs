@@ -46,7 +46,10 @@ impl Default for Settings {
 impl Settings {
     /// The emulation of one operation; none by default.
     pub fn emulation(&self, service: &str, operation: &str) -> Emulation {
-        self.emulation.get(&(service.to_owned(), operation.to_owned())).cloned().unwrap_or_default()
+        self.emulation
+            .get(&(service.to_owned(), operation.to_owned()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// How often the sweeper runs: often enough that expired rows never pile up for long.

@@ -25,9 +25,15 @@ impl Waiters {
     /// the read and the wait is not missed.
     pub(crate) fn register(&self, id: &OperationId) -> Registration<'_> {
         let mut entries = self.entries.lock().expect("waiters lock poisoned");
-        let entry = entries.entry(id.clone()).or_insert_with(|| (Arc::new(Notify::new()), 0));
+        let entry = entries
+            .entry(id.clone())
+            .or_insert_with(|| (Arc::new(Notify::new()), 0));
         entry.1 += 1;
-        Registration { waiters: self, id: id.clone(), notify: Arc::clone(&entry.0) }
+        Registration {
+            waiters: self,
+            id: id.clone(),
+            notify: Arc::clone(&entry.0),
+        }
     }
 
     /// Wakes everyone waiting on `id`.

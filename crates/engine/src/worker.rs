@@ -44,7 +44,10 @@ pub(crate) async fn dispatch(engine: Arc<Engine>, shutdown: CancellationToken) {
         for op in claimed {
             let permit = match first.take() {
                 Some(permit) => permit,
-                None => Arc::clone(&slots).acquire_owned().await.expect("the semaphore is never closed"),
+                None => Arc::clone(&slots)
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed"),
             };
             let engine = Arc::clone(&engine);
             tokio::spawn(async move {
@@ -81,7 +84,10 @@ impl Engine {
 
 async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Vec<Operation>> {
     let now = engine.clock.now_ms();
-    engine.store.claim(now, now + engine.settings.lease.as_millis() as i64, limit).await
+    engine
+        .store
+        .claim(now, now + engine.settings.lease.as_millis() as i64, limit)
+        .await
 }
 
 /// Runs one claimed attempt to its end, renewing the lease meanwhile, and commits the
@@ -110,7 +116,9 @@ async fn execute(engine: &Engine, op: Operation) {
             // The resource it held may now let the next operation run.
             engine.work.notify_one();
         }
-        Ok(false) => tracing::info!(operation = %op.id, attempt = op.attempt, "attempt superseded; result dropped"),
+        Ok(false) => {
+            tracing::info!(operation = %op.id, attempt = op.attempt, "attempt superseded; result dropped")
+        }
         Err(e) => tracing::warn!(operation = %op.id, error = %e, "recording the result failed"),
     }
 }
@@ -122,14 +130,28 @@ async fn decide(engine: &Engine, op: &Operation) -> Finish {
         tokio::time::sleep(emulation.latency).await;
     }
     let (status, message, arguments, effect) = if injected_failure(emulation.failure_rate) {
-        (Status::Failure, format!("InjectedFailure: {}:{} failed by configuration.", op.service, op.operation), "{}".to_owned(), None)
+        (
+            Status::Failure,
+            format!(
+                "InjectedFailure: {}:{} failed by configuration.",
+                op.service, op.operation
+            ),
+            "{}".to_owned(),
+            None,
+        )
     } else {
         match run_executor(engine, op).await {
             Ok(outcome) => outcome,
             Err(message) => (Status::Failure, message, "{}".to_owned(), None),
         }
     };
-    Finish { status, message, arguments, finished_at: engine.clock.now_ms(), effect }
+    Finish {
+        status,
+        message,
+        arguments,
+        finished_at: engine.clock.now_ms(),
+        effect,
+    }
 }
 
 type Outcome = (Status, String, String, Option<Effect>);
@@ -165,13 +187,20 @@ async fn run_executor(engine: &Engine, op: &Operation) -> Result<Outcome, String
                 resource: resource.as_ref(),
             });
             let effect = match (outcome.effect, &op.resource) {
-                (Some(catalog::Effect::Update(properties)), Some(key)) => {
-                    Some(Effect::Update { key: key.clone(), properties })
+                (Some(catalog::Effect::Update(properties)), Some(key)) => Some(Effect::Update {
+                    key: key.clone(),
+                    properties,
+                }),
+                (Some(catalog::Effect::Delete), Some(key)) => {
+                    Some(Effect::Delete { key: key.clone() })
                 }
-                (Some(catalog::Effect::Delete), Some(key)) => Some(Effect::Delete { key: key.clone() }),
                 _ => None,
             };
-            let status = if outcome.succeeded { Status::Success } else { Status::Failure };
+            let status = if outcome.succeeded {
+                Status::Success
+            } else {
+                Status::Failure
+            };
             Ok((status, outcome.message, outcome.arguments, effect))
         }
     }

@@ -74,7 +74,8 @@ impl Directory {
 
     /// Whether the account has this resource group.
     pub fn has_resource_group(&self, account: &str, id: &str) -> bool {
-        self.resource_groups.contains(&(account.to_owned(), id.to_owned()))
+        self.resource_groups
+            .contains(&(account.to_owned(), id.to_owned()))
     }
 }
 
@@ -93,13 +94,17 @@ impl DirectoryBuilder {
 
     /// Adds a resource group of an account.
     pub fn resource_group(mut self, account: &str, id: &str) -> Self {
-        self.directory.resource_groups.insert((account.to_owned(), id.to_owned()));
+        self.directory
+            .resource_groups
+            .insert((account.to_owned(), id.to_owned()));
         self
     }
 
     /// Adds an application of an account.
     pub fn application(mut self, account: &str, id: &str, application: Application) -> Self {
-        self.directory.applications.insert((account.to_owned(), id.to_owned()), application);
+        self.directory
+            .applications
+            .insert((account.to_owned(), id.to_owned()), application);
         self
     }
 
@@ -118,7 +123,9 @@ mod tests {
         let key = AccessKey {
             id: "LTAI1".into(),
             secret: Secret::new("very-secret"),
-            principal: Principal::Root { account: "1".into() },
+            principal: Principal::Root {
+                account: "1".into(),
+            },
             active: true,
         };
         let shown = format!("{key:?}");
@@ -130,7 +137,13 @@ mod tests {
     fn applications_are_scoped_to_their_account() {
         let directory = Directory::builder()
             .resource_group("1", "rg")
-            .application("1", "APP", Application { resource_group: Some("rg".into()) })
+            .application(
+                "1",
+                "APP",
+                Application {
+                    resource_group: Some("rg".into()),
+                },
+            )
             .build();
         assert!(directory.application("1", "APP").is_some());
         assert!(directory.application("2", "APP").is_none());

@@ -56,7 +56,10 @@ impl Principal {
 
 /// The ARN of an application, the resource of the two Execute actions; `None` gives `*`.
 pub fn application_arn(account: &str, application: Option<&str>) -> String {
-    format!("acs:bpstudio::{account}:application/{}", application.unwrap_or("*"))
+    format!(
+        "acs:bpstudio::{account}:application/{}",
+        application.unwrap_or("*")
+    )
 }
 
 /// The ARN checked by the actions that act on no particular application.
@@ -107,7 +110,13 @@ pub fn authorize(principal: &Principal, action: &str, resource: &str) -> Decisio
 /// The account field of `acs:service:region:account:resource`.
 fn arn_account(arn: &str) -> Option<&str> {
     let mut parts = arn.splitn(5, ':');
-    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
         (Some("acs"), Some(_), Some(_), Some(account), Some(_)) => Some(account),
         _ => None,
     }
@@ -118,37 +127,60 @@ mod tests {
     use super::*;
 
     fn root(account: &str) -> Principal {
-        Principal::Root { account: account.into() }
+        Principal::Root {
+            account: account.into(),
+        }
     }
 
     #[test]
     fn root_may_act_on_its_own_account() {
         let arn = application_arn("1001", Some("APP"));
-        assert_eq!(authorize(&root("1001"), "bpstudio:ExecuteOperationASync", &arn), Decision::Allow);
+        assert_eq!(
+            authorize(&root("1001"), "bpstudio:ExecuteOperationASync", &arn),
+            Decision::Allow
+        );
         let arn = virtual_arn("1001");
-        assert_eq!(authorize(&root("1001"), "bpstudio:ListServices", &arn), Decision::Allow);
+        assert_eq!(
+            authorize(&root("1001"), "bpstudio:ListServices", &arn),
+            Decision::Allow
+        );
     }
 
     #[test]
     fn root_is_denied_in_another_account() {
         let arn = virtual_arn("1002");
-        assert_eq!(authorize(&root("1001"), "bpstudio:ListServices", &arn), Decision::Deny(DenyKind::Implicit));
+        assert_eq!(
+            authorize(&root("1001"), "bpstudio:ListServices", &arn),
+            Decision::Deny(DenyKind::Implicit)
+        );
     }
 
     #[test]
     fn ram_users_hold_no_grant_yet() {
-        let user = Principal::User { account: "1001".into(), name: "reader".into() };
+        let user = Principal::User {
+            account: "1001".into(),
+            name: "reader".into(),
+        };
         let arn = virtual_arn("1001");
-        assert_eq!(authorize(&user, "bpstudio:GetExecuteOperationResult", &arn), Decision::Deny(DenyKind::Implicit));
+        assert_eq!(
+            authorize(&user, "bpstudio:GetExecuteOperationResult", &arn),
+            Decision::Deny(DenyKind::Implicit)
+        );
         assert_eq!(user.kind(), "SubUser");
         assert_eq!(user.display_name(), "reader");
     }
 
     #[test]
     fn arns_have_the_documented_shape() {
-        assert_eq!(application_arn("1001", None), "acs:bpstudio::1001:application/*");
+        assert_eq!(
+            application_arn("1001", None),
+            "acs:bpstudio::1001:application/*"
+        );
         assert_eq!(virtual_arn("1001"), "acs:bpstudio::1001:bpstudiovirtual/*");
-        assert_eq!(arn_account("acs:bpstudio::1001:application/x:y"), Some("1001"));
+        assert_eq!(
+            arn_account("acs:bpstudio::1001:application/x:y"),
+            Some("1001")
+        );
         assert_eq!(arn_account("*"), None);
     }
 }

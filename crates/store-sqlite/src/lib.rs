@@ -97,9 +97,8 @@ fn from_sqlite(e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(DatabaseBusy | DatabaseLocked) => StoreError::Unavailable(e.to_string()),
         _ => match e {
-            rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) => {
-                StoreError::Corrupt(e.to_string())
-            }
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..) => StoreError::Corrupt(e.to_string()),
             other => StoreError::Other(other.to_string()),
         },
     }
@@ -109,30 +108,36 @@ fn from_sqlite(e: rusqlite::Error) -> StoreError {
 impl Store for SqliteStore {
     async fn submit(&self, op: &NewOperation, expired_before: i64) -> Result<Submitted> {
         let op = op.clone();
-        self.write(move |conn| queries::submit(conn, &op, expired_before)).await
+        self.write(move |conn| queries::submit(conn, &op, expired_before))
+            .await
     }
 
     async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>> {
         let (account, id) = (account.clone(), id.clone());
-        self.read(move |conn| queries::get(conn, &account, &id)).await
+        self.read(move |conn| queries::get(conn, &account, &id))
+            .await
     }
 
     async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Vec<Operation>> {
-        self.write(move |conn| queries::claim(conn, now, lease_until, limit)).await
+        self.write(move |conn| queries::claim(conn, now, lease_until, limit))
+            .await
     }
 
     async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<bool> {
         let id = id.clone();
-        self.write(move |conn| queries::renew_lease(conn, &id, attempt, lease_until)).await
+        self.write(move |conn| queries::renew_lease(conn, &id, attempt, lease_until))
+            .await
     }
 
     async fn finish(&self, id: &OperationId, attempt: i64, finish: &Finish) -> Result<bool> {
         let (id, finish) = (id.clone(), finish.clone());
-        self.write(move |conn| queries::finish(conn, &id, attempt, &finish)).await
+        self.write(move |conn| queries::finish(conn, &id, attempt, &finish))
+            .await
     }
 
     async fn sweep(&self, expired_before: i64, limit: usize) -> Result<usize> {
-        self.write(move |conn| queries::sweep(conn, expired_before, limit)).await
+        self.write(move |conn| queries::sweep(conn, expired_before, limit))
+            .await
     }
 
     async fn resource(&self, key: &ResourceKey) -> Result<Option<Resource>> {
@@ -142,12 +147,14 @@ impl Store for SqliteStore {
 
     async fn seed_resources(&self, resources: &[Resource]) -> Result<()> {
         let resources = resources.to_vec();
-        self.write(move |conn| queries::seed_resources(conn, &resources)).await
+        self.write(move |conn| queries::seed_resources(conn, &resources))
+            .await
     }
 
     async fn bootstrap_key(&self, candidate: &BootstrapKey) -> Result<(BootstrapKey, bool)> {
         let candidate = candidate.clone();
-        self.write(move |conn| queries::bootstrap_key(conn, &candidate)).await
+        self.write(move |conn| queries::bootstrap_key(conn, &candidate))
+            .await
     }
 }
 

@@ -23,14 +23,21 @@ pub(crate) fn submit(
                  WHERE account = ?1 AND client_token = ?2",
                 params![op.account.as_str(), token],
                 |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<i64>>(2)?))
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Option<i64>>(2)?,
+                    ))
                 },
             )
             .optional()?;
         if let Some((id, fingerprint, finished_at)) = existing {
             if finished_at.is_some_and(|at| at < expired_before) {
                 // The holder has expired but is not swept yet: the token is free again.
-                tx.execute("UPDATE operations SET client_token = NULL WHERE id = ?1", [&id])?;
+                tx.execute(
+                    "UPDATE operations SET client_token = NULL WHERE id = ?1",
+                    [&id],
+                )?;
             } else {
                 return Ok(Submitted::Existing {
                     id: parse_id(id)?,
@@ -115,11 +122,12 @@ pub(crate) fn renew_lease(
     attempt: i64,
     lease_until: i64,
 ) -> rusqlite::Result<bool> {
-    let changed = conn.prepare_cached(
-        "UPDATE operations SET lease_until = ?1
+    let changed = conn
+        .prepare_cached(
+            "UPDATE operations SET lease_until = ?1
          WHERE id = ?2 AND attempt = ?3 AND status = 'RUNNING'",
-    )?
-    .execute(params![lease_until, id.as_str(), attempt])?;
+        )?
+        .execute(params![lease_until, id.as_str(), attempt])?;
     Ok(changed == 1)
 }
 
@@ -173,7 +181,11 @@ pub(crate) fn finish(
     Ok(true)
 }
 
-pub(crate) fn sweep(conn: &mut Connection, expired_before: i64, limit: usize) -> rusqlite::Result<usize> {
+pub(crate) fn sweep(
+    conn: &mut Connection,
+    expired_before: i64,
+    limit: usize,
+) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "DELETE FROM operations WHERE seq IN (
              SELECT seq FROM operations
@@ -198,7 +210,10 @@ pub(crate) fn resource(conn: &Connection, key: &ResourceKey) -> rusqlite::Result
     .optional()
 }
 
-pub(crate) fn seed_resources(conn: &mut Connection, resources: &[Resource]) -> rusqlite::Result<()> {
+pub(crate) fn seed_resources(
+    conn: &mut Connection,
+    resources: &[Resource],
+) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         let mut insert = tx.prepare_cached(
@@ -226,7 +241,11 @@ pub(crate) fn bootstrap_key(
     let created = tx.execute(
         "INSERT INTO bootstrap_key (singleton, account, access_key_id, secret)
          VALUES (1, ?1, ?2, ?3) ON CONFLICT DO NOTHING",
-        params![candidate.account.as_str(), candidate.access_key_id, candidate.secret],
+        params![
+            candidate.account.as_str(),
+            candidate.access_key_id,
+            candidate.secret
+        ],
     )? == 1;
     let key = tx.query_row(
         "SELECT account, access_key_id, secret FROM bootstrap_key WHERE singleton = 1",
@@ -251,7 +270,11 @@ fn operation_from_row(row: &Row) -> rusqlite::Result<Operation> {
     let account = AccountId::new(row.get::<_, String>(1)?);
     let resource = row.get::<_, Option<String>>(5)?.map(|column| {
         let (service, id) = column.split_once('/').unwrap_or((column.as_str(), ""));
-        ResourceKey { account: account.clone(), service: service.to_owned(), id: id.to_owned() }
+        ResourceKey {
+            account: account.clone(),
+            service: service.to_owned(),
+            id: id.to_owned(),
+        }
     });
     let status: String = row.get(7)?;
     Ok(Operation {
@@ -262,7 +285,8 @@ fn operation_from_row(row: &Row) -> rusqlite::Result<Operation> {
         application: row.get(4)?,
         resource,
         attributes: row.get(6)?,
-        status: Status::parse(&status).ok_or_else(|| corrupt(7, format!("unknown status {status:?}")))?,
+        status: Status::parse(&status)
+            .ok_or_else(|| corrupt(7, format!("unknown status {status:?}")))?,
         message: row.get(8)?,
         arguments: row.get(9)?,
         attempt: row.get(10)?,
@@ -278,7 +302,10 @@ fn parse_id(id: String) -> rusqlite::Result<OperationId> {
 fn parse_properties(column: usize, text: String) -> rusqlite::Result<Map<String, Value>> {
     match serde_json::from_str(&text) {
         Ok(Value::Object(map)) => Ok(map),
-        _ => Err(corrupt(column, "resource properties are not a JSON object".into())),
+        _ => Err(corrupt(
+            column,
+            "resource properties are not a JSON object".into(),
+        )),
     }
 }
 

@@ -99,7 +99,10 @@ mod tests {
 
     #[test]
     fn extreme_bit_patterns_fit_in_22_digits() {
-        assert_eq!(OperationId::from_bits(0).as_str(), "op_0000000000000000000000");
+        assert_eq!(
+            OperationId::from_bits(0).as_str(),
+            "op_0000000000000000000000"
+        );
         let max = OperationId::from_bits(u128::MAX);
         assert!(max.as_str().parse::<OperationId>().is_ok());
         assert_ne!(&max.as_str()[3..4], "0", "u128::MAX uses all 22 digits");
@@ -107,7 +110,14 @@ mod tests {
 
     #[test]
     fn parsing_rejects_other_shapes() {
-        for bad in ["", "op_", "op_short", "xx_0000000000000000000000", "op_000000000000000000000!", "op_00000000000000000000000"] {
+        for bad in [
+            "",
+            "op_",
+            "op_short",
+            "xx_0000000000000000000000",
+            "op_000000000000000000000!",
+            "op_00000000000000000000000",
+        ] {
             assert!(bad.parse::<OperationId>().is_err(), "{bad}");
         }
     }

@@ -23,8 +23,7 @@ pub mod testing;
 pub use error::{Result, StoreError};
 pub use ids::{AccountId, OperationId};
 pub use records::{
-    BootstrapKey, Effect, Finish, NewOperation, Operation, Resource, ResourceKey, Status,
-    Submitted,
+    BootstrapKey, Effect, Finish, NewOperation, Operation, Resource, ResourceKey, Status, Submitted,
 };
 
 use async_trait::async_trait;

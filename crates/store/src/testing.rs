@@ -50,7 +50,11 @@ fn account(n: u8) -> AccountId {
 }
 
 fn key(account: &AccountId, id: &str) -> ResourceKey {
-    ResourceKey { account: account.clone(), service: "ecs".into(), id: id.into() }
+    ResourceKey {
+        account: account.clone(),
+        service: "ecs".into(),
+        id: id.into(),
+    }
 }
 
 fn new_op(account: &AccountId, resource: Option<&str>, created_at: i64) -> NewOperation {
@@ -69,7 +73,13 @@ fn new_op(account: &AccountId, resource: Option<&str>, created_at: i64) -> NewOp
 }
 
 fn finish(status: Status, at: i64) -> Finish {
-    Finish { status, message: "done".into(), arguments: "{}".into(), finished_at: at, effect: None }
+    Finish {
+        status,
+        message: "done".into(),
+        arguments: "{}".into(),
+        finished_at: at,
+        effect: None,
+    }
 }
 
 fn props(v: Value) -> Map<String, Value> {
@@ -87,7 +97,11 @@ async fn submit(store: &dyn Store, op: &NewOperation) {
 pub async fn submit_stores_an_init_operation(store: &dyn Store) {
     let op = new_op(&account(1), Some("i-1"), T0);
     submit(store, &op).await;
-    let got = store.get(&op.account, &op.id).await.unwrap().expect("stored");
+    let got = store
+        .get(&op.account, &op.id)
+        .await
+        .unwrap()
+        .expect("stored");
     assert_eq!(got.status, Status::Init);
     assert_eq!(got.attempt, 0);
     assert_eq!(got.attributes, op.attributes);
@@ -115,16 +129,37 @@ pub async fn client_token_returns_the_first_operation(store: &dyn Store) {
     let mut again = new_op(&account(1), None, T0 + 1);
     again.client_token = Some("tok".into());
     let same = store.submit(&again, 0).await.unwrap();
-    assert_eq!(same, Submitted::Existing { id: first.id.clone(), same_parameters: true });
-    assert!(store.get(&again.account, &again.id).await.unwrap().is_none());
+    assert_eq!(
+        same,
+        Submitted::Existing {
+            id: first.id.clone(),
+            same_parameters: true
+        }
+    );
+    assert!(
+        store
+            .get(&again.account, &again.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     again.fingerprint = "other".into();
     let different = store.submit(&again, 0).await.unwrap();
-    assert_eq!(different, Submitted::Existing { id: first.id.clone(), same_parameters: false });
+    assert_eq!(
+        different,
+        Submitted::Existing {
+            id: first.id.clone(),
+            same_parameters: false
+        }
+    );
 
     let mut elsewhere = new_op(&account(2), None, T0);
     elsewhere.client_token = Some("tok".into());
-    assert_eq!(store.submit(&elsewhere, 0).await.unwrap(), Submitted::Created);
+    assert_eq!(
+        store.submit(&elsewhere, 0).await.unwrap(),
+        Submitted::Created
+    );
 }
 
 /// Once the operation holding a token has expired, the token starts a new operation.
@@ -133,14 +168,35 @@ pub async fn client_token_of_an_expired_operation_is_free(store: &dyn Store) {
     first.client_token = Some("tok".into());
     submit(store, &first).await;
     let claimed = store.claim(T0, T0 + 1000, 10).await.unwrap();
-    assert!(store.finish(&first.id, claimed[0].attempt, &finish(Status::Success, T0 + 5)).await.unwrap());
+    assert!(
+        store
+            .finish(
+                &first.id,
+                claimed[0].attempt,
+                &finish(Status::Success, T0 + 5)
+            )
+            .await
+            .unwrap()
+    );
 
     let mut second = new_op(&account(1), None, T0 + 100);
     second.client_token = Some("tok".into());
     // Not expired yet: finished at T0+5, cutoff T0+5 is exclusive.
-    assert!(matches!(store.submit(&second, T0 + 5).await.unwrap(), Submitted::Existing { .. }));
-    assert_eq!(store.submit(&second, T0 + 6).await.unwrap(), Submitted::Created);
-    assert!(store.get(&second.account, &second.id).await.unwrap().is_some());
+    assert!(matches!(
+        store.submit(&second, T0 + 5).await.unwrap(),
+        Submitted::Existing { .. }
+    ));
+    assert_eq!(
+        store.submit(&second, T0 + 6).await.unwrap(),
+        Submitted::Created
+    );
+    assert!(
+        store
+            .get(&second.account, &second.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 /// A claim moves `INIT` to `RUNNING` and increments the attempt; a claimed operation is not
@@ -158,7 +214,10 @@ pub async fn claim_marks_running_and_counts_attempts(store: &dyn Store) {
     assert_eq!(first[0].attempt, 1);
 
     let second = store.claim(T0, T0 + 1000, 10).await.unwrap();
-    assert_eq!(second.iter().map(|o| &o.id).collect::<Vec<_>>(), vec![&b.id]);
+    assert_eq!(
+        second.iter().map(|o| &o.id).collect::<Vec<_>>(),
+        vec![&b.id]
+    );
     assert!(store.claim(T0, T0 + 1000, 10).await.unwrap().is_empty());
     let stored = store.get(&a.account, &a.id).await.unwrap().unwrap();
     assert_eq!(stored.status, Status::Running);
@@ -176,13 +235,37 @@ pub async fn claim_runs_one_operation_per_resource_in_order(store: &dyn Store) {
         submit(store, op).await;
     }
 
-    let claimed: Vec<_> = store.claim(T0, T0 + 1000, 10).await.unwrap().into_iter().map(|o| o.id).collect();
-    assert_eq!(claimed, vec![first.id.clone(), other.id.clone(), same_id_other_account.id.clone()]);
-    assert!(store.claim(T0, T0 + 1000, 10).await.unwrap().is_empty(), "i-1 is busy");
+    let claimed: Vec<_> = store
+        .claim(T0, T0 + 1000, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(
+        claimed,
+        vec![
+            first.id.clone(),
+            other.id.clone(),
+            same_id_other_account.id.clone()
+        ]
+    );
+    assert!(
+        store.claim(T0, T0 + 1000, 10).await.unwrap().is_empty(),
+        "i-1 is busy"
+    );
 
-    assert!(store.finish(&first.id, 1, &finish(Status::Success, T0 + 10)).await.unwrap());
+    assert!(
+        store
+            .finish(&first.id, 1, &finish(Status::Success, T0 + 10))
+            .await
+            .unwrap()
+    );
     let next = store.claim(T0 + 10, T0 + 1000, 10).await.unwrap();
-    assert_eq!(next.iter().map(|o| &o.id).collect::<Vec<_>>(), vec![&second.id]);
+    assert_eq!(
+        next.iter().map(|o| &o.id).collect::<Vec<_>>(),
+        vec![&second.id]
+    );
 }
 
 /// A running operation whose lease ended is claimed again with a new attempt.
@@ -190,7 +273,13 @@ pub async fn claim_takes_over_an_expired_lease_only(store: &dyn Store) {
     let op = new_op(&account(1), Some("i-1"), T0);
     submit(store, &op).await;
     assert_eq!(store.claim(T0, T0 + 1000, 10).await.unwrap().len(), 1);
-    assert!(store.claim(T0 + 999, T0 + 2000, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim(T0 + 999, T0 + 2000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let again = store.claim(T0 + 1001, T0 + 3000, 10).await.unwrap();
     assert_eq!(again.len(), 1);
@@ -204,9 +293,26 @@ pub async fn finish_is_fenced_by_the_attempt(store: &dyn Store) {
     store.claim(T0, T0 + 10, 10).await.unwrap();
     store.claim(T0 + 11, T0 + 1000, 10).await.unwrap();
 
-    assert!(!store.finish(&op.id, 1, &finish(Status::Failure, T0 + 20)).await.unwrap(), "stale");
-    assert!(store.finish(&op.id, 2, &finish(Status::Success, T0 + 20)).await.unwrap());
-    assert!(!store.finish(&op.id, 2, &finish(Status::Failure, T0 + 30)).await.unwrap(), "final");
+    assert!(
+        !store
+            .finish(&op.id, 1, &finish(Status::Failure, T0 + 20))
+            .await
+            .unwrap(),
+        "stale"
+    );
+    assert!(
+        store
+            .finish(&op.id, 2, &finish(Status::Success, T0 + 20))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .finish(&op.id, 2, &finish(Status::Failure, T0 + 30))
+            .await
+            .unwrap(),
+        "final"
+    );
 
     let got = store.get(&op.account, &op.id).await.unwrap().unwrap();
     assert_eq!(got.status, Status::Success);
@@ -222,20 +328,37 @@ pub async fn finish_commits_effect_with_status(store: &dyn Store) {
         application: "APP-WEB".into(),
         properties: props(json!({"status": "Running"})),
     };
-    store.seed_resources(std::slice::from_ref(&seeded)).await.unwrap();
+    store
+        .seed_resources(std::slice::from_ref(&seeded))
+        .await
+        .unwrap();
     let op = new_op(&acct, Some("i-1"), T0);
     submit(store, &op).await;
     store.claim(T0, T0 + 1000, 10).await.unwrap();
 
     let stale = Finish {
-        effect: Some(Effect::Update { key: seeded.key.clone(), properties: props(json!({"status": "Bogus"})) }),
+        effect: Some(Effect::Update {
+            key: seeded.key.clone(),
+            properties: props(json!({"status": "Bogus"})),
+        }),
         ..finish(Status::Success, T0 + 1)
     };
     assert!(!store.finish(&op.id, 7, &stale).await.unwrap());
-    assert_eq!(store.resource(&seeded.key).await.unwrap().unwrap().properties, seeded.properties);
+    assert_eq!(
+        store
+            .resource(&seeded.key)
+            .await
+            .unwrap()
+            .unwrap()
+            .properties,
+        seeded.properties
+    );
 
     let update = Finish {
-        effect: Some(Effect::Update { key: seeded.key.clone(), properties: props(json!({"status": "Stopped"})) }),
+        effect: Some(Effect::Update {
+            key: seeded.key.clone(),
+            properties: props(json!({"status": "Stopped"})),
+        }),
         ..finish(Status::Success, T0 + 1)
     };
     assert!(store.finish(&op.id, 1, &update).await.unwrap());
@@ -246,7 +369,12 @@ pub async fn finish_commits_effect_with_status(store: &dyn Store) {
     let delete_op = new_op(&acct, Some("i-1"), T0 + 2);
     submit(store, &delete_op).await;
     store.claim(T0 + 2, T0 + 1000, 10).await.unwrap();
-    let delete = Finish { effect: Some(Effect::Delete { key: seeded.key.clone() }), ..finish(Status::Success, T0 + 3) };
+    let delete = Finish {
+        effect: Some(Effect::Delete {
+            key: seeded.key.clone(),
+        }),
+        ..finish(Status::Success, T0 + 3)
+    };
     assert!(store.finish(&delete_op.id, 1, &delete).await.unwrap());
     assert!(store.resource(&seeded.key).await.unwrap().is_none());
 }
@@ -258,9 +386,24 @@ pub async fn renew_lease_is_fenced_by_the_attempt(store: &dyn Store) {
     store.claim(T0, T0 + 100, 10).await.unwrap();
     assert!(store.renew_lease(&op.id, 1, T0 + 5000).await.unwrap());
     assert!(!store.renew_lease(&op.id, 2, T0 + 5000).await.unwrap());
-    assert!(store.claim(T0 + 200, T0 + 6000, 10).await.unwrap().is_empty(), "renewed lease holds");
-    assert!(store.finish(&op.id, 1, &finish(Status::Success, T0 + 300)).await.unwrap());
-    assert!(!store.renew_lease(&op.id, 1, T0 + 9000).await.unwrap(), "finished");
+    assert!(
+        store
+            .claim(T0 + 200, T0 + 6000, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "renewed lease holds"
+    );
+    assert!(
+        store
+            .finish(&op.id, 1, &finish(Status::Success, T0 + 300))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.renew_lease(&op.id, 1, T0 + 9000).await.unwrap(),
+        "finished"
+    );
 }
 
 /// The sweeper deletes only operations finished before the cutoff, at most `limit` per
@@ -275,12 +418,21 @@ pub async fn sweep_deletes_expired_operations_in_batches(store: &dyn Store) {
         finished.push(op);
     }
     for op in store.claim(T0, T0 + 1000, 10).await.unwrap() {
-        assert!(store.finish(&op.id, op.attempt, &finish(Status::Success, T0 + 10)).await.unwrap());
+        assert!(
+            store
+                .finish(&op.id, op.attempt, &finish(Status::Success, T0 + 10))
+                .await
+                .unwrap()
+        );
     }
     let pending = new_op(&acct, None, T0);
     submit(store, &pending).await;
 
-    assert_eq!(store.sweep(T0 + 10, 100).await.unwrap(), 0, "cutoff is exclusive");
+    assert_eq!(
+        store.sweep(T0 + 10, 100).await.unwrap(),
+        0,
+        "cutoff is exclusive"
+    );
     assert_eq!(store.sweep(T0 + 11, 3).await.unwrap(), 3);
     assert_eq!(store.sweep(T0 + 11, 3).await.unwrap(), 2);
     assert_eq!(store.sweep(T0 + 11, 3).await.unwrap(), 0);
@@ -302,28 +454,67 @@ pub async fn seeding_never_overwrites_the_inventory(store: &dyn Store) {
         application: "APP-WEB".into(),
         properties: props(json!({"status": "Running"})),
     };
-    store.seed_resources(&[seed("i-1"), seed("i-2")]).await.unwrap();
+    store
+        .seed_resources(&[seed("i-1"), seed("i-2")])
+        .await
+        .unwrap();
 
     let op = new_op(&acct, Some("i-2"), T0);
     submit(store, &op).await;
     store.claim(T0, T0 + 1000, 10).await.unwrap();
-    let delete = Finish { effect: Some(Effect::Delete { key: key(&acct, "i-2") }), ..finish(Status::Success, T0 + 1) };
+    let delete = Finish {
+        effect: Some(Effect::Delete {
+            key: key(&acct, "i-2"),
+        }),
+        ..finish(Status::Success, T0 + 1)
+    };
     assert!(store.finish(&op.id, 1, &delete).await.unwrap());
 
     let mut changed = seed("i-1");
     changed.properties = props(json!({"status": "Stopped"}));
-    store.seed_resources(&[changed, seed("i-2"), seed("i-3")]).await.unwrap();
+    store
+        .seed_resources(&[changed, seed("i-2"), seed("i-3")])
+        .await
+        .unwrap();
 
-    assert_eq!(store.resource(&key(&acct, "i-1")).await.unwrap().unwrap().properties, props(json!({"status": "Running"})));
-    assert!(store.resource(&key(&acct, "i-2")).await.unwrap().is_none(), "deleted stays deleted");
+    assert_eq!(
+        store
+            .resource(&key(&acct, "i-1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .properties,
+        props(json!({"status": "Running"}))
+    );
+    assert!(
+        store.resource(&key(&acct, "i-2")).await.unwrap().is_none(),
+        "deleted stays deleted"
+    );
     assert!(store.resource(&key(&acct, "i-3")).await.unwrap().is_some());
-    assert!(store.resource(&key(&account(2), "i-1")).await.unwrap().is_none());
+    assert!(
+        store
+            .resource(&key(&account(2), "i-1"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// The first bootstrap key is kept; later candidates are ignored.
 pub async fn bootstrap_key_is_created_once(store: &dyn Store) {
-    let first = BootstrapKey { account: account(1), access_key_id: "LTAIa".into(), secret: "s1".into() };
-    let second = BootstrapKey { account: account(2), access_key_id: "LTAIb".into(), secret: "s2".into() };
-    assert_eq!(store.bootstrap_key(&first).await.unwrap(), (first.clone(), true));
+    let first = BootstrapKey {
+        account: account(1),
+        access_key_id: "LTAIa".into(),
+        secret: "s1".into(),
+    };
+    let second = BootstrapKey {
+        account: account(2),
+        access_key_id: "LTAIb".into(),
+        secret: "s2".into(),
+    };
+    assert_eq!(
+        store.bootstrap_key(&first).await.unwrap(),
+        (first.clone(), true)
+    );
     assert_eq!(store.bootstrap_key(&second).await.unwrap(), (first, false));
 }

@@ -1,0 +1,173 @@
+//! The emulated executor: what a run sees ([`Run`]), what it decides ([`Outcome`], with an
+//! [`Effect`] as data), and the dispatch to the service that implements each operation.
+//!
+//! A run is a pure function of the entry, the attributes and the resource's current state.
+//! It never writes anything: the engine commits the effect together with the final status in
+//! one transaction, so a crash can neither apply an effect twice nor lose it. Latency and
+//! failure injection belong to the engine too, which keeps these rules testable as plain
+//! function calls.
+
+use serde_json::{Map, Value};
+
+use crate::catalog::{Builtin, Entry};
+use crate::{ecs, slb};
+
+/// The inventory record of one resource, as the store holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// The service type, e.g. `ecs`.
+    pub service: String,
+    /// The resource id, e.g. `i-web1`.
+    pub id: String,
+    /// The application the resource belongs to.
+    pub application: String,
+    /// The resource's state, as declared in the configuration and changed by operations.
+    pub properties: Map<String, Value>,
+}
+
+/// What an emulated run sees.
+#[derive(Debug, Clone, Copy)]
+pub struct Run<'a> {
+    /// The operation being run.
+    pub entry: &'a Entry,
+    /// The attributes, already validated by [`Entry::validate`].
+    pub attributes: &'a Map<String, Value>,
+    /// The request's ApplicationId, if any.
+    pub application: Option<&'a str>,
+    /// The target's current state; `None` when it does not exist (or no longer does).
+    pub resource: Option<&'a Resource>,
+}
+
+/// What an emulated run decided. The engine commits `effect` and the final status in one
+/// transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// `SUCCESS` when true, `FAILURE` otherwise.
+    pub succeeded: bool,
+    /// On success the resource's state after the operation, as JSON text; on failure a
+    /// reason starting with a stable code and `": "`.
+    pub message: String,
+    /// The operation's output as JSON text, `"{}"` when none.
+    pub arguments: String,
+    /// The change to commit; `None` when nothing changes (failures, no-op successes).
+    pub effect: Option<Effect>,
+}
+
+/// A change to the target resource.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Replace the resource's properties with these (the whole map, not a patch).
+    Update(Map<String, Value>),
+    /// Remove the resource from the inventory.
+    Delete,
+}
+
+impl Outcome {
+    /// A failure whose message is `"{code}: {text}"`.
+    pub(crate) fn failure(code: &str, text: impl std::fmt::Display) -> Outcome {
+        Outcome {
+            succeeded: false,
+            message: format!("{code}: {text}"),
+            arguments: "{}".to_string(),
+            effect: None,
+        }
+    }
+
+    /// A success reporting `state` (serialized as the message) and `arguments`.
+    pub(crate) fn success(state: &Value, arguments: &Value, effect: Option<Effect>) -> Outcome {
+        Outcome {
+            succeeded: true,
+            message: state.to_string(),
+            arguments: arguments.to_string(),
+            effect,
+        }
+    }
+}
+
+/// Runs a built-in emulated operation against the resource's current state (a pure
+/// function).
+pub fn run_emulated(run: &Run) -> Outcome {
+    match run.entry.builtin_operation() {
+        Builtin::Ecs(operation) => ecs::run(operation, run),
+        Builtin::Slb(operation) => slb::run(operation, run),
+    }
+}
+
+/// The resource a run may act on, or `None` when it must be reported as not found: absent,
+/// of another service or id, or belonging to another application than the one the request
+/// names. The last case looks exactly like absence, so a caller cannot learn that a resource
+/// of another application exists.
+pub(crate) fn visible<'a>(
+    run: &Run<'a>,
+    service: &str,
+    id: &str,
+    application: Option<&str>,
+) -> Option<&'a Resource> {
+    let resource = run.resource?;
+    let same_application = application.is_none_or(|app| app == resource.application);
+    (resource.service == service && resource.id == id && same_application).then_some(resource)
+}
+
+/// An effect replacing `before` with `after`, or none when they are equal, so no-op
+/// successes write nothing.
+pub(crate) fn update_if_changed(
+    before: &Map<String, Value>,
+    after: Map<String, Value>,
+) -> Option<Effect> {
+    (before != &after).then_some(Effect::Update(after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Catalog;
+    use serde_json::json;
+
+    fn resource(application: &str) -> Resource {
+        Resource {
+            service: "ecs".into(),
+            id: "i-web1".into(),
+            application: application.into(),
+            properties: Map::new(),
+        }
+    }
+
+    #[test]
+    fn failure_message_starts_with_code_and_colon() {
+        let outcome = Outcome::failure("InstanceNotFound", "gone");
+        assert!(!outcome.succeeded);
+        assert_eq!(outcome.message, "InstanceNotFound: gone");
+        assert_eq!(outcome.arguments, "{}");
+        assert_eq!(outcome.effect, None);
+    }
+
+    #[test]
+    fn resource_of_another_application_is_invisible() {
+        let catalog = Catalog::builtin();
+        let entry = catalog.entry("ecs", "rename").unwrap();
+        let attributes = Map::new();
+        let owned = resource("APP-WEB");
+        let run = Run {
+            entry,
+            attributes: &attributes,
+            application: None,
+            resource: Some(&owned),
+        };
+        assert!(visible(&run, "ecs", "i-web1", None).is_some());
+        assert!(visible(&run, "ecs", "i-web1", Some("APP-WEB")).is_some());
+        assert!(visible(&run, "ecs", "i-web1", Some("APP-DB")).is_none());
+        assert!(visible(&run, "slb", "i-web1", None).is_none());
+        assert!(visible(&run, "ecs", "i-web2", None).is_none());
+    }
+
+    #[test]
+    fn unchanged_properties_produce_no_effect() {
+        let before = json!({"a": 1}).as_object().unwrap().clone();
+        assert_eq!(update_if_changed(&before, before.clone()), None);
+        let after = json!({"a": 2}).as_object().unwrap().clone();
+        assert_eq!(
+            update_if_changed(&before, after.clone()),
+            Some(Effect::Update(after))
+        );
+    }
+}

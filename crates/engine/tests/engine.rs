@@ -1,0 +1,534 @@
+//! Engine behaviour through its public interface, on a real SQLite store in a temporary
+//! directory. Time is a manual clock, and the engine is driven step by step with `run_once`
+//! except where event-driven wake-ups are what is being tested.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bpops_catalog::Catalog;
+use bpops_engine::{Clock, Emulation, Engine, EngineError, ManualClock, Settings, Submission};
+use bpops_store::{AccountId, Operation, OperationId, Resource, ResourceKey, Status, Store};
+use bpops_store_sqlite::SqliteStore;
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+const ACCOUNT: &str = "1000000000000001";
+const T0: i64 = 1_700_000_000_000;
+
+struct Fixture {
+    engine: Arc<Engine>,
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture(settings: Settings) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("bpops.db")).unwrap());
+    let instance = |id: &str, status: &str| Resource {
+        key: ResourceKey {
+            account: AccountId::new(ACCOUNT),
+            service: "ecs".into(),
+            id: id.into(),
+        },
+        application: "APP".into(),
+        properties: object(json!({
+            "instance_name": "web", "instance_type": "ecs.g7.large", "status": status, "region_id": "cn-hangzhou"
+        })),
+    };
+    store
+        .seed_resources(&[instance("i-run", "Running"), instance("i-stop", "Stopped")])
+        .await
+        .unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let engine = Engine::new(
+        Arc::clone(&store),
+        Arc::new(Catalog::builtin()),
+        settings,
+        clock.clone(),
+    );
+    Fixture {
+        engine,
+        store,
+        clock,
+        _dir: dir,
+    }
+}
+
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("a JSON object literal"),
+    }
+}
+
+fn submission(operation: &str, attributes: Value) -> Submission {
+    Submission {
+        account: AccountId::new(ACCOUNT),
+        service: "ecs".into(),
+        operation: operation.into(),
+        attributes: object(attributes),
+        application: Some("APP".into()),
+        client_token: None,
+    }
+}
+
+impl Fixture {
+    async fn submit(&self, operation: &str, attributes: Value) -> OperationId {
+        self.engine
+            .submit(submission(operation, attributes))
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, id: &OperationId) -> Option<Operation> {
+        self.engine.get(&AccountId::new(ACCOUNT), id).await.unwrap()
+    }
+
+    async fn status(&self, id: &OperationId) -> Status {
+        self.get(id).await.expect("operation exists").status
+    }
+}
+
+#[tokio::test]
+async fn a_submitted_operation_runs_once_to_success() {
+    let f = fixture(Settings::default()).await;
+    let id = f
+        .submit(
+            "addTags",
+            json!({"instanceId": "i-run", "tags": {"env": "prod"}}),
+        )
+        .await;
+    assert_eq!(f.status(&id).await, Status::Init);
+
+    assert_eq!(f.engine.run_once().await.unwrap(), 1);
+    let op = f.get(&id).await.unwrap();
+    assert_eq!(op.status, Status::Success);
+    assert_eq!(
+        serde_json::from_str::<Value>(&op.arguments).unwrap(),
+        json!({"tagMap": {"env": ["i-run"]}})
+    );
+    assert_eq!(op.attempt, 1);
+
+    assert_eq!(
+        f.engine.run_once().await.unwrap(),
+        0,
+        "a final operation never runs again"
+    );
+    assert_eq!(f.get(&id).await.unwrap(), op);
+}
+
+#[tokio::test]
+async fn malformed_requests_are_refused_before_anything_is_stored() {
+    let f = fixture(Settings::default()).await;
+    let mut unknown_service = submission("rename", json!({}));
+    unknown_service.service = "rds".into();
+    assert!(
+        matches!(f.engine.submit(unknown_service).await, Err(EngineError::UnknownService(s)) if s == "rds")
+    );
+    assert!(matches!(
+        f.engine.submit(submission("reboot", json!({}))).await,
+        Err(EngineError::UnknownOperation { operation, .. }) if operation == "reboot"
+    ));
+    match f
+        .engine
+        .submit(submission("rename", json!({"instanceId": "i-run"})))
+        .await
+    {
+        Err(EngineError::InvalidAttribute(e)) => assert_eq!(e.field, "instance_name"),
+        other => panic!("expected InvalidAttribute, got {other:?}"),
+    }
+    match f
+        .engine
+        .submit(submission(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": 7}),
+        ))
+        .await
+    {
+        Err(EngineError::InvalidAttribute(e)) => assert_eq!(e.field, "instance_name"),
+        other => panic!("expected InvalidAttribute, got {other:?}"),
+    }
+    assert_eq!(f.engine.run_once().await.unwrap(), 0, "nothing was stored");
+}
+
+#[tokio::test]
+async fn a_client_token_returns_the_first_operation_for_the_same_parameters() {
+    let f = fixture(Settings::default()).await;
+    let tokened = |name: &str| Submission {
+        client_token: Some("token-1".into()),
+        ..submission(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": name}),
+        )
+    };
+    let first = f.engine.submit(tokened("alpha")).await.unwrap();
+    assert_eq!(f.engine.submit(tokened("alpha")).await.unwrap(), first);
+    assert!(matches!(
+        f.engine.submit(tokened("beta")).await,
+        Err(EngineError::IdempotentParameterMismatch)
+    ));
+
+    let other_account = Submission {
+        account: AccountId::new("2000000000000002"),
+        ..tokened("alpha")
+    };
+    assert_ne!(
+        f.engine.submit(other_account).await.unwrap(),
+        first,
+        "tokens are per account"
+    );
+}
+
+#[tokio::test]
+async fn results_expire_after_the_retention_and_are_swept() {
+    let settings = Settings {
+        retention: Duration::from_secs(60),
+        ..Settings::default()
+    };
+    let f = fixture(settings).await;
+    let id = f
+        .submit(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": "alpha"}),
+        )
+        .await;
+
+    f.clock.advance(Duration::from_secs(3600));
+    assert!(
+        f.get(&id).await.is_some(),
+        "a pending operation never expires"
+    );
+    f.engine.run_once().await.unwrap();
+
+    f.clock.advance(Duration::from_secs(59));
+    assert_eq!(f.status(&id).await, Status::Success, "within the retention");
+    f.clock.advance(Duration::from_secs(2));
+    assert!(
+        f.get(&id).await.is_none(),
+        "hidden at read time once expired"
+    );
+    assert!(
+        f.store
+            .get(&AccountId::new(ACCOUNT), &id)
+            .await
+            .unwrap()
+            .is_some(),
+        "not swept yet"
+    );
+}
+
+#[tokio::test]
+async fn the_sweeper_deletes_expired_operations_in_the_background() {
+    let settings = Settings {
+        retention: Duration::from_millis(100),
+        ..Settings::default()
+    };
+    let f = fixture(settings).await;
+    let id = f
+        .submit(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": "alpha"}),
+        )
+        .await;
+    f.engine.run_once().await.unwrap();
+    f.clock.advance(Duration::from_secs(1));
+
+    let shutdown = CancellationToken::new();
+    let tasks = f.engine.start(shutdown.clone());
+    let account = AccountId::new(ACCOUNT);
+    let mut swept = false;
+    for _ in 0..100 {
+        if f.store.get(&account, &id).await.unwrap().is_none() {
+            swept = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    tasks.join_all().await;
+    assert!(swept, "the sweeper removed the expired operation");
+}
+
+#[tokio::test]
+async fn a_client_token_is_remembered_for_the_retention_then_freed() {
+    let settings = Settings {
+        retention: Duration::from_secs(60),
+        ..Settings::default()
+    };
+    let f = fixture(settings).await;
+    let tokened = Submission {
+        client_token: Some("t".into()),
+        ..submission(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": "alpha"}),
+        )
+    };
+    let first = f.engine.submit(tokened.clone()).await.unwrap();
+    f.engine.run_once().await.unwrap();
+    f.clock.advance(Duration::from_secs(59));
+    assert_eq!(f.engine.submit(tokened.clone()).await.unwrap(), first);
+    f.clock.advance(Duration::from_secs(2));
+    assert_ne!(f.engine.submit(tokened).await.unwrap(), first);
+}
+
+#[tokio::test]
+async fn operations_on_one_resource_run_one_at_a_time_in_submission_order() {
+    let f = fixture(Settings::default()).await;
+    // Stop, change type, start: only correct in this order.
+    let stop = f
+        .submit(
+            "modifyInstanceType",
+            json!({"instanceId": "i-run", "change_type": "modify_status", "status": "Stopped"}),
+        )
+        .await;
+    let resize = f.submit("modifyInstanceType", json!({"instanceId": "i-run", "change_type": "modify_instance_type", "instance_type": "ecs.g7.xlarge"})).await;
+    let start = f
+        .submit(
+            "modifyInstanceType",
+            json!({"instanceId": "i-run", "change_type": "modify_status", "status": "Running"}),
+        )
+        .await;
+    let elsewhere = f
+        .submit(
+            "rename",
+            json!({"instanceId": "i-stop", "instance_name": "other"}),
+        )
+        .await;
+
+    assert_eq!(f.engine.run_once().await.unwrap(), 2, "one per resource");
+    assert_eq!(f.status(&stop).await, Status::Success);
+    assert_eq!(f.status(&elsewhere).await, Status::Success);
+    assert_eq!(f.status(&resize).await, Status::Init);
+    assert_eq!(f.status(&start).await, Status::Init);
+
+    assert_eq!(f.engine.run_once().await.unwrap(), 1);
+    assert_eq!(f.status(&resize).await, Status::Success);
+    assert_eq!(f.engine.run_once().await.unwrap(), 1);
+    assert_eq!(f.status(&start).await, Status::Success);
+
+    let key = ResourceKey {
+        account: AccountId::new(ACCOUNT),
+        service: "ecs".into(),
+        id: "i-run".into(),
+    };
+    let instance = f.store.resource(&key).await.unwrap().unwrap();
+    assert_eq!(instance.properties["instance_type"], "ecs.g7.xlarge");
+    assert_eq!(instance.properties["status"], "Running");
+}
+
+#[tokio::test]
+async fn the_rules_of_the_emulated_cloud_hold_when_operations_run() {
+    let f = fixture(Settings::default()).await;
+    let resize_running = f.submit("modifyInstanceType", json!({"instanceId": "i-run", "change_type": "modify_instance_type", "instance_type": "ecs.g7.xlarge"})).await;
+    let restart_stopped = f
+        .submit(
+            "modifyInstanceType",
+            json!({"instanceId": "i-stop", "change_type": "modify_status", "status": "Restart"}),
+        )
+        .await;
+    f.engine.run_once().await.unwrap();
+    for id in [&resize_running, &restart_stopped] {
+        let op = f.get(id).await.unwrap();
+        assert_eq!(op.status, Status::Failure);
+        assert!(
+            op.message.starts_with("IncorrectInstanceStatus: "),
+            "{}",
+            op.message
+        );
+    }
+
+    let delete = f.submit("ecsDelete", json!({"instanceId": "i-stop"})).await;
+    let rename_deleted = f
+        .submit(
+            "rename",
+            json!({"instanceId": "i-stop", "instance_name": "ghost"}),
+        )
+        .await;
+    let missing = f
+        .submit(
+            "rename",
+            json!({"instanceId": "i-never", "instance_name": "ghost"}),
+        )
+        .await;
+    while f.engine.run_once().await.unwrap() > 0 {}
+    assert_eq!(f.status(&delete).await, Status::Success);
+    for id in [&rename_deleted, &missing] {
+        let op = f.get(id).await.unwrap();
+        assert_eq!(op.status, Status::Failure);
+        assert!(
+            op.message.starts_with("InstanceNotFound: "),
+            "{}",
+            op.message
+        );
+    }
+}
+
+#[tokio::test]
+async fn injected_failures_end_in_failure_without_touching_the_inventory() {
+    let mut settings = Settings::default();
+    settings.emulation.insert(
+        ("ecs".into(), "rename".into()),
+        Emulation {
+            latency: Duration::ZERO,
+            failure_rate: 1.0,
+        },
+    );
+    let f = fixture(settings).await;
+    let id = f
+        .submit(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": "renamed"}),
+        )
+        .await;
+    f.engine.run_once().await.unwrap();
+    let op = f.get(&id).await.unwrap();
+    assert_eq!(op.status, Status::Failure);
+    assert!(
+        op.message.starts_with("InjectedFailure: "),
+        "{}",
+        op.message
+    );
+    let key = ResourceKey {
+        account: AccountId::new(ACCOUNT),
+        service: "ecs".into(),
+        id: "i-run".into(),
+    };
+    assert_eq!(
+        f.store.resource(&key).await.unwrap().unwrap().properties["instance_name"],
+        "web"
+    );
+}
+
+#[tokio::test]
+async fn an_operation_whose_worker_died_is_taken_over_after_its_lease() {
+    let f = fixture(Settings {
+        lease: Duration::from_secs(30),
+        ..Settings::default()
+    })
+    .await;
+    let id = f
+        .submit(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": "alpha"}),
+        )
+        .await;
+    // A worker claims it and dies without finishing.
+    let now = f.clock.now_ms();
+    assert_eq!(f.store.claim(now, now + 30_000, 10).await.unwrap().len(), 1);
+
+    assert_eq!(
+        f.engine.run_once().await.unwrap(),
+        0,
+        "the lease still holds"
+    );
+    f.clock.advance(Duration::from_secs(31));
+    assert_eq!(f.engine.run_once().await.unwrap(), 1);
+    let op = f.get(&id).await.unwrap();
+    assert_eq!((op.status, op.attempt), (Status::Success, 2));
+}
+
+#[tokio::test]
+async fn workers_are_woken_by_submissions_not_by_polling() {
+    // With a fallback poll of an hour, only the submit event can start the operation.
+    let settings = Settings {
+        fallback_poll: Duration::from_secs(3600),
+        ..Settings::default()
+    };
+    let f = fixture(settings).await;
+    let shutdown = CancellationToken::new();
+    let tasks = f.engine.start(shutdown.clone());
+    tokio::time::sleep(Duration::from_millis(50)).await; // the dispatcher is now idle
+
+    let account = AccountId::new(ACCOUNT);
+    for name in ["one", "two", "three"] {
+        let id = f
+            .submit(
+                "rename",
+                json!({"instanceId": "i-run", "instance_name": name}),
+            )
+            .await;
+        let op = f
+            .engine
+            .wait(&account, &id, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(op.status, Status::Success, "{name}");
+    }
+    shutdown.cancel();
+    tasks.join_all().await;
+}
+
+#[tokio::test]
+async fn wait_answers_with_the_current_status_when_time_is_up() {
+    let mut settings = Settings::default();
+    settings.emulation.insert(
+        ("ecs".into(), "rename".into()),
+        Emulation {
+            latency: Duration::from_secs(5),
+            failure_rate: 0.0,
+        },
+    );
+    let f = fixture(settings).await;
+    let shutdown = CancellationToken::new();
+    let tasks = f.engine.start(shutdown.clone());
+
+    let id = f
+        .submit(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": "slow"}),
+        )
+        .await;
+    let op = f
+        .engine
+        .wait(&AccountId::new(ACCOUNT), &id, Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(op.status, Status::Init | Status::Running),
+        "{:?}",
+        op.status
+    );
+    shutdown.cancel();
+    tasks.join_all().await;
+}
+
+#[tokio::test]
+async fn another_account_never_sees_an_operation() {
+    let f = fixture(Settings::default()).await;
+    let id = f
+        .submit(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": "alpha"}),
+        )
+        .await;
+    let stranger = AccountId::new("2000000000000002");
+    assert!(f.engine.get(&stranger, &id).await.unwrap().is_none());
+    assert!(
+        f.engine
+            .wait(&stranger, &id, Duration::from_millis(10))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Its operations on an instance id that exists only in the first account find nothing.
+    let foreign = Submission {
+        account: stranger.clone(),
+        application: None,
+        ..submission(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": "xx"}),
+        )
+    };
+    let foreign_id = f.engine.submit(foreign).await.unwrap();
+    while f.engine.run_once().await.unwrap() > 0 {}
+    let op = f.engine.get(&stranger, &foreign_id).await.unwrap().unwrap();
+    assert!(
+        op.message.starts_with("InstanceNotFound: "),
+        "{}",
+        op.message
+    );
+}

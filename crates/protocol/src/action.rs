@@ -1,0 +1,109 @@
+//! The actions bpops serves, by their wire names, with the RAM action each one is authorized as.
+//! The other 32 BPStudio actions the SDKs know (wire-protocol.md §1.1) are not served, and
+//! [`Action::from_wire`] does not know them either.
+
+use std::fmt;
+
+/// The actions bpops serves, by wire name (note the wire spelling `ExecuteOperationASync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Lists the service types the catalog offers.
+    ListServices,
+    /// Lists the operations of one service type.
+    ListOperations,
+    /// Describes the parameters and outputs of one operation.
+    GetOperationParams,
+    /// Submits an operation and answers with its OperationId at once.
+    ExecuteOperationASync,
+    /// Submits an operation and waits, up to a bound, for its result.
+    ExecuteOperationSync,
+    /// Reads the status and result of an operation by its OperationId.
+    GetExecuteOperationResult,
+}
+
+impl Action {
+    /// Every served action, in the order of the API table in product.md.
+    pub const ALL: [Action; 6] = [
+        Action::ListServices,
+        Action::ListOperations,
+        Action::GetOperationParams,
+        Action::ExecuteOperationASync,
+        Action::ExecuteOperationSync,
+        Action::GetExecuteOperationResult,
+    ];
+
+    /// The action with wire name `name`, matched exactly: the SDKs send the names verbatim, and
+    /// RAM policies name actions case-sensitively.
+    pub fn from_wire(name: &str) -> Option<Action> {
+        Action::ALL
+            .into_iter()
+            .find(|action| action.as_str() == name)
+    }
+
+    /// The wire name, as in `x-acs-action` or `Action=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::ListServices => "ListServices",
+            Action::ListOperations => "ListOperations",
+            Action::GetOperationParams => "GetOperationParams",
+            Action::ExecuteOperationASync => "ExecuteOperationASync",
+            Action::ExecuteOperationSync => "ExecuteOperationSync",
+            Action::GetExecuteOperationResult => "GetExecuteOperationResult",
+        }
+    }
+
+    /// The RAM action a policy grants for it, `bpstudio:<Name>`.
+    pub fn ram_action(self) -> &'static str {
+        match self {
+            Action::ListServices => "bpstudio:ListServices",
+            Action::ListOperations => "bpstudio:ListOperations",
+            Action::GetOperationParams => "bpstudio:GetOperationParams",
+            Action::ExecuteOperationASync => "bpstudio:ExecuteOperationASync",
+            Action::ExecuteOperationSync => "bpstudio:ExecuteOperationSync",
+            Action::GetExecuteOperationResult => "bpstudio:GetExecuteOperationResult",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_round_trip() {
+        for action in Action::ALL {
+            assert_eq!(Action::from_wire(action.as_str()), Some(action));
+            assert_eq!(action.to_string(), action.as_str());
+        }
+    }
+
+    #[test]
+    fn ram_action_is_the_wire_name_in_the_bpstudio_namespace() {
+        for action in Action::ALL {
+            assert_eq!(action.ram_action(), format!("bpstudio:{action}"));
+        }
+    }
+
+    #[test]
+    fn from_wire_is_exact() {
+        assert_eq!(
+            Action::from_wire("ExecuteOperationASync"),
+            Some(Action::ExecuteOperationASync)
+        );
+        for name in [
+            "ExecuteOperationAsync",
+            "listservices",
+            " ListServices",
+            "DeployApplication",
+            "",
+        ] {
+            assert_eq!(Action::from_wire(name), None, "{name:?}");
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The `YYYY-MM-DDTHH:MM:SSZ` timestamps of `x-acs-date` and `Timestamp` (wire-protocol.md
+//! §2.11, §3 step 7), converted without a date library: the format is fixed, UTC only, and the
+//! conversion is a few lines of civil-calendar arithmetic.
+
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// Days from 0000-03-01 to 1970-01-01 in the proleptic Gregorian calendar.
+const UNIX_EPOCH_DAY: i64 = 719_468;
+
+/// Days in a 400-year cycle, after which the Gregorian calendar repeats.
+const DAYS_PER_ERA: i64 = 146_097;
+
+/// Parses `YYYY-MM-DDTHH:MM:SSZ` (UTC, exactly that shape: no fraction, no offset, upper-case
+/// `T` and `Z`) into Unix seconds; `None` when malformed or not a real date and time.
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let shape_ok = b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z';
+    if !shape_ok {
+        return None;
+    }
+    let number = |from: usize, to: usize| -> Option<i64> {
+        b[from..to].iter().try_fold(0, |acc, &digit| {
+            digit
+                .is_ascii_digit()
+                .then(|| acc * 10 + i64::from(digit - b'0'))
+        })
+    };
+    let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
+    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
+    // Leap seconds (`:60`) are refused: no SDK produces them.
+    let valid = (1..=12).contains(&month)
+        && (1..=days_in_month(year, month)).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 60;
+    valid.then(|| {
+        days_from_civil(year, month, day) * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second
+    })
+}
+
+/// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`. Only years 0000 to 9999 give a string
+/// [`parse_timestamp`] reads back.
+pub fn format_timestamp(unix_secs: i64) -> String {
+    let (days, secs) = (
+        unix_secs.div_euclid(SECONDS_PER_DAY),
+        unix_secs.rem_euclid(SECONDS_PER_DAY),
+    );
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+fn is_leap_year(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+// The two conversions below count years from March, so the leap day is the last day of its
+// year; this is Howard Hinnant's `days_from_civil` / `civil_from_days`
+// (https://howardhinnant.github.io/date_algorithms.html).
+
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_from_march = (month + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * DAYS_PER_ERA + day_of_era - UNIX_EPOCH_DAY
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + UNIX_EPOCH_DAY;
+    let era = days.div_euclid(DAYS_PER_ERA);
+    let day_of_era = days - era * DAYS_PER_ERA;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values checked with `date -u -d <timestamp> +%s`.
+    const KNOWN: [(&str, i64); 6] = [
+        ("1970-01-01T00:00:00Z", 0),
+        ("1969-12-31T23:59:59Z", -1),
+        ("2000-02-29T23:59:59Z", 951_868_799),
+        ("2024-05-06T07:08:09Z", 1_714_979_289),
+        ("9999-12-31T23:59:59Z", 253_402_300_799),
+        ("0000-01-01T00:00:00Z", -62_167_219_200),
+    ];
+
+    #[test]
+    fn parses_and_formats_known_instants() {
+        for (text, secs) in KNOWN {
+            assert_eq!(parse_timestamp(text), Some(secs), "{text}");
+            assert_eq!(format_timestamp(secs), text, "{secs}");
+        }
+    }
+
+    #[test]
+    fn round_trips_every_day_across_leap_years() {
+        let start = parse_timestamp("1899-12-31T12:34:56Z").unwrap();
+        for day in 0..(365 * 210) {
+            let secs = start + day * SECONDS_PER_DAY + day % 86_399;
+            let text = format_timestamp(secs);
+            assert_eq!(parse_timestamp(&text), Some(secs), "{text}");
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_timestamps() {
+        for text in [
+            "",
+            "2024-05-06T07:08:09",
+            "2024-05-06T07:08:09.000Z",
+            "2024-05-06T07:08:09+00:00",
+            "2024-05-06 07:08:09Z",
+            "2024-05-06t07:08:09z",
+            "2024-5-06T07:08:09Z ",
+            "+024-05-06T07:08:09Z",
+            "2024-05-06T07:08:0aZ",
+            "2024-13-06T07:08:09Z",
+            "2024-00-06T07:08:09Z",
+            "2024-05-00T07:08:09Z",
+            "2024-04-31T07:08:09Z",
+            "2023-02-29T07:08:09Z",
+            "1900-02-29T07:08:09Z",
+            "2024-05-06T24:00:00Z",
+            "2024-05-06T07:60:09Z",
+            "2024-05-06T07:08:60Z",
+            "２０２４-05-06T07:08:09Z",
+        ] {
+            assert_eq!(parse_timestamp(text), None, "{text:?}");
+        }
+        assert!(parse_timestamp("2024-02-29T07:08:09Z").is_some());
+        assert!(parse_timestamp("2000-02-29T07:08:09Z").is_some());
+    }
+}
