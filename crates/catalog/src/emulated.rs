@@ -117,6 +117,30 @@ pub(crate) fn update_if_changed(
     (before != &after).then_some(Effect::Update(after))
 }
 
+/// Validates `attributes` as a submit would, then runs the operation: the path every
+/// emulated-operation test takes.
+#[cfg(test)]
+pub(crate) fn validate_and_run(
+    service: &str,
+    operation: &str,
+    attributes: serde_json::Value,
+    application: Option<&str>,
+    resource: Option<&Resource>,
+) -> Outcome {
+    let catalog = crate::Catalog::builtin();
+    let entry = catalog.entry(service, operation).unwrap();
+    let attributes = attributes.as_object().unwrap().clone();
+    entry
+        .validate(&attributes, application)
+        .expect("test attributes are valid");
+    run_emulated(&Run {
+        entry,
+        attributes: &attributes,
+        application,
+        resource,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

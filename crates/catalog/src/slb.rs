@@ -379,7 +379,7 @@ fn request_id(id: &str, port: i64, attributes: &Map<String, Value>) -> String {
 mod tests {
     use super::*;
     use crate::emulated::Effect;
-    use crate::{Catalog, Resource, run_emulated};
+    use crate::{Catalog, Resource};
 
     /// The listener in the seed example's Message, verbatim.
     const SEED_LISTENER: &str = r#"[{"vServerGroupId":"rsp-xxxx","healthCheckHttpVersion":"http1.0","status":"running","gzip":"on","requestId":"89xxxx","description":"abcxxx","bandwidth":-1,"healthCheckTimeout":10,"healthCheckType":"http","aclStatus":"off","unhealthyThreshold":3,"xForwardedFor_SLBID":"off","healthCheckHttpCode":"http_3xx,http_2xx","listenerForward":"off","xForwardedFor":"on","idleTimeout":15,"requestTimeout":60,"listenerPort":80,"healthCheckInterval":2,"healthCheckURI":"/","scheduler":"rr","healthyThreshold":3,"xForwardedFor_proto":"off","xForwardedFor_SLBIP":"off","stickySession":"off","healthCheckMethod":"head","healthCheck":"on","rules":[],"aclIds":[]}]"#;
@@ -413,18 +413,13 @@ mod tests {
         application: Option<&str>,
         resource: Option<&Resource>,
     ) -> Outcome {
-        let catalog = Catalog::builtin();
-        let entry = catalog.entry(SERVICE, "modifyListenerAttribute").unwrap();
-        let attributes = attributes.as_object().unwrap().clone();
-        entry
-            .validate(&attributes, application)
-            .expect("test attributes are valid");
-        run_emulated(&Run {
-            entry,
-            attributes: &attributes,
+        crate::emulated::validate_and_run(
+            SERVICE,
+            "modifyListenerAttribute",
+            attributes,
             application,
             resource,
-        })
+        )
     }
 
     /// `lb-web`, port 80, plus `settings`.

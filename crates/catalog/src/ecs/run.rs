@@ -140,7 +140,7 @@ fn view(id: &str, mut properties: Map<String, Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Catalog, Resource, run_emulated};
+    use crate::Resource;
 
     fn instance(status: &str) -> Resource {
         Resource {
@@ -175,18 +175,7 @@ mod tests {
         application: Option<&str>,
         resource: Option<&Resource>,
     ) -> Outcome {
-        let catalog = Catalog::builtin();
-        let entry = catalog.entry("ecs", operation).unwrap();
-        let attributes = attributes.as_object().unwrap().clone();
-        entry
-            .validate(&attributes, application)
-            .expect("test attributes are valid");
-        run_emulated(&Run {
-            entry,
-            attributes: &attributes,
-            application,
-            resource,
-        })
+        crate::emulated::validate_and_run("ecs", operation, attributes, application, resource)
     }
 
     fn on(operation: &str, attributes: Value, resource: &Resource) -> Outcome {
