@@ -6,12 +6,17 @@
 //!
 //! Durability: `synchronous = FULL` makes every commit reach the disk before the call
 //! returns, so an acknowledged operation survives a process crash and a power loss.
+//!
+//! One process owns the database: [`SqliteStore::open`] takes an exclusive lock on
+//! `<file>.lock`, so every lease found at open belongs to a process that is gone, and is
+//! released at once instead of making interrupted operations wait for it to expire.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod migrate;
 mod queries;
 
+use std::fs::{File, TryLockError};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,17 +32,23 @@ const READERS: usize = 4;
 
 /// A [`Store`] in one SQLite database file.
 pub struct SqliteStore {
+    /// Held for the store's life: the exclusive lock on `<file>.lock`.
+    _owner: File,
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: AtomicUsize,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    /// Opens (creating if needed) the database at `path`, applies pending migrations and
+    /// releases the leases of the process that used it before. Fails when another process
+    /// has it open.
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        let owner = lock_owner(path)?;
         let mut writer = Connection::open(path).map_err(from_sqlite)?;
         configure(&writer).map_err(from_sqlite)?;
         migrate::migrate(&mut writer).map_err(from_sqlite)?;
+        queries::release_leases(&writer).map_err(from_sqlite)?;
         let readers = (0..READERS)
             .map(|_| {
                 let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -48,6 +59,7 @@ impl SqliteStore {
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(from_sqlite)?;
         Ok(SqliteStore {
+            _owner: owner,
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(readers),
             next_reader: AtomicUsize::new(0),
@@ -71,6 +83,30 @@ impl SqliteStore {
         let readers = Arc::clone(&self.readers);
         let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % readers.len();
         run_blocking(move || f(&readers[i].lock().expect("reader lock poisoned"))).await
+    }
+}
+
+fn lock_owner(path: &Path) -> Result<File> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| {
+            StoreError::Other(format!("opening {}: {e}", Path::new(&lock_path).display()))
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(StoreError::Unavailable(format!(
+            "{} is in use by another bpops process",
+            path.display()
+        ))),
+        Err(TryLockError::Error(e)) => Err(StoreError::Other(format!(
+            "locking {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -173,6 +209,48 @@ mod tests {
     }
 
     bpops_store::store_conformance!(fresh());
+
+    #[tokio::test]
+    async fn reopening_releases_the_leases_of_the_previous_process() {
+        use bpops_store::{AccountId, NewOperation, OperationId};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bpops.db");
+        let op = NewOperation {
+            id: OperationId::random(),
+            account: AccountId::new("1"),
+            service: "ecs".into(),
+            operation: "rename".into(),
+            application: None,
+            resource: None,
+            attributes: "{}".into(),
+            client_token: None,
+            fingerprint: "f".into(),
+            created_at: 0,
+        };
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store.submit(&op, 0).await.unwrap();
+            assert_eq!(store.claim(0, 60_000, 10).await.unwrap().len(), 1);
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let again = store.claim(1, 60_000, 10).await.unwrap();
+        assert_eq!(again.len(), 1, "claimable long before the old lease ends");
+        assert_eq!(again[0].attempt, 2, "the old attempt is fenced out");
+    }
+
+    #[test]
+    fn a_second_process_cannot_open_a_database_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bpops.db");
+        let _first = SqliteStore::open(&path).unwrap();
+        match SqliteStore::open(&path) {
+            Err(bpops_store::StoreError::Unavailable(message)) => {
+                assert!(message.contains("in use"), "{message}")
+            }
+            Err(other) => panic!("expected Unavailable, got {other}"),
+            Ok(_) => panic!("a second store opened the same database"),
+        }
+    }
 
     #[test]
     fn reopening_applies_no_migration_twice_and_keeps_data() {

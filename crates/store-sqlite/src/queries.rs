@@ -116,6 +116,14 @@ pub(crate) fn claim(
     Ok(claimed)
 }
 
+/// Makes every running operation claimable again: called at open, when no worker can be alive.
+pub(crate) fn release_leases(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE operations SET lease_until = 0 WHERE status = 'RUNNING'",
+        [],
+    )
+}
+
 pub(crate) fn renew_lease(
     conn: &mut Connection,
     id: &OperationId,

@@ -1,0 +1,26 @@
+//! End-to-end tests of the `bpops` binary: each test starts the real server on an ephemeral
+//! port with its own SQLite file in a temporary directory, and talks to it over HTTP with
+//! requests signed by `bpops_protocol`, the code the server verifies with.
+//!
+//! Tests run in parallel; nothing is shared between them but the binary. Waiting is always
+//! polling against a deadline, never a fixed sleep.
+
+/// The harness: starting and killing servers, the test configuration, signed requests.
+#[path = "integration/common.rs"]
+mod common;
+
+/// Configuration loading and the first-start bootstrap, seen from the command line.
+#[path = "integration/config.rs"]
+mod config;
+
+/// Acknowledged operations survive `kill -9` and their effects apply exactly once.
+#[path = "integration/durability.rs"]
+mod durability;
+
+/// Submitting operations and reading their results: ids, statuses, retention, idempotency.
+#[path = "integration/operations.rs"]
+mod operations;
+
+/// The wire contract: envelopes, signatures, clock, nonces, limits and error codes.
+#[path = "integration/protocol.rs"]
+mod protocol;
