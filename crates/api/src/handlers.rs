@@ -63,14 +63,7 @@ pub(crate) async fn get_operation_params(ctx: &Ctx<'_>) -> Result<Reply, ApiErro
         .engine
         .catalog()
         .entry(&request.service_type, &request.operation)
-        .map_err(|e| match e {
-            bpops_catalog::LookupError::UnknownService(service) => {
-                EngineError::UnknownService(service)
-            }
-            bpops_catalog::LookupError::UnknownOperation { service, operation } => {
-                EngineError::UnknownOperation { service, operation }
-            }
-        })?;
+        .map_err(EngineError::from)?;
     Reply::data(OperationParams {
         service: entry.service().to_owned(),
         operation: entry.operation().to_owned(),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bpops_catalog::{Catalog, LookupError};
+use bpops_catalog::Catalog;
 use bpops_store::{AccountId, NewOperation, Operation, OperationId, ResourceKey, Store, Submitted};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -84,13 +84,7 @@ impl Engine {
     pub async fn submit(&self, submission: Submission) -> Result<OperationId> {
         let entry = self
             .catalog
-            .entry(&submission.service, &submission.operation)
-            .map_err(|e| match e {
-                LookupError::UnknownService(service) => EngineError::UnknownService(service),
-                LookupError::UnknownOperation { service, operation } => {
-                    EngineError::UnknownOperation { service, operation }
-                }
-            })?;
+            .entry(&submission.service, &submission.operation)?;
         entry
             .validate(&submission.attributes, submission.application.as_deref())
             .map_err(EngineError::InvalidAttribute)?;

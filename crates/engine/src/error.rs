@@ -1,6 +1,6 @@
 //! Errors of the engine: the refusals a client can act on, and store failures.
 
-use bpops_catalog::InvalidAttribute;
+use bpops_catalog::{InvalidAttribute, LookupError};
 use bpops_store::StoreError;
 
 /// Why the engine refused or failed a request.
@@ -26,6 +26,17 @@ pub enum EngineError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<LookupError> for EngineError {
+    fn from(e: LookupError) -> Self {
+        match e {
+            LookupError::UnknownService(service) => EngineError::UnknownService(service),
+            LookupError::UnknownOperation { service, operation } => {
+                EngineError::UnknownOperation { service, operation }
+            }
+        }
+    }
 }
 
 /// Result of engine calls.

@@ -81,6 +81,15 @@ impl Fixture {
             .unwrap()
     }
 
+    /// Renames `instance`: the simplest operation, used where any operation will do.
+    async fn rename(&self, instance: &str, name: &str) -> OperationId {
+        self.submit(
+            "rename",
+            json!({"instanceId": instance, "instance_name": name}),
+        )
+        .await
+    }
+
     async fn get(&self, id: &OperationId) -> Option<Operation> {
         self.engine.get(&AccountId::new(ACCOUNT), id).await.unwrap()
     }
@@ -187,12 +196,7 @@ async fn results_expire_after_the_retention_and_are_swept() {
         ..Settings::default()
     };
     let f = fixture(settings).await;
-    let id = f
-        .submit(
-            "rename",
-            json!({"instanceId": "i-run", "instance_name": "alpha"}),
-        )
-        .await;
+    let id = f.rename("i-run", "alpha").await;
 
     f.clock.advance(Duration::from_secs(3600));
     assert!(
@@ -225,12 +229,7 @@ async fn the_sweeper_deletes_expired_operations_in_the_background() {
         ..Settings::default()
     };
     let f = fixture(settings).await;
-    let id = f
-        .submit(
-            "rename",
-            json!({"instanceId": "i-run", "instance_name": "alpha"}),
-        )
-        .await;
+    let id = f.rename("i-run", "alpha").await;
     f.engine.run_once().await.unwrap();
     f.clock.advance(Duration::from_secs(1));
 
@@ -289,12 +288,7 @@ async fn operations_on_one_resource_run_one_at_a_time_in_submission_order() {
             json!({"instanceId": "i-run", "change_type": "modify_status", "status": "Running"}),
         )
         .await;
-    let elsewhere = f
-        .submit(
-            "rename",
-            json!({"instanceId": "i-stop", "instance_name": "other"}),
-        )
-        .await;
+    let elsewhere = f.rename("i-stop", "other").await;
 
     assert_eq!(f.engine.run_once().await.unwrap(), 2, "one per resource");
     assert_eq!(f.status(&stop).await, Status::Success);
@@ -339,18 +333,8 @@ async fn the_rules_of_the_emulated_cloud_hold_when_operations_run() {
     }
 
     let delete = f.submit("ecsDelete", json!({"instanceId": "i-stop"})).await;
-    let rename_deleted = f
-        .submit(
-            "rename",
-            json!({"instanceId": "i-stop", "instance_name": "ghost"}),
-        )
-        .await;
-    let missing = f
-        .submit(
-            "rename",
-            json!({"instanceId": "i-never", "instance_name": "ghost"}),
-        )
-        .await;
+    let rename_deleted = f.rename("i-stop", "ghost").await;
+    let missing = f.rename("i-never", "ghost").await;
     while f.engine.run_once().await.unwrap() > 0 {}
     assert_eq!(f.status(&delete).await, Status::Success);
     for id in [&rename_deleted, &missing] {
@@ -375,12 +359,7 @@ async fn injected_failures_end_in_failure_without_touching_the_inventory() {
         },
     );
     let f = fixture(settings).await;
-    let id = f
-        .submit(
-            "rename",
-            json!({"instanceId": "i-run", "instance_name": "renamed"}),
-        )
-        .await;
+    let id = f.rename("i-run", "renamed").await;
     f.engine.run_once().await.unwrap();
     let op = f.get(&id).await.unwrap();
     assert_eq!(op.status, Status::Failure);
@@ -407,12 +386,7 @@ async fn an_operation_whose_worker_died_is_taken_over_after_its_lease() {
         ..Settings::default()
     })
     .await;
-    let id = f
-        .submit(
-            "rename",
-            json!({"instanceId": "i-run", "instance_name": "alpha"}),
-        )
-        .await;
+    let id = f.rename("i-run", "alpha").await;
     // A worker claims it and dies without finishing.
     let now = f.clock.now_ms();
     assert_eq!(f.store.claim(now, now + 30_000, 10).await.unwrap().len(), 1);
@@ -442,12 +416,7 @@ async fn workers_are_woken_by_submissions_not_by_polling() {
 
     let account = AccountId::new(ACCOUNT);
     for name in ["one", "two", "three"] {
-        let id = f
-            .submit(
-                "rename",
-                json!({"instanceId": "i-run", "instance_name": name}),
-            )
-            .await;
+        let id = f.rename("i-run", name).await;
         let op = f
             .engine
             .wait(&account, &id, Duration::from_secs(10))
@@ -474,12 +443,7 @@ async fn wait_answers_with_the_current_status_when_time_is_up() {
     let shutdown = CancellationToken::new();
     let tasks = f.engine.start(shutdown.clone());
 
-    let id = f
-        .submit(
-            "rename",
-            json!({"instanceId": "i-run", "instance_name": "slow"}),
-        )
-        .await;
+    let id = f.rename("i-run", "slow").await;
     let op = f
         .engine
         .wait(&AccountId::new(ACCOUNT), &id, Duration::from_millis(100))
@@ -498,12 +462,7 @@ async fn wait_answers_with_the_current_status_when_time_is_up() {
 #[tokio::test]
 async fn another_account_never_sees_an_operation() {
     let f = fixture(Settings::default()).await;
-    let id = f
-        .submit(
-            "rename",
-            json!({"instanceId": "i-run", "instance_name": "alpha"}),
-        )
-        .await;
+    let id = f.rename("i-run", "alpha").await;
     let stranger = AccountId::new("2000000000000002");
     assert!(f.engine.get(&stranger, &id).await.unwrap().is_none());
     assert!(
