@@ -1,12 +1,18 @@
-//! The `bpops` binary: `bpops serve` runs the service.
+//! The `bpops` binary: `bpops serve` runs the service; the other subcommands are a client
+//! for it.
 #![forbid(unsafe_code)]
 
+mod client;
+mod commands;
 mod config;
+mod output;
 mod serve;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::commands::{ClientCommand, Outcome};
 
 /// bpops: asynchronous operations against resources, tracked by operation id.
 #[derive(Parser)]
@@ -20,18 +26,33 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(serve::ServeArgs),
+    #[command(flatten)]
+    Client(ClientCommand),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
-    };
+    match Cli::parse().command {
+        Command::Serve(args) => match serve::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bpops: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Client(command) => client_exit(commands::run(command)),
+    }
+}
+
+/// Exit statuses of the client commands: 0 done (SUCCESS when waiting), 1 FAILURE, 2 usage or
+/// transport error (clap uses 2 for usage errors too), 3 unknown or expired operation.
+fn client_exit(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::OperationFailed) => ExitCode::from(1),
+        Ok(Outcome::Unknown) => ExitCode::from(3),
         Err(e) => {
             eprintln!("bpops: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }

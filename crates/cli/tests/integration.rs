@@ -5,6 +5,10 @@
 //! Tests run in parallel; nothing is shared between them but the binary. Waiting is always
 //! polling against a deadline, never a fixed sleep.
 
+/// The client subcommands: exit statuses, human and JSON output.
+#[path = "integration/cli.rs"]
+mod cli;
+
 /// The harness: starting and killing servers, the test configuration, signed requests.
 #[path = "integration/common.rs"]
 mod common;

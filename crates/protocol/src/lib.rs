@@ -25,6 +25,7 @@
 pub mod action;
 pub mod error;
 pub mod params;
+pub mod request;
 pub mod signature;
 pub mod wire;
 

@@ -1,0 +1,381 @@
+//! The client subcommands: `exec`, `get`, `wait`, `services`, `operations`, `params`.
+//! Human output by default (aligned, coloured only on a terminal), `--json` for scripts.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use serde_json::{Map, Value, json};
+
+use crate::client::{CallError, Client, Credentials};
+use crate::output;
+
+/// How a client command ended, beyond errors.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; for `wait`, the operation succeeded.
+    Done,
+    /// The operation ended in FAILURE.
+    OperationFailed,
+    /// The operation id is unknown or expired.
+    Unknown,
+}
+
+/// Where to connect and how to print, shared by every client command.
+#[derive(Args, Clone)]
+pub struct ClientArgs {
+    /// The bpops endpoint.
+    #[arg(long, env = "BPOPS_ENDPOINT", default_value = "http://127.0.0.1:8080")]
+    endpoint: String,
+    /// AccessKeyId to sign with.
+    #[arg(long, env = "ALIBABA_CLOUD_ACCESS_KEY_ID")]
+    access_key_id: String,
+    /// AccessKeySecret to sign with.
+    #[arg(long, env = "ALIBABA_CLOUD_ACCESS_KEY_SECRET", hide_env_values = true)]
+    access_key_secret: String,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The client commands.
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Submit an operation (ExecuteOperationASync) and print its id, or wait for it.
+    Exec(ExecArgs),
+    /// Show an operation's result.
+    Get(IdArgs),
+    /// Wait until an operation is final; exit 0 on SUCCESS, 1 on FAILURE, 3 when unknown.
+    Wait(WaitArgs),
+    /// List the service types.
+    Services(ClientOnly),
+    /// List a service's operations.
+    Operations(ServiceArgs),
+    /// Show an operation's parameter schema.
+    Params(OperationArgs),
+}
+
+/// Flags of `exec`.
+#[derive(Args)]
+pub struct ExecArgs {
+    /// Service type, e.g. ecs.
+    service: String,
+    /// Operation, e.g. addTags.
+    operation: String,
+    /// An attribute as KEY=VALUE; VALUE is read as JSON when it parses (80, true, {"a":"b"}),
+    /// else as a string. Repeatable.
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    attrs: Vec<String>,
+    /// All attributes as one JSON object; `--attr` entries are added to it.
+    #[arg(long, value_name = "JSON")]
+    attributes_json: Option<String>,
+    /// The application the operation belongs to.
+    #[arg(long, value_name = "ID")]
+    application: Option<String>,
+    /// Idempotency token: the same token and parameters return the first operation.
+    #[arg(long, value_name = "T")]
+    client_token: Option<String>,
+    /// Wait for the result, as `bpops wait` does.
+    #[arg(long)]
+    wait: bool,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// Flags of `get`.
+#[derive(Args)]
+pub struct IdArgs {
+    /// The operation id.
+    operation_id: String,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// Flags of `wait`.
+#[derive(Args)]
+pub struct WaitArgs {
+    /// The operation id.
+    operation_id: String,
+    /// Give up after this long (e.g. 30s, 5m); by default wait as long as it takes.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    timeout: Option<Duration>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// Flags of commands that take nothing else.
+#[derive(Args)]
+pub struct ClientOnly {
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// Flags of `operations`.
+#[derive(Args)]
+pub struct ServiceArgs {
+    /// Service type.
+    service: String,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// Flags of `params`.
+#[derive(Args)]
+pub struct OperationArgs {
+    /// Service type.
+    service: String,
+    /// Operation.
+    operation: String,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// Runs a client command.
+pub fn run(command: ClientCommand) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match command {
+            ClientCommand::Exec(args) => exec(args).await,
+            ClientCommand::Get(args) => get(args).await,
+            ClientCommand::Wait(args) => {
+                let client = connect(&args.client)?;
+                wait(&client, &args.client, &args.operation_id, args.timeout).await
+            }
+            ClientCommand::Services(args) => services(args).await,
+            ClientCommand::Operations(args) => operations(args).await,
+            ClientCommand::Params(args) => params(args).await,
+        }
+    })
+}
+
+fn connect(args: &ClientArgs) -> Result<Client, CallError> {
+    Client::new(Credentials {
+        endpoint: args.endpoint.clone(),
+        access_key_id: args.access_key_id.clone(),
+        access_key_secret: args.access_key_secret.clone(),
+    })
+}
+
+async fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
+    let attributes = attributes(args.attributes_json.as_deref(), &args.attrs)?;
+    let client = connect(&args.client)?;
+    let mut params = vec![
+        ("ServiceType", args.service.as_str()),
+        ("Operation", args.operation.as_str()),
+        ("Attributes", attributes.as_str()),
+    ];
+    if let Some(application) = &args.application {
+        params.push(("ApplicationId", application));
+    }
+    if let Some(token) = &args.client_token {
+        params.push(("ClientToken", token));
+    }
+    let answer = client.call("ExecuteOperationASync", &params).await?;
+    let id = answer["Data"].as_str().unwrap_or_default().to_owned();
+    if args.wait {
+        return wait(&client, &args.client, &id, None).await;
+    }
+    if args.client.json {
+        output::json(&json!({ "OperationId": id }));
+    } else {
+        println!("{id}");
+    }
+    Ok(Outcome::Done)
+}
+
+async fn get(args: IdArgs) -> anyhow::Result<Outcome> {
+    let client = connect(&args.client)?;
+    let answer = client
+        .call(
+            "GetExecuteOperationResult",
+            &[("OperationId", &args.operation_id)],
+        )
+        .await?;
+    match answer.get("Data") {
+        Some(data) => {
+            print_result(data, args.client.json);
+            Ok(Outcome::Done)
+        }
+        None => unknown(&args.operation_id, args.client.json),
+    }
+}
+
+/// Waits for a final status. Each request asks the server to hold the answer until the
+/// operation finishes (`WaitSeconds`); a server that answers at once is asked again no more
+/// than four times a second.
+async fn wait(
+    client: &Client,
+    args: &ClientArgs,
+    id: &str,
+    timeout: Option<Duration>,
+) -> anyhow::Result<Outcome> {
+    const MIN_INTERVAL: Duration = Duration::from_millis(250);
+    let started = Instant::now();
+    let progress = output::Progress::new(std::io::stderr().is_terminal());
+    loop {
+        let asked = Instant::now();
+        let answer = client
+            .call(
+                "GetExecuteOperationResult",
+                &[("OperationId", id), ("WaitSeconds", "10")],
+            )
+            .await?;
+        let Some(data) = answer.get("Data") else {
+            progress.clear();
+            return unknown(id, args.json);
+        };
+        let status = data["Status"].as_str().unwrap_or_default();
+        if matches!(status, "SUCCESS" | "FAILURE") {
+            progress.clear();
+            print_result(data, args.json);
+            return Ok(if status == "SUCCESS" {
+                Outcome::Done
+            } else {
+                Outcome::OperationFailed
+            });
+        }
+        progress.show(id, status, started.elapsed());
+        if timeout.is_some_and(|limit| started.elapsed() >= limit) {
+            progress.clear();
+            anyhow::bail!("{id} is still {status} after {:?}", started.elapsed());
+        }
+        tokio::time::sleep(MIN_INTERVAL.saturating_sub(asked.elapsed())).await;
+    }
+}
+
+async fn services(args: ClientOnly) -> anyhow::Result<Outcome> {
+    let answer = connect(&args.client)?.call("ListServices", &[]).await?;
+    if args.client.json {
+        output::json(&answer["Data"]);
+    } else {
+        let rows: Vec<Vec<String>> = list(&answer["Data"])
+            .iter()
+            .map(|s| vec![text(s)])
+            .collect();
+        output::table(&["SERVICE"], &rows);
+    }
+    Ok(Outcome::Done)
+}
+
+async fn operations(args: ServiceArgs) -> anyhow::Result<Outcome> {
+    let answer = connect(&args.client)?
+        .call("ListOperations", &[("ServiceType", &args.service)])
+        .await?;
+    if args.client.json {
+        output::json(&answer["Data"]);
+    } else {
+        let rows: Vec<Vec<String>> = list(&answer["Data"])
+            .iter()
+            .map(|o| {
+                vec![
+                    text(&o["Service"]),
+                    text(&o["Operation"]),
+                    text(&o["DisplayName"]),
+                ]
+            })
+            .collect();
+        output::table(&["SERVICE", "OPERATION", "DISPLAY NAME"], &rows);
+    }
+    Ok(Outcome::Done)
+}
+
+async fn params(args: OperationArgs) -> anyhow::Result<Outcome> {
+    let answer = connect(&args.client)?
+        .call(
+            "GetOperationParams",
+            &[
+                ("ServiceType", &args.service),
+                ("Operation", &args.operation),
+            ],
+        )
+        .await?;
+    if args.client.json {
+        output::json(&answer["Data"]);
+    } else {
+        println!("{}", serde_json::to_string_pretty(&answer["Data"])?);
+    }
+    Ok(Outcome::Done)
+}
+
+/// The `Attributes` parameter from `--attributes-json` and `--attr` entries.
+fn attributes(base: Option<&str>, attrs: &[String]) -> anyhow::Result<String> {
+    let mut object = match base {
+        None => Map::new(),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(Value::Object(object)) => object,
+            _ => anyhow::bail!("--attributes-json must be a JSON object"),
+        },
+    };
+    for attr in attrs {
+        let Some((key, value)) = attr.split_once('=') else {
+            anyhow::bail!("--attr {attr:?} is not KEY=VALUE");
+        };
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+        object.insert(key.to_owned(), value);
+    }
+    Ok(Value::Object(object).to_string())
+}
+
+fn print_result(data: &Value, as_json: bool) {
+    if as_json {
+        output::json(data);
+        return;
+    }
+    let status = text(&data["Status"]);
+    output::fields(&[
+        ("OperationId", text(&data["OperationId"])),
+        ("Status", output::status(&status)),
+        ("Message", text(&data["Message"])),
+        ("Arguments", text(&data["Arguments"])),
+    ]);
+}
+
+fn unknown(id: &str, as_json: bool) -> anyhow::Result<Outcome> {
+    if as_json {
+        output::json(&Value::Null);
+    }
+    eprintln!("bpops: {id} does not exist or has expired");
+    Ok(Outcome::Unknown)
+}
+
+fn list(value: &Value) -> &[Value] {
+    value.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+fn text(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attr_values_are_json_when_they_parse_and_strings_otherwise() {
+        let text = attributes(
+            Some(r#"{"instanceId":"i-1"}"#),
+            &[
+                "listenerPort=80".into(),
+                "force=true".into(),
+                "instance_name=web 2".into(),
+                "tags={\"a\":\"b\"}".into(),
+            ],
+        )
+        .unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            value,
+            json!({"instanceId": "i-1", "listenerPort": 80, "force": true, "instance_name": "web 2", "tags": {"a": "b"}})
+        );
+    }
+
+    #[test]
+    fn malformed_attributes_are_usage_errors() {
+        assert!(attributes(Some("[1]"), &[]).is_err());
+        assert!(attributes(None, &["no-equals-sign".into()]).is_err());
+    }
+}
