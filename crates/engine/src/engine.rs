@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::waiters::Waiters;
-use crate::{Clock, EngineError, Result, Settings, sweeper, worker};
+use crate::{Clock, EngineError, Result, Settings, events, sweeper, worker};
 
 /// A request to run an operation, as the API read it.
 #[derive(Clone, Debug)]
@@ -70,9 +70,13 @@ impl Engine {
         &self.clock
     }
 
-    /// Starts the dispatcher and the sweeper; they stop when `shutdown` is cancelled.
+    /// Starts the dispatcher, the store event listener and the sweeper; they stop when
+    /// `shutdown` is cancelled.
     pub fn start(self: &Arc<Self>, shutdown: CancellationToken) -> JoinSet<()> {
         let mut tasks = JoinSet::new();
+        // Subscribed before the dispatcher's first claim, so no submit falls in between.
+        let events = self.store.subscribe();
+        tasks.spawn(events::forward(Arc::clone(self), events, shutdown.clone()));
         tasks.spawn(worker::dispatch(Arc::clone(self), shutdown.clone()));
         tasks.spawn(sweeper::run(Arc::clone(self), shutdown));
         tasks
@@ -114,10 +118,8 @@ impl Engine {
             created_at: self.clock.now_ms(),
         };
         match self.store.submit(&op, self.expired_before()).await? {
-            Submitted::Created => {
-                self.work.notify_one();
-                Ok(op.id)
-            }
+            // The store's `Submitted` event wakes the workers of every node.
+            Submitted::Created => Ok(op.id),
             Submitted::Existing {
                 id,
                 same_parameters: true,
@@ -136,25 +138,31 @@ impl Engine {
     }
 
     /// Like [`Engine::get`], but when the operation is not final yet, waits up to `timeout`
-    /// for it to finish and answers with its status then.
+    /// for it to finish and answers with its status then. Woken by the store's events, so
+    /// an operation finished by any node is seen at once.
     pub async fn wait(
         &self,
         account: &AccountId,
         id: &OperationId,
         timeout: Duration,
     ) -> Result<Option<Operation>> {
+        let deadline = tokio::time::Instant::now() + timeout;
         let registration = self.waiters.register(id);
-        let finished = registration.notify().notified();
-        tokio::pin!(finished);
-        finished.as_mut().enable();
-        match self.get(account, id).await? {
-            Some(op) if !op.status.is_final() && !timeout.is_zero() => {
-                if tokio::time::timeout(timeout, finished).await.is_err() {
-                    return Ok(Some(op));
+        loop {
+            // N.B. enabled before the read, so a finish between the read and the wait
+            // still wakes it.
+            let finished = registration.notify().notified();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            match self.get(account, id).await? {
+                Some(op) if !op.status.is_final() && tokio::time::Instant::now() < deadline => {
+                    if tokio::time::timeout_at(deadline, finished).await.is_err() {
+                        return Ok(Some(op));
+                    }
+                    // Woken: read again (a wake-up after missed events may be spurious).
                 }
-                self.get(account, id).await
+                other => return Ok(other),
             }
-            other => Ok(other),
         }
     }
 

@@ -18,6 +18,7 @@
 mod clock;
 mod engine;
 mod error;
+mod events;
 mod settings;
 mod sweeper;
 mod waiters;

@@ -1,4 +1,4 @@
-//! Readers waiting for an operation to finish, woken by the worker that finishes it.
+//! Readers waiting for an operation to finish, woken by the store's `Finished` event.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -40,6 +40,14 @@ impl Waiters {
     pub(crate) fn notify(&self, id: &OperationId) {
         let entries = self.entries.lock().expect("waiters lock poisoned");
         if let Some((notify, _)) = entries.get(id) {
+            notify.notify_waiters();
+        }
+    }
+
+    /// Wakes every waiter, for when events may have been missed.
+    pub(crate) fn notify_all(&self) {
+        let entries = self.entries.lock().expect("waiters lock poisoned");
+        for (notify, _) in entries.values() {
             notify.notify_waiters();
         }
     }

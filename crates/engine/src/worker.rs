@@ -1,8 +1,9 @@
 //! Claims runnable operations and executes them.
 //!
 //! One dispatcher claims as many operations as there are free execution slots, whenever
-//! something may have become runnable (a submit, a finish freeing a resource) or, failing
-//! that, every `fallback_poll` (to take over expired leases). Each claimed operation runs
+//! something may have become runnable (a submit, a finish freeing a resource, on any node,
+//! as the store's events tell) or, failing that, every `fallback_poll` (to take over
+//! expired leases). Each claimed operation runs
 //! in its own task, renewing its lease until it finishes.
 
 use std::sync::Arc;
@@ -111,10 +112,9 @@ async fn execute(engine: &Engine, op: Operation) {
     };
     match engine.store.finish(&op.id, op.attempt, &finish).await {
         Ok(true) => {
+            // The store's `Finished` event wakes its waiters, and the workers of every node
+            // (the resource it held may let the next operation run).
             tracing::debug!(operation = %op.id, status = finish.status.as_str(), "operation finished");
-            engine.waiters.notify(&op.id);
-            // The resource it held may now let the next operation run.
-            engine.work.notify_one();
         }
         Ok(false) => {
             tracing::info!(operation = %op.id, attempt = op.attempt, "attempt superseded; result dropped")

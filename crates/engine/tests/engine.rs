@@ -1,6 +1,7 @@
-//! Engine behaviour through its public interface, on a real SQLite store in a temporary
-//! directory. Time is a manual clock, and the engine is driven step by step with `run_once`
-//! except where event-driven wake-ups are what is being tested.
+//! Engine behaviour through its public interface, on both backends: every case runs once on
+//! SQLite in a temporary directory and once on PostgreSQL in a fresh schema (see
+//! [`engine_tests!`]). Time is a manual clock, and the engine is driven step by step with
+//! `run_once` except where event-driven wake-ups are what is being tested.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,9 +9,74 @@ use std::time::Duration;
 use bpops_catalog::Catalog;
 use bpops_engine::{Clock, Emulation, Engine, EngineError, ManualClock, Settings, Submission};
 use bpops_store::{AccountId, Operation, OperationId, Resource, ResourceKey, Status, Store};
+use bpops_store_postgres::testing::TestSchema;
 use bpops_store_sqlite::SqliteStore;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
+
+/// Runs each named case (an `async fn(Backend)`) as one test per backend:
+/// `sqlite::<case>` and `postgres::<case>`.
+macro_rules! engine_tests {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(super::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(super::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+engine_tests!(
+    a_submitted_operation_runs_once_to_success,
+    malformed_requests_are_refused_before_anything_is_stored,
+    a_client_token_returns_the_first_operation_for_the_same_parameters,
+    results_expire_after_the_retention_and_are_swept,
+    the_sweeper_deletes_expired_operations_in_the_background,
+    a_client_token_is_remembered_for_the_retention_then_freed,
+    operations_on_one_resource_run_one_at_a_time_in_submission_order,
+    the_rules_of_the_emulated_cloud_hold_when_operations_run,
+    injected_failures_end_in_failure_without_touching_the_inventory,
+    an_operation_whose_worker_died_is_taken_over_after_its_lease,
+    workers_are_woken_by_submissions_not_by_polling,
+    wait_answers_with_the_current_status_when_time_is_up,
+    another_account_never_sees_an_operation,
+);
+
+/// Which store a case runs on.
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Keeps a test's database alive (a temporary directory, a schema), and removes it
+/// afterwards.
+type Guard = Box<dyn std::any::Any>;
+
+async fn open(backend: Backend) -> (Arc<dyn Store>, Guard) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(&dir.path().join("bpops.db")).unwrap();
+            (Arc::new(store), Box::new(dir))
+        }
+        Backend::Postgres => {
+            let schema = TestSchema::create().await;
+            (Arc::new(schema.open().await), Box::new(schema))
+        }
+    }
+}
 
 const ACCOUNT: &str = "1000000000000001";
 const T0: i64 = 1_700_000_000_000;
@@ -19,12 +85,11 @@ struct Fixture {
     engine: Arc<Engine>,
     store: Arc<dyn Store>,
     clock: Arc<ManualClock>,
-    _dir: tempfile::TempDir,
+    _guard: Guard,
 }
 
-async fn fixture(settings: Settings) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("bpops.db")).unwrap());
+async fn fixture(backend: Backend, settings: Settings) -> Fixture {
+    let (store, guard) = open(backend).await;
     let instance = |id: &str, status: &str| Resource {
         key: ResourceKey {
             account: AccountId::new(ACCOUNT),
@@ -51,7 +116,7 @@ async fn fixture(settings: Settings) -> Fixture {
         engine,
         store,
         clock,
-        _dir: dir,
+        _guard: guard,
     }
 }
 
@@ -99,9 +164,8 @@ impl Fixture {
     }
 }
 
-#[tokio::test]
-async fn a_submitted_operation_runs_once_to_success() {
-    let f = fixture(Settings::default()).await;
+async fn a_submitted_operation_runs_once_to_success(backend: Backend) {
+    let f = fixture(backend, Settings::default()).await;
     let id = f
         .submit(
             "addTags",
@@ -127,9 +191,8 @@ async fn a_submitted_operation_runs_once_to_success() {
     assert_eq!(f.get(&id).await.unwrap(), op);
 }
 
-#[tokio::test]
-async fn malformed_requests_are_refused_before_anything_is_stored() {
-    let f = fixture(Settings::default()).await;
+async fn malformed_requests_are_refused_before_anything_is_stored(backend: Backend) {
+    let f = fixture(backend, Settings::default()).await;
     let mut unknown_service = submission("rename", json!({}));
     unknown_service.service = "rds".into();
     assert!(
@@ -161,9 +224,8 @@ async fn malformed_requests_are_refused_before_anything_is_stored() {
     assert_eq!(f.engine.run_once().await.unwrap(), 0, "nothing was stored");
 }
 
-#[tokio::test]
-async fn a_client_token_returns_the_first_operation_for_the_same_parameters() {
-    let f = fixture(Settings::default()).await;
+async fn a_client_token_returns_the_first_operation_for_the_same_parameters(backend: Backend) {
+    let f = fixture(backend, Settings::default()).await;
     let tokened = |name: &str| Submission {
         client_token: Some("token-1".into()),
         ..submission(
@@ -189,13 +251,12 @@ async fn a_client_token_returns_the_first_operation_for_the_same_parameters() {
     );
 }
 
-#[tokio::test]
-async fn results_expire_after_the_retention_and_are_swept() {
+async fn results_expire_after_the_retention_and_are_swept(backend: Backend) {
     let settings = Settings {
         retention: Duration::from_secs(60),
         ..Settings::default()
     };
-    let f = fixture(settings).await;
+    let f = fixture(backend, settings).await;
     let id = f.rename("i-run", "alpha").await;
 
     f.clock.advance(Duration::from_secs(3600));
@@ -222,13 +283,12 @@ async fn results_expire_after_the_retention_and_are_swept() {
     );
 }
 
-#[tokio::test]
-async fn the_sweeper_deletes_expired_operations_in_the_background() {
+async fn the_sweeper_deletes_expired_operations_in_the_background(backend: Backend) {
     let settings = Settings {
         retention: Duration::from_millis(100),
         ..Settings::default()
     };
-    let f = fixture(settings).await;
+    let f = fixture(backend, settings).await;
     let id = f.rename("i-run", "alpha").await;
     f.engine.run_once().await.unwrap();
     f.clock.advance(Duration::from_secs(1));
@@ -249,13 +309,12 @@ async fn the_sweeper_deletes_expired_operations_in_the_background() {
     assert!(swept, "the sweeper removed the expired operation");
 }
 
-#[tokio::test]
-async fn a_client_token_is_remembered_for_the_retention_then_freed() {
+async fn a_client_token_is_remembered_for_the_retention_then_freed(backend: Backend) {
     let settings = Settings {
         retention: Duration::from_secs(60),
         ..Settings::default()
     };
-    let f = fixture(settings).await;
+    let f = fixture(backend, settings).await;
     let tokened = Submission {
         client_token: Some("t".into()),
         ..submission(
@@ -271,9 +330,8 @@ async fn a_client_token_is_remembered_for_the_retention_then_freed() {
     assert_ne!(f.engine.submit(tokened).await.unwrap(), first);
 }
 
-#[tokio::test]
-async fn operations_on_one_resource_run_one_at_a_time_in_submission_order() {
-    let f = fixture(Settings::default()).await;
+async fn operations_on_one_resource_run_one_at_a_time_in_submission_order(backend: Backend) {
+    let f = fixture(backend, Settings::default()).await;
     // Stop, change type, start: only correct in this order.
     let stop = f
         .submit(
@@ -311,9 +369,8 @@ async fn operations_on_one_resource_run_one_at_a_time_in_submission_order() {
     assert_eq!(instance.properties["status"], "Running");
 }
 
-#[tokio::test]
-async fn the_rules_of_the_emulated_cloud_hold_when_operations_run() {
-    let f = fixture(Settings::default()).await;
+async fn the_rules_of_the_emulated_cloud_hold_when_operations_run(backend: Backend) {
+    let f = fixture(backend, Settings::default()).await;
     let resize_running = f.submit("modifyInstanceType", json!({"instanceId": "i-run", "change_type": "modify_instance_type", "instance_type": "ecs.g7.xlarge"})).await;
     let restart_stopped = f
         .submit(
@@ -348,8 +405,7 @@ async fn the_rules_of_the_emulated_cloud_hold_when_operations_run() {
     }
 }
 
-#[tokio::test]
-async fn injected_failures_end_in_failure_without_touching_the_inventory() {
+async fn injected_failures_end_in_failure_without_touching_the_inventory(backend: Backend) {
     let mut settings = Settings::default();
     settings.emulation.insert(
         ("ecs".into(), "rename".into()),
@@ -358,7 +414,7 @@ async fn injected_failures_end_in_failure_without_touching_the_inventory() {
             failure_rate: 1.0,
         },
     );
-    let f = fixture(settings).await;
+    let f = fixture(backend, settings).await;
     let id = f.rename("i-run", "renamed").await;
     f.engine.run_once().await.unwrap();
     let op = f.get(&id).await.unwrap();
@@ -379,12 +435,14 @@ async fn injected_failures_end_in_failure_without_touching_the_inventory() {
     );
 }
 
-#[tokio::test]
-async fn an_operation_whose_worker_died_is_taken_over_after_its_lease() {
-    let f = fixture(Settings {
-        lease: Duration::from_secs(30),
-        ..Settings::default()
-    })
+async fn an_operation_whose_worker_died_is_taken_over_after_its_lease(backend: Backend) {
+    let f = fixture(
+        backend,
+        Settings {
+            lease: Duration::from_secs(30),
+            ..Settings::default()
+        },
+    )
     .await;
     let id = f.rename("i-run", "alpha").await;
     // A worker claims it and dies without finishing.
@@ -402,14 +460,13 @@ async fn an_operation_whose_worker_died_is_taken_over_after_its_lease() {
     assert_eq!((op.status, op.attempt), (Status::Success, 2));
 }
 
-#[tokio::test]
-async fn workers_are_woken_by_submissions_not_by_polling() {
+async fn workers_are_woken_by_submissions_not_by_polling(backend: Backend) {
     // With a fallback poll of an hour, only the submit event can start the operation.
     let settings = Settings {
         fallback_poll: Duration::from_secs(3600),
         ..Settings::default()
     };
-    let f = fixture(settings).await;
+    let f = fixture(backend, settings).await;
     let shutdown = CancellationToken::new();
     let tasks = f.engine.start(shutdown.clone());
     tokio::time::sleep(Duration::from_millis(50)).await; // the dispatcher is now idle
@@ -429,8 +486,7 @@ async fn workers_are_woken_by_submissions_not_by_polling() {
     tasks.join_all().await;
 }
 
-#[tokio::test]
-async fn wait_answers_with_the_current_status_when_time_is_up() {
+async fn wait_answers_with_the_current_status_when_time_is_up(backend: Backend) {
     let mut settings = Settings::default();
     settings.emulation.insert(
         ("ecs".into(), "rename".into()),
@@ -439,7 +495,7 @@ async fn wait_answers_with_the_current_status_when_time_is_up() {
             failure_rate: 0.0,
         },
     );
-    let f = fixture(settings).await;
+    let f = fixture(backend, settings).await;
     let shutdown = CancellationToken::new();
     let tasks = f.engine.start(shutdown.clone());
 
@@ -459,9 +515,8 @@ async fn wait_answers_with_the_current_status_when_time_is_up() {
     tasks.join_all().await;
 }
 
-#[tokio::test]
-async fn another_account_never_sees_an_operation() {
-    let f = fixture(Settings::default()).await;
+async fn another_account_never_sees_an_operation(backend: Backend) {
+    let f = fixture(backend, Settings::default()).await;
     let id = f.rename("i-run", "alpha").await;
     let stranger = AccountId::new("2000000000000002");
     assert!(f.engine.get(&stranger, &id).await.unwrap().is_none());
@@ -490,4 +545,64 @@ async fn another_account_never_sees_an_operation() {
         "{}",
         op.message
     );
+}
+
+/// Several nodes on one PostgreSQL database: node A has no workers, node B runs what A
+/// accepts, and A's waiter learns of the result from B's commit. With a fallback poll of an
+/// hour, only events through the database can make this happen.
+#[tokio::test]
+async fn postgres_an_operation_submitted_on_one_node_and_run_on_another_wakes_its_waiter() {
+    let schema = TestSchema::create().await;
+    let node = |concurrency: usize, store: Arc<dyn Store>| {
+        let settings = Settings {
+            concurrency,
+            fallback_poll: Duration::from_secs(3600),
+            ..Settings::default()
+        };
+        Engine::new(
+            store,
+            Arc::new(Catalog::builtin()),
+            settings,
+            Arc::new(bpops_engine::SystemClock),
+        )
+    };
+    let store_a: Arc<dyn Store> = Arc::new(schema.open().await);
+    let store_b: Arc<dyn Store> = Arc::new(schema.open().await);
+    store_a
+        .seed_resources(&[Resource {
+            key: ResourceKey {
+                account: AccountId::new(ACCOUNT),
+                service: "ecs".into(),
+                id: "i-run".into(),
+            },
+            application: "APP".into(),
+            properties: object(json!({"instance_name": "web", "status": "Running"})),
+        }])
+        .await
+        .unwrap();
+    let (a, b) = (node(0, store_a), node(4, store_b));
+    let shutdown = CancellationToken::new();
+    let tasks = [a.start(shutdown.clone()), b.start(shutdown.clone())];
+    tokio::time::sleep(Duration::from_millis(50)).await; // both dispatchers are idle
+
+    let account = AccountId::new(ACCOUNT);
+    for name in ["one", "two", "three"] {
+        let id = a
+            .submit(submission(
+                "rename",
+                json!({"instanceId": "i-run", "instance_name": name}),
+            ))
+            .await
+            .unwrap();
+        let op = a
+            .wait(&account, &id, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(op.status, Status::Success, "{name}");
+    }
+    shutdown.cancel();
+    for node_tasks in tasks {
+        node_tasks.join_all().await;
+    }
 }

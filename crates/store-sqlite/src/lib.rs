@@ -7,6 +7,9 @@
 //! Durability: `synchronous = FULL` makes every commit reach the disk before the call
 //! returns, so an acknowledged operation survives a process crash and a power loss.
 //!
+//! Wake-ups are in-process: one process owns the database, so the events of a commit are
+//! published on a broadcast channel right after it.
+//!
 //! One process owns the database: [`SqliteStore::open`] takes an exclusive lock on
 //! `<file>.lock`, so every lease found at open belongs to a process that is gone, and is
 //! released at once instead of making interrupted operations wait for it to expire.
@@ -23,10 +26,11 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bpops_store::{
-    AccountId, BootstrapKey, Finish, NewOperation, Operation, OperationId, Resource, ResourceKey,
-    Result, Store, StoreError, Submitted,
+    AccountId, BootstrapKey, EVENT_BUFFER, Finish, NewOperation, Operation, OperationId, Resource,
+    ResourceKey, Result, Store, StoreError, StoreEvent, Submitted,
 };
 use rusqlite::{Connection, OpenFlags};
+use tokio::sync::broadcast;
 
 const READERS: usize = 4;
 
@@ -37,6 +41,7 @@ pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: AtomicUsize,
+    events: broadcast::Sender<StoreEvent>,
 }
 
 impl SqliteStore {
@@ -63,6 +68,7 @@ impl SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(readers),
             next_reader: AtomicUsize::new(0),
+            events: broadcast::channel(EVENT_BUFFER).0,
         })
     }
 
@@ -144,8 +150,14 @@ fn from_sqlite(e: rusqlite::Error) -> StoreError {
 impl Store for SqliteStore {
     async fn submit(&self, op: &NewOperation, expired_before: i64) -> Result<Submitted> {
         let op = op.clone();
-        self.write(move |conn| queries::submit(conn, &op, expired_before))
-            .await
+        let submitted = self
+            .write(move |conn| queries::submit(conn, &op, expired_before))
+            .await?;
+        if submitted == Submitted::Created {
+            // An error only means nobody subscribes.
+            let _ = self.events.send(StoreEvent::Submitted);
+        }
+        Ok(submitted)
     }
 
     async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>> {
@@ -166,9 +178,14 @@ impl Store for SqliteStore {
     }
 
     async fn finish(&self, id: &OperationId, attempt: i64, finish: &Finish) -> Result<bool> {
-        let (id, finish) = (id.clone(), finish.clone());
-        self.write(move |conn| queries::finish(conn, &id, attempt, &finish))
-            .await
+        let (owned_id, finish) = (id.clone(), finish.clone());
+        let finished = self
+            .write(move |conn| queries::finish(conn, &owned_id, attempt, &finish))
+            .await?;
+        if finished {
+            let _ = self.events.send(StoreEvent::Finished(id.clone()));
+        }
+        Ok(finished)
     }
 
     async fn sweep(&self, expired_before: i64, limit: usize) -> Result<usize> {
@@ -191,6 +208,10 @@ impl Store for SqliteStore {
         let candidate = candidate.clone();
         self.write(move |conn| queries::bootstrap_key(conn, &candidate))
             .await
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {
+        self.events.subscribe()
     }
 }
 

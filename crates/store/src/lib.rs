@@ -12,6 +12,9 @@
 //!   claim was superseded changes nothing and reports it.
 //! - The inventory effect of an emulated operation and its final status commit together in
 //!   [`Store::finish`], so a crash never applies an effect twice or loses it.
+//! - Wake-ups go through the store: it publishes a [`StoreEvent`] when a submit or a finish
+//!   commits, to every process sharing the database, so workers and waiters on any node
+//!   react at once instead of polling.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -23,15 +26,21 @@ pub mod testing;
 pub use error::{Result, StoreError};
 pub use ids::{AccountId, OperationId};
 pub use records::{
-    BootstrapKey, Effect, Finish, NewOperation, Operation, Resource, ResourceKey, Status, Submitted,
+    BootstrapKey, Effect, Finish, NewOperation, Operation, Resource, ResourceKey, Status,
+    StoreEvent, Submitted,
 };
 
 use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+/// How many events a subscriber may fall behind before it is told it missed some.
+pub const EVENT_BUFFER: usize = 1024;
 
 /// Durable state of bpops: operations, idempotency tokens and the emulated inventory.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Stores a new operation in status `INIT`, durably, before returning.
+    /// Stores a new operation in status `INIT`, durably, before returning, and publishes
+    /// [`StoreEvent::Submitted`] once it is committed.
     ///
     /// With a client token already used in the account by an operation that has not expired
     /// (expired means finished before `expired_before`), nothing is stored and the existing
@@ -50,7 +59,8 @@ pub trait Store: Send + Sync + 'static {
     async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<bool>;
 
     /// Ends a running attempt: applies the effect and sets the final status in one
-    /// transaction. `false` (and nothing written) when the attempt is no longer current.
+    /// transaction, then publishes [`StoreEvent::Finished`]. `false` (and nothing written)
+    /// when the attempt is no longer current.
     async fn finish(&self, id: &OperationId, attempt: i64, finish: &Finish) -> Result<bool>;
 
     /// Deletes at most `limit` operations that finished before `expired_before`, with their
@@ -67,4 +77,8 @@ pub trait Store: Send + Sync + 'static {
     /// Returns the bootstrap root key stored by an earlier start, or stores `candidate` and
     /// returns it with `true` when there is none yet.
     async fn bootstrap_key(&self, candidate: &BootstrapKey) -> Result<(BootstrapKey, bool)>;
+
+    /// Events committed from now on by any process sharing this store. A subscriber that
+    /// falls behind gets `RecvError::Lagged`, which means the same as [`StoreEvent::Missed`].
+    fn subscribe(&self) -> broadcast::Receiver<StoreEvent>;
 }

@@ -197,3 +197,16 @@ impl fmt::Debug for BootstrapKey {
             .finish()
     }
 }
+
+/// A change committed to the store, published to every process that shares it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreEvent {
+    /// An operation was submitted: there may be work to claim.
+    Submitted,
+    /// The operation reached a final status: its waiters can read the result, and the next
+    /// operation on its resource may have become runnable.
+    Finished(OperationId),
+    /// Events may have been lost (the store reconnected to the database): re-check
+    /// everything that waits on one.
+    Missed,
+}

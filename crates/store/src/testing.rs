@@ -3,11 +3,16 @@
 //!
 //! Each case takes a fresh, empty store and panics on a broken rule.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
 use serde_json::{Map, Value, json};
+use tokio::sync::broadcast;
 
 use crate::{
     AccountId, BootstrapKey, Effect, Finish, NewOperation, OperationId, Resource, ResourceKey,
-    Status, Store, Submitted,
+    Status, Store, StoreEvent, Submitted,
 };
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an expression whose
@@ -29,7 +34,10 @@ macro_rules! store_conformance {
             renew_lease_is_fenced_by_the_attempt,
             sweep_deletes_expired_operations_in_batches,
             seeding_never_overwrites_the_inventory,
-            bootstrap_key_is_created_once
+            bootstrap_key_is_created_once,
+            concurrent_submits_with_one_client_token_create_one_operation,
+            concurrent_workers_claim_each_operation_once_in_resource_order,
+            submit_and_finish_publish_events
         );
     };
     (@cases $make:expr; $($case:ident),*) => {
@@ -517,4 +525,148 @@ pub async fn bootstrap_key_is_created_once(store: &dyn Store) {
         (first.clone(), true)
     );
     assert_eq!(store.bootstrap_key(&second).await.unwrap(), (first, false));
+}
+
+/// Submits racing with one client token (as on several nodes at once) store one operation;
+/// every other submit gets its id back, never an error.
+pub async fn concurrent_submits_with_one_client_token_create_one_operation(store: &dyn Store) {
+    let racer = |n: i64| {
+        let mut op = new_op(&account(1), Some("i-1"), T0 + n);
+        op.client_token = Some("race".into());
+        op
+    };
+    let ops = [racer(0), racer(1), racer(2), racer(3)];
+    let (a, b, c, d) = tokio::join!(
+        store.submit(&ops[0], 0),
+        store.submit(&ops[1], 0),
+        store.submit(&ops[2], 0),
+        store.submit(&ops[3], 0)
+    );
+    let outcomes = [a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()];
+    let created: Vec<&NewOperation> = ops
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| **outcome == Submitted::Created)
+        .map(|(op, _)| op)
+        .collect();
+    assert_eq!(created.len(), 1, "{outcomes:?}");
+    for outcome in &outcomes {
+        if let Submitted::Existing {
+            id,
+            same_parameters,
+        } = outcome
+        {
+            assert_eq!(id, &created[0].id);
+            assert!(same_parameters);
+        }
+    }
+    assert_eq!(store.claim(T0, T0 + 1000, 10).await.unwrap().len(), 1);
+}
+
+/// Several workers claiming and finishing at once (as on several nodes) run every
+/// operation exactly once, never two of one resource at a time, each resource's in
+/// submission order.
+pub async fn concurrent_workers_claim_each_operation_once_in_resource_order(store: &dyn Store) {
+    let acct = account(1);
+    let mut submitted: HashMap<String, Vec<OperationId>> = HashMap::new();
+    for n in 0..12 {
+        let resource = format!("i-{}", n % 3);
+        let op = new_op(&acct, Some(&resource), T0 + n);
+        submit(store, &op).await;
+        submitted.entry(resource).or_default().push(op.id);
+    }
+    let running: Mutex<HashSet<String>> = Mutex::new(HashSet::new());
+    let ran: Mutex<HashMap<String, Vec<OperationId>>> = Mutex::new(HashMap::new());
+    let worker = || async {
+        let mut idle_rounds = 0;
+        while idle_rounds < 3 {
+            let claimed = store.claim(T0 + 100, T0 + 60_000, 2).await.unwrap();
+            if claimed.is_empty() {
+                idle_rounds += 1;
+                tokio::task::yield_now().await;
+                continue;
+            }
+            idle_rounds = 0;
+            for op in &claimed {
+                let resource = op.resource.as_ref().expect("has a resource").id.clone();
+                assert!(
+                    running.lock().unwrap().insert(resource.clone()),
+                    "two operations of {resource} ran at once"
+                );
+                ran.lock()
+                    .unwrap()
+                    .entry(resource)
+                    .or_default()
+                    .push(op.id.clone());
+            }
+            tokio::task::yield_now().await;
+            for op in &claimed {
+                let resource = op.resource.as_ref().expect("has a resource").id.clone();
+                running.lock().unwrap().remove(&resource);
+                assert!(
+                    store
+                        .finish(&op.id, op.attempt, &finish(Status::Success, T0 + 200))
+                        .await
+                        .unwrap()
+                );
+            }
+        }
+    };
+    tokio::join!(worker(), worker(), worker(), worker());
+    // Workers may all go idle while one still holds a resource: finish the stragglers.
+    loop {
+        let claimed = store.claim(T0 + 100, T0 + 60_000, 10).await.unwrap();
+        if claimed.is_empty() {
+            break;
+        }
+        for op in &claimed {
+            let resource = op.resource.as_ref().expect("has a resource").id.clone();
+            ran.lock()
+                .unwrap()
+                .entry(resource)
+                .or_default()
+                .push(op.id.clone());
+            assert!(
+                store
+                    .finish(&op.id, op.attempt, &finish(Status::Success, T0 + 200))
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+    assert_eq!(ran.into_inner().unwrap(), submitted);
+}
+
+/// A committed submit and a committed finish are published to subscribers.
+pub async fn submit_and_finish_publish_events(store: &dyn Store) {
+    let mut events = store.subscribe();
+    let op = new_op(&account(1), None, T0);
+    submit(store, &op).await;
+    next_event(&mut events, |e| *e == StoreEvent::Submitted).await;
+    let claimed = store.claim(T0, T0 + 1000, 10).await.unwrap();
+    assert!(
+        store
+            .finish(&op.id, claimed[0].attempt, &finish(Status::Success, T0 + 1))
+            .await
+            .unwrap()
+    );
+    next_event(&mut events, |e| *e == StoreEvent::Finished(op.id.clone())).await;
+}
+
+/// Waits (boundedly) for an event matching `wanted`, skipping others.
+async fn next_event(
+    events: &mut broadcast::Receiver<StoreEvent>,
+    wanted: impl Fn(&StoreEvent) -> bool,
+) {
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.recv().await {
+                Ok(event) if wanted(&event) => return,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => panic!("the event stream closed"),
+            }
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "no matching event was published");
 }

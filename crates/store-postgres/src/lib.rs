@@ -1,0 +1,230 @@
+//! The PostgreSQL backend of the bpops store: [`PgStore`], for several nodes sharing one
+//! database.
+//!
+//! Every intent is one transaction on a connection from a pool (deadpool-postgres). Nodes
+//! coordinate only through the database:
+//! - Claims lock rows with `FOR UPDATE SKIP LOCKED`, so nodes never wait on each other's
+//!   claims, and only the head of each resource's queue is a candidate. Submits on one
+//!   resource take a transaction-scoped advisory lock, so a resource's operations commit in
+//!   the order of their `seq`: a claim that sees an operation as the head of its queue can
+//!   never meet an older one later.
+//! - Leases are never released at open (other nodes may be alive and running them); an
+//!   operation whose node died is claimed again once its lease has expired.
+//! - Commits of submits and finishes `NOTIFY` a channel named after the schema; one
+//!   dedicated connection per store `LISTEN`s to it and reconnects by itself, publishing
+//!   [`StoreEvent::Missed`] after a gap. The store also publishes its own commits locally,
+//!   so a node's waiters never depend on that connection.
+//!
+//! Connection failures become [`StoreError::Unavailable`]; the pool replaces broken
+//! connections, so the store recovers by itself when the database comes back.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod listener;
+mod migrate;
+mod queries;
+pub mod testing;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bpops_store::{
+    AccountId, BootstrapKey, EVENT_BUFFER, Finish, NewOperation, Operation, OperationId, Resource,
+    ResourceKey, Result, Store, StoreError, StoreEvent, Submitted,
+};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
+use tokio::sync::broadcast;
+use tokio_postgres::NoTls;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+/// Connections per node when the configuration does not say: enough for two cores, where
+/// each store call holds a connection for one short transaction.
+pub const DEFAULT_POOL_SIZE: usize = 10;
+
+/// The longest a call waits to connect or for a free connection before it reports the
+/// database unavailable.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A [`Store`] in one PostgreSQL schema (the connection's `search_path`), shared by any
+/// number of nodes.
+pub struct PgStore {
+    pool: Pool,
+    channel: String,
+    events: broadcast::Sender<StoreEvent>,
+    /// Stops the listening connection when the store is dropped.
+    _listener: DropGuard,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/db`), applies pending migrations and
+    /// starts listening for other nodes' events.
+    pub async fn open(url: &str, pool_size: usize) -> Result<PgStore> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {e}")))?;
+        PgStore::connect(config, pool_size).await
+    }
+
+    /// Like [`PgStore::open`], from a parsed configuration.
+    pub async fn connect(mut config: tokio_postgres::Config, pool_size: usize) -> Result<PgStore> {
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(TIMEOUT);
+        }
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                // A connection the server closed is noticed here and replaced.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(TIMEOUT))
+            .create_timeout(Some(TIMEOUT))
+            .recycle_timeout(Some(TIMEOUT))
+            .build()
+            .map_err(|e| StoreError::Other(format!("building the connection pool: {e}")))?;
+
+        let mut client = get(&pool).await?;
+        migrate::migrate(&mut client).await?;
+        let schema: String = client
+            .query_one("SELECT current_schema()", &[])
+            .await
+            .map_err(from_pg)?
+            .get(0);
+        drop(client);
+
+        let channel = channel_name(&schema);
+        let events = broadcast::channel(EVENT_BUFFER).0;
+        let stop = CancellationToken::new();
+        listener::start(config, channel.clone(), events.clone(), stop.clone()).await?;
+        Ok(PgStore {
+            pool,
+            channel,
+            events,
+            _listener: stop.drop_guard(),
+        })
+    }
+
+    async fn client(&self) -> Result<Object> {
+        get(&self.pool).await
+    }
+
+    fn publish(&self, event: StoreEvent) {
+        // An error only means nobody subscribes.
+        let _ = self.events.send(event);
+    }
+}
+
+/// The notification channel of one schema, so deployments in other schemas of the same
+/// database do not wake each other. At most 63 bytes, PostgreSQL's identifier length.
+fn channel_name(schema: &str) -> String {
+    let mut channel = format!("bpops.{schema}");
+    while channel.len() > 63 {
+        channel.pop();
+    }
+    channel
+}
+
+async fn get(pool: &Pool) -> Result<Object> {
+    pool.get().await.map_err(|e| match e {
+        // Failing to create or recycle a connection means the database is out of reach.
+        PoolError::Backend(e) => StoreError::Unavailable(e.to_string()),
+        PoolError::Timeout(_) | PoolError::Closed => StoreError::Unavailable(e.to_string()),
+        PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_) => {
+            StoreError::Other(e.to_string())
+        }
+    })
+}
+
+/// Lost connections, a server shutting down or refusing connections, exhausted resources
+/// and transaction conflicts are worth retrying later; anything else is a failure.
+pub(crate) fn from_pg(e: tokio_postgres::Error) -> StoreError {
+    use tokio_postgres::error::SqlState;
+    let retryable = match e.code() {
+        Some(code) => {
+            matches!(&code.code()[..2], "08" | "53" | "57")
+                || *code == SqlState::T_R_SERIALIZATION_FAILURE
+                || *code == SqlState::T_R_DEADLOCK_DETECTED
+                // "database is not currently accepting connections"
+                || *code == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE
+        }
+        None => e.is_closed() || is_connection_failure(&e),
+    };
+    if retryable {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Other(e.to_string())
+    }
+}
+
+/// Errors without a SQLSTATE that come from the connection rather than from our data.
+fn is_connection_failure(e: &tokio_postgres::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if cause.is::<std::io::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    let text = e.to_string();
+    text.starts_with("error connecting") || text.starts_with("timeout")
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn submit(&self, op: &NewOperation, expired_before: i64) -> Result<Submitted> {
+        let mut client = self.client().await?;
+        let submitted = queries::submit(&mut client, &self.channel, op, expired_before).await?;
+        if submitted == Submitted::Created {
+            self.publish(StoreEvent::Submitted);
+        }
+        Ok(submitted)
+    }
+
+    async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>> {
+        queries::get(&self.client().await?, account, id).await
+    }
+
+    async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Vec<Operation>> {
+        queries::claim(&self.client().await?, now, lease_until, limit).await
+    }
+
+    async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<bool> {
+        queries::renew_lease(&self.client().await?, id, attempt, lease_until).await
+    }
+
+    async fn finish(&self, id: &OperationId, attempt: i64, finish: &Finish) -> Result<bool> {
+        let mut client = self.client().await?;
+        let finished = queries::finish(&mut client, &self.channel, id, attempt, finish).await?;
+        if finished {
+            self.publish(StoreEvent::Finished(id.clone()));
+        }
+        Ok(finished)
+    }
+
+    async fn sweep(&self, expired_before: i64, limit: usize) -> Result<usize> {
+        queries::sweep(&self.client().await?, expired_before, limit).await
+    }
+
+    async fn resource(&self, key: &ResourceKey) -> Result<Option<Resource>> {
+        queries::resource(&self.client().await?, key).await
+    }
+
+    async fn seed_resources(&self, resources: &[Resource]) -> Result<()> {
+        queries::seed_resources(&mut self.client().await?, resources).await
+    }
+
+    async fn bootstrap_key(&self, candidate: &BootstrapKey) -> Result<(BootstrapKey, bool)> {
+        queries::bootstrap_key(&mut self.client().await?, candidate).await
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {
+        self.events.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests;

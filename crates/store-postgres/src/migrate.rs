@@ -1,0 +1,56 @@
+//! Versioned schema migrations, embedded in the binary and applied at open.
+//!
+//! The numbered names match the SQLite backend's, so a version means the same schema on
+//! both. Everything runs in one transaction holding an advisory lock, so nodes starting at
+//! once apply each migration exactly once: the others wait, then find it applied.
+
+use bpops_store::Result;
+use tokio_postgres::Client;
+
+use crate::from_pg;
+
+/// `(version, name, sql)`, in order; never edit one that has shipped, add a new one.
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+
+/// The advisory lock key of migrations (any constant that nothing else uses).
+const MIGRATION_LOCK: i64 = 0x6270_6f70_735f_6d67; // "bpops_mg"
+
+/// Brings the schema to the newest version.
+pub(crate) async fn migrate(client: &mut Client) -> Result<()> {
+    let tx = client.transaction().await.map_err(from_pg)?;
+    // N.B. the lock comes first: even CREATE TABLE IF NOT EXISTS races between sessions.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(from_pg)?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    BIGINT PRIMARY KEY,
+             name       TEXT   NOT NULL,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )
+    .await
+    .map_err(from_pg)?;
+    for &(version, name, sql) in MIGRATIONS {
+        let applied = tx
+            .query_opt(
+                "SELECT 1 FROM schema_migrations WHERE version = $1",
+                &[&version],
+            )
+            .await
+            .map_err(from_pg)?
+            .is_some();
+        if !applied {
+            tx.batch_execute(sql).await.map_err(from_pg)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[&version, &name],
+            )
+            .await
+            .map_err(from_pg)?;
+            tracing::info!(version, name, "applied migration");
+        }
+    }
+    tx.commit().await.map_err(from_pg)
+}

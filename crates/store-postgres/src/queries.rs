@@ -1,0 +1,426 @@
+//! The SQL of each store intent, one function per intent, each one transaction.
+
+use bpops_store::{
+    AccountId, BootstrapKey, Effect, Finish, NewOperation, Operation, OperationId, Resource,
+    ResourceKey, Result, Status, StoreError, Submitted,
+};
+use deadpool_postgres::{GenericClient, Object};
+use serde_json::{Map, Value};
+use tokio_postgres::Row;
+
+use crate::from_pg;
+
+const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
+     attributes, status, message, arguments, attempt, created_at, finished_at";
+
+pub(crate) async fn submit(
+    client: &mut Object,
+    channel: &str,
+    op: &NewOperation,
+    expired_before: i64,
+) -> Result<Submitted> {
+    let tx = client.transaction().await.map_err(from_pg)?;
+    // N.B. locks are taken in one order (token, then resource) so submits never deadlock.
+    if let Some(token) = &op.client_token {
+        // Submits racing with one token on several nodes queue here; the later ones then
+        // find the first one's operation.
+        lock(&tx, &format!("token/{}/{token}", op.account)).await?;
+        let existing = tx
+            .query_opt(
+                "SELECT id, fingerprint, finished_at FROM operations
+                 WHERE account = $1 AND client_token = $2",
+                &[&op.account.as_str(), token],
+            )
+            .await
+            .map_err(from_pg)?;
+        if let Some(row) = existing {
+            let (id, fingerprint, finished_at): (String, String, Option<i64>) =
+                (row.get(0), row.get(1), row.get(2));
+            if finished_at.is_some_and(|at| at < expired_before) {
+                // The holder has expired but is not swept yet: the token is free again.
+                tx.execute(
+                    "UPDATE operations SET client_token = NULL WHERE id = $1",
+                    &[&id],
+                )
+                .await
+                .map_err(from_pg)?;
+            } else {
+                return Ok(Submitted::Existing {
+                    id: parse_id(id)?,
+                    same_parameters: fingerprint == op.fingerprint,
+                });
+            }
+        }
+    }
+    if let Some(resource) = &op.resource {
+        // One resource's operations get their seq and commit one at a time, so seq order
+        // is commit order: a claim never sees a later operation without the earlier ones.
+        lock(&tx, &format!("resource/{resource}")).await?;
+    }
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO operations (id, account, service, operation, application, resource,
+                 attributes, client_token, fingerprint, status, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'INIT', $10)",
+        )
+        .await
+        .map_err(from_pg)?;
+    tx.execute(
+        &stmt,
+        &[
+            &op.id.as_str(),
+            &op.account.as_str(),
+            &op.service,
+            &op.operation,
+            &op.application,
+            &op.resource.as_ref().map(resource_column),
+            &op.attributes,
+            &op.client_token,
+            &op.fingerprint,
+            &op.created_at,
+        ],
+    )
+    .await
+    .map_err(from_pg)?;
+    notify(&tx, channel, "submitted").await?;
+    tx.commit().await.map_err(from_pg)?;
+    Ok(Submitted::Created)
+}
+
+/// A transaction-scoped advisory lock on `key` (hashed to 64 bits).
+async fn lock(tx: &deadpool_postgres::Transaction<'_>, key: &str) -> Result<()> {
+    let stmt = tx
+        .prepare_cached("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .await
+        .map_err(from_pg)?;
+    tx.execute(&stmt, &[&key]).await.map_err(from_pg)?;
+    Ok(())
+}
+
+/// Queues a notification, delivered to every listener when the transaction commits.
+async fn notify(
+    tx: &deadpool_postgres::Transaction<'_>,
+    channel: &str,
+    payload: &str,
+) -> Result<()> {
+    let stmt = tx
+        .prepare_cached("SELECT pg_notify($1, $2)")
+        .await
+        .map_err(from_pg)?;
+    tx.execute(&stmt, &[&channel, &payload])
+        .await
+        .map_err(from_pg)?;
+    Ok(())
+}
+
+pub(crate) async fn get(
+    client: &Object,
+    account: &AccountId,
+    id: &OperationId,
+) -> Result<Option<Operation>> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {OPERATION_COLUMNS} FROM operations WHERE id = $1 AND account = $2"
+        ))
+        .await
+        .map_err(from_pg)?;
+    let row = client
+        .query_opt(&stmt, &[&id.as_str(), &account.as_str()])
+        .await
+        .map_err(from_pg)?;
+    row.as_ref().map(operation_from_row).transpose()
+}
+
+pub(crate) async fn claim(
+    client: &Object,
+    now: i64,
+    lease_until: i64,
+    limit: usize,
+) -> Result<Vec<Operation>> {
+    // N.B. only the head of each resource's queue (no older unfinished operation on it) is
+    // a candidate. Rows another node is claiming right now are skipped, not waited for;
+    // a row claimed and committed since this statement's snapshot is locked in its new
+    // version and re-checked, so it no longer qualifies. Since a resource's operations
+    // commit in seq order (see `submit`), a head seen here stays the head until it ends.
+    let columns = OPERATION_COLUMNS
+        .split(", ")
+        .map(|c| format!("operations.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let stmt = client
+        .prepare_cached(&format!(
+            "WITH picked AS (
+                 SELECT o.seq FROM operations o
+                 WHERE o.status IN ('INIT', 'RUNNING')
+                   AND (o.status = 'INIT' OR o.lease_until <= $1)
+                   AND (o.resource IS NULL OR NOT EXISTS (
+                         SELECT 1 FROM operations p
+                         WHERE p.status IN ('INIT', 'RUNNING')
+                           AND p.account = o.account AND p.resource = o.resource
+                           AND p.seq < o.seq))
+                 ORDER BY o.seq
+                 LIMIT $3
+                 FOR UPDATE OF o SKIP LOCKED)
+             UPDATE operations
+             SET status = 'RUNNING', attempt = operations.attempt + 1, lease_until = $2
+             FROM picked WHERE operations.seq = picked.seq
+             RETURNING operations.seq, {columns}"
+        ))
+        .await
+        .map_err(from_pg)?;
+    let rows = client
+        .query(&stmt, &[&now, &lease_until, &(limit as i64)])
+        .await
+        .map_err(from_pg)?;
+    let mut claimed = rows
+        .iter()
+        .map(|row| Ok((row.get::<_, i64>(0), operation_from_columns(row, 1)?)))
+        .collect::<Result<Vec<_>>>()?;
+    claimed.sort_by_key(|(seq, _)| *seq);
+    Ok(claimed.into_iter().map(|(_, op)| op).collect())
+}
+
+pub(crate) async fn renew_lease(
+    client: &Object,
+    id: &OperationId,
+    attempt: i64,
+    lease_until: i64,
+) -> Result<bool> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE operations SET lease_until = $1
+             WHERE id = $2 AND attempt = $3 AND status = 'RUNNING'",
+        )
+        .await
+        .map_err(from_pg)?;
+    let changed = client
+        .execute(&stmt, &[&lease_until, &id.as_str(), &attempt])
+        .await
+        .map_err(from_pg)?;
+    Ok(changed == 1)
+}
+
+pub(crate) async fn finish(
+    client: &mut Object,
+    channel: &str,
+    id: &OperationId,
+    attempt: i64,
+    finish: &Finish,
+) -> Result<bool> {
+    let tx = client.transaction().await.map_err(from_pg)?;
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE operations
+             SET status = $1, message = $2, arguments = $3, finished_at = $4, lease_until = NULL
+             WHERE id = $5 AND attempt = $6 AND status = 'RUNNING'",
+        )
+        .await
+        .map_err(from_pg)?;
+    let changed = tx
+        .execute(
+            &stmt,
+            &[
+                &finish.status.as_str(),
+                &finish.message,
+                &finish.arguments,
+                &finish.finished_at,
+                &id.as_str(),
+                &attempt,
+            ],
+        )
+        .await
+        .map_err(from_pg)?;
+    if changed == 0 {
+        // A newer attempt owns the operation, or it is already final: apply nothing.
+        return Ok(false);
+    }
+    match &finish.effect {
+        None => {}
+        Some(Effect::Update { key, properties }) => {
+            tx.execute(
+                "UPDATE resources SET properties = $1
+                 WHERE account = $2 AND service = $3 AND id = $4 AND NOT deleted",
+                &[
+                    &Value::Object(properties.clone()).to_string(),
+                    &key.account.as_str(),
+                    &key.service,
+                    &key.id,
+                ],
+            )
+            .await
+            .map_err(from_pg)?;
+        }
+        Some(Effect::Delete { key }) => {
+            tx.execute(
+                "UPDATE resources SET deleted = TRUE
+                 WHERE account = $1 AND service = $2 AND id = $3",
+                &[&key.account.as_str(), &key.service, &key.id],
+            )
+            .await
+            .map_err(from_pg)?;
+        }
+    }
+    notify(&tx, channel, &format!("finished {id}")).await?;
+    tx.commit().await.map_err(from_pg)?;
+    Ok(true)
+}
+
+pub(crate) async fn sweep(client: &Object, expired_before: i64, limit: usize) -> Result<usize> {
+    // SKIP LOCKED: sweepers on several nodes take disjoint batches instead of queueing.
+    let stmt = client
+        .prepare_cached(
+            "DELETE FROM operations WHERE seq IN (
+                 SELECT seq FROM operations
+                 WHERE finished_at IS NOT NULL AND finished_at < $1
+                 LIMIT $2
+                 FOR UPDATE SKIP LOCKED)",
+        )
+        .await
+        .map_err(from_pg)?;
+    let deleted = client
+        .execute(&stmt, &[&expired_before, &(limit as i64)])
+        .await
+        .map_err(from_pg)?;
+    Ok(deleted as usize)
+}
+
+pub(crate) async fn resource(client: &Object, key: &ResourceKey) -> Result<Option<Resource>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT application, properties FROM resources
+             WHERE account = $1 AND service = $2 AND id = $3 AND NOT deleted",
+        )
+        .await
+        .map_err(from_pg)?;
+    let row = client
+        .query_opt(&stmt, &[&key.account.as_str(), &key.service, &key.id])
+        .await
+        .map_err(from_pg)?;
+    row.map(|row| {
+        Ok(Resource {
+            key: key.clone(),
+            application: row.try_get(0).map_err(from_pg)?,
+            properties: parse_properties(row.try_get(1).map_err(from_pg)?)?,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn seed_resources(client: &mut Object, resources: &[Resource]) -> Result<()> {
+    let tx = client.transaction().await.map_err(from_pg)?;
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO resources (account, service, id, application, properties)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .await
+        .map_err(from_pg)?;
+    for r in resources {
+        tx.execute(
+            &insert,
+            &[
+                &r.key.account.as_str(),
+                &r.key.service,
+                &r.key.id,
+                &r.application,
+                &Value::Object(r.properties.clone()).to_string(),
+            ],
+        )
+        .await
+        .map_err(from_pg)?;
+    }
+    tx.commit().await.map_err(from_pg)
+}
+
+pub(crate) async fn bootstrap_key(
+    client: &mut Object,
+    candidate: &BootstrapKey,
+) -> Result<(BootstrapKey, bool)> {
+    let tx = client.transaction().await.map_err(from_pg)?;
+    let created = tx
+        .execute(
+            "INSERT INTO bootstrap_key (singleton, account, access_key_id, secret)
+             VALUES (1, $1, $2, $3) ON CONFLICT DO NOTHING",
+            &[
+                &candidate.account.as_str(),
+                &candidate.access_key_id,
+                &candidate.secret,
+            ],
+        )
+        .await
+        .map_err(from_pg)?
+        == 1;
+    let row = tx
+        .query_one(
+            "SELECT account, access_key_id, secret FROM bootstrap_key WHERE singleton = 1",
+            &[],
+        )
+        .await
+        .map_err(from_pg)?;
+    let key = BootstrapKey {
+        account: AccountId::new(row.get::<_, String>(0)),
+        access_key_id: row.get(1),
+        secret: row.get(2),
+    };
+    tx.commit().await.map_err(from_pg)?;
+    Ok((key, created))
+}
+
+fn resource_column(key: &ResourceKey) -> String {
+    format!("{}/{}", key.service, key.id)
+}
+
+fn operation_from_row(row: &Row) -> Result<Operation> {
+    operation_from_columns(row, 0)
+}
+
+/// Reads [`OPERATION_COLUMNS`] starting at column `first`.
+fn operation_from_columns(row: &Row, first: usize) -> Result<Operation> {
+    let text = |i: usize| -> Result<String> { row.try_get(first + i).map_err(corrupt) };
+    let optional = |i: usize| -> Result<Option<String>> { row.try_get(first + i).map_err(corrupt) };
+    let number = |i: usize| -> Result<i64> { row.try_get(first + i).map_err(corrupt) };
+    let account = AccountId::new(text(1)?);
+    let resource = optional(5)?.map(|column| {
+        let (service, id) = column.split_once('/').unwrap_or((column.as_str(), ""));
+        ResourceKey {
+            account: account.clone(),
+            service: service.to_owned(),
+            id: id.to_owned(),
+        }
+    });
+    let status = text(7)?;
+    Ok(Operation {
+        id: parse_id(text(0)?)?,
+        account,
+        service: text(2)?,
+        operation: text(3)?,
+        application: optional(4)?,
+        resource,
+        attributes: text(6)?,
+        status: Status::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown status {status:?}")))?,
+        message: text(8)?,
+        arguments: text(9)?,
+        attempt: number(10)?,
+        created_at: number(11)?,
+        finished_at: row.try_get(first + 12).map_err(corrupt)?,
+    })
+}
+
+fn corrupt(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn parse_id(id: String) -> Result<OperationId> {
+    id.parse()
+        .map_err(|e| StoreError::Corrupt(format!("{e}: {id:?}")))
+}
+
+fn parse_properties(text: String) -> Result<Map<String, Value>> {
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(StoreError::Corrupt(
+            "resource properties are not a JSON object".into(),
+        )),
+    }
+}

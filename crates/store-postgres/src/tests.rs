@@ -1,0 +1,97 @@
+//! The shared conformance suite, each case in a fresh schema, and what only several nodes
+//! on one database can show.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bpops_store::{AccountId, NewOperation, OperationId, Store, StoreError, StoreEvent};
+
+use crate::PgStore;
+use crate::testing::TestSchema;
+
+async fn fresh() -> (Arc<dyn Store>, TestSchema) {
+    let schema = TestSchema::create().await;
+    (Arc::new(schema.open().await), schema)
+}
+
+bpops_store::store_conformance!(fresh());
+
+fn new_op(created_at: i64) -> NewOperation {
+    NewOperation {
+        id: OperationId::random(),
+        account: AccountId::new("1"),
+        service: "ecs".into(),
+        operation: "rename".into(),
+        application: None,
+        resource: None,
+        attributes: "{}".into(),
+        client_token: None,
+        fingerprint: "f".into(),
+        created_at,
+    }
+}
+
+#[tokio::test]
+async fn another_node_hears_submits_and_finishes() {
+    let schema = TestSchema::create().await;
+    let (a, b) = (schema.open().await, schema.open().await);
+    let mut heard = b.subscribe();
+    let op = new_op(0);
+    a.submit(&op, 0).await.unwrap();
+    let claimed = a.claim(0, 60_000, 1).await.unwrap();
+    let finish = bpops_store::Finish {
+        status: bpops_store::Status::Success,
+        message: String::new(),
+        arguments: "{}".into(),
+        finished_at: 1,
+        effect: None,
+    };
+    assert!(a.finish(&op.id, claimed[0].attempt, &finish).await.unwrap());
+    let events = tokio::time::timeout(Duration::from_secs(10), async {
+        vec![heard.recv().await.unwrap(), heard.recv().await.unwrap()]
+    })
+    .await
+    .expect("node b hears node a's commits");
+    assert_eq!(
+        events,
+        vec![StoreEvent::Submitted, StoreEvent::Finished(op.id)]
+    );
+}
+
+#[tokio::test]
+async fn nodes_starting_at_once_apply_each_migration_once() {
+    let schema = TestSchema::create().await;
+    let (a, b, c) = tokio::join!(schema.open(), schema.open(), schema.open());
+    drop((b, c));
+    let client = a.client().await.unwrap();
+    let versions: i64 = client
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(versions, 1);
+}
+
+#[tokio::test]
+async fn opening_keeps_the_leases_of_other_nodes() {
+    let schema = TestSchema::create().await;
+    let first = schema.open().await;
+    first.submit(&new_op(0), 0).await.unwrap();
+    assert_eq!(first.claim(0, 60_000, 10).await.unwrap().len(), 1);
+    let second = schema.open().await;
+    assert!(
+        second.claim(1, 60_000, 10).await.unwrap().is_empty(),
+        "the first node may still be running it"
+    );
+    assert_eq!(second.claim(60_001, 90_000, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_unavailable() {
+    // Nothing listens on port 1.
+    match PgStore::open("postgres://postgres@127.0.0.1:1/test", 1).await {
+        Err(StoreError::Unavailable(_)) => {}
+        Err(other) => panic!("expected Unavailable, got {other}"),
+        Ok(_) => panic!("opened a store on a closed port"),
+    }
+}
