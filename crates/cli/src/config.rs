@@ -56,7 +56,8 @@ pub struct RawConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
-    /// `sqlite://PATH`; default `sqlite://<data dir>/bpops.db`.
+    /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`; default
+    /// `sqlite://<data dir>/bpops.db`.
     pub url: Option<String>,
 }
 
@@ -68,6 +69,9 @@ pub struct RawOperations {
     pub retention: Option<String>,
     /// The longest ExecuteOperationSync waits (humantime, default 5s).
     pub sync_wait: Option<String>,
+    /// How long a node's claim on a running operation holds unless renewed (humantime,
+    /// default 30s); another node takes the operation over after it.
+    pub lease: Option<String>,
     /// Emulated latency and failure injection per operation.
     #[serde(default)]
     pub emulation: Vec<RawEmulation>,
@@ -205,10 +209,33 @@ pub struct RawAttachment {
 }
 
 /// Where operations are stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StorageUrl {
     /// An SQLite file.
     Sqlite(PathBuf),
+    /// A PostgreSQL database shared by several nodes, as a `postgres://` URL.
+    Postgres(String),
+}
+
+/// The URL's password, if any, is a secret.
+impl std::fmt::Debug for StorageUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageUrl::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            StorageUrl::Postgres(url) => {
+                // postgres://user:secret@host/db → postgres://user:<redacted>@host/db
+                let userinfo = url.find("://").map(|i| i + 3).zip(url.rfind('@'));
+                let password = userinfo
+                    .filter(|(start, at)| start < at)
+                    .and_then(|(start, at)| url[start..at].find(':').map(|c| (start + c, at)));
+                let redacted = match password {
+                    Some((colon, at)) => format!("{}:<redacted>{}", &url[..colon], &url[at..]),
+                    None => url.clone(),
+                };
+                f.debug_tuple("Postgres").field(&redacted).finish()
+            }
+        }
+    }
 }
 
 /// The validated configuration.
@@ -241,12 +268,18 @@ pub fn parse(text: &str, catalog: &Catalog) -> anyhow::Result<Config> {
     raw.validate(catalog)
 }
 
-/// Parses a `sqlite://PATH` URL.
+/// Parses a `sqlite://PATH` or `postgres://USER@HOST:PORT/DB` (also `postgresql://`) URL;
+/// the backend is chosen from the scheme, once.
 pub fn parse_storage_url(url: &str) -> anyhow::Result<StorageUrl> {
+    const VALID: &str = "use sqlite://PATH or postgres://USER@HOST:PORT/DB";
     match url.split_once("://") {
         Some(("sqlite", path)) if !path.is_empty() => Ok(StorageUrl::Sqlite(PathBuf::from(path))),
         Some(("sqlite", _)) => bail!("{url:?} names no file: use sqlite://PATH"),
-        _ => bail!("{url:?} is not a supported storage URL: use sqlite://PATH"),
+        Some(("postgres" | "postgresql", rest)) if !rest.is_empty() => {
+            Ok(StorageUrl::Postgres(url.to_owned()))
+        }
+        Some(("postgres" | "postgresql", _)) => bail!("{url:?} names no server: {VALID}"),
+        _ => bail!("{url:?} is not a supported storage URL: {VALID}"),
     }
 }
 
@@ -285,8 +318,17 @@ impl RawConfig {
                 self.operations.retention.as_deref(),
                 Duration::from_secs(3600),
             )?,
+            lease: duration(
+                "operations",
+                "lease",
+                self.operations.lease.as_deref(),
+                Duration::from_secs(30),
+            )?,
             ..bpops_engine::Settings::default()
         };
+        if engine.lease < Duration::from_millis(100) {
+            bail!("[operations] lease must be at least 100ms");
+        }
         if engine.retention.is_zero() {
             bail!("[operations] retention must be longer than zero");
         }

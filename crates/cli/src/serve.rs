@@ -11,6 +11,7 @@ use bpops_catalog::Catalog;
 use bpops_engine::{Engine, SystemClock};
 use bpops_iam::{AccessKey, Directory, Principal, Secret};
 use bpops_store::{AccountId, BootstrapKey, Store};
+use bpops_store_postgres::{DEFAULT_POOL_SIZE, PgStore};
 use bpops_store_sqlite::SqliteStore;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
@@ -56,7 +57,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => config::parse("", &catalog)?,
     };
     let (listen, storage) = merge_overrides(&args, &config)?;
-    let store = open_store(&storage)?;
+    let store = open_store(&storage).await?;
     store
         .seed_resources(&config.resources)
         .await
@@ -110,7 +111,7 @@ fn merge_overrides(args: &ServeArgs, config: &Config) -> anyhow::Result<(SocketA
 }
 
 /// The backend is chosen here, once, from the URL scheme.
-fn open_store(url: &StorageUrl) -> anyhow::Result<Arc<dyn Store>> {
+async fn open_store(url: &StorageUrl) -> anyhow::Result<Arc<dyn Store>> {
     match url {
         StorageUrl::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -119,6 +120,12 @@ fn open_store(url: &StorageUrl) -> anyhow::Result<Arc<dyn Store>> {
             }
             let store =
                 SqliteStore::open(path).with_context(|| format!("opening {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        StorageUrl::Postgres(url) => {
+            let store = PgStore::open(url, DEFAULT_POOL_SIZE)
+                .await
+                .context("opening the PostgreSQL database")?;
             Ok(Arc::new(store))
         }
     }
