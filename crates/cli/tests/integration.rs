@@ -21,6 +21,11 @@ mod config;
 #[path = "integration/durability.rs"]
 mod durability;
 
+/// Several nodes on one PostgreSQL database: any node answers, a killed node's operations
+/// are finished by the others exactly once, a database outage is survived.
+#[path = "integration/nodes.rs"]
+mod nodes;
+
 /// Submitting operations and reading their results: ids, statuses, retention, idempotency.
 #[path = "integration/operations.rs"]
 mod operations;

@@ -34,7 +34,7 @@ const RECOVERY: Duration = Duration::from_secs(10);
 
 /// An acknowledged submission: HTTP 200 with an OperationId.
 #[derive(Clone, Debug)]
-struct Acked {
+pub(crate) struct Acked {
     id: String,
     instance: String,
     tag: String,
@@ -53,7 +53,7 @@ async fn crash_and_recover(within: Duration) {
     let config = dir.config(&config());
 
     let server = dir.serve(&config).await;
-    let acked = submit_and_kill(server).await;
+    let acked = submit_and_kill(server, &[]).await;
 
     let server = dir.serve(&config).await;
     let restarted = Instant::now();
@@ -64,7 +64,17 @@ async fn crash_and_recover(within: Duration) {
         restarted.elapsed()
     );
 
-    for op in &acked {
+    check_exactly_once(&server, &acked, &results).await;
+}
+
+/// Every acknowledged operation succeeded, each instance's results form a chain, and the
+/// final state holds every acknowledged tag and nothing more.
+pub(crate) async fn check_exactly_once(
+    server: &Server,
+    acked: &[Acked],
+    results: &BTreeMap<String, Value>,
+) {
+    for op in acked {
         let data = &results[&op.id];
         assert_eq!(data["Status"], "SUCCESS", "{op:?}: {data}");
         assert_eq!(
@@ -74,14 +84,14 @@ async fn crash_and_recover(within: Duration) {
         );
     }
     for instance in instances() {
-        check_chain(&instance, &acked, &results);
+        check_chain(&instance, acked, results);
     }
-    check_final_tags(&server, &acked).await;
+    check_final_tags(server, acked).await;
 }
 
 /// 40 running instances in the base application; `addTags` takes 200 ms, so most operations
 /// are still queued behind their instance's earlier ones when the kill comes.
-fn config() -> String {
+pub(crate) fn config() -> String {
     let mut text = String::from(
         "[[operations.emulation]]\nservice = \"ecs\"\noperation = \"addTags\"\nlatency = \"200ms\"\n",
     );
@@ -95,20 +105,25 @@ fn config() -> String {
     text
 }
 
-fn instances() -> impl Iterator<Item = String> {
+pub(crate) fn instances() -> impl Iterator<Item = String> {
     (0..INSTANCES).map(|n| format!("i-dur{n:02}"))
 }
 
-/// Sends every submission, at most [`IN_FLIGHT`] at a time, and kills the server with
-/// SIGKILL once [`KILL_AFTER_ACKS`] were acknowledged. Returns the acknowledged ones.
-async fn submit_and_kill(server: Server) -> Vec<Acked> {
+/// Sends every submission, at most [`IN_FLIGHT`] at a time, round-robin over `victim` and
+/// `others` (nodes sharing its database), and kills `victim` with SIGKILL once
+/// [`KILL_AFTER_ACKS`] were acknowledged. Returns the acknowledged ones.
+pub(crate) async fn submit_and_kill(victim: Server, others: &[&Server]) -> Vec<Acked> {
     let acked = Arc::new(Mutex::new(Vec::new()));
     let enough = Arc::new(Notify::new());
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut tasks = JoinSet::new();
+    let nodes: Vec<&Server> = std::iter::once(&victim)
+        .chain(others.iter().copied())
+        .collect();
     // Round-robin over instances, so each instance's operations are spread over the run.
     for round in 0..OPS_PER_INSTANCE {
         for (n, instance) in instances().enumerate() {
+            let node = nodes[(round * INSTANCES + n) % nodes.len()];
             let op = Acked {
                 id: String::new(),
                 tag: format!("k{round}-{n:02}"),
@@ -118,8 +133,8 @@ async fn submit_and_kill(server: Server) -> Vec<Acked> {
             let attributes = add_tags(&op.instance, json!({&op.tag: &op.value})).to_string();
             let request = Acs3::new("ExecuteOperationASync")
                 .params(&execute_params("addTags", &attributes))
-                .sign(&server.host(), ROOT);
-            let sender = server.sender();
+                .sign(&node.host(), ROOT);
+            let sender = node.sender();
             let (acked, enough, slots) =
                 (Arc::clone(&acked), Arc::clone(&enough), Arc::clone(&slots));
             tasks.spawn(async move {
@@ -142,7 +157,7 @@ async fn submit_and_kill(server: Server) -> Vec<Acked> {
     tokio::time::timeout(Duration::from_secs(30), enough.notified())
         .await
         .expect("the server acknowledges submissions");
-    let output = server.kill().await;
+    let output = victim.kill().await;
 
     let mut refused = BTreeMap::new();
     let mut unanswered = 0;
@@ -167,7 +182,7 @@ async fn submit_and_kill(server: Server) -> Vec<Acked> {
 }
 
 /// Polls every acknowledged id until it is final; each must stay readable throughout.
-async fn wait_all_final(
+pub(crate) async fn wait_all_final(
     server: &Server,
     acked: &[Acked],
     within: Duration,
@@ -208,7 +223,7 @@ async fn wait_all_final(
 
 /// The tag sets reported by `instance`'s acknowledged operations form a chain in which each
 /// operation's own tag first appears in its own result.
-fn check_chain(instance: &str, acked: &[Acked], results: &BTreeMap<String, Value>) {
+pub(crate) fn check_chain(instance: &str, acked: &[Acked], results: &BTreeMap<String, Value>) {
     let mut steps: Vec<(&Acked, Map<String, Value>)> = acked
         .iter()
         .filter(|op| op.instance == instance)
@@ -240,7 +255,7 @@ fn check_chain(instance: &str, acked: &[Acked], results: &BTreeMap<String, Value
 
 /// One more `addTags` per instance reads the final state: every acknowledged tag is there
 /// with its value, and nothing beyond what was ever submitted.
-async fn check_final_tags(server: &Server, acked: &[Acked]) {
+pub(crate) async fn check_final_tags(server: &Server, acked: &[Acked]) {
     let mut probes = Vec::new();
     for instance in instances() {
         let id = server

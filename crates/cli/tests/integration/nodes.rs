@@ -1,0 +1,160 @@
+//! product.md: "several `bpops serve` nodes can share one PostgreSQL database". Each test
+//! starts real nodes on ephemeral ports against a fresh database of the test server
+//! (`BPOPS_TEST_POSTGRES`, by default the local one `.ci/run` starts), dropped afterwards.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bpops_store_postgres::testing::TestDatabase;
+use serde_json::json;
+
+use crate::common::{ROOT, RUNNING_INSTANCE, Reply, Server, TestDir, execute_params, operation_id};
+use crate::durability;
+
+/// The base configuration of every integration test, with `{STORAGE}` to fill in.
+const BASE_CONFIG: &str = include_str!("base.toml");
+
+/// The lease of these tests: short, so a killed node's operations are taken over soon.
+const LEASE: &str = "2s";
+
+/// How long anything here may take: far above what it needs, so a slow machine never
+/// fails a test, yet bounded.
+const BOUND: Duration = Duration::from_secs(30);
+
+/// Nodes sharing one fresh database.
+struct Cluster {
+    dir: TestDir,
+    config: PathBuf,
+    database: TestDatabase,
+}
+
+impl Cluster {
+    /// A fresh database and a configuration for it, with `extra` tables appended.
+    async fn new(extra: &str) -> Cluster {
+        let database = TestDatabase::create().await;
+        let dir = TestDir::new();
+        let text = format!(
+            "{}\n[operations]\nlease = \"{LEASE}\"\n{extra}",
+            BASE_CONFIG.replace("{STORAGE}", &database.url())
+        );
+        let config = dir.write("bpops.toml", &text);
+        Cluster {
+            dir,
+            config,
+            database,
+        }
+    }
+
+    /// Starts one more node.
+    async fn node(&self) -> Server {
+        self.dir.serve(&self.config).await
+    }
+}
+
+fn rename(name: &str) -> serde_json::Value {
+    json!({"instanceId": RUNNING_INSTANCE, "instance_name": name})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_node_answers_for_operations_submitted_on_another() {
+    let cluster = Cluster::new(
+        "[[operations.emulation]]\nservice = \"ecs\"\noperation = \"rename\"\nlatency = \"50ms\"\n",
+    )
+    .await;
+    let (a, b) = (cluster.node().await, cluster.node().await);
+
+    let id = a.submit("rename", &rename("from-a")).await;
+    let data = b.wait_final(ROOT, &id, BOUND).await;
+    assert_eq!(data["Status"], "SUCCESS", "{data}");
+
+    // Whichever node runs it, the node that waits is woken by the database: a missed
+    // wake-up would answer RUNNING when sync_wait (5 s) is up.
+    for n in 0..6 {
+        let node = if n % 2 == 0 { &a } else { &b };
+        let reply = node
+            .execute(
+                "ExecuteOperationSync",
+                "rename",
+                &rename(&format!("sync-{n}")),
+            )
+            .await;
+        assert_eq!(reply.data()["Status"], "SUCCESS", "{}", reply.json);
+    }
+
+    // A ClientToken holds across nodes.
+    let attributes = rename("tokened").to_string();
+    let mut params = execute_params("rename", &attributes).to_vec();
+    params.push(("ClientToken", "token-across-nodes"));
+    let first = operation_id(&a.call(ROOT, "ExecuteOperationASync", &params).await);
+    let second = operation_id(&b.call(ROOT, "ExecuteOperationASync", &params).await);
+    assert_eq!(first, second);
+}
+
+/// product.md "Operations and executors" across nodes: three nodes, one killed with SIGKILL
+/// during a burst; the two others finish its operations once its leases expire, and every
+/// emulated effect applies exactly once (see `durability` for how that is checked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operations_of_a_killed_node_are_finished_by_the_others_exactly_once() {
+    let cluster = Cluster::new(&durability::config()).await;
+    let victim = cluster.node().await;
+    let (b, c) = (cluster.node().await, cluster.node().await);
+
+    let acked = durability::submit_and_kill(victim, &[&b, &c]).await;
+    let killed = Instant::now();
+    let results = durability::wait_all_final(&b, &acked, BOUND).await;
+    eprintln!(
+        "{} acknowledged operations final {:?} after the kill",
+        acked.len(),
+        killed.elapsed()
+    );
+    durability::check_exactly_once(&c, &acked, &results).await;
+}
+
+/// The database going away makes requests fail with ServiceUnavailable; when it comes back
+/// the node serves again by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_is_unavailable_while_the_database_is_away_and_recovers_by_itself() {
+    let cluster = Cluster::new("").await;
+    let node = cluster.node().await;
+    let before = node.submit("rename", &rename("before")).await;
+    node.wait_final(ROOT, &before, BOUND).await;
+
+    cluster.database.set_reachable(false).await;
+    let refused = retry_until(|| node.result(ROOT, &before), |r| r.status != 200).await;
+    refused.assert_error(503, "ServiceUnavailable");
+
+    cluster.database.set_reachable(true).await;
+    let after = rename("after");
+    let reply = retry_until(
+        || node.execute("ExecuteOperationSync", "rename", &after),
+        |r| r.status == 200,
+    )
+    .await;
+    assert_eq!(reply.data()["Status"], "SUCCESS", "{}", reply.json);
+    assert_eq!(
+        node.result(ROOT, &before).await.data()["Status"],
+        "SUCCESS",
+        "nothing was lost"
+    );
+}
+
+/// Sends requests until one answer satisfies `done`, within [`BOUND`].
+async fn retry_until<F, Fut>(mut request: F, done: impl Fn(&Reply) -> bool) -> Reply
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Reply>,
+{
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let reply = request().await;
+        if done(&reply) {
+            return reply;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still not the expected answer after {BOUND:?}: {}",
+            reply.json
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
