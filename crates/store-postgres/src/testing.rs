@@ -2,7 +2,7 @@
 //! its guard is.
 //!
 //! The server is `BPOPS_TEST_POSTGRES` (a URL), by default the local one CI starts:
-//! `postgres://postgres@127.0.0.1:5432/test`.
+//! `postgres://postgres@127.0.0.1:5432/postgres`.
 
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ const TEST_POOL_SIZE: usize = 4;
 /// The server tests use.
 pub fn server_url() -> String {
     std::env::var("BPOPS_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 fn server_config() -> Config {
@@ -60,10 +60,11 @@ fn execute_detached(config: Config, sql: String) {
                 return;
             };
             tokio::spawn(connection);
-            // Never wait long for a lock some unfinished test task still holds.
-            let _ = client
-                .batch_execute(&format!("SET lock_timeout = '2s'; {sql}"))
-                .await;
+            // Never wait long for a lock some unfinished test task still holds. N.B. two
+            // calls: several statements in one would form a transaction, and DROP DATABASE
+            // refuses to run in one.
+            let _ = client.batch_execute("SET lock_timeout = '2s'").await;
+            let _ = client.batch_execute(&sql).await;
         });
     });
     let _ = thread.join();

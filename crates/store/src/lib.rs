@@ -2,7 +2,7 @@
 //!
 //! [`Store`] is a trait of *intents* (submit, claim, renew a lease, finish, sweep), each one
 //! transaction, so the engine never sees SQL, connections or transactions. Backends live in
-//! their own crates (`bpops-store-sqlite`, later PostgreSQL) and the application holds an
+//! their own crates (`bpops-store-sqlite`, `bpops-store-postgres`) and the application holds an
 //! `Arc<dyn Store>` chosen once from the `storage.url` scheme.
 //!
 //! Key decisions:
