@@ -32,7 +32,7 @@ pub async fn handle(
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
     let host_id = host(request.headers());
     let span = tracing::info_span!("request", request_id = %request_id, peer = %peer);
-    let outcome = process(&app, request).instrument(span.clone()).await;
+    let outcome = process(&app, peer, request).instrument(span.clone()).await;
     let _enter = span.enter();
     match outcome {
         Ok((action, reply)) => {
@@ -57,7 +57,11 @@ pub async fn handle(
     }
 }
 
-async fn process(app: &App, request: Request) -> Result<(Action, Reply), ApiError> {
+async fn process(
+    app: &App,
+    peer: SocketAddr,
+    request: Request,
+) -> Result<(Action, Reply), ApiError> {
     let (parts, body) = request.into_parts();
     if parts.method != Method::POST && parts.method != Method::GET {
         return Err(ApiError::invalid("method", "use POST (or GET)"));
@@ -95,6 +99,7 @@ async fn process(app: &App, request: Request) -> Result<(Action, Reply), ApiErro
         principal: &principal,
         params: &params,
         action,
+        peer: peer.ip(),
     };
     let reply = routes::route(&ctx).await?;
     Ok((action, reply))

@@ -4,12 +4,13 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use bpops_catalog::Catalog;
 use bpops_engine::Emulation;
-use bpops_iam::{AccessKey, Application, Directory, Principal, Secret};
+use bpops_iam::{AccessKey, Application, Directory, Grant, Policy, Principal, Scope, Secret};
 use bpops_store::{AccountId, Resource, ResourceKey};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -541,15 +542,16 @@ impl RawConfig {
             });
         }
 
-        let mut policies = HashSet::new();
+        let mut policies = HashMap::new();
         for (n, p) in self.policies.iter().enumerate() {
             account_exists("policies", n, &p.name, &p.account)?;
             let at = format!("[[policies]] entry {} ({})", n + 1, p.name);
-            if !policies.insert((p.account.as_str(), p.name.as_str())) {
+            // N.B. a malformed document stops start-up: skipping it could drop a Deny.
+            let policy = Policy::parse(&p.name, &p.document).map_err(|e| anyhow!("{at}: {e}"))?;
+            let key = (p.account.as_str(), p.name.as_str());
+            if policies.insert(key, Arc::new(policy)).is_some() {
                 bail!("{at}: declared twice in account {}", p.account);
             }
-            serde_json::from_str::<Map<String, Value>>(&p.document)
-                .with_context(|| format!("{at}: document is not a JSON object"))?;
         }
 
         for (n, a) in self.attachments.iter().enumerate() {
@@ -560,13 +562,13 @@ impl RawConfig {
                 a.policy,
                 a.user
             );
-            if !policies.contains(&(a.account.as_str(), a.policy.as_str())) {
+            let Some(policy) = policies.get(&(a.account.as_str(), a.policy.as_str())) else {
                 bail!(
                     "{at}: policy {:?} is not declared in [[policies]] of account {}",
                     a.policy,
                     a.account
                 );
-            }
+            };
             if !users.contains(&(a.account.as_str(), a.user.as_str())) {
                 bail!(
                     "{at}: user {:?} is not declared in [[users]] of account {}",
@@ -574,13 +576,25 @@ impl RawConfig {
                     a.account
                 );
             }
-            if a.scope != "account" && !groups.contains(&(a.account.as_str(), a.scope.as_str())) {
+            let scope = if a.scope == "account" {
+                Scope::Account
+            } else if groups.contains(&(a.account.as_str(), a.scope.as_str())) {
+                Scope::ResourceGroup(a.scope.clone())
+            } else {
                 bail!(
                     "{at}: scope {:?} is neither \"account\" nor a resource group of account {}",
                     a.scope,
                     a.account
                 );
-            }
+            };
+            directory = directory.grant(
+                &a.account,
+                &a.user,
+                Grant {
+                    policy: Arc::clone(policy),
+                    scope,
+                },
+            );
         }
 
         Ok(Config {
@@ -605,6 +619,9 @@ mod tests {
     fn error(text: &str) -> String {
         format!("{:#}", check(text).expect_err("must be refused"))
     }
+
+    const ALLOW_ALL: &str =
+        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
     const BASE: &str = r#"
         [[accounts]]
@@ -675,7 +692,7 @@ mod tests {
             "{e}"
         );
         let e = error(&format!(
-            "{BASE}[[policies]]\naccount = \"1001\"\nname = \"P\"\ndocument = '{{}}'\n[[attachments]]\naccount = \"1001\"\npolicy = \"P\"\nuser = \"reader\"\nscope = \"rg-other\""
+            "{BASE}[[policies]]\naccount = \"1001\"\nname = \"P\"\ndocument = '{ALLOW_ALL}'\n[[attachments]]\naccount = \"1001\"\npolicy = \"P\"\nuser = \"reader\"\nscope = \"rg-other\""
         ));
         assert!(
             e.contains("[[attachments]] entry 1") && e.contains("rg-other"),
@@ -707,6 +724,64 @@ mod tests {
             "{BASE}[[policies]]\naccount = \"1001\"\nname = \"P\"\ndocument = 'not json'"
         ));
         assert!(e.contains("[[policies]] entry 1 (P)"), "{e}");
+    }
+
+    #[test]
+    fn a_malformed_policy_stops_start_up_naming_policy_statement_and_problem() {
+        let e = error(&format!(
+            "{BASE}[[policies]]\naccount = \"1001\"\nname = \"NoDeletes\"\ndocument = '{{\"Version\":\"1\",\"Statement\":[{{\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\",\"Condition\":{{\"StringEquals\":{{\"bpstudio:Opration\":\"ecsDelete\"}}}}}}]}}'"
+        ));
+        assert!(
+            e.contains("[[policies]] entry 1 (NoDeletes)")
+                && e.contains("Statement 1")
+                && e.contains("bpstudio:Opration"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn attachments_become_grants_of_their_user_with_their_scope() {
+        let config = check(&format!(
+            "{BASE}[[policies]]\naccount = \"1001\"\nname = \"P\"\ndocument = '{ALLOW_ALL}'\n\
+             [[attachments]]\naccount = \"1001\"\npolicy = \"P\"\nuser = \"reader\"\nscope = \"account\"\n\
+             [[attachments]]\naccount = \"1001\"\npolicy = \"P\"\nuser = \"reader\"\nscope = \"rg-prod\""
+        ))
+        .unwrap();
+        let reader = Principal::User {
+            account: "1001".into(),
+            name: "reader".into(),
+        };
+        let scopes: Vec<_> = config
+            .directory
+            .grants(&reader)
+            .iter()
+            .map(|g| (g.policy.name().to_owned(), g.scope.clone()))
+            .collect();
+        assert_eq!(
+            scopes,
+            [
+                ("P".to_owned(), Scope::Account),
+                ("P".to_owned(), Scope::ResourceGroup("rg-prod".into()))
+            ]
+        );
+    }
+
+    #[test]
+    fn an_inactive_key_is_kept_inactive() {
+        let config = check(&format!(
+            "{BASE}[[access_keys]]\nid = \"K\"\nsecret = \"s\"\naccount = \"1001\"\nactive = false"
+        ))
+        .unwrap();
+        assert!(!config.directory.key("K").unwrap().active);
+    }
+
+    #[test]
+    fn errors_about_access_keys_never_show_the_secret() {
+        let e = error(&format!(
+            "{BASE}[[access_keys]]\nid = \"K\"\nsecret = \"hunter2\"\naccount = \"1001\"\nuser = \"ghost\"\n\
+             [[access_keys]]\nid = \"K\"\nsecret = \"hunter3\"\naccount = \"1001\""
+        ));
+        assert!(!e.contains("hunter"), "{e}");
     }
 
     #[test]

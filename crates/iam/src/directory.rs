@@ -1,10 +1,11 @@
-//! The directory: accounts, resource groups, applications, users and access keys, as
-//! declared in the configuration. Built once, validated by the caller, read-only afterwards.
+//! The directory: accounts, resource groups, applications, users, access keys and the
+//! policies attached to users, as declared in the configuration. Built once, validated by the
+//! caller, read-only afterwards.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use crate::Principal;
+use crate::{Grant, Principal};
 
 /// An AccessKeySecret. Its `Debug` never shows the value, so it cannot reach a log.
 #[derive(Clone, PartialEq, Eq)]
@@ -54,6 +55,7 @@ pub struct Directory {
     keys: HashMap<String, AccessKey>,
     applications: HashMap<(String, String), Application>,
     resource_groups: HashSet<(String, String)>,
+    grants: HashMap<(String, String), Vec<Grant>>,
 }
 
 impl Directory {
@@ -70,6 +72,17 @@ impl Directory {
     /// An application of an account.
     pub fn application(&self, account: &str, id: &str) -> Option<&Application> {
         self.applications.get(&(account.to_owned(), id.to_owned()))
+    }
+
+    /// The policies attached to `principal`: none for a root key, which needs none.
+    pub fn grants(&self, principal: &Principal) -> &[Grant] {
+        match principal {
+            Principal::Root { .. } => &[],
+            Principal::User { account, name } => self
+                .grants
+                .get(&(account.clone(), name.clone()))
+                .map_or(&[], Vec::as_slice),
+        }
     }
 
     /// Whether the account has this resource group.
@@ -105,6 +118,16 @@ impl DirectoryBuilder {
         self.directory
             .applications
             .insert((account.to_owned(), id.to_owned()), application);
+        self
+    }
+
+    /// Attaches a policy to user `user` of `account`.
+    pub fn grant(mut self, account: &str, user: &str, grant: Grant) -> Self {
+        self.directory
+            .grants
+            .entry((account.to_owned(), user.to_owned()))
+            .or_default()
+            .push(grant);
         self
     }
 
@@ -149,5 +172,30 @@ mod tests {
         assert!(directory.application("2", "APP").is_none());
         assert!(directory.has_resource_group("1", "rg"));
         assert!(!directory.has_resource_group("2", "rg"));
+    }
+
+    #[test]
+    fn grants_belong_to_one_user_of_one_account() {
+        let policy = crate::Policy::parse(
+            "P",
+            r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        )
+        .unwrap();
+        let grant = Grant {
+            policy: std::sync::Arc::new(policy),
+            scope: crate::Scope::Account,
+        };
+        let directory = Directory::builder().grant("1", "u", grant).build();
+        let user = |account: &str, name: &str| Principal::User {
+            account: account.into(),
+            name: name.into(),
+        };
+        assert_eq!(directory.grants(&user("1", "u")).len(), 1);
+        assert!(directory.grants(&user("2", "u")).is_empty());
+        assert!(directory.grants(&user("1", "v")).is_empty());
+        let root = Principal::Root {
+            account: "1".into(),
+        };
+        assert!(directory.grants(&root).is_empty());
     }
 }

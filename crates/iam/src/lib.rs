@@ -1,16 +1,26 @@
-//! Identity and access for bpops: who signed a request ([`Directory`], [`Principal`]) and
-//! whether that principal may do what it asks ([`authorize`]).
+//! Identity and access for bpops: who signed a request ([`Directory`], [`Principal`]), the RAM
+//! policy language ([`Policy`]), and whether a principal may do what it asks ([`authorize`]).
 //!
 //! Pure: the directory is built once from the configuration and never touches storage, and
-//! authorization is a function of the principal and the request. Root keys have full access
-//! to their own account and nothing else. RAM users authenticate, but until the RAM policy
-//! language lands they hold no grants, so every request of theirs is an implicit deny.
+//! authorization is a function of the principal, its grants and the request context,
+//! returning the decision and why ([`Evaluation`]). Root keys have full access to their own
+//! account and nothing else; RAM users have exactly what their attached policies allow, each
+//! attachment account-wide or scoped to one resource group ([`Scope`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod condition;
 mod directory;
+mod evaluate;
+mod glob;
+mod policy;
+mod time;
 
 pub use directory::{AccessKey, Application, Directory, DirectoryBuilder, Secret};
+pub use evaluate::{
+    DecidedBy, DenyKind, Evaluation, Grant, PolicyType, RequestContext, Scope, authorize, evaluate,
+};
+pub use policy::{Policy, PolicyError, Problem};
 
 /// The identity behind a verified AccessKey.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,50 +77,8 @@ pub fn virtual_arn(account: &str) -> String {
     format!("acs:bpstudio::{account}:bpstudiovirtual/*")
 }
 
-/// Why a request was denied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DenyKind {
-    /// No statement allowed it.
-    Implicit,
-    /// A statement denied it.
-    Explicit,
-}
-
-impl DenyKind {
-    /// `NoPermissionType` of an access-denied answer.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DenyKind::Implicit => "ImplicitDeny",
-            DenyKind::Explicit => "ExplicitDeny",
-        }
-    }
-}
-
-/// The outcome of [`authorize`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// The request may go on.
-    Allow,
-    /// The request is refused.
-    Deny(DenyKind),
-}
-
-/// Decides whether `principal` may perform `action` (for example
-/// `bpstudio:GetExecuteOperationResult`) on `resource` (an ARN).
-///
-/// A root key may do anything in its own account, whatever the action; a RAM user's rights
-/// will come from the policies matching `action`, and until those are evaluated it has none.
-pub fn authorize(principal: &Principal, _action: &str, resource: &str) -> Decision {
-    match principal {
-        Principal::Root { account } if arn_account(resource) == Some(account.as_str()) => {
-            Decision::Allow
-        }
-        Principal::Root { .. } | Principal::User { .. } => Decision::Deny(DenyKind::Implicit),
-    }
-}
-
 /// The account field of `acs:service:region:account:resource`.
-fn arn_account(arn: &str) -> Option<&str> {
+pub(crate) fn arn_account(arn: &str) -> Option<&str> {
     let mut parts = arn.splitn(5, ':');
     match (
         parts.next(),
@@ -128,50 +96,6 @@ fn arn_account(arn: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
-    fn root(account: &str) -> Principal {
-        Principal::Root {
-            account: account.into(),
-        }
-    }
-
-    #[test]
-    fn root_may_act_on_its_own_account() {
-        let arn = application_arn("1001", Some("APP"));
-        assert_eq!(
-            authorize(&root("1001"), "bpstudio:ExecuteOperationASync", &arn),
-            Decision::Allow
-        );
-        let arn = virtual_arn("1001");
-        assert_eq!(
-            authorize(&root("1001"), "bpstudio:ListServices", &arn),
-            Decision::Allow
-        );
-    }
-
-    #[test]
-    fn root_is_denied_in_another_account() {
-        let arn = virtual_arn("1002");
-        assert_eq!(
-            authorize(&root("1001"), "bpstudio:ListServices", &arn),
-            Decision::Deny(DenyKind::Implicit)
-        );
-    }
-
-    #[test]
-    fn ram_users_hold_no_grant_yet() {
-        let user = Principal::User {
-            account: "1001".into(),
-            name: "reader".into(),
-        };
-        let arn = virtual_arn("1001");
-        assert_eq!(
-            authorize(&user, "bpstudio:GetExecuteOperationResult", &arn),
-            Decision::Deny(DenyKind::Implicit)
-        );
-        assert_eq!(user.kind(), "SubUser");
-        assert_eq!(user.display_name(), "reader");
-    }
-
     #[test]
     fn arns_have_the_documented_shape() {
         assert_eq!(
@@ -184,5 +108,18 @@ mod tests {
             Some("1001")
         );
         assert_eq!(arn_account("*"), None);
+    }
+
+    #[test]
+    fn principals_describe_themselves_for_access_denied_answers() {
+        let user = Principal::User {
+            account: "1001".into(),
+            name: "reader".into(),
+        };
+        assert_eq!((user.kind(), user.display_name()), ("SubUser", "reader"));
+        let root = Principal::Root {
+            account: "1001".into(),
+        };
+        assert_eq!((root.kind(), root.display_name()), ("Account", "1001"));
     }
 }
