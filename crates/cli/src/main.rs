@@ -2,6 +2,7 @@
 //! for it.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod client;
 mod commands;
 mod config;
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(serve::ServeArgs),
+    /// Measure a server: throughput, latency and reads, as `docs/benchmarks.md` reports.
+    Bench(bench::BenchArgs),
     #[command(flatten)]
     Client(ClientCommand),
 }
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Bench(args) => client_exit(bench::run(args)),
         Command::Client(command) => client_exit(commands::run(command)),
     }
 }

@@ -1,0 +1,234 @@
+//! The scenarios. Each returns what it measured; none asserts anything about speed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::Mutex;
+use tokio::task::JoinSet;
+
+use super::Report;
+use super::server::{APPLICATION, instance};
+use super::stats::Percentiles;
+use crate::client::Client;
+
+/// Submits `n` renames (spread over the seeded instances) from `concurrency` clients, then
+/// reads each until it is final; the rate counts from the first submit to the last final.
+pub async fn throughput(
+    client: &Arc<Client>,
+    n: usize,
+    concurrency: usize,
+) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let submitted = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let mut tasks = JoinSet::new();
+    for _ in 0..concurrency {
+        let (client, next, submitted) = (
+            Arc::clone(client),
+            Arc::clone(&next),
+            Arc::clone(&submitted),
+        );
+        tasks.spawn(async move {
+            let (mut latencies, mut errors) = (Vec::new(), 0);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return (latencies, errors);
+                }
+                let asked = Instant::now();
+                match submit(&client, i).await {
+                    Ok(id) => {
+                        latencies.push(asked.elapsed());
+                        submitted.lock().await.push(id);
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+        });
+    }
+    let (latencies, mut errors) = gather(tasks).await;
+
+    let pending = Arc::new(Mutex::new(std::mem::take(&mut *submitted.lock().await)));
+    let finished = pending.lock().await.len();
+    let mut tasks = JoinSet::new();
+    for _ in 0..concurrency {
+        let (client, pending) = (Arc::clone(client), Arc::clone(&pending));
+        tasks.spawn(async move {
+            let mut errors = 0;
+            while let Some(id) = pending.lock().await.pop() {
+                if !until_final(&client, &id).await {
+                    errors += 1;
+                }
+            }
+            (Vec::new(), errors)
+        });
+    }
+    errors += gather(tasks).await.1;
+    let elapsed = started.elapsed();
+    Ok(report(
+        "throughput (submit until final)",
+        finished - errors.min(finished),
+        elapsed,
+        latencies,
+        errors,
+    ))
+}
+
+/// One operation at a time: submit then read until final, and ExecuteOperationSync.
+pub async fn latency(client: &Arc<Client>, n: usize) -> anyhow::Result<Vec<Report>> {
+    let mut polled = (Vec::with_capacity(n), 0);
+    let started = Instant::now();
+    for i in 0..n {
+        let asked = Instant::now();
+        match submit(client, i).await {
+            Ok(id) if until_final(client, &id).await => polled.0.push(asked.elapsed()),
+            _ => polled.1 += 1,
+        }
+    }
+    let polled = report(
+        "latency (ASync + Get until final)",
+        polled.0.len(),
+        started.elapsed(),
+        polled.0,
+        polled.1,
+    );
+
+    let mut synced = (Vec::with_capacity(n), 0);
+    let started = Instant::now();
+    for i in 0..n {
+        let asked = Instant::now();
+        let attributes = rename_attributes(i);
+        let params = execute_params(&attributes);
+        match client.call("ExecuteOperationSync", &params).await {
+            Ok(answer) if answer["Data"]["Status"] == "SUCCESS" => synced.0.push(asked.elapsed()),
+            _ => synced.1 += 1,
+        }
+    }
+    let synced = report(
+        "latency (ExecuteOperationSync)",
+        synced.0.len(),
+        started.elapsed(),
+        synced.0,
+        synced.1,
+    );
+    Ok(vec![polled, synced])
+}
+
+/// Signed reads of existing operations from `concurrency` clients for `duration`.
+pub async fn read(
+    client: &Arc<Client>,
+    concurrency: usize,
+    duration: Duration,
+) -> anyhow::Result<Report> {
+    let mut ids = Vec::new();
+    for i in 0..1000 {
+        ids.push(submit(client, i).await?);
+    }
+    let ids = Arc::new(ids);
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = JoinSet::new();
+    for worker in 0..concurrency {
+        let (client, ids) = (Arc::clone(client), Arc::clone(&ids));
+        tasks.spawn(async move {
+            let (mut latencies, mut errors) = (Vec::new(), 0);
+            let mut pick = worker.wrapping_mul(7919);
+            while Instant::now() < deadline {
+                pick = pick
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let id = &ids[(pick >> 33) % ids.len()];
+                let asked = Instant::now();
+                match client
+                    .call("GetExecuteOperationResult", &[("OperationId", id)])
+                    .await
+                {
+                    Ok(answer) if answer.get("Data").is_some() => latencies.push(asked.elapsed()),
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        });
+    }
+    let (latencies, errors) = gather(tasks).await;
+    Ok(report(
+        "read (GetExecuteOperationResult)",
+        latencies.len(),
+        started.elapsed(),
+        latencies,
+        errors,
+    ))
+}
+
+async fn submit(client: &Client, i: usize) -> anyhow::Result<String> {
+    let attributes = rename_attributes(i);
+    let answer = client
+        .call("ExecuteOperationASync", &execute_params(&attributes))
+        .await?;
+    answer["Data"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no OperationId in {answer}"))
+}
+
+/// Reads `id` until it is final; `false` when it ended in FAILURE or could not be read.
+async fn until_final(client: &Client, id: &str) -> bool {
+    loop {
+        let Ok(answer) = client
+            .call(
+                "GetExecuteOperationResult",
+                &[("OperationId", id), ("WaitSeconds", "10")],
+            )
+            .await
+        else {
+            return false;
+        };
+        match answer["Data"]["Status"].as_str() {
+            Some("SUCCESS") => return true,
+            Some("INIT" | "RUNNING") => tokio::task::yield_now().await,
+            _ => return false,
+        }
+    }
+}
+
+fn rename_attributes(i: usize) -> String {
+    json!({"instanceId": instance(i), "instance_name": format!("bench-{i}")}).to_string()
+}
+
+fn execute_params(attributes: &str) -> [(&str, &str); 4] {
+    [
+        ("ServiceType", "ecs"),
+        ("Operation", "rename"),
+        ("ApplicationId", APPLICATION),
+        ("Attributes", attributes),
+    ]
+}
+
+async fn gather(mut tasks: JoinSet<(Vec<Duration>, usize)>) -> (Vec<Duration>, usize) {
+    let (mut latencies, mut errors) = (Vec::new(), 0);
+    while let Some(done) = tasks.join_next().await {
+        let (l, e) = done.expect("a bench task panicked");
+        latencies.extend(l);
+        errors += e;
+    }
+    (latencies, errors)
+}
+
+fn report(
+    scenario: &str,
+    count: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    errors: usize,
+) -> Report {
+    Report {
+        scenario: scenario.to_owned(),
+        count,
+        per_second: count as f64 / elapsed.as_secs_f64().max(f64::EPSILON),
+        latency_ms: Percentiles::of(latencies),
+        errors,
+        server_rss_mb: None,
+    }
+}

@@ -1,0 +1,117 @@
+//! The server `bpops bench` starts when it is not given an endpoint: this binary's own
+//! `serve`, on a fresh SQLite file (or the given storage), with instances to act on.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use anyhow::Context;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::client::Credentials;
+
+/// Instances seeded for the benchmark, so operations spread over many resources.
+pub const INSTANCES: usize = 1024;
+/// Their application.
+pub const APPLICATION: &str = "APP-BENCH";
+
+const ACCOUNT: &str = "1000000000000001";
+const KEY_ID: &str = "LTAIbenchRoot0000000001";
+const SECRET: &str = "bench-secret";
+
+/// A `bpops serve` child process.
+pub struct BenchServer {
+    child: Child,
+    address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl BenchServer {
+    /// Starts the server and waits until it listens.
+    pub async fn start(storage_url: Option<&str>) -> anyhow::Result<BenchServer> {
+        let dir = tempfile::tempdir().context("creating a temporary directory")?;
+        let storage = match storage_url {
+            Some(url) => url.to_owned(),
+            None => format!("sqlite://{}", dir.path().join("bench.db").display()),
+        };
+        let config = dir.path().join("bench.toml");
+        std::fs::write(&config, configuration(&storage))
+            .context("writing the bench configuration")?;
+        let mut child = Command::new(std::env::current_exe().context("locating bpops")?)
+            .arg("serve")
+            .arg("--config")
+            .arg(PathBuf::from(&config))
+            .args(["--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting bpops serve")?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let address = loop {
+            let Some(line) = lines.next_line().await? else {
+                anyhow::bail!("bpops serve exited before listening");
+            };
+            if let Some(address) = line.strip_prefix("listening on ") {
+                break address.to_owned();
+            }
+        };
+        Ok(BenchServer {
+            child,
+            address,
+            _dir: dir,
+        })
+    }
+
+    /// How to reach and sign for it.
+    pub fn credentials(&self) -> Credentials {
+        Credentials {
+            endpoint: format!("http://{}", self.address),
+            access_key_id: KEY_ID.to_owned(),
+            access_key_secret: SECRET.to_owned(),
+        }
+    }
+
+    /// The server's peak resident set size so far (`VmHWM`), in MB.
+    pub fn peak_rss_mb(&self) -> f64 {
+        let status = self
+            .child
+            .id()
+            .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    /// Stops the server.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+fn configuration(storage: &str) -> String {
+    let mut text = format!(
+        "[storage]\nurl = \"{storage}\"\n\n[[accounts]]\nid = \"{ACCOUNT}\"\n\n\
+         [[applications]]\naccount = \"{ACCOUNT}\"\nid = \"{APPLICATION}\"\n\n\
+         [[access_keys]]\nid = \"{KEY_ID}\"\nsecret = \"{SECRET}\"\naccount = \"{ACCOUNT}\"\n"
+    );
+    for n in 0..INSTANCES {
+        text.push_str(&format!(
+            "\n[[resources]]\napplication = \"{APPLICATION}\"\nservice = \"ecs\"\nid = \"{}\"\n\
+             properties = {{ instance_name = \"bench\", instance_type = \"ecs.g7.large\", \
+             status = \"Running\", region_id = \"cn-hangzhou\" }}\n",
+            instance(n)
+        ));
+    }
+    text
+}
+
+/// The id of the `n`th seeded instance (wrapping).
+pub fn instance(n: usize) -> String {
+    format!("i-bench-{:04}", n % INSTANCES)
+}
