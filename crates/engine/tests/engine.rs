@@ -587,6 +587,7 @@ async fn postgres_an_operation_submitted_on_one_node_and_run_on_another_wakes_it
 
     let account = AccountId::new(ACCOUNT);
     for name in ["one", "two", "three"] {
+        let started = std::time::Instant::now();
         let id = a
             .submit(submission(
                 "rename",
@@ -600,6 +601,10 @@ async fn postgres_an_operation_submitted_on_one_node_and_run_on_another_wakes_it
             .unwrap()
             .unwrap();
         assert_eq!(op.status, Status::Success, "{name}");
+        eprintln!(
+            "submitted on A, run on B, seen on A after {:?}",
+            started.elapsed()
+        );
     }
     shutdown.cancel();
     for node_tasks in tasks {

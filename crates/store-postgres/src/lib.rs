@@ -131,7 +131,7 @@ fn channel_name(schema: &str) -> String {
 async fn get(pool: &Pool) -> Result<Object> {
     pool.get().await.map_err(|e| match e {
         // Failing to create or recycle a connection means the database is out of reach.
-        PoolError::Backend(e) => StoreError::Unavailable(e.to_string()),
+        PoolError::Backend(e) => StoreError::Unavailable(describe(&e)),
         PoolError::Timeout(_) | PoolError::Closed => StoreError::Unavailable(e.to_string()),
         PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_) => {
             StoreError::Other(e.to_string())
@@ -153,11 +153,27 @@ pub(crate) fn from_pg(e: tokio_postgres::Error) -> StoreError {
         }
         None => e.is_closed() || is_connection_failure(&e),
     };
+    let text = describe(&e);
     if retryable {
-        StoreError::Unavailable(e.to_string())
+        StoreError::Unavailable(text)
     } else {
-        StoreError::Other(e.to_string())
+        StoreError::Other(text)
     }
+}
+
+/// The error with its causes: tokio-postgres prints only "db error" or "error connecting to
+/// server" by itself, and the logs need the reason.
+fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// Errors without a SQLSTATE that come from the connection rather than from our data.

@@ -37,6 +37,7 @@ macro_rules! store_conformance {
             bootstrap_key_is_created_once,
             concurrent_submits_with_one_client_token_create_one_operation,
             concurrent_workers_claim_each_operation_once_in_resource_order,
+            concurrent_sweeps_delete_each_operation_once,
             submit_and_finish_publish_events
         );
     };
@@ -635,6 +636,37 @@ pub async fn concurrent_workers_claim_each_operation_once_in_resource_order(stor
         }
     }
     assert_eq!(ran.into_inner().unwrap(), submitted);
+}
+
+/// Sweepers running at once (one per node) share the work without errors: together they
+/// delete every expired operation exactly once.
+pub async fn concurrent_sweeps_delete_each_operation_once(store: &dyn Store) {
+    let acct = account(1);
+    for i in 0..10 {
+        submit(store, &new_op(&acct, None, T0 + i)).await;
+    }
+    for op in store.claim(T0, T0 + 1000, 100).await.unwrap() {
+        assert!(
+            store
+                .finish(&op.id, op.attempt, &finish(Status::Success, T0 + 10))
+                .await
+                .unwrap()
+        );
+    }
+    let mut deleted = 0;
+    loop {
+        let (a, b, c) = tokio::join!(
+            store.sweep(T0 + 11, 3),
+            store.sweep(T0 + 11, 3),
+            store.sweep(T0 + 11, 3)
+        );
+        let round = a.unwrap() + b.unwrap() + c.unwrap();
+        if round == 0 {
+            break;
+        }
+        deleted += round;
+    }
+    assert_eq!(deleted, 10);
 }
 
 /// A committed submit and a committed finish are published to subscribers.
