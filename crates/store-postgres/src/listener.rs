@@ -16,6 +16,9 @@ use crate::from_pg;
 
 const RECONNECT_EVERY: Duration = Duration::from_millis(500);
 
+/// The `application_name` of listening connections.
+pub(crate) const LISTENER_NAME: &str = "bpops-listener";
+
 /// Starts listening; returns once the first `LISTEN` succeeded (or failed, which fails the
 /// open). The connection stops when `stop` is cancelled.
 pub(crate) async fn start(
@@ -24,6 +27,9 @@ pub(crate) async fn start(
     events: broadcast::Sender<StoreEvent>,
     stop: CancellationToken,
 ) -> Result<()> {
+    let mut config = config;
+    // Names it in pg_stat_activity, apart from the pool's connections.
+    config.application_name(LISTENER_NAME);
     let (ready, listening) = oneshot::channel();
     tokio::spawn(run(config, channel, events, stop, ready));
     listening

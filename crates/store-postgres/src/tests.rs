@@ -95,3 +95,39 @@ async fn an_unreachable_database_is_unavailable() {
         Ok(_) => panic!("opened a store on a closed port"),
     }
 }
+
+#[tokio::test]
+async fn a_broken_listening_connection_reconnects_and_says_events_were_missed() {
+    let schema = TestSchema::create().await;
+    let (a, b) = (schema.open().await, schema.open().await);
+    let mut heard = b.subscribe();
+    // End the listening connections of this schema's stores, as a database restart would.
+    let admin = a.client().await.unwrap();
+    let ended: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM (
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE application_name = $1 AND query = $2) AS t",
+            &[
+                &crate::listener::LISTENER_NAME,
+                &format!("LISTEN \"{}\"", b.channel),
+            ],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ended, 2, "both stores listen");
+
+    let missed = tokio::time::timeout(Duration::from_secs(10), heard.recv())
+        .await
+        .expect("the listener reconnects")
+        .unwrap();
+    assert_eq!(missed, StoreEvent::Missed);
+    let op = new_op(0);
+    a.submit(&op, 0).await.unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(10), heard.recv())
+        .await
+        .expect("events flow again")
+        .unwrap();
+    assert_eq!(event, StoreEvent::Submitted);
+}
