@@ -4,30 +4,40 @@
 //! read → parameters → authenticate (signature, clock, nonce) → authorize → dispatch →
 //! envelope. Handlers receive an authenticated principal and typed parameters and make one
 //! engine call; they never look at signatures or policies.
+//!
+//! The request path is hardened by limits no request can switch off ([`Settings`]): the head's
+//! size, header count and read time (hyper), the body's size and read time, parameters' count
+//! and size (`bpops-protocol`), an overall deadline, a connection cap, and a per-key nonce
+//! table of bounded size.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod error;
 mod handlers;
 mod nonces;
-pub mod pipeline;
+mod pipeline;
 mod routes;
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::body::Body;
 use bpops_engine::Engine;
 use bpops_iam::Directory;
-use tokio::net::TcpListener;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use error::ApiError;
 
 use crate::nonces::Nonces;
 
-/// Request-path settings.
+/// Request-path settings. Every limit here is the server's: no request can raise or lift one.
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// The longest ExecuteOperationSync waits before answering with the current status.
@@ -36,9 +46,26 @@ pub struct Settings {
     pub clock_skew: Duration,
     /// The largest request body read; longer ones get `RequestEntityTooLarge`.
     pub max_body: usize,
-    /// The most signature nonces remembered at once; past it requests get `Throttling`
-    /// until old nonces age out, so memory stays bounded under a flood.
-    pub max_nonces: usize,
+    /// The most signature nonces remembered for one AccessKey at once; past it that key's
+    /// requests get `Throttling` until its old nonces age out. Per key, so that one key
+    /// flooding unique nonces never throttles another, and memory stays bounded by this times
+    /// the number of keys (nonces are kept as fixed-size hashes).
+    pub max_nonces_per_key: usize,
+    /// The most header fields a request may have (hyper answers 431 past it).
+    pub max_headers: usize,
+    /// The largest request head (request line and headers), in bytes (431 past it).
+    pub max_header_bytes: usize,
+    /// How long a connection may take to send a complete request head; also how long an idle
+    /// keep-alive connection is kept. Past it the connection is closed.
+    pub header_read_timeout: Duration,
+    /// How long a request may take to send its body (`RequestTimeout` past it).
+    pub body_read_timeout: Duration,
+    /// How long a request may take from its head to its answer, body read included; past it
+    /// the answer is `ServiceUnavailable`. Longer than `body_read_timeout` plus `sync_wait`,
+    /// so a legitimate ExecuteOperationSync wait never reaches it.
+    pub request_timeout: Duration,
+    /// The most connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 impl Default for Settings {
@@ -47,7 +74,13 @@ impl Default for Settings {
             sync_wait: Duration::from_secs(5),
             clock_skew: Duration::from_secs(15 * 60),
             max_body: 1024 * 1024,
-            max_nonces: 1_000_000,
+            max_nonces_per_key: 100_000,
+            max_headers: 64,
+            max_header_bytes: 32 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 1024,
         }
     }
 }
@@ -63,7 +96,7 @@ pub struct App {
 impl App {
     /// The application over an engine and a directory.
     pub fn new(engine: Arc<Engine>, directory: Arc<Directory>, settings: Settings) -> Arc<App> {
-        let nonces = Nonces::new(settings.max_nonces);
+        let nonces = Nonces::new(settings.max_nonces_per_key);
         Arc::new(App {
             engine,
             directory,
@@ -75,16 +108,84 @@ impl App {
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then lets in-flight requests
 /// finish.
+///
+/// One HTTP/1.1 connection per task, with hyper's own limits on the request head (count and
+/// size of headers, time to send them); the pipeline enforces the rest. Connections beyond
+/// [`Settings::max_connections`] wait to be accepted, so a flood of idle sockets costs at most
+/// `header_read_timeout` each and never exhausts file descriptors.
 pub async fn serve_on(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let router = Router::new().fallback(pipeline::handle).with_state(app);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.cancelled_owned())
-    .await
+    let connections = Arc::new(Semaphore::new(app.settings.max_connections));
+    let tasks = TaskTracker::new();
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            permit = Arc::clone(&connections).acquire_owned() => {
+                permit.expect("the connection semaphore is never closed")
+            }
+        };
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before accept: wait a
+                    // little rather than spin, then go on serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let app = Arc::clone(&app);
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            serve_connection(stream, peer, app, shutdown).await;
+            drop(permit);
+        });
+    }
+    tasks.close();
+    tasks.wait().await;
+    Ok(())
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Arc<App>,
+    shutdown: CancellationToken,
+) {
+    let settings = &app.settings;
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout)
+        .max_headers(settings.max_headers)
+        .max_header_size(settings.max_header_bytes);
+    let service = {
+        let app = Arc::clone(&app);
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let app = Arc::clone(&app);
+            async move {
+                let request = request.map(Body::new);
+                Ok::<_, Infallible>(pipeline::handle(app, peer, request).await)
+            }
+        })
+    };
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = result {
+        // Timeouts, over-long heads and clients that hang up: theirs, not ours.
+        tracing::debug!(peer = %peer, error = %e, "connection ended");
+    }
 }

@@ -1,12 +1,16 @@
 //! Signature nonces seen recently, to refuse replays.
 //!
 //! A nonce only needs remembering while its request's timestamp is acceptable, so each entry
-//! expires after twice the clock-skew window (a timestamp up to `skew` in the future stays
-//! valid for `2 × skew`). Entries are evicted in expiry order; the table has a hard size
-//! limit so a flood of unique nonces cannot exhaust memory.
+//! expires when that timestamp leaves the clock-skew window. Entries are evicted in expiry
+//! order. Memory is bounded twice: each AccessKey may hold at most `limit` unexpired nonces
+//! (past it, that key alone gets `Throttling`, so a flood from one key never locks out
+//! another), and each entry is a fixed-size SHA-256 of the nonce, whatever its length. Only
+//! verified requests reach this table, so the number of keys is that of the configuration.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
 
 /// What [`Nonces::check_and_remember`] found.
 #[derive(Debug, PartialEq, Eq)]
@@ -15,26 +19,38 @@ pub(crate) enum NonceCheck {
     Fresh,
     /// Seen before within the window.
     Replayed,
-    /// The table is full of unexpired nonces.
+    /// This key's table is full of unexpired nonces.
     Full,
 }
 
+type Digest32 = [u8; 32];
+
 pub(crate) struct Nonces {
-    limit: usize,
-    inner: Mutex<Inner>,
+    limit_per_key: usize,
+    inner: Mutex<HashMap<String, KeyNonces>>,
 }
 
 #[derive(Default)]
-struct Inner {
-    seen: HashSet<String>,
-    by_expiry: VecDeque<(i64, String)>,
+struct KeyNonces {
+    seen: HashSet<Digest32>,
+    by_expiry: VecDeque<(i64, Digest32)>,
+}
+
+impl KeyNonces {
+    fn forget_expired(&mut self, now: i64) {
+        while self.by_expiry.front().is_some_and(|(at, _)| *at <= now) {
+            if let Some((_, old)) = self.by_expiry.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+    }
 }
 
 impl Nonces {
-    pub(crate) fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit_per_key: usize) -> Self {
         Nonces {
-            limit,
-            inner: Mutex::new(Inner::default()),
+            limit_per_key,
+            inner: Mutex::new(HashMap::new()),
         }
     }
 
@@ -46,22 +62,23 @@ impl Nonces {
         now: i64,
         expires_at: i64,
     ) -> NonceCheck {
-        let key = format!("{access_key_id}\n{nonce}");
+        let digest: Digest32 = Sha256::digest(nonce.as_bytes()).into();
         let mut inner = self.inner.lock().expect("nonce lock poisoned");
-        while inner.by_expiry.front().is_some_and(|(at, _)| *at <= now) {
-            let (_, old) = inner.by_expiry.pop_front().expect("front exists");
-            inner.seen.remove(&old);
-        }
-        if inner.seen.contains(&key) {
+        let key = match inner.get_mut(access_key_id) {
+            Some(key) => key,
+            None => inner.entry(access_key_id.to_owned()).or_default(),
+        };
+        key.forget_expired(now);
+        if key.seen.contains(&digest) {
             return NonceCheck::Replayed;
         }
-        if inner.seen.len() >= self.limit {
+        if key.seen.len() >= self.limit_per_key {
             return NonceCheck::Full;
         }
-        inner.seen.insert(key.clone());
-        // Expiries are nearly monotonic (now + constant); keep the queue sorted anyway.
-        let at = inner.by_expiry.partition_point(|(t, _)| *t <= expires_at);
-        inner.by_expiry.insert(at, (expires_at, key));
+        key.seen.insert(digest);
+        // Expiries are nearly monotonic (timestamp + constant); keep the queue sorted anyway.
+        let at = key.by_expiry.partition_point(|(t, _)| *t <= expires_at);
+        key.by_expiry.insert(at, (expires_at, digest));
         NonceCheck::Fresh
     }
 }
@@ -101,7 +118,7 @@ mod tests {
     }
 
     #[test]
-    fn the_table_never_grows_past_its_limit() {
+    fn a_key_never_holds_more_than_its_limit() {
         let nonces = Nonces::new(2);
         assert_eq!(
             nonces.check_and_remember("k", "a", 0, 100),
@@ -116,9 +133,45 @@ mod tests {
             NonceCheck::Full
         );
         assert_eq!(
+            nonces.check_and_remember("k", "a", 0, 100),
+            NonceCheck::Replayed,
+            "a full table still refuses replays"
+        );
+        assert_eq!(
             nonces.check_and_remember("k", "c", 100, 200),
             NonceCheck::Fresh,
             "room after expiry"
+        );
+    }
+
+    #[test]
+    fn a_flood_from_one_key_does_not_throttle_another() {
+        let nonces = Nonces::new(1000);
+        let flood = (0..5000)
+            .map(|n| nonces.check_and_remember("flooder", &format!("n{n}"), 0, 100))
+            .filter(|check| *check == NonceCheck::Full)
+            .count();
+        assert_eq!(flood, 4000);
+        assert_eq!(
+            nonces.check_and_remember("innocent", "n1", 0, 100),
+            NonceCheck::Fresh
+        );
+        let inner = nonces.inner.lock().unwrap();
+        assert_eq!(inner["flooder"].seen.len(), 1000);
+        assert_eq!(inner["flooder"].by_expiry.len(), 1000);
+    }
+
+    #[test]
+    fn entries_are_the_same_size_whatever_the_nonce() {
+        let nonces = Nonces::new(10);
+        let long = "x".repeat(100_000);
+        assert_eq!(
+            nonces.check_and_remember("k", &long, 0, 100),
+            NonceCheck::Fresh
+        );
+        assert_eq!(
+            nonces.check_and_remember("k", &long, 0, 100),
+            NonceCheck::Replayed
         );
     }
 }

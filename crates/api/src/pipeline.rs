@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bpops_iam::Principal;
@@ -23,16 +23,25 @@ use crate::nonces::NonceCheck;
 use crate::routes::{self, Ctx};
 use crate::{ApiError, App};
 
-/// Answers one request: the fallback handler of the router.
-pub async fn handle(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
+/// The longest `SignatureNonce` accepted: the SDKs send 32 to 36 characters.
+const MAX_NONCE_CHARS: usize = 128;
+
+/// Answers one request from `peer`.
+pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
     let host_id = host(request.headers());
     let span = tracing::info_span!("request", request_id = %request_id, peer = %peer);
-    let outcome = process(&app, peer, request).instrument(span.clone()).await;
+    let deadline = app.settings.request_timeout;
+    let outcome = tokio::time::timeout(deadline, process(&app, peer, request))
+        .instrument(span.clone())
+        .await
+        .unwrap_or_else(|_| {
+            tracing::warn!(parent: &span, timeout = ?deadline, "request timed out");
+            Err(ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "The request took too long to process; retry later.",
+            ))
+        });
     let _enter = span.enter();
     match outcome {
         Ok((action, reply)) => {
@@ -66,7 +75,17 @@ async fn process(
     if parts.method != Method::POST && parts.method != Method::GET {
         return Err(ApiError::invalid("method", "use POST (or GET)"));
     }
-    let body = read_body(body, &parts.headers, app.settings.max_body).await?;
+    let body = tokio::time::timeout(
+        app.settings.body_read_timeout,
+        read_body(body, &parts.headers, app.settings.max_body),
+    )
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            ErrorCode::RequestTimeout,
+            "The request body was not received in time.",
+        )
+    })??;
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -172,6 +191,12 @@ fn authenticate(
         ));
     }
 
+    if claim.nonce.chars().count() > MAX_NONCE_CHARS {
+        return Err(ApiError::invalid(
+            "SignatureNonce",
+            format!("must be at most {MAX_NONCE_CHARS} characters"),
+        ));
+    }
     let key = app.directory.key(&claim.access_key_id).ok_or_else(|| {
         ApiError::new(
             ErrorCode::InvalidAccessKeyIdNotFound,
@@ -199,7 +224,7 @@ fn authenticate(
         )),
         NonceCheck::Full => Err(ApiError::new(
             ErrorCode::Throttling,
-            "Too many requests; retry later.",
+            "Too many requests with this AccessKey; retry later.",
         )),
     }
 }
@@ -221,6 +246,7 @@ fn recommend(code: ErrorCode) -> &'static str {
         ErrorCode::SignatureNonceUsed => "Use a new SignatureNonce for every request.",
         ErrorCode::NoPermission => "Ask the account's administrator to grant the action.",
         ErrorCode::Throttling | ErrorCode::ServiceUnavailable => "Retry later.",
+        ErrorCode::RequestTimeout => "Send the whole request without pausing.",
         _ => "",
     }
 }

@@ -8,7 +8,7 @@
 use std::fmt;
 
 /// The wire error codes: product.md "Errors", plus `RequestEntityTooLarge` for an over-long
-/// body. A code is never reused for another meaning.
+/// body and `RequestTimeout` for one sent too slowly. A code is never reused for another meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// A required parameter is absent or empty.
@@ -44,6 +44,8 @@ pub enum ErrorCode {
     IdempotentParameterMismatch,
     /// The body is longer than the server accepts.
     RequestEntityTooLarge,
+    /// The body did not arrive within the server's read timeout.
+    RequestTimeout,
     /// Too many requests; retry later.
     Throttling,
     /// An unexpected server failure; the message never says more.
@@ -53,8 +55,9 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// Every code, in the order of product.md (with `RequestEntityTooLarge` before `Throttling`).
-    pub const ALL: [ErrorCode; 19] = [
+    /// Every code, in the order of product.md (with `RequestEntityTooLarge` and `RequestTimeout` before
+    /// `Throttling`).
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::MissingParameter,
         ErrorCode::InvalidParameter,
         ErrorCode::InvalidActionNotFound,
@@ -71,6 +74,7 @@ impl ErrorCode {
         ErrorCode::InvalidApplicationIdNotFound,
         ErrorCode::IdempotentParameterMismatch,
         ErrorCode::RequestEntityTooLarge,
+        ErrorCode::RequestTimeout,
         ErrorCode::Throttling,
         ErrorCode::InternalError,
         ErrorCode::ServiceUnavailable,
@@ -95,6 +99,7 @@ impl ErrorCode {
             ErrorCode::InvalidApplicationIdNotFound => "InvalidApplicationId.NotFound",
             ErrorCode::IdempotentParameterMismatch => "IdempotentParameterMismatch",
             ErrorCode::RequestEntityTooLarge => "RequestEntityTooLarge",
+            ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::Throttling => "Throttling",
             ErrorCode::InternalError => "InternalError",
             ErrorCode::ServiceUnavailable => "ServiceUnavailable",
@@ -119,6 +124,7 @@ impl ErrorCode {
             | ErrorCode::InvalidServiceTypeNotFound
             | ErrorCode::InvalidOperationNotFound
             | ErrorCode::InvalidApplicationIdNotFound => 404,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::RequestEntityTooLarge => 413,
             ErrorCode::Throttling => 429,
             ErrorCode::InternalError => 500,
@@ -197,6 +203,7 @@ mod tests {
                 "RequestEntityTooLarge",
                 413,
             ),
+            (ErrorCode::RequestTimeout, "RequestTimeout", 408),
             (ErrorCode::Throttling, "Throttling", 429),
             (ErrorCode::InternalError, "InternalError", 500),
             (ErrorCode::ServiceUnavailable, "ServiceUnavailable", 503),

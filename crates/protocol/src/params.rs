@@ -16,6 +16,18 @@ const FORM_MEDIA_TYPE: &str = "application/x-www-form-urlencoded";
 /// The longest piece of client input an error message repeats.
 const EXCERPT_CHARS: usize = 64;
 
+/// The most parameters a request may carry, query and body together. The SDKs send at most
+/// about twenty (RPC's common parameters plus an action's own).
+pub const MAX_PARAMS: usize = 100;
+
+/// The longest parameter name, in bytes once decoded.
+pub const MAX_KEY_BYTES: usize = 256;
+
+/// The longest parameter value, in bytes once decoded: twice `Attributes`' own limit
+/// ([`crate::wire::MAX_ATTRIBUTES_BYTES`]), so that an over-long `Attributes` still gets its
+/// own, more precise message.
+pub const MAX_VALUE_BYTES: usize = 128 * 1024;
+
 /// Parameters of one request: the decoded query merged with the decoded
 /// `application/x-www-form-urlencoded` body (body wins on a clash, as in both SDKs).
 ///
@@ -37,18 +49,22 @@ impl Params {
     ///
     /// # Errors
     ///
-    /// [`ParamsError::InvalidUtf8`] when a decoded key or value is not UTF-8, and
+    /// [`ParamsError::InvalidUtf8`] when a decoded key or value is not UTF-8,
     /// [`ParamsError::DuplicateKey`] when a key appears twice within the query or twice within
-    /// the body: no SDK sends that, and which copy was signed would be ambiguous.
+    /// the body (no SDK sends that, and which copy was signed would be ambiguous),
+    /// [`ParamsError::TooMany`] past [`MAX_PARAMS`] pieces, and [`ParamsError::TooLong`] for a
+    /// key over [`MAX_KEY_BYTES`] or a value over [`MAX_VALUE_BYTES`]. Decoding stops at the
+    /// first problem, so a hostile request costs no more than reading it.
     pub fn parse(
         query: &str,
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<Params, ParamsError> {
-        let mut map = decode_unique(query.as_bytes(), ParamSource::Query)?;
+        let mut map = decode_unique(query.as_bytes(), ParamSource::Query, MAX_PARAMS)?;
         if content_type.is_some_and(is_form_media_type) {
             // The body overrides the query (§3 step 1); no studied SDK version sends a clash.
-            map.extend(decode_unique(body, ParamSource::Body)?);
+            let room = MAX_PARAMS - map.len();
+            map.extend(decode_unique(body, ParamSource::Body, room)?);
         }
         Ok(Params { map })
     }
@@ -101,6 +117,19 @@ pub enum ParamsError {
         /// Where the offending parameter was.
         location: ParamSource,
     },
+    /// More than [`MAX_PARAMS`] parameters.
+    #[error("the request carries more than {MAX_PARAMS} parameters")]
+    TooMany,
+    /// A key or a value is longer than its limit.
+    #[error("a parameter {what} in the {location} is longer than {limit} bytes")]
+    TooLong {
+        /// Where the offending parameter was.
+        location: ParamSource,
+        /// `name` or `value`.
+        what: &'static str,
+        /// The limit it broke.
+        limit: usize,
+    },
     /// The same key appears twice in the query, or twice in the body.
     #[error("parameter {key:?} appears more than once in the {location}")]
     DuplicateKey {
@@ -152,9 +181,24 @@ pub(crate) fn excerpt(s: &str) -> String {
 fn decode_unique(
     data: &[u8],
     location: ParamSource,
+    max_params: usize,
 ) -> Result<BTreeMap<String, String>, ParamsError> {
     let mut map = BTreeMap::new();
-    for (key, value) in decode_pairs(data) {
+    for (n, (key, value)) in decode_pairs(data).enumerate() {
+        if n >= max_params {
+            return Err(ParamsError::TooMany);
+        }
+        let too_long = |what, limit| ParamsError::TooLong {
+            location,
+            what,
+            limit,
+        };
+        if key.len() > MAX_KEY_BYTES {
+            return Err(too_long("name", MAX_KEY_BYTES));
+        }
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(too_long("value", MAX_VALUE_BYTES));
+        }
         let (Ok(key), Ok(value)) = (String::from_utf8(key), String::from_utf8(value)) else {
             return Err(ParamsError::InvalidUtf8 { location });
         };
@@ -342,6 +386,60 @@ mod tests {
         let message = Params::parse(&query, None, b"").unwrap_err().to_string();
         assert!(message.len() < 200, "{} bytes", message.len());
         assert!(message.contains("query string"), "{message}");
+    }
+
+    #[test]
+    fn the_number_of_parameters_is_limited_across_query_and_body() {
+        let pieces = |n: usize| {
+            (0..n)
+                .map(|i| format!("K{i}=v"))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        assert_eq!(
+            Params::parse(&pieces(MAX_PARAMS), None, b"").unwrap().len(),
+            MAX_PARAMS
+        );
+        assert_eq!(
+            Params::parse(&pieces(MAX_PARAMS + 1), None, b""),
+            Err(ParamsError::TooMany)
+        );
+        let body = pieces(MAX_PARAMS / 2);
+        let query = (0..=MAX_PARAMS / 2)
+            .map(|i| format!("Q{i}=v"))
+            .collect::<Vec<_>>()
+            .join("&");
+        assert_eq!(
+            Params::parse(&query, FORM, body.as_bytes()),
+            Err(ParamsError::TooMany)
+        );
+        // Empty pieces are not parameters.
+        let sparse = format!("{}{}", "&".repeat(10_000), pieces(3));
+        assert_eq!(Params::parse(&sparse, None, b"").unwrap().len(), 3);
+    }
+
+    #[test]
+    fn over_long_names_and_values_are_refused() {
+        let name = "K".repeat(MAX_KEY_BYTES);
+        assert!(Params::parse(&format!("{name}=v"), None, b"").is_ok());
+        assert_eq!(
+            Params::parse(&format!("{name}K=v"), None, b""),
+            Err(ParamsError::TooLong {
+                location: ParamSource::Query,
+                what: "name",
+                limit: MAX_KEY_BYTES
+            })
+        );
+        let value = "v".repeat(MAX_VALUE_BYTES);
+        assert!(Params::parse("", FORM, format!("A={value}").as_bytes()).is_ok());
+        assert_eq!(
+            Params::parse("", FORM, format!("A={value}v").as_bytes()),
+            Err(ParamsError::TooLong {
+                location: ParamSource::Body,
+                what: "value",
+                limit: MAX_VALUE_BYTES
+            })
+        );
     }
 
     #[test]

@@ -1,0 +1,497 @@
+//! The hardened request path, in process: `serve_on` on `127.0.0.1:0` over an SQLite store,
+//! with limits set small so that each test is quick. Every test pushes one limit and then
+//! shows that other clients are still served and that an operation submitted before is
+//! still there, finished: the limit cost the attacker, not anyone else.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bpops_api::{App, Settings};
+use bpops_catalog::Catalog;
+use bpops_engine::{Emulation, Engine, SystemClock};
+use bpops_iam::{AccessKey, Application, Directory, Principal, Secret};
+use bpops_protocol::API_VERSION;
+use bpops_protocol::request::{Acs3Request, SignedRequest};
+use bpops_store::{AccountId, Resource, ResourceKey, Store};
+use bpops_store_sqlite::SqliteStore;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+const ACCOUNT: &str = "1001";
+const APP: &str = "APP";
+const ROOT: (&str, &str) = ("LTAIroot", "root-secret");
+const FLOODER: (&str, &str) = ("LTAIflooder", "flooder-secret");
+/// How long any single exchange in these tests may take.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+struct Server {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    _engine_tasks: tokio::task::JoinSet<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+async fn start(settings: Settings, emulation: HashMap<(String, String), Emulation>) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("bpops.db")).unwrap());
+    let instance = |id: &str| Resource {
+        key: ResourceKey {
+            account: AccountId::new(ACCOUNT),
+            service: "ecs".into(),
+            id: id.into(),
+        },
+        application: APP.into(),
+        properties: json!({"instance_name": "x", "instance_type": "ecs.g7.large",
+                           "status": "Running", "region_id": "cn-hangzhou"})
+        .as_object()
+        .unwrap()
+        .clone(),
+    };
+    store
+        .seed_resources(&[instance("i-1"), instance("i-2")])
+        .await
+        .unwrap();
+    let engine_settings = bpops_engine::Settings {
+        emulation,
+        fallback_poll: Duration::from_millis(50),
+        ..bpops_engine::Settings::default()
+    };
+    let engine = Engine::new(
+        store,
+        Arc::new(Catalog::builtin()),
+        engine_settings,
+        Arc::new(SystemClock),
+    );
+    let key = |(id, secret): (&str, &str)| AccessKey {
+        id: id.into(),
+        secret: Secret::new(secret),
+        principal: Principal::Root {
+            account: ACCOUNT.into(),
+        },
+        active: true,
+    };
+    let directory = Directory::builder()
+        .application(
+            ACCOUNT,
+            APP,
+            Application {
+                resource_group: None,
+            },
+        )
+        .key(key(ROOT))
+        .key(key(FLOODER))
+        .build();
+    let shutdown = CancellationToken::new();
+    let engine_tasks = engine.start(shutdown.clone());
+    let app = App::new(engine, Arc::new(directory), settings);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(bpops_api::serve_on(listener, app, shutdown.clone()));
+    Server {
+        addr,
+        shutdown,
+        _engine_tasks: engine_tasks,
+        _dir: dir,
+    }
+}
+
+fn signed(server: &Server, key: (&str, &str), action: &str, params: &[(&str, &str)]) -> Vec<u8> {
+    let host = server.addr.to_string();
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).unwrap();
+    let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let unix_secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let request = Acs3Request {
+        host: &host,
+        action,
+        version: API_VERSION,
+        unix_secs,
+        nonce: &nonce,
+        params,
+    }
+    .sign(key.0, key.1);
+    wire(&request)
+}
+
+fn wire(request: &SignedRequest) -> Vec<u8> {
+    let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.target);
+    for (name, value) in &request.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        request.body.len()
+    ));
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(&request.body);
+    bytes
+}
+
+/// Writes `bytes` on a fresh connection and reads the whole answer: status and JSON body
+/// (`Null` when the body is not JSON, as hyper's own 431).
+async fn exchange(server: &Server, bytes: &[u8]) -> (u16, Value) {
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    read_answer(&mut stream).await
+}
+
+async fn read_answer(stream: &mut TcpStream) -> (u16, Value) {
+    let mut received = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut received))
+        .await
+        .expect("the server answers in time")
+        .ok();
+    let text = String::from_utf8_lossy(&received);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+async fn call(server: &Server, action: &str, params: &[(&str, &str)]) -> (u16, Value) {
+    exchange(server, &signed(server, ROOT, action, params)).await
+}
+
+/// Submits a rename of `instance` and returns its OperationId.
+async fn submit(server: &Server, instance: &str, name: &str) -> String {
+    let attributes = json!({"instanceId": instance, "instance_name": name}).to_string();
+    let (status, body) = call(
+        server,
+        "ExecuteOperationASync",
+        &[
+            ("ServiceType", "ecs"),
+            ("Operation", "rename"),
+            ("ApplicationId", APP),
+            ("Attributes", &attributes),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["Data"].as_str().unwrap().to_owned()
+}
+
+/// Polls until the operation is final and asserts it succeeded.
+async fn assert_succeeds(server: &Server, id: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (status, body) =
+            call(server, "GetExecuteOperationResult", &[("OperationId", id)]).await;
+        assert_eq!(status, 200, "{body}");
+        match body["Data"]["Status"].as_str() {
+            Some("SUCCESS") => return,
+            Some("INIT" | "RUNNING") if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            _ => panic!("operation {id}: {body}"),
+        }
+    }
+}
+
+/// Others are served: a listing and a fresh operation both go through, and `earlier` (an
+/// operation submitted before the abuse) is still there and finished.
+async fn others_are_served(server: &Server, earlier: &str) {
+    let (status, body) = call(server, "ListServices", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let fresh = submit(server, "i-2", "after").await;
+    assert_succeeds(server, &fresh).await;
+    assert_succeeds(server, earlier).await;
+}
+
+fn small(settings: impl FnOnce(&mut Settings)) -> Settings {
+    let mut s = Settings::default();
+    settings(&mut s);
+    s
+}
+
+/// Reads until the server closes the connection; how long that took.
+async fn time_to_close(stream: &mut TcpStream) -> Duration {
+    let started = Instant::now();
+    let mut buffer = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(PATIENCE, stream.read(&mut buffer)).await {
+            Ok(Ok(0) | Err(_)) => return started.elapsed(),
+            Ok(Ok(_)) => {}
+            Err(_) => panic!("the server kept a stalled connection open"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_stalls_in_its_headers_or_sends_nothing_is_cut_off() {
+    let server = start(
+        small(|s| s.header_read_timeout = Duration::from_millis(300)),
+        HashMap::new(),
+    )
+    .await;
+    let earlier = submit(&server, "i-1", "before").await;
+    let mut stalled = Vec::new();
+    for n in 0..8 {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        if n % 2 == 0 {
+            stream
+                .write_all(b"POST / HTTP/1.1\r\nhost: x\r\nx-acs-action: ListSer")
+                .await
+                .unwrap();
+        }
+        stalled.push(stream);
+    }
+    others_are_served(&server, &earlier).await;
+    for stream in &mut stalled {
+        let waited = time_to_close(stream).await;
+        assert!(waited < Duration::from_secs(3), "closed after {waited:?}");
+    }
+    others_are_served(&server, &earlier).await;
+}
+
+#[tokio::test]
+async fn a_client_that_stalls_in_its_body_gets_request_timeout() {
+    let server = start(
+        small(|s| s.body_read_timeout = Duration::from_millis(300)),
+        HashMap::new(),
+    )
+    .await;
+    let earlier = submit(&server, "i-1", "before").await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\n\
+              content-length: 1000\r\n\r\nServiceType=ecs&",
+        )
+        .await
+        .unwrap();
+    others_are_served(&server, &earlier).await;
+    let (status, body) = read_answer(&mut stream).await;
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (408, Some("RequestTimeout")),
+        "{body}"
+    );
+    others_are_served(&server, &earlier).await;
+}
+
+#[tokio::test]
+async fn a_request_past_the_overall_deadline_is_answered_and_its_operation_kept() {
+    // Only a test sets the deadline below the sync wait: here the slow part is the server's.
+    let emulation = HashMap::from([(
+        ("ecs".to_owned(), "rename".to_owned()),
+        Emulation {
+            latency: Duration::from_millis(800),
+            failure_rate: 0.0,
+        },
+    )]);
+    let server = start(
+        small(|s| {
+            s.sync_wait = Duration::from_secs(5);
+            s.request_timeout = Duration::from_millis(300);
+        }),
+        emulation,
+    )
+    .await;
+    let attributes = json!({"instanceId": "i-1", "instance_name": "slow"}).to_string();
+    let params = [
+        ("ServiceType", "ecs"),
+        ("Operation", "rename"),
+        ("ApplicationId", APP),
+        ("Attributes", attributes.as_str()),
+        ("ClientToken", "deadline-token"),
+    ];
+    let started = Instant::now();
+    let (status, body) = call(&server, "ExecuteOperationSync", &params).await;
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (503, Some("ServiceUnavailable")),
+        "{body}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // Retried with its ClientToken, the request finds the operation it had started.
+    let (status, body) = call(&server, "ExecuteOperationASync", &params).await;
+    assert_eq!(status, 200, "{body}");
+    let id = body["Data"].as_str().unwrap().to_owned();
+    assert_succeeds(&server, &id).await;
+}
+
+#[tokio::test]
+async fn too_many_or_too_large_headers_are_refused_before_any_parsing() {
+    let server = start(Settings::default(), HashMap::new()).await;
+    let earlier = submit(&server, "i-1", "before").await;
+    let mut many = String::from("POST / HTTP/1.1\r\nhost: x\r\n");
+    for n in 0..100 {
+        many.push_str(&format!("x-filler-{n}: y\r\n"));
+    }
+    many.push_str("connection: close\r\n\r\n");
+    let (status, _) = exchange(&server, many.as_bytes()).await;
+    assert_eq!(status, 431);
+
+    let large = format!(
+        "POST / HTTP/1.1\r\nhost: x\r\nx-filler: {}\r\nconnection: close\r\n\r\n",
+        "y".repeat(40 * 1024)
+    );
+    let (status, _) = exchange(&server, large.as_bytes()).await;
+    assert_eq!(status, 431);
+    others_are_served(&server, &earlier).await;
+}
+
+#[tokio::test]
+async fn too_many_or_too_long_parameters_are_invalid() {
+    let server = start(Settings::default(), HashMap::new()).await;
+    let earlier = submit(&server, "i-1", "before").await;
+    let names: Vec<String> = (0..150).map(|n| format!("P{n}")).collect();
+    let many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v")).collect();
+    let long_value = "v".repeat(200 * 1024);
+    let long_name = "K".repeat(1000);
+    for params in [
+        many,
+        vec![("Note", long_value.as_str())],
+        vec![(long_name.as_str(), "v")],
+    ] {
+        let (status, body) = call(&server, "ListServices", &params).await;
+        assert_eq!(
+            (status, body["Code"].as_str()),
+            (400, Some("InvalidParameter")),
+            "{body}"
+        );
+        assert!(body["Message"].as_str().unwrap().len() < 300, "{body}");
+    }
+    others_are_served(&server, &earlier).await;
+}
+
+#[tokio::test]
+async fn attributes_over_64_kib_are_invalid_and_nothing_is_stored() {
+    let server = start(Settings::default(), HashMap::new()).await;
+    let earlier = submit(&server, "i-1", "before").await;
+    let name = "n".repeat(64 * 1024);
+    let attributes = json!({"instanceId": "i-2", "instance_name": name}).to_string();
+    let (status, body) = call(
+        &server,
+        "ExecuteOperationASync",
+        &[
+            ("ServiceType", "ecs"),
+            ("Operation", "rename"),
+            ("Attributes", &attributes),
+            ("ClientToken", "too-big"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (400, Some("InvalidParameter")),
+        "{body}"
+    );
+    assert!(
+        body["Message"].as_str().unwrap().contains("Attributes"),
+        "{body}"
+    );
+    // The token was never used: the same token with other parameters is a fresh operation.
+    let small = json!({"instanceId": "i-2", "instance_name": "fits"}).to_string();
+    let (status, body) = call(
+        &server,
+        "ExecuteOperationASync",
+        &[
+            ("ServiceType", "ecs"),
+            ("Operation", "rename"),
+            ("Attributes", &small),
+            ("ClientToken", "too-big"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    others_are_served(&server, &earlier).await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_unread() {
+    let server = start(small(|s| s.max_body = 4096), HashMap::new()).await;
+    let earlier = submit(&server, "i-1", "before").await;
+    let head = "POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\n\
+                content-length: 5000000\r\nconnection: close\r\n\r\n";
+    // Only the head is sent: the answer comes without the server waiting for the body.
+    let (status, body) = exchange(&server, head.as_bytes()).await;
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (413, Some("RequestEntityTooLarge")),
+        "{body}"
+    );
+    others_are_served(&server, &earlier).await;
+}
+
+#[tokio::test]
+async fn a_flood_of_unique_nonces_throttles_only_the_flooding_key() {
+    let server = start(small(|s| s.max_nonces_per_key = 40), HashMap::new()).await;
+    let earlier = submit(&server, "i-1", "before").await;
+    let mut throttled = 0;
+    for _ in 0..60 {
+        let (status, body) =
+            exchange(&server, &signed(&server, FLOODER, "ListServices", &[])).await;
+        match (status, body["Code"].as_str()) {
+            (200, _) => {}
+            (429, Some("Throttling")) => throttled += 1,
+            other => panic!("{other:?}: {body}"),
+        }
+    }
+    assert_eq!(throttled, 20);
+    others_are_served(&server, &earlier).await;
+}
+
+#[tokio::test]
+async fn an_over_long_signature_nonce_is_invalid() {
+    let server = start(Settings::default(), HashMap::new()).await;
+    let host = server.addr.to_string();
+    let nonce = "n".repeat(129);
+    let unix_secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let request = Acs3Request {
+        host: &host,
+        action: "ListServices",
+        version: API_VERSION,
+        unix_secs,
+        nonce: &nonce,
+        params: &[],
+    }
+    .sign(ROOT.0, ROOT.1);
+    let (status, body) = exchange(&server, &wire(&request)).await;
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (400, Some("InvalidParameter")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn past_the_connection_cap_clients_wait_for_a_free_slot_and_are_served() {
+    let server = start(
+        small(|s| {
+            s.max_connections = 2;
+            s.header_read_timeout = Duration::from_millis(500);
+        }),
+        HashMap::new(),
+    )
+    .await;
+    let earlier = submit(&server, "i-1", "before").await;
+    // Two idle connections take both slots until their header timeout frees them.
+    let _idle = [
+        TcpStream::connect(server.addr).await.unwrap(),
+        TcpStream::connect(server.addr).await.unwrap(),
+    ];
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    others_are_served(&server, &earlier).await;
+    assert!(started.elapsed() < PATIENCE);
+}
