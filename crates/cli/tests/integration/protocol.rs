@@ -5,7 +5,8 @@
 use std::collections::HashSet;
 
 use crate::common::{
-    ACCOUNT, Acs3, DISABLED, HttpRequest, Key, READER, ROOT, Rpc, TestDir, is_upper_case_uuid,
+    ACCOUNT, Acs3, DISABLED, HttpRequest, Key, OTHER_ROOT, READER, ROOT, Rpc, TestDir,
+    is_upper_case_uuid,
 };
 
 const ONE_MIB: usize = 1024 * 1024;
@@ -312,4 +313,96 @@ async fn a_ram_user_without_grants_gets_no_permission_with_access_denied_detail(
     assert_eq!(detail["AuthPrincipalDisplayName"], "reader", "{detail}");
     assert_eq!(detail["AuthPrincipalOwnerId"], ACCOUNT, "{detail}");
     assert_eq!(detail["NoPermissionType"], "ImplicitDeny", "{detail}");
+}
+
+/// A policy that lets `reader` list services but never execute.
+const READER_POLICY: &str = r#"
+[[policies]]
+account = "1000000000000001"
+name = "ListButNeverExecute"
+document = '{"Version":"1","Statement":[{"Effect":"Allow","Action":"bpstudio:List*","Resource":"*"},{"Effect":"Deny","Action":"bpstudio:Execute*","Resource":"*"}]}'
+
+[[attachments]]
+account = "1000000000000001"
+policy = "ListButNeverExecute"
+user = "reader"
+scope = "account"
+"#;
+
+#[tokio::test]
+async fn an_explicit_deny_names_its_policy_type() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config(READER_POLICY)).await;
+    server.call(READER, "ListServices", &[]).await.assert_ok();
+    let reply = server
+        .call(
+            READER,
+            "ExecuteOperationASync",
+            &[("ServiceType", "ecs"), ("Operation", "rename")],
+        )
+        .await;
+    reply.assert_error(403, "NoPermission");
+    let detail = &reply.json["AccessDeniedDetail"];
+    assert_eq!(detail["NoPermissionType"], "ExplicitDeny", "{detail}");
+    assert_eq!(
+        detail["PolicyType"], "AccountLevelIdentityBasedPolicy",
+        "{detail}"
+    );
+    assert_eq!(detail["AuthPrincipalType"], "SubUser", "{detail}");
+}
+
+#[tokio::test]
+async fn secrets_never_reach_answers_or_logs() {
+    let secrets = [ROOT, OTHER_ROOT, READER, DISABLED].map(|key| key.secret);
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config(READER_POLICY)).await;
+    let host = server.host();
+    let wrong = |key: Key<'static>| Key {
+        id: key.id,
+        secret: "not-the-secret",
+    };
+    let replayed = Acs3::new("ListServices").sign(&host, ROOT);
+    let requests = [
+        Acs3::new("ListServices").sign(&host, ROOT),
+        replayed.clone(),
+        replayed,
+        Acs3::new("ListServices").sign(&host, wrong(ROOT)),
+        Rpc::new("ListServices").sign(&host, wrong(READER)),
+        Acs3::new("ListServices").sign(&host, DISABLED),
+        Acs3::new("ExecuteOperationASync")
+            .params(&[("ServiceType", "ecs"), ("Operation", "rename")])
+            .sign(&host, READER),
+        Acs3::new("GetExecuteOperationResult")
+            .params(&[("OperationId", "op_0000000000000000000000")])
+            .sign(&host, OTHER_ROOT),
+    ];
+    let mut answers = String::new();
+    for request in &requests {
+        answers.push_str(&server.send(request).await.json.to_string());
+    }
+    let output = server.kill().await;
+    for secret in secrets {
+        for (what, text) in [
+            ("answers", &answers),
+            ("stdout", &output.stdout),
+            ("stderr", &output.stderr),
+        ] {
+            assert!(!text.contains(secret), "{secret} in {what}: {text}");
+        }
+    }
+
+    // Nor does a configuration that fails to load print them.
+    let bad = dir.config(&READER_POLICY.replace("\"Deny\"", "\"Refuse\""));
+    let exited = dir
+        .serve_until_exit(&[std::ffi::OsString::from("--config"), bad.into()])
+        .await;
+    assert!(!exited.status.success());
+    assert!(
+        exited.stderr.contains("ListButNeverExecute") && exited.stderr.contains("Effect"),
+        "{}",
+        exited.stderr
+    );
+    for secret in secrets {
+        assert!(!exited.stderr.contains(secret) && !exited.stdout.contains(secret));
+    }
 }
