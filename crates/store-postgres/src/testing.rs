@@ -47,9 +47,9 @@ async fn execute(config: &Config, sql: &str) {
     let _ = connection.await;
 }
 
-/// Runs `sql` from a thread of its own, for `Drop`, which cannot await; failures are
-/// ignored (a leftover name is harmless, being unique).
-fn execute_detached(config: Config, sql: String) {
+/// Runs each statement of `sql` from a thread of its own, for `Drop`, which cannot await;
+/// failures are ignored (a leftover name is harmless, being unique).
+fn execute_detached(config: Config, sql: Vec<String>) {
     let thread = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -60,11 +60,13 @@ fn execute_detached(config: Config, sql: String) {
                 return;
             };
             tokio::spawn(connection);
-            // Never wait long for a lock some unfinished test task still holds. N.B. two
-            // calls: several statements in one would form a transaction, and DROP DATABASE
-            // refuses to run in one.
+            // Never wait long for a lock some unfinished test task still holds. N.B. one
+            // call per statement: several in one would form a transaction, and DROP
+            // DATABASE refuses to run in one.
             let _ = client.batch_execute("SET lock_timeout = '2s'").await;
-            let _ = client.batch_execute(&sql).await;
+            for statement in &sql {
+                let _ = client.batch_execute(statement).await;
+            }
         });
     });
     let _ = thread.join();
@@ -103,7 +105,7 @@ impl Drop for TestSchema {
     fn drop(&mut self) {
         execute_detached(
             server_config(),
-            format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+            vec![format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name)],
         );
     }
 }
@@ -151,9 +153,14 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        // N.B. connections are refused first: a node still dying would otherwise
+        // reconnect between FORCE ending its sessions and the drop.
         execute_detached(
             server_config(),
-            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            vec![
+                format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false", self.name),
+                format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ],
         );
     }
 }
