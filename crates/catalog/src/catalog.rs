@@ -1,14 +1,20 @@
 //! The catalog proper: which operations exist, and what each one ([`Entry`]) knows about
 //! itself: display name, attribute schema, description, outputs, target and executor.
 //!
-//! Entries are built once (by the service modules for the built-ins) and only read after
-//! that, so lookups hand out references and nothing here needs locking.
+//! Entries are built once (by the service modules for the built-ins, by `declared` for the
+//! operations the configuration adds) and only read after that, so lookups hand out
+//! references and nothing here needs locking.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::error::{InvalidAttribute, LookupError};
+use crate::declared::{self, Declared};
+use crate::error::{DeclaredError, InvalidAttribute, LookupError};
+use crate::executor::Executor;
+use crate::retry::RetryPolicy;
 use crate::schema::Schema;
 use crate::{ecs, slb};
 
@@ -29,6 +35,50 @@ impl Catalog {
                 .insert(entry.operation.clone(), entry);
         }
         Catalog { services }
+    }
+
+    /// This catalog plus the operations the configuration declares (`[[operations.declared]]`).
+    ///
+    /// Refuses, naming the entry, the field and the problem: a declaration that does not
+    /// validate, a service that is built in, and a `(service, operation)` declared twice.
+    /// `resolve` turns a command's `argv[0]` into the program's absolute path (or says why it
+    /// cannot); it is passed in because looking at `PATH` and the file system is I/O, which this
+    /// crate does not do. `bpops_executors::resolve_program` is the real one.
+    pub fn with_declared(
+        mut self,
+        declared: Vec<Declared>,
+        resolve: &dyn Fn(&str) -> Result<PathBuf, String>,
+    ) -> Result<Catalog, DeclaredError> {
+        let builtin: Vec<String> = self.services.keys().cloned().collect();
+        for (index, declaration) in declared.into_iter().enumerate() {
+            let name = format!("{}/{}", declaration.service, declaration.operation);
+            let fail = |field: &str, problem: String| DeclaredError {
+                index,
+                name: name.clone(),
+                field: field.to_string(),
+                problem,
+            };
+            if builtin.contains(&declaration.service) {
+                return Err(fail(
+                    "service",
+                    format!(
+                        "\"{}\" is a built-in service; declared operations need a service of their own",
+                        declaration.service
+                    ),
+                ));
+            }
+            let entry = declared::convert(declaration, resolve)
+                .map_err(|(field, problem)| fail(&field, problem))?;
+            let operations = self.services.entry(entry.service.clone()).or_default();
+            if operations.contains_key(&entry.operation) {
+                return Err(fail(
+                    "operation",
+                    format!("{name} is declared more than once"),
+                ));
+            }
+            operations.insert(entry.operation.clone(), entry);
+        }
+        Ok(self)
     }
 
     /// The service type names, sorted and distinct.
@@ -69,19 +119,38 @@ pub struct Entry {
     properties: Value,
     outputs: Value,
     target: Option<TargetRule>,
-    builtin: Builtin,
+    /// The built-in behaviour (cross-field rules, emulation); `None` for declared operations,
+    /// which are checked by their schema only.
+    builtin: Option<Builtin>,
     executor: Executor,
+    timeout: Option<Duration>,
+    retry: RetryPolicy,
 }
 
 /// Which attribute names an operation's target, and in which service the resource lives.
 #[derive(Debug, Clone)]
-struct TargetRule {
-    service: String,
-    attribute: String,
+pub(crate) struct TargetRule {
+    pub(crate) service: String,
+    pub(crate) attribute: String,
+}
+
+/// What `declared` has checked about one declared operation, ready to become an [`Entry`].
+pub(crate) struct DeclaredParts {
+    pub(crate) service: String,
+    pub(crate) operation: String,
+    pub(crate) display_name: String,
+    pub(crate) attributes_schema: Value,
+    pub(crate) schema: Schema,
+    pub(crate) properties: Value,
+    pub(crate) outputs: Value,
+    pub(crate) target: Option<TargetRule>,
+    pub(crate) executor: Executor,
+    pub(crate) timeout: Duration,
+    pub(crate) retry: RetryPolicy,
 }
 
 /// The built-in operation an entry stands for: selects its cross-field rules and its
-/// emulated behaviour. Declared operations, when they come, will have neither.
+/// emulated behaviour. Declared operations have neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Builtin {
     /// An `ecs` operation.
@@ -123,7 +192,7 @@ impl Entry {
         let properties = serde_json::json!({
             "resourceType": spec.service,
             "targetAttribute": spec.target_attribute,
-            "executor": Executor::Emulated.name(),
+            "executor": Executor::Emulated.kind(),
             "description": spec.description,
             "rules": spec.rules,
         });
@@ -139,8 +208,28 @@ impl Entry {
                 service: spec.service.to_string(),
                 attribute: spec.target_attribute.to_string(),
             }),
-            builtin: spec.builtin,
+            builtin: Some(spec.builtin),
             executor: Executor::Emulated,
+            timeout: None,
+            retry: RetryPolicy::once(),
+        }
+    }
+
+    /// Builds a declared entry from parts `declared` has validated.
+    pub(crate) fn declared(parts: DeclaredParts) -> Entry {
+        Entry {
+            service: parts.service,
+            operation: parts.operation,
+            display_name: parts.display_name,
+            attributes_schema: parts.attributes_schema,
+            schema: parts.schema,
+            properties: parts.properties,
+            outputs: parts.outputs,
+            target: parts.target,
+            builtin: None,
+            executor: parts.executor,
+            timeout: Some(parts.timeout),
+            retry: parts.retry,
         }
     }
 
@@ -167,7 +256,8 @@ impl Entry {
 
     /// A JSON object describing the operation (GetOperationParams `Properties`): the resource
     /// type it acts on (`resourceType`), the attribute naming the target (`targetAttribute`),
-    /// the executor kind, a description and its run-time rules.
+    /// the executor kind and a description; built-ins add their run-time rules, declared
+    /// operations their timeout and retry policy. Never a secret, URL or program path.
     pub fn properties(&self) -> Value {
         self.properties.clone()
     }
@@ -178,8 +268,8 @@ impl Entry {
         self.outputs.clone()
     }
 
-    /// Validates attributes before anything is stored: the schema first, then the rules
-    /// across fields that the schema cannot express. `application` is the request's
+    /// Validates attributes before anything is stored: the schema first, then (built-ins only)
+    /// the rules across fields that the schema cannot express. `application` is the request's
     /// ApplicationId, if any.
     pub fn validate(
         &self,
@@ -188,8 +278,9 @@ impl Entry {
     ) -> Result<(), InvalidAttribute> {
         self.schema.validate_object(attributes)?;
         match self.builtin {
-            Builtin::Ecs(operation) => ecs::check(operation, attributes, application),
-            Builtin::Slb(operation) => slb::check(operation, attributes),
+            Some(Builtin::Ecs(operation)) => ecs::check(operation, attributes, application),
+            Some(Builtin::Slb(operation)) => slb::check(operation, attributes),
+            None => Ok(()),
         }
     }
 
@@ -209,7 +300,18 @@ impl Entry {
         &self.executor
     }
 
-    pub(crate) fn builtin_operation(&self) -> Builtin {
+    /// The limit on one attempt of a declared operation; `None` for built-ins, whose latency
+    /// the engine injects itself.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// When a failed attempt is tried again; built-ins get [`RetryPolicy::once`].
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    pub(crate) fn builtin_operation(&self) -> Option<Builtin> {
         self.builtin
     }
 }
@@ -221,23 +323,6 @@ pub struct Target {
     pub service: String,
     /// The resource id, e.g. `i-web1`.
     pub id: String,
-}
-
-/// How an operation runs. A closed enum matched in one place (the engine); `Command` and
-/// `Http` executors come later.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Executor {
-    /// A built-in operation computed by [`run_emulated`](crate::run_emulated) against
-    /// bpops's own inventory.
-    Emulated,
-}
-
-impl Executor {
-    fn name(&self) -> &'static str {
-        match self {
-            Executor::Emulated => "emulated",
-        }
-    }
 }
 
 #[cfg(test)]

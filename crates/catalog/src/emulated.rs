@@ -85,11 +85,21 @@ impl Outcome {
 }
 
 /// Runs a built-in emulated operation against the resource's current state (a pure
-/// function).
+/// function). For an entry whose executor is not [`Executor::Emulated`](crate::Executor)
+/// it returns an `InternalError` failure rather than panic: the caller matched wrongly, and
+/// the operation should end visibly rather than take the worker down.
 pub fn run_emulated(run: &Run) -> Outcome {
     match run.entry.builtin_operation() {
-        Builtin::Ecs(operation) => ecs::run(operation, run),
-        Builtin::Slb(operation) => slb::run(operation, run),
+        Some(Builtin::Ecs(operation)) => ecs::run(operation, run),
+        Some(Builtin::Slb(operation)) => slb::run(operation, run),
+        None => Outcome::failure(
+            "InternalError",
+            format!(
+                "{}/{} is not an emulated operation",
+                run.entry.service(),
+                run.entry.operation()
+            ),
+        ),
     }
 }
 

@@ -6,11 +6,13 @@
 //!   `Schema::validate`). The API maps it to `InvalidParameter`, naming the field.
 //! - [`SchemaError`]: "is this schema one we can enforce?" (`Schema::parse`). Only the
 //!   configuration loader meets it, when an operator declares an operation.
+//! - [`DeclaredError`]: "can this declared operation join the catalog?"
+//!   (`Catalog::with_declared`). The configuration loader reports it and refuses to start.
 //!
 //! Run-time problems (missing resource, wrong state) are not errors here: they are part of an
 //! operation's [`Outcome`](crate::Outcome), because they end the operation as `FAILURE`.
 //!
-//! There is no crate-wide `Result` alias: the three types answer different questions and no
+//! There is no crate-wide `Result` alias: the four types answer different questions and no
 //! function returns more than one of them.
 
 use thiserror::Error;
@@ -79,6 +81,23 @@ pub enum SchemaError {
         /// What is wrong.
         reason: String,
     },
+}
+
+/// A declared operation (`[[operations.declared]]`) that cannot join the catalog.
+///
+/// Displays as `operations.declared[2] (deploy/rollout): retry.backoff: invalid duration …`:
+/// which table, which entry, which field, what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("operations.declared[{index}] ({name}): {field}: {problem}")]
+pub struct DeclaredError {
+    /// The entry's position among the declared tables, from 0.
+    pub index: usize,
+    /// The entry's `service/operation`, as declared.
+    pub name: String,
+    /// The field at fault, dotted for nested tables (`retry.on`, `executor.argv`).
+    pub field: String,
+    /// What is wrong with it.
+    pub problem: String,
 }
 
 #[cfg(test)]

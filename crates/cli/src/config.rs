@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use bpops_catalog::Catalog;
+use bpops_catalog::{Catalog, Declared};
 use bpops_engine::Emulation;
 use bpops_iam::{AccessKey, Application, Directory, Grant, Policy, Principal, Scope, Secret};
 use bpops_store::{AccountId, Resource, ResourceKey};
@@ -76,6 +76,9 @@ pub struct RawOperations {
     /// Emulated latency and failure injection per operation.
     #[serde(default)]
     pub emulation: Vec<RawEmulation>,
+    /// Operations users declare and bind to their own programs or HTTP endpoints.
+    #[serde(default)]
+    pub declared: Vec<Declared>,
 }
 
 /// `[[operations.emulation]]`
@@ -254,19 +257,21 @@ pub struct Config {
     pub directory: Directory,
     /// Resources to seed the inventory with.
     pub resources: Vec<Resource>,
+    /// The operations: built-in and declared.
+    pub catalog: Catalog,
 }
 
 /// Reads and validates a configuration file.
-pub fn load(path: &Path, catalog: &Catalog) -> anyhow::Result<Config> {
+pub fn load(path: &Path) -> anyhow::Result<Config> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse(&text, catalog).with_context(|| format!("invalid configuration {}", path.display()))
+    parse(&text).with_context(|| format!("invalid configuration {}", path.display()))
 }
 
 /// Parses and validates configuration text.
-pub fn parse(text: &str, catalog: &Catalog) -> anyhow::Result<Config> {
+pub fn parse(text: &str) -> anyhow::Result<Config> {
     let raw: RawConfig = toml::from_str(text)?;
-    raw.validate(catalog)
+    raw.validate()
 }
 
 /// Parses a `sqlite://PATH` or `postgres://USER@HOST:PORT/DB` (also `postgresql://`) URL;
@@ -300,7 +305,11 @@ fn duration(
 
 impl RawConfig {
     /// Checks every value and reference, and builds the typed configuration.
-    pub fn validate(self, catalog: &Catalog) -> anyhow::Result<Config> {
+    pub fn validate(mut self) -> anyhow::Result<Config> {
+        let declared = std::mem::take(&mut self.operations.declared);
+        let catalog = Catalog::builtin()
+            .with_declared(declared, &bpops_executors::resolve_program)
+            .context("[[operations.declared]]")?;
         let listen = match &self.listen {
             None => None,
             Some(text) => Some(text.parse().with_context(|| {
@@ -604,6 +613,7 @@ impl RawConfig {
             api,
             directory: directory.build(),
             resources,
+            catalog,
         })
     }
 }
@@ -613,7 +623,7 @@ mod tests {
     use super::*;
 
     fn check(text: &str) -> anyhow::Result<Config> {
-        parse(text, &Catalog::builtin())
+        parse(text)
     }
 
     fn error(text: &str) -> String {

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use bpops_catalog::Catalog;
 use bpops_engine::{Engine, SystemClock};
 use bpops_iam::{AccessKey, Directory, Principal, Secret};
 use bpops_store::{AccountId, BootstrapKey, Store};
@@ -51,10 +50,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let catalog = Arc::new(Catalog::builtin());
     let config = match &args.config {
-        Some(path) => config::load(path, &catalog)?,
-        None => config::parse("", &catalog)?,
+        Some(path) => config::load(path)?,
+        None => config::parse("")?,
     };
     let (listen, storage) = merge_overrides(&args, &config)?;
     let store = open_store(&storage).await?;
@@ -69,7 +67,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let engine = Engine::new(
         Arc::clone(&store),
-        catalog,
+        Arc::new(config.catalog),
         config.engine,
         Arc::new(SystemClock),
     );

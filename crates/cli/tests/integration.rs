@@ -17,6 +17,10 @@ mod common;
 #[path = "integration/config.rs"]
 mod config;
 
+/// Declared operations bound to real scripts and a real HTTP receiver.
+#[path = "integration/declared.rs"]
+mod declared;
+
 /// Acknowledged operations survive `kill -9` and their effects apply exactly once.
 #[path = "integration/durability.rs"]
 mod durability;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bpops_catalog::{self as catalog, Executor, Run};
+use bpops_executors::{self as executors, Job};
 use bpops_store::{Effect, Finish, Operation, Status};
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
@@ -93,13 +94,13 @@ async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Vec<Operati
 
 /// Runs one claimed attempt to its end, renewing the lease meanwhile, and commits the
 /// result. A store failure leaves the operation to be taken over when its lease expires.
-async fn execute(engine: &Engine, op: Operation) {
+async fn execute(engine: &Arc<Engine>, op: Operation) {
     let renew_every = engine.settings.lease / 3;
     let run = decide(engine, &op);
     tokio::pin!(run);
-    let finish = loop {
+    let ending = loop {
         tokio::select! {
-            finish = &mut run => break finish,
+            ending = &mut run => break ending,
             () = tokio::time::sleep(renew_every) => {
                 let until = engine.clock.now_ms() + engine.settings.lease.as_millis() as i64;
                 match engine.store.renew_lease(&op.id, op.attempt, until).await {
@@ -110,7 +111,14 @@ async fn execute(engine: &Engine, op: Operation) {
             }
         }
     };
-    match engine.store.finish(&op.id, op.attempt, &finish).await {
+    match ending {
+        Ending::Final(finish) => commit(engine, &op, &finish).await,
+        Ending::Retry { after, message } => retry_later(engine, &op, after, &message).await,
+    }
+}
+
+async fn commit(engine: &Engine, op: &Operation, finish: &Finish) {
+    match engine.store.finish(&op.id, op.attempt, finish).await {
         Ok(true) => {
             // The store's `Finished` event wakes its waiters, and the workers of every node
             // (the resource it held may let the next operation run).
@@ -123,95 +131,177 @@ async fn execute(engine: &Engine, op: Operation) {
     }
 }
 
+/// Schedules the next attempt. The operation stays `RUNNING` (a status never moves back)
+/// and keeps its place on its resource; its lease is set to end when the backoff does, so
+/// whichever node claims it then runs the next attempt, and a crash meanwhile loses nothing.
+async fn retry_later(engine: &Arc<Engine>, op: &Operation, after: Duration, message: &str) {
+    let until = engine.clock.now_ms() + after.as_millis() as i64;
+    match engine.store.renew_lease(&op.id, op.attempt, until).await {
+        Ok(true) => {
+            tracing::info!(operation = %op.id, attempt = op.attempt, retry_in = ?after, failure = message, "attempt failed; retrying");
+            let engine = Arc::clone(engine);
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                engine.work.notify_one();
+            });
+        }
+        Ok(false) => tracing::info!(operation = %op.id, attempt = op.attempt, "attempt superseded"),
+        Err(e) => {
+            tracing::warn!(operation = %op.id, error = %e, "scheduling a retry failed; the lease will expire")
+        }
+    }
+}
+
+/// How an attempt ended.
+enum Ending {
+    /// Final: commit it.
+    Final(Finish),
+    /// A failure the operation's retry policy retries: run another attempt after `after`.
+    Retry { after: Duration, message: String },
+}
+
 /// Decides how an attempt ends: emulated latency, injected failure, then the executor.
-async fn decide(engine: &Engine, op: &Operation) -> Finish {
+async fn decide(engine: &Engine, op: &Operation) -> Ending {
     let emulation = engine.settings.emulation(&op.service, &op.operation);
     if !emulation.latency.is_zero() {
         tokio::time::sleep(emulation.latency).await;
     }
-    let (status, message, arguments, effect) = if injected_failure(emulation.failure_rate) {
-        (
-            Status::Failure,
-            format!(
-                "InjectedFailure: {}:{} failed by configuration.",
-                op.service, op.operation
-            ),
-            "{}".to_owned(),
-            None,
-        )
+    let outcome = if emulation.failure_rate > 0.0 && draw() < emulation.failure_rate {
+        let message = format!(
+            "InjectedFailure: {}:{} failed by configuration.",
+            op.service, op.operation
+        );
+        failure(message)
     } else {
         match run_executor(engine, op).await {
             Ok(outcome) => outcome,
-            Err(message) => (Status::Failure, message, "{}".to_owned(), None),
+            Err(RunError::Fatal(message)) => failure(message),
+            Err(RunError::Retry { after, message }) => return Ending::Retry { after, message },
         }
     };
-    Finish {
+    let (status, message, arguments, effect) = outcome;
+    Ending::Final(Finish {
         status,
         message,
         arguments,
         finished_at: engine.clock.now_ms(),
         effect,
-    }
+    })
 }
 
 type Outcome = (Status, String, String, Option<Effect>);
 
-async fn run_executor(engine: &Engine, op: &Operation) -> Result<Outcome, String> {
+fn failure(message: String) -> Outcome {
+    (Status::Failure, message, "{}".to_owned(), None)
+}
+
+/// Why an executor produced no outcome.
+enum RunError {
+    /// The attempt failed for good, with this message.
+    Fatal(String),
+    /// The attempt failed and the retry policy allows another after `after`.
+    Retry { after: Duration, message: String },
+}
+
+async fn run_executor(engine: &Engine, op: &Operation) -> Result<Outcome, RunError> {
     let entry = engine
         .catalog
         .entry(&op.service, &op.operation)
-        .map_err(|e| format!("InvalidOperation.NotFound: {e}"))?;
+        .map_err(|e| RunError::Fatal(format!("InvalidOperation.NotFound: {e}")))?;
     let attributes: Map<String, Value> = match serde_json::from_str(&op.attributes) {
         Ok(Value::Object(map)) => map,
-        _ => return Err("InternalError: the stored attributes are unreadable.".to_owned()),
+        _ => {
+            return Err(RunError::Fatal(
+                "InternalError: the stored attributes are unreadable.".to_owned(),
+            ));
+        }
     };
-    match entry.executor() {
-        Executor::Emulated => {
-            let resource = match &op.resource {
-                Some(key) => engine.store.resource(key).await.map_err(|e| {
-                    tracing::warn!(operation = %op.id, error = %e, "reading the inventory failed");
-                    "InternalError: the inventory could not be read.".to_owned()
-                })?,
-                None => None,
-            };
-            let resource = resource.map(|r| catalog::Resource {
-                service: r.key.service,
-                id: r.key.id,
-                application: r.application,
-                properties: r.properties,
-            });
-            let outcome = catalog::run_emulated(&Run {
-                entry,
-                attributes: &attributes,
-                application: op.application.as_deref(),
-                resource: resource.as_ref(),
-            });
-            let effect = match (outcome.effect, &op.resource) {
-                (Some(catalog::Effect::Update(properties)), Some(key)) => Some(Effect::Update {
-                    key: key.clone(),
-                    properties,
+    // Declared entries always have a timeout; the lease bounds anything else.
+    let timeout = entry.timeout().unwrap_or(engine.settings.lease);
+    // Nothing cancels an attempt yet but the process ending; CancelExecuteOperation will.
+    let cancel = CancellationToken::new();
+    let declared = match entry.executor() {
+        Executor::Emulated => return run_emulated(engine, op, entry, &attributes).await,
+        Executor::Command(spec) => {
+            executors::run_command(spec, &job(op, attributes), timeout, &cancel).await
+        }
+        Executor::Http(spec) => {
+            executors::run_http(spec, &job(op, attributes), timeout, &cancel).await
+        }
+    };
+    match declared {
+        Ok(success) => Ok((Status::Success, success.message, success.arguments, None)),
+        Err(failure) => {
+            let attempt = u32::try_from(op.attempt).unwrap_or(u32::MAX);
+            match entry
+                .retry_policy()
+                .after_failure(failure.kind, attempt, draw())
+            {
+                Some(after) => Err(RunError::Retry {
+                    after,
+                    message: failure.message,
                 }),
-                (Some(catalog::Effect::Delete), Some(key)) => {
-                    Some(Effect::Delete { key: key.clone() })
-                }
-                _ => None,
-            };
-            let status = if outcome.succeeded {
-                Status::Success
-            } else {
-                Status::Failure
-            };
-            Ok((status, outcome.message, outcome.arguments, effect))
+                None => Err(RunError::Fatal(failure.message)),
+            }
         }
     }
 }
 
-fn injected_failure(rate: f64) -> bool {
-    if rate <= 0.0 {
-        return false;
+fn job(op: &Operation, attributes: Map<String, Value>) -> Job {
+    Job {
+        operation_id: op.id.to_string(),
+        service: op.service.clone(),
+        operation: op.operation.clone(),
+        attributes,
+        application: op.application.clone(),
+        attempt: u32::try_from(op.attempt).unwrap_or(u32::MAX),
     }
+}
+
+async fn run_emulated(
+    engine: &Engine,
+    op: &Operation,
+    entry: &catalog::Entry,
+    attributes: &Map<String, Value>,
+) -> Result<Outcome, RunError> {
+    let resource = match &op.resource {
+        Some(key) => engine.store.resource(key).await.map_err(|e| {
+            tracing::warn!(operation = %op.id, error = %e, "reading the inventory failed");
+            RunError::Fatal("InternalError: the inventory could not be read.".to_owned())
+        })?,
+        None => None,
+    };
+    let resource = resource.map(|r| catalog::Resource {
+        service: r.key.service,
+        id: r.key.id,
+        application: r.application,
+        properties: r.properties,
+    });
+    let outcome = catalog::run_emulated(&Run {
+        entry,
+        attributes,
+        application: op.application.as_deref(),
+        resource: resource.as_ref(),
+    });
+    let effect = match (outcome.effect, &op.resource) {
+        (Some(catalog::Effect::Update(properties)), Some(key)) => Some(Effect::Update {
+            key: key.clone(),
+            properties,
+        }),
+        (Some(catalog::Effect::Delete), Some(key)) => Some(Effect::Delete { key: key.clone() }),
+        _ => None,
+    };
+    let status = if outcome.succeeded {
+        Status::Success
+    } else {
+        Status::Failure
+    };
+    Ok((status, outcome.message, outcome.arguments, effect))
+}
+
+/// A uniform draw in [0, 1), for failure injection and retry jitter.
+fn draw() -> f64 {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("the operating system has no random source");
-    let draw = (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64;
-    draw < rate
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }

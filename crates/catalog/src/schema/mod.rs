@@ -2,7 +2,8 @@
 //!
 //! Supported keywords: `type` (one of `string`, `integer`, `number`, `boolean`, `object`,
 //! `array`), `enum`, `minimum`, `maximum`, `minLength`, `maxLength` (counted in characters),
-//! `properties`, `required`, `additionalProperties` (`true`, `false` or a schema applied to
+//! `pattern` (a regular expression searched for anywhere in a string, as JSON Schema says; anchor
+//! it with `^…$` to match the whole value), `properties`, `required`, `additionalProperties` (`true`, `false` or a schema applied to
 //! every extra key), `minProperties`, `maxProperties`, `items`, and the annotations `title`,
 //! `description` and `default`. Any other keyword is refused at parse time, because ignoring
 //! it would silently accept values its author meant to refuse. The same reasoning makes parse
@@ -12,6 +13,10 @@
 //! Values are strict, since the SDKs send real JSON: a boolean is `true`/`false`, never
 //! `"true"` or `1`. The one leniency is that an `integer` may be written as a number with a
 //! zero fraction (`80.0`), which some JSON encoders produce for whole floats.
+//!
+//! `pattern` uses the `regex-lite` syntax (Perl-style classes, no look-around or
+//! back-references), which covers what attribute patterns need and guarantees matching in
+//! time linear in the input, so a caller's value cannot make a pattern run for long.
 //!
 //! This module validates; turning a document into a [`Schema`] (and refusing what the subset
 //! cannot enforce) is in `parse`.
@@ -24,6 +29,9 @@ use serde_json::{Map, Number, Value};
 use crate::error::{InvalidAttribute, SchemaError};
 
 mod parse;
+mod pattern;
+
+use pattern::Pattern;
 
 /// The field an error names when the value as a whole is wrong: the API parameter that
 /// carries the attributes.
@@ -38,6 +46,7 @@ pub struct Schema {
     maximum: Option<Number>,
     min_length: Option<u64>,
     max_length: Option<u64>,
+    pattern: Option<Pattern>,
     properties: BTreeMap<String, Schema>,
     required: Vec<String>,
     additional: Additional,
@@ -169,6 +178,11 @@ impl Schema {
                         "must be at most {max} {}",
                         plural(max, "character")
                     ));
+                }
+                if let Some(pattern) = &self.pattern
+                    && !pattern.is_match(text)
+                {
+                    return fail(format!("must match the pattern \"{}\"", pattern.source()));
                 }
             }
             Value::Object(object) => self.check_object(object, path)?,

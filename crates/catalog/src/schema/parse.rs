@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Number, Value};
 
-use super::{Additional, Kind, Schema, compare};
+use super::{Additional, Kind, Pattern, Schema, compare};
 use crate::error::SchemaError;
 
 const KEYWORDS: &[&str] = &[
@@ -17,6 +17,7 @@ const KEYWORDS: &[&str] = &[
     "maximum",
     "minLength",
     "maxLength",
+    "pattern",
     "properties",
     "required",
     "additionalProperties",
@@ -99,6 +100,18 @@ pub(super) fn parse_at(document: &Value, path: &str) -> Result<Schema, SchemaErr
     let maximum = number("maximum")?;
     let min_length = count("minLength", &[Kind::String])?;
     let max_length = count("maxLength", &[Kind::String])?;
+    let pattern = if applies("pattern", &[Kind::String])? {
+        let Value::String(source) = &keywords["pattern"] else {
+            return Err(invalid("\"pattern\" must be a string".to_string()));
+        };
+        Some(Pattern::compile(source).map_err(|error| {
+            invalid(format!(
+                "\"pattern\" \"{source}\" is not a valid regular expression: {error}"
+            ))
+        })?)
+    } else {
+        None
+    };
     let min_properties = count("minProperties", &[Kind::Object])?;
     let max_properties = count("maxProperties", &[Kind::Object])?;
 
@@ -181,6 +194,7 @@ pub(super) fn parse_at(document: &Value, path: &str) -> Result<Schema, SchemaErr
         maximum,
         min_length,
         max_length,
+        pattern,
         properties,
         required,
         additional,
@@ -205,15 +219,45 @@ mod tests {
 
     #[test]
     fn unsupported_keyword_is_refused_by_name() {
-        let err = Schema::parse(&json!({"type": "string", "pattern": "^a"})).unwrap_err();
+        let err = Schema::parse(&json!({"type": "string", "format": "email"})).unwrap_err();
         match &err {
             SchemaError::UnsupportedKeyword { path, keyword, .. } => {
                 assert_eq!(path, "#");
-                assert_eq!(keyword, "pattern");
+                assert_eq!(keyword, "format");
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert!(err.to_string().contains("unsupported keyword \"pattern\""));
+        assert!(err.to_string().contains("unsupported keyword \"format\""));
+    }
+
+    #[test]
+    fn invalid_pattern_is_refused_with_its_location_and_source() {
+        let err = Schema::parse(&json!({
+            "type": "object",
+            "properties": {"version": {"type": "string", "pattern": "^v[0-9+$"}}
+        }))
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("#/properties/version: \"pattern\" \"^v[0-9+$\" is not a valid"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn pattern_must_be_a_string_on_a_string_schema() {
+        assert_eq!(
+            Schema::parse(&json!({"type": "string", "pattern": 5}))
+                .unwrap_err()
+                .to_string(),
+            "#: \"pattern\" must be a string"
+        );
+        assert_eq!(
+            Schema::parse(&json!({"type": "integer", "pattern": "^1"}))
+                .unwrap_err()
+                .to_string(),
+            "#: \"pattern\" does not apply to type integer"
+        );
     }
 
     #[test]
