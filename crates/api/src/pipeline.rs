@@ -111,7 +111,7 @@ async fn process(
         headers: &headers,
         body: &body,
     };
-    let (principal, action) = authenticate(app, &raw, &params)?;
+    let (principal, action) = authenticate(app, &raw, &params).await?;
 
     let ctx = Ctx {
         app,
@@ -149,7 +149,7 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
 }
 
 /// Checks who signed the request and that the signature, clock and nonce are good.
-fn authenticate(
+async fn authenticate(
     app: &App,
     raw: &RawRequest<'_>,
     params: &Params,
@@ -217,16 +217,32 @@ fn authenticate(
         .nonces
         .check_and_remember(&claim.access_key_id, &claim.nonce, now, timestamp + skew)
     {
-        NonceCheck::Fresh => Ok((key.principal.clone(), action)),
-        NonceCheck::Replayed => Err(ApiError::new(
-            ErrorCode::SignatureNonceUsed,
-            "The request signature nonce has been used.",
-        )),
-        NonceCheck::Full => Err(ApiError::new(
-            ErrorCode::Throttling,
-            "Too many requests with this AccessKey; retry later.",
-        )),
+        NonceCheck::Fresh => {}
+        NonceCheck::Replayed => return Err(nonce_used()),
+        NonceCheck::Full => {
+            return Err(ApiError::new(
+                ErrorCode::Throttling,
+                "Too many requests with this AccessKey; retry later.",
+            ));
+        }
     }
+    // Fresh here; the store tells whether another node sharing it has seen the nonce.
+    let spent = app
+        .engine
+        .store()
+        .spend_nonce(&claim.access_key_id, &claim.nonce, now, timestamp + skew)
+        .await?;
+    if !spent {
+        return Err(nonce_used());
+    }
+    Ok((key.principal.clone(), action))
+}
+
+fn nonce_used() -> ApiError {
+    ApiError::new(
+        ErrorCode::SignatureNonceUsed,
+        "The request signature nonce has been used.",
+    )
 }
 
 fn host(headers: &HeaderMap) -> String {

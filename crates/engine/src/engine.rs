@@ -70,6 +70,12 @@ impl Engine {
         &self.clock
     }
 
+    /// The store the engine keeps operations in, for the request path's other durable
+    /// state (spent signature nonces).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
     /// Starts the dispatcher, the store event listener and the sweeper; they stop when
     /// `shutdown` is cancelled.
     pub fn start(self: &Arc<Self>, shutdown: CancellationToken) -> JoinSet<()> {

@@ -237,6 +237,16 @@ impl Store for PgStore {
         queries::bootstrap_key(&mut self.client().await?, candidate).await
     }
 
+    async fn spend_nonce(
+        &self,
+        access_key_id: &str,
+        nonce: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool> {
+        queries::spend_nonce(&self.client().await?, access_key_id, nonce, now, expires_at).await
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {
         self.events.subscribe()
     }

@@ -10,8 +10,14 @@ use tokio_postgres::Client;
 use crate::from_pg;
 
 /// `(version, name, sql)`, in order; never edit one that has shipped, add a new one.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (
+        2,
+        "signature_nonces",
+        include_str!("../migrations/0002_signature_nonces.sql"),
+    ),
+];
 
 /// The advisory lock key of migrations (any constant that nothing else uses).
 const MIGRATION_LOCK: i64 = 0x6270_6f70_735f_6d67; // "bpops_mg"

@@ -284,6 +284,33 @@ pub(crate) async fn sweep(client: &Object, expired_before: i64, limit: usize) ->
     Ok(deleted as usize)
 }
 
+pub(crate) async fn spend_nonce(
+    client: &Object,
+    access_key_id: &str,
+    nonce: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<bool> {
+    // Each spend also forgets a few expired nonces, so the table holds about one window of
+    // traffic without a janitor; SKIP LOCKED keeps concurrent spends from queueing on them.
+    let stmt = client
+        .prepare_cached(
+            "WITH forgotten AS (
+                 DELETE FROM signature_nonces WHERE (access_key_id, nonce) IN (
+                     SELECT access_key_id, nonce FROM signature_nonces
+                     WHERE expires_at <= $3 LIMIT 8 FOR UPDATE SKIP LOCKED))
+             INSERT INTO signature_nonces (access_key_id, nonce, expires_at)
+             VALUES ($1, $2, $4) ON CONFLICT DO NOTHING",
+        )
+        .await
+        .map_err(from_pg)?;
+    let inserted = client
+        .execute(&stmt, &[&access_key_id, &nonce, &now, &expires_at])
+        .await
+        .map_err(from_pg)?;
+    Ok(inserted == 1)
+}
+
 pub(crate) async fn resource(client: &Object, key: &ResourceKey) -> Result<Option<Resource>> {
     let stmt = client
         .prepare_cached(

@@ -131,3 +131,21 @@ async fn a_broken_listening_connection_reconnects_and_says_events_were_missed() 
         .unwrap();
     assert_eq!(event, StoreEvent::Submitted);
 }
+
+#[tokio::test]
+async fn a_nonce_is_spent_once_across_nodes_until_it_expires() {
+    let schema = TestSchema::create().await;
+    let (a, b) = (schema.open().await, schema.open().await);
+    assert!(a.spend_nonce("key", "n1", 0, 1_000).await.unwrap());
+    assert!(
+        !b.spend_nonce("key", "n1", 10, 1_010).await.unwrap(),
+        "seen by the other node"
+    );
+    assert!(
+        b.spend_nonce("other-key", "n1", 10, 1_010).await.unwrap(),
+        "nonces are per key"
+    );
+    // Once expired, a spend forgets it, and the nonce is good again.
+    assert!(b.spend_nonce("key", "n2", 2_000, 3_000).await.unwrap());
+    assert!(a.spend_nonce("key", "n1", 2_001, 3_001).await.unwrap());
+}

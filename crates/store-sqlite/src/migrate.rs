@@ -6,8 +6,14 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// `(version, name, sql)`, in order; never edit one that has shipped, add a new one.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (
+        2,
+        "signature_nonces",
+        include_str!("../migrations/0002_signature_nonces.sql"),
+    ),
+];
 
 /// Brings the database to the newest schema.
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -78,6 +78,18 @@ pub trait Store: Send + Sync + 'static {
     /// returns it with `true` when there is none yet.
     async fn bootstrap_key(&self, candidate: &BootstrapKey) -> Result<(BootstrapKey, bool)>;
 
+    /// Spends a signature nonce of `access_key_id` until `expires_at` (Unix ms): `false` when
+    /// it was spent already, on any node sharing this store. `now` lets the backend forget
+    /// expired nonces as it goes. A backend that only one process can open answers `true`:
+    /// the request path's in-memory table already sees every request.
+    async fn spend_nonce(
+        &self,
+        access_key_id: &str,
+        nonce: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool>;
+
     /// Events committed from now on by any process sharing this store. A subscriber that
     /// falls behind gets `RecvError::Lagged`, which means the same as [`StoreEvent::Missed`].
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent>;

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use bpops_store_postgres::testing::TestDatabase;
 use serde_json::json;
 
-use crate::common::{ROOT, RUNNING_INSTANCE, Reply, Server, TestDir, execute_params, operation_id};
+use crate::common::{
+    Acs3, ROOT, RUNNING_INSTANCE, Reply, Server, TestDir, execute_params, operation_id,
+};
 use crate::durability;
 
 /// The base configuration of every integration test, with `{STORAGE}` to fill in.
@@ -88,6 +90,22 @@ async fn any_node_answers_for_operations_submitted_on_another() {
     let first = operation_id(&a.call(ROOT, "ExecuteOperationASync", &params).await);
     let second = operation_id(&b.call(ROOT, "ExecuteOperationASync", &params).await);
     assert_eq!(first, second);
+}
+
+/// A signed request is good once, whichever nodes it is sent to: the nonce is spent in the
+/// shared database, not only in the memory of the node that first saw it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_replayed_to_another_node_is_refused() {
+    let cluster = Cluster::new("").await;
+    let (a, b) = (cluster.node().await, cluster.node().await);
+    let request = Acs3::new("ListServices").sign(&a.host(), ROOT);
+    a.send(&request).await.assert_ok();
+    b.send(&request)
+        .await
+        .assert_error(400, "SignatureNonceUsed");
+    a.send(&request)
+        .await
+        .assert_error(400, "SignatureNonceUsed");
 }
 
 /// product.md "Operations and executors" across nodes: three nodes, one killed with SIGKILL
