@@ -4,13 +4,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bpops_catalog::Catalog;
-use bpops_store::{AccountId, NewOperation, Operation, OperationId, ResourceKey, Store, Submitted};
+use bpops_store::{
+    AccountId, Cancelled, ListPage, ListQuery, NewOperation, Operation, OperationId, ResourceKey,
+    Store, Submitted,
+};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::running::Running;
 use crate::waiters::Waiters;
 use crate::{Clock, EngineError, Result, Settings, events, sweeper, worker};
 
@@ -40,7 +44,18 @@ pub struct Engine {
     /// Wakes the dispatcher: something may have become runnable.
     pub(crate) work: Notify,
     pub(crate) waiters: Waiters,
+    /// The attempts running on this node, for cancellation.
+    pub(crate) running: Running,
 }
+
+/// The `Message` of an operation cancelled before it started.
+pub const CANCELLED_BEFORE_START: &str =
+    "OperationCancelled: the operation was cancelled before it started.";
+
+/// The `Message` of an emulated operation cancelled while it ran, or of one whose node was
+/// gone when it was cancelled.
+pub const CANCELLED_WHILE_RUNNING: &str =
+    "OperationCancelled: the operation was cancelled while it ran.";
 
 impl Engine {
     /// An engine over `store`; call [`Engine::start`] to run operations.
@@ -57,6 +72,7 @@ impl Engine {
             clock,
             work: Notify::new(),
             waiters: Waiters::default(),
+            running: Running::default(),
         })
     }
 
@@ -170,6 +186,45 @@ impl Engine {
                 other => return Ok(other),
             }
         }
+    }
+
+    /// One page of the account's operations still within retention, newest first.
+    /// `query.expired_before` is set here, from the retention.
+    pub async fn list(&self, mut query: ListQuery) -> Result<ListPage> {
+        query.expired_before = self.expired_before();
+        Ok(self.store.list(&query).await?)
+    }
+
+    /// Cancels an operation of the account: an `INIT` one ends `FAILURE` at once; a
+    /// `RUNNING` one is stopped by whichever node runs it (this one at once; another when
+    /// the store's event reaches it, or at its next lease renewal; one whose node is gone
+    /// when it is next claimed). An expired operation is not found, like an unknown one.
+    /// With `applications`, only an operation of one of them is found.
+    pub async fn cancel(
+        &self,
+        account: &AccountId,
+        id: &OperationId,
+        applications: Option<&[String]>,
+    ) -> Result<Cancelled> {
+        let cancelled = self
+            .store
+            .cancel(
+                account,
+                id,
+                applications,
+                CANCELLED_BEFORE_START,
+                self.clock.now_ms(),
+            )
+            .await?;
+        match &cancelled {
+            Cancelled::AlreadyFinal(op) if self.is_expired(op) => return Ok(Cancelled::NotFound),
+            // N.B. the store's event does this too, but only once `start` runs its listener.
+            Cancelled::Requested(_) => {
+                self.running.cancel(id);
+            }
+            Cancelled::NotFound | Cancelled::Ended(_) | Cancelled::AlreadyFinal(_) => {}
+        }
+        Ok(cancelled)
     }
 
     /// Operations that finished before this instant (Unix ms) have expired.

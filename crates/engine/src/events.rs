@@ -26,7 +26,11 @@ pub(crate) async fn forward(
                 engine.waiters.notify(&id);
                 engine.work.notify_one();
             }
-            // Some events are gone: wake everyone to re-check.
+            Ok(StoreEvent::CancelRequested(id)) => {
+                engine.running.cancel(&id);
+            }
+            // Some events are gone; a lost cancellation is still seen at the next lease
+            // renewal.: wake everyone to re-check.
             Ok(StoreEvent::Missed) | Err(RecvError::Lagged(_)) => {
                 engine.waiters.notify_all();
                 engine.work.notify_one();

@@ -12,6 +12,9 @@
 //!   sweeper deletes it later in bounded batches.
 //! - An emulated operation's effect and final status commit together in the store, fenced
 //!   by the attempt, so a crash or a lost lease never applies an effect twice.
+//! - Cancellation is a mark in the store: an `INIT` operation ends at once; a `RUNNING` one
+//!   is stopped by the node running it, told by the store's event, or at the latest by its
+//!   next lease renewal; one whose node is gone ends when it is next claimed.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -19,12 +22,13 @@ mod clock;
 mod engine;
 mod error;
 mod events;
+mod running;
 mod settings;
 mod sweeper;
 mod waiters;
 mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{Engine, Submission};
+pub use engine::{CANCELLED_BEFORE_START, CANCELLED_WHILE_RUNNING, Engine, Submission};
 pub use error::{EngineError, Result};
 pub use settings::{Emulation, Settings};

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use bpops_catalog::{self as catalog, Executor, Run};
 use bpops_executors::{self as executors, Job};
-use bpops_store::{Effect, Finish, Operation, Status};
+use bpops_store::{Effect, Finish, Lease, Operation, Status};
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::Engine;
+use crate::{CANCELLED_WHILE_RUNNING, Engine};
 
 /// How long the dispatcher backs off after a store failure.
 const STORE_RETRY: Duration = Duration::from_millis(200);
@@ -95,8 +95,16 @@ async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Vec<Operati
 /// Runs one claimed attempt to its end, renewing the lease meanwhile, and commits the
 /// result. A store failure leaves the operation to be taken over when its lease expires.
 async fn execute(engine: &Arc<Engine>, op: Operation) {
+    if op.cancel_requested {
+        // Cancelled while an earlier attempt ran, on a node that is gone (or between
+        // attempts): end it without running it again.
+        let finish = cancelled(engine);
+        return commit(engine, &op, &finish).await;
+    }
+    let registration = engine.running.register(&op.id, op.attempt);
+    let cancel = registration.token();
     let renew_every = engine.settings.lease / 3;
-    let run = decide(engine, &op);
+    let run = decide(engine, &op, cancel);
     tokio::pin!(run);
     let ending = loop {
         tokio::select! {
@@ -104,8 +112,10 @@ async fn execute(engine: &Arc<Engine>, op: Operation) {
             () = tokio::time::sleep(renew_every) => {
                 let until = engine.clock.now_ms() + engine.settings.lease.as_millis() as i64;
                 match engine.store.renew_lease(&op.id, op.attempt, until).await {
-                    Ok(true) => {}
-                    Ok(false) => return, // another worker took over: its result counts.
+                    Ok(Lease::Held) => {}
+                    // Requested on a node whose event did not reach this one.
+                    Ok(Lease::CancelRequested) => cancel.cancel(),
+                    Ok(Lease::Lost) => return, // another worker took over: its result counts.
                     Err(e) => tracing::warn!(operation = %op.id, error = %e, "lease renewal failed"),
                 }
             }
@@ -137,7 +147,8 @@ async fn commit(engine: &Engine, op: &Operation, finish: &Finish) {
 async fn retry_later(engine: &Arc<Engine>, op: &Operation, after: Duration, message: &str) {
     let until = engine.clock.now_ms() + after.as_millis() as i64;
     match engine.store.renew_lease(&op.id, op.attempt, until).await {
-        Ok(true) => {
+        // A cancellation requested meanwhile ends it at the next claim.
+        Ok(Lease::Held | Lease::CancelRequested) => {
             tracing::info!(operation = %op.id, attempt = op.attempt, retry_in = ?after, failure = message, "attempt failed; retrying");
             let engine = Arc::clone(engine);
             tokio::spawn(async move {
@@ -145,7 +156,9 @@ async fn retry_later(engine: &Arc<Engine>, op: &Operation, after: Duration, mess
                 engine.work.notify_one();
             });
         }
-        Ok(false) => tracing::info!(operation = %op.id, attempt = op.attempt, "attempt superseded"),
+        Ok(Lease::Lost) => {
+            tracing::info!(operation = %op.id, attempt = op.attempt, "attempt superseded")
+        }
         Err(e) => {
             tracing::warn!(operation = %op.id, error = %e, "scheduling a retry failed; the lease will expire")
         }
@@ -160,11 +173,30 @@ enum Ending {
     Retry { after: Duration, message: String },
 }
 
-/// Decides how an attempt ends: emulated latency, injected failure, then the executor.
-async fn decide(engine: &Engine, op: &Operation) -> Ending {
+/// The end of an attempt cancelled before it decided anything.
+fn cancelled(engine: &Engine) -> Finish {
+    Finish {
+        status: Status::Failure,
+        message: CANCELLED_WHILE_RUNNING.to_owned(),
+        arguments: "{}".to_owned(),
+        finished_at: engine.clock.now_ms(),
+        effect: None,
+    }
+}
+
+/// Decides how an attempt ends: emulated latency, injected failure, then the executor. A
+/// cancellation during the latency ends it with nothing applied; the executors of declared
+/// operations stop on `cancel` by themselves (a program's whole process group is killed).
+async fn decide(engine: &Engine, op: &Operation, cancel: &CancellationToken) -> Ending {
     let emulation = engine.settings.emulation(&op.service, &op.operation);
     if !emulation.latency.is_zero() {
-        tokio::time::sleep(emulation.latency).await;
+        tokio::select! {
+            () = tokio::time::sleep(emulation.latency) => {}
+            () = cancel.cancelled() => return Ending::Final(cancelled(engine)),
+        }
+    }
+    if cancel.is_cancelled() {
+        return Ending::Final(cancelled(engine));
     }
     let outcome = if emulation.failure_rate > 0.0 && draw() < emulation.failure_rate {
         let message = format!(
@@ -173,7 +205,7 @@ async fn decide(engine: &Engine, op: &Operation) -> Ending {
         );
         failure(message)
     } else {
-        match run_executor(engine, op).await {
+        match run_executor(engine, op, cancel).await {
             Ok(outcome) => outcome,
             Err(RunError::Fatal(message)) => failure(message),
             Err(RunError::Retry { after, message }) => return Ending::Retry { after, message },
@@ -203,7 +235,11 @@ enum RunError {
     Retry { after: Duration, message: String },
 }
 
-async fn run_executor(engine: &Engine, op: &Operation) -> Result<Outcome, RunError> {
+async fn run_executor(
+    engine: &Engine,
+    op: &Operation,
+    cancel: &CancellationToken,
+) -> Result<Outcome, RunError> {
     let entry = engine
         .catalog
         .entry(&op.service, &op.operation)
@@ -218,15 +254,13 @@ async fn run_executor(engine: &Engine, op: &Operation) -> Result<Outcome, RunErr
     };
     // Declared entries always have a timeout; the lease bounds anything else.
     let timeout = entry.timeout().unwrap_or(engine.settings.lease);
-    // Nothing cancels an attempt yet but the process ending; CancelExecuteOperation will.
-    let cancel = CancellationToken::new();
     let declared = match entry.executor() {
         Executor::Emulated => return run_emulated(engine, op, entry, &attributes).await,
         Executor::Command(spec) => {
-            executors::run_command(spec, &job(op, attributes), timeout, &cancel).await
+            executors::run_command(spec, &job(op, attributes), timeout, cancel).await
         }
         Executor::Http(spec) => {
-            executors::run_http(spec, &job(op, attributes), timeout, &cancel).await
+            executors::run_http(spec, &job(op, attributes), timeout, cancel).await
         }
     };
     match declared {

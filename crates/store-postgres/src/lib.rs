@@ -29,8 +29,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bpops_store::{
-    AccountId, BootstrapKey, EVENT_BUFFER, Finish, NewOperation, Operation, OperationId, Resource,
-    ResourceKey, Result, Store, StoreError, StoreEvent, Submitted,
+    AccountId, BootstrapKey, Cancelled, EVENT_BUFFER, Finish, Lease, ListPage, ListQuery,
+    NewOperation, Operation, OperationId, Resource, ResourceKey, Result, Store, StoreError,
+    StoreEvent, Submitted,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
 use tokio::sync::broadcast;
@@ -208,8 +209,39 @@ impl Store for PgStore {
         queries::claim(&self.client().await?, now, lease_until, limit).await
     }
 
-    async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<bool> {
+    async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<Lease> {
         queries::renew_lease(&self.client().await?, id, attempt, lease_until).await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<ListPage> {
+        queries::list(&self.client().await?, query).await
+    }
+
+    async fn cancel(
+        &self,
+        account: &AccountId,
+        id: &OperationId,
+        applications: Option<&[String]>,
+        message: &str,
+        now: i64,
+    ) -> Result<Cancelled> {
+        let mut client = self.client().await?;
+        let cancelled = queries::cancel(
+            &mut client,
+            &self.channel,
+            account,
+            id,
+            applications,
+            message,
+            now,
+        )
+        .await?;
+        match &cancelled {
+            Cancelled::Ended(_) => self.publish(StoreEvent::Finished(id.clone())),
+            Cancelled::Requested(_) => self.publish(StoreEvent::CancelRequested(id.clone())),
+            Cancelled::NotFound | Cancelled::AlreadyFinal(_) => {}
+        }
+        Ok(cancelled)
     }
 
     async fn finish(&self, id: &OperationId, attempt: i64, finish: &Finish) -> Result<bool> {

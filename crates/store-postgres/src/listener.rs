@@ -104,11 +104,16 @@ async fn listen(
     }
 }
 
-/// Payloads written by `queries`: `submitted` and `finished <operation id>`.
+/// Payloads written by `queries`: `submitted`, `finished <operation id>` and
+/// `cancel <operation id>`.
 fn parse(payload: &str) -> Option<StoreEvent> {
     match payload.split_once(' ') {
         None if payload == "submitted" => Some(StoreEvent::Submitted),
         Some(("finished", id)) => id.parse::<OperationId>().ok().map(StoreEvent::Finished),
+        Some(("cancel", id)) => id
+            .parse::<OperationId>()
+            .ok()
+            .map(StoreEvent::CancelRequested),
         _ => {
             tracing::warn!(payload, "ignoring an unknown notification");
             None
@@ -126,7 +131,11 @@ mod tests {
         assert_eq!(parse("submitted"), Some(StoreEvent::Submitted));
         assert_eq!(
             parse(&format!("finished {id}")),
-            Some(StoreEvent::Finished(id))
+            Some(StoreEvent::Finished(id.clone()))
+        );
+        assert_eq!(
+            parse(&format!("cancel {id}")),
+            Some(StoreEvent::CancelRequested(id))
         );
         assert_eq!(parse("finished nonsense"), None);
         assert_eq!(parse("other"), None);

@@ -17,6 +17,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "signature_nonces",
         include_str!("../migrations/0002_signature_nonces.sql"),
     ),
+    (
+        3,
+        "list_and_cancel",
+        include_str!("../migrations/0003_list_and_cancel.sql"),
+    ),
 ];
 
 /// The advisory lock key of migrations (any constant that nothing else uses).

@@ -1,8 +1,9 @@
 //! The SQL of each store intent, one function per intent, each one transaction.
 
 use bpops_store::{
-    AccountId, BootstrapKey, Effect, Finish, NewOperation, Operation, OperationId, Resource,
-    ResourceKey, Result, Status, StoreError, Submitted,
+    AccountId, BootstrapKey, Cancelled, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
+    NewOperation, Operation, OperationId, Resource, ResourceKey, Result, Status, StoreError,
+    Submitted,
 };
 use deadpool_postgres::{GenericClient, Object};
 use serde_json::{Map, Value};
@@ -11,7 +12,7 @@ use tokio_postgres::Row;
 use crate::from_pg;
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
-     attributes, status, message, arguments, attempt, created_at, finished_at";
+     attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested";
 
 pub(crate) async fn submit(
     client: &mut Object,
@@ -185,19 +186,157 @@ pub(crate) async fn renew_lease(
     id: &OperationId,
     attempt: i64,
     lease_until: i64,
-) -> Result<bool> {
+) -> Result<Lease> {
     let stmt = client
         .prepare_cached(
             "UPDATE operations SET lease_until = $1
-             WHERE id = $2 AND attempt = $3 AND status = 'RUNNING'",
+             WHERE id = $2 AND attempt = $3 AND status = 'RUNNING'
+             RETURNING cancel_requested",
         )
         .await
         .map_err(from_pg)?;
-    let changed = client
-        .execute(&stmt, &[&lease_until, &id.as_str(), &attempt])
+    let row = client
+        .query_opt(&stmt, &[&lease_until, &id.as_str(), &attempt])
         .await
         .map_err(from_pg)?;
-    Ok(changed == 1)
+    Ok(match row.map(|row| row.get::<_, bool>(0)) {
+        None => Lease::Lost,
+        Some(false) => Lease::Held,
+        Some(true) => Lease::CancelRequested,
+    })
+}
+
+pub(crate) async fn list(client: &Object, query: &ListQuery) -> Result<ListPage> {
+    // N.B. one static statement whose absent filters are NULL, so it is prepared once.
+    // Newest first by (created_at, seq): a total order in which the cursor is a strict
+    // bound, so no item repeats or is skipped across pages.
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {OPERATION_COLUMNS}, seq FROM operations
+             WHERE account = $1
+               AND ($2::text IS NULL OR status = $2)
+               AND ($3::text IS NULL OR service = $3)
+               AND ($4::text IS NULL OR operation = $4)
+               AND ($5::text[] IS NULL OR application = ANY($5))
+               AND ($6::bigint IS NULL OR created_at >= $6)
+               AND ($7::bigint IS NULL OR created_at < $7)
+               AND (finished_at IS NULL OR finished_at >= $8)
+               AND ($9::bigint IS NULL OR (created_at, seq) < ($9, $10::bigint))
+             ORDER BY created_at DESC, seq DESC
+             LIMIT $11"
+        ))
+        .await
+        .map_err(from_pg)?;
+    let (after_created, after_seq) = match query.after {
+        Some(c) => (Some(c.created_at), Some(c.seq)),
+        None => (None, None),
+    };
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &query.account.as_str(),
+                &query.status.map(Status::as_str),
+                &query.service,
+                &query.operation,
+                &query.applications,
+                &query.created_from,
+                &query.created_before,
+                &query.expired_before,
+                &after_created,
+                &after_seq,
+                &(query.limit as i64 + 1),
+            ],
+        )
+        .await
+        .map_err(from_pg)?;
+    let mut listed = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                operation_from_row(row)?,
+                row.try_get::<_, i64>(14).map_err(corrupt)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // One row more than asked says whether there is a next page.
+    let next = if listed.len() > query.limit {
+        listed.truncate(query.limit);
+        listed.last().map(|(op, seq)| ListCursor {
+            created_at: op.created_at,
+            seq: *seq,
+        })
+    } else {
+        None
+    };
+    Ok(ListPage {
+        operations: listed.into_iter().map(|(op, _)| op).collect(),
+        next,
+    })
+}
+
+pub(crate) async fn cancel(
+    client: &mut Object,
+    channel: &str,
+    account: &AccountId,
+    id: &OperationId,
+    applications: Option<&[String]>,
+    message: &str,
+    now: i64,
+) -> Result<Cancelled> {
+    let tx = client.transaction().await.map_err(from_pg)?;
+    // N.B. the row lock orders this with a claim of the same row: a claim in progress makes
+    // the cancel wait and then see RUNNING; a cancel in progress makes claims skip the row.
+    let select = format!(
+        "SELECT {OPERATION_COLUMNS} FROM operations WHERE id = $1 AND account = $2 FOR UPDATE"
+    );
+    let row = tx
+        .query_opt(&select, &[&id.as_str(), &account.as_str()])
+        .await
+        .map_err(from_pg)?;
+    let Some(op) = row.as_ref().map(operation_from_row).transpose()? else {
+        return Ok(Cancelled::NotFound);
+    };
+    if let Some(applications) = applications
+        && !op
+            .application
+            .as_ref()
+            .is_some_and(|app| applications.contains(app))
+    {
+        return Ok(Cancelled::NotFound);
+    }
+    let (cancelled, payload): (fn(Operation) -> Cancelled, String) = match op.status {
+        Status::Success | Status::Failure => return Ok(Cancelled::AlreadyFinal(op)),
+        Status::Init => {
+            tx.execute(
+                "UPDATE operations
+                 SET status = 'FAILURE', message = $1, finished_at = $2, lease_until = NULL
+                 WHERE id = $3",
+                &[&message, &now, &id.as_str()],
+            )
+            .await
+            .map_err(from_pg)?;
+            (Cancelled::Ended, format!("finished {id}"))
+        }
+        Status::Running => {
+            tx.execute(
+                "UPDATE operations SET cancel_requested = TRUE WHERE id = $1",
+                &[&id.as_str()],
+            )
+            .await
+            .map_err(from_pg)?;
+            (Cancelled::Requested, format!("cancel {id}"))
+        }
+    };
+    let select = format!("SELECT {OPERATION_COLUMNS} FROM operations WHERE id = $1");
+    let row = tx
+        .query_one(&select, &[&id.as_str()])
+        .await
+        .map_err(from_pg)?;
+    let op = operation_from_row(&row)?;
+    notify(&tx, channel, &payload).await?;
+    tx.commit().await.map_err(from_pg)?;
+    Ok(cancelled(op))
 }
 
 pub(crate) async fn finish(
@@ -431,6 +570,7 @@ fn operation_from_columns(row: &Row, first: usize) -> Result<Operation> {
         attempt: number(10)?,
         created_at: number(11)?,
         finished_at: row.try_get(first + 12).map_err(corrupt)?,
+        cancel_requested: row.try_get(first + 13).map_err(corrupt)?,
     })
 }
 

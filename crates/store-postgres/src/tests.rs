@@ -69,7 +69,7 @@ async fn nodes_starting_at_once_apply_each_migration_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 1);
+    assert_eq!(versions, 3, "each migration applied once");
 }
 
 #[tokio::test]

@@ -26,8 +26,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bpops_store::{
-    AccountId, BootstrapKey, EVENT_BUFFER, Finish, NewOperation, Operation, OperationId, Resource,
-    ResourceKey, Result, Store, StoreError, StoreEvent, Submitted,
+    AccountId, BootstrapKey, Cancelled, EVENT_BUFFER, Finish, Lease, ListPage, ListQuery,
+    NewOperation, Operation, OperationId, Resource, ResourceKey, Result, Store, StoreError,
+    StoreEvent, Submitted,
 };
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::broadcast;
@@ -171,10 +172,48 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<bool> {
+    async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<Lease> {
         let id = id.clone();
         self.write(move |conn| queries::renew_lease(conn, &id, attempt, lease_until))
             .await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<ListPage> {
+        let query = query.clone();
+        self.read(move |conn| queries::list(conn, &query)).await
+    }
+
+    async fn cancel(
+        &self,
+        account: &AccountId,
+        id: &OperationId,
+        applications: Option<&[String]>,
+        message: &str,
+        now: i64,
+    ) -> Result<Cancelled> {
+        let (account, owned_id, message) = (account.clone(), id.clone(), message.to_owned());
+        let applications = applications.map(<[String]>::to_vec);
+        let cancelled = self
+            .write(move |conn| {
+                queries::cancel(
+                    conn,
+                    &account,
+                    &owned_id,
+                    applications.as_deref(),
+                    &message,
+                    now,
+                )
+            })
+            .await?;
+        let event = match &cancelled {
+            Cancelled::Ended(_) => Some(StoreEvent::Finished(id.clone())),
+            Cancelled::Requested(_) => Some(StoreEvent::CancelRequested(id.clone())),
+            Cancelled::NotFound | Cancelled::AlreadyFinal(_) => None,
+        };
+        if let Some(event) = event {
+            let _ = self.events.send(event);
+        }
+        Ok(cancelled)
     }
 
     async fn finish(&self, id: &OperationId, attempt: i64, finish: &Finish) -> Result<bool> {
@@ -290,6 +329,6 @@ mod tests {
             .unwrap()
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(versions, 2, "each migration applied once");
+        assert_eq!(versions, 3, "each migration applied once");
     }
 }

@@ -1,14 +1,14 @@
 //! The SQL of each store intent, one function per intent, each one transaction.
 
 use bpops_store::{
-    AccountId, BootstrapKey, Effect, Finish, NewOperation, Operation, OperationId, Resource,
-    ResourceKey, Status, Submitted,
+    AccountId, BootstrapKey, Cancelled, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
+    NewOperation, Operation, OperationId, Resource, ResourceKey, Status, Submitted,
 };
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde_json::{Map, Value};
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
-     attributes, status, message, arguments, attempt, created_at, finished_at";
+     attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested";
 
 pub(crate) fn submit(
     conn: &mut Connection,
@@ -129,14 +129,134 @@ pub(crate) fn renew_lease(
     id: &OperationId,
     attempt: i64,
     lease_until: i64,
-) -> rusqlite::Result<bool> {
-    let changed = conn
+) -> rusqlite::Result<Lease> {
+    let cancel_requested: Option<bool> = conn
         .prepare_cached(
             "UPDATE operations SET lease_until = ?1
-         WHERE id = ?2 AND attempt = ?3 AND status = 'RUNNING'",
+             WHERE id = ?2 AND attempt = ?3 AND status = 'RUNNING'
+             RETURNING cancel_requested",
         )?
-        .execute(params![lease_until, id.as_str(), attempt])?;
-    Ok(changed == 1)
+        .query_row(params![lease_until, id.as_str(), attempt], |row| row.get(0))
+        .optional()?;
+    Ok(match cancel_requested {
+        None => Lease::Lost,
+        Some(false) => Lease::Held,
+        Some(true) => Lease::CancelRequested,
+    })
+}
+
+pub(crate) fn list(conn: &Connection, query: &ListQuery) -> rusqlite::Result<ListPage> {
+    // N.B. one static statement whose absent filters are NULL, so it is prepared once; the
+    // applications travel as a JSON array. Newest first by (created_at, seq): a total order
+    // in which the cursor is a strict bound, so no item repeats or is skipped across pages.
+    let applications = query
+        .applications
+        .as_ref()
+        .map(|apps| Value::from(apps.clone()).to_string());
+    let (after_created, after_seq) = match query.after {
+        Some(c) => (Some(c.created_at), Some(c.seq)),
+        None => (None, None),
+    };
+    let mut rows = conn
+        .prepare_cached(&format!(
+            "SELECT {OPERATION_COLUMNS}, seq FROM operations
+             WHERE account = ?1
+               AND (?2 IS NULL OR status = ?2)
+               AND (?3 IS NULL OR service = ?3)
+               AND (?4 IS NULL OR operation = ?4)
+               AND (?5 IS NULL OR application IN (SELECT value FROM json_each(?5)))
+               AND (?6 IS NULL OR created_at >= ?6)
+               AND (?7 IS NULL OR created_at < ?7)
+               AND (finished_at IS NULL OR finished_at >= ?8)
+               AND (?9 IS NULL OR (created_at, seq) < (?9, ?10))
+             ORDER BY created_at DESC, seq DESC
+             LIMIT ?11"
+        ))?
+        .query_map(
+            params![
+                query.account.as_str(),
+                query.status.map(Status::as_str),
+                query.service,
+                query.operation,
+                applications,
+                query.created_from,
+                query.created_before,
+                query.expired_before,
+                after_created,
+                after_seq,
+                query.limit as i64 + 1,
+            ],
+            |row| {
+                let op = operation_from_row(row)?;
+                let seq: i64 = row.get(14)?;
+                Ok((op, seq))
+            },
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    // One row more than asked says whether there is a next page.
+    let next = if rows.len() > query.limit {
+        rows.truncate(query.limit);
+        rows.last().map(|(op, seq)| ListCursor {
+            created_at: op.created_at,
+            seq: *seq,
+        })
+    } else {
+        None
+    };
+    Ok(ListPage {
+        operations: rows.into_iter().map(|(op, _)| op).collect(),
+        next,
+    })
+}
+
+pub(crate) fn cancel(
+    conn: &mut Connection,
+    account: &AccountId,
+    id: &OperationId,
+    applications: Option<&[String]>,
+    message: &str,
+    now: i64,
+) -> rusqlite::Result<Cancelled> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let select =
+        format!("SELECT {OPERATION_COLUMNS} FROM operations WHERE id = ?1 AND account = ?2");
+    let Some(op) = tx
+        .prepare_cached(&select)?
+        .query_row(params![id.as_str(), account.as_str()], operation_from_row)
+        .optional()?
+    else {
+        return Ok(Cancelled::NotFound);
+    };
+    if let Some(applications) = applications
+        && !op
+            .application
+            .as_ref()
+            .is_some_and(|app| applications.contains(app))
+    {
+        return Ok(Cancelled::NotFound);
+    }
+    let cancelled = match op.status {
+        Status::Success | Status::Failure => return Ok(Cancelled::AlreadyFinal(op)),
+        Status::Init => {
+            tx.prepare_cached(
+                "UPDATE operations
+                 SET status = 'FAILURE', message = ?1, finished_at = ?2, lease_until = NULL
+                 WHERE id = ?3",
+            )?
+            .execute(params![message, now, id.as_str()])?;
+            Cancelled::Ended
+        }
+        Status::Running => {
+            tx.prepare_cached("UPDATE operations SET cancel_requested = 1 WHERE id = ?1")?
+                .execute(params![id.as_str()])?;
+            Cancelled::Requested
+        }
+    };
+    let op = tx
+        .prepare_cached(&select)?
+        .query_row(params![id.as_str(), account.as_str()], operation_from_row)?;
+    tx.commit()?;
+    Ok(cancelled(op))
 }
 
 pub(crate) fn finish(
@@ -300,6 +420,7 @@ fn operation_from_row(row: &Row) -> rusqlite::Result<Operation> {
         attempt: row.get(10)?,
         created_at: row.get(11)?,
         finished_at: row.get(12)?,
+        cancel_requested: row.get(13)?,
     })
 }
 

@@ -26,8 +26,8 @@ pub mod testing;
 pub use error::{Result, StoreError};
 pub use ids::{AccountId, OperationId};
 pub use records::{
-    BootstrapKey, Effect, Finish, NewOperation, Operation, Resource, ResourceKey, Status,
-    StoreEvent, Submitted,
+    BootstrapKey, Cancelled, Effect, Finish, Lease, ListCursor, ListPage, ListQuery, NewOperation,
+    Operation, Resource, ResourceKey, Status, StoreEvent, Submitted,
 };
 
 use async_trait::async_trait;
@@ -55,13 +55,33 @@ pub trait Store: Send + Sync + 'static {
     /// returned `RUNNING`, with its attempt incremented and a lease until `lease_until`.
     async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Vec<Operation>>;
 
-    /// Extends the lease of a running attempt. `false` when the attempt is no longer current.
-    async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<bool>;
+    /// Extends the lease of a running attempt, and tells whether a cancellation of it was
+    /// requested meanwhile ([`Lease::CancelRequested`]) or it is no longer current
+    /// ([`Lease::Lost`], nothing written).
+    async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<Lease>;
 
     /// Ends a running attempt: applies the effect and sets the final status in one
     /// transaction, then publishes [`StoreEvent::Finished`]. `false` (and nothing written)
     /// when the attempt is no longer current.
     async fn finish(&self, id: &OperationId, attempt: i64, finish: &Finish) -> Result<bool>;
+
+    /// One page of an account's operations matching `query`, newest first (submission time,
+    /// then submission order), with where the next page starts.
+    async fn list(&self, query: &ListQuery) -> Result<ListPage>;
+
+    /// Cancels an operation of `account` in one transaction: an `INIT` one becomes `FAILURE`
+    /// with `message`, finished at `now`, and [`StoreEvent::Finished`] is published; a
+    /// `RUNNING` one is marked `cancel_requested` and [`StoreEvent::CancelRequested`] is
+    /// published, for the node running it; a final one is left alone. With `applications`,
+    /// an operation of none of them counts as not found (and is left alone).
+    async fn cancel(
+        &self,
+        account: &AccountId,
+        id: &OperationId,
+        applications: Option<&[String]>,
+        message: &str,
+        now: i64,
+    ) -> Result<Cancelled>;
 
     /// Deletes at most `limit` operations that finished before `expired_before`, with their
     /// client tokens. Returns how many were deleted.

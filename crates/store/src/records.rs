@@ -143,6 +143,79 @@ pub struct Operation {
     pub created_at: i64,
     /// When it reached a final status, Unix milliseconds.
     pub finished_at: Option<i64>,
+    /// Whether a cancellation was requested while it was running: its worker, or the next
+    /// claim of it, ends it `FAILURE` with `OperationCancelled`.
+    pub cancel_requested: bool,
+}
+
+/// Which operations of an account [`crate::Store::list`] returns: every field narrows the
+/// result; `None` does not filter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Whose operations.
+    pub account: AccountId,
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only this service type.
+    pub service: Option<String>,
+    /// Only this operation name.
+    pub operation: Option<String>,
+    /// Only operations of one of these applications (an empty list matches nothing).
+    pub applications: Option<Vec<String>>,
+    /// Only operations created at or after this instant (Unix ms).
+    pub created_from: Option<i64>,
+    /// Only operations created before this instant (Unix ms).
+    pub created_before: Option<i64>,
+    /// Leave out operations that finished before this instant (Unix ms): they have expired.
+    pub expired_before: i64,
+    /// Continue after this item of an earlier page.
+    pub after: Option<ListCursor>,
+    /// The most operations to return.
+    pub limit: usize,
+}
+
+/// A position in a listing, newest first: the `(created_at, seq)` of the last item of a page.
+/// Keyset pagination: an operation submitted meanwhile never shifts later pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListCursor {
+    /// The item's submission time, Unix ms.
+    pub created_at: i64,
+    /// The item's submission sequence number, unique in the store.
+    pub seq: i64,
+}
+
+/// One page of [`crate::Store::list`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListPage {
+    /// The operations, newest first (by submission time, then submission order).
+    pub operations: Vec<Operation>,
+    /// Where the next page starts; `None` when this is the last one.
+    pub next: Option<ListCursor>,
+}
+
+/// What [`crate::Store::cancel`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cancelled {
+    /// The account has no such operation (or it is outside the applications asked for).
+    NotFound,
+    /// It was `INIT`: it is now `FAILURE` with the given message.
+    Ended(Operation),
+    /// It is `RUNNING`: it is marked, and its worker (or the next claim) ends it.
+    Requested(Operation),
+    /// It was already final; nothing changed.
+    AlreadyFinal(Operation),
+}
+
+/// What [`crate::Store::renew_lease`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lease {
+    /// The lease is extended; go on.
+    Held,
+    /// The lease is extended, and a cancellation was requested: stop the attempt and finish
+    /// it as cancelled.
+    CancelRequested,
+    /// The attempt is no longer current (superseded or final): stop and write nothing.
+    Lost,
 }
 
 /// A change to the inventory, committed with the operation's final status.
@@ -206,6 +279,8 @@ pub enum StoreEvent {
     /// The operation reached a final status: its waiters can read the result, and the next
     /// operation on its resource may have become runnable.
     Finished(OperationId),
+    /// A cancellation of the running operation was requested: the node running it stops it.
+    CancelRequested(OperationId),
     /// Events may have been lost (the store reconnected to the database): re-check
     /// everything that waits on one.
     Missed,

@@ -11,8 +11,8 @@ use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
 use crate::{
-    AccountId, BootstrapKey, Effect, Finish, NewOperation, OperationId, Resource, ResourceKey,
-    Status, Store, StoreEvent, Submitted,
+    AccountId, BootstrapKey, Cancelled, Effect, Finish, Lease, ListQuery, NewOperation,
+    OperationId, Resource, ResourceKey, Status, Store, StoreEvent, Submitted,
 };
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an expression whose
@@ -38,7 +38,15 @@ macro_rules! store_conformance {
             concurrent_submits_with_one_client_token_create_one_operation,
             concurrent_workers_claim_each_operation_once_in_resource_order,
             concurrent_sweeps_delete_each_operation_once,
-            submit_and_finish_publish_events
+            submit_and_finish_publish_events,
+            list_pages_newest_first_without_skipping_or_repeating,
+            list_pages_stay_stable_under_concurrent_submits,
+            list_filters_narrow_the_result,
+            list_leaves_out_expired_and_foreign_operations,
+            cancel_ends_an_init_operation_at_once,
+            cancel_marks_a_running_operation_for_its_worker,
+            cancel_leaves_final_operations_alone,
+            cancel_finds_nothing_outside_the_account_or_applications
         );
     };
     (@cases $make:expr; $($case:ident),*) => {
@@ -393,8 +401,14 @@ pub async fn renew_lease_is_fenced_by_the_attempt(store: &dyn Store) {
     let op = new_op(&account(1), None, T0);
     submit(store, &op).await;
     store.claim(T0, T0 + 100, 10).await.unwrap();
-    assert!(store.renew_lease(&op.id, 1, T0 + 5000).await.unwrap());
-    assert!(!store.renew_lease(&op.id, 2, T0 + 5000).await.unwrap());
+    assert_eq!(
+        store.renew_lease(&op.id, 1, T0 + 5000).await.unwrap(),
+        Lease::Held
+    );
+    assert_eq!(
+        store.renew_lease(&op.id, 2, T0 + 5000).await.unwrap(),
+        Lease::Lost
+    );
     assert!(
         store
             .claim(T0 + 200, T0 + 6000, 10)
@@ -409,8 +423,9 @@ pub async fn renew_lease_is_fenced_by_the_attempt(store: &dyn Store) {
             .await
             .unwrap()
     );
-    assert!(
-        !store.renew_lease(&op.id, 1, T0 + 9000).await.unwrap(),
+    assert_eq!(
+        store.renew_lease(&op.id, 1, T0 + 9000).await.unwrap(),
+        Lease::Lost,
         "finished"
     );
 }
@@ -701,4 +716,390 @@ async fn next_event(
     })
     .await;
     assert!(found.is_ok(), "no matching event was published");
+}
+
+fn query(account: &AccountId, limit: usize) -> ListQuery {
+    ListQuery {
+        account: account.clone(),
+        status: None,
+        service: None,
+        operation: None,
+        applications: None,
+        created_from: None,
+        created_before: None,
+        expired_before: 0,
+        after: None,
+        limit,
+    }
+}
+
+/// Every page of `query`, followed to the end, as ids.
+async fn all_pages(store: &dyn Store, mut query: ListQuery) -> Vec<Vec<OperationId>> {
+    let mut pages = Vec::new();
+    loop {
+        let page = store.list(&query).await.unwrap();
+        assert!(page.operations.len() <= query.limit);
+        pages.push(page.operations.into_iter().map(|o| o.id).collect());
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return pages,
+        }
+    }
+}
+
+/// A listing is newest first (submission time, then submission order for equal times), in
+/// pages of at most `limit`, each item exactly once; the last page has no cursor.
+pub async fn list_pages_newest_first_without_skipping_or_repeating(store: &dyn Store) {
+    let acct = account(1);
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        // Pairs share a creation time: the order within them is the submission order.
+        let op = new_op(&acct, None, T0 + i / 2);
+        submit(store, &op).await;
+        ids.push(op.id);
+    }
+    ids.reverse();
+    let pages = all_pages(store, query(&acct, 3)).await;
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert_eq!(pages.concat(), ids);
+
+    let exact = all_pages(store, query(&acct, 7)).await;
+    assert_eq!(exact, vec![ids.clone()], "no empty trailing page");
+    assert_eq!(all_pages(store, query(&account(3), 5)).await, vec![vec![]]);
+}
+
+/// Operations submitted while a client pages through a listing never make it skip or repeat
+/// an item: the cursor is a position in a fixed order, not an offset.
+pub async fn list_pages_stay_stable_under_concurrent_submits(store: &dyn Store) {
+    let acct = account(1);
+    let mut before = Vec::new();
+    for i in 0..10 {
+        let op = new_op(&acct, None, T0 + i);
+        submit(store, &op).await;
+        before.push(op.id);
+    }
+    before.reverse();
+    let mut q = query(&acct, 3);
+    let mut seen = Vec::new();
+    let mut late = 0;
+    loop {
+        // Submits racing with the read of each page: newer ones, and one at an equal time.
+        let newer = new_op(&acct, None, T0 + 100 + late);
+        let same_time = new_op(&acct, None, T0 + 5);
+        let (page, a, b) = tokio::join!(
+            store.list(&q),
+            store.submit(&newer, 0),
+            store.submit(&same_time, 0)
+        );
+        a.unwrap();
+        b.unwrap();
+        late += 1;
+        let page = page.unwrap();
+        seen.extend(page.operations.into_iter().map(|o| o.id));
+        match page.next {
+            Some(next) => q.after = Some(next),
+            None => break,
+        }
+    }
+    let unique: HashSet<&OperationId> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "an item was repeated: {seen:?}");
+    let kept: Vec<OperationId> = seen.into_iter().filter(|id| before.contains(id)).collect();
+    assert_eq!(kept, before, "an item was skipped or reordered");
+}
+
+/// Each filter narrows the listing to what it names.
+pub async fn list_filters_narrow_the_result(store: &dyn Store) {
+    let acct = account(1);
+    let op = |n: i64, service: &str, operation: &str, application: Option<&str>| {
+        let mut op = new_op(&acct, None, T0 + n);
+        op.service = service.into();
+        op.operation = operation.into();
+        op.application = application.map(str::to_owned);
+        op
+    };
+    let a = op(0, "ecs", "addTags", Some("APP-A"));
+    let b = op(1, "ecs", "rename", Some("APP-B"));
+    let c = op(2, "slb", "modifyListenerAttribute", None);
+    let d = op(3, "ecs", "addTags", Some("APP-B"));
+    for op in [&a, &b, &c, &d] {
+        submit(store, op).await;
+    }
+    // `a` runs and finishes, `b` runs, `c` and `d` wait.
+    let claimed = store.claim(T0, T0 + 1000, 2).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(
+        store
+            .finish(&a.id, 1, &finish(Status::Success, T0 + 10))
+            .await
+            .unwrap()
+    );
+    let ids = |q: ListQuery| async move {
+        let page = store.list(&q).await.unwrap();
+        page.operations
+            .into_iter()
+            .map(|o| o.id)
+            .collect::<Vec<_>>()
+    };
+    let base = query(&acct, 10);
+    assert_eq!(
+        ids(ListQuery {
+            status: Some(Status::Init),
+            ..base.clone()
+        })
+        .await,
+        vec![d.id.clone(), c.id.clone()]
+    );
+    assert_eq!(
+        ids(ListQuery {
+            status: Some(Status::Running),
+            ..base.clone()
+        })
+        .await,
+        vec![b.id.clone()]
+    );
+    assert_eq!(
+        ids(ListQuery {
+            status: Some(Status::Success),
+            ..base.clone()
+        })
+        .await,
+        vec![a.id.clone()]
+    );
+    assert_eq!(
+        ids(ListQuery {
+            service: Some("slb".into()),
+            ..base.clone()
+        })
+        .await,
+        vec![c.id.clone()]
+    );
+    assert_eq!(
+        ids(ListQuery {
+            operation: Some("addTags".into()),
+            ..base.clone()
+        })
+        .await,
+        vec![d.id.clone(), a.id.clone()]
+    );
+    assert_eq!(
+        ids(ListQuery {
+            applications: Some(vec!["APP-B".into()]),
+            ..base.clone()
+        })
+        .await,
+        vec![d.id.clone(), b.id.clone()]
+    );
+    assert_eq!(
+        ids(ListQuery {
+            applications: Some(vec!["APP-A".into(), "APP-B".into()]),
+            service: Some("ecs".into()),
+            operation: Some("addTags".into()),
+            ..base.clone()
+        })
+        .await,
+        vec![d.id.clone(), a.id.clone()]
+    );
+    assert!(
+        ids(ListQuery {
+            applications: Some(vec![]),
+            ..base.clone()
+        })
+        .await
+        .is_empty(),
+        "an empty application list matches nothing"
+    );
+    assert_eq!(
+        ids(ListQuery {
+            created_from: Some(T0 + 1),
+            created_before: Some(T0 + 3),
+            ..base.clone()
+        })
+        .await,
+        vec![c.id.clone(), b.id.clone()],
+        "from is inclusive, before is exclusive"
+    );
+}
+
+/// A listing leaves out operations that finished before the cutoff and other accounts'.
+pub async fn list_leaves_out_expired_and_foreign_operations(store: &dyn Store) {
+    let acct = account(1);
+    let old = new_op(&acct, None, T0);
+    let pending = new_op(&acct, None, T0 + 1);
+    let foreign = new_op(&account(2), None, T0 + 2);
+    for op in [&old, &pending, &foreign] {
+        submit(store, op).await;
+    }
+    store.claim(T0, T0 + 1000, 1).await.unwrap();
+    assert!(
+        store
+            .finish(&old.id, 1, &finish(Status::Success, T0 + 10))
+            .await
+            .unwrap()
+    );
+    let acct = &acct;
+    let listed = |expired_before: i64| async move {
+        let q = ListQuery {
+            expired_before,
+            ..query(acct, 10)
+        };
+        let page = store.list(&q).await.unwrap();
+        page.operations
+            .into_iter()
+            .map(|o| o.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listed(T0 + 10).await,
+        vec![pending.id.clone(), old.id.clone()]
+    );
+    assert_eq!(listed(T0 + 11).await, vec![pending.id.clone()]);
+}
+
+/// Cancelling an `INIT` operation ends it `FAILURE` at once, frees its resource for the next
+/// one, and wakes its waiters.
+pub async fn cancel_ends_an_init_operation_at_once(store: &dyn Store) {
+    let acct = account(1);
+    let first = new_op(&acct, Some("i-1"), T0);
+    let second = new_op(&acct, Some("i-1"), T0 + 1);
+    submit(store, &first).await;
+    submit(store, &second).await;
+    let mut events = store.subscribe();
+    let outcome = store
+        .cancel(&acct, &first.id, None, "OperationCancelled: x", T0 + 5)
+        .await
+        .unwrap();
+    let Cancelled::Ended(op) = outcome else {
+        panic!("expected Ended, got {outcome:?}");
+    };
+    assert_eq!(op.status, Status::Failure);
+    assert_eq!(op.message, "OperationCancelled: x");
+    assert_eq!(op.finished_at, Some(T0 + 5));
+    assert_eq!(op, store.get(&acct, &first.id).await.unwrap().unwrap());
+    next_event(&mut events, |e| {
+        *e == StoreEvent::Finished(first.id.clone())
+    })
+    .await;
+
+    let claimed = store.claim(T0 + 6, T0 + 1000, 10).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|o| &o.id).collect::<Vec<_>>(),
+        vec![&second.id],
+        "the cancelled one never runs, and no longer holds its resource"
+    );
+}
+
+/// Cancelling a `RUNNING` operation marks it: its lease renewal says so, the event tells the
+/// node running it, and a claim after its lease (its worker gone) returns it marked. Only the
+/// current attempt can still finish it.
+pub async fn cancel_marks_a_running_operation_for_its_worker(store: &dyn Store) {
+    let acct = account(1);
+    let op = new_op(&acct, None, T0);
+    submit(store, &op).await;
+    store.claim(T0, T0 + 1000, 10).await.unwrap();
+    let mut events = store.subscribe();
+    let outcome = store
+        .cancel(&acct, &op.id, None, "OperationCancelled: x", T0 + 5)
+        .await
+        .unwrap();
+    let Cancelled::Requested(marked) = outcome else {
+        panic!("expected Requested, got {outcome:?}");
+    };
+    assert_eq!(marked.status, Status::Running);
+    assert!(marked.cancel_requested);
+    next_event(&mut events, |e| {
+        *e == StoreEvent::CancelRequested(op.id.clone())
+    })
+    .await;
+    assert_eq!(
+        store.renew_lease(&op.id, 1, T0 + 2000).await.unwrap(),
+        Lease::CancelRequested
+    );
+    assert_eq!(
+        store.renew_lease(&op.id, 7, T0 + 2000).await.unwrap(),
+        Lease::Lost
+    );
+    assert!(matches!(
+        store
+            .cancel(&acct, &op.id, None, "again", T0 + 6)
+            .await
+            .unwrap(),
+        Cancelled::Requested(_)
+    ));
+
+    let taken_over = store.claim(T0 + 2001, T0 + 5000, 10).await.unwrap();
+    assert_eq!(taken_over.len(), 1);
+    assert!(
+        taken_over[0].cancel_requested,
+        "the mark survives a takeover"
+    );
+    assert!(
+        !store
+            .finish(&op.id, 1, &finish(Status::Failure, T0 + 2002))
+            .await
+            .unwrap(),
+        "fenced"
+    );
+    assert!(
+        store
+            .finish(&op.id, 2, &finish(Status::Failure, T0 + 2002))
+            .await
+            .unwrap()
+    );
+}
+
+/// A final operation is not changed by a cancel.
+pub async fn cancel_leaves_final_operations_alone(store: &dyn Store) {
+    let acct = account(1);
+    let op = new_op(&acct, None, T0);
+    submit(store, &op).await;
+    store.claim(T0, T0 + 1000, 10).await.unwrap();
+    assert!(
+        store
+            .finish(&op.id, 1, &finish(Status::Success, T0 + 1))
+            .await
+            .unwrap()
+    );
+    let outcome = store
+        .cancel(&acct, &op.id, None, "OperationCancelled: x", T0 + 5)
+        .await
+        .unwrap();
+    let Cancelled::AlreadyFinal(done) = outcome else {
+        panic!("expected AlreadyFinal, got {outcome:?}");
+    };
+    assert_eq!(done.status, Status::Success);
+    assert_eq!(done, store.get(&acct, &op.id).await.unwrap().unwrap());
+}
+
+/// Another account's operation, an unknown id, and an operation outside the applications
+/// asked for are all not found, and left alone.
+pub async fn cancel_finds_nothing_outside_the_account_or_applications(store: &dyn Store) {
+    let acct = account(1);
+    let op = new_op(&acct, None, T0);
+    submit(store, &op).await;
+    let cancel = |account: AccountId, id: OperationId, apps: Option<Vec<String>>| async move {
+        store
+            .cancel(&account, &id, apps.as_deref(), "OperationCancelled: x", T0)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        cancel(account(2), op.id.clone(), None).await,
+        Cancelled::NotFound
+    );
+    assert_eq!(
+        cancel(acct.clone(), OperationId::random(), None).await,
+        Cancelled::NotFound
+    );
+    assert_eq!(
+        cancel(acct.clone(), op.id.clone(), Some(vec!["APP-OTHER".into()])).await,
+        Cancelled::NotFound
+    );
+    assert_eq!(
+        store.get(&acct, &op.id).await.unwrap().unwrap().status,
+        Status::Init
+    );
+    assert!(matches!(
+        cancel(acct.clone(), op.id.clone(), Some(vec!["APP-WEB".into()])).await,
+        Cancelled::Ended(_)
+    ));
 }
