@@ -1,0 +1,441 @@
+"""The job `bpops bench` measures, done by Celery with Redis as broker and result backend.
+
+For each worker pool under test this starts a private redis-server on a free loopback port
+and a Celery worker using that pool, runs the scenarios of `bpops bench`, and prints one JSON
+line per scenario in the same shape as `bpops bench --json`:
+
+    {"scenario": "celery/<pool>: ...", "count", "per_second",
+     "latency_ms": {"p50", "p90", "p99", "max"}, "errors", "server_rss_mb"}
+
+    bench/celery/venv && bench/celery/.venv/bin/python bench/celery/bench.py --short
+
+The scenarios, like bpops's:
+  throughput  N tasks submitted (apply_async) from C client threads; the rate counts from the
+              first submit until every result is in the result backend (end to end).
+              latency_ms is the time of one apply_async call, as bpops reports its submits.
+  latency     one task at a time: apply_async, then .get() its result.
+  read        C client threads fetching the state and result of existing tasks by id
+              (AsyncResult(id).state and .result: one GET of the result key each) for D s.
+
+server_rss_mb is the peak, since the worker started, of the summed proportional set size
+(PSS) of redis-server and every worker process, sampled every 0.25 s. PSS rather than RSS so
+that pages the prefork children share with their parent are counted once.
+
+The worker imports this file as its Celery app (`celery -A bench worker`), so everything
+outside main() must be import-safe; the broker URL reaches it through BENCH_REDIS_URL.
+"""
+
+import argparse
+import itertools
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from celery import Celery
+from celery.result import ResultSet
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TASK = "bench.noop"
+INSTANCES = 1024  # as bpops bench spreads its operations over 1024 seeded instances
+
+# The pools measured when --pools names none. On 2 cores: prefork with one process per core;
+# threads with more, since a task spends most of its time talking to Redis; solo. gevent
+# (try gevent:64) works but needs 3-4x the worker CPU per task of solo here, so it is never
+# Celery's best pool and would only make the full run minutes longer.
+DEFAULT_POOLS = "prefork:2,threads:8,solo"
+
+
+def make_app(redis_url):
+    """The Celery app: Redis as broker and result backend, JSON, one no-op task."""
+    app = Celery("bench", broker=redis_url, backend=redis_url)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+
+    @app.task(name=TASK, shared=False)
+    def noop(instance_id, name):
+        # What a rename of bpops's emulated service would answer: a small dict.
+        return {"tagMap": {"instanceId": instance_id, "instance_name": name}}
+
+    return app
+
+
+# The worker's app (`celery -A bench` finds `app`). A client makes its own in main().
+app = make_app(os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:1/0"))
+
+
+def task_args(i):
+    return (f"i-bench-{i % INSTANCES:04d}", f"bench-{i}")
+
+
+# --- what is measured -------------------------------------------------------------------
+
+
+def percentiles(samples):
+    """Nearest-rank percentiles in ms, as bpops bench computes them; zeros when empty."""
+    if not samples:
+        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
+    s = sorted(samples)
+
+    def at(q):
+        rank = min(max(math.ceil(q * len(s)), 1), len(s))
+        return s[rank - 1] * 1000.0
+
+    return {"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": at(1.0)}
+
+
+def report(scenario, count, elapsed, latencies, errors, rss):
+    return {
+        "scenario": scenario,
+        "count": count,
+        "per_second": count / max(elapsed, 1e-9),
+        "latency_ms": percentiles(latencies),
+        "errors": errors,
+        "server_rss_mb": rss.peak_mb(),
+    }
+
+
+def throughput(app, n, concurrency):
+    """N tasks from C threads; each thread then waits for its own results. The backend's
+    result consumer (a Redis pub/sub subscription) is per thread in Celery, so each thread
+    collects what it submitted, with ResultSet.join_native: one MGET for what is already
+    done, then pub/sub messages for the rest, the cheapest way Celery offers."""
+    task = app.tasks[TASK]
+    counter = itertools.count()  # next() on it is atomic under the GIL
+    outcome = [None] * concurrency
+
+    def client(k):
+        submitted, latencies, errors = [], [], 0
+        while (i := next(counter)) < n:
+            asked = time.perf_counter()
+            try:
+                submitted.append(task.apply_async(task_args(i)))
+                latencies.append(time.perf_counter() - asked)
+            except Exception:
+                errors += 1
+        try:
+            ResultSet(submitted, app=app).join_native(timeout=300, propagate=False)
+            errors += sum(1 for r in submitted if r.state != "SUCCESS")
+        except Exception:
+            errors += len(submitted)
+        outcome[k] = (latencies, errors)
+
+    started = time.perf_counter()
+    run_threads(client, concurrency)
+    elapsed = time.perf_counter() - started
+    latencies = [x for lat, _ in outcome for x in lat]
+    errors = sum(e for _, e in outcome)
+    return elapsed, latencies, errors
+
+
+def latency(app, m):
+    """One task at a time: submit, then .get() the result (pub/sub wakes the waiter)."""
+    task = app.tasks[TASK]
+    latencies, errors = [], 0
+    started = time.perf_counter()
+    for i in range(m):
+        asked = time.perf_counter()
+        try:
+            task.apply_async(task_args(i)).get(timeout=30)
+            latencies.append(time.perf_counter() - asked)
+        except Exception:
+            errors += 1
+    return time.perf_counter() - started, latencies, errors
+
+
+def finished_tasks(app, n):
+    """Ids of n tasks that have run, for the read scenario (bpops bench reads 1000 too)."""
+    done = [app.tasks[TASK].apply_async(task_args(i)) for i in range(n)]
+    ResultSet(done, app=app).join_native(timeout=120)
+    return [r.id for r in done]
+
+
+def read(app, ids, concurrency, duration):
+    """C threads reading the state and result of finished tasks, picked at random."""
+    outcome = [None] * concurrency
+    deadline = time.perf_counter() + duration
+
+    def client(k):
+        pick = random.Random(k)
+        latencies, errors = [], 0
+        while time.perf_counter() < deadline:
+            asked = time.perf_counter()
+            try:
+                # A fresh AsyncResult holds no cache; result caching in the backend is off by
+                # default (result_cache_max = -1), so each read is one GET to Redis.
+                r = app.AsyncResult(pick.choice(ids))
+                if r.state == "SUCCESS" and r.result is not None:
+                    latencies.append(time.perf_counter() - asked)
+                else:
+                    errors += 1
+            except Exception:
+                errors += 1
+        outcome[k] = (latencies, errors)
+
+    started = time.perf_counter()
+    run_threads(client, concurrency)
+    elapsed = time.perf_counter() - started
+    return elapsed, [x for lat, _ in outcome for x in lat], sum(e for _, e in outcome)
+
+
+def run_threads(target, count):
+    threads = [threading.Thread(target=target, args=(k,)) for k in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+# --- the processes under test -----------------------------------------------------------
+
+
+class Rss:
+    """Samples the summed PSS of some process trees in the background and keeps the peak."""
+
+    def __init__(self, pids):
+        self.pids, self.peak = pids, 0.0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while not self.stop.wait(0.25):
+            self.sample()
+
+    def sample(self):
+        kb = sum(pss_kb(p) for root in self.pids for p in tree(root))
+        self.peak = max(self.peak, kb / 1024.0)
+
+    def peak_mb(self):
+        self.sample()
+        return round(self.peak, 1)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+
+
+def tree(pid):
+    """pid and its descendants, from /proc/<pid>/task/*/children."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass  # it exited meanwhile
+    return found
+
+
+def cpu_seconds(pids):
+    """User + system CPU time used so far by these process trees (from /proc/<pid>/stat)."""
+    ticks = 0
+    for p in (p for root in pids for p in tree(root)):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def pss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def free_port():
+    # The kernel picks a free port; redis-server binds it right after. Never 6379, which the
+    # machine's own Redis holds.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(command, log, **kwargs):
+    # Its own session, so stop() can end it and whatever it forked, and nothing else.
+    return subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
+    )
+
+
+def stop(process):
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_for_redis(url, redis_process, log_path):
+    import redis
+
+    client = redis.Redis.from_url(url)
+    for _ in range(200):
+        if redis_process.poll() is not None:
+            break
+        try:
+            client.ping()
+            return
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not start: " + tail(log_path))
+
+
+def wait_for_worker(client, worker, log_path):
+    """Ready when it has run a task; then 20 more, so that nothing is cold when measured."""
+    first = client.tasks[TASK].apply_async(task_args(0))
+    deadline = time.monotonic() + 60
+    while not first.ready():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the worker did not start: " + tail(log_path))
+        time.sleep(0.05)
+    for i in range(20):
+        client.tasks[TASK].apply_async(task_args(i)).get(timeout=10)
+
+
+def tail(path, lines=15):
+    with open(path, errors="replace") as f:
+        return "".join(f.readlines()[-lines:])
+
+
+def run_pool(pool, concurrency, args, workdir):
+    """Runs every scenario against a fresh redis-server and a worker of `pool`."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    redis_log = os.path.join(workdir, f"redis-{pool}.log")
+    worker_log = os.path.join(workdir, f"worker-{pool}.log")
+    with open(redis_log, "w") as log:
+        redis_process = start(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", workdir],
+            log,
+        )
+    worker = rss = None
+    try:
+        wait_for_redis(url, redis_process, redis_log)
+        command = [sys.executable, "-m", "celery", "-A", "bench", "worker", "-P", pool,
+                   "--loglevel=WARNING", "-n", f"bench-{pool}@%h",
+                   # Cluster chatter that a single worker does not need.
+                   "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        if concurrency:
+            command += ["-c", str(concurrency)]
+        env = dict(os.environ, BENCH_REDIS_URL=url, PYTHONPATH=HERE)
+        with open(worker_log, "w") as log:
+            worker = start(command, log, cwd=HERE, env=env)
+        rss = Rss([redis_process.pid, worker.pid])
+
+        client = make_app(url)
+        wait_for_worker(client, worker, worker_log)
+
+        name = f"celery/{pool}"
+        ids = finished_tasks(client, 1000) if "read" in args.scenario else []
+        for scenario in args.scenario:
+            # Where the CPU goes (this client, the worker, Redis): on 2 cores they compete.
+            before = (sum(os.times()[:2]), cpu_seconds([worker.pid]),
+                      cpu_seconds([redis_process.pid]))
+            if scenario == "throughput":
+                elapsed, latencies, errors = throughput(client, args.operations, args.concurrency)
+                found = report(f"{name}: throughput (submit until ready)",
+                               args.operations - min(errors, args.operations), elapsed,
+                               latencies, errors, rss)
+            elif scenario == "latency":
+                elapsed, latencies, errors = latency(client, args.sequential)
+                found = report(f"{name}: latency (apply_async + get)",
+                               len(latencies), elapsed, latencies, errors, rss)
+            else:
+                elapsed, latencies, errors = read(client, ids, args.concurrency, args.read_for)
+                found = report(f"{name}: read (AsyncResult state + result)",
+                               len(latencies), elapsed, latencies, errors, rss)
+            found["worker_concurrency"] = concurrency or 1
+            after = (sum(os.times()[:2]), cpu_seconds([worker.pid]),
+                     cpu_seconds([redis_process.pid]))
+            found["cpu_s"] = {k: round(b - a, 2)
+                              for k, a, b in zip(("client", "worker", "redis"), before, after)}
+            print(json.dumps(found), flush=True)
+    finally:
+        if rss:
+            rss.close()
+        if worker:
+            stop(worker)
+        stop(redis_process)
+
+
+def duration(text):
+    """'10s', '500ms', '1m' or plain seconds, like bpops bench's --read-for."""
+    match = re.fullmatch(r"([0-9.]+)\s*(ms|s|m)?", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text}")
+    value, unit = float(match[1]), match[2] or "s"
+    return value * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", default="throughput,latency,read",
+                        help="comma-separated: throughput, latency, read")
+    parser.add_argument("--operations", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--sequential", type=int, default=2_000)
+    parser.add_argument("--read-for", type=duration, default=10.0)
+    parser.add_argument("--short", action="store_true",
+                        help="a few seconds per pool: the same small counts as bpops bench")
+    parser.add_argument("--pools", default=DEFAULT_POOLS,
+                        help=f"pool[:concurrency],... (default {DEFAULT_POOLS})")
+    args = parser.parse_args()
+    args.scenario = [s.strip() for s in args.scenario.split(",") if s.strip()]
+    unknown = set(args.scenario) - {"throughput", "latency", "read"}
+    if unknown:
+        parser.error(f"unknown scenario: {', '.join(sorted(unknown))}")
+    if args.short:  # the clamps of `bpops bench --short`
+        args.operations = min(args.operations, 500)
+        args.concurrency = min(args.concurrency, 8)
+        args.sequential = min(args.sequential, 50)
+        args.read_for = min(args.read_for, 1.0)
+    if not shutil.which("redis-server"):
+        sys.exit("bench.py: redis-server is not on PATH (apt-get install redis-server)")
+
+    failed = 0
+    pools = [p.strip() for p in args.pools.split(",") if p.strip()]
+    with tempfile.TemporaryDirectory(prefix="celery-bench-") as workdir:
+        for spec in pools:
+            pool, _, concurrency = spec.partition(":")
+            try:
+                run_pool(pool, int(concurrency) if concurrency else None, args, workdir)
+            except Exception as error:
+                # One pool failing (gevent not installed, say) leaves the others measured.
+                failed += 1
+                note = " ".join(f"celery/{pool}: not measured: {error}".split())
+                print(json.dumps({"note": note}), flush=True)
+                print(note, file=sys.stderr)
+    sys.exit(1 if failed == len(pools) else 0)
+
+
+if __name__ == "__main__":
+    main()
