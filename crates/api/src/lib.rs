@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod extensions;
 mod handlers;
 mod nonces;
 mod pipeline;

@@ -11,6 +11,7 @@ use bpops_protocol::wire::{ExecuteOperationRequest, GetExecuteOperationResultReq
 use bpops_protocol::{Action, ErrorCode};
 use serde_json::{Map, Value, json};
 
+use crate::extensions;
 use crate::handlers::{self, Reply};
 use crate::{ApiError, App};
 
@@ -23,6 +24,10 @@ enum Target {
     /// `acs:bpstudio::{account}:bpstudiovirtual/*`, in the group of the operation's
     /// application (GetExecuteOperationResult).
     Operation,
+    /// `acs:bpstudio::{account}:bpstudiovirtual/*`, in the group the request names in
+    /// `ResourceGroupId`: its handler only finds operations of that group's applications
+    /// (CancelExecuteOperation, ListExecuteOperations).
+    NamedGroup,
 }
 
 /// What a handler gets: an authenticated principal and the request's parameters.
@@ -37,7 +42,7 @@ pub(crate) struct Ctx<'a> {
 
 /// Authorizes and runs `ctx.action`.
 pub(crate) async fn route(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
-    use Target::{Application, Operation, Virtual};
+    use Target::{Application, NamedGroup, Operation, Virtual};
     match ctx.action {
         Action::ListServices => guarded(ctx, Virtual, handlers::list_services).await,
         Action::ListOperations => guarded(ctx, Virtual, handlers::list_operations).await,
@@ -47,6 +52,8 @@ pub(crate) async fn route(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         Action::GetExecuteOperationResult => {
             guarded(ctx, Operation, handlers::get_execute_operation_result).await
         }
+        Action::ListExecuteOperations => guarded(ctx, NamedGroup, extensions::list).await,
+        Action::CancelExecuteOperation => guarded(ctx, NamedGroup, extensions::cancel).await,
     }
 }
 
@@ -95,6 +102,18 @@ fn parts(ctx: &Ctx<'_>, target: Target) -> Result<Parts, ApiError> {
                 resource: bpops_iam::virtual_arn(account),
                 target_group: request.resource_group_id.clone(),
                 requested_group: request.resource_group_id,
+                service_type: None,
+                operation: None,
+            }
+        }
+        Target::NamedGroup => {
+            // As for `Operation`: the handler finds nothing outside the named group, so
+            // authorizing as if the target were in it is exact, and decides before any write.
+            let group = bpops_protocol::extensions::resource_group_id(ctx.params)?;
+            Parts {
+                resource: bpops_iam::virtual_arn(account),
+                target_group: group.clone(),
+                requested_group: group,
                 service_type: None,
                 operation: None,
             }

@@ -1,4 +1,5 @@
-//! The client subcommands: `exec`, `get`, `wait`, `services`, `operations`, `params`.
+//! The client subcommands: `exec`, `get`, `wait`, `list`, `cancel`, `services`,
+//! `operations`, `params`.
 //! Human output by default (aligned, coloured only on a terminal), `--json` for scripts.
 
 use std::io::IsTerminal;
@@ -47,6 +48,10 @@ pub enum ClientCommand {
     Get(IdArgs),
     /// Wait until an operation is final; exit 0 on SUCCESS, 1 on FAILURE, 3 when unknown.
     Wait(WaitArgs),
+    /// List your operations, newest first (ListExecuteOperations).
+    List(ListArgs),
+    /// Cancel an operation (CancelExecuteOperation); exit 3 when the id is unknown.
+    Cancel(IdArgs),
     /// List the service types.
     Services(ClientOnly),
     /// List a service's operations.
@@ -103,6 +108,34 @@ pub struct WaitArgs {
     client: ClientArgs,
 }
 
+/// Flags of `list`.
+#[derive(Args)]
+pub struct ListArgs {
+    /// Only operations in this status: INIT, RUNNING, SUCCESS or FAILURE.
+    #[arg(long, value_name = "S")]
+    status: Option<String>,
+    /// Only operations of this service type.
+    #[arg(long, value_name = "S")]
+    service: Option<String>,
+    /// Only operations with this operation name.
+    #[arg(long, value_name = "O")]
+    operation: Option<String>,
+    /// Only operations of this application.
+    #[arg(long, value_name = "A")]
+    application: Option<String>,
+    /// Page size, 1 to 100 (the server's default is 20).
+    #[arg(long, value_name = "N")]
+    max_results: Option<u32>,
+    /// Continue from a previous page's NextToken.
+    #[arg(long, value_name = "T")]
+    next_token: Option<String>,
+    /// Follow NextToken to the last page and print everything.
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
 /// Flags of commands that take nothing else.
 #[derive(Args)]
 pub struct ClientOnly {
@@ -143,6 +176,8 @@ pub fn run(command: ClientCommand) -> anyhow::Result<Outcome> {
                 let client = connect(&args.client)?;
                 wait(&client, &args.client, &args.operation_id, args.timeout).await
             }
+            ClientCommand::List(args) => list_operations(args).await,
+            ClientCommand::Cancel(args) => cancel(args).await,
             ClientCommand::Services(args) => services(args).await,
             ClientCommand::Operations(args) => operations(args).await,
             ClientCommand::Params(args) => params(args).await,
@@ -242,6 +277,97 @@ async fn wait(
             anyhow::bail!("{id} is still {status} after {:?}", started.elapsed());
         }
         tokio::time::sleep(MIN_INTERVAL.saturating_sub(asked.elapsed())).await;
+    }
+}
+
+async fn list_operations(args: ListArgs) -> anyhow::Result<Outcome> {
+    let client = connect(&args.client)?;
+    let max_results = args.max_results.map(|n| n.to_string());
+    let mut filters: Vec<(&str, &str)> = Vec::new();
+    for (name, value) in [
+        ("Status", &args.status),
+        ("ServiceType", &args.service),
+        ("Operation", &args.operation),
+        ("ApplicationId", &args.application),
+        ("MaxResults", &max_results),
+    ] {
+        if let Some(value) = value {
+            filters.push((name, value));
+        }
+    }
+    let mut operations = Vec::new();
+    let mut token = args.next_token.clone();
+    let data = loop {
+        let mut params = filters.clone();
+        if let Some(token) = &token {
+            params.push(("NextToken", token));
+        }
+        let answer = client.call("ListExecuteOperations", &params).await?;
+        let data = answer["Data"].clone();
+        operations.extend(list(&data["Operations"]).iter().cloned());
+        token = data["NextToken"].as_str().map(str::to_owned);
+        if !args.all || token.is_none() {
+            break data;
+        }
+    };
+    if args.client.json {
+        let mut page = json!({ "Operations": operations, "MaxResults": data["MaxResults"] });
+        if let Some(token) = &token {
+            page["NextToken"] = json!(token);
+        }
+        output::json(&page);
+        return Ok(Outcome::Done);
+    }
+    let rows: Vec<Vec<String>> = operations
+        .iter()
+        .map(|op| {
+            let optional = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+            vec![
+                text(&op["OperationId"]),
+                text(&op["ServiceType"]),
+                text(&op["Operation"]),
+                optional(&op["ApplicationId"]),
+                output::status(&text(&op["Status"])),
+                text(&op["CreateTime"]),
+                optional(&op["FinishTime"]),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "OPERATION ID",
+            "SERVICE",
+            "OPERATION",
+            "APPLICATION",
+            "STATUS",
+            "CREATED",
+            "FINISHED",
+        ],
+        &rows,
+    );
+    if let Some(token) = token {
+        eprintln!("more: bpops list --next-token {token} (or --all)");
+    }
+    Ok(Outcome::Done)
+}
+
+async fn cancel(args: IdArgs) -> anyhow::Result<Outcome> {
+    let client = connect(&args.client)?;
+    let answer = client
+        .call(
+            "CancelExecuteOperation",
+            &[("OperationId", &args.operation_id)],
+        )
+        .await;
+    match answer {
+        Ok(answer) => {
+            print_result(&answer["Data"], args.client.json);
+            Ok(Outcome::Done)
+        }
+        Err(CallError::Refused { code, .. }) if code == "InvalidOperationId.NotFound" => {
+            unknown(&args.operation_id, args.client.json)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

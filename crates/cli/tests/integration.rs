@@ -21,6 +21,10 @@ mod config;
 #[path = "integration/declared.rs"]
 mod declared;
 
+/// ListExecuteOperations and CancelExecuteOperation, and `bpops list` / `bpops cancel`.
+#[path = "integration/extensions.rs"]
+mod extensions;
+
 /// Acknowledged operations survive `kill -9` and their effects apply exactly once.
 #[path = "integration/durability.rs"]
 mod durability;

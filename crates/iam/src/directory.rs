@@ -85,6 +85,18 @@ impl Directory {
         }
     }
 
+    /// The ids of the account's applications in resource group `group`, sorted.
+    pub fn applications_in_group(&self, account: &str, group: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .applications
+            .iter()
+            .filter(|((a, _), app)| a == account && app.resource_group.as_deref() == Some(group))
+            .map(|((_, id), _)| id.clone())
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// Whether the account has this resource group.
     pub fn has_resource_group(&self, account: &str, id: &str) -> bool {
         self.resource_groups
@@ -171,6 +183,8 @@ mod tests {
         assert!(directory.application("1", "APP").is_some());
         assert!(directory.application("2", "APP").is_none());
         assert!(directory.has_resource_group("1", "rg"));
+        assert_eq!(directory.applications_in_group("1", "rg"), vec!["APP"]);
+        assert!(directory.applications_in_group("2", "rg").is_empty());
         assert!(!directory.has_resource_group("2", "rg"));
     }
 

@@ -19,17 +19,23 @@ pub enum Action {
     ExecuteOperationSync,
     /// Reads the status and result of an operation by its OperationId.
     GetExecuteOperationResult,
+    /// Lists the caller's operations, newest first, a page at a time (a bpops extension).
+    ListExecuteOperations,
+    /// Cancels an operation that has not finished (a bpops extension).
+    CancelExecuteOperation,
 }
 
 impl Action {
-    /// Every served action, in the order of the API table in product.md.
-    pub const ALL: [Action; 6] = [
+    /// Every served action, in the order of the API table in product.md, then the extensions.
+    pub const ALL: [Action; 8] = [
         Action::ListServices,
         Action::ListOperations,
         Action::GetOperationParams,
         Action::ExecuteOperationASync,
         Action::ExecuteOperationSync,
         Action::GetExecuteOperationResult,
+        Action::ListExecuteOperations,
+        Action::CancelExecuteOperation,
     ];
 
     /// The action with wire name `name`, matched exactly: the SDKs send the names verbatim, and
@@ -49,6 +55,8 @@ impl Action {
             Action::ExecuteOperationASync => "ExecuteOperationASync",
             Action::ExecuteOperationSync => "ExecuteOperationSync",
             Action::GetExecuteOperationResult => "GetExecuteOperationResult",
+            Action::ListExecuteOperations => "ListExecuteOperations",
+            Action::CancelExecuteOperation => "CancelExecuteOperation",
         }
     }
 
@@ -61,6 +69,8 @@ impl Action {
             Action::ExecuteOperationASync => "bpstudio:ExecuteOperationASync",
             Action::ExecuteOperationSync => "bpstudio:ExecuteOperationSync",
             Action::GetExecuteOperationResult => "bpstudio:GetExecuteOperationResult",
+            Action::ListExecuteOperations => "bpstudio:ListExecuteOperations",
+            Action::CancelExecuteOperation => "bpstudio:CancelExecuteOperation",
         }
     }
 }

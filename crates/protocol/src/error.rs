@@ -40,8 +40,13 @@ pub enum ErrorCode {
     InvalidOperationNotFound,
     /// The application does not exist in the caller's account.
     InvalidApplicationIdNotFound,
+    /// The operation does not exist in the caller's account, or has expired
+    /// (CancelExecuteOperation).
+    InvalidOperationIdNotFound,
     /// A `ClientToken` was reused with different parameters.
     IdempotentParameterMismatch,
+    /// The operation is already final and cannot be cancelled.
+    IncorrectOperationStatus,
     /// The body is longer than the server accepts.
     RequestEntityTooLarge,
     /// The body did not arrive within the server's read timeout.
@@ -57,7 +62,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, in the order of product.md (with `RequestEntityTooLarge` and `RequestTimeout` before
     /// `Throttling`).
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::MissingParameter,
         ErrorCode::InvalidParameter,
         ErrorCode::InvalidActionNotFound,
@@ -72,7 +77,9 @@ impl ErrorCode {
         ErrorCode::InvalidServiceTypeNotFound,
         ErrorCode::InvalidOperationNotFound,
         ErrorCode::InvalidApplicationIdNotFound,
+        ErrorCode::InvalidOperationIdNotFound,
         ErrorCode::IdempotentParameterMismatch,
+        ErrorCode::IncorrectOperationStatus,
         ErrorCode::RequestEntityTooLarge,
         ErrorCode::RequestTimeout,
         ErrorCode::Throttling,
@@ -97,7 +104,9 @@ impl ErrorCode {
             ErrorCode::InvalidServiceTypeNotFound => "InvalidServiceType.NotFound",
             ErrorCode::InvalidOperationNotFound => "InvalidOperation.NotFound",
             ErrorCode::InvalidApplicationIdNotFound => "InvalidApplicationId.NotFound",
+            ErrorCode::InvalidOperationIdNotFound => "InvalidOperationId.NotFound",
             ErrorCode::IdempotentParameterMismatch => "IdempotentParameterMismatch",
+            ErrorCode::IncorrectOperationStatus => "IncorrectOperationStatus",
             ErrorCode::RequestEntityTooLarge => "RequestEntityTooLarge",
             ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::Throttling => "Throttling",
@@ -123,7 +132,9 @@ impl ErrorCode {
             | ErrorCode::InvalidAccessKeyIdNotFound
             | ErrorCode::InvalidServiceTypeNotFound
             | ErrorCode::InvalidOperationNotFound
-            | ErrorCode::InvalidApplicationIdNotFound => 404,
+            | ErrorCode::InvalidApplicationIdNotFound
+            | ErrorCode::InvalidOperationIdNotFound => 404,
+            ErrorCode::IncorrectOperationStatus => 409,
             ErrorCode::RequestTimeout => 408,
             ErrorCode::RequestEntityTooLarge => 413,
             ErrorCode::Throttling => 429,
@@ -194,9 +205,19 @@ mod tests {
                 404,
             ),
             (
+                ErrorCode::InvalidOperationIdNotFound,
+                "InvalidOperationId.NotFound",
+                404,
+            ),
+            (
                 ErrorCode::IdempotentParameterMismatch,
                 "IdempotentParameterMismatch",
                 400,
+            ),
+            (
+                ErrorCode::IncorrectOperationStatus,
+                "IncorrectOperationStatus",
+                409,
             ),
             (
                 ErrorCode::RequestEntityTooLarge,

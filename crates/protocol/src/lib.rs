@@ -24,6 +24,7 @@
 
 pub mod action;
 pub mod error;
+pub mod extensions;
 pub mod params;
 pub mod request;
 pub mod signature;

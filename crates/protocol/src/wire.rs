@@ -246,7 +246,7 @@ pub struct ErrorBody {
     pub access_denied_detail: Option<Value>,
 }
 
-fn optional(
+pub(crate) fn optional(
     p: &Params,
     name: &'static str,
     max_chars: usize,
@@ -261,7 +261,11 @@ fn optional(
     }
 }
 
-fn required(p: &Params, name: &'static str, max_chars: usize) -> Result<String, RequestError> {
+pub(crate) fn required(
+    p: &Params,
+    name: &'static str,
+    max_chars: usize,
+) -> Result<String, RequestError> {
     optional(p, name, max_chars)?.ok_or(RequestError::Missing(name))
 }
 

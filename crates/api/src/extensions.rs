@@ -1,0 +1,146 @@
+//! The handlers of the bpops extension actions, ListExecuteOperations and
+//! CancelExecuteOperation: typed parameters in, one engine call, data out.
+//!
+//! Both only find operations of the caller's account (another account's operation is
+//! unknown, so nothing leaks across tenants) and, when the request names a `ResourceGroupId`,
+//! of that group's applications: the route authorized them as if the target were in it.
+
+use bpops_protocol::ErrorCode;
+use bpops_protocol::extensions::{
+    CancelExecuteOperationRequest, ListExecuteOperationsRequest, OperationItem, OperationPage,
+    PageToken,
+};
+use bpops_protocol::signature::format_timestamp;
+use bpops_protocol::wire::OperationResult;
+use bpops_store::{AccountId, Cancelled, ListCursor, ListQuery, Operation, OperationId, Status};
+
+use crate::ApiError;
+use crate::handlers::Reply;
+use crate::routes::Ctx;
+
+pub(crate) async fn list(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let request = ListExecuteOperationsRequest::from_params(ctx.params)?;
+    let account = ctx.principal.account();
+    let query = ListQuery {
+        account: AccountId::new(account),
+        status: request.status.as_deref().and_then(Status::parse),
+        service: request.service_type,
+        operation: request.operation,
+        applications: applications(
+            ctx,
+            request.application_id,
+            request.resource_group_id.as_deref(),
+        ),
+        created_from: request.create_time_start,
+        created_before: request.create_time_end,
+        expired_before: 0, // set by the engine from the retention
+        after: request.next_token.map(|t| ListCursor {
+            created_at: t.created_at,
+            seq: t.seq,
+        }),
+        limit: request.max_results,
+    };
+    let page = ctx.app.engine.list(query).await?;
+    data(OperationPage {
+        operations: page.operations.into_iter().map(item).collect(),
+        next_token: page.next.map(|c| {
+            PageToken {
+                created_at: c.created_at,
+                seq: c.seq,
+            }
+            .encode()
+        }),
+        max_results: request.max_results,
+    })
+}
+
+pub(crate) async fn cancel(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let request = CancelExecuteOperationRequest::from_params(ctx.params)?;
+    // A malformed id cannot exist: same answer as for an unknown one.
+    let Ok(id) = request.operation_id.parse::<OperationId>() else {
+        return Err(not_found(&request.operation_id));
+    };
+    let account = AccountId::new(ctx.principal.account());
+    let group = request.resource_group_id.as_deref().map(|group| {
+        ctx.app
+            .directory
+            .applications_in_group(account.as_str(), group)
+    });
+    let engine = &ctx.app.engine;
+    match engine.cancel(&account, &id, group.as_deref()).await? {
+        Cancelled::NotFound => Err(not_found(&request.operation_id)),
+        Cancelled::AlreadyFinal(op) => Err(ApiError::new(
+            ErrorCode::IncorrectOperationStatus,
+            format!(
+                "The operation is already {} and cannot be cancelled.",
+                op.status.as_str()
+            ),
+        )),
+        Cancelled::Ended(op) => data(result(op)),
+        // The node running it stops it: answer once it has (usually at once), or with
+        // RUNNING when it takes longer than an ExecuteOperationSync would wait.
+        Cancelled::Requested(op) => {
+            let waited = engine
+                .wait(&account, &id, ctx.app.settings.sync_wait)
+                .await?;
+            data(result(waited.unwrap_or(op)))
+        }
+    }
+}
+
+/// The applications a listing is narrowed to: the one named, the named group's, both (only
+/// the named one, if it is in the group), or all (`None`).
+fn applications(
+    ctx: &Ctx<'_>,
+    application: Option<String>,
+    group: Option<&str>,
+) -> Option<Vec<String>> {
+    let in_group = group.map(|group| {
+        ctx.app
+            .directory
+            .applications_in_group(ctx.principal.account(), group)
+    });
+    match (application, in_group) {
+        (None, in_group) => in_group,
+        (Some(app), None) => Some(vec![app]),
+        (Some(app), Some(in_group)) => Some(in_group.into_iter().filter(|a| *a == app).collect()),
+    }
+}
+
+fn item(op: Operation) -> OperationItem {
+    OperationItem {
+        operation_id: op.id.to_string(),
+        service_type: op.service,
+        operation: op.operation,
+        application_id: op.application,
+        status: op.status.as_str().to_owned(),
+        create_time: format_timestamp(op.created_at.div_euclid(1000)),
+        finish_time: op
+            .finished_at
+            .map(|at| format_timestamp(at.div_euclid(1000))),
+    }
+}
+
+fn result(op: Operation) -> OperationResult {
+    OperationResult {
+        operation_id: op.id.to_string(),
+        status: op.status.as_str().to_owned(),
+        message: op.message,
+        arguments: op.arguments,
+    }
+}
+
+fn data(data: impl serde::Serialize) -> Result<Reply, ApiError> {
+    Ok(Reply {
+        message: "success".to_owned(),
+        data: Some(serde_json::to_value(data).map_err(ApiError::internal)?),
+    })
+}
+
+/// Unknown, expired, another account's, or outside the named group: one answer for all.
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidOperationIdNotFound,
+        format!("The operation \"{id}\" does not exist or has expired."),
+    )
+}
