@@ -1,5 +1,7 @@
 //! One handler per action: typed parameters in, one engine call, data out.
 
+use std::time::Duration;
+
 use bpops_engine::{EngineError, Submission};
 use bpops_protocol::ErrorCode;
 use bpops_protocol::wire::{
@@ -100,13 +102,20 @@ pub(crate) async fn get_execute_operation_result(ctx: &Ctx<'_>) -> Result<Reply,
         return Ok(not_found());
     };
     let account = account(ctx);
-    match ctx.app.engine.get(&account, &id).await? {
+    let op = match ctx.app.engine.get(&account, &id).await? {
         // N.B. the route authorized this request as if the operation were in the named group
         // (routes.rs, `Target::Operation`): answering for one outside it would be a leak.
-        Some(op) if in_group(ctx, &op, request.resource_group_id.as_deref()) => {
-            Reply::data(result(op))
-        }
-        Some(_) | None => Ok(not_found()),
+        Some(op) if in_group(ctx, &op, request.resource_group_id.as_deref()) => op,
+        Some(_) | None => return Ok(not_found()),
+    };
+    if op.status.is_final() || request.wait_seconds == 0 {
+        return Reply::data(result(op));
+    }
+    let wait = Duration::from_secs(u64::from(request.wait_seconds));
+    match ctx.app.engine.wait(&account, &id, wait).await? {
+        Some(op) => Reply::data(result(op)),
+        // It expired while we waited (a retention shorter than the wait).
+        None => Ok(not_found()),
     }
 }
 

@@ -17,6 +17,7 @@ mod extensions;
 mod handlers;
 mod nonces;
 mod pipeline;
+mod probes;
 mod routes;
 
 use std::convert::Infallible;
@@ -62,8 +63,9 @@ pub struct Settings {
     /// How long a request may take to send its body (`RequestTimeout` past it).
     pub body_read_timeout: Duration,
     /// How long a request may take from its head to its answer, body read included; past it
-    /// the answer is `ServiceUnavailable`. Longer than `body_read_timeout` plus `sync_wait`,
-    /// so a legitimate ExecuteOperationSync wait never reaches it.
+    /// the answer is `ServiceUnavailable`. Longer than `body_read_timeout` plus the longest
+    /// legitimate wait (`sync_wait`, or GetExecuteOperationResult's `WaitSeconds` ≤ 60 s), so
+    /// no legitimate wait reaches it.
     pub request_timeout: Duration,
     /// The most connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
@@ -80,7 +82,7 @@ impl Default for Settings {
             max_header_bytes: 32 * 1024,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(90),
             max_connections: 1024,
         }
     }
@@ -171,8 +173,12 @@ async fn serve_connection(
         hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let app = Arc::clone(&app);
             async move {
-                let request = request.map(Body::new);
-                Ok::<_, Infallible>(pipeline::handle(app, peer, request).await)
+                let probe = probes::answer(&app, request.method(), request.uri().path()).await;
+                let response = match probe {
+                    Some(response) => response,
+                    None => pipeline::handle(app, peer, request.map(Body::new)).await,
+                };
+                Ok::<_, Infallible>(response)
             }
         })
     };

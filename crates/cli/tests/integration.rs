@@ -41,3 +41,7 @@ mod operations;
 /// The wire contract: envelopes, signatures, clock, nonces, limits and error codes.
 #[path = "integration/protocol.rs"]
 mod protocol;
+
+/// Waiting for results without polling, and the health and readiness probes.
+#[path = "integration/waiting.rs"]
+mod waiting;

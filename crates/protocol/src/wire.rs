@@ -133,7 +133,13 @@ pub struct GetExecuteOperationResultRequest {
     pub operation_id: String,
     /// `ResourceGroupId`, used for permission checks.
     pub resource_group_id: Option<String>,
+    /// `WaitSeconds` (a bpops extension), 0 to [`MAX_WAIT_SECONDS`]: answer as soon as the
+    /// operation is final, or when this time is up with its current status. 0 when absent.
+    pub wait_seconds: u32,
 }
+
+/// The longest `WaitSeconds` a GetExecuteOperationResult may ask for.
+pub const MAX_WAIT_SECONDS: u32 = 60;
 
 impl GetExecuteOperationResultRequest {
     /// Reads the request from its parameters.
@@ -146,6 +152,17 @@ impl GetExecuteOperationResultRequest {
         Ok(Self {
             operation_id: required(p, "OperationId", MAX_PARAM_CHARS)?,
             resource_group_id: optional(p, "ResourceGroupId", MAX_PARAM_CHARS)?,
+            wait_seconds: match optional(p, "WaitSeconds", MAX_PARAM_CHARS)? {
+                None => 0,
+                Some(text) => text
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= MAX_WAIT_SECONDS)
+                    .ok_or_else(|| RequestError::Invalid {
+                        name: "WaitSeconds",
+                        reason: format!("must be a whole number from 0 to {MAX_WAIT_SECONDS}"),
+                    })?,
+            },
         })
     }
 }

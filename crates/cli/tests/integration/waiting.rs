@@ -1,0 +1,112 @@
+//! Waiting without polling (GetExecuteOperationResult's `WaitSeconds`), and the unsigned
+//! probes operators use.
+
+use std::time::Instant;
+
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use crate::common::{ROOT, RUNNING_INSTANCE, TestDir};
+
+fn slow_rename(latency: &str) -> String {
+    format!(
+        "[[operations.emulation]]\nservice = \"ecs\"\noperation = \"rename\"\nlatency = \"{latency}\"\n"
+    )
+}
+
+fn rename() -> serde_json::Value {
+    json!({"instanceId": RUNNING_INSTANCE, "instance_name": "waited-for"})
+}
+
+#[tokio::test]
+async fn a_wait_answers_as_soon_as_the_operation_finishes() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config(&slow_rename("300ms"))).await;
+    let id = server.submit("rename", &rename()).await;
+    let asked = Instant::now();
+    // One request, held by the server until the operation is final: no polling.
+    let reply = server
+        .call(
+            ROOT,
+            "GetExecuteOperationResult",
+            &[("OperationId", &id), ("WaitSeconds", "30")],
+        )
+        .await;
+    let waited = asked.elapsed();
+    reply.assert_ok();
+    assert_eq!(reply.data()["Status"], "SUCCESS", "{}", reply.json);
+    eprintln!("WaitSeconds answered {waited:?} after asking, for an operation of 300 ms");
+}
+
+#[tokio::test]
+async fn a_wait_that_times_out_answers_with_the_current_status() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config(&slow_rename("10s"))).await;
+    let id = server.submit("rename", &rename()).await;
+    let reply = server
+        .call(
+            ROOT,
+            "GetExecuteOperationResult",
+            &[("OperationId", &id), ("WaitSeconds", "1")],
+        )
+        .await;
+    reply.assert_ok();
+    let status = reply.data()["Status"].as_str().unwrap().to_owned();
+    assert!(status == "INIT" || status == "RUNNING", "{}", reply.json);
+}
+
+#[tokio::test]
+async fn wait_seconds_past_sixty_or_not_a_number_is_invalid() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config("")).await;
+    let id = server.submit("rename", &rename()).await;
+    for bad in ["61", "-1", "soon"] {
+        let reply = server
+            .call(
+                ROOT,
+                "GetExecuteOperationResult",
+                &[("OperationId", &id), ("WaitSeconds", bad)],
+            )
+            .await;
+        reply.assert_error(400, "InvalidParameter");
+        assert!(
+            reply.message().contains("WaitSeconds"),
+            "{}",
+            reply.message()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_concurrent_waiters_are_all_answered_when_it_finishes() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config(&slow_rename("1s"))).await;
+    let id = server.submit("rename", &rename()).await;
+    let mut waiters = JoinSet::new();
+    for _ in 0..300 {
+        let sender = server.sender();
+        let request = crate::common::Acs3::new("GetExecuteOperationResult")
+            .params(&[("OperationId", &id), ("WaitSeconds", "30")])
+            .sign(&server.host(), ROOT);
+        waiters.spawn(async move { sender.try_send(&request).await });
+    }
+    while let Some(reply) = waiters.join_next().await {
+        let reply = reply.unwrap().expect("every waiter gets an answer");
+        assert_eq!(reply.data()["Status"], "SUCCESS", "{}", reply.json);
+    }
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_unsigned_and_reveal_nothing() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config("")).await;
+    for (path, status) in [("/healthz", "ok"), ("/readyz", "ready")] {
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+            server.host()
+        );
+        let reply = server.send_raw(request.as_bytes()).await;
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(reply.json, json!({ "status": status }), "{path}");
+    }
+}
