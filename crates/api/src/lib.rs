@@ -15,6 +15,7 @@
 mod error;
 mod extensions;
 mod handlers;
+mod metrics;
 mod nonces;
 mod pipeline;
 mod probes;
@@ -37,6 +38,7 @@ use tokio_util::task::TaskTracker;
 
 pub use error::ApiError;
 
+use crate::metrics::Metrics;
 use crate::nonces::Nonces;
 
 /// Request-path settings. Every limit here is the server's: no request can raise or lift one.
@@ -94,17 +96,20 @@ pub struct App {
     directory: Arc<Directory>,
     settings: Settings,
     nonces: Nonces,
+    metrics: Metrics,
 }
 
 impl App {
     /// The application over an engine and a directory.
     pub fn new(engine: Arc<Engine>, directory: Arc<Directory>, settings: Settings) -> Arc<App> {
         let nonces = Nonces::new(settings.max_nonces_per_key);
+        let metrics = Metrics::new(engine.metrics());
         Arc::new(App {
             engine,
             directory,
             settings,
             nonces,
+            metrics,
         })
     }
 }

@@ -32,7 +32,9 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
     let host_id = host(request.headers());
     let span = tracing::info_span!("request", request_id = %request_id, peer = %peer);
     let deadline = app.settings.request_timeout;
-    let outcome = tokio::time::timeout(deadline, process(&app, peer, request))
+    let started = std::time::Instant::now();
+    let mut action = None;
+    let outcome = tokio::time::timeout(deadline, process(&app, peer, request, &mut action))
         .instrument(span.clone())
         .await
         .unwrap_or_else(|_| {
@@ -43,6 +45,9 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
             ))
         });
     let _enter = span.enter();
+    let code = outcome.as_ref().map_or_else(|e| e.code.as_str(), |_| "200");
+    app.metrics
+        .request(action.map(Action::as_str), code, started.elapsed());
     match outcome {
         Ok((action, reply)) => {
             tracing::info!(action = action.as_str(), "ok");
@@ -66,10 +71,12 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
     }
 }
 
+/// Runs the pipeline; `action` is set as soon as the request is known to name one.
 async fn process(
     app: &App,
     peer: SocketAddr,
     request: Request,
+    action_seen: &mut Option<Action>,
 ) -> Result<(Action, Reply), ApiError> {
     let (parts, body) = request.into_parts();
     if parts.method != Method::POST && parts.method != Method::GET {
@@ -112,6 +119,7 @@ async fn process(
         body: &body,
     };
     let (principal, action) = authenticate(app, &raw, &params).await?;
+    *action_seen = Some(action);
 
     let ctx = Ctx {
         app,

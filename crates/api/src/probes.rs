@@ -1,5 +1,5 @@
-//! Unsigned endpoints for operators and orchestrators: `/healthz` (the process answers) and
-//! `/readyz` (the store answers too). They reveal nothing about any tenant.
+//! Unsigned endpoints for operators and orchestrators: `/healthz` (the process answers),
+//! `/readyz` (the store answers too) and `/metrics`. They reveal nothing about any tenant.
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode, header};
@@ -16,6 +16,7 @@ pub(crate) async fn answer(app: &App, method: &Method, path: &str) -> Option<Res
     match path {
         "/healthz" => Some(status(StatusCode::OK, "ok")),
         "/readyz" => Some(ready(app).await),
+        "/metrics" => Some(crate::metrics::render(app).await),
         _ => None,
     }
 }

@@ -42,6 +42,6 @@ mod operations;
 #[path = "integration/protocol.rs"]
 mod protocol;
 
-/// Waiting for results without polling, and the health and readiness probes.
+/// Waiting for results without polling, and the operator endpoints: probes and metrics.
 #[path = "integration/waiting.rs"]
 mod waiting;

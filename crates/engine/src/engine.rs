@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::EngineMetrics;
 use crate::running::Running;
 use crate::waiters::Waiters;
 use crate::{Clock, EngineError, Result, Settings, events, sweeper, worker};
@@ -46,6 +47,7 @@ pub struct Engine {
     pub(crate) waiters: Waiters,
     /// The attempts running on this node, for cancellation.
     pub(crate) running: Running,
+    pub(crate) metrics: EngineMetrics,
 }
 
 /// The `Message` of an operation cancelled before it started.
@@ -73,6 +75,7 @@ impl Engine {
             work: Notify::new(),
             waiters: Waiters::default(),
             running: Running::default(),
+            metrics: EngineMetrics::default(),
         })
     }
 
@@ -84,6 +87,11 @@ impl Engine {
     /// The clock the engine runs on.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// What the engine counts.
+    pub fn metrics(&self) -> &EngineMetrics {
+        &self.metrics
     }
 
     /// The store the engine keeps operations in, for the request path's other durable
@@ -141,7 +149,10 @@ impl Engine {
         };
         match self.store.submit(&op, self.expired_before()).await? {
             // The store's `Submitted` event wakes the workers of every node.
-            Submitted::Created => Ok(op.id),
+            Submitted::Created => {
+                self.metrics.submitted(&op.service, &op.operation);
+                Ok(op.id)
+            }
             Submitted::Existing {
                 id,
                 same_parameters: true,

@@ -26,6 +26,7 @@ pub(crate) async fn sweep_all(engine: &Engine) -> usize {
         match engine.store.sweep(engine.expired_before(), batch).await {
             Ok(n) => {
                 total += n;
+                engine.metrics.swept(n);
                 if n < batch {
                     if total > 0 {
                         tracing::debug!(deleted = total, "swept expired operations");

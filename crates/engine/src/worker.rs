@@ -99,8 +99,14 @@ async fn execute(engine: &Arc<Engine>, op: Operation) {
         // Cancelled while an earlier attempt ran, on a node that is gone (or between
         // attempts): end it without running it again.
         let finish = cancelled(engine);
-        return commit(engine, &op, &finish).await;
+        if commit(engine, &op, &finish).await {
+            engine
+                .metrics
+                .finished(&op.service, &op.operation, finish.status.as_str(), 0.0);
+        }
+        return;
     }
+    let started = std::time::Instant::now();
     let registration = engine.running.register(&op.id, op.attempt);
     let cancel = registration.token();
     let renew_every = engine.settings.lease / 3;
@@ -122,22 +128,38 @@ async fn execute(engine: &Arc<Engine>, op: Operation) {
         }
     };
     match ending {
-        Ending::Final(finish) => commit(engine, &op, &finish).await,
+        Ending::Final(finish) => {
+            if commit(engine, &op, &finish).await {
+                let seconds = started.elapsed().as_secs_f64();
+                engine.metrics.finished(
+                    &op.service,
+                    &op.operation,
+                    finish.status.as_str(),
+                    seconds,
+                );
+            }
+        }
         Ending::Retry { after, message } => retry_later(engine, &op, after, &message).await,
     }
 }
 
-async fn commit(engine: &Engine, op: &Operation, finish: &Finish) {
+/// Commits the attempt's result; `true` when it became the operation's final status.
+async fn commit(engine: &Engine, op: &Operation, finish: &Finish) -> bool {
     match engine.store.finish(&op.id, op.attempt, finish).await {
         Ok(true) => {
             // The store's `Finished` event wakes its waiters, and the workers of every node
             // (the resource it held may let the next operation run).
             tracing::debug!(operation = %op.id, status = finish.status.as_str(), "operation finished");
+            true
         }
         Ok(false) => {
-            tracing::info!(operation = %op.id, attempt = op.attempt, "attempt superseded; result dropped")
+            tracing::info!(operation = %op.id, attempt = op.attempt, "attempt superseded; result dropped");
+            false
         }
-        Err(e) => tracing::warn!(operation = %op.id, error = %e, "recording the result failed"),
+        Err(e) => {
+            tracing::warn!(operation = %op.id, error = %e, "recording the result failed");
+            false
+        }
     }
 }
 

@@ -30,8 +30,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bpops_store::{
     AccountId, BootstrapKey, Cancelled, EVENT_BUFFER, Finish, Lease, ListPage, ListQuery,
-    NewOperation, Operation, OperationId, Resource, ResourceKey, Result, Store, StoreError,
-    StoreEvent, Submitted,
+    NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result, Store,
+    StoreError, StoreEvent, Submitted,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
 use tokio::sync::broadcast;
@@ -203,6 +203,10 @@ impl Store for PgStore {
 
     async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>> {
         queries::get(&self.client().await?, account, id).await
+    }
+
+    async fn queue_depth(&self) -> Result<QueueDepth> {
+        queries::queue_depth(&self.client().await?).await
     }
 
     async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Vec<Operation>> {

@@ -2,8 +2,8 @@
 
 use bpops_store::{
     AccountId, BootstrapKey, Cancelled, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
-    NewOperation, Operation, OperationId, Resource, ResourceKey, Result, Status, StoreError,
-    Submitted,
+    NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result, Status,
+    StoreError, Submitted,
 };
 use deadpool_postgres::{GenericClient, Object};
 use serde_json::{Map, Value};
@@ -402,6 +402,25 @@ pub(crate) async fn finish(
     notify(&tx, channel, &format!("finished {id}")).await?;
     tx.commit().await.map_err(from_pg)?;
     Ok(true)
+}
+
+pub(crate) async fn queue_depth(client: &Object) -> Result<QueueDepth> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT status, count(*) FROM operations
+             WHERE status IN ('INIT', 'RUNNING') GROUP BY status",
+        )
+        .await
+        .map_err(from_pg)?;
+    let mut depth = QueueDepth::default();
+    for row in client.query(&stmt, &[]).await.map_err(from_pg)? {
+        let n = row.get::<_, i64>(1).max(0) as u64;
+        match row.get::<_, &str>(0) {
+            "INIT" => depth.init = n,
+            _ => depth.running = n,
+        }
+    }
+    Ok(depth)
 }
 
 pub(crate) async fn sweep(client: &Object, expired_before: i64, limit: usize) -> Result<usize> {

@@ -27,8 +27,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use bpops_store::{
     AccountId, BootstrapKey, Cancelled, EVENT_BUFFER, Finish, Lease, ListPage, ListQuery,
-    NewOperation, Operation, OperationId, Resource, ResourceKey, Result, Store, StoreError,
-    StoreEvent, Submitted,
+    NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result, Store,
+    StoreError, StoreEvent, Submitted,
 };
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::broadcast;
@@ -165,6 +165,10 @@ impl Store for SqliteStore {
         let (account, id) = (account.clone(), id.clone());
         self.read(move |conn| queries::get(conn, &account, &id))
             .await
+    }
+
+    async fn queue_depth(&self) -> Result<QueueDepth> {
+        self.read(queries::queue_depth).await
     }
 
     async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Vec<Operation>> {

@@ -2,7 +2,7 @@
 
 use bpops_store::{
     AccountId, BootstrapKey, Cancelled, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
-    NewOperation, Operation, OperationId, Resource, ResourceKey, Status, Submitted,
+    NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Status, Submitted,
 };
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde_json::{Map, Value};
@@ -77,6 +77,22 @@ pub(crate) fn get(
     ))?
     .query_row(params![id.as_str(), account.as_str()], operation_from_row)
     .optional()
+}
+
+pub(crate) fn queue_depth(conn: &Connection) -> rusqlite::Result<QueueDepth> {
+    let mut depth = QueueDepth::default();
+    let mut counts = conn.prepare_cached(
+        "SELECT status, count(*) FROM operations WHERE status IN ('INIT', 'RUNNING') GROUP BY status",
+    )?;
+    let mut rows = counts.query([])?;
+    while let Some(row) = rows.next()? {
+        let n = row.get::<_, i64>(1)?.max(0) as u64;
+        match row.get::<_, String>(0)?.as_str() {
+            "INIT" => depth.init = n,
+            _ => depth.running = n,
+        }
+    }
+    Ok(depth)
 }
 
 pub(crate) fn claim(

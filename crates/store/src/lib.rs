@@ -27,7 +27,7 @@ pub use error::{Result, StoreError};
 pub use ids::{AccountId, OperationId};
 pub use records::{
     BootstrapKey, Cancelled, Effect, Finish, Lease, ListCursor, ListPage, ListQuery, NewOperation,
-    Operation, Resource, ResourceKey, Status, StoreEvent, Submitted,
+    Operation, QueueDepth, Resource, ResourceKey, Status, StoreEvent, Submitted,
 };
 
 use async_trait::async_trait;
@@ -49,6 +49,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads one operation of an account, whatever its age (retention is the caller's rule).
     async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>>;
+
+    /// How many operations wait to run and run now, across every account and node.
+    async fn queue_depth(&self) -> Result<QueueDepth>;
 
     /// Claims up to `limit` runnable operations: `INIT` ones, and `RUNNING` ones whose lease
     /// ended before `now`, that are the oldest unfinished operation on their resource. Each is

@@ -285,3 +285,12 @@ pub enum StoreEvent {
     /// everything that waits on one.
     Missed,
 }
+
+/// The unfinished operations, by status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Operations in `INIT`.
+    pub init: u64,
+    /// Operations in `RUNNING` (executing, or waiting between attempts).
+    pub running: u64,
+}

@@ -12,7 +12,7 @@ use tokio::sync::broadcast;
 
 use crate::{
     AccountId, BootstrapKey, Cancelled, Effect, Finish, Lease, ListQuery, NewOperation,
-    OperationId, Resource, ResourceKey, Status, Store, StoreEvent, Submitted,
+    OperationId, QueueDepth, Resource, ResourceKey, Status, Store, StoreEvent, Submitted,
 };
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an expression whose
@@ -23,6 +23,7 @@ macro_rules! store_conformance {
     ($make:expr) => {
         $crate::store_conformance!(@cases $make;
             submit_stores_an_init_operation,
+            queue_depth_counts_unfinished_operations,
             operations_are_invisible_to_other_accounts,
             client_token_returns_the_first_operation,
             client_token_of_an_expired_operation_is_free,
@@ -127,6 +128,39 @@ pub async fn submit_stores_an_init_operation(store: &dyn Store) {
     assert_eq!(got.created_at, T0);
     assert_eq!(got.finished_at, None);
     assert_eq!(got.arguments, "{}");
+}
+
+/// The queue depth counts waiting and running operations of every account, not final ones.
+pub async fn queue_depth_counts_unfinished_operations(store: &dyn Store) {
+    assert_eq!(store.queue_depth().await.unwrap(), QueueDepth::default());
+    for n in 0..3 {
+        submit(store, &new_op(&account(n % 2 + 1), None, T0 + i64::from(n))).await;
+    }
+    let claimed = store.claim(T0, T0 + 1000, 2).await.unwrap();
+    assert_eq!(
+        store.queue_depth().await.unwrap(),
+        QueueDepth {
+            init: 1,
+            running: 2
+        }
+    );
+    assert!(
+        store
+            .finish(
+                &claimed[0].id,
+                claimed[0].attempt,
+                &finish(Status::Success, T0 + 5)
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.queue_depth().await.unwrap(),
+        QueueDepth {
+            init: 1,
+            running: 1
+        }
+    );
 }
 
 /// Another account reading the same id gets nothing.

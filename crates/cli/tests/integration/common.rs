@@ -336,6 +336,13 @@ impl Server {
     pub async fn send_raw(&self, bytes: &[u8]) -> Reply {
         self.sender.send_raw(bytes).await
     }
+
+    /// Writes `bytes` on a fresh connection and returns the answer's status and body as text,
+    /// for the endpoints that do not answer JSON (`/metrics`).
+    pub async fn send_raw_text(&self, bytes: &[u8]) -> (u16, String) {
+        let (status, _, body) = self.sender.exchange(bytes).await;
+        (status, String::from_utf8(body).expect("a UTF-8 body"))
+    }
 }
 
 /// Sends requests to one server; cheap to clone.
@@ -380,13 +387,18 @@ impl Sender {
     /// Writes `bytes` on a fresh connection, stops writing, and reads one HTTP/1.1 answer
     /// (status line, headers, and a body of `Content-Length` bytes).
     pub async fn send_raw(&self, bytes: &[u8]) -> Reply {
+        let (status, content_type, body) = self.exchange(bytes).await;
+        Reply::new(status, content_type, &body)
+    }
+
+    /// Writes `bytes` on a fresh connection and reads one HTTP/1.1 answer.
+    async fn exchange(&self, bytes: &[u8]) -> (u16, Option<String>, Vec<u8>) {
         let mut stream = TcpStream::connect(self.addr).await.expect("connecting");
         stream.write_all(bytes).await.expect("writing the request");
         let answer = tokio::time::timeout(REQUEST_TIMEOUT, read_response(&mut stream))
             .await
             .expect("the server answers in time");
-        let (status, content_type, body) = answer.expect("reading the answer");
-        Reply::new(status, content_type, &body)
+        answer.expect("reading the answer")
     }
 }
 

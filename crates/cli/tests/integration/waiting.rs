@@ -1,7 +1,7 @@
 //! Waiting without polling (GetExecuteOperationResult's `WaitSeconds`), and the unsigned
 //! probes operators use.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::task::JoinSet;
@@ -108,5 +108,80 @@ async fn health_and_readiness_answer_unsigned_and_reveal_nothing() {
         let reply = server.send_raw(request.as_bytes()).await;
         assert_eq!(reply.status, 200, "{path}");
         assert_eq!(reply.json, json!({ "status": status }), "{path}");
+    }
+}
+
+/// The value of the sample `name{labels}` in a Prometheus text page, 0 when absent.
+fn sample(page: &str, series: &str) -> f64 {
+    page.lines()
+        .find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
+}
+
+async fn scrape(server: &crate::common::Server) -> String {
+    let request = format!(
+        "GET /metrics HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+        server.host()
+    );
+    let (status, body) = server.send_raw_text(request.as_bytes()).await;
+    assert_eq!(status, 200);
+    body
+}
+
+#[tokio::test]
+async fn metrics_count_requests_and_operations_and_reveal_no_tenant_data() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config("")).await;
+    let before = scrape(&server).await;
+    let id = server.submit("rename", &rename()).await;
+    let data = server.wait_final(ROOT, &id, Duration::from_secs(10)).await;
+    assert_eq!(data["Status"], "SUCCESS");
+    let after = scrape(&server).await;
+
+    let submitted = "bpops_requests_total{action=\"ExecuteOperationASync\",code=\"200\"}";
+    assert_eq!(
+        sample(&after, submitted) - sample(&before, submitted),
+        1.0,
+        "{after}"
+    );
+    let finished =
+        "bpops_operations_finished_total{service=\"ecs\",operation=\"rename\",status=\"SUCCESS\"}";
+    assert_eq!(
+        sample(&after, finished) - sample(&before, finished),
+        1.0,
+        "{after}"
+    );
+    assert!(
+        sample(
+            &after,
+            "bpops_operation_execution_seconds_count{service=\"ecs\",operation=\"rename\"}"
+        ) >= 1.0,
+        "{after}"
+    );
+    assert!(
+        after.contains("bpops_operations_unfinished{status=\"INIT\"} 0"),
+        "{after}"
+    );
+    assert!(
+        sample(
+            &after,
+            "bpops_request_seconds_count{action=\"GetExecuteOperationResult\"}"
+        ) >= 1.0,
+        "{after}"
+    );
+    for secret in [
+        id.as_str(),
+        crate::common::ACCOUNT,
+        crate::common::APP,
+        ROOT.id,
+    ] {
+        assert!(!after.contains(secret), "the metrics page shows {secret}");
     }
 }

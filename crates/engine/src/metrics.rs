@@ -1,0 +1,103 @@
+//! What the engine counts, for `/metrics`: operations submitted and finished (by service,
+//! operation and status), how long executions take, and how many expired operations were
+//! swept. Counters are per node; Prometheus sums nodes.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// An operation kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    service: String,
+    operation: String,
+}
+
+/// An operation kind and the final status it reached.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FinishedLabels {
+    service: String,
+    operation: String,
+    status: String,
+}
+
+/// The engine's metrics. Clones share the same values.
+#[derive(Clone)]
+pub struct EngineMetrics {
+    submitted: Family<OperationLabels, Counter>,
+    finished: Family<FinishedLabels, Counter>,
+    execution: Family<OperationLabels, Histogram>,
+    swept: Counter,
+}
+
+impl Default for EngineMetrics {
+    fn default() -> Self {
+        EngineMetrics {
+            submitted: Family::default(),
+            finished: Family::default(),
+            // 1 ms to about 9 minutes: emulated operations take milliseconds, declared
+            // programs up to their timeout.
+            execution: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.001, 2.0, 20))
+            }),
+            swept: Counter::default(),
+        }
+    }
+}
+
+impl EngineMetrics {
+    /// Adds the metrics to `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "bpops_operations_submitted",
+            "Operations stored by this node",
+            self.submitted.clone(),
+        );
+        registry.register(
+            "bpops_operations_finished",
+            "Operations this node brought to a final status",
+            self.finished.clone(),
+        );
+        registry.register(
+            "bpops_operation_execution_seconds",
+            "Time from claiming an attempt to committing its result",
+            self.execution.clone(),
+        );
+        registry.register(
+            "bpops_operations_swept",
+            "Expired operations deleted by this node's sweeper",
+            self.swept.clone(),
+        );
+    }
+
+    pub(crate) fn submitted(&self, service: &str, operation: &str) {
+        self.submitted
+            .get_or_create(&labels(service, operation))
+            .inc();
+    }
+
+    pub(crate) fn finished(&self, service: &str, operation: &str, status: &str, seconds: f64) {
+        let labels = FinishedLabels {
+            service: service.to_owned(),
+            operation: operation.to_owned(),
+            status: status.to_owned(),
+        };
+        self.finished.get_or_create(&labels).inc();
+        self.execution
+            .get_or_create(&self::labels(service, operation))
+            .observe(seconds);
+    }
+
+    pub(crate) fn swept(&self, n: usize) {
+        self.swept.inc_by(n as u64);
+    }
+}
+
+fn labels(service: &str, operation: &str) -> OperationLabels {
+    OperationLabels {
+        service: service.to_owned(),
+        operation: operation.to_owned(),
+    }
+}
