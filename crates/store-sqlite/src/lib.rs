@@ -1,11 +1,12 @@
 //! The embedded SQLite backend of the bpops store: [`SqliteStore`].
 //!
-//! One writer connection serializes every write (SQLite allows one writer at a time anyway)
-//! and a few reader connections serve reads concurrently thanks to WAL mode. Connections are
-//! blocking, so each call runs on tokio's blocking pool.
+//! One writer thread owns the write connection (SQLite allows one writer at a time anyway)
+//! and commits writes in groups: writes that queue up while a commit reaches the disk share
+//! the next transaction, each in its own savepoint (see `writer`). A few reader connections
+//! serve reads concurrently thanks to WAL mode, on tokio's blocking pool.
 //!
-//! Durability: `synchronous = FULL` makes every commit reach the disk before the call
-//! returns, so an acknowledged operation survives a process crash and a power loss.
+//! Durability: `synchronous = FULL` makes every commit reach the disk before any write of its
+//! group is answered, so an acknowledged operation survives a process crash and a power loss.
 //!
 //! Wake-ups are in-process: one process owns the database, so the events of a commit are
 //! published on a broadcast channel right after it.
@@ -18,6 +19,7 @@
 
 mod migrate;
 mod queries;
+mod writer;
 
 use std::fs::{File, TryLockError};
 use std::path::Path;
@@ -31,15 +33,15 @@ use bpops_store::{
     StoreError, StoreEvent, Submitted,
 };
 use rusqlite::{Connection, OpenFlags};
+
+use crate::writer::Writer;
 use tokio::sync::broadcast;
 
 const READERS: usize = 4;
 
 /// A [`Store`] in one SQLite database file.
 pub struct SqliteStore {
-    /// Held for the store's life: the exclusive lock on `<file>.lock`.
-    _owner: File,
-    writer: Arc<Mutex<Connection>>,
+    writer: Writer,
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: AtomicUsize,
     events: broadcast::Sender<StoreEvent>,
@@ -65,8 +67,7 @@ impl SqliteStore {
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(from_sqlite)?;
         Ok(SqliteStore {
-            _owner: owner,
-            writer: Arc::new(Mutex::new(writer)),
+            writer: Writer::start(writer, owner),
             readers: Arc::new(readers),
             next_reader: AtomicUsize::new(0),
             events: broadcast::channel(EVENT_BUFFER).0,
@@ -78,8 +79,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let writer = Arc::clone(&self.writer);
-        run_blocking(move || f(&mut writer.lock().expect("writer lock poisoned"))).await
+        self.writer.run(f).await
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T>
@@ -326,10 +326,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bpops.db");
         drop(SqliteStore::open(&path).unwrap());
-        let store = SqliteStore::open(&path).unwrap();
-        let versions: i64 = store
-            .writer
-            .lock()
+        let _store = SqliteStore::open(&path).unwrap();
+        let versions: i64 = rusqlite::Connection::open(&path)
             .unwrap()
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();

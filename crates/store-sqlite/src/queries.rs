@@ -4,7 +4,7 @@ use bpops_store::{
     AccountId, BootstrapKey, Cancelled, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
     NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Status, Submitted,
 };
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
@@ -15,7 +15,7 @@ pub(crate) fn submit(
     op: &NewOperation,
     expired_before: i64,
 ) -> rusqlite::Result<Submitted> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn.savepoint()?;
     if let Some(token) = &op.client_token {
         let existing = tx
             .query_row(
@@ -101,7 +101,7 @@ pub(crate) fn claim(
     lease_until: i64,
     limit: usize,
 ) -> rusqlite::Result<Vec<Operation>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn.savepoint()?;
     // N.B. an operation is runnable only when no older unfinished operation holds its
     // resource: that is what keeps one resource's operations in submission order.
     let seqs: Vec<i64> = tx
@@ -233,7 +233,7 @@ pub(crate) fn cancel(
     message: &str,
     now: i64,
 ) -> rusqlite::Result<Cancelled> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn.savepoint()?;
     let select =
         format!("SELECT {OPERATION_COLUMNS} FROM operations WHERE id = ?1 AND account = ?2");
     let Some(op) = tx
@@ -281,7 +281,7 @@ pub(crate) fn finish(
     attempt: i64,
     finish: &Finish,
 ) -> rusqlite::Result<bool> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn.savepoint()?;
     let changed = tx
         .prepare_cached(
             "UPDATE operations
@@ -358,7 +358,7 @@ pub(crate) fn seed_resources(
     conn: &mut Connection,
     resources: &[Resource],
 ) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn.savepoint()?;
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO resources (account, service, id, application, properties)
@@ -381,7 +381,7 @@ pub(crate) fn bootstrap_key(
     conn: &mut Connection,
     candidate: &BootstrapKey,
 ) -> rusqlite::Result<(BootstrapKey, bool)> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn.savepoint()?;
     let created = tx.execute(
         "INSERT INTO bootstrap_key (singleton, account, access_key_id, secret)
          VALUES (1, ?1, ?2, ?3) ON CONFLICT DO NOTHING",

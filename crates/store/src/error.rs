@@ -2,7 +2,7 @@
 //! a busy or unreachable database (`Unavailable`) versus everything else.
 
 /// Errors of a [`crate::Store`] backend.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached or is overloaded; the request may be retried later.
     #[error("store unavailable: {0}")]
