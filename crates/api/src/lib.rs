@@ -79,7 +79,7 @@ impl Default for Settings {
             sync_wait: Duration::from_secs(5),
             clock_skew: Duration::from_secs(15 * 60),
             max_body: 1024 * 1024,
-            max_nonces_per_key: 100_000,
+            max_nonces_per_key: 1_000_000,
             max_headers: 64,
             max_header_bytes: 32 * 1024,
             header_read_timeout: Duration::from_secs(10),
