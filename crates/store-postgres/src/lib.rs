@@ -280,7 +280,14 @@ impl Store for PgStore {
         now: i64,
         expires_at: i64,
     ) -> Result<bool> {
-        queries::spend_nonce(&self.client().await?, access_key_id, nonce, now, expires_at).await
+        queries::spend_nonce(
+            &mut self.client().await?,
+            access_key_id,
+            nonce,
+            now,
+            expires_at,
+        )
+        .await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {
