@@ -1,14 +1,9 @@
 //! The ISO 8601 date-times of policy conditions (`DateLessThan`, `acs:CurrentTime`), converted
-//! without a date library. Kept here rather than shared with `protocol`, whose timestamps are
-//! one fixed UTC shape, so that `iam` depends on nothing else in the workspace.
+//! with the calendar arithmetic that the wire's timestamps use (`bpops_protocol::calendar`).
+
+use bpops_protocol::calendar::{civil_from_days, days_from_civil, days_in_month};
 
 const MS_PER_DAY: i64 = 86_400_000;
-
-/// Days from 0000-03-01 to 1970-01-01 in the proleptic Gregorian calendar.
-const UNIX_EPOCH_DAY: i64 = 719_468;
-
-/// Days in a 400-year cycle, after which the Gregorian calendar repeats.
-const DAYS_PER_ERA: i64 = 146_097;
 
 /// Parses `YYYY-MM-DDThh:mm:ss[.fff…](Z|±hh:mm)` into Unix milliseconds (the shape RAM's
 /// documentation uses, e.g. `2019-08-12T17:00:00+08:00`); `None` when malformed or not a real
@@ -87,49 +82,6 @@ fn number(digits: &[u8]) -> Option<i64> {
             .is_ascii_digit()
             .then(|| acc * 10 + i64::from(digit - b'0'))
     })
-}
-
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_from_march = (month + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * DAYS_PER_ERA + day_of_era - UNIX_EPOCH_DAY
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + UNIX_EPOCH_DAY;
-    let era = z.div_euclid(DAYS_PER_ERA);
-    let day_of_era = z - era * DAYS_PER_ERA;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
