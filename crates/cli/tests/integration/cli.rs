@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::common::{ROOT, RUNNING_INSTANCE, Server, TestDir};
 
 /// Runs `bpops <args>` against `server` with the root key from the environment.
-async fn bpops(server: &Server, args: &[&str]) -> Output {
+pub(crate) async fn bpops(server: &Server, args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_bpops"))
         .args(args)
         .env("BPOPS_ENDPOINT", format!("http://{}", server.host()))
@@ -19,7 +19,8 @@ async fn bpops(server: &Server, args: &[&str]) -> Output {
         .expect("running bpops")
 }
 
-fn json(output: &Output) -> Value {
+/// The JSON a `--json` command printed.
+pub(crate) fn json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
             "stdout is not JSON ({e}): {}",

@@ -3,11 +3,11 @@
 
 use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::cli::{bpops, json as printed_json};
 use crate::common::{
     APP, OTHER_ROOT, READER, ROOT, RUNNING_INSTANCE, Reply, Server, TestDir, add_tags,
 };
@@ -408,22 +408,6 @@ async fn cancel_kills_a_running_command_with_its_whole_process_group() {
     }
 }
 
-/// Runs `bpops <args>` against `server` with the root key from the environment.
-async fn bpops(server: &Server, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_bpops"))
-        .args(args)
-        .env("BPOPS_ENDPOINT", format!("http://{}", server.host()))
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", ROOT.id)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ROOT.secret)
-        .output()
-        .await
-        .expect("running bpops")
-}
-
-fn stdout_json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {output:?}"))
-}
-
 #[tokio::test]
 async fn cli_list_and_cancel_print_json_and_exit_by_outcome() {
     let dir = TestDir::new();
@@ -443,17 +427,17 @@ async fn cli_list_and_cancel_print_json_and_exit_by_outcome() {
 
     let all = bpops(&server, &["list", "--all", "--max-results", "2", "--json"]).await;
     assert_eq!(all.status.code(), Some(0), "{all:?}");
-    let listed = ids(&stdout_json(&all));
+    let listed = ids(&printed_json(&all));
     assert_eq!(
         listed,
         owned(&[&queued[2], &queued[1], &queued[0], &running])
     );
 
     let page = bpops(&server, &["list", "--max-results", "1", "--json"]).await;
-    let page = stdout_json(&page);
+    let page = printed_json(&page);
     assert_eq!(ids(&page), owned(&[&queued[2]]));
     let token = page["NextToken"].as_str().unwrap();
-    let next = stdout_json(
+    let next = printed_json(
         &bpops(
             &server,
             &[
@@ -474,7 +458,7 @@ async fn cli_list_and_cancel_print_json_and_exit_by_outcome() {
         &["list", "--status", "RUNNING", "--service", "ecs", "--json"],
     )
     .await;
-    assert_eq!(ids(&stdout_json(&filtered)), owned(&[&running]));
+    assert_eq!(ids(&printed_json(&filtered)), owned(&[&running]));
 
     let table = bpops(&server, &["list", "--operation", "rename"]).await;
     let text = String::from_utf8_lossy(&table.stdout);
@@ -486,7 +470,7 @@ async fn cli_list_and_cancel_print_json_and_exit_by_outcome() {
 
     let cancelled = bpops(&server, &["cancel", &queued[0], "--json"]).await;
     assert_eq!(cancelled.status.code(), Some(0), "{cancelled:?}");
-    assert_eq!(stdout_json(&cancelled)["Status"], "FAILURE");
+    assert_eq!(printed_json(&cancelled)["Status"], "FAILURE");
 
     let again = bpops(&server, &["cancel", &queued[0]]).await;
     assert_eq!(again.status.code(), Some(2), "{again:?}");
@@ -494,7 +478,7 @@ async fn cli_list_and_cancel_print_json_and_exit_by_outcome() {
 
     let unknown = bpops(&server, &["cancel", "op_0000000000000000000000", "--json"]).await;
     assert_eq!(unknown.status.code(), Some(3), "{unknown:?}");
-    assert_eq!(stdout_json(&unknown), Value::Null);
+    assert_eq!(printed_json(&unknown), Value::Null);
 
     let bad = bpops(&server, &["list", "--max-results", "0"]).await;
     assert_eq!(bad.status.code(), Some(2), "{bad:?}");
