@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::finals::Finals;
 use crate::metrics::EngineMetrics;
 use crate::running::Running;
 use crate::waiters::Waiters;
@@ -48,6 +49,8 @@ pub struct Engine {
     /// The attempts running on this node, for cancellation.
     pub(crate) running: Running,
     pub(crate) metrics: EngineMetrics,
+    /// Final operations read lately: they never change, so reads need not ask the store.
+    pub(crate) finals: Finals,
 }
 
 /// The `Message` of an operation cancelled before it started.
@@ -76,6 +79,7 @@ impl Engine {
             waiters: Waiters::default(),
             running: Running::default(),
             metrics: EngineMetrics::default(),
+            finals: Finals::default(),
         })
     }
 
@@ -166,7 +170,16 @@ impl Engine {
 
     /// The operation, if it exists in the account and has not expired.
     pub async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>> {
-        let op = self.store.get(account, id).await?;
+        let op = match self.finals.get(account, id) {
+            Some(op) => Some(Operation::clone(&op)),
+            None => {
+                let op = self.store.get(account, id).await?;
+                if let Some(op) = &op {
+                    self.finals.remember(op);
+                }
+                op
+            }
+        };
         Ok(op.filter(|op| !self.is_expired(op)))
     }
 

@@ -22,6 +22,7 @@ mod clock;
 mod engine;
 mod error;
 mod events;
+mod finals;
 mod metrics;
 mod running;
 mod settings;
