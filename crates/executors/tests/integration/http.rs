@@ -105,6 +105,22 @@ async fn receiver() -> SocketAddr {
     address
 }
 
+/// One attempt against the receiver's `path`, signed with `secret`, for operation `id`.
+async fn attempt(
+    address: SocketAddr,
+    path: &str,
+    secret: &str,
+    id: &str,
+) -> Result<bpops_executors::Success, bpops_executors::Failure> {
+    run_http(
+        &spec(address, path, secret),
+        &job(id),
+        LONG,
+        &CancellationToken::new(),
+    )
+    .await
+}
+
 fn spec(address: SocketAddr, path: &str, secret: &str) -> HttpSpec {
     HttpSpec {
         url: format!("http://{address}{path}"),
@@ -135,14 +151,9 @@ async fn signed_post_is_verified_and_its_json_answer_is_the_result() {
 #[tokio::test]
 async fn a_wrong_secret_is_refused_by_the_receiver_as_a_4xx() {
     let address = receiver().await;
-    let failure = run_http(
-        &spec(address, "/hooks/rollout", "not-the-secret"),
-        &job("op_wrong"),
-        LONG,
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
+    let failure = attempt(address, "/hooks/rollout", "not-the-secret", "op_wrong")
+        .await
+        .unwrap_err();
     assert_eq!(failure.kind, FailureKind::Http4xx);
     assert_eq!(
         failure.message,
@@ -153,14 +164,9 @@ async fn a_wrong_secret_is_refused_by_the_receiver_as_a_4xx() {
 #[tokio::test]
 async fn server_errors_are_http_5xx_with_the_body() {
     let address = receiver().await;
-    let failure = run_http(
-        &spec(address, "/hooks/broken", SECRET),
-        &job("op_500"),
-        LONG,
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
+    let failure = attempt(address, "/hooks/broken", SECRET, "op_500")
+        .await
+        .unwrap_err();
     assert_eq!(failure.kind, FailureKind::Http5xx);
     assert_eq!(
         failure.message,
@@ -171,14 +177,9 @@ async fn server_errors_are_http_5xx_with_the_body() {
 #[tokio::test]
 async fn not_found_is_http_4xx() {
     let address = receiver().await;
-    let failure = run_http(
-        &spec(address, "/hooks/nowhere", SECRET),
-        &job("op_404"),
-        LONG,
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
+    let failure = attempt(address, "/hooks/nowhere", SECRET, "op_404")
+        .await
+        .unwrap_err();
     assert_eq!(failure.kind, FailureKind::Http4xx);
     assert!(
         failure
@@ -236,14 +237,9 @@ async fn nothing_listening_is_connect() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let failure = run_http(
-        &spec(address, "/hooks/rollout", SECRET),
-        &job("op_down"),
-        LONG,
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
+    let failure = attempt(address, "/hooks/rollout", SECRET, "op_down")
+        .await
+        .unwrap_err();
     assert_eq!(failure.kind, FailureKind::Connect);
     assert!(
         failure.message.starts_with("ExecutorUnreachable: "),
@@ -258,14 +254,9 @@ async fn nothing_listening_is_connect() {
 #[tokio::test]
 async fn a_2xx_that_is_not_json_is_bad_output() {
     let address = receiver().await;
-    let failure = run_http(
-        &spec(address, "/hooks/html", SECRET),
-        &job("op_html"),
-        LONG,
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
+    let failure = attempt(address, "/hooks/html", SECRET, "op_html")
+        .await
+        .unwrap_err();
     assert_eq!(failure.kind, FailureKind::BadOutput);
     assert!(
         failure.message.contains("the response body is not JSON"),
@@ -276,14 +267,9 @@ async fn a_2xx_that_is_not_json_is_bad_output() {
 #[tokio::test]
 async fn an_oversized_answer_is_bad_output() {
     let address = receiver().await;
-    let failure = run_http(
-        &spec(address, "/hooks/huge", SECRET),
-        &job("op_huge"),
-        LONG,
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
+    let failure = attempt(address, "/hooks/huge", SECRET, "op_huge")
+        .await
+        .unwrap_err();
     assert_eq!(failure.kind, FailureKind::BadOutput);
     assert!(
         failure.message.contains("exceeds 1048576 bytes"),
