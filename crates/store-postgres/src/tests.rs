@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bpops_store::{AccountId, NewOperation, OperationId, Store, StoreError, StoreEvent};
+use bpops_store::{AccountId, NewOperation, Store, StoreError, StoreEvent};
 
 use crate::PgStore;
 use crate::testing::TestSchema;
@@ -17,18 +17,7 @@ async fn fresh() -> (Arc<dyn Store>, TestSchema) {
 bpops_store::store_conformance!(fresh());
 
 fn new_op(created_at: i64) -> NewOperation {
-    NewOperation {
-        id: OperationId::random(),
-        account: AccountId::new("1"),
-        service: "ecs".into(),
-        operation: "rename".into(),
-        application: None,
-        resource: None,
-        attributes: "{}".into(),
-        client_token: None,
-        fingerprint: "f".into(),
-        created_at,
-    }
+    bpops_store::testing::new_op(&AccountId::new("1"), None, created_at)
 }
 
 #[tokio::test]

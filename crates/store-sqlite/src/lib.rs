@@ -281,21 +281,10 @@ mod tests {
 
     #[tokio::test]
     async fn reopening_releases_the_leases_of_the_previous_process() {
-        use bpops_store::{AccountId, NewOperation, OperationId};
+        use bpops_store::AccountId;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bpops.db");
-        let op = NewOperation {
-            id: OperationId::random(),
-            account: AccountId::new("1"),
-            service: "ecs".into(),
-            operation: "rename".into(),
-            application: None,
-            resource: None,
-            attributes: "{}".into(),
-            client_token: None,
-            fingerprint: "f".into(),
-            created_at: 0,
-        };
+        let op = bpops_store::testing::new_op(&AccountId::new("1"), None, 0);
         {
             let store = SqliteStore::open(&path).unwrap();
             store.submit(&op, 0).await.unwrap();

@@ -75,7 +75,9 @@ fn key(account: &AccountId, id: &str) -> ResourceKey {
     }
 }
 
-fn new_op(account: &AccountId, resource: Option<&str>, created_at: i64) -> NewOperation {
+/// A new `INIT` operation of `account`, on `resource` of `ecs` when given: any operation will
+/// do for the cases here and for backends' own tests.
+pub fn new_op(account: &AccountId, resource: Option<&str>, created_at: i64) -> NewOperation {
     NewOperation {
         id: OperationId::random(),
         account: account.clone(),
