@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use bpops_catalog::Catalog;
 use bpops_store::{
-    AccountId, Cancelled, ListPage, ListQuery, NewOperation, Operation, OperationId, ResourceKey,
-    Store, Submitted,
+    AccountId, Cancelled, Finish, ListPage, ListQuery, NewOperation, Operation, OperationId,
+    ResourceKey, Store, Submitted,
 };
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::emulated::AtSubmit;
 use crate::finals::Finals;
 use crate::metrics::EngineMetrics;
 use crate::running::Running;
@@ -133,6 +134,21 @@ impl Engine {
                 service: target.service,
                 id: target.id,
             });
+        let emulation = self
+            .settings
+            .emulation(&submission.service, &submission.operation);
+        let decide = (self.settings.decide_at_submit
+            && AtSubmit::applies(entry.executor(), &emulation))
+        .then(|| AtSubmit {
+            catalog: Arc::clone(&self.catalog),
+            clock: Arc::clone(&self.clock),
+            emulation,
+            service: submission.service.clone(),
+            operation: submission.operation.clone(),
+            attributes: submission.attributes.clone(),
+            application: submission.application.clone(),
+            key: resource.clone(),
+        });
         let attributes = Value::Object(submission.attributes).to_string();
         let op = NewOperation {
             id: OperationId::random(),
@@ -151,11 +167,30 @@ impl Engine {
             client_token: submission.client_token,
             created_at: self.clock.now_ms(),
         };
-        match self.store.submit(&op, self.expired_before()).await? {
+        let expired_before = self.expired_before();
+        let submitted = match decide {
+            Some(decide) => {
+                let decide = decide.into_decide();
+                self.store
+                    .submit_decided(&op, expired_before, decide)
+                    .await?
+            }
+            None => self.store.submit(&op, expired_before).await?,
+        };
+        match submitted {
             // The store's `Submitted` event wakes the workers of every node.
             Submitted::Created => {
                 self.metrics.submitted(&op.service, &op.operation);
                 Ok(op.id)
+            }
+            Submitted::Decided(finish) => {
+                self.metrics.submitted(&op.service, &op.operation);
+                let status = finish.status.as_str();
+                self.metrics
+                    .finished(&op.service, &op.operation, status, 0.0);
+                let id = op.id.clone();
+                self.finals.remember(&decided(op, finish));
+                Ok(id)
             }
             Submitted::Existing {
                 id,
@@ -258,6 +293,26 @@ impl Engine {
 
     fn is_expired(&self, op: &Operation) -> bool {
         op.finished_at.is_some_and(|at| at < self.expired_before())
+    }
+}
+
+/// The operation `op` became when it was decided as it was stored.
+fn decided(op: NewOperation, finish: Finish) -> Operation {
+    Operation {
+        id: op.id,
+        account: op.account,
+        service: op.service,
+        operation: op.operation,
+        application: op.application,
+        resource: op.resource,
+        attributes: op.attributes,
+        status: finish.status,
+        message: finish.message,
+        arguments: finish.arguments,
+        attempt: 1,
+        created_at: op.created_at,
+        finished_at: Some(finish.finished_at),
+        cancel_requested: false,
     }
 }
 

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod clock;
+mod emulated;
 mod engine;
 mod error;
 mod events;

@@ -28,6 +28,10 @@ pub struct Settings {
     pub sweep_batch: usize,
     /// Per `(service, operation)` emulation.
     pub emulation: HashMap<(String, String), Emulation>,
+    /// Whether emulated operations without latency are decided in the transaction that
+    /// stores them, when nothing holds their resource: one commit instead of three, and
+    /// final before their id is returned. Off, they queue for the workers like any other.
+    pub decide_at_submit: bool,
 }
 
 impl Default for Settings {
@@ -39,6 +43,7 @@ impl Default for Settings {
             fallback_poll: Duration::from_secs(1),
             sweep_batch: 1000,
             emulation: HashMap::new(),
+            decide_at_submit: true,
         }
     }
 }

@@ -9,13 +9,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bpops_catalog::{self as catalog, Executor, Run};
+use bpops_catalog::{self as catalog, Executor};
 use bpops_executors::{self as executors, Job};
-use bpops_store::{Effect, Finish, Lease, Operation, Status};
+use bpops_store::{Finish, Lease, Operation, Status};
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::emulated::{self, Outcome, draw, failure};
 use crate::{CANCELLED_WHILE_RUNNING, Engine};
 
 /// How long the dispatcher backs off after a store failure.
@@ -220,18 +221,14 @@ async fn decide(engine: &Engine, op: &Operation, cancel: &CancellationToken) -> 
     if cancel.is_cancelled() {
         return Ending::Final(cancelled(engine));
     }
-    let outcome = if emulation.failure_rate > 0.0 && draw() < emulation.failure_rate {
-        let message = format!(
-            "InjectedFailure: {}:{} failed by configuration.",
-            op.service, op.operation
-        );
-        failure(message)
-    } else {
-        match run_executor(engine, op, cancel).await {
+    let injected = emulated::injected_failure(&emulation, &op.service, &op.operation);
+    let outcome = match injected {
+        Some(failed) => failed,
+        None => match run_executor(engine, op, cancel).await {
             Ok(outcome) => outcome,
             Err(RunError::Fatal(message)) => failure(message),
             Err(RunError::Retry { after, message }) => return Ending::Retry { after, message },
-        }
+        },
     };
     let (status, message, arguments, effect) = outcome;
     Ending::Final(Finish {
@@ -241,12 +238,6 @@ async fn decide(engine: &Engine, op: &Operation, cancel: &CancellationToken) -> 
         finished_at: engine.clock.now_ms(),
         effect,
     })
-}
-
-type Outcome = (Status, String, String, Option<Effect>);
-
-fn failure(message: String) -> Outcome {
-    (Status::Failure, message, "{}".to_owned(), None)
 }
 
 /// Why an executor produced no outcome.
@@ -327,37 +318,11 @@ async fn run_emulated(
         })?,
         None => None,
     };
-    let resource = resource.map(|r| catalog::Resource {
-        service: r.key.service,
-        id: r.key.id,
-        application: r.application,
-        properties: r.properties,
-    });
-    let outcome = catalog::run_emulated(&Run {
+    Ok(emulated::outcome(
         entry,
         attributes,
-        application: op.application.as_deref(),
-        resource: resource.as_ref(),
-    });
-    let effect = match (outcome.effect, &op.resource) {
-        (Some(catalog::Effect::Update(properties)), Some(key)) => Some(Effect::Update {
-            key: key.clone(),
-            properties,
-        }),
-        (Some(catalog::Effect::Delete), Some(key)) => Some(Effect::Delete { key: key.clone() }),
-        _ => None,
-    };
-    let status = if outcome.succeeded {
-        Status::Success
-    } else {
-        Status::Failure
-    };
-    Ok((status, outcome.message, outcome.arguments, effect))
-}
-
-/// A uniform draw in [0, 1), for failure injection and retry jitter.
-fn draw() -> f64 {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).expect("the operating system has no random source");
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+        op.application.as_deref(),
+        op.resource.as_ref(),
+        resource,
+    ))
 }

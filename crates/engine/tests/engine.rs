@@ -51,6 +51,8 @@ engine_tests!(
     a_client_token_is_remembered_for_the_retention_then_freed,
     operations_on_one_resource_run_one_at_a_time_in_submission_order,
     the_rules_of_the_emulated_cloud_hold_when_operations_run,
+    an_operation_without_latency_is_final_when_its_id_is_returned,
+    an_operation_without_latency_waits_its_turn_on_a_busy_resource,
     injected_failures_end_in_failure_without_touching_the_inventory,
     an_operation_whose_worker_died_is_taken_over_after_its_lease,
     workers_are_woken_by_submissions_not_by_polling,
@@ -91,6 +93,15 @@ async fn open(backend: Backend) -> (Arc<dyn Store>, Guard) {
 
 const ACCOUNT: &str = "1000000000000001";
 const T0: i64 = 1_700_000_000_000;
+
+/// Settings under which every operation queues for the workers, even those that could be
+/// decided as they are stored, so a test can step through the queue with `run_once`.
+fn queued() -> Settings {
+    Settings {
+        decide_at_submit: false,
+        ..Settings::default()
+    }
+}
 
 struct Fixture {
     engine: Arc<Engine>,
@@ -176,7 +187,7 @@ impl Fixture {
 }
 
 async fn a_submitted_operation_runs_once_to_success(backend: Backend) {
-    let f = fixture(backend, Settings::default()).await;
+    let f = fixture(backend, queued()).await;
     let id = f
         .submit(
             "addTags",
@@ -265,7 +276,7 @@ async fn a_client_token_returns_the_first_operation_for_the_same_parameters(back
 async fn results_expire_after_the_retention_and_are_swept(backend: Backend) {
     let settings = Settings {
         retention: Duration::from_secs(60),
-        ..Settings::default()
+        ..queued()
     };
     let f = fixture(backend, settings).await;
     let id = f.rename("i-run", "alpha").await;
@@ -342,7 +353,7 @@ async fn a_client_token_is_remembered_for_the_retention_then_freed(backend: Back
 }
 
 async fn operations_on_one_resource_run_one_at_a_time_in_submission_order(backend: Backend) {
-    let f = fixture(backend, Settings::default()).await;
+    let f = fixture(backend, queued()).await;
     // Stop, change type, start: only correct in this order.
     let stop = f
         .submit(
@@ -381,7 +392,14 @@ async fn operations_on_one_resource_run_one_at_a_time_in_submission_order(backen
 }
 
 async fn the_rules_of_the_emulated_cloud_hold_when_operations_run(backend: Backend) {
-    let f = fixture(backend, Settings::default()).await;
+    // Decided as they are stored, and run by the workers: the same rules either way.
+    for settings in [Settings::default(), queued()] {
+        emulated_cloud_rules(backend, settings).await;
+    }
+}
+
+async fn emulated_cloud_rules(backend: Backend, settings: Settings) {
+    let f = fixture(backend, settings).await;
     let resize_running = f.submit("modifyInstanceType", json!({"instanceId": "i-run", "change_type": "modify_instance_type", "instance_type": "ecs.g7.xlarge"})).await;
     let restart_stopped = f
         .submit(
@@ -414,6 +432,62 @@ async fn the_rules_of_the_emulated_cloud_hold_when_operations_run(backend: Backe
             op.message
         );
     }
+}
+
+async fn an_operation_without_latency_is_final_when_its_id_is_returned(backend: Backend) {
+    let f = fixture(backend, Settings::default()).await;
+    let id = f
+        .submit(
+            "addTags",
+            json!({"instanceId": "i-run", "tags": {"env": "prod"}}),
+        )
+        .await;
+    let op = f.get(&id).await.expect("stored");
+    assert_eq!((op.status, op.attempt), (Status::Success, 1));
+    assert_eq!(
+        serde_json::from_str::<Value>(&op.arguments).unwrap(),
+        json!({"tagMap": {"env": ["i-run"]}})
+    );
+    let stored = f.store.get(&AccountId::new(ACCOUNT), &id).await.unwrap();
+    assert_eq!(stored, Some(op), "the store holds what readers see");
+    assert_eq!(f.engine.run_once().await.unwrap(), 0, "nothing left to run");
+    let key = ResourceKey {
+        account: AccountId::new(ACCOUNT),
+        service: "ecs".into(),
+        id: "i-run".into(),
+    };
+    let instance = f.store.resource(&key).await.unwrap().unwrap();
+    assert_eq!(instance.properties["tags"], json!({"env": "prod"}));
+}
+
+async fn an_operation_without_latency_waits_its_turn_on_a_busy_resource(backend: Backend) {
+    let f = fixture(backend, slow_rename(Duration::from_millis(20))).await;
+    let slow = f.rename("i-run", "first").await;
+    let tags = json!({"instanceId": "i-run", "tags": {"env": "prod"}});
+    let queued = f.submit("addTags", tags.clone()).await;
+    assert_eq!(f.status(&queued).await, Status::Init, "behind the rename");
+    let elsewhere = f
+        .submit(
+            "addTags",
+            json!({"instanceId": "i-stop", "tags": {"a": "b"}}),
+        )
+        .await;
+    assert_eq!(
+        f.status(&elsewhere).await,
+        Status::Success,
+        "another resource is free"
+    );
+
+    assert_eq!(f.engine.run_once().await.unwrap(), 1);
+    assert_eq!(f.status(&slow).await, Status::Success);
+    assert_eq!(f.status(&queued).await, Status::Init);
+    assert_eq!(f.engine.run_once().await.unwrap(), 1);
+    assert_eq!(f.status(&queued).await, Status::Success);
+    // The queue has drained: the next one is decided at once again.
+    assert_eq!(
+        f.status(&f.submit("addTags", tags).await).await,
+        Status::Success
+    );
 }
 
 async fn injected_failures_end_in_failure_without_touching_the_inventory(backend: Backend) {
@@ -451,7 +525,7 @@ async fn an_operation_whose_worker_died_is_taken_over_after_its_lease(backend: B
         backend,
         Settings {
             lease: Duration::from_secs(30),
-            ..Settings::default()
+            ..queued()
         },
     )
     .await;
@@ -475,7 +549,7 @@ async fn workers_are_woken_by_submissions_not_by_polling(backend: Backend) {
     // With a fallback poll of an hour, only the submit event can start the operation.
     let settings = Settings {
         fallback_poll: Duration::from_secs(3600),
-        ..Settings::default()
+        ..queued()
     };
     let f = fixture(backend, settings).await;
     let shutdown = CancellationToken::new();
@@ -568,7 +642,7 @@ async fn postgres_an_operation_submitted_on_one_node_and_run_on_another_wakes_it
         let settings = Settings {
             concurrency,
             fallback_poll: Duration::from_secs(3600),
-            ..Settings::default()
+            ..queued()
         };
         Engine::new(
             store,
@@ -664,7 +738,7 @@ impl Fixture {
 }
 
 async fn cancel_ends_an_init_operation_before_it_runs(backend: Backend) {
-    let f = fixture(backend, Settings::default()).await;
+    let f = fixture(backend, queued()).await;
     let id = f.rename("i-run", "never").await;
     let Cancelled::Ended(op) = f.cancel(&id).await else {
         panic!("an INIT operation ends at once");
@@ -734,7 +808,7 @@ async fn cancel_reaches_a_running_attempt_through_its_lease_renewal(backend: Bac
 }
 
 async fn a_cancelled_operation_whose_worker_died_ends_when_next_claimed(backend: Backend) {
-    let f = fixture(backend, Settings::default()).await;
+    let f = fixture(backend, queued()).await;
     let id = f.rename("i-run", "renamed").await;
     // A worker claims it and dies without finishing.
     let now = f.clock.now_ms();
@@ -755,7 +829,7 @@ async fn a_cancelled_operation_whose_worker_died_ends_when_next_claimed(backend:
 async fn cancel_of_a_final_operation_changes_nothing_and_expired_ones_are_unknown(
     backend: Backend,
 ) {
-    let f = fixture(backend, Settings::default()).await;
+    let f = fixture(backend, queued()).await;
     let id = f.rename("i-run", "done").await;
     f.engine.run_once().await.unwrap();
     let Cancelled::AlreadyFinal(op) = f.cancel(&id).await else {

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, EVENT_BUFFER, Finish, Lease, ListPage, ListQuery,
+    AccountId, BootstrapKey, Cancelled, Decide, EVENT_BUFFER, Finish, Lease, ListPage, ListQuery,
     NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result, Store,
     StoreError, StoreEvent, Submitted,
 };
@@ -113,6 +113,21 @@ impl PgStore {
         get(&self.pool).await
     }
 
+    async fn store(
+        &self,
+        op: &NewOperation,
+        expired_before: i64,
+        decide: Option<Decide>,
+    ) -> Result<Submitted> {
+        let mut client = self.client().await?;
+        let submitted =
+            queries::submit(&mut client, &self.channel, op, expired_before, decide).await?;
+        if submitted == Submitted::Created {
+            self.publish(StoreEvent::Submitted);
+        }
+        Ok(submitted)
+    }
+
     fn publish(&self, event: StoreEvent) {
         // An error only means nobody subscribes.
         let _ = self.events.send(event);
@@ -193,12 +208,16 @@ fn is_connection_failure(e: &tokio_postgres::Error) -> bool {
 #[async_trait]
 impl Store for PgStore {
     async fn submit(&self, op: &NewOperation, expired_before: i64) -> Result<Submitted> {
-        let mut client = self.client().await?;
-        let submitted = queries::submit(&mut client, &self.channel, op, expired_before).await?;
-        if submitted == Submitted::Created {
-            self.publish(StoreEvent::Submitted);
-        }
-        Ok(submitted)
+        self.store(op, expired_before, None).await
+    }
+
+    async fn submit_decided(
+        &self,
+        op: &NewOperation,
+        expired_before: i64,
+        decide: Decide,
+    ) -> Result<Submitted> {
+        self.store(op, expired_before, Some(decide)).await
     }
 
     async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>> {

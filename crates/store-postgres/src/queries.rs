@@ -1,9 +1,9 @@
 //! The SQL of each store intent, one function per intent, each one transaction.
 
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
-    NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result, Status,
-    StoreError, Submitted,
+    AccountId, BootstrapKey, Cancelled, Decide, Effect, Finish, Lease, ListCursor, ListPage,
+    ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result,
+    Status, StoreError, Submitted,
 };
 use deadpool_postgres::{GenericClient, Object};
 use serde_json::{Map, Value};
@@ -14,11 +14,14 @@ use crate::from_pg;
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
      attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested";
 
+/// Stores `op`; with `decide`, already final when it could run at once (see
+/// `Store::submit_decided`).
 pub(crate) async fn submit(
     client: &mut Object,
     channel: &str,
     op: &NewOperation,
     expired_before: i64,
+    decide: Option<Decide>,
 ) -> Result<Submitted> {
     let tx = client.transaction().await.map_err(from_pg)?;
     // N.B. locks are taken in one order (token, then resource) so submits never deadlock.
@@ -58,11 +61,37 @@ pub(crate) async fn submit(
         // is commit order: a claim never sees a later operation without the earlier ones.
         lock(&tx, &format!("resource/{resource}")).await?;
     }
+    let decided = match decide {
+        // N.B. not a match guard: it would hold a borrow of `decide` across the query.
+        Some(decide) => {
+            if runnable_now(&tx, op).await? {
+                let resource = match &op.resource {
+                    Some(key) => resource(&tx, key).await?,
+                    None => None,
+                };
+                Some(decide(resource))
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
+    let (status, message, arguments, finished_at, attempt) = match &decided {
+        Some(f) => (
+            f.status,
+            f.message.as_str(),
+            f.arguments.as_str(),
+            Some(f.finished_at),
+            1i64,
+        ),
+        None => (Status::Init, "", "{}", None, 0),
+    };
     let stmt = tx
         .prepare_cached(
             "INSERT INTO operations (id, account, service, operation, application, resource,
-                 attributes, client_token, fingerprint, status, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'INIT', $10)",
+                 attributes, client_token, fingerprint, status, message, arguments, attempt,
+                 created_at, finished_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .await
         .map_err(from_pg)?;
@@ -78,14 +107,48 @@ pub(crate) async fn submit(
             &op.attributes,
             &op.client_token,
             &op.fingerprint,
+            &status.as_str(),
+            &message,
+            &arguments,
+            &attempt,
             &op.created_at,
+            &finished_at,
         ],
     )
     .await
     .map_err(from_pg)?;
-    notify(&tx, channel, "submitted").await?;
+    let submitted = match decided {
+        Some(finish) => {
+            apply_effect(&tx, finish.effect.as_ref()).await?;
+            Submitted::Decided(finish)
+        }
+        None => {
+            notify(&tx, channel, "submitted").await?;
+            Submitted::Created
+        }
+    };
     tx.commit().await.map_err(from_pg)?;
-    Ok(Submitted::Created)
+    Ok(submitted)
+}
+
+/// Whether `op` could run at once: no unfinished operation holds its resource. Asked under
+/// the resource's lock, so no submit of the same resource races with the answer.
+async fn runnable_now(client: &impl GenericClient, op: &NewOperation) -> Result<bool> {
+    let Some(key) = &op.resource else {
+        return Ok(true);
+    };
+    let stmt = client
+        .prepare_cached(
+            "SELECT 1 FROM operations
+             WHERE account = $1 AND resource = $2 AND status IN ('INIT', 'RUNNING') LIMIT 1",
+        )
+        .await
+        .map_err(from_pg)?;
+    let held = client
+        .query_opt(&stmt, &[&op.account.as_str(), &resource_column(key)])
+        .await
+        .map_err(from_pg)?;
+    Ok(held.is_none())
 }
 
 /// A transaction-scoped advisory lock on `key` (hashed to 64 bits).
@@ -373,35 +436,43 @@ pub(crate) async fn finish(
         // A newer attempt owns the operation, or it is already final: apply nothing.
         return Ok(false);
     }
-    match &finish.effect {
-        None => {}
-        Some(Effect::Update { key, properties }) => {
-            tx.execute(
-                "UPDATE resources SET properties = $1
-                 WHERE account = $2 AND service = $3 AND id = $4 AND NOT deleted",
-                &[
-                    &Value::Object(properties.clone()).to_string(),
-                    &key.account.as_str(),
-                    &key.service,
-                    &key.id,
-                ],
-            )
-            .await
-            .map_err(from_pg)?;
-        }
-        Some(Effect::Delete { key }) => {
-            tx.execute(
-                "UPDATE resources SET deleted = TRUE
-                 WHERE account = $1 AND service = $2 AND id = $3",
-                &[&key.account.as_str(), &key.service, &key.id],
-            )
-            .await
-            .map_err(from_pg)?;
-        }
-    }
+    apply_effect(&tx, finish.effect.as_ref()).await?;
     notify(&tx, channel, &format!("finished {id}")).await?;
     tx.commit().await.map_err(from_pg)?;
     Ok(true)
+}
+
+/// Applies a result's change to the inventory, in the caller's transaction.
+async fn apply_effect(client: &impl GenericClient, effect: Option<&Effect>) -> Result<()> {
+    match effect {
+        None => {}
+        Some(Effect::Update { key, properties }) => {
+            client
+                .execute(
+                    "UPDATE resources SET properties = $1
+                     WHERE account = $2 AND service = $3 AND id = $4 AND NOT deleted",
+                    &[
+                        &Value::Object(properties.clone()).to_string(),
+                        &key.account.as_str(),
+                        &key.service,
+                        &key.id,
+                    ],
+                )
+                .await
+                .map_err(from_pg)?;
+        }
+        Some(Effect::Delete { key }) => {
+            client
+                .execute(
+                    "UPDATE resources SET deleted = TRUE
+                     WHERE account = $1 AND service = $2 AND id = $3",
+                    &[&key.account.as_str(), &key.service, &key.id],
+                )
+                .await
+                .map_err(from_pg)?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) async fn queue_depth(client: &Object) -> Result<QueueDepth> {
@@ -477,7 +548,10 @@ pub(crate) async fn spend_nonce(
     Ok(inserted == 1)
 }
 
-pub(crate) async fn resource(client: &Object, key: &ResourceKey) -> Result<Option<Resource>> {
+pub(crate) async fn resource(
+    client: &impl GenericClient,
+    key: &ResourceKey,
+) -> Result<Option<Resource>> {
     let stmt = client
         .prepare_cached(
             "SELECT application, properties FROM resources

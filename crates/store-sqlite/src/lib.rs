@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, EVENT_BUFFER, Finish, Lease, ListPage, ListQuery,
+    AccountId, BootstrapKey, Cancelled, Decide, EVENT_BUFFER, Finish, Lease, ListPage, ListQuery,
     NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result, Store,
     StoreError, StoreEvent, Submitted,
 };
@@ -80,6 +80,23 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         self.writer.run(f).await
+    }
+
+    async fn store(
+        &self,
+        op: &NewOperation,
+        expired_before: i64,
+        decide: Option<Decide>,
+    ) -> Result<Submitted> {
+        let op = op.clone();
+        let submitted = self
+            .write(move |conn| queries::submit(conn, &op, expired_before, decide))
+            .await?;
+        if submitted == Submitted::Created {
+            // An error only means nobody subscribes.
+            let _ = self.events.send(StoreEvent::Submitted);
+        }
+        Ok(submitted)
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T>
@@ -150,15 +167,16 @@ fn from_sqlite(e: rusqlite::Error) -> StoreError {
 #[async_trait]
 impl Store for SqliteStore {
     async fn submit(&self, op: &NewOperation, expired_before: i64) -> Result<Submitted> {
-        let op = op.clone();
-        let submitted = self
-            .write(move |conn| queries::submit(conn, &op, expired_before))
-            .await?;
-        if submitted == Submitted::Created {
-            // An error only means nobody subscribes.
-            let _ = self.events.send(StoreEvent::Submitted);
-        }
-        Ok(submitted)
+        self.store(op, expired_before, None).await
+    }
+
+    async fn submit_decided(
+        &self,
+        op: &NewOperation,
+        expired_before: i64,
+        decide: Decide,
+    ) -> Result<Submitted> {
+        self.store(op, expired_before, Some(decide)).await
     }
 
     async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>> {

@@ -1,8 +1,9 @@
 //! The SQL of each store intent, one function per intent, each one transaction.
 
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
-    NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Status, Submitted,
+    AccountId, BootstrapKey, Cancelled, Decide, Effect, Finish, Lease, ListCursor, ListPage,
+    ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Status,
+    Submitted,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
@@ -10,10 +11,13 @@ use serde_json::{Map, Value};
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
      attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested";
 
+/// Stores `op`; with `decide`, already final when it could run at once (see
+/// `Store::submit_decided`).
 pub(crate) fn submit(
     conn: &mut Connection,
     op: &NewOperation,
     expired_before: i64,
+    decide: Option<Decide>,
 ) -> rusqlite::Result<Submitted> {
     let tx = conn.savepoint()?;
     if let Some(token) = &op.client_token {
@@ -46,25 +50,72 @@ pub(crate) fn submit(
             }
         }
     }
-    tx.execute(
+    let decided = match decide {
+        Some(decide) if runnable_now(&tx, op)? => {
+            let resource = match &op.resource {
+                Some(key) => resource(&tx, key)?,
+                None => None,
+            };
+            Some(decide(resource))
+        }
+        _ => None,
+    };
+    let (status, message, arguments, finished_at, attempt) = match &decided {
+        Some(f) => (
+            f.status,
+            f.message.as_str(),
+            f.arguments.as_str(),
+            Some(f.finished_at),
+            1,
+        ),
+        None => (Status::Init, "", "{}", None, 0),
+    };
+    tx.prepare_cached(
         "INSERT INTO operations (id, account, service, operation, application, resource,
-             attributes, client_token, fingerprint, status, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'INIT', ?10)",
-        params![
-            op.id.as_str(),
-            op.account.as_str(),
-            op.service,
-            op.operation,
-            op.application,
-            op.resource.as_ref().map(resource_column),
-            op.attributes,
-            op.client_token,
-            op.fingerprint,
-            op.created_at,
-        ],
-    )?;
+             attributes, client_token, fingerprint, status, message, arguments, attempt,
+             created_at, finished_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?
+    .execute(params![
+        op.id.as_str(),
+        op.account.as_str(),
+        op.service,
+        op.operation,
+        op.application,
+        op.resource.as_ref().map(resource_column),
+        op.attributes,
+        op.client_token,
+        op.fingerprint,
+        status.as_str(),
+        message,
+        arguments,
+        attempt,
+        op.created_at,
+        finished_at,
+    ])?;
+    let submitted = match decided {
+        Some(finish) => {
+            apply_effect(&tx, finish.effect.as_ref())?;
+            Submitted::Decided(finish)
+        }
+        None => Submitted::Created,
+    };
     tx.commit()?;
-    Ok(Submitted::Created)
+    Ok(submitted)
+}
+
+/// Whether `op` could run at once: no unfinished operation holds its resource.
+fn runnable_now(conn: &Connection, op: &NewOperation) -> rusqlite::Result<bool> {
+    let Some(key) = &op.resource else {
+        return Ok(true);
+    };
+    let held = conn
+        .prepare_cached(
+            "SELECT 1 FROM operations
+             WHERE account = ?1 AND resource = ?2 AND status IN ('INIT', 'RUNNING') LIMIT 1",
+        )?
+        .exists(params![op.account.as_str(), resource_column(key)])?;
+    Ok(!held)
 }
 
 pub(crate) fn get(
@@ -300,10 +351,17 @@ pub(crate) fn finish(
         // A newer attempt owns the operation, or it is already final: apply nothing.
         return Ok(false);
     }
-    match &finish.effect {
+    apply_effect(&tx, finish.effect.as_ref())?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// Applies a result's change to the inventory, in the caller's transaction.
+fn apply_effect(conn: &Connection, effect: Option<&Effect>) -> rusqlite::Result<()> {
+    match effect {
         None => {}
         Some(Effect::Update { key, properties }) => {
-            tx.prepare_cached(
+            conn.prepare_cached(
                 "UPDATE resources SET properties = ?1
                  WHERE account = ?2 AND service = ?3 AND id = ?4 AND deleted = 0",
             )?
@@ -315,14 +373,13 @@ pub(crate) fn finish(
             ])?;
         }
         Some(Effect::Delete { key }) => {
-            tx.prepare_cached(
+            conn.prepare_cached(
                 "UPDATE resources SET deleted = 1 WHERE account = ?1 AND service = ?2 AND id = ?3",
             )?
             .execute(params![key.account.as_str(), key.service, key.id])?;
         }
     }
-    tx.commit()?;
-    Ok(true)
+    Ok(())
 }
 
 pub(crate) fn sweep(

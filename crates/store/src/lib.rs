@@ -33,6 +33,10 @@ pub use records::{
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
+/// Decides an operation at submission from the current state of its resource (`None` when it
+/// names none, or the resource is absent): see [`Store::submit_decided`].
+pub type Decide = Box<dyn FnOnce(Option<Resource>) -> Finish + Send>;
+
 /// How many events a subscriber may fall behind before it is told it missed some.
 pub const EVENT_BUFFER: usize = 1024;
 
@@ -46,6 +50,22 @@ pub trait Store: Send + Sync + 'static {
     /// (expired means finished before `expired_before`), nothing is stored and the existing
     /// operation's id is returned with whether its fingerprint matches.
     async fn submit(&self, op: &NewOperation, expired_before: i64) -> Result<Submitted>;
+
+    /// Like [`Store::submit`], except that when no unfinished operation holds the
+    /// operation's resource (so it could run at once), it is stored already final, with what
+    /// `decide` makes of the resource's current state, and that result's effect applied, all
+    /// in the one transaction: [`Submitted::Decided`]. Nothing is published then: no
+    /// operation can wait on it or on its resource. Otherwise `decide` is dropped and the
+    /// operation queues as with `submit`.
+    ///
+    /// For operations decided by the state they act on alone (emulated ones without
+    /// latency): one commit instead of three (submit, claim, finish).
+    async fn submit_decided(
+        &self,
+        op: &NewOperation,
+        expired_before: i64,
+        decide: Decide,
+    ) -> Result<Submitted>;
 
     /// Reads one operation of an account, whatever its age (retention is the caller's rule).
     async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>>;

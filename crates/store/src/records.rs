@@ -101,10 +101,13 @@ pub struct NewOperation {
 }
 
 /// What [`crate::Store::submit`] did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Submitted {
-    /// The operation was stored.
+    /// The operation was stored, in status `INIT`.
     Created,
+    /// The operation was decided as it was stored ([`crate::Store::submit_decided`]): it is
+    /// final already, with this result, and its effect is applied.
+    Decided(Finish),
     /// The client token was already used; nothing was stored.
     Existing {
         /// The operation the token belongs to.

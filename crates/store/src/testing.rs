@@ -4,14 +4,15 @@
 //! Each case takes a fresh, empty store and panics on a broken rule.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
 use crate::{
-    AccountId, BootstrapKey, Cancelled, Effect, Finish, Lease, ListQuery, NewOperation,
+    AccountId, BootstrapKey, Cancelled, Decide, Effect, Finish, Lease, ListQuery, NewOperation,
     OperationId, QueueDepth, Resource, ResourceKey, Status, Store, StoreEvent, Submitted,
 };
 
@@ -32,6 +33,9 @@ macro_rules! store_conformance {
             claim_takes_over_an_expired_lease_only,
             finish_is_fenced_by_the_attempt,
             finish_commits_effect_with_status,
+            submit_decided_stores_a_final_operation_with_its_effect,
+            submit_decided_queues_behind_an_unfinished_operation,
+            submit_decided_honours_a_used_client_token,
             renew_lease_is_fenced_by_the_attempt,
             sweep_deletes_expired_operations_in_batches,
             seeding_never_overwrites_the_inventory,
@@ -111,6 +115,15 @@ fn props(v: Value) -> Map<String, Value> {
 
 async fn submit(store: &dyn Store, op: &NewOperation) {
     assert_eq!(store.submit(op, 0).await.unwrap(), Submitted::Created);
+}
+
+/// A decision for `submit_decided` that must never be asked for; it raises `asked` if it is.
+fn never_asked(asked: &Arc<AtomicBool>) -> Decide {
+    let asked = Arc::clone(asked);
+    Box::new(move |_| {
+        asked.store(true, Ordering::SeqCst);
+        finish(Status::Success, T0)
+    })
 }
 
 /// A submitted operation is stored in `INIT` with empty results.
@@ -371,6 +384,132 @@ pub async fn finish_is_fenced_by_the_attempt(store: &dyn Store) {
     assert_eq!(got.status, Status::Success);
     assert_eq!(got.finished_at, Some(T0 + 20));
     assert_eq!(got.message, "done");
+}
+
+/// A decided submit stores the operation final, from its resource's state at that moment,
+/// with the effect applied, in one transaction: nothing is left to claim.
+pub async fn submit_decided_stores_a_final_operation_with_its_effect(store: &dyn Store) {
+    let acct = account(1);
+    let seeded = Resource {
+        key: key(&acct, "i-1"),
+        application: "APP-WEB".into(),
+        properties: props(json!({"status": "Running"})),
+    };
+    store
+        .seed_resources(std::slice::from_ref(&seeded))
+        .await
+        .unwrap();
+    let op = new_op(&acct, Some("i-1"), T0);
+    let decided = Finish {
+        effect: Some(Effect::Update {
+            key: seeded.key.clone(),
+            properties: props(json!({"status": "Stopped"})),
+        }),
+        ..finish(Status::Success, T0 + 1)
+    };
+    let (expected, answer) = (seeded.clone(), decided.clone());
+    let decide: Decide = Box::new(move |resource| {
+        assert_eq!(resource, Some(expected), "decided on the current state");
+        answer
+    });
+    assert_eq!(
+        store.submit_decided(&op, 0, decide).await.unwrap(),
+        Submitted::Decided(decided)
+    );
+    let got = store.get(&acct, &op.id).await.unwrap().expect("stored");
+    assert_eq!(got.status, Status::Success);
+    assert_eq!((got.message.as_str(), got.attempt), ("done", 1));
+    assert_eq!(got.finished_at, Some(T0 + 1));
+    let now = store.resource(&seeded.key).await.unwrap().unwrap();
+    assert_eq!(now.properties, props(json!({"status": "Stopped"})));
+    assert!(store.claim(T0 + 2, T0 + 1000, 10).await.unwrap().is_empty());
+    assert_eq!(store.queue_depth().await.unwrap(), QueueDepth::default());
+
+    // An operation on a resource the inventory lacks is decided on nothing.
+    let absent = new_op(&acct, Some("i-404"), T0 + 3);
+    let decide: Decide = Box::new(|resource| {
+        assert_eq!(resource, None);
+        finish(Status::Failure, T0 + 3)
+    });
+    let submitted = store.submit_decided(&absent, 0, decide).await.unwrap();
+    assert!(matches!(submitted, Submitted::Decided(f) if f.status == Status::Failure));
+}
+
+/// While an unfinished operation holds the resource, a decided submit queues like any other
+/// (its decision is never asked for), and so does every later one until the queue drains;
+/// other resources are not held up.
+pub async fn submit_decided_queues_behind_an_unfinished_operation(store: &dyn Store) {
+    let acct = account(1);
+    let first = new_op(&acct, Some("i-1"), T0);
+    submit(store, &first).await;
+    let asked = Arc::new(AtomicBool::new(false));
+    let queued = new_op(&acct, Some("i-1"), T0 + 1);
+    assert_eq!(
+        store
+            .submit_decided(&queued, 0, never_asked(&asked))
+            .await
+            .unwrap(),
+        Submitted::Created
+    );
+    assert!(!asked.load(Ordering::SeqCst), "no decision while held");
+    let elsewhere = new_op(&acct, Some("i-2"), T0 + 2);
+    let decide: Decide = Box::new(|_| finish(Status::Success, T0 + 2));
+    assert!(matches!(
+        store.submit_decided(&elsewhere, 0, decide).await.unwrap(),
+        Submitted::Decided(_)
+    ));
+
+    let claimed = store.claim(T0 + 3, T0 + 1000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(
+        store
+            .finish(&first.id, 1, &finish(Status::Success, T0 + 4))
+            .await
+            .unwrap()
+    );
+    // `queued` is next on the resource, still INIT: a later submit waits behind it.
+    let later = new_op(&acct, Some("i-1"), T0 + 5);
+    assert_eq!(
+        store
+            .submit_decided(&later, 0, never_asked(&asked))
+            .await
+            .unwrap(),
+        Submitted::Created
+    );
+    assert!(!asked.load(Ordering::SeqCst), "no decision while queued");
+    let next = store.claim(T0 + 6, T0 + 1000, 10).await.unwrap();
+    assert_eq!(next.iter().map(|o| &o.id).collect::<Vec<_>>(), [&queued.id]);
+}
+
+/// A decided submit with a client token already in use stores nothing and decides nothing.
+pub async fn submit_decided_honours_a_used_client_token(store: &dyn Store) {
+    let acct = account(1);
+    let first = NewOperation {
+        client_token: Some("token-1".into()),
+        ..new_op(&acct, Some("i-1"), T0)
+    };
+    let decide: Decide = Box::new(|_| finish(Status::Success, T0));
+    assert!(matches!(
+        store.submit_decided(&first, 0, decide).await.unwrap(),
+        Submitted::Decided(_)
+    ));
+    let asked = Arc::new(AtomicBool::new(false));
+    let again = NewOperation {
+        id: OperationId::random(),
+        ..first.clone()
+    };
+    assert_eq!(
+        store
+            .submit_decided(&again, 0, never_asked(&asked))
+            .await
+            .unwrap(),
+        Submitted::Existing {
+            id: first.id.clone(),
+            same_parameters: true
+        }
+    );
+    assert!(!asked.load(Ordering::SeqCst));
+    assert!(store.get(&acct, &again.id).await.unwrap().is_none());
 }
 
 /// An effect commits with the status, and a fenced-out finish applies no effect.
