@@ -50,6 +50,8 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// number of nodes.
 pub struct PgStore {
     pool: Pool,
+    /// Connections whose commits do not wait for the disk, for signature nonces only.
+    nonces: Pool,
     channel: String,
     events: broadcast::Sender<StoreEvent>,
     /// Stops the listening connection when the store is dropped.
@@ -71,22 +73,16 @@ impl PgStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(TIMEOUT);
         }
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                // A connection the server closed is noticed here and replaced.
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(TIMEOUT))
-            .create_timeout(Some(TIMEOUT))
-            .recycle_timeout(Some(TIMEOUT))
-            .build()
-            .map_err(|e| StoreError::Other(format!("building the connection pool: {e}")))?;
+        let pool = new_pool(config.clone(), pool_size)?;
+        // N.B. nonce spends commit without waiting for the disk, so they get connections of
+        // their own with that setting: one statement each, and no other write can inherit it.
+        let mut unsynced = config.clone();
+        let options = match config.get_options() {
+            Some(options) => format!("{options} -c synchronous_commit=off"),
+            None => "-c synchronous_commit=off".to_owned(),
+        };
+        unsynced.options(&options);
+        let nonces = new_pool(unsynced, pool_size.div_ceil(2))?;
 
         let mut client = get(&pool).await?;
         migrate::migrate(&mut client).await?;
@@ -103,6 +99,7 @@ impl PgStore {
         listener::start(config, channel.clone(), events.clone(), stop.clone()).await?;
         Ok(PgStore {
             pool,
+            nonces,
             channel,
             events,
             _listener: stop.drop_guard(),
@@ -142,6 +139,25 @@ fn channel_name(schema: &str) -> String {
         channel.pop();
     }
     channel
+}
+
+fn new_pool(config: tokio_postgres::Config, size: usize) -> Result<Pool> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            // A connection the server closed is noticed here and replaced.
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size.max(1))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(TIMEOUT))
+        .create_timeout(Some(TIMEOUT))
+        .recycle_timeout(Some(TIMEOUT))
+        .build()
+        .map_err(|e| StoreError::Other(format!("building the connection pool: {e}")))
 }
 
 async fn get(pool: &Pool) -> Result<Object> {
@@ -300,7 +316,7 @@ impl Store for PgStore {
         expires_at: i64,
     ) -> Result<bool> {
         queries::spend_nonce(
-            &mut self.client().await?,
+            &get(&self.nonces).await?,
             access_key_id,
             nonce,
             now,

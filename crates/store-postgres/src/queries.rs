@@ -8,6 +8,7 @@ use bpops_store::{
 use deadpool_postgres::{GenericClient, Object};
 use serde_json::{Map, Value};
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use crate::from_pg;
 
@@ -62,18 +63,10 @@ pub(crate) async fn submit(
         lock(&tx, &format!("resource/{resource}")).await?;
     }
     let decided = match decide {
-        // N.B. not a match guard: it would hold a borrow of `decide` across the query.
-        Some(decide) => {
-            if runnable_now(&tx, op).await? {
-                let resource = match &op.resource {
-                    Some(key) => resource(&tx, key).await?,
-                    None => None,
-                };
-                Some(decide(resource))
-            } else {
-                None
-            }
-        }
+        Some(decide) => match turn(&tx, op).await? {
+            Turn::Now(resource) => Some(decide(resource)),
+            Turn::Queued => None,
+        },
         None => None,
     };
     let (status, message, arguments, finished_at, attempt) = match &decided {
@@ -95,60 +88,96 @@ pub(crate) async fn submit(
         )
         .await
         .map_err(from_pg)?;
-    tx.execute(
-        &stmt,
-        &[
-            &op.id.as_str(),
-            &op.account.as_str(),
-            &op.service,
-            &op.operation,
-            &op.application,
-            &op.resource.as_ref().map(resource_column),
-            &op.attributes,
-            &op.client_token,
-            &op.fingerprint,
-            &status.as_str(),
-            &message,
-            &arguments,
-            &attempt,
-            &op.created_at,
-            &finished_at,
-        ],
-    )
-    .await
-    .map_err(from_pg)?;
+    let (id, account, resource) = (
+        op.id.as_str(),
+        op.account.as_str(),
+        op.resource.as_ref().map(resource_column),
+    );
+    let status = status.as_str();
+    let params: [&(dyn ToSql + Sync); 15] = [
+        &id,
+        &account,
+        &op.service,
+        &op.operation,
+        &op.application,
+        &resource,
+        &op.attributes,
+        &op.client_token,
+        &op.fingerprint,
+        &status,
+        &message,
+        &arguments,
+        &attempt,
+        &op.created_at,
+        &finished_at,
+    ];
+    let insert = tx.execute(&stmt, &params);
+    // N.B. joined, the statements travel together (pipelined) and PostgreSQL runs them in
+    // order; a failing one aborts the transaction, so nothing commits half-done.
+    let insert = async { insert.await.map_err(from_pg) };
+    match &decided {
+        Some(finish) => tokio::try_join!(insert, apply_effect(&tx, finish.effect.as_ref()))?,
+        None => tokio::try_join!(insert, notify(&tx, channel, "submitted"))?,
+    };
     let submitted = match decided {
-        Some(finish) => {
-            apply_effect(&tx, finish.effect.as_ref()).await?;
-            Submitted::Decided(finish)
-        }
-        None => {
-            notify(&tx, channel, "submitted").await?;
-            Submitted::Created
-        }
+        Some(finish) => Submitted::Decided(finish),
+        None => Submitted::Created,
     };
     tx.commit().await.map_err(from_pg)?;
     Ok(submitted)
 }
 
-/// Whether `op` could run at once: no unfinished operation holds its resource. Asked under
-/// the resource's lock, so no submit of the same resource races with the answer.
-async fn runnable_now(client: &impl GenericClient, op: &NewOperation) -> Result<bool> {
+/// Whether an operation may run as soon as it is stored.
+enum Turn {
+    /// No unfinished operation holds its resource, whose state is this (`None` when it names
+    /// none, or the resource is absent).
+    Now(Option<Resource>),
+    /// It queues behind an unfinished operation on its resource.
+    Queued,
+}
+
+/// Whose turn `op` is, in one query. Asked under the resource's lock, so no submit of the
+/// same resource races with the answer.
+async fn turn(client: &impl GenericClient, op: &NewOperation) -> Result<Turn> {
     let Some(key) = &op.resource else {
-        return Ok(true);
+        return Ok(Turn::Now(None));
     };
     let stmt = client
         .prepare_cached(
-            "SELECT 1 FROM operations
-             WHERE account = $1 AND resource = $2 AND status IN ('INIT', 'RUNNING') LIMIT 1",
+            "SELECT EXISTS (SELECT 1 FROM operations
+                     WHERE account = $1 AND resource = $2 AND status IN ('INIT', 'RUNNING')),
+                 r.application, r.properties
+             FROM (SELECT 1) AS one
+             LEFT JOIN resources r
+               ON r.account = $1 AND r.service = $3 AND r.id = $4 AND NOT r.deleted",
         )
         .await
         .map_err(from_pg)?;
-    let held = client
-        .query_opt(&stmt, &[&op.account.as_str(), &resource_column(key)])
+    let row = client
+        .query_one(
+            &stmt,
+            &[
+                &key.account.as_str(),
+                &resource_column(key),
+                &key.service,
+                &key.id,
+            ],
+        )
         .await
         .map_err(from_pg)?;
-    Ok(held.is_none())
+    if row.try_get::<_, bool>(0).map_err(from_pg)? {
+        return Ok(Turn::Queued);
+    }
+    let application: Option<String> = row.try_get(1).map_err(from_pg)?;
+    let resource = match application {
+        Some(application) => Some(Resource {
+            key: key.clone(),
+            application,
+            properties: parse_properties(row.try_get(2).map_err(from_pg)?)?,
+        }),
+        None => None,
+    };
+    Ok(Turn::Now(resource))
 }
 
 /// A transaction-scoped advisory lock on `key` (hashed to 64 bits).
@@ -513,23 +542,20 @@ pub(crate) async fn sweep(client: &Object, expired_before: i64, limit: usize) ->
     Ok(deleted as usize)
 }
 
+/// Spends a nonce, on a connection whose commits do not wait for the disk: every
+/// authenticated request spends one, and a spend lost with a database crash only reopens a
+/// replay window that the clock check still bounds. Conflicts with other nodes' spends are
+/// decided all the same.
 pub(crate) async fn spend_nonce(
-    client: &mut Object,
+    client: &Object,
     access_key_id: &str,
     nonce: &str,
     now: i64,
     expires_at: i64,
 ) -> Result<bool> {
-    let tx = client.transaction().await.map_err(from_pg)?;
-    // N.B. the commit need not wait for the disk: every authenticated request spends a nonce,
-    // and a spend lost with a database crash only reopens a replay window that the clock
-    // check still bounds. Conflicts with other nodes' spends are decided all the same.
-    tx.batch_execute("SET LOCAL synchronous_commit TO OFF")
-        .await
-        .map_err(from_pg)?;
     // Each spend also forgets a few expired nonces, so the table holds about one window of
     // traffic without a janitor; SKIP LOCKED keeps concurrent spends from queueing on them.
-    let stmt = tx
+    let stmt = client
         .prepare_cached(
             "WITH forgotten AS (
                  DELETE FROM signature_nonces WHERE (access_key_id, nonce) IN (
@@ -540,11 +566,10 @@ pub(crate) async fn spend_nonce(
         )
         .await
         .map_err(from_pg)?;
-    let inserted = tx
+    let inserted = client
         .execute(&stmt, &[&access_key_id, &nonce, &now, &expires_at])
         .await
         .map_err(from_pg)?;
-    tx.commit().await.map_err(from_pg)?;
     Ok(inserted == 1)
 }
 

@@ -138,3 +138,22 @@ async fn a_nonce_is_spent_once_across_nodes_until_it_expires() {
     assert!(b.spend_nonce("key", "n2", 2_000, 3_000).await.unwrap());
     assert!(a.spend_nonce("key", "n1", 2_001, 3_001).await.unwrap());
 }
+
+#[tokio::test]
+async fn only_nonce_spends_commit_without_waiting_for_the_disk() {
+    let schema = TestSchema::create().await;
+    let store = schema.open().await;
+    let setting = |pool: &deadpool_postgres::Pool| {
+        let pool = pool.clone();
+        async move {
+            let client = crate::get(&pool).await.unwrap();
+            let row = client.query_one("SHOW synchronous_commit", &[]).await;
+            row.unwrap().get::<_, String>(0)
+        }
+    };
+    assert_eq!(setting(&store.pool).await, "on", "operations are durable");
+    assert_eq!(setting(&store.nonces).await, "off");
+    // The schema of the test's connection options is kept alongside.
+    assert!(store.spend_nonce("k", "n", 0, 1).await.unwrap());
+    assert!(!store.spend_nonce("k", "n", 0, 1).await.unwrap());
+}
