@@ -32,7 +32,7 @@ use crate::serve::open_store;
 const NEAR_EMPTY: usize = 1_000;
 /// Operations per [`Store::load`] call (one transaction each): large enough that commits
 /// cost nothing, small enough to keep the bench's memory flat.
-const LOAD_BATCH: usize = 10_000;
+const LOAD_BATCH: usize = 50_000;
 /// The server's retention is the default hour: retained operations finished a minute ago,
 /// expired ones two hours ago.
 const RETAINED_AGE_MS: i64 = 60_000;
