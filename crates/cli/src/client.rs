@@ -132,6 +132,33 @@ impl Client {
             request_id: field("RequestId"),
         })
     }
+
+    /// GETs an unsigned path such as `/metrics` and returns the body of a 2xx answer.
+    pub async fn get_text(&self, path: &str) -> Result<String, CallError> {
+        let request = hyper::Request::get(format!("http://{}{path}", self.host))
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| CallError::Transport(format!("building the request: {e}")))?;
+        let response = self
+            .http
+            .request(request)
+            .await
+            .map_err(|e| CallError::Transport(format!("cannot reach {}: {e}", self.host)))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| CallError::Transport(format!("reading the answer: {e}")))?
+            .to_bytes();
+        if !status.is_success() {
+            return Err(CallError::Transport(format!(
+                "{} answered {path} with HTTP {status}",
+                self.host
+            )));
+        }
+        String::from_utf8(body.to_vec())
+            .map_err(|_| CallError::Transport(format!("{path} answered text that is not UTF-8")))
+    }
 }
 
 fn now_secs() -> i64 {

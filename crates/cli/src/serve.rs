@@ -127,8 +127,9 @@ fn merge_overrides(args: &ServeArgs, config: &Config) -> anyhow::Result<(SocketA
     Ok((listen, storage))
 }
 
-/// The backend is chosen here, once, from the URL scheme.
-async fn open_store(url: &StorageUrl) -> anyhow::Result<Arc<dyn Store>> {
+/// The backend is chosen here, once, from the URL scheme (`bpops bench` also opens its
+/// server's store with it, to load it while the server is stopped).
+pub(crate) async fn open_store(url: &StorageUrl) -> anyhow::Result<Arc<dyn Store>> {
     match url {
         StorageUrl::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -296,6 +296,11 @@ impl Store for PgStore {
         queries::sweep(&self.client().await?, expired_before, limit).await
     }
 
+    async fn load(&self, ops: &[Operation]) -> Result<()> {
+        ops.iter().try_for_each(Operation::check_loadable)?;
+        queries::load(&mut self.client().await?, ops).await
+    }
+
     async fn resource(&self, key: &ResourceKey) -> Result<Option<Resource>> {
         queries::resource(&self.client().await?, key).await
     }

@@ -254,6 +254,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn load(&self, ops: &[Operation]) -> Result<()> {
+        ops.iter().try_for_each(Operation::check_loadable)?;
+        let ops = ops.to_vec();
+        self.write(move |conn| queries::load(conn, &ops)).await
+    }
+
     async fn resource(&self, key: &ResourceKey) -> Result<Option<Resource>> {
         let key = key.clone();
         self.read(move |conn| queries::resource(conn, &key)).await

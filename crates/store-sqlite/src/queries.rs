@@ -396,6 +396,56 @@ pub(crate) fn sweep(
     .execute(params![expired_before, limit as i64])
 }
 
+/// Page cache of a load, in KiB: enough for the id index of a few million operations.
+const LOAD_CACHE_KIB: i64 = 128 * 1024;
+
+/// One prepared statement for every row, in the caller's savepoint: the rows reach the disk
+/// with the group's one commit.
+pub(crate) fn load(conn: &mut Connection, ops: &[Operation]) -> rusqlite::Result<()> {
+    // N.B. ids are random, so a load touches leaf pages all over the id index. With the
+    // default 2 MB cache each page is spilled to the WAL and read back many times per
+    // transaction (a million rows took about a minute); a cache that holds them for the
+    // transaction writes each once. The usual size comes back afterwards, freeing the memory.
+    let usual: i64 = conn.pragma_query_value(None, "cache_size", |row| row.get(0))?;
+    conn.pragma_update(None, "cache_size", -LOAD_CACHE_KIB)?;
+    let loaded = insert_all(conn, ops);
+    conn.pragma_update(None, "cache_size", usual)?;
+    loaded
+}
+
+fn insert_all(conn: &mut Connection, ops: &[Operation]) -> rusqlite::Result<()> {
+    let tx = conn.savepoint()?;
+    {
+        // N.B. the columns a submit and then a finish would have written; the fingerprint is
+        // only ever compared through a client token, and a loaded operation has none.
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO operations (id, account, service, operation, application, resource,
+                 attributes, fingerprint, status, message, arguments, attempt, created_at,
+                 finished_at, cancel_requested)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '', ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?;
+        for op in ops {
+            insert.execute(params![
+                op.id.as_str(),
+                op.account.as_str(),
+                op.service,
+                op.operation,
+                op.application,
+                op.resource.as_ref().map(resource_column),
+                op.attributes,
+                op.status.as_str(),
+                op.message,
+                op.arguments,
+                op.attempt,
+                op.created_at,
+                op.finished_at,
+                op.cancel_requested,
+            ])?;
+        }
+    }
+    tx.commit()
+}
+
 pub(crate) fn resource(conn: &Connection, key: &ResourceKey) -> rusqlite::Result<Option<Resource>> {
     conn.prepare_cached(
         "SELECT application, properties FROM resources

@@ -110,6 +110,14 @@ pub trait Store: Send + Sync + 'static {
     /// client tokens. Returns how many were deleted.
     async fn sweep(&self, expired_before: i64, limit: usize) -> Result<usize>;
 
+    /// Stores final operations as given (ids, times, results), in one transaction per call:
+    /// for loading a store at scale, and for moving operations between stores. Each gets the
+    /// next submission sequence number, in slice order, and is stored as a finish would
+    /// have left it: no lease, and no client token (so nothing to compare a fingerprint
+    /// with). An operation that is not final ([`Operation::check_loadable`]) is refused, and
+    /// then nothing is stored. No event is published: nothing waits on a final operation.
+    async fn load(&self, ops: &[Operation]) -> Result<()>;
+
     /// Reads one resource of the inventory; `None` when absent or deleted.
     async fn resource(&self, key: &ResourceKey) -> Result<Option<Resource>>;
 

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::{AccountId, OperationId};
+use crate::{AccountId, OperationId, Result, StoreError};
 
 /// Where an operation is in its life. A status only moves forward; a final one never changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -149,6 +149,27 @@ pub struct Operation {
     /// Whether a cancellation was requested while it was running: its worker, or the next
     /// claim of it, ends it `FAILURE` with `OperationCancelled`.
     pub cancel_requested: bool,
+}
+
+impl Operation {
+    /// Refuses an operation that [`crate::Store::load`] cannot store: one that is not final
+    /// (a final status and a finish time), since a loaded operation is never claimed.
+    pub fn check_loadable(&self) -> Result<()> {
+        if self.status.is_final() && self.finished_at.is_some() {
+            return Ok(());
+        }
+        Err(StoreError::Other(format!(
+            "cannot load operation {}: only final operations (SUCCESS or FAILURE, with a \
+             finish time) can be loaded, and it is {}{}",
+            self.id,
+            self.status.as_str(),
+            if self.finished_at.is_none() {
+                " without a finish time"
+            } else {
+                ""
+            },
+        )))
+    }
 }
 
 /// Which operations of an account [`crate::Store::list`] returns: every field narrows the

@@ -1,8 +1,10 @@
 //! `bpops bench`: a load generator that signs its requests like the SDK and measures bpops
-//! end to end: throughput until every operation is final, sequential latency, and signed
-//! reads. It drives a server at `--endpoint`, or starts its own (`bpops serve` on a fresh
+//! end to end: throughput until every operation is final, sequential latency, signed reads,
+//! and reads at scale (a million retained operations, and while a million expired ones are
+//! swept). It drives a server at `--endpoint`, or starts its own (`bpops serve` on a fresh
 //! SQLite file, or on `--storage-url`) and then also reports that server's RSS.
 
+mod scale;
 mod scenarios;
 mod server;
 mod stats;
@@ -19,8 +21,9 @@ use crate::output;
 /// Flags of `bpops bench`.
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Scenarios to run, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Scenario::Throughput, Scenario::Latency, Scenario::Read])]
+    /// Scenarios to run, comma-separated [default: throughput, latency, read, and scale
+    /// unless --endpoint is given].
+    #[arg(long, value_enum, value_delimiter = ',')]
     scenario: Vec<Scenario>,
     /// A running server to measure; by default bench starts its own.
     #[arg(long, env = "BPOPS_ENDPOINT")]
@@ -52,6 +55,13 @@ pub struct BenchArgs {
     /// How long the read scenario runs.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     read_for: Duration,
+    /// Retained operations of the scale scenario, and again expired ones.
+    #[arg(long, default_value_t = 1_000_000)]
+    scale_operations: usize,
+    /// Reads per second the scale scenario offers in each phase (open loop, shared by
+    /// --concurrency clients).
+    #[arg(long, default_value_t = 5_000.0)]
+    scale_rate: f64,
     /// A few seconds in all: small counts, for CI.
     #[arg(long)]
     short: bool,
@@ -69,6 +79,9 @@ pub enum Scenario {
     Latency,
     /// Signed GetExecuteOperationResult on existing ids from many clients.
     Read,
+    /// Reads at a fixed rate: near-empty store, N retained operations, and while N expired
+    /// ones are swept (needs the server bench starts).
+    Scale,
 }
 
 /// What one scenario measured.
@@ -84,8 +97,12 @@ pub struct Report {
     pub latency_ms: stats::Percentiles,
     /// Failed requests.
     pub errors: usize,
-    /// The server's peak resident memory so far, in MB, when bench started it.
+    /// The server's peak resident memory so far (for a scale line: since that phase's
+    /// restart), in MB, when bench started it.
     pub server_rss_mb: Option<f64>,
+    /// The scale scenario's own figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<scale::ScaleFigures>,
 }
 
 /// Runs the benchmark.
@@ -95,12 +112,26 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<Outcome> {
         args.concurrency = args.concurrency.min(8);
         args.sequential = args.sequential.min(50);
         args.read_for = args.read_for.min(Duration::from_secs(1));
+        args.scale_operations = args.scale_operations.min(10_000);
+        args.scale_rate = args.scale_rate.min(1_000.0);
     }
+    if args.scenario.is_empty() {
+        args.scenario = vec![Scenario::Throughput, Scenario::Latency, Scenario::Read];
+        // Last: it leaves a million operations in the store.
+        if args.endpoint.is_none() {
+            args.scenario.push(Scenario::Scale);
+        }
+    }
+    anyhow::ensure!(
+        args.endpoint.is_none() || !args.scenario.contains(&Scenario::Scale),
+        "the scale scenario loads the store directly while the server is stopped, so it \
+         needs the server bench starts: leave out --endpoint, or the scale scenario"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let (server, credentials) = match &args.endpoint {
+        let (mut server, credentials) = match &args.endpoint {
             Some(endpoint) => {
                 let credentials = Credentials {
                     endpoint: endpoint.clone(),
@@ -115,7 +146,7 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<Outcome> {
                 (Some(server), credentials)
             }
         };
-        let client = Arc::new(Client::new(credentials)?);
+        let mut client = Arc::new(Client::new(credentials)?);
         let mut reports = Vec::new();
         for scenario in &args.scenario {
             let mut found = match scenario {
@@ -126,15 +157,35 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<Outcome> {
                 Scenario::Read => {
                     vec![scenarios::read(&client, args.concurrency, args.read_for).await?]
                 }
+                Scenario::Scale => {
+                    let server = server.as_mut().expect("refused above with --endpoint");
+                    let settings = scale::Settings {
+                        operations: args.scale_operations,
+                        rate: args.scale_rate,
+                        concurrency: args.concurrency,
+                        read_for: args.read_for,
+                    };
+                    let found = scale::scale(server, &settings).await?;
+                    // The server restarted on another port.
+                    client = Arc::new(Client::new(server.credentials())?);
+                    found
+                }
             };
-            for report in &mut found {
-                report.server_rss_mb = server.as_ref().map(server::BenchServer::peak_rss_mb);
-                print(report, args.json, reports.is_empty());
+            for (i, report) in found.iter_mut().enumerate() {
+                if report.server_rss_mb.is_none() {
+                    report.server_rss_mb = server.as_ref().map(server::BenchServer::peak_rss_mb);
+                }
+                print(report, args.json, reports.is_empty() && i == 0);
             }
             reports.extend(found);
         }
-        if let Some(server) = server {
+        if let Some(mut server) = server {
             server.stop().await;
+        }
+        if !args.json {
+            for report in &reports {
+                print_scale(report);
+            }
         }
         anyhow::ensure!(
             reports.iter().all(|r| r.count > 0),
@@ -163,4 +214,28 @@ fn print(report: &Report, as_json: bool, first: bool) {
         "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {rss} |",
         report.scenario, report.count, report.per_second, l.p50, l.p90, l.p99, l.max, report.errors
     );
+}
+
+/// The scale figures that do not fit the table, one line per scale report.
+fn print_scale(report: &Report) {
+    let Some(scale) = &report.scale else {
+        return;
+    };
+    let mut line = format!(
+        "{}: {:.0} reads/s offered for {:.1} s",
+        report.scenario, scale.offered_per_second, scale.window_s
+    );
+    if let Some(load_s) = scale.load_s {
+        line.push_str(&format!("; loaded in {load_s:.1} s"));
+    }
+    if let Some(ratio) = scale.p99_vs_near_empty {
+        line.push_str(&format!("; p99 {ratio:.2}× near-empty"));
+    }
+    if let (Some(sweep_s), Some(rate)) = (scale.sweep_s, scale.swept_per_second) {
+        line.push_str(&format!(
+            "; swept {} in {sweep_s:.1} s ({rate:.0}/s)",
+            scale.expired
+        ));
+    }
+    println!("{line}");
 }

@@ -118,12 +118,9 @@ pub async fn read(
         let (client, ids) = (Arc::clone(client), Arc::clone(&ids));
         tasks.spawn(async move {
             let (mut latencies, mut errors) = (Vec::new(), 0);
-            let mut pick = worker.wrapping_mul(7919);
+            let mut picker = Picker::new(worker);
             while Instant::now() < deadline {
-                pick = pick
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                let id = &ids[(pick >> 33) % ids.len()];
+                let id = &ids[picker.next(ids.len())];
                 let asked = Instant::now();
                 match client
                     .call("GetExecuteOperationResult", &[("OperationId", id)])
@@ -146,7 +143,26 @@ pub async fn read(
     ))
 }
 
-async fn submit(client: &Client, i: usize) -> anyhow::Result<String> {
+/// Picks indexes in `0..len` pseudo-randomly and uniformly (a 64-bit LCG, top bits), one
+/// sequence per client: cheap enough not to weigh on the load generator.
+pub(super) struct Picker(u64);
+
+impl Picker {
+    pub(super) fn new(client: usize) -> Picker {
+        Picker((client as u64).wrapping_mul(7919))
+    }
+
+    pub(super) fn next(&mut self, len: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % len as u64) as usize
+    }
+}
+
+/// Submits the `i`th rename and returns its OperationId.
+pub(super) async fn submit(client: &Client, i: usize) -> anyhow::Result<String> {
     let attributes = rename_attributes(i);
     let answer = client
         .call("ExecuteOperationASync", &execute_params(&attributes))
@@ -158,7 +174,7 @@ async fn submit(client: &Client, i: usize) -> anyhow::Result<String> {
 }
 
 /// Reads `id` until it is final; `false` when it ended in FAILURE or could not be read.
-async fn until_final(client: &Client, id: &str) -> bool {
+pub(super) async fn until_final(client: &Client, id: &str) -> bool {
     loop {
         let Ok(answer) = client
             .call(
@@ -211,7 +227,8 @@ fn listed(answer: &serde_json::Value) -> &[serde_json::Value] {
         .map_or(&[], Vec::as_slice)
 }
 
-fn rename_attributes(i: usize) -> String {
+/// The attributes of the `i`th rename: one of the seeded instances, a new name.
+pub(super) fn rename_attributes(i: usize) -> String {
     json!({"instanceId": instance(i), "instance_name": format!("bench-{i}")}).to_string()
 }
 
@@ -224,7 +241,7 @@ fn execute_params(attributes: &str) -> [(&str, &str); 4] {
     ]
 }
 
-async fn gather(mut tasks: JoinSet<(Vec<Duration>, usize)>) -> (Vec<Duration>, usize) {
+pub(super) async fn gather(mut tasks: JoinSet<(Vec<Duration>, usize)>) -> (Vec<Duration>, usize) {
     let (mut latencies, mut errors) = (Vec::new(), 0);
     while let Some(done) = tasks.join_next().await {
         let (l, e) = done.expect("a bench task panicked");
@@ -234,7 +251,7 @@ async fn gather(mut tasks: JoinSet<(Vec<Duration>, usize)>) -> (Vec<Duration>, u
     (latencies, errors)
 }
 
-fn report(
+pub(super) fn report(
     scenario: &str,
     count: usize,
     elapsed: Duration,
@@ -248,5 +265,6 @@ fn report(
         latency_ms: Percentiles::of(latencies),
         errors,
         server_rss_mb: None,
+        scale: None,
     }
 }

@@ -1,7 +1,7 @@
 //! The server `bpops bench` starts when it is not given an endpoint: this binary's own
 //! `serve`, on a fresh SQLite file (or the given storage), with instances to act on.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::Context;
@@ -15,14 +15,20 @@ pub const INSTANCES: usize = 1024;
 /// Their application.
 pub const APPLICATION: &str = "APP-BENCH";
 
-const ACCOUNT: &str = "1000000000000001";
+/// The account of the bench's key and operations.
+pub const ACCOUNT: &str = "1000000000000001";
 const KEY_ID: &str = "LTAIbenchRoot0000000001";
 const SECRET: &str = "bench-secret";
 
-/// A `bpops serve` child process.
+/// A `bpops serve` child process, which can be stopped and started again on the same
+/// storage (the scale scenario loads the store in between).
 pub struct BenchServer {
-    child: Child,
+    /// `None` while stopped.
+    child: Option<Child>,
     address: String,
+    storage: String,
+    config: PathBuf,
+    /// Holds the configuration and the SQLite file across restarts.
     _dir: tempfile::TempDir,
 }
 
@@ -37,35 +43,17 @@ impl BenchServer {
         let config = dir.path().join("bench.toml");
         std::fs::write(&config, configuration(&storage))
             .context("writing the bench configuration")?;
-        let mut child = Command::new(std::env::current_exe().context("locating bpops")?)
-            .arg("serve")
-            .arg("--config")
-            .arg(PathBuf::from(&config))
-            .args(["--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting bpops serve")?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut lines = BufReader::new(stdout).lines();
-        let address = loop {
-            let Some(line) = lines.next_line().await? else {
-                anyhow::bail!("bpops serve exited before listening");
-            };
-            if let Some(address) = line.strip_prefix("listening on ") {
-                break address.to_owned();
-            }
-        };
+        let (child, address) = spawn(&config).await?;
         Ok(BenchServer {
-            child,
+            child: Some(child),
             address,
+            storage,
+            config,
             _dir: dir,
         })
     }
 
-    /// How to reach and sign for it.
+    /// How to reach and sign for it (the port changes with each start).
     pub fn credentials(&self) -> Credentials {
         Credentials {
             endpoint: format!("http://{}", self.address),
@@ -74,11 +62,18 @@ impl BenchServer {
         }
     }
 
-    /// The server's peak resident set size so far (`VmHWM`), in MB.
+    /// Its storage URL: open it only while the server is stopped (an SQLite file has one
+    /// owner at a time).
+    pub fn storage(&self) -> &str {
+        &self.storage
+    }
+
+    /// The server's peak resident set size since it last started (`VmHWM`), in MB.
     pub fn peak_rss_mb(&self) -> f64 {
         let status = self
             .child
-            .id()
+            .as_ref()
+            .and_then(Child::id)
             .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
             .unwrap_or_default();
         status
@@ -88,9 +83,46 @@ impl BenchServer {
             .map_or(0.0, |kb| kb / 1024.0)
     }
 
-    /// Stops the server.
-    pub async fn stop(mut self) {
-        let _ = self.child.kill().await;
+    /// Stops the server, keeping its storage for [`BenchServer::restart`]. Killing it loses
+    /// nothing: every answered write was committed.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Starts a stopped server again on the same storage and waits until it listens.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop().await;
+        let (child, address) = spawn(&self.config).await?;
+        self.child = Some(child);
+        self.address = address;
+        Ok(())
+    }
+}
+
+/// Starts `bpops serve` on `config` and waits for the line that says where it listens.
+async fn spawn(config: &Path) -> anyhow::Result<(Child, String)> {
+    let mut child = Command::new(std::env::current_exe().context("locating bpops")?)
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting bpops serve")?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        let Some(line) = lines.next_line().await? else {
+            anyhow::bail!("bpops serve exited before listening");
+        };
+        if let Some(address) = line.strip_prefix("listening on ") {
+            return Ok((child, address.to_owned()));
+        }
     }
 }
 
