@@ -24,7 +24,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// How often workers look for work when no event woke them.
     pub fallback_poll: Duration,
-    /// How many expired operations one sweep transaction deletes at most.
+    /// How many expired operations one sweep transaction deletes at most: small, so a
+    /// batch holds the store's writer for a few milliseconds only.
     pub sweep_batch: usize,
     /// Per `(service, operation)` emulation.
     pub emulation: HashMap<(String, String), Emulation>,
@@ -41,7 +42,7 @@ impl Default for Settings {
             lease: Duration::from_secs(30),
             concurrency: 256,
             fallback_poll: Duration::from_secs(1),
-            sweep_batch: 1000,
+            sweep_batch: 200,
             emulation: HashMap::new(),
             decide_at_submit: true,
         }

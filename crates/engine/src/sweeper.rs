@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::Engine;
@@ -19,10 +20,15 @@ pub(crate) async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
 }
 
 /// Sweeps until a batch comes back short. Returns how many operations were deleted.
+///
+/// Between full batches it pauses as long as the last batch took, so a backlog (a million
+/// operations expiring together, say) holds the store's writer at most half the time and
+/// requests keep their latency while it drains.
 pub(crate) async fn sweep_all(engine: &Engine) -> usize {
     let batch = engine.settings.sweep_batch;
     let mut total = 0;
     loop {
+        let started = Instant::now();
         match engine.store.sweep(engine.expired_before(), batch).await {
             Ok(n) => {
                 total += n;
@@ -33,8 +39,7 @@ pub(crate) async fn sweep_all(engine: &Engine) -> usize {
                     }
                     return total;
                 }
-                // Let requests in between batches.
-                tokio::task::yield_now().await;
+                tokio::time::sleep(started.elapsed()).await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "sweep failed; retrying at the next interval");

@@ -35,7 +35,7 @@ use bpops_store::{
 use rusqlite::{Connection, OpenFlags};
 
 use crate::writer::Writer;
-use tokio::sync::broadcast;
+use tokio::sync::{Semaphore, broadcast};
 
 const READERS: usize = 4;
 
@@ -43,6 +43,8 @@ const READERS: usize = 4;
 pub struct SqliteStore {
     writer: Writer,
     readers: Arc<Vec<Mutex<Connection>>>,
+    /// One permit per reader connection.
+    free_readers: Semaphore,
     next_reader: AtomicUsize,
     events: broadcast::Sender<StoreEvent>,
 }
@@ -69,6 +71,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Writer::start(writer, owner),
             readers: Arc::new(readers),
+            free_readers: Semaphore::new(READERS),
             next_reader: AtomicUsize::new(0),
             events: broadcast::channel(EVENT_BUFFER).0,
         })
@@ -104,9 +107,24 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
+        // N.B. readers queue here, asleep in the runtime, rather than as blocking threads
+        // parked on a connection's lock: no more reads reach the blocking pool than there
+        // are connections, so each finds one free.
+        let _permit = self
+            .free_readers
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Other("the SQLite readers are closed".to_owned()))?;
         let readers = Arc::clone(&self.readers);
-        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % readers.len();
-        run_blocking(move || f(&readers[i].lock().expect("reader lock poisoned"))).await
+        let first = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        run_blocking(move || {
+            let n = readers.len();
+            let conn = (0..n)
+                .find_map(|i| readers[(first + i) % n].try_lock().ok())
+                .unwrap_or_else(|| readers[first % n].lock().expect("reader lock poisoned"));
+            f(&conn)
+        })
+        .await
     }
 }
 
