@@ -526,11 +526,14 @@ pub(crate) async fn queue_depth(client: &Object) -> Result<QueueDepth> {
 
 pub(crate) async fn sweep(client: &Object, expired_before: i64, limit: usize) -> Result<usize> {
     // SKIP LOCKED: sweepers on several nodes take disjoint batches instead of queueing.
+    // Oldest first, by the index on finished_at: a scan that stops at the first operation
+    // still retained, however many there are.
     let stmt = client
         .prepare_cached(
             "DELETE FROM operations WHERE seq IN (
                  SELECT seq FROM operations
                  WHERE finished_at IS NOT NULL AND finished_at < $1
+                 ORDER BY finished_at
                  LIMIT $2
                  FOR UPDATE SKIP LOCKED)",
         )
@@ -602,12 +605,15 @@ pub(crate) async fn spend_nonce(
 ) -> Result<bool> {
     // Each spend also forgets a few expired nonces, so the table holds about one window of
     // traffic without a janitor; SKIP LOCKED keeps concurrent spends from queueing on them.
+    // N.B. the ORDER BY makes it an index scan that stops at the first unexpired nonce:
+    // without it the planner may scan the whole table on every spend.
     let stmt = client
         .prepare_cached(
             "WITH forgotten AS (
                  DELETE FROM signature_nonces WHERE (access_key_id, nonce) IN (
                      SELECT access_key_id, nonce FROM signature_nonces
-                     WHERE expires_at <= $3 LIMIT 8 FOR UPDATE SKIP LOCKED))
+                     WHERE expires_at <= $3 ORDER BY expires_at LIMIT 8
+                     FOR UPDATE SKIP LOCKED))
              INSERT INTO signature_nonces (access_key_id, nonce, expires_at)
              VALUES ($1, $2, $4) ON CONFLICT DO NOTHING",
         )

@@ -391,6 +391,7 @@ pub(crate) fn sweep(
         "DELETE FROM operations WHERE seq IN (
              SELECT seq FROM operations
              WHERE finished_at IS NOT NULL AND finished_at < ?1
+             ORDER BY finished_at
              LIMIT ?2)",
     )?
     .execute(params![expired_before, limit as i64])
