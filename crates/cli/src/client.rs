@@ -94,21 +94,10 @@ impl Client {
         for (name, value) in &signed.headers {
             request = request.header(name, value);
         }
-        let request = request
-            .body(Full::new(Bytes::from(signed.body)))
-            .map_err(|e| CallError::Transport(format!("building the request: {e}")))?;
-        let response = self
-            .http
-            .request(request)
-            .await
-            .map_err(|e| CallError::Transport(format!("cannot reach {}: {e}", self.host)))?;
-        let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| CallError::Transport(format!("reading the answer: {e}")))?
-            .to_bytes();
+        let (status, body) = self
+            .exchange(request.body(Full::new(Bytes::from(signed.body))))
+            .await?;
+        let status = status.as_u16();
         let answer: Value = serde_json::from_slice(&body).map_err(|_| {
             CallError::Transport(format!(
                 "{} answered HTTP {status} with a body that is not JSON",
@@ -135,9 +124,27 @@ impl Client {
 
     /// GETs an unsigned path such as `/metrics` and returns the body of a 2xx answer.
     pub async fn get_text(&self, path: &str) -> Result<String, CallError> {
-        let request = hyper::Request::get(format!("http://{}{path}", self.host))
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| CallError::Transport(format!("building the request: {e}")))?;
+        let request = hyper::Request::get(format!("http://{}{path}", self.host));
+        let (status, body) = self.exchange(request.body(Full::new(Bytes::new()))).await?;
+        if !status.is_success() {
+            return Err(CallError::Transport(format!(
+                "{} answered {path} with HTTP {status}",
+                self.host
+            )));
+        }
+        String::from_utf8(body.to_vec())
+            .map_err(|_| CallError::Transport(format!("{path} answered text that is not UTF-8")))
+    }
+}
+
+impl Client {
+    /// Sends a request built by the caller and reads the whole answer.
+    async fn exchange(
+        &self,
+        request: Result<hyper::Request<Full<Bytes>>, hyper::http::Error>,
+    ) -> Result<(hyper::StatusCode, Bytes), CallError> {
+        let request =
+            request.map_err(|e| CallError::Transport(format!("building the request: {e}")))?;
         let response = self
             .http
             .request(request)
@@ -150,14 +157,7 @@ impl Client {
             .await
             .map_err(|e| CallError::Transport(format!("reading the answer: {e}")))?
             .to_bytes();
-        if !status.is_success() {
-            return Err(CallError::Transport(format!(
-                "{} answered {path} with HTTP {status}",
-                self.host
-            )));
-        }
-        String::from_utf8(body.to_vec())
-            .map_err(|_| CallError::Transport(format!("{path} answered text that is not UTF-8")))
+        Ok((status, body))
     }
 }
 
