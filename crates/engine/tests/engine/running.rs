@@ -1,0 +1,417 @@
+//! Running operations: validation, order per resource, the emulated rules, decisions at
+//! submission, failures, lease takeover, wake-ups and waiting.
+
+use super::*;
+
+pub(crate) async fn a_submitted_operation_runs_once_to_success(backend: Backend) {
+    let f = fixture(backend, queued()).await;
+    let id = f
+        .submit(
+            "addTags",
+            json!({"instanceId": "i-run", "tags": {"env": "prod"}}),
+        )
+        .await;
+    assert_eq!(f.status(&id).await, Status::Init);
+
+    assert_eq!(f.engine.run_once().await.unwrap(), 1);
+    let op = f.get(&id).await.unwrap();
+    assert_eq!(op.status, Status::Success);
+    assert_eq!(
+        serde_json::from_str::<Value>(&op.arguments).unwrap(),
+        json!({"tagMap": {"env": ["i-run"]}})
+    );
+    assert_eq!(op.attempt, 1);
+
+    assert_eq!(
+        f.engine.run_once().await.unwrap(),
+        0,
+        "a final operation never runs again"
+    );
+    assert_eq!(f.get(&id).await.unwrap(), op);
+}
+
+pub(crate) async fn malformed_requests_are_refused_before_anything_is_stored(backend: Backend) {
+    let f = fixture(backend, Settings::default()).await;
+    let mut unknown_service = submission("rename", json!({}));
+    unknown_service.service = "rds".into();
+    assert!(
+        matches!(f.engine.submit(unknown_service).await, Err(EngineError::UnknownService(s)) if s == "rds")
+    );
+    assert!(matches!(
+        f.engine.submit(submission("reboot", json!({}))).await,
+        Err(EngineError::UnknownOperation { operation, .. }) if operation == "reboot"
+    ));
+    match f
+        .engine
+        .submit(submission("rename", json!({"instanceId": "i-run"})))
+        .await
+    {
+        Err(EngineError::InvalidAttribute(e)) => assert_eq!(e.field, "instance_name"),
+        other => panic!("expected InvalidAttribute, got {other:?}"),
+    }
+    match f
+        .engine
+        .submit(submission(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": 7}),
+        ))
+        .await
+    {
+        Err(EngineError::InvalidAttribute(e)) => assert_eq!(e.field, "instance_name"),
+        other => panic!("expected InvalidAttribute, got {other:?}"),
+    }
+    assert_eq!(f.engine.run_once().await.unwrap(), 0, "nothing was stored");
+}
+
+pub(crate) async fn operations_on_one_resource_run_one_at_a_time_in_submission_order(
+    backend: Backend,
+) {
+    let f = fixture(backend, queued()).await;
+    // Stop, change type, start: only correct in this order.
+    let stop = f
+        .submit(
+            "modifyInstanceType",
+            json!({"instanceId": "i-run", "change_type": "modify_status", "status": "Stopped"}),
+        )
+        .await;
+    let resize = f.submit("modifyInstanceType", json!({"instanceId": "i-run", "change_type": "modify_instance_type", "instance_type": "ecs.g7.xlarge"})).await;
+    let start = f
+        .submit(
+            "modifyInstanceType",
+            json!({"instanceId": "i-run", "change_type": "modify_status", "status": "Running"}),
+        )
+        .await;
+    let elsewhere = f.rename("i-stop", "other").await;
+
+    assert_eq!(f.engine.run_once().await.unwrap(), 2, "one per resource");
+    assert_eq!(f.status(&stop).await, Status::Success);
+    assert_eq!(f.status(&elsewhere).await, Status::Success);
+    assert_eq!(f.status(&resize).await, Status::Init);
+    assert_eq!(f.status(&start).await, Status::Init);
+
+    assert_eq!(f.engine.run_once().await.unwrap(), 1);
+    assert_eq!(f.status(&resize).await, Status::Success);
+    assert_eq!(f.engine.run_once().await.unwrap(), 1);
+    assert_eq!(f.status(&start).await, Status::Success);
+
+    let key = ResourceKey {
+        account: AccountId::new(ACCOUNT),
+        service: "ecs".into(),
+        id: "i-run".into(),
+    };
+    let instance = f.store.resource(&key).await.unwrap().unwrap();
+    assert_eq!(instance.properties["instance_type"], "ecs.g7.xlarge");
+    assert_eq!(instance.properties["status"], "Running");
+}
+
+pub(crate) async fn the_rules_of_the_emulated_cloud_hold_when_operations_run(backend: Backend) {
+    // Decided as they are stored, and run by the workers: the same rules either way.
+    for settings in [Settings::default(), queued()] {
+        emulated_cloud_rules(backend, settings).await;
+    }
+}
+
+pub(crate) async fn emulated_cloud_rules(backend: Backend, settings: Settings) {
+    let f = fixture(backend, settings).await;
+    let resize_running = f.submit("modifyInstanceType", json!({"instanceId": "i-run", "change_type": "modify_instance_type", "instance_type": "ecs.g7.xlarge"})).await;
+    let restart_stopped = f
+        .submit(
+            "modifyInstanceType",
+            json!({"instanceId": "i-stop", "change_type": "modify_status", "status": "Restart"}),
+        )
+        .await;
+    f.engine.run_once().await.unwrap();
+    for id in [&resize_running, &restart_stopped] {
+        let op = f.get(id).await.unwrap();
+        assert_eq!(op.status, Status::Failure);
+        assert!(
+            op.message.starts_with("IncorrectInstanceStatus: "),
+            "{}",
+            op.message
+        );
+    }
+
+    let delete = f.submit("ecsDelete", json!({"instanceId": "i-stop"})).await;
+    let rename_deleted = f.rename("i-stop", "ghost").await;
+    let missing = f.rename("i-never", "ghost").await;
+    while f.engine.run_once().await.unwrap() > 0 {}
+    assert_eq!(f.status(&delete).await, Status::Success);
+    for id in [&rename_deleted, &missing] {
+        let op = f.get(id).await.unwrap();
+        assert_eq!(op.status, Status::Failure);
+        assert!(
+            op.message.starts_with("InstanceNotFound: "),
+            "{}",
+            op.message
+        );
+    }
+}
+
+pub(crate) async fn an_operation_without_latency_is_final_when_its_id_is_returned(
+    backend: Backend,
+) {
+    let f = fixture(backend, Settings::default()).await;
+    let id = f
+        .submit(
+            "addTags",
+            json!({"instanceId": "i-run", "tags": {"env": "prod"}}),
+        )
+        .await;
+    let op = f.get(&id).await.expect("stored");
+    assert_eq!((op.status, op.attempt), (Status::Success, 1));
+    assert_eq!(
+        serde_json::from_str::<Value>(&op.arguments).unwrap(),
+        json!({"tagMap": {"env": ["i-run"]}})
+    );
+    let stored = f.store.get(&AccountId::new(ACCOUNT), &id).await.unwrap();
+    assert_eq!(stored, Some(op), "the store holds what readers see");
+    assert_eq!(f.engine.run_once().await.unwrap(), 0, "nothing left to run");
+    let key = ResourceKey {
+        account: AccountId::new(ACCOUNT),
+        service: "ecs".into(),
+        id: "i-run".into(),
+    };
+    let instance = f.store.resource(&key).await.unwrap().unwrap();
+    assert_eq!(instance.properties["tags"], json!({"env": "prod"}));
+}
+
+pub(crate) async fn an_operation_without_latency_waits_its_turn_on_a_busy_resource(
+    backend: Backend,
+) {
+    let f = fixture(backend, slow_rename(Duration::from_millis(20))).await;
+    let slow = f.rename("i-run", "first").await;
+    let tags = json!({"instanceId": "i-run", "tags": {"env": "prod"}});
+    let queued = f.submit("addTags", tags.clone()).await;
+    assert_eq!(f.status(&queued).await, Status::Init, "behind the rename");
+    let elsewhere = f
+        .submit(
+            "addTags",
+            json!({"instanceId": "i-stop", "tags": {"a": "b"}}),
+        )
+        .await;
+    assert_eq!(
+        f.status(&elsewhere).await,
+        Status::Success,
+        "another resource is free"
+    );
+
+    assert_eq!(f.engine.run_once().await.unwrap(), 1);
+    assert_eq!(f.status(&slow).await, Status::Success);
+    assert_eq!(f.status(&queued).await, Status::Init);
+    assert_eq!(f.engine.run_once().await.unwrap(), 1);
+    assert_eq!(f.status(&queued).await, Status::Success);
+    // The queue has drained: the next one is decided at once again.
+    assert_eq!(
+        f.status(&f.submit("addTags", tags).await).await,
+        Status::Success
+    );
+}
+
+pub(crate) async fn injected_failures_end_in_failure_without_touching_the_inventory(
+    backend: Backend,
+) {
+    let mut settings = Settings::default();
+    settings.emulation.insert(
+        ("ecs".into(), "rename".into()),
+        Emulation {
+            latency: Duration::ZERO,
+            failure_rate: 1.0,
+        },
+    );
+    let f = fixture(backend, settings).await;
+    let id = f.rename("i-run", "renamed").await;
+    f.engine.run_once().await.unwrap();
+    let op = f.get(&id).await.unwrap();
+    assert_eq!(op.status, Status::Failure);
+    assert!(
+        op.message.starts_with("InjectedFailure: "),
+        "{}",
+        op.message
+    );
+    let key = ResourceKey {
+        account: AccountId::new(ACCOUNT),
+        service: "ecs".into(),
+        id: "i-run".into(),
+    };
+    assert_eq!(
+        f.store.resource(&key).await.unwrap().unwrap().properties["instance_name"],
+        "web"
+    );
+}
+
+pub(crate) async fn an_operation_whose_worker_died_is_taken_over_after_its_lease(backend: Backend) {
+    let f = fixture(
+        backend,
+        Settings {
+            lease: Duration::from_secs(30),
+            ..queued()
+        },
+    )
+    .await;
+    let id = f.rename("i-run", "alpha").await;
+    // A worker claims it and dies without finishing.
+    let now = f.clock.now_ms();
+    assert_eq!(f.store.claim(now, now + 30_000, 10).await.unwrap().len(), 1);
+
+    assert_eq!(
+        f.engine.run_once().await.unwrap(),
+        0,
+        "the lease still holds"
+    );
+    f.clock.advance(Duration::from_secs(31));
+    assert_eq!(f.engine.run_once().await.unwrap(), 1);
+    let op = f.get(&id).await.unwrap();
+    assert_eq!((op.status, op.attempt), (Status::Success, 2));
+}
+
+pub(crate) async fn workers_are_woken_by_submissions_not_by_polling(backend: Backend) {
+    // With a fallback poll of an hour, only the submit event can start the operation.
+    let settings = Settings {
+        fallback_poll: Duration::from_secs(3600),
+        ..queued()
+    };
+    let f = fixture(backend, settings).await;
+    let shutdown = CancellationToken::new();
+    let tasks = f.engine.start(shutdown.clone());
+    tokio::time::sleep(Duration::from_millis(50)).await; // the dispatcher is now idle
+
+    let account = AccountId::new(ACCOUNT);
+    for name in ["one", "two", "three"] {
+        let id = f.rename("i-run", name).await;
+        let op = f
+            .engine
+            .wait(&account, &id, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(op.status, Status::Success, "{name}");
+    }
+    shutdown.cancel();
+    tasks.join_all().await;
+}
+
+pub(crate) async fn wait_answers_with_the_current_status_when_time_is_up(backend: Backend) {
+    let mut settings = Settings::default();
+    settings.emulation.insert(
+        ("ecs".into(), "rename".into()),
+        Emulation {
+            latency: Duration::from_secs(5),
+            failure_rate: 0.0,
+        },
+    );
+    let f = fixture(backend, settings).await;
+    let shutdown = CancellationToken::new();
+    let tasks = f.engine.start(shutdown.clone());
+
+    let id = f.rename("i-run", "slow").await;
+    let op = f
+        .engine
+        .wait(&AccountId::new(ACCOUNT), &id, Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(op.status, Status::Init | Status::Running),
+        "{:?}",
+        op.status
+    );
+    shutdown.cancel();
+    tasks.join_all().await;
+}
+
+pub(crate) async fn another_account_never_sees_an_operation(backend: Backend) {
+    let f = fixture(backend, Settings::default()).await;
+    let id = f.rename("i-run", "alpha").await;
+    let stranger = AccountId::new("2000000000000002");
+    assert!(f.engine.get(&stranger, &id).await.unwrap().is_none());
+    assert!(
+        f.engine
+            .wait(&stranger, &id, Duration::from_millis(10))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Its operations on an instance id that exists only in the first account find nothing.
+    let foreign = Submission {
+        account: stranger.clone(),
+        application: None,
+        ..submission(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": "xx"}),
+        )
+    };
+    let foreign_id = f.engine.submit(foreign).await.unwrap();
+    while f.engine.run_once().await.unwrap() > 0 {}
+    let op = f.engine.get(&stranger, &foreign_id).await.unwrap().unwrap();
+    assert!(
+        op.message.starts_with("InstanceNotFound: "),
+        "{}",
+        op.message
+    );
+}
+
+/// Several nodes on one PostgreSQL database: node A has no workers, node B runs what A
+/// accepts, and A's waiter learns of the result from B's commit. With a fallback poll of an
+/// hour, only events through the database can make this happen.
+#[tokio::test]
+async fn postgres_an_operation_submitted_on_one_node_and_run_on_another_wakes_its_waiter() {
+    let schema = TestSchema::create().await;
+    let node = |concurrency: usize, store: Arc<dyn Store>| {
+        let settings = Settings {
+            concurrency,
+            fallback_poll: Duration::from_secs(3600),
+            ..queued()
+        };
+        Engine::new(
+            store,
+            Arc::new(Catalog::builtin()),
+            settings,
+            Arc::new(bpops_engine::SystemClock),
+        )
+    };
+    let store_a: Arc<dyn Store> = Arc::new(schema.open().await);
+    let store_b: Arc<dyn Store> = Arc::new(schema.open().await);
+    store_a
+        .seed_resources(&[Resource {
+            key: ResourceKey {
+                account: AccountId::new(ACCOUNT),
+                service: "ecs".into(),
+                id: "i-run".into(),
+            },
+            application: "APP".into(),
+            properties: object(json!({"instance_name": "web", "status": "Running"})),
+        }])
+        .await
+        .unwrap();
+    let (a, b) = (node(0, store_a), node(4, store_b));
+    let shutdown = CancellationToken::new();
+    let tasks = [a.start(shutdown.clone()), b.start(shutdown.clone())];
+    tokio::time::sleep(Duration::from_millis(50)).await; // both dispatchers are idle
+
+    let account = AccountId::new(ACCOUNT);
+    for name in ["one", "two", "three"] {
+        let started = std::time::Instant::now();
+        let id = a
+            .submit(submission(
+                "rename",
+                json!({"instanceId": "i-run", "instance_name": name}),
+            ))
+            .await
+            .unwrap();
+        let op = a
+            .wait(&account, &id, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(op.status, Status::Success, "{name}");
+        eprintln!(
+            "submitted on A, run on B, seen on A after {:?}",
+            started.elapsed()
+        );
+    }
+    shutdown.cancel();
+    for node_tasks in tasks {
+        node_tasks.join_all().await;
+    }
+}
