@@ -1,32 +1,18 @@
-//! The ISO 8601 date-times of policy conditions (`DateLessThan`, `acs:CurrentTime`), converted
-//! with the calendar arithmetic that the wire's timestamps use (`bpops_protocol::calendar`).
+//! The ISO 8601 date-times of policy conditions (`DateLessThan`, `acs:CurrentTime`): the
+//! wire's date and time (`bpops_protocol::calendar`), with a fraction and a UTC offset.
 
-use bpops_protocol::calendar::{civil_from_days, days_from_civil, days_in_month};
-
-const MS_PER_DAY: i64 = 86_400_000;
+use bpops_protocol::calendar::parse_date_time;
+use bpops_protocol::signature::format_timestamp;
 
 /// Parses `YYYY-MM-DDThh:mm:ss[.fff…](Z|±hh:mm)` into Unix milliseconds (the shape RAM's
 /// documentation uses, e.g. `2019-08-12T17:00:00+08:00`); `None` when malformed or not a real
 /// date and time. A fraction beyond milliseconds is dropped.
 pub(crate) fn parse_iso8601(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
+    if b.len() < 20 {
         return None;
     }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let digits = |from: usize, to: usize| number(b.get(from..to)?);
-    let (year, month, day) = (digits(0, 4)?, digits(5, 7)?, digits(8, 10)?);
-    let (hour, minute, second) = (digits(11, 13)?, digits(14, 16)?, digits(17, 19)?);
-    let valid = (1..=12).contains(&month)
-        && (1..=days_in_month(year, month)).contains(&day)
-        && hour < 24
-        && minute < 60
-        && second < 60;
-    if !valid {
-        return None;
-    }
+    let seconds = parse_date_time(&b[..19])?;
     let mut rest = &b[19..];
     let mut millis = 0;
     if let Some(fraction) = rest.strip_prefix(b".") {
@@ -50,27 +36,13 @@ pub(crate) fn parse_iso8601(s: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    let local = days_from_civil(year, month, day) * MS_PER_DAY
-        + (hour * 3600 + minute * 60 + second) * 1000
-        + millis;
-    Some(local - offset_minutes * 60_000)
+    Some(seconds * 1000 + millis - offset_minutes * 60_000)
 }
 
 /// Formats Unix milliseconds as `YYYY-MM-DDThh:mm:ssZ`, the string form of `acs:CurrentTime`
 /// for the string operators.
 pub(crate) fn format_iso8601(unix_ms: i64) -> String {
-    let (days, ms) = (
-        unix_ms.div_euclid(MS_PER_DAY),
-        unix_ms.rem_euclid(MS_PER_DAY),
-    );
-    let secs = ms / 1000;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    format_timestamp(unix_ms.div_euclid(1000))
 }
 
 fn number(digits: &[u8]) -> Option<i64> {

@@ -2,7 +2,7 @@
 //! §2.11, §3 step 7), converted without a date library: the format is fixed, UTC only, and the
 //! conversion is a few lines of civil-calendar arithmetic.
 
-use crate::calendar::{civil_from_days, days_from_civil, days_in_month};
+use crate::calendar::{civil_from_days, parse_date_time};
 
 const SECONDS_PER_DAY: i64 = 86_400;
 
@@ -10,34 +10,10 @@ const SECONDS_PER_DAY: i64 = 86_400;
 /// `T` and `Z`) into Unix seconds; `None` when malformed or not a real date and time.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    let shape_ok = b.len() == 20
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b'T'
-        && b[13] == b':'
-        && b[16] == b':'
-        && b[19] == b'Z';
-    if !shape_ok {
+    if b.len() != 20 || b[19] != b'Z' {
         return None;
     }
-    let number = |from: usize, to: usize| -> Option<i64> {
-        b[from..to].iter().try_fold(0, |acc, &digit| {
-            digit
-                .is_ascii_digit()
-                .then(|| acc * 10 + i64::from(digit - b'0'))
-        })
-    };
-    let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
-    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
-    // Leap seconds (`:60`) are refused: no SDK produces them.
-    let valid = (1..=12).contains(&month)
-        && (1..=days_in_month(year, month)).contains(&day)
-        && hour < 24
-        && minute < 60
-        && second < 60;
-    valid.then(|| {
-        days_from_civil(year, month, day) * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second
-    })
+    parse_date_time(&b[..19])
 }
 
 /// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`. Only years 0000 to 9999 give a string
