@@ -11,11 +11,10 @@ use bpops_protocol::extensions::{
     PageToken,
 };
 use bpops_protocol::signature::format_timestamp;
-use bpops_protocol::wire::OperationResult;
 use bpops_store::{AccountId, Cancelled, ListCursor, ListQuery, Operation, OperationId, Status};
 
 use crate::ApiError;
-use crate::handlers::Reply;
+use crate::handlers::{Reply, result};
 use crate::routes::Ctx;
 
 pub(crate) async fn list(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
@@ -118,15 +117,6 @@ fn item(op: Operation) -> OperationItem {
         finish_time: op
             .finished_at
             .map(|at| format_timestamp(at.div_euclid(1000))),
-    }
-}
-
-fn result(op: Operation) -> OperationResult {
-    OperationResult {
-        operation_id: op.id.to_string(),
-        status: op.status.as_str().to_owned(),
-        message: op.message,
-        arguments: op.arguments,
     }
 }
 

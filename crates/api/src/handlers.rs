@@ -159,7 +159,8 @@ async fn submit(ctx: &Ctx<'_>) -> Result<OperationId, ApiError> {
     Ok(id)
 }
 
-fn result(op: Operation) -> OperationResult {
+/// The wire form of an operation's result, as every action that answers with one gives it.
+pub(crate) fn result(op: Operation) -> OperationResult {
     OperationResult {
         operation_id: op.id.to_string(),
         status: op.status.as_str().to_owned(),
