@@ -62,42 +62,47 @@ pub async fn throughput(
 
 /// One operation at a time: submit then read until final, and ExecuteOperationSync.
 pub async fn latency(client: &Arc<Client>, n: usize) -> anyhow::Result<Vec<Report>> {
-    let mut polled = (Vec::with_capacity(n), 0);
-    let started = Instant::now();
-    for i in 0..n {
-        let asked = Instant::now();
-        match submit(client, i).await {
-            Ok(id) if until_final(client, &id).await => polled.0.push(asked.elapsed()),
-            _ => polled.1 += 1,
-        }
-    }
-    let polled = report(
+    let polled = one_at_a_time(
         "latency (ASync + Get until final)",
-        polled.0.len(),
-        started.elapsed(),
-        polled.0,
-        polled.1,
-    );
-
-    let mut synced = (Vec::with_capacity(n), 0);
-    let started = Instant::now();
-    for i in 0..n {
-        let asked = Instant::now();
+        n,
+        async |i| match submit(client, i).await {
+            Ok(id) => until_final(client, &id).await,
+            Err(_) => false,
+        },
+    )
+    .await;
+    let synced = one_at_a_time("latency (ExecuteOperationSync)", n, async |i| {
         let attributes = rename_attributes(i);
         let params = execute_params(&attributes);
-        match client.call("ExecuteOperationSync", &params).await {
-            Ok(answer) if answer["Data"]["Status"] == "SUCCESS" => synced.0.push(asked.elapsed()),
-            _ => synced.1 += 1,
+        matches!(
+            client.call("ExecuteOperationSync", &params).await,
+            Ok(answer) if answer["Data"]["Status"] == "SUCCESS"
+        )
+    })
+    .await;
+    Ok(vec![polled, synced])
+}
+
+/// Runs `one(0)` to `one(n - 1)` one after another, timing each; `one` tells whether its
+/// operation reached SUCCESS.
+async fn one_at_a_time(scenario: &str, n: usize, one: impl AsyncFn(usize) -> bool) -> Report {
+    let (mut latencies, mut errors) = (Vec::with_capacity(n), 0);
+    let started = Instant::now();
+    for i in 0..n {
+        let asked = Instant::now();
+        if one(i).await {
+            latencies.push(asked.elapsed());
+        } else {
+            errors += 1;
         }
     }
-    let synced = report(
-        "latency (ExecuteOperationSync)",
-        synced.0.len(),
+    report(
+        scenario,
+        latencies.len(),
         started.elapsed(),
-        synced.0,
-        synced.1,
-    );
-    Ok(vec![polled, synced])
+        latencies,
+        errors,
+    )
 }
 
 /// Signed reads of existing operations from `concurrency` clients for `duration`.
