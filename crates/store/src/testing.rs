@@ -897,7 +897,9 @@ async fn next_event(
     assert!(found.is_ok(), "no matching event was published");
 }
 
-fn query(account: &AccountId, limit: usize) -> ListQuery {
+/// A listing of every operation of `account` within no retention, `limit` to a page: any
+/// listing will do for the cases here and for the engine's own tests.
+pub fn list_query(account: &AccountId, limit: usize) -> ListQuery {
     ListQuery {
         account: account.clone(),
         status: None,
@@ -938,13 +940,16 @@ pub async fn list_pages_newest_first_without_skipping_or_repeating(store: &dyn S
         ids.push(op.id);
     }
     ids.reverse();
-    let pages = all_pages(store, query(&acct, 3)).await;
+    let pages = all_pages(store, list_query(&acct, 3)).await;
     assert_eq!(pages.len(), 3, "{pages:?}");
     assert_eq!(pages.concat(), ids);
 
-    let exact = all_pages(store, query(&acct, 7)).await;
+    let exact = all_pages(store, list_query(&acct, 7)).await;
     assert_eq!(exact, vec![ids.clone()], "no empty trailing page");
-    assert_eq!(all_pages(store, query(&account(3), 5)).await, vec![vec![]]);
+    assert_eq!(
+        all_pages(store, list_query(&account(3), 5)).await,
+        vec![vec![]]
+    );
 }
 
 /// Operations submitted while a client pages through a listing never make it skip or repeat
@@ -958,7 +963,7 @@ pub async fn list_pages_stay_stable_under_concurrent_submits(store: &dyn Store) 
         before.push(op.id);
     }
     before.reverse();
-    let mut q = query(&acct, 3);
+    let mut q = list_query(&acct, 3);
     let mut seen = Vec::new();
     let mut late = 0;
     loop {
@@ -1019,7 +1024,7 @@ pub async fn list_filters_narrow_the_result(store: &dyn Store) {
             .map(|o| o.id)
             .collect::<Vec<_>>()
     };
-    let base = query(&acct, 10);
+    let base = list_query(&acct, 10);
     assert_eq!(
         ids(ListQuery {
             status: Some(Status::Init),
@@ -1119,7 +1124,7 @@ pub async fn list_leaves_out_expired_and_foreign_operations(store: &dyn Store) {
     let listed = |expired_before: i64| async move {
         let q = ListQuery {
             expired_before,
-            ..query(acct, 10)
+            ..list_query(acct, 10)
         };
         let page = store.list(&q).await.unwrap();
         page.operations
@@ -1329,7 +1334,7 @@ pub async fn load_stores_final_operations_as_given(store: &dyn Store) {
     for op in &loaded {
         assert_eq!(store.get(&acct, &op.id).await.unwrap().as_ref(), Some(op));
     }
-    let newest_first: Vec<_> = all_pages(store, query(&acct, 2)).await.concat();
+    let newest_first: Vec<_> = all_pages(store, list_query(&acct, 2)).await.concat();
     assert_eq!(
         newest_first,
         vec![
@@ -1394,7 +1399,7 @@ pub async fn loaded_operations_expire_like_finished_ones(store: &dyn Store) {
 
     let listed = ListQuery {
         expired_before: T0 + 11,
-        ..query(&acct, 10)
+        ..list_query(&acct, 10)
     };
     assert_eq!(
         store.list(&listed).await.unwrap().operations,

@@ -12,7 +12,7 @@ use bpops_engine::{
     ManualClock, Settings, Submission,
 };
 use bpops_store::{
-    AccountId, Cancelled, ListQuery, Operation, OperationId, Resource, ResourceKey, Status, Store,
+    AccountId, Cancelled, Operation, OperationId, Resource, ResourceKey, Status, Store,
 };
 use bpops_store_postgres::testing::TestSchema;
 use bpops_store_sqlite::SqliteStore;

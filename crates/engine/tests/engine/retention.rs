@@ -116,18 +116,7 @@ pub(crate) async fn list_shows_the_operations_within_retention_newest_first(back
     f.engine.run_once().await.unwrap();
     f.clock.advance(Duration::from_secs(1800));
     let new = f.rename("i-run", "new").await;
-    let query = ListQuery {
-        account: AccountId::new(ACCOUNT),
-        status: None,
-        service: None,
-        operation: None,
-        applications: None,
-        created_from: None,
-        created_before: None,
-        expired_before: 0,
-        after: None,
-        limit: 10,
-    };
+    let query = bpops_store::testing::list_query(&AccountId::new(ACCOUNT), 10);
     let ids = |page: bpops_store::ListPage| page.operations.into_iter().map(|o| o.id).collect();
     let listed: Vec<OperationId> = ids(f.engine.list(query.clone()).await.unwrap());
     assert_eq!(listed, vec![new.clone(), old]);
