@@ -466,7 +466,8 @@ fn unknown(id: &str, as_json: bool) -> anyhow::Result<Outcome> {
     Ok(Outcome::Unknown)
 }
 
-fn list(value: &Value) -> &[Value] {
+/// The elements of a JSON array, or none when `value` is not one.
+pub(crate) fn list(value: &Value) -> &[Value] {
     value.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 

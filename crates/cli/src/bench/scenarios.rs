@@ -11,6 +11,7 @@ use super::Report;
 use super::server::{APPLICATION, instance};
 use super::stats::Percentiles;
 use crate::client::Client;
+use crate::commands::list;
 
 /// Submits `n` renames (spread over the seeded instances) from `concurrency` clients, and
 /// asks ListExecuteOperations until no operation is left unfinished: one request answers
@@ -206,7 +207,7 @@ async fn any_listed(client: &Client, status: &str) -> anyhow::Result<bool> {
             &[("Status", status), ("MaxResults", "1")],
         )
         .await?;
-    Ok(!listed(&answer).is_empty())
+    Ok(!list(&answer["Data"]["Operations"]).is_empty())
 }
 
 /// How many operations of the account are in `status`, page by page.
@@ -218,18 +219,12 @@ async fn count_listed(client: &Client, status: &str) -> anyhow::Result<usize> {
             params.push(("NextToken", token));
         }
         let answer = client.call("ListExecuteOperations", &params).await?;
-        count += listed(&answer).len();
+        count += list(&answer["Data"]["Operations"]).len();
         match answer["Data"]["NextToken"].as_str() {
             Some(next) => token = Some(next.to_owned()),
             None => return Ok(count),
         }
     }
-}
-
-fn listed(answer: &serde_json::Value) -> &[serde_json::Value] {
-    answer["Data"]["Operations"]
-        .as_array()
-        .map_or(&[], Vec::as_slice)
 }
 
 /// The attributes of the `i`th rename: one of the seeded instances, a new name.
