@@ -1,8 +1,9 @@
 //! The PostgreSQL backend of the bpops store: [`PgStore`], for several nodes sharing one
 //! database.
 //!
-//! Every intent is one transaction on a connection from a pool (deadpool-postgres). Nodes
-//! coordinate only through the database:
+//! Every intent is one transaction on a connection from a pool (deadpool-postgres), except
+//! that concurrent submits share one (group commit). Nodes coordinate only through the
+//! database:
 //! - Claims lock rows with `FOR UPDATE SKIP LOCKED`, so nodes never wait on each other's
 //!   claims, and only the head of each resource's queue is a candidate. Submits on one
 //!   resource take a transaction-scoped advisory lock, so a resource's operations commit in
@@ -23,6 +24,7 @@
 mod listener;
 mod migrate;
 mod queries;
+mod submits;
 pub mod testing;
 
 use std::time::Duration;
@@ -38,6 +40,9 @@ use tokio::sync::broadcast;
 use tokio_postgres::NoTls;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::queries::Pending;
+use crate::submits::Submits;
+
 /// Connections per node when the configuration does not say: enough for two cores, where
 /// each store call holds a connection for one short transaction.
 pub const DEFAULT_POOL_SIZE: usize = 10;
@@ -52,6 +57,7 @@ pub struct PgStore {
     pool: Pool,
     /// Connections whose commits do not wait for the disk, for signature nonces only.
     nonces: Pool,
+    submits: Submits,
     channel: String,
     events: broadcast::Sender<StoreEvent>,
     /// Stops the listening connection when the store is dropped.
@@ -98,6 +104,7 @@ impl PgStore {
         let stop = CancellationToken::new();
         listener::start(config, channel.clone(), events.clone(), stop.clone()).await?;
         Ok(PgStore {
+            submits: Submits::start(pool.clone(), channel.clone(), events.clone()),
             pool,
             nonces,
             channel,
@@ -108,21 +115,6 @@ impl PgStore {
 
     async fn client(&self) -> Result<Object> {
         get(&self.pool).await
-    }
-
-    async fn store(
-        &self,
-        op: &NewOperation,
-        expired_before: i64,
-        decide: Option<Decide>,
-    ) -> Result<Submitted> {
-        let mut client = self.client().await?;
-        let submitted =
-            queries::submit(&mut client, &self.channel, op, expired_before, decide).await?;
-        if submitted == Submitted::Created {
-            self.publish(StoreEvent::Submitted);
-        }
-        Ok(submitted)
     }
 
     fn publish(&self, event: StoreEvent) {
@@ -160,7 +152,7 @@ fn new_pool(config: tokio_postgres::Config, size: usize) -> Result<Pool> {
         .map_err(|e| StoreError::Other(format!("building the connection pool: {e}")))
 }
 
-async fn get(pool: &Pool) -> Result<Object> {
+pub(crate) async fn get(pool: &Pool) -> Result<Object> {
     pool.get().await.map_err(|e| match e {
         // Failing to create or recycle a connection means the database is out of reach.
         PoolError::Backend(e) => StoreError::Unavailable(describe(&e)),
@@ -224,7 +216,12 @@ fn is_connection_failure(e: &tokio_postgres::Error) -> bool {
 #[async_trait]
 impl Store for PgStore {
     async fn submit(&self, op: &NewOperation, expired_before: i64) -> Result<Submitted> {
-        self.store(op, expired_before, None).await
+        let pending = Pending {
+            op: op.clone(),
+            expired_before,
+            decide: None,
+        };
+        self.submits.submit(pending).await
     }
 
     async fn submit_decided(
@@ -233,7 +230,12 @@ impl Store for PgStore {
         expired_before: i64,
         decide: Decide,
     ) -> Result<Submitted> {
-        self.store(op, expired_before, Some(decide)).await
+        let pending = Pending {
+            op: op.clone(),
+            expired_before,
+            decide: Some(decide),
+        };
+        self.submits.submit(pending).await
     }
 
     async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>> {

@@ -1,76 +1,277 @@
-//! The SQL of each store intent, one function per intent, each one transaction.
+//! The SQL of each store intent, one function per intent, each one transaction (submits: one
+//! per group).
 
 use bpops_store::{
     AccountId, BootstrapKey, Cancelled, Decide, Effect, Finish, Lease, ListCursor, ListPage,
     ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result,
     Status, StoreError, Submitted,
 };
-use deadpool_postgres::{GenericClient, Object};
+use deadpool_postgres::{GenericClient, Object, Transaction};
+use futures_util::future::try_join_all;
 use serde_json::{Map, Value};
-use tokio_postgres::Row;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Row, Statement};
 
 use crate::from_pg;
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
      attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested";
 
-/// Stores `op`; with `decide`, already final when it could run at once (see
-/// `Store::submit_decided`).
-pub(crate) async fn submit(
-    client: &mut Object,
-    channel: &str,
-    op: &NewOperation,
-    expired_before: i64,
-    decide: Option<Decide>,
-) -> Result<Submitted> {
-    let tx = client.transaction().await.map_err(from_pg)?;
-    // N.B. locks are taken in one order (token, then resource) so submits never deadlock.
-    if let Some(token) = &op.client_token {
-        // Submits racing with one token on several nodes queue here; the later ones then
-        // find the first one's operation.
-        lock(&tx, &format!("token/{}/{token}", op.account)).await?;
-        let existing = tx
-            .query_opt(
-                "SELECT id, fingerprint, finished_at FROM operations
-                 WHERE account = $1 AND client_token = $2",
-                &[&op.account.as_str(), token],
-            )
-            .await
-            .map_err(from_pg)?;
-        if let Some(row) = existing {
-            let (id, fingerprint, finished_at): (String, String, Option<i64>) =
-                (row.get(0), row.get(1), row.get(2));
-            if finished_at.is_some_and(|at| at < expired_before) {
-                // The holder has expired but is not swept yet: the token is free again.
-                tx.execute(
-                    "UPDATE operations SET client_token = NULL WHERE id = $1",
-                    &[&id],
-                )
-                .await
-                .map_err(from_pg)?;
-            } else {
-                return Ok(Submitted::Existing {
-                    id: parse_id(id)?,
-                    same_parameters: fingerprint == op.fingerprint,
-                });
-            }
+/// A submit to store, with others, in one transaction (see `crate::submits`).
+pub(crate) struct Pending {
+    pub(crate) op: NewOperation,
+    pub(crate) expired_before: i64,
+    /// With it, the operation is stored already final when it can run at once (see
+    /// `Store::submit_decided`).
+    pub(crate) decide: Option<Decide>,
+}
+
+impl Pending {
+    /// The advisory locks storing it takes.
+    pub(crate) fn locks(&self) -> impl Iterator<Item = Lock> {
+        let op = &self.op;
+        let token = op
+            .client_token
+            .as_ref()
+            .map(|token| Lock::Token(format!("token/{}/{token}", op.account)));
+        let resource = op
+            .resource
+            .as_ref()
+            .map(|resource| Lock::Resource(format!("resource/{resource}")));
+        token.into_iter().chain(resource)
+    }
+}
+
+/// A transaction-scoped advisory lock (its name hashed to 64 bits). Ordered as a transaction
+/// takes them: every client token before any resource, each kind by name, so transactions
+/// that take several never deadlock.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Lock {
+    /// Submits racing with one token, on any node, queue here; the later ones then find the
+    /// first one's operation.
+    Token(String),
+    /// One resource's operations get their seq and commit one at a time, so seq order is
+    /// commit order: a claim never sees a later operation without the earlier ones.
+    Resource(String),
+}
+
+impl Lock {
+    fn name(&self) -> &str {
+        match self {
+            Lock::Token(name) | Lock::Resource(name) => name,
         }
     }
-    if let Some(resource) = &op.resource {
-        // One resource's operations get their seq and commit one at a time, so seq order
-        // is commit order: a claim never sees a later operation without the earlier ones.
-        lock(&tx, &format!("resource/{resource}")).await?;
+}
+
+/// The statements of a group of submits, prepared before any is sent: a step's statements
+/// then travel together (pipelined), and PostgreSQL runs them in the order they were sent.
+struct SubmitStatements {
+    lock: Statement,
+    holder: Statement,
+    turn: Statement,
+    free_token: Statement,
+    insert: Statement,
+}
+
+impl SubmitStatements {
+    async fn prepare(client: &impl GenericClient) -> Result<SubmitStatements> {
+        let prepare = |sql| async move { client.prepare_cached(sql).await.map_err(from_pg) };
+        let (lock, holder, turn, free_token, insert) = tokio::try_join!(
+            prepare(
+                "SELECT count(pg_advisory_xact_lock(hashtextextended(name, 0)))
+                 FROM unnest($1::text[]) AS name"
+            ),
+            prepare(
+                "SELECT id, fingerprint, finished_at FROM operations
+                 WHERE account = $1 AND client_token = $2"
+            ),
+            // Whether an unfinished operation holds the resource, and the resource's state.
+            prepare(
+                "SELECT EXISTS (SELECT 1 FROM operations
+                         WHERE account = $1 AND resource = $2 AND status IN ('INIT', 'RUNNING')),
+                     r.application, r.properties
+                 FROM (SELECT 1) AS one
+                 LEFT JOIN resources r
+                   ON r.account = $1 AND r.service = $3 AND r.id = $4 AND NOT r.deleted"
+            ),
+            prepare("UPDATE operations SET client_token = NULL WHERE id = $1"),
+            prepare(
+                "INSERT INTO operations (id, account, service, operation, application, resource,
+                     attributes, client_token, fingerprint, status, message, arguments, attempt,
+                     created_at, finished_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            ),
+        )?;
+        Ok(SubmitStatements {
+            lock,
+            holder,
+            turn,
+            free_token,
+            insert,
+        })
     }
-    let decided = match decide {
-        Some(decide) => match turn(&tx, op).await? {
-            Turn::Now(resource) => Some(decide(resource)),
-            Turn::Queued => None,
+}
+
+/// Stores `group` in `tx` and answers each submit, in order. No two of them take the same
+/// lock. On an error the caller rolls the transaction back.
+pub(crate) async fn submit_group(
+    tx: &Transaction<'_>,
+    channel: &str,
+    group: &mut [Pending],
+) -> Result<Vec<Submitted>> {
+    let sql = SubmitStatements::prepare(tx).await?;
+    let mut locks: Vec<Lock> = group.iter().flat_map(Pending::locks).collect();
+    locks.sort();
+    let names: Vec<&str> = locks.iter().map(Lock::name).collect();
+    // One round trip: the locks first, then what they guard, read after them.
+    let (_, holders, turns) = tokio::try_join!(
+        async {
+            if !names.is_empty() {
+                tx.execute(&sql.lock, &[&names]).await.map_err(from_pg)?;
+            }
+            Ok(())
         },
+        try_join_all(group.iter().map(|p| holder(tx, &sql, &p.op))),
+        try_join_all(
+            group
+                .iter()
+                .map(|p| turn(tx, &sql, &p.op, p.decide.is_some()))
+        ),
+    )?;
+
+    let mut freed = Vec::new();
+    let mut answers = Vec::with_capacity(group.len());
+    for ((pending, holder), turn) in group.iter_mut().zip(holders).zip(turns) {
+        if let Some(holder) = holder {
+            if holder
+                .finished_at
+                .is_some_and(|at| at < pending.expired_before)
+            {
+                // The holder has expired but is not swept yet: the token is free again.
+                freed.push(holder.id);
+            } else {
+                answers.push(Submitted::Existing {
+                    id: parse_id(holder.id)?,
+                    same_parameters: holder.fingerprint == pending.op.fingerprint,
+                });
+                continue;
+            }
+        }
+        answers.push(match (&mut pending.decide, turn) {
+            (Some(decide), Some(resource)) => Submitted::Decided(decide(resource)),
+            _ => Submitted::Created,
+        });
+    }
+
+    // One more round trip: freed tokens before the rows that take them again.
+    // N.B. operations only, not whole submits: their decisions need not be `Sync`.
+    let ops: Vec<&NewOperation> = group.iter().map(|pending| &pending.op).collect();
+    let stored = || {
+        ops.iter()
+            .zip(&answers)
+            .filter_map(|(op, answer)| match answer {
+                Submitted::Created => Some((*op, None)),
+                Submitted::Decided(finish) => Some((*op, Some(finish))),
+                Submitted::Existing { .. } => None,
+            })
+    };
+    let effects = stored().filter_map(|(_, finish)| finish?.effect.as_ref());
+    let queued = answers.contains(&Submitted::Created);
+    tokio::try_join!(
+        try_join_all(
+            freed
+                .iter()
+                .map(|id| async { tx.execute(&sql.free_token, &[id]).await.map_err(from_pg) })
+        ),
+        try_join_all(stored().map(|(op, finish)| insert(tx, &sql, op, finish))),
+        try_join_all(effects.map(|effect| apply_effect(tx, effect))),
+        async {
+            if queued {
+                notify(tx, channel, "submitted").await?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(answers)
+}
+
+/// The operation already holding `op`'s client token.
+struct Holder {
+    id: String,
+    fingerprint: String,
+    finished_at: Option<i64>,
+}
+
+async fn holder(
+    tx: &Transaction<'_>,
+    sql: &SubmitStatements,
+    op: &NewOperation,
+) -> Result<Option<Holder>> {
+    let Some(token) = &op.client_token else {
+        return Ok(None);
+    };
+    let row = tx
+        .query_opt(&sql.holder, &[&op.account.as_str(), token])
+        .await
+        .map_err(from_pg)?;
+    Ok(row.map(|row| Holder {
+        id: row.get(0),
+        fingerprint: row.get(1),
+        finished_at: row.get(2),
+    }))
+}
+
+/// For a submit to decide: whether `op` may run as soon as it is stored, with its resource's
+/// state (`None` when it names none, or the resource is absent). Asked under the resource's
+/// lock, so no submit of the same resource races with the answer.
+async fn turn(
+    tx: &Transaction<'_>,
+    sql: &SubmitStatements,
+    op: &NewOperation,
+    to_decide: bool,
+) -> Result<Option<Option<Resource>>> {
+    if !to_decide {
+        return Ok(None);
+    }
+    let Some(key) = &op.resource else {
+        return Ok(Some(None));
+    };
+    let row = tx
+        .query_one(
+            &sql.turn,
+            &[
+                &key.account.as_str(),
+                &resource_column(key),
+                &key.service,
+                &key.id,
+            ],
+        )
+        .await
+        .map_err(from_pg)?;
+    if row.try_get::<_, bool>(0).map_err(from_pg)? {
+        return Ok(None);
+    }
+    let application: Option<String> = row.try_get(1).map_err(from_pg)?;
+    let resource = match application {
+        Some(application) => Some(Resource {
+            key: key.clone(),
+            application,
+            properties: parse_properties(row.try_get(2).map_err(from_pg)?)?,
+        }),
         None => None,
     };
-    let (status, message, arguments, finished_at, attempt) = match &decided {
+    Ok(Some(resource))
+}
+
+/// Inserts `op`, in `INIT`, or final with `finish`.
+async fn insert(
+    tx: &Transaction<'_>,
+    sql: &SubmitStatements,
+    op: &NewOperation,
+    finish: Option<&Finish>,
+) -> Result<()> {
+    let (status, message, arguments, finished_at, attempt) = match finish {
         Some(f) => (
             f.status,
             f.message.as_str(),
@@ -80,15 +281,6 @@ pub(crate) async fn submit(
         ),
         None => (Status::Init, "", "{}", None, 0),
     };
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO operations (id, account, service, operation, application, resource,
-                 attributes, client_token, fingerprint, status, message, arguments, attempt,
-                 created_at, finished_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .await
-        .map_err(from_pg)?;
     let (id, account, resource) = (
         op.id.as_str(),
         op.account.as_str(),
@@ -112,91 +304,12 @@ pub(crate) async fn submit(
         &op.created_at,
         &finished_at,
     ];
-    let insert = tx.execute(&stmt, &params);
-    // N.B. joined, the statements travel together (pipelined) and PostgreSQL runs them in
-    // order; a failing one aborts the transaction, so nothing commits half-done.
-    let insert = async { insert.await.map_err(from_pg) };
-    match &decided {
-        Some(finish) => tokio::try_join!(insert, apply_effect(&tx, finish.effect.as_ref()))?,
-        None => tokio::try_join!(insert, notify(&tx, channel, "submitted"))?,
-    };
-    let submitted = match decided {
-        Some(finish) => Submitted::Decided(finish),
-        None => Submitted::Created,
-    };
-    tx.commit().await.map_err(from_pg)?;
-    Ok(submitted)
-}
-
-/// Whether an operation may run as soon as it is stored.
-enum Turn {
-    /// No unfinished operation holds its resource, whose state is this (`None` when it names
-    /// none, or the resource is absent).
-    Now(Option<Resource>),
-    /// It queues behind an unfinished operation on its resource.
-    Queued,
-}
-
-/// Whose turn `op` is, in one query. Asked under the resource's lock, so no submit of the
-/// same resource races with the answer.
-async fn turn(client: &impl GenericClient, op: &NewOperation) -> Result<Turn> {
-    let Some(key) = &op.resource else {
-        return Ok(Turn::Now(None));
-    };
-    let stmt = client
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM operations
-                     WHERE account = $1 AND resource = $2 AND status IN ('INIT', 'RUNNING')),
-                 r.application, r.properties
-             FROM (SELECT 1) AS one
-             LEFT JOIN resources r
-               ON r.account = $1 AND r.service = $3 AND r.id = $4 AND NOT r.deleted",
-        )
-        .await
-        .map_err(from_pg)?;
-    let row = client
-        .query_one(
-            &stmt,
-            &[
-                &key.account.as_str(),
-                &resource_column(key),
-                &key.service,
-                &key.id,
-            ],
-        )
-        .await
-        .map_err(from_pg)?;
-    if row.try_get::<_, bool>(0).map_err(from_pg)? {
-        return Ok(Turn::Queued);
-    }
-    let application: Option<String> = row.try_get(1).map_err(from_pg)?;
-    let resource = match application {
-        Some(application) => Some(Resource {
-            key: key.clone(),
-            application,
-            properties: parse_properties(row.try_get(2).map_err(from_pg)?)?,
-        }),
-        None => None,
-    };
-    Ok(Turn::Now(resource))
-}
-
-/// A transaction-scoped advisory lock on `key` (hashed to 64 bits).
-async fn lock(tx: &deadpool_postgres::Transaction<'_>, key: &str) -> Result<()> {
-    let stmt = tx
-        .prepare_cached("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .await
-        .map_err(from_pg)?;
-    tx.execute(&stmt, &[&key]).await.map_err(from_pg)?;
+    tx.execute(&sql.insert, &params).await.map_err(from_pg)?;
     Ok(())
 }
 
 /// Queues a notification, delivered to every listener when the transaction commits.
-async fn notify(
-    tx: &deadpool_postgres::Transaction<'_>,
-    channel: &str,
-    payload: &str,
-) -> Result<()> {
+async fn notify(tx: &Transaction<'_>, channel: &str, payload: &str) -> Result<()> {
     let stmt = tx
         .prepare_cached("SELECT pg_notify($1, $2)")
         .await
@@ -466,38 +579,44 @@ pub(crate) async fn finish(
         // A newer attempt owns the operation, or it is already final: apply nothing.
         return Ok(false);
     }
-    apply_effect(&tx, finish.effect.as_ref()).await?;
+    if let Some(effect) = &finish.effect {
+        apply_effect(&tx, effect).await?;
+    }
     notify(&tx, channel, &format!("finished {id}")).await?;
     tx.commit().await.map_err(from_pg)?;
     Ok(true)
 }
 
 /// Applies a result's change to the inventory, in the caller's transaction.
-async fn apply_effect(client: &impl GenericClient, effect: Option<&Effect>) -> Result<()> {
+async fn apply_effect(client: &impl GenericClient, effect: &Effect) -> Result<()> {
     match effect {
-        None => {}
-        Some(Effect::Update { key, properties }) => {
-            client
-                .execute(
+        Effect::Update { key, properties } => {
+            let stmt = client
+                .prepare_cached(
                     "UPDATE resources SET properties = $1
                      WHERE account = $2 AND service = $3 AND id = $4 AND NOT deleted",
-                    &[
-                        &Value::Object(properties.clone()).to_string(),
-                        &key.account.as_str(),
-                        &key.service,
-                        &key.id,
-                    ],
+                )
+                .await
+                .map_err(from_pg)?;
+            let properties = Value::Object(properties.clone()).to_string();
+            client
+                .execute(
+                    &stmt,
+                    &[&properties, &key.account.as_str(), &key.service, &key.id],
                 )
                 .await
                 .map_err(from_pg)?;
         }
-        Some(Effect::Delete { key }) => {
-            client
-                .execute(
+        Effect::Delete { key } => {
+            let stmt = client
+                .prepare_cached(
                     "UPDATE resources SET deleted = TRUE
                      WHERE account = $1 AND service = $2 AND id = $3",
-                    &[&key.account.as_str(), &key.service, &key.id],
                 )
+                .await
+                .map_err(from_pg)?;
+            client
+                .execute(&stmt, &[&key.account.as_str(), &key.service, &key.id])
                 .await
                 .map_err(from_pg)?;
         }

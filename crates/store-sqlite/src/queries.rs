@@ -51,7 +51,7 @@ pub(crate) fn submit(
         }
     }
     let decided = match decide {
-        Some(decide) if runnable_now(&tx, op)? => {
+        Some(mut decide) if runnable_now(&tx, op)? => {
             let resource = match &op.resource {
                 Some(key) => resource(&tx, key)?,
                 None => None,

@@ -34,8 +34,9 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 /// Decides an operation at submission from the current state of its resource (`None` when it
-/// names none, or the resource is absent): see [`Store::submit_decided`].
-pub type Decide = Box<dyn FnOnce(Option<Resource>) -> Finish + Send>;
+/// names none, or the resource is absent): see [`Store::submit_decided`]. A store that
+/// retries the transaction asks again, from the state it then reads.
+pub type Decide = Box<dyn FnMut(Option<Resource>) -> Finish + Send>;
 
 /// How many events a subscriber may fall behind before it is told it missed some.
 pub const EVENT_BUFFER: usize = 1024;

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
@@ -42,6 +43,8 @@ macro_rules! store_conformance {
             seeding_never_overwrites_the_inventory,
             bootstrap_key_is_created_once,
             concurrent_submits_with_one_client_token_create_one_operation,
+            a_failing_submit_among_concurrent_ones_fails_alone,
+            concurrent_decided_submits_on_one_resource_decide_in_turn,
             concurrent_workers_claim_each_operation_once_in_resource_order,
             concurrent_sweeps_delete_each_operation_once,
             submit_and_finish_publish_events,
@@ -413,8 +416,12 @@ pub async fn submit_decided_stores_a_final_operation_with_its_effect(store: &dyn
     };
     let (expected, answer) = (seeded.clone(), decided.clone());
     let decide: Decide = Box::new(move |resource| {
-        assert_eq!(resource, Some(expected), "decided on the current state");
-        answer
+        assert_eq!(
+            resource.as_ref(),
+            Some(&expected),
+            "decided on the current state"
+        );
+        answer.clone()
     });
     assert_eq!(
         store.submit_decided(&op, 0, decide).await.unwrap(),
@@ -756,6 +763,81 @@ pub async fn concurrent_submits_with_one_client_token_create_one_operation(store
         }
     }
     assert_eq!(store.claim(T0, T0 + 1000, 10).await.unwrap().len(), 1);
+}
+
+/// Among concurrent submits (which a backend may store together), one that cannot be stored
+/// fails alone: every other one is stored.
+pub async fn a_failing_submit_among_concurrent_ones_fails_alone(store: &dyn Store) {
+    let acct = account(1);
+    let first = new_op(&acct, None, T0);
+    submit(store, &first).await;
+    let mut ops: Vec<NewOperation> = (1..=40)
+        .map(|n| new_op(&acct, Some(&format!("i-{n}")), T0 + n))
+        .collect();
+    // An id already taken: this one cannot be stored.
+    ops[17].id = first.id.clone();
+    let outcomes = join_all(ops.iter().map(|op| store.submit(op, 0))).await;
+    for (n, outcome) in outcomes.iter().enumerate() {
+        match n {
+            17 => assert!(outcome.is_err(), "{outcome:?}"),
+            _ => assert_eq!(outcome.as_ref().unwrap(), &Submitted::Created, "submit {n}"),
+        }
+    }
+    let stored = store
+        .list(&list_query(&acct, 100))
+        .await
+        .unwrap()
+        .operations;
+    assert_eq!(stored.len(), 40);
+    let original = store.get(&acct, &first.id).await.unwrap().expect("kept");
+    assert_eq!(
+        original.created_at, T0,
+        "the taken id still names the first operation"
+    );
+}
+
+/// Concurrent decided submits on one resource are decided one after another, each from the
+/// state the one before it left.
+pub async fn concurrent_decided_submits_on_one_resource_decide_in_turn(store: &dyn Store) {
+    let acct = account(1);
+    let seeded = Resource {
+        key: key(&acct, "i-1"),
+        application: "APP-WEB".into(),
+        properties: props(json!({"n": 0})),
+    };
+    store
+        .seed_resources(std::slice::from_ref(&seeded))
+        .await
+        .unwrap();
+    let increment = || -> Decide {
+        Box::new(|resource| {
+            let resource = resource.expect("seeded");
+            let n = resource.properties["n"].as_i64().expect("a count");
+            Finish {
+                effect: Some(Effect::Update {
+                    key: resource.key,
+                    properties: props(json!({ "n": n + 1 })),
+                }),
+                ..finish(Status::Success, T0 + 1)
+            }
+        })
+    };
+    let ops: Vec<NewOperation> = (0..20)
+        .map(|n| new_op(&acct, Some("i-1"), T0 + n))
+        .collect();
+    let outcomes = join_all(
+        ops.iter()
+            .map(|op| store.submit_decided(op, 0, increment())),
+    )
+    .await;
+    for outcome in outcomes {
+        assert!(matches!(outcome, Ok(Submitted::Decided(_))), "{outcome:?}");
+    }
+    let resource = store.resource(&seeded.key).await.unwrap().expect("kept");
+    assert_eq!(
+        resource.properties["n"], 20,
+        "every decision saw the one before"
+    );
 }
 
 /// Several workers claiming and finishing at once (as on several nodes) run every
