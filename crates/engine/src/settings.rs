@@ -42,7 +42,7 @@ impl Default for Settings {
             lease: Duration::from_secs(30),
             concurrency: 256,
             fallback_poll: Duration::from_secs(1),
-            sweep_batch: 200,
+            sweep_batch: 100,
             emulation: HashMap::new(),
             decide_at_submit: true,
         }

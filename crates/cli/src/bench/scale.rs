@@ -330,6 +330,8 @@ struct Reads {
     started: Instant,
     deadline: Instant,
     rate: f64,
+    /// How often each client reads: every client's first measured read is due within one.
+    interval: Duration,
 }
 
 /// What a phase adds to its line.
@@ -346,8 +348,8 @@ struct Phase {
 
 /// Reads ids picked uniformly from `ids`, offered at `settings.rate` per second shared by
 /// `settings.concurrency` clients, for `settings.read_for` (after an unmeasured warm-up of
-/// a fifth of that) or until `stop`. Each client sends its first read even after `stop`, so
-/// a phase always has a line.
+/// a fifth of that) or until `stop`. Each client sends its first measured read even after
+/// `stop` (a sweep may end within the warm-up), so a phase always has a line.
 async fn read_at_rate(
     client: &Arc<Client>,
     ids: &Arc<Vec<String>>,
@@ -370,13 +372,13 @@ async fn read_at_rate(
         tasks.spawn(async move {
             let (mut latencies, mut errors) = (Vec::new(), 0);
             let mut picker = Picker::new(worker);
-            let mut sent = false;
-            while due < deadline && !(sent && stop.is_cancelled()) {
+            let mut measured = false;
+            while due < deadline && !(measured && stop.is_cancelled()) {
                 tokio::select! {
                     () = tokio::time::sleep_until(due.into()) => {}
-                    () = stop.cancelled(), if sent => break,
+                    () = stop.cancelled(), if measured => break,
                 }
-                sent = true;
+                measured = due >= started;
                 let id = &ids[picker.next(ids.len())];
                 match client
                     .call("GetExecuteOperationResult", &[("OperationId", id)])
@@ -384,7 +386,7 @@ async fn read_at_rate(
                 {
                     // From the scheduled time: a late send is part of the latency.
                     Ok(answer) if answer.get("Data").is_some() => {
-                        if due >= started {
+                        if measured {
                             latencies.push(due.elapsed());
                         }
                     }
@@ -402,6 +404,7 @@ async fn read_at_rate(
         started,
         deadline,
         rate: settings.rate,
+        interval,
     }
 }
 
@@ -416,7 +419,11 @@ impl Reads {
         let ended = phase
             .ended
             .map_or(self.deadline, |at| at.min(self.deadline));
-        let window = ended.saturating_duration_since(self.started);
+        // At least one interval: a sweep that ended within the warm-up still waited for
+        // each client's one measured read.
+        let window = ended
+            .saturating_duration_since(self.started)
+            .max(self.interval);
         let mut line = report(
             scenario,
             self.latencies.len(),
