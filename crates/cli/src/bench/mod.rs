@@ -147,6 +147,7 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<Outcome> {
             }
         };
         let mut client = Arc::new(Client::new(credentials)?);
+        scenarios::warm_up(&client).await?;
         let mut reports = Vec::new();
         for scenario in &args.scenario {
             let mut found = match scenario {

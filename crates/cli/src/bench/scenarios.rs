@@ -13,6 +13,19 @@ use super::stats::Percentiles;
 use crate::client::Client;
 use crate::commands::list;
 
+/// Operations a server runs, one at a time, before anything is measured: as many as
+/// Celery's workers get (bench/celery/bench.py), so neither side is measured cold.
+const WARM_UP: usize = 20;
+
+/// Runs [`WARM_UP`] operations one at a time, each until final.
+pub async fn warm_up(client: &Client) -> anyhow::Result<()> {
+    for i in 0..WARM_UP {
+        let id = submit(client, i).await?;
+        anyhow::ensure!(until_final(client, &id).await, "warm-up operation {id} failed");
+    }
+    Ok(())
+}
+
 /// Submits `n` renames (spread over the seeded instances) from `concurrency` clients, and
 /// asks ListExecuteOperations until no operation is left unfinished: one request answers
 /// for many operations, as Celery's `join_native` reads many results in one MGET. The rate
