@@ -3,7 +3,8 @@
 //! One writer thread owns the write connection (SQLite allows one writer at a time anyway)
 //! and commits writes in groups: writes that queue up while a commit reaches the disk share
 //! the next transaction, each in its own savepoint (see `writer`). A few reader connections
-//! serve reads concurrently thanks to WAL mode, on tokio's blocking pool.
+//! serve reads concurrently thanks to WAL mode: a read by id on the calling thread when one is
+//! free at once, other reads on tokio's blocking pool.
 //!
 //! Durability: `synchronous = FULL` makes every commit reach the disk before any write of its
 //! group is answered, so an acknowledged operation survives a process crash and a power loss.
@@ -24,7 +25,7 @@ mod writer;
 use std::fs::{File, TryLockError};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use bpops_store::{
@@ -117,15 +118,22 @@ impl SqliteStore {
             .map_err(|_| StoreError::Other("the SQLite readers are closed".to_owned()))?;
         let readers = Arc::clone(&self.readers);
         let first = self.next_reader.fetch_add(1, Ordering::Relaxed);
-        run_blocking(move || {
-            let n = readers.len();
-            let conn = (0..n)
-                .find_map(|i| readers[(first + i) % n].try_lock().ok())
-                .unwrap_or_else(|| readers[first % n].lock().expect("reader lock poisoned"));
-            f(&conn)
-        })
-        .await
+        run_blocking(move || f(&free_reader(&readers, first))).await
     }
+
+    /// A reader connection, for a caller holding a permit of `free_readers`.
+    fn free_reader(&self) -> MutexGuard<'_, Connection> {
+        free_reader(&self.readers, self.next_reader.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// The first free reader from the `first`th on; with a permit of `free_readers` one is free,
+/// unless a permit's holder has not locked its connection yet (then this waits for it).
+fn free_reader(readers: &[Mutex<Connection>], first: usize) -> MutexGuard<'_, Connection> {
+    let n = readers.len();
+    (0..n)
+        .find_map(|i| readers[(first + i) % n].try_lock().ok())
+        .unwrap_or_else(|| readers[first % n].lock().expect("reader lock poisoned"))
 }
 
 fn lock_owner(path: &Path) -> Result<File> {
@@ -198,6 +206,12 @@ impl Store for SqliteStore {
     }
 
     async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>> {
+        // N.B. one lookup by a unique index takes microseconds: less than handing it to a
+        // blocking thread and back, so it runs here when a reader is free at once.
+        if let Ok(_permit) = self.free_readers.try_acquire() {
+            let conn = self.free_reader();
+            return queries::get(&conn, account, id).map_err(from_sqlite);
+        }
         let (account, id) = (account.clone(), id.clone());
         self.read(move |conn| queries::get(conn, &account, &id))
             .await
