@@ -123,7 +123,10 @@ impl SqliteStore {
 
     /// A reader connection, for a caller holding a permit of `free_readers`.
     fn free_reader(&self) -> MutexGuard<'_, Connection> {
-        free_reader(&self.readers, self.next_reader.fetch_add(1, Ordering::Relaxed))
+        free_reader(
+            &self.readers,
+            self.next_reader.fetch_add(1, Ordering::Relaxed),
+        )
     }
 }
 

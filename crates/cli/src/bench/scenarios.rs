@@ -21,7 +21,10 @@ const WARM_UP: usize = 20;
 pub async fn warm_up(client: &Client) -> anyhow::Result<()> {
     for i in 0..WARM_UP {
         let id = submit(client, i).await?;
-        anyhow::ensure!(until_final(client, &id).await, "warm-up operation {id} failed");
+        anyhow::ensure!(
+            until_final(client, &id).await,
+            "warm-up operation {id} failed"
+        );
     }
     Ok(())
 }
