@@ -209,8 +209,9 @@ impl Store for SqliteStore {
     }
 
     async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>> {
-        // N.B. one lookup by a unique index takes microseconds: less than handing it to a
-        // blocking thread and back, so it runs here when a reader is free at once.
+        // N.B. one lookup by a unique index takes microseconds (an hour of operations stays
+        // in the OS's page cache): less than handing it to a blocking thread and back, so it
+        // runs here when a reader is free at once.
         if let Ok(_permit) = self.free_readers.try_acquire() {
             let conn = self.free_reader();
             return queries::get(&conn, account, id).map_err(from_sqlite);
