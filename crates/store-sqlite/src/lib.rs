@@ -120,14 +120,6 @@ impl SqliteStore {
         let first = self.next_reader.fetch_add(1, Ordering::Relaxed);
         run_blocking(move || f(&free_reader(&readers, first))).await
     }
-
-    /// A reader connection, for a caller holding a permit of `free_readers`.
-    fn free_reader(&self) -> MutexGuard<'_, Connection> {
-        free_reader(
-            &self.readers,
-            self.next_reader.fetch_add(1, Ordering::Relaxed),
-        )
-    }
 }
 
 /// The first free reader from the `first`th on; with a permit of `free_readers` one is free,
@@ -213,7 +205,8 @@ impl Store for SqliteStore {
         // in the OS's page cache): less than handing it to a blocking thread and back, so it
         // runs here when a reader is free at once.
         if let Ok(_permit) = self.free_readers.try_acquire() {
-            let conn = self.free_reader();
+            let first = self.next_reader.fetch_add(1, Ordering::Relaxed);
+            let conn = free_reader(&self.readers, first);
             return queries::get(&conn, account, id).map_err(from_sqlite);
         }
         let (account, id) = (account.clone(), id.clone());
