@@ -2,8 +2,8 @@
 //! database.
 //!
 //! Every intent is one transaction on a connection from a pool (deadpool-postgres), except
-//! that concurrent submits share one (group commit). Nodes coordinate only through the
-//! database:
+//! that concurrent submits share one, and so do concurrent nonce spends (group commit, see
+//! `groups`). Nodes coordinate only through the database:
 //! - Claims lock rows with `FOR UPDATE SKIP LOCKED`, so nodes never wait on each other's
 //!   claims, and only the head of each resource's queue is a candidate. Submits on one
 //!   resource take a transaction-scoped advisory lock, so a resource's operations commit in
@@ -21,8 +21,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod groups;
 mod listener;
 mod migrate;
+mod nonces;
 mod queries;
 mod submits;
 pub mod testing;
@@ -40,6 +42,7 @@ use tokio::sync::broadcast;
 use tokio_postgres::NoTls;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::nonces::{Nonces, Spend};
 use crate::queries::Pending;
 use crate::submits::Submits;
 
@@ -55,8 +58,12 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// number of nodes.
 pub struct PgStore {
     pool: Pool,
-    /// Connections whose commits do not wait for the disk, for signature nonces only.
-    nonces: Pool,
+    /// Signature nonces, spent on connections of their own whose commits do not wait for
+    /// the disk.
+    nonces: Nonces,
+    /// Those connections, for the test that checks their setting.
+    #[cfg(test)]
+    unsynced: Pool,
     submits: Submits,
     channel: String,
     events: broadcast::Sender<StoreEvent>,
@@ -88,7 +95,7 @@ impl PgStore {
             None => "-c synchronous_commit=off".to_owned(),
         };
         unsynced.options(&options);
-        let nonces = new_pool(unsynced, pool_size.div_ceil(2))?;
+        let unsynced = new_pool(unsynced, pool_size.div_ceil(2))?;
 
         let mut client = get(&pool).await?;
         migrate::migrate(&mut client).await?;
@@ -105,8 +112,10 @@ impl PgStore {
         listener::start(config, channel.clone(), events.clone(), stop.clone()).await?;
         Ok(PgStore {
             submits: Submits::start(pool.clone(), channel.clone(), events.clone()),
+            nonces: Nonces::start(unsynced.clone()),
+            #[cfg(test)]
+            unsynced,
             pool,
-            nonces,
             channel,
             events,
             _listener: stop.drop_guard(),
@@ -322,14 +331,13 @@ impl Store for PgStore {
         now: i64,
         expires_at: i64,
     ) -> Result<bool> {
-        queries::spend_nonce(
-            &get(&self.nonces).await?,
-            access_key_id,
-            nonce,
+        let spend = Spend {
+            access_key_id: access_key_id.to_owned(),
+            nonce: nonce.to_owned(),
             now,
             expires_at,
-        )
-        .await
+        };
+        self.nonces.spend(spend).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {

@@ -1,5 +1,7 @@
-//! The SQL of each store intent, one function per intent, each one transaction (submits: one
-//! per group).
+//! The SQL of each store intent, one function per intent, each one transaction (submits and
+//! nonce spends: one per group).
+
+use std::collections::HashSet;
 
 use bpops_store::{
     AccountId, BootstrapKey, Cancelled, Decide, Effect, Finish, Lease, ListCursor, ListPage,
@@ -14,6 +16,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Row, Statement};
 
 use crate::from_pg;
+use crate::nonces::Spend;
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
      attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested";
@@ -715,13 +718,9 @@ pub(crate) async fn load(client: &mut Object, ops: &[Operation]) -> Result<()> {
 /// authenticated request spends one, and a spend lost with a database crash only reopens a
 /// replay window that the clock check still bounds. Conflicts with other nodes' spends are
 /// decided all the same.
-pub(crate) async fn spend_nonce(
-    client: &Object,
-    access_key_id: &str,
-    nonce: &str,
-    now: i64,
-    expires_at: i64,
-) -> Result<bool> {
+/// Spends `spends` in one statement: whether each was new. No two of them name the same
+/// nonce of the same key.
+pub(crate) async fn spend_nonces(client: &Object, spends: &[Spend]) -> Result<Vec<bool>> {
     // Each spend also forgets a few expired nonces, so the table holds about one window of
     // traffic without a janitor; SKIP LOCKED keeps concurrent spends from queueing on them.
     // N.B. the ORDER BY makes it an index scan that stops at the first unexpired nonce:
@@ -731,18 +730,29 @@ pub(crate) async fn spend_nonce(
             "WITH forgotten AS (
                  DELETE FROM signature_nonces WHERE (access_key_id, nonce) IN (
                      SELECT access_key_id, nonce FROM signature_nonces
-                     WHERE expires_at <= $3 ORDER BY expires_at LIMIT 8
+                     WHERE expires_at <= $4 ORDER BY expires_at LIMIT $5
                      FOR UPDATE SKIP LOCKED))
              INSERT INTO signature_nonces (access_key_id, nonce, expires_at)
-             VALUES ($1, $2, $4) ON CONFLICT DO NOTHING",
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+             ON CONFLICT DO NOTHING
+             RETURNING access_key_id, nonce",
         )
         .await
         .map_err(from_pg)?;
-    let inserted = client
-        .execute(&stmt, &[&access_key_id, &nonce, &now, &expires_at])
+    let keys: Vec<&str> = spends.iter().map(|s| s.access_key_id.as_str()).collect();
+    let nonces: Vec<&str> = spends.iter().map(|s| s.nonce.as_str()).collect();
+    let expiries: Vec<i64> = spends.iter().map(|s| s.expires_at).collect();
+    let now = spends.iter().map(|s| s.now).max().unwrap_or(0);
+    let forget = 8 * spends.len() as i64;
+    let rows = client
+        .query(&stmt, &[&keys, &nonces, &expiries, &now, &forget])
         .await
         .map_err(from_pg)?;
-    Ok(inserted == 1)
+    let spent: HashSet<(&str, &str)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    Ok(spends
+        .iter()
+        .map(|s| spent.contains(&(s.access_key_id.as_str(), s.nonce.as_str())))
+        .collect())
 }
 
 pub(crate) async fn resource(

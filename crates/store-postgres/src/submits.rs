@@ -1,17 +1,15 @@
-//! Group commit of submits. Submits that arrive while earlier groups are being stored wait
-//! together and share the next transaction: under load, many submits cost one commit and four
-//! round trips in all, while a lone submit still starts at once. A group holds no two submits
-//! that take the same lock (client token or resource): the later one, which must see the
-//! earlier one's row, waits for the next group.
+//! Submits stored in groups (see `groups`): a group is four round trips however many submits
+//! it holds. Two submits that take the same lock (client token or resource) never share a
+//! group: the later one, which must see the earlier one's row, waits for the next.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use bpops_store::{Result, StoreError, StoreEvent, Submitted};
 use deadpool_postgres::Pool;
 use futures_util::future::join_all;
-use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
+use tokio::sync::broadcast;
 
+use crate::groups::{Groups, Member};
 use crate::queries::{self, Lock, Pending};
 use crate::{from_pg, get};
 
@@ -22,100 +20,63 @@ const MAX_GROUP: usize = 256;
 /// commits, the next group gathers.
 const IN_FLIGHT: usize = 2;
 
-/// The queue of submits, served by a task that forms the groups.
+/// Submits waiting for their group.
 pub(crate) struct Submits {
-    queue: mpsc::UnboundedSender<Request>,
-}
-
-struct Request {
-    pending: Pending,
-    answer: oneshot::Sender<Result<Submitted>>,
+    groups: Groups<Pending, Result<Submitted>>,
 }
 
 /// Where a group's submits are stored and whom they concern.
-#[derive(Clone)]
 struct Target {
     pool: Pool,
     channel: String,
     events: broadcast::Sender<StoreEvent>,
 }
 
+impl Member for Pending {
+    type Key = Lock;
+
+    fn keys(&self) -> impl Iterator<Item = Lock> {
+        self.locks()
+    }
+}
+
 impl Submits {
-    /// Starts the task that forms groups; it ends when this is dropped.
+    /// Starts gathering submits into groups; that ends when this is dropped.
     pub(crate) fn start(
         pool: Pool,
         channel: String,
         events: broadcast::Sender<StoreEvent>,
     ) -> Submits {
-        let (queue, requests) = mpsc::unbounded_channel();
-        let target = Target {
+        let target = Arc::new(Target {
             pool,
             channel,
             events,
-        };
-        tokio::spawn(gather(requests, target));
-        Submits { queue }
+        });
+        let groups = Groups::start(MAX_GROUP, IN_FLIGHT, move |group| {
+            let target = Arc::clone(&target);
+            async move { store(&target, group).await }
+        });
+        Submits { groups }
     }
 
     /// Stores `pending` in the next group and answers once that group is committed.
     pub(crate) async fn submit(&self, pending: Pending) -> Result<Submitted> {
-        let (answer, answered) = oneshot::channel();
-        let stopped = || StoreError::Unavailable("the store is shutting down".to_owned());
-        self.queue
-            .send(Request { pending, answer })
-            .map_err(|_| stopped())?;
-        answered.await.map_err(|_| stopped())?
+        self.groups.join(pending).await.unwrap_or_else(|| {
+            Err(StoreError::Unavailable(
+                "the store is shutting down".to_owned(),
+            ))
+        })
     }
 }
 
-async fn gather(mut requests: mpsc::UnboundedReceiver<Request>, target: Target) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    let mut held_over = None;
-    loop {
-        let first = match held_over.take() {
-            Some(request) => request,
-            None => match requests.recv().await {
-                Some(request) => request,
-                None => return,
-            },
-        };
-        let slot = Arc::clone(&slots)
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
-        let mut locks: HashSet<Lock> = first.pending.locks().collect();
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            let Ok(request) = requests.try_recv() else {
-                break;
-            };
-            if request.pending.locks().any(|lock| locks.contains(&lock)) {
-                held_over = Some(request);
-                break;
-            }
-            locks.extend(request.pending.locks());
-            group.push(request);
-        }
-        let target = target.clone();
-        tokio::spawn(async move {
-            store(&target, group).await;
-            drop(slot);
-        });
-    }
-}
-
-/// Stores a group and answers its submits.
-async fn store(target: &Target, group: Vec<Request>) {
-    let (mut pending, answers): (Vec<Pending>, Vec<_>) = group
-        .into_iter()
-        .map(|request| (request.pending, request.answer))
-        .unzip();
-    let outcomes = match commit(target, &mut pending).await {
+/// Stores a group and answers its submits, in order.
+async fn store(target: &Target, mut group: Vec<Pending>) -> Vec<Result<Submitted>> {
+    let outcomes = match commit(target, &mut group).await {
         Ok(submitted) => submitted.into_iter().map(Ok).collect(),
         // One submit may be at fault (a statement failed, nothing is stored): each is stored
         // again alone, so it fails alone.
-        Err(Failure::Statement(_)) if pending.len() > 1 => {
-            let alone = pending.chunks_mut(1).map(|one| commit(target, one));
+        Err(Failure::Statement(_)) if group.len() > 1 => {
+            let alone = group.chunks_mut(1).map(|one| commit(target, one));
             join_all(alone)
                 .await
                 .into_iter()
@@ -125,7 +86,7 @@ async fn store(target: &Target, group: Vec<Request>) {
                 })
                 .collect()
         }
-        Err(failure) => vec![Err(StoreError::from(failure)); pending.len()],
+        Err(failure) => vec![Err(StoreError::from(failure)); group.len()],
     };
     if outcomes
         .iter()
@@ -134,10 +95,7 @@ async fn store(target: &Target, group: Vec<Request>) {
         // An error only means nobody subscribes.
         let _ = target.events.send(StoreEvent::Submitted);
     }
-    for (answer, outcome) in answers.into_iter().zip(outcomes) {
-        // The submitter may have gone; what is stored stays stored.
-        let _ = answer.send(outcome);
-    }
+    outcomes
 }
 
 /// Why a group's transaction did not commit.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bpops_store::{AccountId, NewOperation, Store, StoreError, StoreEvent};
+use futures_util::future::join_all;
 
 use crate::PgStore;
 use crate::testing::TestSchema;
@@ -139,6 +140,44 @@ async fn a_nonce_is_spent_once_across_nodes_until_it_expires() {
     assert!(a.spend_nonce("key", "n1", 2_001, 3_001).await.unwrap());
 }
 
+/// Concurrent spends (which the store groups into one statement) find a nonce new once.
+#[tokio::test]
+async fn concurrent_spends_of_one_nonce_find_it_new_once() {
+    let schema = TestSchema::create().await;
+    let store = schema.open().await;
+    let nonces: Vec<String> = (0..40)
+        .map(|n| match n % 4 {
+            0 => "twice".to_owned(),
+            _ => format!("n{n}"),
+        })
+        .collect();
+    let spent = join_all(nonces.iter().map(|n| store.spend_nonce("key", n, 0, 1_000))).await;
+    let mut new_twice = 0;
+    for (nonce, spent) in nonces.iter().zip(spent) {
+        match nonce.as_str() {
+            "twice" => new_twice += usize::from(spent.unwrap()),
+            _ => assert!(spent.unwrap(), "{nonce} is new"),
+        }
+    }
+    assert_eq!(new_twice, 1, "one of the ten spends of one nonce");
+}
+
+/// A nonce PostgreSQL cannot store fails alone, not the other spends of its group.
+#[tokio::test]
+async fn a_nonce_the_database_refuses_fails_alone_among_concurrent_spends() {
+    let schema = TestSchema::create().await;
+    let store = schema.open().await;
+    let mut nonces: Vec<String> = (0..30).map(|n| format!("n{n}")).collect();
+    nonces[11] = "a NUL \0 byte".to_owned();
+    let spent = join_all(nonces.iter().map(|n| store.spend_nonce("key", n, 0, 1_000))).await;
+    for (n, spent) in spent.into_iter().enumerate() {
+        match n {
+            11 => assert!(spent.is_err(), "{spent:?}"),
+            _ => assert!(spent.unwrap(), "nonce {n} is new"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn only_nonce_spends_commit_without_waiting_for_the_disk() {
     let schema = TestSchema::create().await;
@@ -152,7 +191,7 @@ async fn only_nonce_spends_commit_without_waiting_for_the_disk() {
         }
     };
     assert_eq!(setting(&store.pool).await, "on", "operations are durable");
-    assert_eq!(setting(&store.nonces).await, "off");
+    assert_eq!(setting(&store.unsynced).await, "off");
     // The schema of the test's connection options is kept alongside.
     assert!(store.spend_nonce("k", "n", 0, 1).await.unwrap());
     assert!(!store.spend_nonce("k", "n", 0, 1).await.unwrap());

@@ -1,0 +1,81 @@
+//! Signature nonces spent in groups (see `groups`): one statement for a group, on connections
+//! whose commits do not wait for the disk.
+
+use bpops_store::{Result, StoreError};
+use deadpool_postgres::Pool;
+use futures_util::future::join_all;
+
+use crate::groups::{Groups, Member};
+use crate::{get, queries};
+
+/// The most spends in one statement.
+const MAX_GROUP: usize = 256;
+
+/// Statements running at once, each on its own connection.
+const IN_FLIGHT: usize = 2;
+
+/// A nonce to spend: see `Store::spend_nonce`.
+pub(crate) struct Spend {
+    pub(crate) access_key_id: String,
+    pub(crate) nonce: String,
+    pub(crate) now: i64,
+    pub(crate) expires_at: i64,
+}
+
+impl Member for Spend {
+    type Key = (String, String);
+
+    /// The same nonce twice in one statement would be new twice: the second waits.
+    fn keys(&self) -> impl Iterator<Item = (String, String)> {
+        std::iter::once((self.access_key_id.clone(), self.nonce.clone()))
+    }
+}
+
+/// Spends waiting for their group.
+pub(crate) struct Nonces {
+    groups: Groups<Spend, Result<bool>>,
+}
+
+impl Nonces {
+    /// Starts gathering spends into groups, stored through `pool`; that ends when this is
+    /// dropped.
+    pub(crate) fn start(pool: Pool) -> Nonces {
+        let groups = Groups::start(MAX_GROUP, IN_FLIGHT, move |group| {
+            let pool = pool.clone();
+            async move { spend(&pool, &group).await }
+        });
+        Nonces { groups }
+    }
+
+    /// Whether `spend` was new, once its group is stored.
+    pub(crate) async fn spend(&self, spend: Spend) -> Result<bool> {
+        self.groups.join(spend).await.unwrap_or_else(|| {
+            Err(StoreError::Unavailable(
+                "the store is shutting down".to_owned(),
+            ))
+        })
+    }
+}
+
+/// Spends a group. When PostgreSQL refuses its statement (nothing is spent), each spend
+/// again alone, so that one bad nonce (a text it cannot store, say) fails alone; not when
+/// the connection failed, since the statement may have committed, and spending again would
+/// call a first use a replay.
+async fn spend(pool: &Pool, group: &[Spend]) -> Vec<Result<bool>> {
+    match spend_together(pool, group).await {
+        Ok(spent) => spent.into_iter().map(Ok).collect(),
+        Err(StoreError::Other(_)) if group.len() > 1 => {
+            let alone = group.chunks(1).map(|one| spend_together(pool, one));
+            join_all(alone)
+                .await
+                .into_iter()
+                .map(|outcome| outcome.map(|spent| spent[0]))
+                .collect()
+        }
+        Err(e) => vec![Err(e); group.len()],
+    }
+}
+
+async fn spend_together(pool: &Pool, group: &[Spend]) -> Result<Vec<bool>> {
+    queries::spend_nonces(&get(pool).await?, group).await
+}
