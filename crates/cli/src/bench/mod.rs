@@ -62,6 +62,10 @@ pub struct BenchArgs {
     /// --concurrency clients).
     #[arg(long, default_value_t = 5_000.0)]
     scale_rate: f64,
+    /// How long each phase of the scale scenario reads: long enough that one stall of a
+    /// shared host does not make its p99.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    scale_read_for: Duration,
     /// A few seconds in all: small counts, for CI.
     #[arg(long)]
     short: bool,
@@ -114,6 +118,7 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<Outcome> {
         args.read_for = args.read_for.min(Duration::from_secs(1));
         args.scale_operations = args.scale_operations.min(10_000);
         args.scale_rate = args.scale_rate.min(1_000.0);
+        args.scale_read_for = args.scale_read_for.min(Duration::from_secs(1));
     }
     if args.scenario.is_empty() {
         args.scenario = vec![Scenario::Throughput, Scenario::Latency, Scenario::Read];
@@ -164,7 +169,7 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<Outcome> {
                         operations: args.scale_operations,
                         rate: args.scale_rate,
                         concurrency: args.concurrency,
-                        read_for: args.read_for,
+                        read_for: args.scale_read_for,
                     };
                     let found = scale::scale(server, &settings).await?;
                     // The server restarted on another port.
