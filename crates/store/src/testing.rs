@@ -113,6 +113,20 @@ fn finish(status: Status, at: i64) -> Finish {
     }
 }
 
+/// Seeds instance `i-1` of `account` with `properties` and returns it.
+async fn seed_instance(store: &dyn Store, account: &AccountId, properties: Value) -> Resource {
+    let seeded = Resource {
+        key: key(account, "i-1"),
+        application: "APP-WEB".into(),
+        properties: props(properties),
+    };
+    store
+        .seed_resources(std::slice::from_ref(&seeded))
+        .await
+        .unwrap();
+    seeded
+}
+
 fn props(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
@@ -397,15 +411,7 @@ pub async fn finish_is_fenced_by_the_attempt(store: &dyn Store) {
 /// with the effect applied, in one transaction: nothing is left to claim.
 pub async fn submit_decided_stores_a_final_operation_with_its_effect(store: &dyn Store) {
     let acct = account(1);
-    let seeded = Resource {
-        key: key(&acct, "i-1"),
-        application: "APP-WEB".into(),
-        properties: props(json!({"status": "Running"})),
-    };
-    store
-        .seed_resources(std::slice::from_ref(&seeded))
-        .await
-        .unwrap();
+    let seeded = seed_instance(store, &acct, json!({"status": "Running"})).await;
     let op = new_op(&acct, Some("i-1"), T0);
     let decided = Finish {
         effect: Some(Effect::Update {
@@ -526,15 +532,7 @@ pub async fn submit_decided_honours_a_used_client_token(store: &dyn Store) {
 /// An effect commits with the status, and a fenced-out finish applies no effect.
 pub async fn finish_commits_effect_with_status(store: &dyn Store) {
     let acct = account(1);
-    let seeded = Resource {
-        key: key(&acct, "i-1"),
-        application: "APP-WEB".into(),
-        properties: props(json!({"status": "Running"})),
-    };
-    store
-        .seed_resources(std::slice::from_ref(&seeded))
-        .await
-        .unwrap();
+    let seeded = seed_instance(store, &acct, json!({"status": "Running"})).await;
     let op = new_op(&acct, Some("i-1"), T0);
     submit(store, &op).await;
     store.claim(T0, T0 + 1000, 10).await.unwrap();
@@ -800,15 +798,7 @@ pub async fn a_failing_submit_among_concurrent_ones_fails_alone(store: &dyn Stor
 /// state the one before it left.
 pub async fn concurrent_decided_submits_on_one_resource_decide_in_turn(store: &dyn Store) {
     let acct = account(1);
-    let seeded = Resource {
-        key: key(&acct, "i-1"),
-        application: "APP-WEB".into(),
-        properties: props(json!({"n": 0})),
-    };
-    store
-        .seed_resources(std::slice::from_ref(&seeded))
-        .await
-        .unwrap();
+    let seeded = seed_instance(store, &acct, json!({"n": 0})).await;
     let increment = || -> Decide {
         Box::new(|resource| {
             let resource = resource.expect("seeded");
