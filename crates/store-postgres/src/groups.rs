@@ -8,6 +8,8 @@ use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
 
+use bpops_store::{Result, StoreError};
+use futures_util::future::join_all;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// What a group is made of.
@@ -20,42 +22,43 @@ pub(crate) trait Member: Send + 'static {
 }
 
 /// The queue of members waiting for a group, served by a task that forms the groups.
-pub(crate) struct Groups<M, A> {
-    queue: mpsc::UnboundedSender<(M, oneshot::Sender<A>)>,
+pub(crate) struct Groups<M, T> {
+    queue: mpsc::UnboundedSender<(M, oneshot::Sender<Result<T>>)>,
 }
 
-impl<M: Member, A: Send + 'static> Groups<M, A> {
+impl<M: Member, T: Send + 'static> Groups<M, T> {
     /// Starts the task that forms groups of at most `max` members and has `store` store up
     /// to `in_flight` of them at once; `store` answers a group's members in their order. The
     /// task ends when this is dropped; groups already formed are still stored.
-    pub(crate) fn start<F, Fut>(max: usize, in_flight: usize, store: F) -> Groups<M, A>
+    pub(crate) fn start<F, Fut>(max: usize, in_flight: usize, store: F) -> Groups<M, T>
     where
         F: Fn(Vec<M>) -> Fut + Send + 'static,
-        Fut: Future<Output = Vec<A>> + Send + 'static,
+        Fut: Future<Output = Vec<Result<T>>> + Send + 'static,
     {
         let (queue, waiting) = mpsc::unbounded_channel();
         tokio::spawn(gather(waiting, max, in_flight, store));
         Groups { queue }
     }
 
-    /// Stores `member` in the next group it fits in; `None` once the store is shutting down.
-    pub(crate) async fn join(&self, member: M) -> Option<A> {
+    /// Stores `member` in the next group it fits in and answers for it.
+    pub(crate) async fn join(&self, member: M) -> Result<T> {
+        let stopped = || StoreError::Unavailable("the store is shutting down".to_owned());
         let (answer, answered) = oneshot::channel();
-        self.queue.send((member, answer)).ok()?;
-        answered.await.ok()
+        self.queue.send((member, answer)).map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
     }
 }
 
-async fn gather<M, A, F, Fut>(
-    mut waiting: mpsc::UnboundedReceiver<(M, oneshot::Sender<A>)>,
+async fn gather<M, T, F, Fut>(
+    mut waiting: mpsc::UnboundedReceiver<(M, oneshot::Sender<Result<T>>)>,
     max: usize,
     in_flight: usize,
     store: F,
 ) where
     M: Member,
-    A: Send + 'static,
+    T: Send + 'static,
     F: Fn(Vec<M>) -> Fut,
-    Fut: Future<Output = Vec<A>> + Send + 'static,
+    Fut: Future<Output = Vec<Result<T>>> + Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(in_flight));
     let mut held_over = None;
@@ -94,4 +97,21 @@ async fn gather<M, A, F, Fut>(
             drop(slot);
         });
     }
+}
+
+/// Stores each member of `group` alone, all at once, with `store`, which stores a group and
+/// answers its members in order: after a group failed in a way one member may have caused,
+/// that member then fails alone.
+pub(crate) async fn each_alone<M, T, E, Fut>(
+    group: Vec<M>,
+    store: impl Fn(Vec<M>) -> Fut,
+) -> Vec<std::result::Result<T, E>>
+where
+    Fut: Future<Output = std::result::Result<Vec<T>, E>>,
+{
+    join_all(group.into_iter().map(|one| store(vec![one])))
+        .await
+        .into_iter()
+        .map(|outcome| outcome.map(|mut answers| answers.remove(0)))
+        .collect()
 }

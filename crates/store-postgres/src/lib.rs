@@ -43,7 +43,6 @@ use tokio_postgres::NoTls;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::nonces::{Nonces, Spend};
-use crate::queries::Pending;
 use crate::submits::Submits;
 
 /// Connections per node when the configuration does not say: enough for two cores, where
@@ -225,12 +224,7 @@ fn is_connection_failure(e: &tokio_postgres::Error) -> bool {
 #[async_trait]
 impl Store for PgStore {
     async fn submit(&self, op: &NewOperation, expired_before: i64) -> Result<Submitted> {
-        let pending = Pending {
-            op: op.clone(),
-            expired_before,
-            decide: None,
-        };
-        self.submits.submit(pending).await
+        self.submits.submit(op, expired_before, None).await
     }
 
     async fn submit_decided(
@@ -239,12 +233,7 @@ impl Store for PgStore {
         expired_before: i64,
         decide: Decide,
     ) -> Result<Submitted> {
-        let pending = Pending {
-            op: op.clone(),
-            expired_before,
-            decide: Some(decide),
-        };
-        self.submits.submit(pending).await
+        self.submits.submit(op, expired_before, Some(decide)).await
     }
 
     async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>> {

@@ -3,9 +3,8 @@
 
 use bpops_store::{Result, StoreError};
 use deadpool_postgres::Pool;
-use futures_util::future::join_all;
 
-use crate::groups::{Groups, Member};
+use crate::groups::{Groups, Member, each_alone};
 use crate::{get, queries};
 
 /// The most spends in one statement.
@@ -33,7 +32,7 @@ impl Member for Spend {
 
 /// Spends waiting for their group.
 pub(crate) struct Nonces {
-    groups: Groups<Spend, Result<bool>>,
+    groups: Groups<Spend, bool>,
 }
 
 impl Nonces {
@@ -42,18 +41,14 @@ impl Nonces {
     pub(crate) fn start(pool: Pool) -> Nonces {
         let groups = Groups::start(MAX_GROUP, IN_FLIGHT, move |group| {
             let pool = pool.clone();
-            async move { spend(&pool, &group).await }
+            async move { spend(&pool, group).await }
         });
         Nonces { groups }
     }
 
     /// Whether `spend` was new, once its group is stored.
     pub(crate) async fn spend(&self, spend: Spend) -> Result<bool> {
-        self.groups.join(spend).await.unwrap_or_else(|| {
-            Err(StoreError::Unavailable(
-                "the store is shutting down".to_owned(),
-            ))
-        })
+        self.groups.join(spend).await
     }
 }
 
@@ -61,16 +56,11 @@ impl Nonces {
 /// again alone, so that one bad nonce (a text it cannot store, say) fails alone; not when
 /// the connection failed, since the statement may have committed, and spending again would
 /// call a first use a replay.
-async fn spend(pool: &Pool, group: &[Spend]) -> Vec<Result<bool>> {
-    match spend_together(pool, group).await {
+async fn spend(pool: &Pool, group: Vec<Spend>) -> Vec<Result<bool>> {
+    match spend_together(pool, &group).await {
         Ok(spent) => spent.into_iter().map(Ok).collect(),
         Err(StoreError::Other(_)) if group.len() > 1 => {
-            let alone = group.chunks(1).map(|one| spend_together(pool, one));
-            join_all(alone)
-                .await
-                .into_iter()
-                .map(|outcome| outcome.map(|spent| spent[0]))
-                .collect()
+            each_alone(group, |one| async move { spend_together(pool, &one).await }).await
         }
         Err(e) => vec![Err(e); group.len()],
     }

@@ -4,12 +4,11 @@
 
 use std::sync::Arc;
 
-use bpops_store::{Result, StoreError, StoreEvent, Submitted};
+use bpops_store::{Decide, NewOperation, Result, StoreError, StoreEvent, Submitted};
 use deadpool_postgres::Pool;
-use futures_util::future::join_all;
 use tokio::sync::broadcast;
 
-use crate::groups::{Groups, Member};
+use crate::groups::{Groups, Member, each_alone};
 use crate::queries::{self, Lock, Pending};
 use crate::{from_pg, get};
 
@@ -22,7 +21,7 @@ const IN_FLIGHT: usize = 2;
 
 /// Submits waiting for their group.
 pub(crate) struct Submits {
-    groups: Groups<Pending, Result<Submitted>>,
+    groups: Groups<Pending, Submitted>,
 }
 
 /// Where a group's submits are stored and whom they concern.
@@ -59,35 +58,40 @@ impl Submits {
         Submits { groups }
     }
 
-    /// Stores `pending` in the next group and answers once that group is committed.
-    pub(crate) async fn submit(&self, pending: Pending) -> Result<Submitted> {
-        self.groups.join(pending).await.unwrap_or_else(|| {
-            Err(StoreError::Unavailable(
-                "the store is shutting down".to_owned(),
-            ))
-        })
+    /// Stores `op` in the next group (decided by `decide` when it can run at once, see
+    /// `Store::submit_decided`) and answers once that group is committed.
+    pub(crate) async fn submit(
+        &self,
+        op: &NewOperation,
+        expired_before: i64,
+        decide: Option<Decide>,
+    ) -> Result<Submitted> {
+        let pending = Pending {
+            op: op.clone(),
+            expired_before,
+            decide,
+        };
+        self.groups.join(pending).await
     }
 }
 
 /// Stores a group and answers its submits, in order.
 async fn store(target: &Target, mut group: Vec<Pending>) -> Vec<Result<Submitted>> {
-    let outcomes = match commit(target, &mut group).await {
-        Ok(submitted) => submitted.into_iter().map(Ok).collect(),
-        // One submit may be at fault (a statement failed, nothing is stored): each is stored
-        // again alone, so it fails alone.
-        Err(Failure::Statement(_)) if group.len() > 1 => {
-            let alone = group.chunks_mut(1).map(|one| commit(target, one));
-            join_all(alone)
-                .await
-                .into_iter()
-                .map(|outcome| match outcome {
-                    Ok(mut submitted) => Ok(submitted.remove(0)),
-                    Err(failure) => Err(failure.into()),
-                })
-                .collect()
-        }
-        Err(failure) => vec![Err(StoreError::from(failure)); group.len()],
-    };
+    let outcomes =
+        match commit(target, &mut group).await {
+            Ok(submitted) => submitted.into_iter().map(Ok).collect(),
+            // One submit may be at fault (a statement failed, nothing is stored): each is stored
+            // again alone, so it fails alone.
+            Err(Failure::Statement(_)) if group.len() > 1 => each_alone(
+                group,
+                |mut one| async move { commit(target, &mut one).await },
+            )
+            .await
+            .into_iter()
+            .map(|outcome| outcome.map_err(StoreError::from))
+            .collect(),
+            Err(failure) => vec![Err(StoreError::from(failure)); group.len()],
+        };
     if outcomes
         .iter()
         .any(|outcome| matches!(outcome, Ok(Submitted::Created)))
