@@ -17,8 +17,10 @@ use crate::ApiError;
 use crate::handlers::{Reply, result};
 use crate::routes::Ctx;
 
-pub(crate) async fn list(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
-    let request = ListExecuteOperationsRequest::from_params(ctx.params)?;
+pub(crate) async fn list(
+    ctx: &Ctx<'_>,
+    request: ListExecuteOperationsRequest,
+) -> Result<Reply, ApiError> {
     let account = ctx.principal.account();
     let query = ListQuery {
         account: AccountId::new(account),
@@ -53,13 +55,15 @@ pub(crate) async fn list(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     })
 }
 
-pub(crate) async fn cancel(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
-    let request = CancelExecuteOperationRequest::from_params(ctx.params)?;
+pub(crate) async fn cancel(
+    ctx: &Ctx<'_>,
+    request: CancelExecuteOperationRequest,
+) -> Result<Reply, ApiError> {
     // A malformed id cannot exist: same answer as for an unknown one.
     let Ok(id) = request.operation_id.parse::<OperationId>() else {
         return Err(not_found(&request.operation_id));
     };
-    let account = AccountId::new(ctx.principal.account());
+    let account = ctx.account();
     let group = request.resource_group_id.as_deref().map(|group| {
         ctx.app
             .directory

@@ -2,13 +2,12 @@
 
 use std::time::Duration;
 
-use bpops_engine::{EngineError, Submission};
-use bpops_protocol::ErrorCode;
+use bpops_engine::{EngineError, Resolved};
 use bpops_protocol::wire::{
-    ExecuteOperationRequest, GetExecuteOperationResultRequest, GetOperationParamsRequest,
-    ListOperationsRequest, OperationParams, OperationResult, OperationSummary,
+    GetExecuteOperationResultRequest, GetOperationParamsRequest, ListOperationsRequest,
+    OperationParams, OperationResult, OperationSummary,
 };
-use bpops_store::{AccountId, Operation, OperationId};
+use bpops_store::Operation;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -29,10 +28,6 @@ impl Reply {
             data: Some(data),
         })
     }
-}
-
-fn account(ctx: &Ctx<'_>) -> AccountId {
-    AccountId::new(ctx.principal.account())
 }
 
 pub(crate) async fn list_services(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
@@ -75,17 +70,17 @@ pub(crate) async fn get_operation_params(ctx: &Ctx<'_>) -> Result<Reply, ApiErro
     })
 }
 
-pub(crate) async fn execute_async(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
-    let id = submit(ctx).await?;
+pub(crate) async fn execute_async(ctx: &Ctx<'_>, resolved: Resolved) -> Result<Reply, ApiError> {
+    let id = ctx.app.engine.submit_resolved(resolved).await?;
     Reply::data(id.as_str())
 }
 
-pub(crate) async fn execute_sync(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
-    let id = submit(ctx).await?;
+pub(crate) async fn execute_sync(ctx: &Ctx<'_>, resolved: Resolved) -> Result<Reply, ApiError> {
+    let id = ctx.app.engine.submit_resolved(resolved).await?;
     let op = ctx
         .app
         .engine
-        .wait(&account(ctx), &id, ctx.app.settings.sync_wait)
+        .wait(&ctx.account(), &id, ctx.app.settings.sync_wait)
         .await?;
     // The operation was stored a moment ago, so it can only be missing if its retention
     // is shorter than the wait: answer as for any expired operation.
@@ -95,68 +90,25 @@ pub(crate) async fn execute_sync(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     }
 }
 
-pub(crate) async fn get_execute_operation_result(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
-    let request = GetExecuteOperationResultRequest::from_params(ctx.params)?;
-    // A malformed id cannot exist: same answer as for an unknown one, so nothing leaks.
-    let Ok(id) = request.operation_id.parse::<OperationId>() else {
+/// Answers for `op`, the operation the request names as the route read it (`None`: unknown,
+/// expired, malformed, another account's or outside the named group, all answered alike).
+pub(crate) async fn get_execute_operation_result(
+    ctx: &Ctx<'_>,
+    request: GetExecuteOperationResultRequest,
+    op: Option<Operation>,
+) -> Result<Reply, ApiError> {
+    let Some(op) = op else {
         return Ok(not_found());
-    };
-    let account = account(ctx);
-    let op = match ctx.app.engine.get(&account, &id).await? {
-        // N.B. the route authorized this request as if the operation were in the named group
-        // (routes.rs, `Target::Operation`): answering for one outside it would be a leak.
-        Some(op) if in_group(ctx, &op, request.resource_group_id.as_deref()) => op,
-        Some(_) | None => return Ok(not_found()),
     };
     if op.status.is_final() || request.wait_seconds == 0 {
         return Reply::data(result(op));
     }
     let wait = Duration::from_secs(u64::from(request.wait_seconds));
-    match ctx.app.engine.wait(&account, &id, wait).await? {
+    match ctx.app.engine.wait(&ctx.account(), &op.id, wait).await? {
         Some(op) => Reply::data(result(op)),
         // It expired while we waited (a retention shorter than the wait).
         None => Ok(not_found()),
     }
-}
-
-/// Whether `op` is in the resource group the request names (always, when it names none):
-/// the group of the operation's application.
-fn in_group(ctx: &Ctx<'_>, op: &Operation, group: Option<&str>) -> bool {
-    let Some(group) = group else { return true };
-    op.application
-        .as_deref()
-        .and_then(|app| ctx.app.directory.application(op.account.as_str(), app))
-        .is_some_and(|app| app.resource_group.as_deref() == Some(group))
-}
-
-async fn submit(ctx: &Ctx<'_>) -> Result<OperationId, ApiError> {
-    let request = ExecuteOperationRequest::from_params(ctx.params)?;
-    let account = account(ctx);
-    if let Some(application) = &request.application_id
-        && ctx
-            .app
-            .directory
-            .application(account.as_str(), application)
-            .is_none()
-    {
-        return Err(ApiError::new(
-            ErrorCode::InvalidApplicationIdNotFound,
-            format!("The specified application \"{application}\" does not exist."),
-        ));
-    }
-    let id = ctx
-        .app
-        .engine
-        .submit(Submission {
-            account,
-            service: request.service_type,
-            operation: request.operation,
-            attributes: request.attributes,
-            application: request.application_id,
-            client_token: request.client_token,
-        })
-        .await?;
-    Ok(id)
 }
 
 /// The wire form of an operation's result, as every action that answers with one gives it.

@@ -154,7 +154,11 @@ async fn a_signed_query_whose_parameters_are_merged_into_one_key_is_refused() {
     merged.target = "/?ApplicationId%3DAPP-WEB%26ClientToken=tok".to_owned();
     let reply = server.send(&merged).await;
     reply.assert_error(400, "IncompleteSignature");
-    assert!(reply.message().contains("percent-encoded"), "{}", reply.message());
+    assert!(
+        reply.message().contains("percent-encoded"),
+        "{}",
+        reply.message()
+    );
 }
 
 #[tokio::test]
