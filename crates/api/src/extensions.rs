@@ -14,8 +14,8 @@ use bpops_protocol::signature::format_timestamp;
 use bpops_store::{AccountId, Cancelled, ListCursor, ListQuery, Operation, OperationId, Status};
 
 use crate::ApiError;
-use crate::handlers::{Reply, result};
-use crate::routes::Ctx;
+use crate::context::{Ctx, Reply};
+use crate::handlers::result;
 
 pub(crate) async fn list(
     ctx: &Ctx<'_>,
@@ -42,7 +42,7 @@ pub(crate) async fn list(
         limit: request.max_results,
     };
     let page = ctx.app.engine.list(query).await?;
-    data(OperationPage {
+    Reply::data(&OperationPage {
         operations: page.operations.into_iter().map(item).collect(),
         next_token: page.next.map(|c| {
             PageToken {
@@ -57,7 +57,7 @@ pub(crate) async fn list(
 
 pub(crate) async fn cancel(
     ctx: &Ctx<'_>,
-    request: CancelExecuteOperationRequest,
+    request: &CancelExecuteOperationRequest,
 ) -> Result<Reply, ApiError> {
     // A malformed id cannot exist: same answer as for an unknown one.
     let Ok(id) = request.operation_id.parse::<OperationId>() else {
@@ -79,14 +79,14 @@ pub(crate) async fn cancel(
                 op.status.as_str()
             ),
         )),
-        Cancelled::Ended(op) => data(result(op)),
+        Cancelled::Ended(op) => Reply::data(&result(op)),
         // The node running it stops it: answer once it has (usually at once), or with
         // RUNNING when it takes longer than an ExecuteOperationSync would wait.
         Cancelled::Requested(op) => {
             let waited = engine
                 .wait(&account, &id, ctx.app.settings.sync_wait)
                 .await?;
-            data(result(waited.unwrap_or(op)))
+            Reply::data(&result(waited.unwrap_or(op)))
         }
     }
 }
@@ -122,13 +122,6 @@ fn item(op: Operation) -> OperationItem {
             .finished_at
             .map(|at| format_timestamp(at.div_euclid(1000))),
     }
-}
-
-fn data(data: impl serde::Serialize) -> Result<Reply, ApiError> {
-    Ok(Reply {
-        message: "success".to_owned(),
-        data: Some(serde_json::to_value(data).map_err(ApiError::internal)?),
-    })
 }
 
 /// Unknown, expired, another account's, or outside the named group: one answer for all.

@@ -8,34 +8,18 @@ use bpops_protocol::wire::{
     OperationParams, OperationResult, OperationSummary,
 };
 use bpops_store::Operation;
-use serde::Serialize;
-use serde_json::Value;
 
 use crate::ApiError;
-use crate::routes::Ctx;
+use crate::context::{Ctx, Reply};
 
-/// A successful answer: the envelope's `Message` and `Data` (omitted when `None`).
-pub(crate) struct Reply {
-    pub message: String,
-    pub data: Option<Value>,
+pub(crate) fn list_services(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    Reply::data(&ctx.app.engine.catalog().services())
 }
 
-impl Reply {
-    fn data(data: impl Serialize) -> Result<Reply, ApiError> {
-        let data = serde_json::to_value(data).map_err(ApiError::internal)?;
-        Ok(Reply {
-            message: "success".to_owned(),
-            data: Some(data),
-        })
-    }
-}
-
-pub(crate) async fn list_services(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
-    Reply::data(ctx.app.engine.catalog().services())
-}
-
-pub(crate) async fn list_operations(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
-    let request = ListOperationsRequest::from_params(ctx.params)?;
+pub(crate) fn list_operations(
+    ctx: &Ctx<'_>,
+    request: &ListOperationsRequest,
+) -> Result<Reply, ApiError> {
     let entries = ctx
         .app
         .engine
@@ -50,18 +34,20 @@ pub(crate) async fn list_operations(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
             display_name: e.display_name().to_owned(),
         })
         .collect();
-    Reply::data(summaries)
+    Reply::data(&summaries)
 }
 
-pub(crate) async fn get_operation_params(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
-    let request = GetOperationParamsRequest::from_params(ctx.params)?;
+pub(crate) fn get_operation_params(
+    ctx: &Ctx<'_>,
+    request: &GetOperationParamsRequest,
+) -> Result<Reply, ApiError> {
     let entry = ctx
         .app
         .engine
         .catalog()
         .entry(&request.service_type, &request.operation)
         .map_err(EngineError::from)?;
-    Reply::data(OperationParams {
+    Reply::data(&OperationParams {
         service: entry.service().to_owned(),
         operation: entry.operation().to_owned(),
         attributes: entry.attributes_schema().clone(),
@@ -72,7 +58,7 @@ pub(crate) async fn get_operation_params(ctx: &Ctx<'_>) -> Result<Reply, ApiErro
 
 pub(crate) async fn execute_async(ctx: &Ctx<'_>, resolved: Resolved) -> Result<Reply, ApiError> {
     let id = ctx.app.engine.submit_resolved(resolved).await?;
-    Reply::data(id.as_str())
+    Reply::data(&id.as_str())
 }
 
 pub(crate) async fn execute_sync(ctx: &Ctx<'_>, resolved: Resolved) -> Result<Reply, ApiError> {
@@ -85,7 +71,7 @@ pub(crate) async fn execute_sync(ctx: &Ctx<'_>, resolved: Resolved) -> Result<Re
     // The operation was stored a moment ago, so it can only be missing if its retention
     // is shorter than the wait: answer as for any expired operation.
     match op {
-        Some(op) => Reply::data(result(op)),
+        Some(op) => Reply::data(&result(op)),
         None => Ok(not_found()),
     }
 }
@@ -94,18 +80,18 @@ pub(crate) async fn execute_sync(ctx: &Ctx<'_>, resolved: Resolved) -> Result<Re
 /// expired, malformed, another account's or outside the named group, all answered alike).
 pub(crate) async fn get_execute_operation_result(
     ctx: &Ctx<'_>,
-    request: GetExecuteOperationResultRequest,
+    request: &GetExecuteOperationResultRequest,
     op: Option<Operation>,
 ) -> Result<Reply, ApiError> {
     let Some(op) = op else {
         return Ok(not_found());
     };
     if op.status.is_final() || request.wait_seconds == 0 {
-        return Reply::data(result(op));
+        return Reply::data(&result(op));
     }
     let wait = Duration::from_secs(u64::from(request.wait_seconds));
     match ctx.app.engine.wait(&ctx.account(), &op.id, wait).await? {
-        Some(op) => Reply::data(result(op)),
+        Some(op) => Reply::data(&result(op)),
         // It expired while we waited (a retention shorter than the wait).
         None => Ok(not_found()),
     }
@@ -123,8 +109,5 @@ pub(crate) fn result(op: Operation) -> OperationResult {
 
 /// The answer for an id that never existed, expired, or belongs to another account.
 fn not_found() -> Reply {
-    Reply {
-        message: "The operation does not exist or has expired.".to_owned(),
-        data: None,
-    }
+    Reply::message("The operation does not exist or has expired.")
 }

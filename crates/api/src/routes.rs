@@ -7,78 +7,52 @@
 //! says it reaches: the application its target belongs to, and that application's resource
 //! group, named in the request or not.
 
-use std::net::IpAddr;
-
 use bpops_engine::{Resolved, Submission};
-use bpops_iam::{Evaluation, Principal, RequestContext};
-use bpops_protocol::extensions::{CancelExecuteOperationRequest, ListExecuteOperationsRequest};
-use bpops_protocol::params::Params;
-use bpops_protocol::wire::{ExecuteOperationRequest, GetExecuteOperationResultRequest};
-use bpops_protocol::{Action, ErrorCode};
-use bpops_store::{AccountId, Operation, OperationId};
+use bpops_iam::{Evaluation, RequestContext};
+use bpops_protocol::ErrorCode;
+use bpops_protocol::extensions::ListExecuteOperationsRequest;
+use bpops_protocol::wire::ExecuteOperationRequest;
+use bpops_store::{Operation, OperationId};
 use serde_json::{Map, Value, json};
 
-use crate::extensions;
-use crate::handlers::{self, Reply};
-use crate::{ApiError, App};
+use crate::context::{Ctx, Reply};
+use crate::request::ActionRequest;
+use crate::{ApiError, extensions, handlers};
 
-/// What a handler gets: an authenticated principal and the request's parameters.
-pub(crate) struct Ctx<'a> {
-    pub app: &'a App,
-    pub principal: &'a Principal,
-    pub params: &'a Params,
-    pub action: Action,
-    /// The TCP peer, `acs:SourceIp`.
-    pub peer: IpAddr,
-}
-
-impl Ctx<'_> {
-    pub(crate) fn account(&self) -> AccountId {
-        AccountId::new(self.principal.account())
-    }
-
-    /// The resource group of `application` in the caller's account.
-    fn group_of(&self, application: Option<&str>) -> Option<String> {
-        let account = self.principal.account();
-        application
-            .and_then(|id| self.app.directory.group_of(account, id))
-            .map(str::to_owned)
-    }
-}
-
-/// Authorizes and runs `ctx.action`.
-pub(crate) async fn route(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
-    match ctx.action {
-        Action::ListServices => {
+/// Authorizes and answers `request`.
+pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply, ApiError> {
+    match request {
+        ActionRequest::ListServices => {
             authorize(ctx, &Check::virtual_resource(ctx))?;
-            handlers::list_services(ctx).await
+            handlers::list_services(ctx)
         }
-        Action::ListOperations => {
+        ActionRequest::ListOperations(request) => {
             authorize(ctx, &Check::virtual_resource(ctx))?;
-            handlers::list_operations(ctx).await
+            handlers::list_operations(ctx, &request)
         }
-        Action::GetOperationParams => {
+        ActionRequest::GetOperationParams(request) => {
             authorize(ctx, &Check::virtual_resource(ctx))?;
-            handlers::get_operation_params(ctx).await
+            handlers::get_operation_params(ctx, &request)
         }
-        Action::ExecuteOperationASync => handlers::execute_async(ctx, execute(ctx).await?).await,
-        Action::ExecuteOperationSync => handlers::execute_sync(ctx, execute(ctx).await?).await,
-        Action::GetExecuteOperationResult => {
-            let request = GetExecuteOperationResultRequest::from_params(ctx.params)?;
+        ActionRequest::ExecuteOperationASync(request) => {
+            handlers::execute_async(ctx, execute(ctx, request).await?).await
+        }
+        ActionRequest::ExecuteOperationSync(request) => {
+            handlers::execute_sync(ctx, execute(ctx, request).await?).await
+        }
+        ActionRequest::GetExecuteOperationResult(request) => {
             let group = request.resource_group_id.as_deref();
             let op = operation(ctx, &request.operation_id, group).await?;
             authorize(ctx, &Check::operation(ctx, op.as_ref(), group))?;
-            handlers::get_execute_operation_result(ctx, request, op).await
+            handlers::get_execute_operation_result(ctx, &request, op).await
         }
-        Action::CancelExecuteOperation => {
-            let request = CancelExecuteOperationRequest::from_params(ctx.params)?;
+        ActionRequest::CancelExecuteOperation(request) => {
             let group = request.resource_group_id.as_deref();
             let op = operation(ctx, &request.operation_id, group).await?;
             authorize(ctx, &Check::operation(ctx, op.as_ref(), group))?;
-            extensions::cancel(ctx, request).await
+            extensions::cancel(ctx, &request).await
         }
-        Action::ListExecuteOperations => {
-            let request = ListExecuteOperationsRequest::from_params(ctx.params)?;
+        ActionRequest::ListExecuteOperations(request) => {
             authorize(ctx, &Check::listing(ctx, &request))?;
             extensions::list(ctx, request).await
         }
@@ -149,8 +123,7 @@ impl<'a> Check<'a> {
 /// target is in (or, when it does not exist, the one the request names), and checks the
 /// named application. An `ApplicationId` other than the target's is refused when it is
 /// submitted, after this check, so it never widens what the caller may reach.
-async fn execute(ctx: &Ctx<'_>) -> Result<Resolved, ApiError> {
-    let request = ExecuteOperationRequest::from_params(ctx.params)?;
+async fn execute(ctx: &Ctx<'_>, request: ExecuteOperationRequest) -> Result<Resolved, ApiError> {
     let account = ctx.account();
     let resolved = ctx
         .app
