@@ -13,12 +13,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod catalog;
 mod context;
 mod error;
-mod extensions;
-mod handlers;
 mod metrics;
 mod nonces;
+mod operations;
 mod pipeline;
 mod probes;
 mod request;

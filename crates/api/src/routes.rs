@@ -17,44 +17,44 @@ use serde_json::{Map, Value, json};
 
 use crate::context::{Ctx, Reply};
 use crate::request::ActionRequest;
-use crate::{ApiError, extensions, handlers};
+use crate::{ApiError, catalog, operations};
 
 /// Authorizes and answers `request`.
 pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply, ApiError> {
     match request {
         ActionRequest::ListServices => {
             authorize(ctx, &Check::virtual_resource(ctx))?;
-            handlers::list_services(ctx)
+            catalog::list_services(ctx)
         }
         ActionRequest::ListOperations(request) => {
             authorize(ctx, &Check::virtual_resource(ctx))?;
-            handlers::list_operations(ctx, &request)
+            catalog::list_operations(ctx, &request)
         }
         ActionRequest::GetOperationParams(request) => {
             authorize(ctx, &Check::virtual_resource(ctx))?;
-            handlers::get_operation_params(ctx, &request)
+            catalog::get_operation_params(ctx, &request)
         }
         ActionRequest::ExecuteOperationASync(request) => {
-            handlers::execute_async(ctx, execute(ctx, request).await?).await
+            operations::execute_async(ctx, execute(ctx, request).await?).await
         }
         ActionRequest::ExecuteOperationSync(request) => {
-            handlers::execute_sync(ctx, execute(ctx, request).await?).await
+            operations::execute_sync(ctx, execute(ctx, request).await?).await
         }
         ActionRequest::GetExecuteOperationResult(request) => {
             let group = request.resource_group_id.as_deref();
             let op = operation(ctx, &request.operation_id, group).await?;
             authorize(ctx, &Check::operation(ctx, op.as_ref(), group))?;
-            handlers::get_execute_operation_result(ctx, &request, op).await
+            operations::get_execute_operation_result(ctx, &request, op).await
         }
         ActionRequest::CancelExecuteOperation(request) => {
             let group = request.resource_group_id.as_deref();
             let op = operation(ctx, &request.operation_id, group).await?;
             authorize(ctx, &Check::operation(ctx, op.as_ref(), group))?;
-            extensions::cancel(ctx, &request).await
+            operations::cancel(ctx, &request).await
         }
         ActionRequest::ListExecuteOperations(request) => {
             authorize(ctx, &Check::listing(ctx, &request))?;
-            extensions::list(ctx, request).await
+            operations::list(ctx, request).await
         }
     }
 }
