@@ -416,17 +416,167 @@ async fn attributes_over_64_kib_are_invalid_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_refused_unread() {
-    let server = start(small(|s| s.max_body = 4096), HashMap::new()).await;
+    let server = start(
+        small(|s| {
+            s.max_body = 4096;
+            s.linger_time = Duration::from_millis(300);
+        }),
+        HashMap::new(),
+    )
+    .await;
     let earlier = submit(&server, "i-1", "before").await;
-    let head = "POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\n\
-                content-length: 5000000\r\nconnection: close\r\n\r\n";
     // Only the head is sent: the answer comes without the server waiting for the body.
-    let (status, body) = exchange(&server, head.as_bytes()).await;
+    let (status, body) = exchange(&server, &oversized_head(5_000_000)).await;
     assert_eq!(
         (status, body["Code"].as_str()),
         (413, Some("RequestEntityTooLarge")),
         "{body}"
     );
+    others_are_served(&server, &earlier).await;
+}
+
+/// A request head declaring a form body of `length` bytes.
+fn oversized_head(length: usize) -> Vec<u8> {
+    format!(
+        "POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\n\
+         content-length: {length}\r\nconnection: close\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// Issue 11 item 11: a client that writes its whole body before reading (as the Python SDKs
+/// do) gets the 413, not a reset connection, whether the body's length is declared or not.
+#[tokio::test]
+async fn a_client_that_sends_its_whole_oversized_body_before_reading_gets_the_answer() {
+    let server = start(
+        small(|s| {
+            s.max_body = 64 * 1024;
+            s.linger_bytes = 64 * 1024 * 1024;
+        }),
+        HashMap::new(),
+    )
+    .await;
+    let earlier = submit(&server, "i-1", "before").await;
+    // More than the sockets' buffers hold, so that the server must read it for the client
+    // to finish writing.
+    let body = vec![b'x'; 32 * 1024 * 1024];
+    let declared = [oversized_head(body.len()), body.clone()].concat();
+    let mut chunked =
+        b"POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+            .to_vec();
+    for chunk in body.chunks(256 * 1024) {
+        chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        chunked.extend_from_slice(chunk);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    for request in [declared, chunked] {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        tokio::time::timeout(PATIENCE, stream.write_all(&request))
+            .await
+            .expect("the server reads what the client sends")
+            .expect("the whole body is written");
+        let (status, body) = read_answer(&mut stream).await;
+        assert_eq!(
+            (status, body["Code"].as_str()),
+            (413, Some("RequestEntityTooLarge")),
+            "{body}"
+        );
+    }
+    others_are_served(&server, &earlier).await;
+}
+
+/// Sends an endless body (the head declares a huge one) in `chunk`s, one every `every`, and
+/// reads the answer meanwhile. Returns the answer, how much was written and how long it took
+/// until the server cut the connection off.
+async fn send_endless_body(
+    server: &Server,
+    chunk: usize,
+    every: Duration,
+) -> ((u16, Value), usize, Duration) {
+    let stream = TcpStream::connect(server.addr).await.unwrap();
+    let (mut reading, mut writing) = stream.into_split();
+    let started = Instant::now();
+    let answer = tokio::spawn(async move {
+        let mut received = Vec::new();
+        // The connection ends with a reset when unread bytes are left: what came before counts.
+        let _ = reading.read_to_end(&mut received).await;
+        received
+    });
+    writing.write_all(&oversized_head(1 << 40)).await.unwrap();
+    let data = vec![b'x'; chunk];
+    let mut written = 0;
+    let cut_off = loop {
+        match tokio::time::timeout(PATIENCE, writing.write_all(&data)).await {
+            Ok(Ok(())) => written += chunk,
+            Ok(Err(_)) => break started.elapsed(),
+            Err(_) => panic!("the server stopped reading but kept the connection"),
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "still reading after {PATIENCE:?}"
+        );
+        tokio::time::sleep(every).await;
+    };
+    let received = answer.await.unwrap();
+    let text = String::from_utf8_lossy(&received);
+    let status = text.split(' ').nth(1).and_then(|code| code.parse().ok());
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    let answer = (
+        status.unwrap_or_else(|| panic!("no answer in {text:?}")),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    );
+    (answer, written, cut_off)
+}
+
+#[tokio::test]
+async fn an_endless_body_is_discarded_only_up_to_the_byte_bound() {
+    let server = start(
+        small(|s| {
+            s.max_body = 4096;
+            s.linger_bytes = 1024 * 1024;
+            s.linger_time = Duration::from_secs(60);
+        }),
+        HashMap::new(),
+    )
+    .await;
+    let earlier = submit(&server, "i-1", "before").await;
+    let ((status, body), written, cut_off) =
+        send_endless_body(&server, 64 * 1024, Duration::ZERO).await;
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (413, Some("RequestEntityTooLarge")),
+        "{body}"
+    );
+    // Beyond the bound, only what the two sockets' buffers hold was accepted.
+    assert!(written < 16 * 1024 * 1024, "{written} bytes accepted");
+    eprintln!("cut off after {written} bytes written, {cut_off:?}");
+    others_are_served(&server, &earlier).await;
+}
+
+#[tokio::test]
+async fn an_endless_body_is_discarded_only_up_to_the_time_bound() {
+    let server = start(
+        small(|s| {
+            s.max_body = 4096;
+            s.linger_time = Duration::from_millis(500);
+        }),
+        HashMap::new(),
+    )
+    .await;
+    let earlier = submit(&server, "i-1", "before").await;
+    let ((status, body), written, cut_off) =
+        send_endless_body(&server, 1024, Duration::from_millis(10)).await;
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (413, Some("RequestEntityTooLarge")),
+        "{body}"
+    );
+    assert!(
+        cut_off >= Duration::from_millis(500) && cut_off < Duration::from_secs(3),
+        "cut off after {cut_off:?}"
+    );
+    eprintln!("cut off after {written} bytes written, {cut_off:?}");
     others_are_served(&server, &earlier).await;
 }
 
