@@ -1,0 +1,139 @@
+//! Issue 11 item 9, graceful shutdown: on SIGTERM (or Ctrl-C) every waiter is answered at once
+//! with the current status, running operations get `[operations] shutdown_grace` to finish,
+//! the leases of the rest are released, and the process exits within the grace and a second.
+//! (Across nodes on PostgreSQL, see `nodes`.)
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::{Acs3, ROOT, RUNNING_INSTANCE, Server, TestDir, execute_params};
+
+/// The grace of the tests whose operations outlive it.
+const SHORT_GRACE: Duration = Duration::from_secs(1);
+
+/// How long anything here may take: far above what it needs, yet bounded.
+const BOUND: Duration = Duration::from_secs(15);
+
+/// `[operations]` with `shutdown_grace` and a slow `ecs` `rename` of `latency`.
+pub(crate) fn config(grace: &str, latency: &str) -> String {
+    format!(
+        "[operations]\nsync_wait = \"9s\"\nshutdown_grace = \"{grace}\"\n\n\
+         [[operations.emulation]]\nservice = \"ecs\"\noperation = \"rename\"\nlatency = \"{latency}\"\n"
+    )
+}
+
+pub(crate) fn rename(name: &str) -> Value {
+    json!({"instanceId": RUNNING_INSTANCE, "instance_name": name})
+}
+
+/// Polls until `id` is `RUNNING` (claimed by a node); panics after [`BOUND`].
+pub(crate) async fn wait_running(server: &Server, id: &str) {
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let data = server.result(ROOT, id).await.data().clone();
+        match data["Status"].as_str() {
+            Some("RUNNING") => return,
+            Some("INIT") if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            _ => panic!("operation {id} did not start running: {data}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_answers_every_waiter_at_once_and_exits_within_the_grace() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config(&config("1s", "60s"))).await;
+    let running = server.submit("rename", &rename("long")).await;
+    wait_running(&server, &running).await;
+
+    // One GetExecuteOperationResult waiting on the running operation, and one
+    // ExecuteOperationSync whose operation queues behind it on the same instance.
+    let sender = server.sender();
+    let get = Acs3::new("GetExecuteOperationResult")
+        .params(&[("OperationId", &running), ("WaitSeconds", "20")])
+        .sign(&server.host(), ROOT);
+    let waiting = tokio::spawn(async move { (sender.try_send(&get).await, Instant::now()) });
+    let attributes = rename("queued").to_string();
+    let sender = server.sender();
+    let sync = Acs3::new("ExecuteOperationSync")
+        .params(&execute_params("rename", &attributes))
+        .sign(&server.host(), ROOT);
+    let syncing = tokio::spawn(async move { (sender.try_send(&sync).await, Instant::now()) });
+    // Nothing outside the server marks a wait as begun: give both requests time to arrive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let signalled = Instant::now();
+    let (status, took, output) = server.stop("TERM").await;
+    let (waited, answered) = waiting.await.unwrap();
+    let waited = waited.expect("the waiter is answered");
+    assert_eq!(waited.data()["Status"], "RUNNING", "{}", waited.json);
+    assert!(
+        answered - signalled < Duration::from_secs(1),
+        "the waiter was answered {:?} after SIGTERM",
+        answered - signalled
+    );
+    let (synced, answered) = syncing.await.unwrap();
+    let synced = synced.expect("ExecuteOperationSync is answered");
+    assert_eq!(synced.data()["Status"], "INIT", "{}", synced.json);
+    assert!(answered - signalled < Duration::from_secs(1));
+
+    assert!(status.success(), "{status}\n{}", output.stderr);
+    assert!(
+        took < SHORT_GRACE + Duration::from_secs(1),
+        "exited {took:?} after SIGTERM\n{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("lease released"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_cut_off_by_the_grace_is_resumed_at_once_by_a_restart() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config(&config("1s", "60s"))).await;
+    let id = server.submit("rename", &rename("resumed")).await;
+    wait_running(&server, &id).await;
+    let (status, took, output) = server.stop("INT").await;
+    assert!(status.success(), "{status}\n{}", output.stderr);
+    assert!(
+        took < SHORT_GRACE + Duration::from_secs(1),
+        "exited after {took:?}"
+    );
+
+    // Restarted without the latency, the node runs it again at once.
+    let server = dir.serve(&dir.config(&config("1s", "0s"))).await;
+    let data = server.wait_final(ROOT, &id, Duration::from_secs(5)).await;
+    assert_eq!(data["Status"], "SUCCESS", "{data}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_that_finishes_within_the_grace_ends_success_before_the_exit() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config(&config("10s", "1s"))).await;
+    let id = server.submit("rename", &rename("finished")).await;
+    wait_running(&server, &id).await;
+    let (status, took, output) = server.stop("TERM").await;
+    assert!(status.success(), "{status}\n{}", output.stderr);
+    assert!(took < Duration::from_secs(10), "exited after {took:?}");
+    assert!(
+        !output.stderr.contains("lease released"),
+        "{}",
+        output.stderr
+    );
+
+    // Had it been cut off, the restart would run it again for a minute.
+    let server = dir.serve(&dir.config(&config("10s", "60s"))).await;
+    let data = server.result(ROOT, &id).await.data().clone();
+    assert_eq!(data["Status"], "SUCCESS", "{data}");
+    assert_eq!(
+        crate::common::state(&data)["instance_name"],
+        "finished",
+        "{data}"
+    );
+}
