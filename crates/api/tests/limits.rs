@@ -154,7 +154,12 @@ async fn read_answer(stream: &mut TcpStream) -> (u16, Value) {
         .await
         .expect("the server answers in time")
         .ok();
-    let text = String::from_utf8_lossy(&received);
+    parse_answer(&received)
+}
+
+/// The status and JSON body of an answer read to its end.
+fn parse_answer(received: &[u8]) -> (u16, Value) {
+    let text = String::from_utf8_lossy(received);
     let status = text
         .split(' ')
         .nth(1)
@@ -426,12 +431,7 @@ async fn a_body_over_the_limit_is_refused_unread() {
     .await;
     let earlier = submit(&server, "i-1", "before").await;
     // Only the head is sent: the answer comes without the server waiting for the body.
-    let (status, body) = exchange(&server, &oversized_head(5_000_000)).await;
-    assert_eq!(
-        (status, body["Code"].as_str()),
-        (413, Some("RequestEntityTooLarge")),
-        "{body}"
-    );
+    assert_too_large(&exchange(&server, &oversized_head(5_000_000)).await);
     others_are_served(&server, &earlier).await;
 }
 
@@ -476,12 +476,7 @@ async fn a_client_that_sends_its_whole_oversized_body_before_reading_gets_the_an
             .await
             .expect("the server reads what the client sends")
             .expect("the whole body is written");
-        let (status, body) = read_answer(&mut stream).await;
-        assert_eq!(
-            (status, body["Code"].as_str()),
-            (413, Some("RequestEntityTooLarge")),
-            "{body}"
-        );
+        assert_too_large(&read_answer(&mut stream).await);
     }
     others_are_served(&server, &earlier).await;
 }
@@ -518,66 +513,57 @@ async fn send_endless_body(
         );
         tokio::time::sleep(every).await;
     };
-    let received = answer.await.unwrap();
-    let text = String::from_utf8_lossy(&received);
-    let status = text.split(' ').nth(1).and_then(|code| code.parse().ok());
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    let answer = (
-        status.unwrap_or_else(|| panic!("no answer in {text:?}")),
-        serde_json::from_str(body).unwrap_or(Value::Null),
-    );
+    let answer = parse_answer(&answer.await.unwrap());
     (answer, written, cut_off)
+}
+
+fn assert_too_large((status, body): &(u16, Value)) {
+    assert_eq!(
+        (*status, body["Code"].as_str()),
+        (413, Some("RequestEntityTooLarge")),
+        "{body}"
+    );
+}
+
+/// Sends an endless body to a server with `settings`: it is answered 413 and cut off, and
+/// others are still served. Returns how much was written and when the cut came.
+async fn endless_body_is_cut_off(
+    settings: Settings,
+    chunk: usize,
+    every: Duration,
+) -> (usize, Duration) {
+    let server = start(settings, HashMap::new()).await;
+    let earlier = submit(&server, "i-1", "before").await;
+    let (answer, written, cut_off) = send_endless_body(&server, chunk, every).await;
+    assert_too_large(&answer);
+    eprintln!("cut off after {written} bytes written, {cut_off:?}");
+    others_are_served(&server, &earlier).await;
+    (written, cut_off)
 }
 
 #[tokio::test]
 async fn an_endless_body_is_discarded_only_up_to_the_byte_bound() {
-    let server = start(
-        small(|s| {
-            s.max_body = 4096;
-            s.linger_bytes = 1024 * 1024;
-            s.linger_time = Duration::from_secs(60);
-        }),
-        HashMap::new(),
-    )
-    .await;
-    let earlier = submit(&server, "i-1", "before").await;
-    let ((status, body), written, cut_off) =
-        send_endless_body(&server, 64 * 1024, Duration::ZERO).await;
-    assert_eq!(
-        (status, body["Code"].as_str()),
-        (413, Some("RequestEntityTooLarge")),
-        "{body}"
-    );
+    let settings = small(|s| {
+        s.max_body = 4096;
+        s.linger_bytes = 1024 * 1024;
+        s.linger_time = Duration::from_secs(60);
+    });
+    let (written, _) = endless_body_is_cut_off(settings, 64 * 1024, Duration::ZERO).await;
     // Beyond the bound, only what the two sockets' buffers hold was accepted.
     assert!(written < 16 * 1024 * 1024, "{written} bytes accepted");
-    eprintln!("cut off after {written} bytes written, {cut_off:?}");
-    others_are_served(&server, &earlier).await;
 }
 
 #[tokio::test]
 async fn an_endless_body_is_discarded_only_up_to_the_time_bound() {
-    let server = start(
-        small(|s| {
-            s.max_body = 4096;
-            s.linger_time = Duration::from_millis(500);
-        }),
-        HashMap::new(),
-    )
-    .await;
-    let earlier = submit(&server, "i-1", "before").await;
-    let ((status, body), written, cut_off) =
-        send_endless_body(&server, 1024, Duration::from_millis(10)).await;
-    assert_eq!(
-        (status, body["Code"].as_str()),
-        (413, Some("RequestEntityTooLarge")),
-        "{body}"
-    );
+    let settings = small(|s| {
+        s.max_body = 4096;
+        s.linger_time = Duration::from_millis(500);
+    });
+    let (_, cut_off) = endless_body_is_cut_off(settings, 1024, Duration::from_millis(10)).await;
     assert!(
         cut_off >= Duration::from_millis(500) && cut_off < Duration::from_secs(3),
         "cut off after {cut_off:?}"
     );
-    eprintln!("cut off after {written} bytes written, {cut_off:?}");
-    others_are_served(&server, &earlier).await;
 }
 
 #[tokio::test]

@@ -161,8 +161,7 @@ async fn the_operations_a_stopped_node_released_are_resumed_at_once_by_another()
         )
         .await;
 
-    let (status, took, output) = stopping.stop("TERM").await;
-    assert!(status.success(), "{status}\n{}", output.stderr);
+    let (took, _) = shutdown::stop_cleanly(stopping, "TERM").await;
     assert!(took < Duration::from_secs(2), "exited after {took:?}");
     let exited = Instant::now();
     let data = other.wait_final(ROOT, &id, Duration::from_secs(10)).await;

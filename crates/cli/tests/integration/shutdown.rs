@@ -42,31 +42,45 @@ pub(crate) async fn wait_running(server: &Server, id: &str) {
     }
 }
 
+/// Serves `config` in `dir` and submits a rename to `name`; returns once it runs.
+async fn serve_running(dir: &TestDir, config: &str, name: &str) -> (Server, String) {
+    let server = dir.serve(&dir.config(config)).await;
+    let id = server.submit("rename", &rename(name)).await;
+    wait_running(&server, &id).await;
+    (server, id)
+}
+
+/// Stops `server` with `signal` and checks that it exited cleanly; returns how long after the
+/// signal, and its logs.
+pub(crate) async fn stop_cleanly(server: Server, signal: &str) -> (Duration, String) {
+    let (status, took, output) = server.stop(signal).await;
+    assert!(status.success(), "{status}\n{}", output.stderr);
+    (took, output.stderr)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_answers_every_waiter_at_once_and_exits_within_the_grace() {
     let dir = TestDir::new();
-    let server = dir.serve(&dir.config(&config("1s", "60s"))).await;
-    let running = server.submit("rename", &rename("long")).await;
-    wait_running(&server, &running).await;
+    let (server, running) = serve_running(&dir, &config("1s", "60s"), "long").await;
 
     // One GetExecuteOperationResult waiting on the running operation, and one
     // ExecuteOperationSync whose operation queues behind it on the same instance.
-    let sender = server.sender();
-    let get = Acs3::new("GetExecuteOperationResult")
-        .params(&[("OperationId", &running), ("WaitSeconds", "20")])
-        .sign(&server.host(), ROOT);
-    let waiting = tokio::spawn(async move { (sender.try_send(&get).await, Instant::now()) });
+    let send = |request: Acs3| {
+        let (sender, request) = (server.sender(), request.sign(&server.host(), ROOT));
+        tokio::spawn(async move { (sender.try_send(&request).await, Instant::now()) })
+    };
+    let waiting = send(
+        Acs3::new("GetExecuteOperationResult")
+            .params(&[("OperationId", &running), ("WaitSeconds", "20")]),
+    );
     let attributes = rename("queued").to_string();
-    let sender = server.sender();
-    let sync = Acs3::new("ExecuteOperationSync")
-        .params(&execute_params("rename", &attributes))
-        .sign(&server.host(), ROOT);
-    let syncing = tokio::spawn(async move { (sender.try_send(&sync).await, Instant::now()) });
+    let syncing =
+        send(Acs3::new("ExecuteOperationSync").params(&execute_params("rename", &attributes)));
     // Nothing outside the server marks a wait as begun: give both requests time to arrive.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let signalled = Instant::now();
-    let (status, took, output) = server.stop("TERM").await;
+    let (took, logs) = stop_cleanly(server, "TERM").await;
     let (waited, answered) = waiting.await.unwrap();
     let waited = waited.expect("the waiter is answered");
     assert_eq!(waited.data()["Status"], "RUNNING", "{}", waited.json);
@@ -80,27 +94,18 @@ async fn sigterm_answers_every_waiter_at_once_and_exits_within_the_grace() {
     assert_eq!(synced.data()["Status"], "INIT", "{}", synced.json);
     assert!(answered - signalled < Duration::from_secs(1));
 
-    assert!(status.success(), "{status}\n{}", output.stderr);
     assert!(
         took < SHORT_GRACE + Duration::from_secs(1),
-        "exited {took:?} after SIGTERM\n{}",
-        output.stderr
+        "exited {took:?} after SIGTERM\n{logs}"
     );
-    assert!(
-        output.stderr.contains("lease released"),
-        "{}",
-        output.stderr
-    );
+    assert!(logs.contains("lease released"), "{logs}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operation_cut_off_by_the_grace_is_resumed_at_once_by_a_restart() {
     let dir = TestDir::new();
-    let server = dir.serve(&dir.config(&config("1s", "60s"))).await;
-    let id = server.submit("rename", &rename("resumed")).await;
-    wait_running(&server, &id).await;
-    let (status, took, output) = server.stop("INT").await;
-    assert!(status.success(), "{status}\n{}", output.stderr);
+    let (server, id) = serve_running(&dir, &config("1s", "60s"), "resumed").await;
+    let (took, _) = stop_cleanly(server, "INT").await;
     assert!(
         took < SHORT_GRACE + Duration::from_secs(1),
         "exited after {took:?}"
@@ -115,17 +120,10 @@ async fn an_operation_cut_off_by_the_grace_is_resumed_at_once_by_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operation_that_finishes_within_the_grace_ends_success_before_the_exit() {
     let dir = TestDir::new();
-    let server = dir.serve(&dir.config(&config("10s", "1s"))).await;
-    let id = server.submit("rename", &rename("finished")).await;
-    wait_running(&server, &id).await;
-    let (status, took, output) = server.stop("TERM").await;
-    assert!(status.success(), "{status}\n{}", output.stderr);
+    let (server, id) = serve_running(&dir, &config("10s", "1s"), "finished").await;
+    let (took, logs) = stop_cleanly(server, "TERM").await;
     assert!(took < Duration::from_secs(10), "exited after {took:?}");
-    assert!(
-        !output.stderr.contains("lease released"),
-        "{}",
-        output.stderr
-    );
+    assert!(!logs.contains("lease released"), "{logs}");
 
     // Had it been cut off, the restart would run it again for a minute.
     let server = dir.serve(&dir.config(&config("10s", "60s"))).await;
