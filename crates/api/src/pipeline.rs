@@ -170,9 +170,9 @@ async fn read_body(
 
 /// Reads and throws away what a client still sends of a body refused as too large, for at
 /// most `time` and `bytes`, then drops it, which closes the connection. Clients that write
-/// their whole body before reading (the Python SDKs) then get the 413 instead of a broken
-/// pipe: closing a socket with unread input resets the connection, and the answer with it.
-/// This is nginx's lingering close.
+/// their whole body before reading (the classic Python SDK) then get the 413 instead of a
+/// broken pipe: closing a socket with unread input resets the connection, and the answer with
+/// it. This is nginx's lingering close.
 async fn discard(mut body: Body, bytes: usize, time: Duration) {
     let mut discarded = 0;
     let _ = tokio::time::timeout(time, async {

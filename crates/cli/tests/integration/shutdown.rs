@@ -99,6 +99,10 @@ async fn sigterm_answers_every_waiter_at_once_and_exits_within_the_grace() {
         "exited {took:?} after SIGTERM\n{logs}"
     );
     assert!(logs.contains("lease released"), "{logs}");
+    eprintln!(
+        "waiters answered {:?} after SIGTERM; exited after {took:?} with a grace of {SHORT_GRACE:?}",
+        answered - signalled
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
