@@ -154,7 +154,8 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large(body));
     }
-    let mut read = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+    // N.B. grown as bytes arrive, never from the declared length: a declaration costs nothing.
+    let mut read = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame =
             frame.map_err(|e| ApiError::invalid("body", format!("it could not be read ({e})")))?;

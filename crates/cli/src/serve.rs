@@ -113,7 +113,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         while engine_tasks.join_next().await.is_some() {}
     });
     match requests {
-        Ok(served) => served.context("serving")?.context("serving")?,
+        Ok(served) => served
+            .context("the server task failed")?
+            .context("serving")?,
         Err(_) => tracing::warn!("requests still in flight at the end of the grace are dropped"),
     }
     tracing::info!("stopped");

@@ -115,7 +115,12 @@ impl Engine {
         let events = self.store.subscribe();
         tasks.spawn(events::forward(Arc::clone(self), events, shutdown.clone()));
         tasks.spawn(worker::dispatch(Arc::clone(self), shutdown.clone()));
-        tasks.spawn(sweeper::run(Arc::clone(self), shutdown));
+        tasks.spawn(sweeper::run(Arc::clone(self), shutdown.clone()));
+        let engine = Arc::clone(self);
+        tasks.spawn(async move {
+            shutdown.cancelled().await;
+            engine.waiters.stop();
+        });
         tasks
     }
 

@@ -1,7 +1,8 @@
-//! What the engine does when told to stop: answer every waiter with the current status at
-//! once, give the operations running here [`Settings::shutdown_grace`](crate::Settings) to
-//! finish, then release the leases of those still running, so that another node (or this
-//! one, restarted) resumes them at once instead of after their lease.
+//! What the engine does with the operations running here when told to stop (its waiters are
+//! answered at once, see `Engine::start`): give them
+//! [`Settings::shutdown_grace`](crate::Settings) to finish, then release the leases of those
+//! still running, so that another node (or this one, restarted) resumes them at once instead
+//! of after their lease.
 
 use std::time::Duration;
 
@@ -18,7 +19,6 @@ const RELEASE_WAIT: Duration = Duration::from_millis(500);
 /// Drains the attempts in `attempts` (no new one is started any more), abandoning those still
 /// running when the grace is over through `abandon`.
 pub(crate) async fn drain(engine: &Engine, attempts: TaskTracker, abandon: CancellationToken) {
-    engine.waiters.stop();
     attempts.close();
     let grace = engine.settings.shutdown_grace;
     if !attempts.is_empty() {

@@ -42,7 +42,9 @@ async fn claim_and_run(
     let slots = Arc::new(Semaphore::new(engine.settings.concurrency));
     loop {
         // Wait for a free slot before claiming, so nothing is claimed that cannot start.
+        // N.B. biased: once stopping, never claim again, even with a slot free.
         let first = tokio::select! {
+            biased;
             () = stop.cancelled() => return,
             permit = Arc::clone(&slots).acquire_owned() => permit.expect("the semaphore is never closed"),
         };
