@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::{Acs3, ROOT, RUNNING_INSTANCE, Server, TestDir, execute_params};
+use crate::declared;
 
 /// The grace of the tests whose operations outlive it.
 const SHORT_GRACE: Duration = Duration::from_secs(1);
@@ -137,5 +138,44 @@ async fn an_operation_that_finishes_within_the_grace_ends_success_before_the_exi
         crate::common::state(&data)["instance_name"],
         "finished",
         "{data}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_program_cut_off_by_the_grace_is_killed_before_its_lease_is_released() {
+    let dir = TestDir::new();
+    let started = dir.path().join("started");
+    let program = declared::script(
+        &dir,
+        "long.sh",
+        &format!("echo $$ > {}\nexec sleep 30", started.display()),
+    );
+    let config = format!(
+        "[operations]\nshutdown_grace = \"1s\"\n\n{}",
+        declared::declared("rollout", &program, "")
+    );
+    let server = dir.serve(&dir.config(&config)).await;
+    declared::submit(&server, "rollout", &json!({"version": "v1"})).await;
+    let deadline = Instant::now() + BOUND;
+    let pid = loop {
+        match std::fs::read_to_string(&started) {
+            Ok(pid) if pid.ends_with('\n') => break pid.trim().to_owned(),
+            _ => {
+                assert!(Instant::now() < deadline, "the program never started");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let (took, logs) = stop_cleanly(server, "TERM").await;
+    assert!(
+        took < SHORT_GRACE + Duration::from_secs(1),
+        "exited after {took:?}"
+    );
+    assert!(logs.contains("lease released"), "{logs}");
+    // Gone, or a zombie waiting for whoever inherited it to reap it: not running.
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        state.is_empty() || state.contains(") Z "),
+        "the program still runs: {state}"
     );
 }
