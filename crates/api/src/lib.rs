@@ -7,7 +7,8 @@
 //! handler; handlers make one engine call and never look at signatures or policies.
 //!
 //! The request path is hardened by limits no request can switch off ([`Settings`]): the head's
-//! size, header count and read time (hyper), the body's size and read time, parameters' count
+//! size, header count and read time (hyper), the body's size and read time (and how much of a
+//! refused body is discarded so that its sender reads the answer), parameters' count
 //! and size (`bpops-protocol`), an overall deadline, a connection cap, and a per-key nonce
 //! table of bounded size.
 #![forbid(unsafe_code)]
@@ -53,6 +54,12 @@ pub struct Settings {
     pub clock_skew: Duration,
     /// The largest request body read; longer ones get `RequestEntityTooLarge`.
     pub max_body: usize,
+    /// After refusing a body as too large, how many more bytes of it are read and thrown
+    /// away, so that a client still sending it can read the answer; then the connection is
+    /// closed.
+    pub linger_bytes: usize,
+    /// The longest that discarding goes on, whatever the bytes.
+    pub linger_time: Duration,
     /// The most signature nonces remembered for one AccessKey at once; past it that key's
     /// requests get `Throttling` until its old nonces age out. Per key, so that one key
     /// flooding unique nonces never throttles another, and memory stays bounded by this times
@@ -82,6 +89,8 @@ impl Default for Settings {
             sync_wait: Duration::from_secs(5),
             clock_skew: Duration::from_secs(15 * 60),
             max_body: 1024 * 1024,
+            linger_bytes: 16 * 1024 * 1024,
+            linger_time: Duration::from_secs(5),
             max_nonces_per_key: 1_000_000,
             max_headers: 64,
             max_header_bytes: 32 * 1024,
@@ -117,8 +126,9 @@ impl App {
     }
 }
 
-/// Serves the API on `listener` until `shutdown` is cancelled, then lets in-flight requests
-/// finish.
+/// Serves the API on `listener` until `shutdown` is cancelled, then closes the listener and
+/// lets in-flight requests finish (idle keep-alive connections close at once, and the
+/// engine answers waits at once when it stops).
 ///
 /// One HTTP/1.1 connection per task, with hyper's own limits on the request head (count and
 /// size of headers, time to send them); the pipeline enforces the rest. Connections beyond
@@ -158,6 +168,8 @@ pub async fn serve_on(
             drop(permit);
         });
     }
+    // Connections still in the backlog are refused rather than left waiting.
+    drop(listener);
     tasks.close();
     tasks.wait().await;
     Ok(())

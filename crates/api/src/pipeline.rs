@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -14,7 +15,7 @@ use bpops_protocol::params::Params;
 use bpops_protocol::signature::{self, RawRequest};
 use bpops_protocol::wire::{Envelope, ErrorBody};
 use bpops_protocol::{API_VERSION, Action, ErrorCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use serde::Serialize;
 use tracing::Instrument;
 
@@ -22,7 +23,7 @@ use crate::context::{Ctx, Reply};
 use crate::nonces::NonceCheck;
 use crate::request::ActionRequest;
 use crate::routes;
-use crate::{ApiError, App};
+use crate::{ApiError, App, Settings};
 
 /// The longest `SignatureNonce` accepted: the SDKs send 32 to 36 characters.
 const MAX_NONCE_CHARS: usize = 128;
@@ -85,7 +86,7 @@ async fn process(
     }
     let body = tokio::time::timeout(
         app.settings.body_read_timeout,
-        read_body(body, &parts.headers, app.settings.max_body),
+        read_body(body, &parts.headers, &app.settings),
     )
     .await
     .map_err(|_| {
@@ -133,9 +134,16 @@ async fn process(
     Ok((action, reply))
 }
 
-/// Reads the body, refusing to read past `limit`.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
-    let too_large = || {
+/// Reads the body, refusing to read past `settings.max_body`. A longer body is answered
+/// `RequestEntityTooLarge` at once, and what the client still sends is discarded meanwhile.
+async fn read_body(
+    mut body: Body,
+    headers: &HeaderMap,
+    settings: &Settings,
+) -> Result<Bytes, ApiError> {
+    let limit = settings.max_body;
+    let too_large = |body: Body| {
+        tokio::spawn(discard(body, settings.linger_bytes, settings.linger_time));
         ApiError::new(
             ErrorCode::RequestEntityTooLarge,
             format!("The request body is larger than {limit} bytes."),
@@ -145,16 +153,39 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
+        return Err(too_large(body));
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(e) => Err(ApiError::invalid(
-            "body",
-            format!("it could not be read ({e})"),
-        )),
+    // N.B. grown as bytes arrive, never from the declared length: a declaration costs nothing.
+    let mut read = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::invalid("body", format!("it could not be read ({e})")))?;
+        if let Some(data) = frame.data_ref() {
+            if read.len() + data.len() > limit {
+                return Err(too_large(body));
+            }
+            read.extend_from_slice(data);
+        }
     }
+    Ok(Bytes::from(read))
+}
+
+/// Reads and throws away what a client still sends of a body refused as too large, for at
+/// most `time` and `bytes`, then drops it, which closes the connection. Clients that write
+/// their whole body before reading (the classic Python SDK) then get the 413 instead of a
+/// broken pipe: closing a socket with unread input resets the connection, and the answer with
+/// it. This is nginx's lingering close.
+async fn discard(mut body: Body, bytes: usize, time: Duration) {
+    let mut discarded = 0;
+    let _ = tokio::time::timeout(time, async {
+        while discarded < bytes {
+            match body.frame().await {
+                Some(Ok(frame)) => discarded += frame.data_ref().map_or(0, Bytes::len),
+                Some(Err(_)) | None => return,
+            }
+        }
+    })
+    .await;
 }
 
 /// Checks who signed the request and that the signature, clock and nonce are good.

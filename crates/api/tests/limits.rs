@@ -154,7 +154,12 @@ async fn read_answer(stream: &mut TcpStream) -> (u16, Value) {
         .await
         .expect("the server answers in time")
         .ok();
-    let text = String::from_utf8_lossy(&received);
+    parse_answer(&received)
+}
+
+/// The status and JSON body of an answer read to its end.
+fn parse_answer(received: &[u8]) -> (u16, Value) {
+    let text = String::from_utf8_lossy(received);
     let status = text
         .split(' ')
         .nth(1)
@@ -416,18 +421,149 @@ async fn attributes_over_64_kib_are_invalid_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_refused_unread() {
-    let server = start(small(|s| s.max_body = 4096), HashMap::new()).await;
+    let server = start(
+        small(|s| {
+            s.max_body = 4096;
+            s.linger_time = Duration::from_millis(300);
+        }),
+        HashMap::new(),
+    )
+    .await;
     let earlier = submit(&server, "i-1", "before").await;
-    let head = "POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\n\
-                content-length: 5000000\r\nconnection: close\r\n\r\n";
     // Only the head is sent: the answer comes without the server waiting for the body.
-    let (status, body) = exchange(&server, head.as_bytes()).await;
+    assert_too_large(&exchange(&server, &oversized_head(5_000_000)).await);
+    others_are_served(&server, &earlier).await;
+}
+
+/// A request head declaring a form body of `length` bytes.
+fn oversized_head(length: usize) -> Vec<u8> {
+    format!(
+        "POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\n\
+         content-length: {length}\r\nconnection: close\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// Issue 11 item 11: a client that writes its whole body before reading (as the Python SDKs
+/// do) gets the 413, not a reset connection, whether the body's length is declared or not.
+#[tokio::test]
+async fn a_client_that_sends_its_whole_oversized_body_before_reading_gets_the_answer() {
+    let server = start(
+        small(|s| {
+            s.max_body = 64 * 1024;
+            s.linger_bytes = 64 * 1024 * 1024;
+        }),
+        HashMap::new(),
+    )
+    .await;
+    let earlier = submit(&server, "i-1", "before").await;
+    // More than the sockets' buffers hold, so that the server must read it for the client
+    // to finish writing.
+    let body = vec![b'x'; 32 * 1024 * 1024];
+    let declared = [oversized_head(body.len()), body.clone()].concat();
+    let mut chunked =
+        b"POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+            .to_vec();
+    for chunk in body.chunks(256 * 1024) {
+        chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        chunked.extend_from_slice(chunk);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    for request in [declared, chunked] {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        tokio::time::timeout(PATIENCE, stream.write_all(&request))
+            .await
+            .expect("the server reads what the client sends")
+            .expect("the whole body is written");
+        assert_too_large(&read_answer(&mut stream).await);
+    }
+    others_are_served(&server, &earlier).await;
+}
+
+/// Sends an endless body (the head declares a huge one) in `chunk`s, one every `every`, and
+/// reads the answer meanwhile. Returns the answer, how much was written and how long it took
+/// until the server cut the connection off.
+async fn send_endless_body(
+    server: &Server,
+    chunk: usize,
+    every: Duration,
+) -> ((u16, Value), usize, Duration) {
+    let stream = TcpStream::connect(server.addr).await.unwrap();
+    let (mut reading, mut writing) = stream.into_split();
+    let started = Instant::now();
+    let answer = tokio::spawn(async move {
+        let mut received = Vec::new();
+        // The connection ends with a reset when unread bytes are left: what came before counts.
+        let _ = reading.read_to_end(&mut received).await;
+        received
+    });
+    writing.write_all(&oversized_head(1 << 40)).await.unwrap();
+    let data = vec![b'x'; chunk];
+    let mut written = 0;
+    let cut_off = loop {
+        match tokio::time::timeout(PATIENCE, writing.write_all(&data)).await {
+            Ok(Ok(())) => written += chunk,
+            Ok(Err(_)) => break started.elapsed(),
+            Err(_) => panic!("the server stopped reading but kept the connection"),
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "still reading after {PATIENCE:?}"
+        );
+        tokio::time::sleep(every).await;
+    };
+    let answer = parse_answer(&answer.await.unwrap());
+    (answer, written, cut_off)
+}
+
+fn assert_too_large((status, body): &(u16, Value)) {
     assert_eq!(
-        (status, body["Code"].as_str()),
+        (*status, body["Code"].as_str()),
         (413, Some("RequestEntityTooLarge")),
         "{body}"
     );
+}
+
+/// Sends an endless body to a server with `settings`: it is answered 413 and cut off, and
+/// others are still served. Returns how much was written and when the cut came.
+async fn endless_body_is_cut_off(
+    settings: Settings,
+    chunk: usize,
+    every: Duration,
+) -> (usize, Duration) {
+    let server = start(settings, HashMap::new()).await;
+    let earlier = submit(&server, "i-1", "before").await;
+    let (answer, written, cut_off) = send_endless_body(&server, chunk, every).await;
+    assert_too_large(&answer);
+    eprintln!("cut off after {written} bytes written, {cut_off:?}");
     others_are_served(&server, &earlier).await;
+    (written, cut_off)
+}
+
+#[tokio::test]
+async fn an_endless_body_is_discarded_only_up_to_the_byte_bound() {
+    let settings = small(|s| {
+        s.max_body = 4096;
+        s.linger_bytes = 1024 * 1024;
+        s.linger_time = Duration::from_secs(60);
+    });
+    let (written, _) = endless_body_is_cut_off(settings, 64 * 1024, Duration::ZERO).await;
+    // Beyond the bound, only what the two sockets' buffers hold was accepted.
+    assert!(written < 16 * 1024 * 1024, "{written} bytes accepted");
+}
+
+#[tokio::test]
+async fn an_endless_body_is_discarded_only_up_to_the_time_bound() {
+    let settings = small(|s| {
+        s.max_body = 4096;
+        s.linger_time = Duration::from_millis(500);
+    });
+    let (_, cut_off) = endless_body_is_cut_off(settings, 1024, Duration::from_millis(10)).await;
+    assert!(
+        cut_off >= Duration::from_millis(500) && cut_off < Duration::from_secs(3),
+        "cut off after {cut_off:?}"
+    );
 }
 
 #[tokio::test]

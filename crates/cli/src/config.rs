@@ -73,6 +73,10 @@ pub struct RawOperations {
     /// How long a node's claim on a running operation holds unless renewed (humantime,
     /// default 30s); another node takes the operation over after it.
     pub lease: Option<String>,
+    /// On SIGTERM or Ctrl-C, how long running operations may go on to finish before their
+    /// leases are released for another node or a restart (humantime, default 10s, at most
+    /// 10m).
+    pub shutdown_grace: Option<String>,
     /// Emulated latency and failure injection per operation.
     #[serde(default)]
     pub emulation: Vec<RawEmulation>,
@@ -334,8 +338,17 @@ impl RawConfig {
                 self.operations.lease.as_deref(),
                 Duration::from_secs(30),
             )?,
+            shutdown_grace: duration(
+                "operations",
+                "shutdown_grace",
+                self.operations.shutdown_grace.as_deref(),
+                Duration::from_secs(10),
+            )?,
             ..bpops_engine::Settings::default()
         };
+        if engine.shutdown_grace > Duration::from_secs(600) {
+            bail!("[operations] shutdown_grace must be at most 10m");
+        }
         if engine.lease < Duration::from_millis(100) {
             bail!("[operations] lease must be at least 100ms");
         }
@@ -661,6 +674,7 @@ mod tests {
         let config = check("").unwrap();
         assert_eq!(config.engine.retention, Duration::from_secs(3600));
         assert_eq!(config.api.sync_wait, Duration::from_secs(5));
+        assert_eq!(config.engine.shutdown_grace, Duration::from_secs(10));
         assert_eq!(config.listen, None);
         assert_eq!(config.storage, None);
     }
@@ -715,6 +729,8 @@ mod tests {
         assert!(error("[operations]\nretention = \"soon\"").contains("retention"));
         assert!(error("[operations]\nretention = \"0s\"").contains("retention"));
         assert!(error("[operations]\nsync_wait = \"30s\"").contains("sync_wait"));
+        assert!(error("[operations]\nshutdown_grace = \"later\"").contains("shutdown_grace"));
+        assert!(error("[operations]\nshutdown_grace = \"1h\"").contains("shutdown_grace"));
         assert!(error("listen = \"nowhere\"").contains("listen"));
         assert!(error("[storage]\nurl = \"mysql://x\"").contains("sqlite://"));
         let e = error(

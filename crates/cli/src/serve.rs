@@ -84,6 +84,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => bootstrap_directory(store.as_ref()).await?,
     };
 
+    let grace = config.engine.shutdown_grace;
     let engine = Engine::new(
         Arc::clone(&store),
         Arc::new(config.catalog),
@@ -104,11 +105,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("listening on {local}");
     std::io::stdout().flush()?;
 
-    bpops_api::serve_on(listener, app, shutdown.clone())
-        .await
-        .context("serving")?;
-    shutdown.cancel();
-    while engine_tasks.join_next().await.is_some() {}
+    let serving = tokio::spawn(bpops_api::serve_on(listener, app, shutdown.clone()));
+    shutdown.cancelled().await;
+    // N.B. requests in flight and running operations drain together, each within the grace
+    // (waiters are answered at once; the engine releases what is still running after it).
+    let (requests, ()) = tokio::join!(tokio::time::timeout(grace, serving), async {
+        while engine_tasks.join_next().await.is_some() {}
+    });
+    match requests {
+        Ok(served) => served
+            .context("the server task failed")?
+            .context("serving")?,
+        Err(_) => tracing::warn!("requests still in flight at the end of the grace are dropped"),
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -46,6 +46,11 @@ mod operations;
 #[path = "integration/protocol.rs"]
 mod protocol;
 
+/// SIGTERM and Ctrl-C: waiters answered at once, running operations finished within the
+/// grace or released for a restart.
+#[path = "integration/shutdown.rs"]
+mod shutdown;
+
 /// Waiting for results without polling, and the operator endpoints: probes and metrics.
 #[path = "integration/waiting.rs"]
 mod waiting;

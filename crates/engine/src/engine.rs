@@ -132,14 +132,21 @@ impl Engine {
     }
 
     /// Starts the dispatcher, the store event listener and the sweeper; they stop when
-    /// `shutdown` is cancelled.
+    /// `shutdown` is cancelled. Then every wait is answered at once, and the operations
+    /// running here get [`Settings::shutdown_grace`] to finish before their leases are
+    /// released: the tasks end within that grace and a short bounded release.
     pub fn start(self: &Arc<Self>, shutdown: CancellationToken) -> JoinSet<()> {
         let mut tasks = JoinSet::new();
         // Subscribed before the dispatcher's first claim, so no submit falls in between.
         let events = self.store.subscribe();
         tasks.spawn(events::forward(Arc::clone(self), events, shutdown.clone()));
         tasks.spawn(worker::dispatch(Arc::clone(self), shutdown.clone()));
-        tasks.spawn(sweeper::run(Arc::clone(self), shutdown));
+        tasks.spawn(sweeper::run(Arc::clone(self), shutdown.clone()));
+        let engine = Arc::clone(self);
+        tasks.spawn(async move {
+            shutdown.cancelled().await;
+            engine.waiters.stop();
+        });
         tasks
     }
 
@@ -290,7 +297,8 @@ impl Engine {
 
     /// Like [`Engine::get`], but when the operation is not final yet, waits up to `timeout`
     /// for it to finish and answers with its status then. Woken by the store's events, so
-    /// an operation finished by any node is seen at once.
+    /// an operation finished by any node is seen at once. Once the engine stops (see
+    /// [`Engine::start`]), answers at once with the current status.
     pub async fn wait(
         &self,
         account: &AccountId,
@@ -307,10 +315,12 @@ impl Engine {
             finished.as_mut().enable();
             match self.get(account, id).await? {
                 Some(op) if !op.status.is_final() && tokio::time::Instant::now() < deadline => {
-                    if tokio::time::timeout_at(deadline, finished).await.is_err() {
-                        return Ok(Some(op));
+                    tokio::select! {
+                        // Woken: read again (a wake-up after missed events may be spurious).
+                        () = finished => {}
+                        () = tokio::time::sleep_until(deadline) => return Ok(Some(op)),
+                        () = self.waiters.stopped() => return self.get(account, id).await,
                     }
-                    // Woken: read again (a wake-up after missed events may be spurious).
                 }
                 other => return Ok(other),
             }

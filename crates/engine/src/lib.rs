@@ -15,6 +15,8 @@
 //! - Cancellation is a mark in the store: an `INIT` operation ends at once; a `RUNNING` one
 //!   is stopped by the node running it, told by the store's event, or at the latest by its
 //!   next lease renewal; one whose node is gone ends when it is next claimed.
+//! - Shutdown drains: waiters are answered at once, running operations get a grace to
+//!   finish, and the leases of the rest are released so that they resume at once elsewhere.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -27,6 +29,7 @@ mod finals;
 mod metrics;
 mod running;
 mod settings;
+mod shutdown;
 mod sweeper;
 mod waiters;
 mod worker;

@@ -33,6 +33,10 @@ pub struct Settings {
     /// stores them, when nothing holds their resource: one commit instead of three, and
     /// final before their id is returned. Off, they queue for the workers like any other.
     pub decide_at_submit: bool,
+    /// On shutdown, how long running operations may go on to finish; the leases of those
+    /// still running then are released, so another node (or this one, restarted) resumes them
+    /// at once.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Settings {
@@ -45,6 +49,7 @@ impl Default for Settings {
             sweep_batch: 100,
             emulation: HashMap::new(),
             decide_at_submit: true,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }

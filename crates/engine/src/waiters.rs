@@ -1,16 +1,20 @@
-//! Readers waiting for an operation to finish, woken by the store's `Finished` event.
+//! Readers waiting for an operation to finish, woken by the store's `Finished` event, or
+//! all at once when the node stops.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bpops_store::OperationId;
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// Per-operation wake-ups. An entry exists only while someone waits on it, so memory is
 /// proportional to the number of waiters.
 #[derive(Default)]
 pub(crate) struct Waiters {
     entries: Mutex<HashMap<OperationId, (Arc<Notify>, usize)>>,
+    /// Cancelled when the node stops: every wait ends then, and no new one starts.
+    stopped: CancellationToken,
 }
 
 /// A registration; dropping it forgets the waiter.
@@ -50,6 +54,17 @@ impl Waiters {
         for (notify, _) in entries.values() {
             notify.notify_waiters();
         }
+    }
+
+    /// Ends every wait, now and from now on: the node is stopping, and a waiter is better
+    /// answered with the current status than cut off.
+    pub(crate) fn stop(&self) {
+        self.stopped.cancel();
+    }
+
+    /// Completes once the node stops.
+    pub(crate) async fn stopped(&self) {
+        self.stopped.cancelled().await;
     }
 
     #[cfg(test)]

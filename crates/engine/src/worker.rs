@@ -4,7 +4,8 @@
 //! something may have become runnable (a submit, a finish freeing a resource, on any node,
 //! as the store's events tell) or, failing that, every `fallback_poll` (to take over
 //! expired leases). Each claimed operation runs
-//! in its own task, renewing its lease until it finishes.
+//! in its own task, renewing its lease until it finishes. The tasks are tracked, so that
+//! on shutdown the dispatcher stops claiming and drains them (see `shutdown`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,29 +16,46 @@ use bpops_store::{Finish, Lease, Operation, Status};
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::emulated::{self, Outcome, draw, failure};
-use crate::{CANCELLED_WHILE_RUNNING, Engine};
+use crate::{CANCELLED_WHILE_RUNNING, Engine, shutdown};
 
 /// How long the dispatcher backs off after a store failure.
 const STORE_RETRY: Duration = Duration::from_millis(200);
 
-pub(crate) async fn dispatch(engine: Arc<Engine>, shutdown: CancellationToken) {
+pub(crate) async fn dispatch(engine: Arc<Engine>, stop: CancellationToken) {
+    let attempts = TaskTracker::new();
+    // Cancelled when the shutdown grace is over: the attempts still running give up.
+    let abandon = CancellationToken::new();
+    claim_and_run(&engine, &stop, &attempts, &abandon).await;
+    shutdown::drain(&engine, attempts, abandon).await;
+}
+
+/// Claims and starts operations until `stop` is cancelled.
+async fn claim_and_run(
+    engine: &Arc<Engine>,
+    stop: &CancellationToken,
+    attempts: &TaskTracker,
+    abandon: &CancellationToken,
+) {
     let slots = Arc::new(Semaphore::new(engine.settings.concurrency));
     loop {
         // Wait for a free slot before claiming, so nothing is claimed that cannot start.
+        // N.B. biased: once stopping, never claim again, even with a slot free.
         let first = tokio::select! {
-            () = shutdown.cancelled() => return,
+            biased;
+            () = stop.cancelled() => return,
             permit = Arc::clone(&slots).acquire_owned() => permit.expect("the semaphore is never closed"),
         };
         let free = slots.available_permits() + 1;
-        let claimed = match claim(&engine, free).await {
+        let claimed = match claim(engine, free).await {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming operations failed");
                 drop(first);
                 tokio::select! {
-                    () = shutdown.cancelled() => return,
+                    () = stop.cancelled() => return,
                     () = tokio::time::sleep(STORE_RETRY) => continue,
                 }
             }
@@ -52,16 +70,17 @@ pub(crate) async fn dispatch(engine: Arc<Engine>, shutdown: CancellationToken) {
                     .await
                     .expect("the semaphore is never closed"),
             };
-            let engine = Arc::clone(&engine);
-            tokio::spawn(async move {
-                execute(&engine, op).await;
+            let engine = Arc::clone(engine);
+            let abandon = abandon.clone();
+            attempts.spawn(async move {
+                execute(&engine, op, &abandon).await;
                 drop(permit);
             });
         }
         drop(first);
         if idle {
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = stop.cancelled() => return,
                 () = engine.work.notified() => {}
                 () = tokio::time::sleep(engine.settings.fallback_poll) => {}
             }
@@ -78,7 +97,7 @@ impl Engine {
         let mut running = tokio::task::JoinSet::new();
         for op in claimed {
             let engine = Arc::clone(self);
-            running.spawn(async move { execute(&engine, op).await });
+            running.spawn(async move { execute(&engine, op, &CancellationToken::new()).await });
         }
         running.join_all().await;
         Ok(n)
@@ -95,7 +114,8 @@ async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Vec<Operati
 
 /// Runs one claimed attempt to its end, renewing the lease meanwhile, and commits the
 /// result. A store failure leaves the operation to be taken over when its lease expires.
-async fn execute(engine: &Arc<Engine>, op: Operation) {
+/// When `abandon` is cancelled first, the attempt is dropped and its lease released.
+async fn execute(engine: &Arc<Engine>, op: Operation, abandon: &CancellationToken) {
     if op.cancel_requested {
         // Cancelled while an earlier attempt ran, on a node that is gone (or between
         // attempts): end it without running it again.
@@ -111,11 +131,18 @@ async fn execute(engine: &Arc<Engine>, op: Operation) {
     let registration = engine.running.register(&op.id, op.attempt);
     let cancel = registration.token();
     let renew_every = engine.settings.lease / 3;
-    let run = decide(engine, &op, cancel);
-    tokio::pin!(run);
+    // Boxed, so that it can be dropped before the lease is released.
+    let mut run = Box::pin(decide(engine, &op, cancel));
     let ending = loop {
         tokio::select! {
             ending = &mut run => break ending,
+            () = abandon.cancelled() => {
+                // N.B. dropping the attempt kills a declared program's process group, so the
+                // operation never runs twice at once once another node claims it.
+                drop(run);
+                shutdown::release(engine, &op).await;
+                return;
+            }
             () = tokio::time::sleep(renew_every) => {
                 let until = engine.clock.now_ms() + engine.settings.lease.as_millis() as i64;
                 match engine.store.renew_lease(&op.id, op.attempt, until).await {

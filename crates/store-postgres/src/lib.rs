@@ -10,8 +10,9 @@
 //!   the order of their `seq`: a claim that sees an operation as the head of its queue can
 //!   never meet an older one later.
 //! - Leases are never released at open (other nodes may be alive and running them); an
-//!   operation whose node died is claimed again once its lease has expired.
-//! - Commits of submits and finishes `NOTIFY` a channel named after the schema; one
+//!   operation whose node died is claimed again once its lease has expired; one whose node
+//!   stopped cleanly was released by it and is claimed at once.
+//! - Commits of submits, releases and finishes `NOTIFY` a channel named after the schema; one
 //!   dedicated connection per store `LISTEN`s to it and reconnects by itself, publishing
 //!   [`StoreEvent::Missed`] after a gap. The store also publishes its own commits locally,
 //!   so a node's waiters never depend on that connection.
@@ -250,6 +251,15 @@ impl Store for PgStore {
 
     async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<Lease> {
         queries::renew_lease(&self.client().await?, id, attempt, lease_until).await
+    }
+
+    async fn release(&self, id: &OperationId, attempt: i64) -> Result<bool> {
+        let released =
+            queries::release(&mut self.client().await?, &self.channel, id, attempt).await?;
+        if released {
+            self.publish(StoreEvent::Submitted);
+        }
+        Ok(released)
     }
 
     async fn list(&self, query: &ListQuery) -> Result<ListPage> {

@@ -390,6 +390,32 @@ pub(crate) async fn claim(
     Ok(claimed.into_iter().map(|(_, op)| op).collect())
 }
 
+pub(crate) async fn release(
+    client: &mut Object,
+    channel: &str,
+    id: &OperationId,
+    attempt: i64,
+) -> Result<bool> {
+    let tx = client.transaction().await.map_err(from_pg)?;
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE operations SET lease_until = 0
+             WHERE id = $1 AND attempt = $2 AND status = 'RUNNING'",
+        )
+        .await
+        .map_err(from_pg)?;
+    let changed = tx
+        .execute(&stmt, &[&id.as_str(), &attempt])
+        .await
+        .map_err(from_pg)?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    notify(&tx, channel, "submitted").await?;
+    tx.commit().await.map_err(from_pg)?;
+    Ok(true)
+}
+
 pub(crate) async fn renew_lease(
     client: &Object,
     id: &OperationId,

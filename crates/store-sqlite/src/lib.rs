@@ -229,6 +229,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn release(&self, id: &OperationId, attempt: i64) -> Result<bool> {
+        let owned_id = id.clone();
+        let released = self
+            .write(move |conn| queries::release(conn, &owned_id, attempt))
+            .await?;
+        if released {
+            let _ = self.events.send(StoreEvent::Submitted);
+        }
+        Ok(released)
+    }
+
     async fn list(&self, query: &ListQuery) -> Result<ListPage> {
         let query = query.clone();
         self.read(move |conn| queries::list(conn, &query)).await

@@ -191,6 +191,20 @@ pub(crate) fn release_leases(conn: &Connection) -> rusqlite::Result<usize> {
     )
 }
 
+pub(crate) fn release(
+    conn: &mut Connection,
+    id: &OperationId,
+    attempt: i64,
+) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE operations SET lease_until = 0
+             WHERE id = ?1 AND attempt = ?2 AND status = 'RUNNING'",
+        )?
+        .execute(params![id.as_str(), attempt])?;
+    Ok(changed > 0)
+}
+
 pub(crate) fn renew_lease(
     conn: &mut Connection,
     id: &OperationId,

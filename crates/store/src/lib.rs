@@ -84,6 +84,12 @@ pub trait Store: Send + Sync + 'static {
     /// ([`Lease::Lost`], nothing written).
     async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<Lease>;
 
+    /// Gives up a running attempt's lease, so that any node may claim the operation at once
+    /// (as a new attempt), and publishes [`StoreEvent::Submitted`]: for a node that stops
+    /// before the attempt ends. `false` (and nothing written) when the attempt is no longer
+    /// current or the operation is final.
+    async fn release(&self, id: &OperationId, attempt: i64) -> Result<bool>;
+
     /// Ends a running attempt: applies the effect and sets the final status in one
     /// transaction, then publishes [`StoreEvent::Finished`]. `false` (and nothing written)
     /// when the attempt is no longer current.

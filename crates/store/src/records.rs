@@ -298,7 +298,8 @@ impl fmt::Debug for BootstrapKey {
 /// A change committed to the store, published to every process that shares it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreEvent {
-    /// An operation was submitted: there may be work to claim.
+    /// An operation was submitted, or released by a node that stopped: there may be work to
+    /// claim.
     Submitted,
     /// The operation reached a final status: its waiters can read the result, and the next
     /// operation on its resource may have become runnable.

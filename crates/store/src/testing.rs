@@ -39,6 +39,7 @@ macro_rules! store_conformance {
             submit_decided_queues_behind_an_unfinished_operation,
             submit_decided_honours_a_used_client_token,
             renew_lease_is_fenced_by_the_attempt,
+            release_makes_the_operation_claimable_at_once_and_is_fenced,
             sweep_deletes_expired_operations_in_batches,
             seeding_never_overwrites_the_inventory,
             bootstrap_key_is_created_once,
@@ -611,6 +612,60 @@ pub async fn renew_lease_is_fenced_by_the_attempt(store: &dyn Store) {
         store.renew_lease(&op.id, 1, T0 + 9000).await.unwrap(),
         Lease::Lost,
         "finished"
+    );
+}
+
+/// A released attempt's operation is claimable at once by anyone, as a new attempt, and the
+/// release wakes the workers; a stale attempt, or a final operation, releases nothing.
+pub async fn release_makes_the_operation_claimable_at_once_and_is_fenced(store: &dyn Store) {
+    let op = new_op(&account(1), Some("i-1"), T0);
+    submit(store, &op).await;
+    store.claim(T0, T0 + 60_000, 10).await.unwrap();
+    assert!(
+        store
+            .claim(T0 + 1, T0 + 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+    assert!(
+        !store.release(&op.id, 2).await.unwrap(),
+        "not yet an attempt"
+    );
+
+    let mut events = store.subscribe();
+    assert!(store.release(&op.id, 1).await.unwrap());
+    next_event(&mut events, |e| *e == StoreEvent::Submitted).await;
+    let again = store.claim(T0 + 2, T0 + 60_000, 10).await.unwrap();
+    assert_eq!(
+        again.len(),
+        1,
+        "claimable long before the lease would have ended"
+    );
+    assert_eq!((again[0].status, again[0].attempt), (Status::Running, 2));
+
+    assert!(!store.release(&op.id, 1).await.unwrap(), "superseded");
+    assert_eq!(
+        store.renew_lease(&op.id, 2, T0 + 90_000).await.unwrap(),
+        Lease::Held,
+        "the stale release left the new attempt alone"
+    );
+    assert!(
+        store
+            .finish(&op.id, 2, &finish(Status::Success, T0 + 3))
+            .await
+            .unwrap()
+    );
+    assert!(!store.release(&op.id, 2).await.unwrap(), "final");
+    let got = store.get(&op.account, &op.id).await.unwrap().unwrap();
+    assert_eq!(got.status, Status::Success);
+    assert!(
+        store
+            .claim(T0 + 4, T0 + 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 

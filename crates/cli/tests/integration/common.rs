@@ -278,6 +278,31 @@ impl Server {
         }
     }
 
+    /// Sends `signal` (`"TERM"`, or `"INT"` as Ctrl-C does) and waits for the server to
+    /// exit by itself; returns how it exited, how long after the signal, and what it wrote.
+    pub async fn stop(mut self, signal: &str) -> (ExitStatus, Duration, Output) {
+        let pid = self.child.id().expect("the server is running");
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill -{signal} {pid}");
+        let signalled = Instant::now();
+        let status = tokio::time::timeout(STARTUP_TIMEOUT, self.child.wait())
+            .await
+            .expect("the server exits after the signal")
+            .expect("waiting for bpops");
+        let took = signalled.elapsed();
+        for reader in self.readers.drain(..) {
+            reader.await.ok();
+        }
+        let output = Output {
+            stdout: text(&self.stdout),
+            stderr: text(&self.stderr),
+        };
+        (status, took, output)
+    }
+
     /// Signs `action` with `params` in ACS3 mode and sends it; panics if no answer comes.
     pub async fn call(&self, key: Key<'_>, action: &str, params: &[(&str, &str)]) -> Reply {
         let request = Acs3::new(action).params(params).sign(&self.host(), key);

@@ -13,14 +13,14 @@ use crate::common::{ROOT, Server, TestDir, arguments, operation_id};
 const WAIT: Duration = Duration::from_secs(20);
 
 /// Writes an executable `#!/bin/sh` script into the test directory.
-fn script(dir: &TestDir, name: &str, body: &str) -> String {
+pub(crate) fn script(dir: &TestDir, name: &str, body: &str) -> String {
     let path = dir.write(name, &format!("#!/bin/sh\n{body}\n"));
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path.display().to_string()
 }
 
 /// A declared `deploy` operation named `operation` running `program`.
-fn declared(operation: &str, program: &str, extra: &str) -> String {
+pub(crate) fn declared(operation: &str, program: &str, extra: &str) -> String {
     format!(
         "[[operations.declared]]\nservice = \"deploy\"\noperation = \"{operation}\"\n\
          display_name = \"Deploy\"\ntimeout = \"5s\"\n\
@@ -29,7 +29,7 @@ fn declared(operation: &str, program: &str, extra: &str) -> String {
     )
 }
 
-async fn submit(server: &Server, operation: &str, attributes: &Value) -> String {
+pub(crate) async fn submit(server: &Server, operation: &str, attributes: &Value) -> String {
     let attributes = attributes.to_string();
     let params = [
         ("ServiceType", "deploy"),

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::common::{
     Acs3, ROOT, RUNNING_INSTANCE, Reply, Server, TestDir, execute_params, operation_id,
 };
-use crate::durability;
+use crate::{durability, shutdown};
 
 /// The base configuration of every integration test, with `{STORAGE}` to fill in.
 const BASE_CONFIG: &str = include_str!("base.toml");
@@ -50,6 +50,16 @@ impl Cluster {
     /// Starts one more node.
     async fn node(&self) -> Server {
         self.dir.serve(&self.config).await
+    }
+
+    /// Starts one more node on its own configuration: the base one with `extra` tables (and
+    /// no `[operations]` table of the cluster's).
+    async fn node_with(&self, name: &str, extra: &str) -> Server {
+        let text = format!(
+            "{}\n{extra}",
+            BASE_CONFIG.replace("{STORAGE}", &self.database.url())
+        );
+        self.dir.serve(&self.dir.write(name, &text)).await
     }
 }
 
@@ -126,6 +136,40 @@ async fn the_operations_of_a_killed_node_are_finished_by_the_others_exactly_once
         killed.elapsed()
     );
     durability::check_exactly_once(&c, &acked, &results).await;
+}
+
+/// Issue 11 item 9: a node stopped by SIGTERM releases the leases of the operations it could
+/// not finish within its grace, so another node resumes them at once, not a minute later
+/// when the lease would have ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operations_a_stopped_node_released_are_resumed_at_once_by_another() {
+    let cluster = Cluster::new("").await;
+    let lease = "[operations]\nlease = \"60s\"\n";
+    let stopping = cluster
+        .node_with(
+            "stopping.toml",
+            &shutdown::config("1s", "60s").replace("[operations]\n", lease),
+        )
+        .await;
+    let id = stopping.submit("rename", &rename("resumed")).await;
+    shutdown::wait_running(&stopping, &id).await;
+    // Started once the operation is claimed, with no latency: it would finish at once.
+    let other = cluster
+        .node_with(
+            "other.toml",
+            &shutdown::config("1s", "0s").replace("[operations]\n", lease),
+        )
+        .await;
+
+    let (took, _) = shutdown::stop_cleanly(stopping, "TERM").await;
+    assert!(took < Duration::from_secs(2), "exited after {took:?}");
+    let exited = Instant::now();
+    let data = other.wait_final(ROOT, &id, Duration::from_secs(10)).await;
+    assert_eq!(data["Status"], "SUCCESS", "{data}");
+    eprintln!(
+        "resumed by the other node {:?} after the exit",
+        exited.elapsed()
+    );
 }
 
 /// The database going away makes requests fail with ServiceUnavailable; when it comes back

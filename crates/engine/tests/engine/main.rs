@@ -64,6 +64,7 @@ engine_tests!(
     injected_failures_end_in_failure_without_touching_the_inventory,
     an_operation_whose_worker_died_is_taken_over_after_its_lease,
     workers_are_woken_by_submissions_not_by_polling,
+    stopping_answers_waiters_at_once_and_releases_what_outlives_the_grace,
     wait_answers_with_the_current_status_when_time_is_up,
     another_account_never_sees_an_operation,
     cancel_ends_an_init_operation_before_it_runs,

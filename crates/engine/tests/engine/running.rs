@@ -278,6 +278,53 @@ pub(crate) async fn workers_are_woken_by_submissions_not_by_polling(backend: Bac
     tasks.join_all().await;
 }
 
+/// Issue 11 item 9: once stopped, the engine answers waits at once, gives the running
+/// operation its grace, then releases its lease: it is claimable at once, not after the lease.
+pub(crate) async fn stopping_answers_waiters_at_once_and_releases_what_outlives_the_grace(
+    backend: Backend,
+) {
+    let settings = Settings {
+        shutdown_grace: Duration::from_millis(300),
+        ..slow_rename(Duration::from_secs(60))
+    };
+    let f = fixture(backend, settings).await;
+    let shutdown = CancellationToken::new();
+    let tasks = f.engine.start(shutdown.clone());
+    let id = f.rename("i-run", "slow").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while f.status(&id).await != Status::Running {
+        assert!(std::time::Instant::now() < deadline, "never claimed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let stopped = std::time::Instant::now();
+    shutdown.cancel();
+    let op = f
+        .engine
+        .wait(&AccountId::new(ACCOUNT), &id, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(op.status, Status::Running);
+    assert!(
+        stopped.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        stopped.elapsed()
+    );
+    tasks.join_all().await;
+    let drained = stopped.elapsed();
+    assert!(
+        drained >= Duration::from_millis(300) && drained < Duration::from_millis(1300),
+        "drained in {drained:?}"
+    );
+
+    // The clock has not moved: only a released lease makes it claimable now.
+    let now = f.clock.now_ms();
+    let claimed = f.store.claim(now, now + 1000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "released");
+    assert_eq!((&claimed[0].id, claimed[0].attempt), (&id, 2));
+}
+
 pub(crate) async fn wait_answers_with_the_current_status_when_time_is_up(backend: Backend) {
     let mut settings = Settings::default();
     settings.emulation.insert(
