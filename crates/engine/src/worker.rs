@@ -19,8 +19,10 @@ use tokio_util::sync::CancellationToken;
 use crate::emulated::{self, Outcome, draw, failure};
 use crate::{CANCELLED_WHILE_RUNNING, Engine};
 
-/// How long the dispatcher backs off after a store failure.
+/// How long the dispatcher, and a run waiting for the store, back off after a store failure.
 const STORE_RETRY: Duration = Duration::from_millis(200);
+/// The longest a run waits between two tries of a store call that keeps failing.
+const STORE_RETRY_MAX: Duration = Duration::from_secs(2);
 
 pub(crate) async fn dispatch(engine: Arc<Engine>, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(engine.settings.concurrency));
@@ -94,7 +96,8 @@ async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Vec<Operati
 }
 
 /// Runs one claimed attempt to its end, renewing the lease meanwhile, and commits the
-/// result. A store failure leaves the operation to be taken over when its lease expires.
+/// result. A store failure is never the operation's verdict: the attempt asks the store
+/// again, and if its lease ends first, the operation is claimed and run again.
 async fn execute(engine: &Arc<Engine>, op: Operation) {
     if op.cancel_requested {
         // Cancelled while an earlier attempt ran, on a node that is gone (or between
@@ -144,23 +147,61 @@ async fn execute(engine: &Arc<Engine>, op: Operation) {
     }
 }
 
-/// Commits the attempt's result; `true` when it became the operation's final status.
+/// Commits the attempt's result; `true` when it became the operation's final status. While
+/// the store fails, tries again for as long as a lease lasts; past that, another claim may
+/// have taken the operation over (a commit of this attempt is then refused anyway).
 async fn commit(engine: &Engine, op: &Operation, finish: &Finish) -> bool {
-    match engine.store.finish(&op.id, op.attempt, finish).await {
-        Ok(true) => {
+    let committed = until_answered(
+        op,
+        "recording the result",
+        tokio::time::sleep(engine.settings.lease),
+        || engine.store.finish(&op.id, op.attempt, finish),
+    )
+    .await;
+    match committed {
+        Some(true) => {
             // The store's `Finished` event wakes its waiters, and the workers of every node
             // (the resource it held may let the next operation run).
             tracing::debug!(operation = %op.id, status = finish.status.as_str(), "operation finished");
             true
         }
-        Ok(false) => {
+        Some(false) => {
             tracing::info!(operation = %op.id, attempt = op.attempt, "attempt superseded; result dropped");
             false
         }
-        Err(e) => {
-            tracing::warn!(operation = %op.id, error = %e, "recording the result failed");
+        None => {
+            tracing::warn!(operation = %op.id, attempt = op.attempt, "the result could not be recorded; the operation runs again when its lease ends");
             false
         }
+    }
+}
+
+/// Calls the store until it answers, backing off between tries: a store failure during a
+/// run (a lost connection, a full disk) is never the operation's verdict. Gives up, with
+/// `None`, once `stop` completes.
+async fn until_answered<T, Fut>(
+    op: &Operation,
+    what: &str,
+    stop: impl Future<Output = ()>,
+    mut call: impl FnMut() -> Fut,
+) -> Option<T>
+where
+    Fut: Future<Output = bpops_store::Result<T>>,
+{
+    tokio::pin!(stop);
+    let mut pause = STORE_RETRY;
+    loop {
+        match call().await {
+            Ok(answer) => return Some(answer),
+            Err(e) => {
+                tracing::warn!(operation = %op.id, error = %e, "{what} failed; trying again")
+            }
+        }
+        tokio::select! {
+            () = &mut stop => return None,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(STORE_RETRY_MAX);
     }
 }
 
@@ -225,6 +266,7 @@ async fn decide(engine: &Engine, op: &Operation, cancel: &CancellationToken) -> 
     let outcome = match injected {
         Some(failed) => failed,
         None => match run_executor(engine, op, cancel).await {
+            Err(RunError::Cancelled) => return Ending::Final(cancelled(engine)),
             Ok(outcome) => outcome,
             Err(RunError::Fatal(message)) => failure(message),
             Err(RunError::Retry { after, message }) => return Ending::Retry { after, message },
@@ -246,6 +288,8 @@ enum RunError {
     Fatal(String),
     /// The attempt failed and the retry policy allows another after `after`.
     Retry { after: Duration, message: String },
+    /// The attempt was cancelled while it waited for the store.
+    Cancelled,
 }
 
 async fn run_executor(
@@ -268,7 +312,9 @@ async fn run_executor(
     // Declared entries always have a timeout; the lease bounds anything else.
     let timeout = entry.timeout().unwrap_or(engine.settings.lease);
     let declared = match entry.executor() {
-        Executor::Emulated => return run_emulated(engine, op, entry, &attributes).await,
+        Executor::Emulated => {
+            return run_emulated(engine, op, entry, &attributes, cancel).await;
+        }
         Executor::Command(spec) => {
             executors::run_command(spec, &job(op, attributes), timeout, cancel).await
         }
@@ -310,12 +356,14 @@ async fn run_emulated(
     op: &Operation,
     entry: &catalog::Entry,
     attributes: &Map<String, Value>,
+    cancel: &CancellationToken,
 ) -> Result<Outcome, RunError> {
     let resource = match &op.resource {
-        Some(key) => engine.store.resource(key).await.map_err(|e| {
-            tracing::warn!(operation = %op.id, error = %e, "reading the inventory failed");
-            RunError::Fatal("InternalError: the inventory could not be read.".to_owned())
-        })?,
+        Some(key) => until_answered(op, "reading the inventory", cancel.cancelled(), || {
+            engine.store.resource(key)
+        })
+        .await
+        .ok_or(RunError::Cancelled)?,
         None => None,
     };
     Ok(emulated::outcome(

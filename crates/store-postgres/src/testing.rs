@@ -143,11 +143,24 @@ impl TestDatabase {
             format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true")
         } else {
             format!(
-                "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false;
-                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false; {}",
+                self.terminate_sessions()
             )
         };
         execute(&server_config(), &sql).await;
+    }
+
+    /// Ends every open connection to the database (as a restart or a network cut would);
+    /// new ones are accepted.
+    pub async fn cut_connections(&self) {
+        execute(&server_config(), &self.terminate_sessions()).await;
+    }
+
+    fn terminate_sessions(&self) -> String {
+        format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+            self.name
+        )
     }
 }
 

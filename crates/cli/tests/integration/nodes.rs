@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::common::{
     Acs3, ROOT, RUNNING_INSTANCE, Reply, Server, TestDir, execute_params, operation_id,
 };
-use crate::durability;
+use crate::durability::{self, Burst};
 
 /// The base configuration of every integration test, with `{STORAGE}` to fill in.
 const BASE_CONFIG: &str = include_str!("base.toml");
@@ -127,6 +127,31 @@ async fn the_operations_of_a_killed_node_are_finished_by_the_others_exactly_once
     );
     durability::check_exactly_once(&c, &acked, &results).await;
 }
+
+/// Issue 11, item 6: connections to the database cut again and again during a burst are
+/// never an operation's verdict. Runs that meet a dead connection ask the store again, so
+/// every acknowledged operation ends `SUCCESS`, exactly once; a submit that meets one is
+/// refused with `ServiceUnavailable`, never a server error (see `Burst::end`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_cut_during_a_burst_fail_no_acknowledged_operation() {
+    let cluster = Cluster::new(&durability::config()).await;
+    let node = cluster.node().await;
+
+    let burst = Burst::start(&[&node]);
+    burst.half_acknowledged().await;
+    for _ in 0..CUTS {
+        cluster.database.cut_connections().await;
+        // Spread over the burst, so cuts meet reads, submits and finishes in flight.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let acked = burst.end(&node.stderr_so_far()).await;
+
+    let results = durability::wait_all_final(&node, &acked, BOUND).await;
+    durability::check_exactly_once(&node, &acked, &results).await;
+}
+
+/// How many times the connections are cut during the burst.
+const CUTS: usize = 5;
 
 /// The database going away makes requests fail with ServiceUnavailable; when it comes back
 /// the node serves again by itself.
