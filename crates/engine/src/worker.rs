@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bpops_catalog::{self as catalog, Executor};
 use bpops_executors::{self as executors, Job};
-use bpops_store::{Finish, Lease, Operation, Status};
+use bpops_store::{Claimed, Finish, Lease, Operation, Status};
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -44,9 +44,10 @@ pub(crate) async fn dispatch(engine: Arc<Engine>, shutdown: CancellationToken) {
                 }
             }
         };
-        let idle = claimed.is_empty();
+        // N.B. a row set aside may have freed its resource for the next operation.
+        let idle = claimed.operations.is_empty() && claimed.unreadable.is_empty();
         let mut first = Some(first);
-        for op in claimed {
+        for op in claimed.operations {
             let permit = match first.take() {
                 Some(permit) => permit,
                 None => Arc::clone(&slots)
@@ -75,7 +76,7 @@ impl Engine {
     /// Claims one batch of runnable operations and runs them all to their end, without
     /// background tasks. Returns how many ran. Lets tests drive the engine step by step.
     pub async fn run_once(self: &Arc<Self>) -> bpops_store::Result<usize> {
-        let claimed = claim(self, self.settings.concurrency).await?;
+        let claimed = claim(self, self.settings.concurrency).await?.operations;
         let n = claimed.len();
         let mut running = tokio::task::JoinSet::new();
         for op in claimed {
@@ -87,12 +88,28 @@ impl Engine {
     }
 }
 
-async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Vec<Operation>> {
+/// Claims up to `limit` operations; the rows the store set aside are logged and counted.
+async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Claimed> {
     let now = engine.clock.now_ms();
-    engine
+    let claimed = engine
         .store
         .claim(now, now + engine.settings.lease.as_millis() as i64, limit)
-        .await
+        .await?;
+    for row in &claimed.unreadable {
+        unreadable(engine, &row.id, &row.reason);
+    }
+    Ok(claimed)
+}
+
+/// A stored operation that cannot be read ends `FAILURE` (the store or the run ends it) and
+/// the others run on; an operator needs to hear of it.
+fn unreadable(engine: &Engine, id: &str, reason: &str) {
+    tracing::error!(
+        operation = id,
+        reason,
+        "a stored operation is unreadable: it ends FAILURE"
+    );
+    engine.metrics.unreadable();
 }
 
 /// Runs one claimed attempt to its end, renewing the lease meanwhile, and commits the
@@ -304,6 +321,11 @@ async fn run_executor(
     let attributes: Map<String, Value> = match serde_json::from_str(&op.attributes) {
         Ok(Value::Object(map)) => map,
         _ => {
+            unreadable(
+                engine,
+                op.id.as_str(),
+                "the attributes are not a JSON object",
+            );
             return Err(RunError::Fatal(
                 "InternalError: the stored attributes are unreadable.".to_owned(),
             ));

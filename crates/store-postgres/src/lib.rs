@@ -33,9 +33,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, Decide, EVENT_BUFFER, Finish, Lease, ListPage, ListQuery,
-    NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result, Store,
-    StoreError, StoreEvent, Submitted,
+    AccountId, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease, ListPage,
+    ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result,
+    Store, StoreError, StoreEvent, Submitted,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
 use tokio::sync::broadcast;
@@ -244,8 +244,8 @@ impl Store for PgStore {
         queries::queue_depth(&self.client().await?).await
     }
 
-    async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Vec<Operation>> {
-        queries::claim(&self.client().await?, now, lease_until, limit).await
+    async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Claimed> {
+        queries::claim(&mut self.client().await?, now, lease_until, limit).await
     }
 
     async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<Lease> {

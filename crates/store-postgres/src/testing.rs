@@ -93,6 +93,11 @@ impl TestSchema {
         config
     }
 
+    /// Runs `sql` in the schema, as an operator at a `psql` prompt would.
+    pub async fn execute(&self, sql: &str) {
+        execute(&self.config(), sql).await;
+    }
+
     /// Opens a store on the schema (another call opens another "node" on the same data).
     pub async fn open(&self) -> PgStore {
         PgStore::connect(self.config(), TEST_POOL_SIZE)
