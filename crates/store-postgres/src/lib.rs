@@ -171,10 +171,14 @@ pub(crate) async fn get(pool: &Pool) -> Result<Object> {
     })
 }
 
-/// Lost connections, a server shutting down or refusing connections, exhausted resources
-/// and transaction conflicts are worth retrying later; anything else is a failure.
+/// A full disk is [`StoreError::Full`]; lost connections, a server shutting down or refusing
+/// connections, other exhausted resources and transaction conflicts are worth retrying later;
+/// anything else is a failure.
 pub(crate) fn from_pg(e: tokio_postgres::Error) -> StoreError {
     use tokio_postgres::error::SqlState;
+    if e.code() == Some(&SqlState::DISK_FULL) {
+        return StoreError::Full(describe(&e));
+    }
     let retryable = match e.code() {
         Some(code) => {
             matches!(&code.code()[..2], "08" | "53" | "57")
@@ -238,6 +242,10 @@ impl Store for PgStore {
 
     async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>> {
         queries::get(&self.client().await?, account, id).await
+    }
+
+    async fn ready(&self) -> Result<()> {
+        queries::probe_write(&self.client().await?).await
     }
 
     async fn queue_depth(&self) -> Result<QueueDepth> {

@@ -174,9 +174,10 @@ where
 }
 
 fn from_sqlite(e: rusqlite::Error) -> StoreError {
-    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull};
     match e.sqlite_error_code() {
         Some(DatabaseBusy | DatabaseLocked) => StoreError::Unavailable(e.to_string()),
+        Some(DiskFull) => StoreError::Full(e.to_string()),
         _ if queries::is_undecodable(&e) => StoreError::Corrupt(e.to_string()),
         _ => StoreError::Other(e.to_string()),
     }
@@ -209,6 +210,10 @@ impl Store for SqliteStore {
         let (account, id) = (account.clone(), id.clone());
         self.read(move |conn| queries::get(conn, &account, &id))
             .await
+    }
+
+    async fn ready(&self) -> Result<()> {
+        self.write(|conn| queries::probe_write(conn)).await
     }
 
     async fn queue_depth(&self) -> Result<QueueDepth> {

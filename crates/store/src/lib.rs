@@ -72,6 +72,10 @@ pub trait Store: Send + Sync + 'static {
     /// Reads one operation of an account, whatever its age (retention is the caller's rule).
     async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>>;
 
+    /// Whether the store can serve, for the readiness probe: the database answers and a small
+    /// write commits (on a full disk reads still work, but nothing can be stored).
+    async fn ready(&self) -> Result<()>;
+
     /// How many operations wait to run and run now, across every account and node.
     async fn queue_depth(&self) -> Result<QueueDepth>;
 
