@@ -142,7 +142,7 @@ async fn connections_cut_during_a_burst_fail_no_acknowledged_operation() {
     for _ in 0..CUTS {
         cluster.database.cut_connections().await;
         // Spread over the burst, so cuts meet reads, submits and finishes in flight.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let acked = burst.end(&node.stderr_so_far()).await;
 
@@ -151,7 +151,7 @@ async fn connections_cut_during_a_burst_fail_no_acknowledged_operation() {
 }
 
 /// How many times the connections are cut during the burst.
-const CUTS: usize = 5;
+const CUTS: usize = 10;
 
 /// The database going away makes requests fail with ServiceUnavailable; when it comes back
 /// the node serves again by itself.
