@@ -134,6 +134,15 @@ fn props(v: Value) -> Map<String, Value> {
     }
 }
 
+/// The operations `store.claim` takes (none of the rows in these cases is unreadable).
+async fn claim(store: &dyn Store, now: i64, lease_until: i64, limit: usize) -> Vec<Operation> {
+    store
+        .claim(now, lease_until, limit)
+        .await
+        .unwrap()
+        .operations
+}
+
 async fn submit(store: &dyn Store, op: &NewOperation) {
     assert_eq!(store.submit(op, 0).await.unwrap(), Submitted::Created);
 }
@@ -210,7 +219,7 @@ pub async fn queue_depth_counts_unfinished_operations(store: &dyn Store) {
     for n in 0..3 {
         submit(store, &new_op(&account(n % 2 + 1), None, T0 + i64::from(n))).await;
     }
-    let claimed = store.claim(T0, T0 + 1000, 2).await.unwrap().operations;
+    let claimed = claim(store, T0, T0 + 1000, 2).await;
     assert_eq!(
         store.queue_depth().await.unwrap(),
         QueueDepth {
@@ -292,7 +301,7 @@ pub async fn client_token_of_an_expired_operation_is_free(store: &dyn Store) {
     let mut first = new_op(&account(1), None, T0);
     first.client_token = Some("tok".into());
     submit(store, &first).await;
-    let claimed = store.claim(T0, T0 + 1000, 10).await.unwrap().operations;
+    let claimed = claim(store, T0, T0 + 1000, 10).await;
     assert!(
         store
             .finish(
@@ -332,25 +341,18 @@ pub async fn claim_marks_running_and_counts_attempts(store: &dyn Store) {
     submit(store, &a).await;
     submit(store, &b).await;
 
-    let first = store.claim(T0, T0 + 1000, 1).await.unwrap().operations;
+    let first = claim(store, T0, T0 + 1000, 1).await;
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].id, a.id, "oldest first");
     assert_eq!(first[0].status, Status::Running);
     assert_eq!(first[0].attempt, 1);
 
-    let second = store.claim(T0, T0 + 1000, 10).await.unwrap().operations;
+    let second = claim(store, T0, T0 + 1000, 10).await;
     assert_eq!(
         second.iter().map(|o| &o.id).collect::<Vec<_>>(),
         vec![&b.id]
     );
-    assert!(
-        store
-            .claim(T0, T0 + 1000, 10)
-            .await
-            .unwrap()
-            .operations
-            .is_empty()
-    );
+    assert!(claim(store, T0, T0 + 1000, 10).await.is_empty());
     let stored = store.get(&a.account, &a.id).await.unwrap().unwrap();
     assert_eq!(stored.status, Status::Running);
 }
@@ -367,11 +369,8 @@ pub async fn claim_runs_one_operation_per_resource_in_order(store: &dyn Store) {
         submit(store, op).await;
     }
 
-    let claimed: Vec<_> = store
-        .claim(T0, T0 + 1000, 10)
+    let claimed: Vec<_> = claim(store, T0, T0 + 1000, 10)
         .await
-        .unwrap()
-        .operations
         .into_iter()
         .map(|o| o.id)
         .collect();
@@ -384,12 +383,7 @@ pub async fn claim_runs_one_operation_per_resource_in_order(store: &dyn Store) {
         ]
     );
     assert!(
-        store
-            .claim(T0, T0 + 1000, 10)
-            .await
-            .unwrap()
-            .operations
-            .is_empty(),
+        claim(store, T0, T0 + 1000, 10).await.is_empty(),
         "i-1 is busy"
     );
 
@@ -399,11 +393,7 @@ pub async fn claim_runs_one_operation_per_resource_in_order(store: &dyn Store) {
             .await
             .unwrap()
     );
-    let next = store
-        .claim(T0 + 10, T0 + 1000, 10)
-        .await
-        .unwrap()
-        .operations;
+    let next = claim(store, T0 + 10, T0 + 1000, 10).await;
     assert_eq!(
         next.iter().map(|o| &o.id).collect::<Vec<_>>(),
         vec![&second.id]
@@ -414,29 +404,10 @@ pub async fn claim_runs_one_operation_per_resource_in_order(store: &dyn Store) {
 pub async fn claim_takes_over_an_expired_lease_only(store: &dyn Store) {
     let op = new_op(&account(1), Some("i-1"), T0);
     submit(store, &op).await;
-    assert_eq!(
-        store
-            .claim(T0, T0 + 1000, 10)
-            .await
-            .unwrap()
-            .operations
-            .len(),
-        1
-    );
-    assert!(
-        store
-            .claim(T0 + 999, T0 + 2000, 10)
-            .await
-            .unwrap()
-            .operations
-            .is_empty()
-    );
+    assert_eq!(claim(store, T0, T0 + 1000, 10).await.len(), 1);
+    assert!(claim(store, T0 + 999, T0 + 2000, 10).await.is_empty());
 
-    let again = store
-        .claim(T0 + 1001, T0 + 3000, 10)
-        .await
-        .unwrap()
-        .operations;
+    let again = claim(store, T0 + 1001, T0 + 3000, 10).await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempt, 2);
 }
@@ -445,12 +416,8 @@ pub async fn claim_takes_over_an_expired_lease_only(store: &dyn Store) {
 pub async fn finish_is_fenced_by_the_attempt(store: &dyn Store) {
     let op = new_op(&account(1), None, T0);
     submit(store, &op).await;
-    store.claim(T0, T0 + 10, 10).await.unwrap().operations;
-    store
-        .claim(T0 + 11, T0 + 1000, 10)
-        .await
-        .unwrap()
-        .operations;
+    store.claim(T0, T0 + 10, 10).await.unwrap();
+    store.claim(T0 + 11, T0 + 1000, 10).await.unwrap();
 
     assert!(
         !store
@@ -511,14 +478,7 @@ pub async fn submit_decided_stores_a_final_operation_with_its_effect(store: &dyn
     assert_eq!(got.finished_at, Some(T0 + 1));
     let now = store.resource(&seeded.key).await.unwrap().unwrap();
     assert_eq!(now.properties, props(json!({"status": "Stopped"})));
-    assert!(
-        store
-            .claim(T0 + 2, T0 + 1000, 10)
-            .await
-            .unwrap()
-            .operations
-            .is_empty()
-    );
+    assert!(claim(store, T0 + 2, T0 + 1000, 10).await.is_empty());
     assert_eq!(store.queue_depth().await.unwrap(), QueueDepth::default());
 
     // An operation on a resource the inventory lacks is decided on nothing.
@@ -555,7 +515,7 @@ pub async fn submit_decided_queues_behind_an_unfinished_operation(store: &dyn St
         Submitted::Decided(_)
     ));
 
-    let claimed = store.claim(T0 + 3, T0 + 1000, 10).await.unwrap().operations;
+    let claimed = claim(store, T0 + 3, T0 + 1000, 10).await;
     assert_eq!(claimed.len(), 1);
     assert!(
         store
@@ -573,7 +533,7 @@ pub async fn submit_decided_queues_behind_an_unfinished_operation(store: &dyn St
         Submitted::Created
     );
     assert!(!asked.load(Ordering::SeqCst), "no decision while queued");
-    let next = store.claim(T0 + 6, T0 + 1000, 10).await.unwrap().operations;
+    let next = claim(store, T0 + 6, T0 + 1000, 10).await;
     assert_eq!(next.iter().map(|o| &o.id).collect::<Vec<_>>(), [&queued.id]);
 }
 
@@ -614,7 +574,7 @@ pub async fn finish_commits_effect_with_status(store: &dyn Store) {
     let seeded = seed_instance(store, &acct, json!({"status": "Running"})).await;
     let op = new_op(&acct, Some("i-1"), T0);
     submit(store, &op).await;
-    store.claim(T0, T0 + 1000, 10).await.unwrap().operations;
+    store.claim(T0, T0 + 1000, 10).await.unwrap();
 
     let stale = Finish {
         effect: Some(Effect::Update {
@@ -648,7 +608,7 @@ pub async fn finish_commits_effect_with_status(store: &dyn Store) {
 
     let delete_op = new_op(&acct, Some("i-1"), T0 + 2);
     submit(store, &delete_op).await;
-    store.claim(T0 + 2, T0 + 1000, 10).await.unwrap().operations;
+    store.claim(T0 + 2, T0 + 1000, 10).await.unwrap();
     let delete = Finish {
         effect: Some(Effect::Delete {
             key: seeded.key.clone(),
@@ -663,7 +623,7 @@ pub async fn finish_commits_effect_with_status(store: &dyn Store) {
 pub async fn renew_lease_is_fenced_by_the_attempt(store: &dyn Store) {
     let op = new_op(&account(1), None, T0);
     submit(store, &op).await;
-    store.claim(T0, T0 + 100, 10).await.unwrap().operations;
+    store.claim(T0, T0 + 100, 10).await.unwrap();
     assert_eq!(
         store.renew_lease(&op.id, 1, T0 + 5000).await.unwrap(),
         Lease::Held
@@ -673,12 +633,7 @@ pub async fn renew_lease_is_fenced_by_the_attempt(store: &dyn Store) {
         Lease::Lost
     );
     assert!(
-        store
-            .claim(T0 + 200, T0 + 6000, 10)
-            .await
-            .unwrap()
-            .operations
-            .is_empty(),
+        claim(store, T0 + 200, T0 + 6000, 10).await.is_empty(),
         "renewed lease holds"
     );
     assert!(
@@ -705,7 +660,7 @@ pub async fn sweep_deletes_expired_operations_in_batches(store: &dyn Store) {
         submit(store, &op).await;
         finished.push(op);
     }
-    for op in store.claim(T0, T0 + 1000, 10).await.unwrap().operations {
+    for op in claim(store, T0, T0 + 1000, 10).await {
         assert!(
             store
                 .finish(&op.id, op.attempt, &finish(Status::Success, T0 + 10))
@@ -749,7 +704,7 @@ pub async fn seeding_never_overwrites_the_inventory(store: &dyn Store) {
 
     let op = new_op(&acct, Some("i-2"), T0);
     submit(store, &op).await;
-    store.claim(T0, T0 + 1000, 10).await.unwrap().operations;
+    store.claim(T0, T0 + 1000, 10).await.unwrap();
     let delete = Finish {
         effect: Some(Effect::Delete {
             key: key(&acct, "i-2"),
@@ -840,15 +795,7 @@ pub async fn concurrent_submits_with_one_client_token_create_one_operation(store
             assert!(same_parameters);
         }
     }
-    assert_eq!(
-        store
-            .claim(T0, T0 + 1000, 10)
-            .await
-            .unwrap()
-            .operations
-            .len(),
-        1
-    );
+    assert_eq!(claim(store, T0, T0 + 1000, 10).await.len(), 1);
 }
 
 /// Among concurrent submits (which a backend may store together), one that cannot be stored
@@ -935,11 +882,7 @@ pub async fn concurrent_workers_claim_each_operation_once_in_resource_order(stor
     let worker = || async {
         let mut idle_rounds = 0;
         while idle_rounds < 3 {
-            let claimed = store
-                .claim(T0 + 100, T0 + 60_000, 2)
-                .await
-                .unwrap()
-                .operations;
+            let claimed = claim(store, T0 + 100, T0 + 60_000, 2).await;
             if claimed.is_empty() {
                 idle_rounds += 1;
                 tokio::task::yield_now().await;
@@ -974,11 +917,7 @@ pub async fn concurrent_workers_claim_each_operation_once_in_resource_order(stor
     tokio::join!(worker(), worker(), worker(), worker());
     // Workers may all go idle while one still holds a resource: finish the stragglers.
     loop {
-        let claimed = store
-            .claim(T0 + 100, T0 + 60_000, 10)
-            .await
-            .unwrap()
-            .operations;
+        let claimed = claim(store, T0 + 100, T0 + 60_000, 10).await;
         if claimed.is_empty() {
             break;
         }
@@ -1007,7 +946,7 @@ pub async fn concurrent_sweeps_delete_each_operation_once(store: &dyn Store) {
     for i in 0..10 {
         submit(store, &new_op(&acct, None, T0 + i)).await;
     }
-    for op in store.claim(T0, T0 + 1000, 100).await.unwrap().operations {
+    for op in claim(store, T0, T0 + 1000, 100).await {
         assert!(
             store
                 .finish(&op.id, op.attempt, &finish(Status::Success, T0 + 10))
@@ -1037,7 +976,7 @@ pub async fn submit_and_finish_publish_events(store: &dyn Store) {
     let op = new_op(&account(1), None, T0);
     submit(store, &op).await;
     next_event(&mut events, |e| *e == StoreEvent::Submitted).await;
-    let claimed = store.claim(T0, T0 + 1000, 10).await.unwrap().operations;
+    let claimed = claim(store, T0, T0 + 1000, 10).await;
     assert!(
         store
             .finish(&op.id, claimed[0].attempt, &finish(Status::Success, T0 + 1))
@@ -1177,7 +1116,7 @@ pub async fn list_filters_narrow_the_result(store: &dyn Store) {
         submit(store, op).await;
     }
     // `a` runs and finishes, `b` runs, `c` and `d` wait.
-    let claimed = store.claim(T0, T0 + 1000, 2).await.unwrap().operations;
+    let claimed = claim(store, T0, T0 + 1000, 2).await;
     assert_eq!(claimed.len(), 2);
     assert!(
         store
@@ -1281,7 +1220,7 @@ pub async fn list_leaves_out_expired_and_foreign_operations(store: &dyn Store) {
     for op in [&old, &pending, &foreign] {
         submit(store, op).await;
     }
-    store.claim(T0, T0 + 1000, 1).await.unwrap().operations;
+    store.claim(T0, T0 + 1000, 1).await.unwrap();
     assert!(
         store
             .finish(&old.id, 1, &finish(Status::Success, T0 + 10))
@@ -1332,7 +1271,7 @@ pub async fn cancel_ends_an_init_operation_at_once(store: &dyn Store) {
     })
     .await;
 
-    let claimed = store.claim(T0 + 6, T0 + 1000, 10).await.unwrap().operations;
+    let claimed = claim(store, T0 + 6, T0 + 1000, 10).await;
     assert_eq!(
         claimed.iter().map(|o| &o.id).collect::<Vec<_>>(),
         vec![&second.id],
@@ -1347,7 +1286,7 @@ pub async fn cancel_marks_a_running_operation_for_its_worker(store: &dyn Store) 
     let acct = account(1);
     let op = new_op(&acct, None, T0);
     submit(store, &op).await;
-    store.claim(T0, T0 + 1000, 10).await.unwrap().operations;
+    store.claim(T0, T0 + 1000, 10).await.unwrap();
     let mut events = store.subscribe();
     let outcome = store
         .cancel(&acct, &op.id, None, "OperationCancelled: x", T0 + 5)
@@ -1378,11 +1317,7 @@ pub async fn cancel_marks_a_running_operation_for_its_worker(store: &dyn Store) 
         Cancelled::Requested(_)
     ));
 
-    let taken_over = store
-        .claim(T0 + 2001, T0 + 5000, 10)
-        .await
-        .unwrap()
-        .operations;
+    let taken_over = claim(store, T0 + 2001, T0 + 5000, 10).await;
     assert_eq!(taken_over.len(), 1);
     assert!(
         taken_over[0].cancel_requested,
@@ -1408,7 +1343,7 @@ pub async fn cancel_leaves_final_operations_alone(store: &dyn Store) {
     let acct = account(1);
     let op = new_op(&acct, None, T0);
     submit(store, &op).await;
-    store.claim(T0, T0 + 1000, 10).await.unwrap().operations;
+    store.claim(T0, T0 + 1000, 10).await.unwrap();
     assert!(
         store
             .finish(&op.id, 1, &finish(Status::Success, T0 + 1))
@@ -1525,11 +1460,7 @@ pub async fn load_stores_final_operations_as_given(store: &dyn Store) {
     );
     let on_the_resource = new_op(&acct, Some("i-1"), T0 + 10);
     submit(store, &on_the_resource).await;
-    let claimed = store
-        .claim(T0 + 10, T0 + 1000, 10)
-        .await
-        .unwrap()
-        .operations;
+    let claimed = claim(store, T0 + 10, T0 + 1000, 10).await;
     assert_eq!(
         claimed.len(),
         2,

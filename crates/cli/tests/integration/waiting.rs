@@ -214,5 +214,9 @@ async fn an_unreadable_operation_is_set_aside_and_counted_and_the_others_run() {
         assert_eq!(data["Status"], "SUCCESS", "{id}: {data}");
     }
     let page = scrape(&server).await;
-    assert_eq!(sample(&page, "bpops_operations_unreadable_total"), 1.0, "{page}");
+    assert_eq!(
+        sample(&page, "bpops_operations_unreadable_total"),
+        1.0,
+        "{page}"
+    );
 }

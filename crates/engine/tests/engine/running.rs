@@ -250,16 +250,7 @@ pub(crate) async fn an_operation_whose_worker_died_is_taken_over_after_its_lease
     .await;
     let id = f.rename("i-run", "alpha").await;
     // A worker claims it and dies without finishing.
-    let now = f.clock.now_ms();
-    assert_eq!(
-        f.store
-            .claim(now, now + 30_000, 10)
-            .await
-            .unwrap()
-            .operations
-            .len(),
-        1
-    );
+    assert_eq!(f.claim_and_die().await, 1);
 
     assert_eq!(
         f.engine.run_once().await.unwrap(),
