@@ -106,6 +106,23 @@ async fn opening_keeps_the_leases_of_other_nodes() {
     );
 }
 
+/// Issue 11, item 7: PostgreSQL's disk-full error (SQLSTATE 53100) is a full store, which
+/// the API answers as unavailable and says why, not a server bug.
+#[tokio::test]
+async fn a_full_disk_is_a_full_store() {
+    let schema = TestSchema::create().await;
+    let store = schema.open().await;
+    let client = store.client().await.unwrap();
+    let e = client
+        .batch_execute("DO $$ BEGIN RAISE EXCEPTION 'no space' USING ERRCODE = 'disk_full'; END $$")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(crate::from_pg(e), StoreError::Full(_)),
+        "53100 is a full store"
+    );
+}
+
 #[tokio::test]
 async fn an_unreachable_database_is_unavailable() {
     // Nothing listens on port 1.

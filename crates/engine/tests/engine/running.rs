@@ -414,3 +414,63 @@ async fn postgres_an_operation_submitted_on_one_node_and_run_on_another_wakes_it
         node_tasks.join_all().await;
     }
 }
+
+/// Issue 11, item 6: a store failure while an operation runs is not its verdict. With the
+/// inventory's table out of reach (renamed away, directly in the database), a claimed rename
+/// waits for the store instead of ending `FAILURE`; once the table is back, it ends
+/// `SUCCESS` with its effect.
+#[tokio::test]
+async fn postgres_a_store_failure_during_a_run_waits_for_the_store() {
+    let schema = TestSchema::create().await;
+    let store: Arc<dyn Store> = Arc::new(schema.open().await);
+    let key = ResourceKey {
+        account: AccountId::new(ACCOUNT),
+        service: "ecs".into(),
+        id: "i-run".into(),
+    };
+    store
+        .seed_resources(&[Resource {
+            key: key.clone(),
+            application: "APP".into(),
+            properties: object(json!({"instance_name": "web", "status": "Running"})),
+        }])
+        .await
+        .unwrap();
+    let engine = Engine::new(
+        Arc::clone(&store),
+        Arc::new(Catalog::builtin()),
+        queued(),
+        Arc::new(bpops_engine::SystemClock),
+    );
+    let account = AccountId::new(ACCOUNT);
+    let id = engine
+        .submit(submission(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": "renamed"}),
+        ))
+        .await
+        .unwrap();
+
+    schema
+        .execute("ALTER TABLE resources RENAME TO resources_away")
+        .await;
+    let run = tokio::spawn({
+        let engine = Arc::clone(&engine);
+        async move { engine.run_once().await }
+    });
+    // Claimed: from here on its run reads the inventory, which is not there.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while engine.get(&account, &id).await.unwrap().unwrap().status != Status::Running {
+        assert!(std::time::Instant::now() < deadline, "never claimed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    schema
+        .execute("ALTER TABLE resources_away RENAME TO resources")
+        .await;
+
+    assert_eq!(run.await.unwrap().unwrap(), 1);
+    let op = engine.get(&account, &id).await.unwrap().unwrap();
+    assert_eq!(op.status, Status::Success, "{}", op.message);
+    let renamed = store.resource(&key).await.unwrap().unwrap();
+    assert_eq!(renamed.properties["instance_name"], "renamed");
+}
