@@ -460,7 +460,7 @@ async fn postgres_a_store_failure_during_a_run_waits_for_the_store() {
     });
     // Claimed: from here on its run reads the inventory, which is not there.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while engine.get(&account, &id).await.unwrap().unwrap().status != Status::Running {
+    while engine.get(&account, &id).await.unwrap().unwrap().status == Status::Init {
         assert!(std::time::Instant::now() < deadline, "never claimed");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
