@@ -14,6 +14,10 @@ from harness import (ACCOUNT_A, ACCOUNT_B, APP, REGION, RESOURCE_GROUP, ApiError
 DEV_GROUP = "rg-dev"
 DEV_APP = "APP-DEV"
 DEV_INSTANCE = "i-dev1"
+BETA_GROUP = "rg-beta"
+BETA_APP = "APP-BETA"
+BETA_INSTANCES = [f"i-beta{n}" for n in range(1, 5)]
+BETA_ARN = f"acs:bpstudio::{ACCOUNT_A}:application/{BETA_APP}"
 
 
 def document(*statements: dict) -> str:
@@ -39,6 +43,11 @@ USERS = {
     "denied-executor": (ACCOUNT_A, [("Everything", "account"), ("NoExecute", "account")], True),
     "disabled": (ACCOUNT_A, [("Everything", "account")], False),
     "b-admin": (ACCOUNT_B, [("EverythingB", "account")], True),
+    "beta-denied": (ACCOUNT_A, [("Everything", "account"), ("NoExecuteOnBeta", "account")],
+                    True),
+    "not-beta": (ACCOUNT_A, [("ExecuteButNotOnBeta", "account")], True),
+    "beta-group-denied": (ACCOUNT_A, [("Everything", "account"), ("DenyAll", BETA_GROUP)],
+                          True),
 }
 
 POLICIES = {
@@ -50,6 +59,10 @@ POLICIES = {
     (ACCOUNT_A, "Everything"): document(allow("bpstudio:*")),
     (ACCOUNT_A, "NoExecute"): document(deny("bpstudio:Execute*")),
     (ACCOUNT_B, "EverythingB"): document(allow("*")),
+    (ACCOUNT_A, "NoExecuteOnBeta"): document(deny("bpstudio:Execute*", BETA_ARN)),
+    (ACCOUNT_A, "ExecuteButNotOnBeta"): document(
+        {"Effect": "Allow", "Action": "bpstudio:Execute*", "NotResource": BETA_ARN}),
+    (ACCOUNT_A, "DenyAll"): document(deny("bpstudio:*")),
 }
 
 
@@ -67,6 +80,14 @@ def server(start):
         {"application": DEV_APP, "service": "ecs", "id": DEV_INSTANCE,
          "properties": {"instance_name": "dev-1", "instance_type": "ecs.g7.large",
                         "status": "Running", "region_id": REGION}})
+    config["resource_groups"].append({"account": ACCOUNT_A, "id": BETA_GROUP})
+    config["applications"].append(
+        {"account": ACCOUNT_A, "id": BETA_APP, "resource_group": BETA_GROUP})
+    config["resources"] += [
+        {"application": BETA_APP, "service": "ecs", "id": iid,
+         "properties": {"instance_name": iid, "instance_type": "ecs.g7.large",
+                        "status": "Running", "region_id": REGION}}
+        for iid in BETA_INSTANCES]
     config["users"] = [{"account": account, "name": name}
                        for name, (account, _, _) in USERS.items()]
     config["access_keys"] += [
@@ -237,3 +258,72 @@ def test_ram_users_of_two_accounts_never_see_each_other(api, as_user, server, mo
         body = reader.get_result(b_op)
         assert_ok(body)
         assert "Data" not in body, body
+
+
+def delete_beta(caller, iid: str = BETA_INSTANCES[0], **kw) -> dict:
+    attributes = {"instanceId": iid, "force": True, **kw.pop("attributes", {})}
+    return caller.execute_sync("ecs", "ecsDelete", attributes, **kw)
+
+
+def assert_still_there(api, iid: str) -> None:
+    body = api.execute_sync("ecs", "modifyPayType", {"instanceId": iid, "pay_type": "PostPaid"},
+                            application_id=BETA_APP)
+    assert_success(body["Data"])
+
+
+def test_a_deny_on_an_application_holds_however_the_request_names_it(api, as_user, mode):
+    # Issue 11 item 1: the request is authorized against the application the instance is in.
+    user = as_user("beta-denied")
+    for spelling in ({"application_id": BETA_APP}, {},
+                     {"attributes": {"appId": BETA_APP}},
+                     {"application_id": APP}):
+        e = denied(mode, lambda: delete_beta(user, **spelling), "ExecuteOperationSync",
+                   kind="ExplicitDeny")
+        assert BETA_ARN in e.message, (spelling, e)
+    assert_still_there(api, BETA_INSTANCES[0])
+    # What the Deny does not cover is still allowed, with or without ApplicationId.
+    assert_success(user.execute_sync("ecs", "modifyPayType",
+                                     {"instanceId": "i-web1", "pay_type": "PostPaid"})["Data"])
+
+
+def test_a_not_resource_allow_holds_however_the_request_names_it(api, as_user, mode):
+    user = as_user("not-beta")
+    for spelling in ({"application_id": BETA_APP}, {}, {"attributes": {"appId": BETA_APP}}):
+        denied(mode, lambda: delete_beta(user, BETA_INSTANCES[1], **spelling),
+               "ExecuteOperationSync")
+    assert_still_there(api, BETA_INSTANCES[1])
+    assert_success(user.execute_sync("ecs", "modifyPayType",
+                                     {"instanceId": "i-web1", "pay_type": "PostPaid"})["Data"])
+
+
+def test_an_application_other_than_the_target_is_invalid(api, mode):
+    for spelling, field in (({"application_id": APP}, "ApplicationId"),
+                            ({"attributes": {"appId": APP}}, "appId")):
+        with pytest.raises(ApiError) as err:
+            delete_beta(api, BETA_INSTANCES[2], **spelling)
+        assert (err.value.status, err.value.code) == (400, "InvalidParameter"), err.value
+        assert field in err.value.message, err.value
+    assert_still_there(api, BETA_INSTANCES[2])
+
+
+def test_a_group_scoped_deny_applies_whether_or_not_the_group_is_named(api, as_user, server,
+                                                                        mode):
+    # Issue 11 item 2.
+    user = as_user("beta-group-denied")
+    for group in ({}, {"resource_group_id": BETA_GROUP}):
+        for named in ({"application_id": BETA_APP}, {}):
+            e = denied(mode, lambda: delete_beta(user, BETA_INSTANCES[3], **group, **named),
+                       "ExecuteOperationSync", kind="ExplicitDeny")
+            if mode != "classic":
+                assert e.access_denied_detail.get("PolicyType") == \
+                    "ResourceGroupLevelIdentityBasedPolicy", e.access_denied_detail
+    assert_still_there(api, BETA_INSTANCES[3])
+    beta_op = api.submit("ecs", "modifyPayType",
+                         {"instanceId": BETA_INSTANCES[3], "pay_type": "PrePaid"},
+                         application_id=BETA_APP)
+    denied(mode, lambda: user.get_result(beta_op), "GetExecuteOperationResult",
+           kind="ExplicitDeny")
+    # Outside the group, the account-wide Allow still grants.
+    own = user.submit("ecs", "rename", {"instanceId": server.fresh_instance(),
+                                        "instance_name": "outside-beta"})
+    assert_success(user.wait(own)[0])

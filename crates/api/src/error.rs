@@ -126,6 +126,10 @@ impl From<EngineError> for ApiError {
             EngineError::InvalidAttribute(invalid) => {
                 ApiError::invalid(&format!("Attributes.{}", invalid.field), &invalid.reason)
             }
+            EngineError::ApplicationMismatch { named, actual } => ApiError::invalid(
+                "ApplicationId",
+                format!("the target belongs to application \"{actual}\", not \"{named}\""),
+            ),
             EngineError::IdempotentParameterMismatch => ApiError::new(
                 ErrorCode::IdempotentParameterMismatch,
                 "The ClientToken was already used with different request parameters.",

@@ -1,9 +1,10 @@
 //! The HTTP face of bpops: the BPStudio-compatible RPC endpoint.
 //!
-//! Every request goes through one pipeline (see [`pipeline`]) in a fixed order: bounded
-//! read → parameters → authenticate (signature, clock, nonce) → authorize → dispatch →
-//! envelope. Handlers receive an authenticated principal and typed parameters and make one
-//! engine call; they never look at signatures or policies.
+//! Every request goes through one pipeline (see `pipeline`) in a fixed order: bounded
+//! read → parameters → authenticate (signature, clock, nonce) → typed request → authorize →
+//! dispatch → envelope. The request is parsed once, into one value per action (`request`),
+//! which the route table (`routes`) authorizes against what it reaches and hands to its
+//! handler; handlers make one engine call and never look at signatures or policies.
 //!
 //! The request path is hardened by limits no request can switch off ([`Settings`]): the head's
 //! size, header count and read time (hyper), the body's size and read time, parameters' count
@@ -12,13 +13,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod catalog;
+mod context;
 mod error;
-mod extensions;
-mod handlers;
 mod metrics;
 mod nonces;
+mod operations;
 mod pipeline;
 mod probes;
+mod request;
 mod routes;
 
 use std::convert::Infallible;

@@ -18,9 +18,10 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::handlers::Reply;
+use crate::context::{Ctx, Reply};
 use crate::nonces::NonceCheck;
-use crate::routes::{self, Ctx};
+use crate::request::ActionRequest;
+use crate::routes;
 use crate::{ApiError, App};
 
 /// The longest `SignatureNonce` accepted: the SDKs send 32 to 36 characters.
@@ -120,15 +121,15 @@ async fn process(
     };
     let (principal, action) = authenticate(app, &raw, &params).await?;
     *action_seen = Some(action);
+    let request = ActionRequest::parse(action, &params)?;
 
     let ctx = Ctx {
         app,
         principal: &principal,
-        params: &params,
         action,
         peer: peer.ip(),
     };
-    let reply = routes::route(&ctx).await?;
+    let reply = routes::route(&ctx, request).await?;
     Ok((action, reply))
 }
 

@@ -1,162 +1,213 @@
 //! The route table: for each action, what its RAM check is made against and its handler, and
-//! the check itself ([`guarded`]): the request context is built here, from the request and the
-//! directory, and evaluated by `bpops_iam::authorize`.
+//! the check itself ([`authorize`]): the request context is built here, from the request, the
+//! directory and, where the target decides, the target itself, and evaluated by
+//! `bpops_iam::authorize`.
+//!
+//! N.B. a request is authorized against what it actually reaches, never against what it
+//! says it reaches: the application its target belongs to, and that application's resource
+//! group, named in the request or not.
 
-use std::future::Future;
-use std::net::IpAddr;
-
-use bpops_iam::{Evaluation, Principal, RequestContext};
-use bpops_protocol::params::Params;
-use bpops_protocol::wire::{ExecuteOperationRequest, GetExecuteOperationResultRequest};
-use bpops_protocol::{Action, ErrorCode};
+use bpops_engine::{Resolved, Submission};
+use bpops_iam::{Evaluation, RequestContext};
+use bpops_protocol::ErrorCode;
+use bpops_protocol::extensions::ListExecuteOperationsRequest;
+use bpops_protocol::wire::ExecuteOperationRequest;
+use bpops_store::{Operation, OperationId};
 use serde_json::{Map, Value, json};
 
-use crate::extensions;
-use crate::handlers::{self, Reply};
-use crate::{ApiError, App};
+use crate::context::{Ctx, Reply};
+use crate::request::ActionRequest;
+use crate::{ApiError, catalog, operations};
 
-/// What an action is authorized against.
-enum Target {
-    /// `acs:bpstudio::{account}:bpstudiovirtual/*`, in no resource group.
-    Virtual,
-    /// `acs:bpstudio::{account}:application/{ApplicationId or *}`, in the application's group.
-    Application,
-    /// `acs:bpstudio::{account}:bpstudiovirtual/*`, in the group of the operation's
-    /// application (GetExecuteOperationResult).
-    Operation,
-    /// `acs:bpstudio::{account}:bpstudiovirtual/*`, in the group the request names in
-    /// `ResourceGroupId`: its handler only finds operations of that group's applications
-    /// (CancelExecuteOperation, ListExecuteOperations).
-    NamedGroup,
-}
-
-/// What a handler gets: an authenticated principal and the request's parameters.
-pub(crate) struct Ctx<'a> {
-    pub app: &'a App,
-    pub principal: &'a Principal,
-    pub params: &'a Params,
-    pub action: Action,
-    /// The TCP peer, `acs:SourceIp`.
-    pub peer: IpAddr,
-}
-
-/// Authorizes and runs `ctx.action`.
-pub(crate) async fn route(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
-    use Target::{Application, NamedGroup, Operation, Virtual};
-    match ctx.action {
-        Action::ListServices => guarded(ctx, Virtual, handlers::list_services).await,
-        Action::ListOperations => guarded(ctx, Virtual, handlers::list_operations).await,
-        Action::GetOperationParams => guarded(ctx, Virtual, handlers::get_operation_params).await,
-        Action::ExecuteOperationASync => guarded(ctx, Application, handlers::execute_async).await,
-        Action::ExecuteOperationSync => guarded(ctx, Application, handlers::execute_sync).await,
-        Action::GetExecuteOperationResult => {
-            guarded(ctx, Operation, handlers::get_execute_operation_result).await
+/// Authorizes and answers `request`.
+pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply, ApiError> {
+    match request {
+        ActionRequest::ListServices => {
+            authorize(ctx, &Check::virtual_resource(ctx))?;
+            catalog::list_services(ctx)
         }
-        Action::ListExecuteOperations => guarded(ctx, NamedGroup, extensions::list).await,
-        Action::CancelExecuteOperation => guarded(ctx, NamedGroup, extensions::cancel).await,
+        ActionRequest::ListOperations(request) => {
+            authorize(ctx, &Check::virtual_resource(ctx))?;
+            catalog::list_operations(ctx, &request)
+        }
+        ActionRequest::GetOperationParams(request) => {
+            authorize(ctx, &Check::virtual_resource(ctx))?;
+            catalog::get_operation_params(ctx, &request)
+        }
+        ActionRequest::ExecuteOperationASync(request) => {
+            operations::execute_async(ctx, execute(ctx, request).await?).await
+        }
+        ActionRequest::ExecuteOperationSync(request) => {
+            operations::execute_sync(ctx, execute(ctx, request).await?).await
+        }
+        ActionRequest::GetExecuteOperationResult(request) => {
+            let group = request.resource_group_id.as_deref();
+            let op = operation(ctx, &request.operation_id, group).await?;
+            authorize(ctx, &Check::operation(ctx, op.as_ref(), group))?;
+            operations::get_execute_operation_result(ctx, &request, op).await
+        }
+        ActionRequest::CancelExecuteOperation(request) => {
+            let group = request.resource_group_id.as_deref();
+            let op = operation(ctx, &request.operation_id, group).await?;
+            authorize(ctx, &Check::operation(ctx, op.as_ref(), group))?;
+            operations::cancel(ctx, &request).await
+        }
+        ActionRequest::ListExecuteOperations(request) => {
+            authorize(ctx, &Check::listing(ctx, &request))?;
+            operations::list(ctx, request).await
+        }
     }
 }
 
-/// The parts of the request context that depend on the action.
-struct Parts {
+/// What a request is authorized against.
+struct Check<'a> {
     resource: String,
-    requested_group: Option<String>,
-    target_group: Option<String>,
-    service_type: Option<String>,
-    operation: Option<String>,
+    requested_group: Option<&'a str>,
+    /// The resource group of each target the request reaches (`None`: in no group); it must
+    /// be allowed for every one.
+    target_groups: Vec<Option<String>>,
+    service_type: Option<&'a str>,
+    operation: Option<&'a str>,
 }
 
-fn parts(ctx: &Ctx<'_>, target: Target) -> Result<Parts, ApiError> {
-    let account = ctx.principal.account();
-    let directory = &ctx.app.directory;
-    let parts = match target {
-        Target::Virtual => Parts {
-            resource: bpops_iam::virtual_arn(account),
+impl<'a> Check<'a> {
+    /// `acs:bpstudio::{account}:bpstudiovirtual/*`, in no resource group: the catalog.
+    fn virtual_resource(ctx: &Ctx<'_>) -> Check<'a> {
+        Check {
+            resource: bpops_iam::virtual_arn(ctx.principal.account()),
             requested_group: None,
-            target_group: None,
+            target_groups: vec![None],
             service_type: None,
             operation: None,
+        }
+    }
+
+    /// `bpstudiovirtual/*`, in the group of the operation's application. An operation that
+    /// was not found (or is outside the named group, which answers the same) is authorized
+    /// as if it were in the named group: the answer says nothing about it either way.
+    fn operation(ctx: &Ctx<'_>, op: Option<&Operation>, requested: Option<&'a str>) -> Check<'a> {
+        let target_group = match op {
+            Some(op) => ctx.group_of(op.application.as_deref()),
+            None => requested.map(str::to_owned),
+        };
+        Check {
+            target_groups: vec![target_group],
+            requested_group: requested,
+            ..Check::virtual_resource(ctx)
+        }
+    }
+
+    /// `bpstudiovirtual/*`, in the group of every operation the listing may show: the named
+    /// group, or the named application's, or (naming neither) every group of the account.
+    fn listing(ctx: &Ctx<'_>, request: &'a ListExecuteOperationsRequest) -> Check<'a> {
+        let requested = request.resource_group_id.as_deref();
+        let target_groups = match (requested, request.application_id.as_deref()) {
+            (Some(group), _) => vec![Some(group.to_owned())],
+            (None, Some(application)) => vec![ctx.group_of(Some(application))],
+            (None, None) => {
+                let groups = ctx.app.directory.resource_groups(ctx.principal.account());
+                std::iter::once(None)
+                    .chain(groups.into_iter().map(|g| Some(g.to_owned())))
+                    .collect()
+            }
+        };
+        Check {
+            target_groups,
+            requested_group: requested,
+            ..Check::virtual_resource(ctx)
+        }
+    }
+}
+
+/// Reads the Execute request's target, authorizes the request against the application the
+/// target is in (or, when it does not exist, the one the request names), and checks the
+/// named application. An `ApplicationId` other than the target's is refused when it is
+/// submitted, after this check, so it never widens what the caller may reach.
+async fn execute(ctx: &Ctx<'_>, request: ExecuteOperationRequest) -> Result<Resolved, ApiError> {
+    let account = ctx.account();
+    let resolved = ctx
+        .app
+        .engine
+        .resolve(Submission {
+            account,
+            service: request.service_type,
+            operation: request.operation,
+            attributes: request.attributes,
+            application: request.application_id,
+            client_token: request.client_token,
+        })
+        .await?;
+    let application = resolved.application();
+    let submission = resolved.submission();
+    authorize(
+        ctx,
+        &Check {
+            resource: bpops_iam::application_arn(ctx.principal.account(), application),
+            requested_group: request.resource_group_id.as_deref(),
+            target_groups: vec![ctx.group_of(application)],
+            service_type: Some(&submission.service),
+            operation: Some(&submission.operation),
         },
-        Target::Application => {
-            let request = ExecuteOperationRequest::from_params(ctx.params)?;
-            let application = request.application_id.as_deref();
-            // An unknown application is in no group; its handler refuses it once authorized.
-            let target_group = application
-                .and_then(|id| directory.application(account, id))
-                .and_then(|a| a.resource_group.clone());
-            Parts {
-                resource: bpops_iam::application_arn(account, application),
-                requested_group: request.resource_group_id,
-                target_group,
-                service_type: Some(request.service_type),
-                operation: Some(request.operation),
-            }
-        }
-        Target::Operation => {
-            let request = GetExecuteOperationResultRequest::from_params(ctx.params)?;
-            // The operation's group is only known once it is loaded, and the handler answers
-            // "does not exist" for an operation outside the named group. So when data is
-            // returned, the target is in the named group: authorizing as if it were is exact,
-            // needs no second check, and decides before anything is read.
-            Parts {
-                resource: bpops_iam::virtual_arn(account),
-                target_group: request.resource_group_id.clone(),
-                requested_group: request.resource_group_id,
-                service_type: None,
-                operation: None,
-            }
-        }
-        Target::NamedGroup => {
-            // As for `Operation`: the handler finds nothing outside the named group, so
-            // authorizing as if the target were in it is exact, and decides before any write.
-            let group = bpops_protocol::extensions::resource_group_id(ctx.params)?;
-            Parts {
-                resource: bpops_iam::virtual_arn(account),
-                target_group: group.clone(),
-                requested_group: group,
-                service_type: None,
-                operation: None,
-            }
-        }
+    )?;
+    if let Some(named) = &submission.application
+        && ctx
+            .app
+            .directory
+            .application(ctx.principal.account(), named)
+            .is_none()
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidApplicationIdNotFound,
+            format!("The specified application \"{named}\" does not exist."),
+        ));
+    }
+    Ok(resolved)
+}
+
+/// The operation `id` names in the caller's account, if it exists, has not expired and is in
+/// the named resource group (always, when none is named). A malformed id cannot exist.
+async fn operation(
+    ctx: &Ctx<'_>,
+    id: &str,
+    group: Option<&str>,
+) -> Result<Option<Operation>, ApiError> {
+    let Ok(id) = id.parse::<OperationId>() else {
+        return Ok(None);
     };
-    if let Some(group) = &parts.requested_group
-        && !directory.has_resource_group(account, group)
+    let op = ctx.app.engine.get(&ctx.account(), &id).await?;
+    Ok(op.filter(|op| {
+        group.is_none_or(|g| ctx.group_of(op.application.as_deref()).as_deref() == Some(g))
+    }))
+}
+
+fn authorize(ctx: &Ctx<'_>, check: &Check<'_>) -> Result<(), ApiError> {
+    let account = ctx.principal.account();
+    if let Some(group) = check.requested_group
+        && !ctx.app.directory.has_resource_group(account, group)
     {
         return Err(ApiError::invalid(
             "ResourceGroupId",
             format!("the resource group \"{group}\" does not exist"),
         ));
     }
-    Ok(parts)
-}
-
-async fn guarded<'a, F, Fut>(
-    ctx: &'a Ctx<'a>,
-    target: Target,
-    handler: F,
-) -> Result<Reply, ApiError>
-where
-    F: FnOnce(&'a Ctx<'a>) -> Fut,
-    Fut: Future<Output = Result<Reply, ApiError>>,
-{
-    let parts = parts(ctx, target)?;
     let ram_action = ctx.action.ram_action();
-    let request = RequestContext {
-        action: ram_action,
-        resource: &parts.resource,
-        source_ip: Some(ctx.peer),
-        current_time_ms: ctx.app.engine.clock().now_ms(),
-        // bpops serves plain HTTP; a TLS-terminating proxy in front is not trusted to say so.
-        secure_transport: false,
-        service_type: parts.service_type.as_deref(),
-        operation: parts.operation.as_deref(),
-        requested_group: parts.requested_group.as_deref(),
-        target_group: parts.target_group.as_deref(),
-    };
     let grants = ctx.app.directory.grants(ctx.principal);
-    match bpops_iam::authorize(ctx.principal, grants, &request) {
-        Evaluation::Allow { .. } => handler(ctx).await,
-        Evaluation::Deny { kind, by } => {
+    let now = ctx.app.engine.clock().now_ms();
+    for target_group in &check.target_groups {
+        let request = RequestContext {
+            action: ram_action,
+            resource: &check.resource,
+            source_ip: Some(ctx.peer),
+            current_time_ms: now,
+            // bpops serves plain HTTP; a TLS-terminating proxy in front is not trusted to say so.
+            secure_transport: false,
+            service_type: check.service_type,
+            operation: check.operation,
+            requested_group: check.requested_group,
+            target_group: target_group.as_deref(),
+        };
+        if let Evaluation::Deny { kind, by } = bpops_iam::authorize(ctx.principal, grants, &request)
+        {
             if let Some(by) = &by {
                 tracing::info!(policy = %by.policy, "denied by policy");
             }
@@ -167,22 +218,20 @@ where
                 "AuthPrincipalDisplayName".into(),
                 json!(ctx.principal.display_name()),
             );
-            detail.insert(
-                "AuthPrincipalOwnerId".into(),
-                json!(ctx.principal.account()),
-            );
+            detail.insert("AuthPrincipalOwnerId".into(), json!(account));
             detail.insert("NoPermissionType".into(), json!(kind.as_str()));
             if let Some(by) = by {
                 detail.insert("PolicyType".into(), json!(by.policy_type.as_str()));
             }
-            Err(ApiError {
+            return Err(ApiError {
                 code: ErrorCode::NoPermission,
                 message: format!(
                     "You are not authorized to perform {ram_action} on {}.",
-                    parts.resource
+                    check.resource
                 ),
                 access_denied_detail: Some(Value::Object(detail)),
-            })
+            });
         }
     }
+    Ok(())
 }

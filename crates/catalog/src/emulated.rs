@@ -32,7 +32,8 @@ pub struct Run<'a> {
     pub entry: &'a Entry,
     /// The attributes, already validated by [`Entry::validate`].
     pub attributes: &'a Map<String, Value>,
-    /// The request's ApplicationId, if any.
+    /// The application the operation acts in (its target's when it was submitted, or else
+    /// the request's ApplicationId), if any.
     pub application: Option<&'a str>,
     /// The target's current state; `None` when it does not exist (or no longer does).
     pub resource: Option<&'a Resource>,
@@ -104,17 +105,13 @@ pub fn run_emulated(run: &Run) -> Outcome {
 }
 
 /// The resource a run may act on, or `None` when it must be reported as not found: absent,
-/// of another service or id, or belonging to another application than the one the request
-/// names. The last case looks exactly like absence, so a caller cannot learn that a resource
-/// of another application exists.
-pub(crate) fn visible<'a>(
-    run: &Run<'a>,
-    service: &str,
-    id: &str,
-    application: Option<&str>,
-) -> Option<&'a Resource> {
+/// of another service or id, or not in the operation's application. The submitter was
+/// authorized for that application only (for none, when the target did not exist then), so
+/// a resource outside it looks exactly like absence: a run never reaches a resource its
+/// submitter's policies were not checked against, and learns nothing about it.
+pub(crate) fn visible<'a>(run: &Run<'a>, service: &str, id: &str) -> Option<&'a Resource> {
     let resource = run.resource?;
-    let same_application = application.is_none_or(|app| app == resource.application);
+    let same_application = run.application == Some(resource.application.as_str());
     (resource.service == service && resource.id == id && same_application).then_some(resource)
 }
 
@@ -176,22 +173,22 @@ mod tests {
     }
 
     #[test]
-    fn resource_of_another_application_is_invisible() {
+    fn only_a_resource_of_the_operation_application_is_visible() {
         let catalog = Catalog::builtin();
         let entry = catalog.entry("ecs", "rename").unwrap();
         let attributes = Map::new();
         let owned = resource("APP-WEB");
-        let run = Run {
+        let run = |application| Run {
             entry,
             attributes: &attributes,
-            application: None,
+            application,
             resource: Some(&owned),
         };
-        assert!(visible(&run, "ecs", "i-web1", None).is_some());
-        assert!(visible(&run, "ecs", "i-web1", Some("APP-WEB")).is_some());
-        assert!(visible(&run, "ecs", "i-web1", Some("APP-DB")).is_none());
-        assert!(visible(&run, "slb", "i-web1", None).is_none());
-        assert!(visible(&run, "ecs", "i-web2", None).is_none());
+        assert!(visible(&run(Some("APP-WEB")), "ecs", "i-web1").is_some());
+        assert!(visible(&run(Some("APP-DB")), "ecs", "i-web1").is_none());
+        assert!(visible(&run(None), "ecs", "i-web1").is_none());
+        assert!(visible(&run(Some("APP-WEB")), "slb", "i-web1").is_none());
+        assert!(visible(&run(Some("APP-WEB")), "ecs", "i-web2").is_none());
     }
 
     #[test]

@@ -272,7 +272,7 @@ fn modify_listener(run: &Run) -> Outcome {
         .get("listenerPort")
         .and_then(as_integer)
         .unwrap_or_default();
-    let Some(resource) = visible(run, SERVICE, id, run.application) else {
+    let Some(resource) = visible(run, SERVICE, id) else {
         return Outcome::failure(
             "LoadBalancerNotFound",
             format!("The specified load balancer \"{id}\" does not exist."),
@@ -659,7 +659,11 @@ mod tests {
 
     #[test]
     fn modify_stores_the_changed_listener_whole_and_leaves_others() {
-        let outcome = execute(change(json!({"gzip": "off"})), None, Some(&load_balancer()));
+        let outcome = execute(
+            change(json!({"gzip": "off"})),
+            Some("APP-WEB"),
+            Some(&load_balancer()),
+        );
         let Some(Effect::Update(properties)) = &outcome.effect else {
             panic!("expected an update, got {:?}", outcome.effect);
         };
@@ -681,13 +685,21 @@ mod tests {
 
     #[test]
     fn repeating_a_change_on_a_stored_listener_is_a_no_op() {
-        let first = execute(change(json!({"gzip": "off"})), None, Some(&load_balancer()));
+        let first = execute(
+            change(json!({"gzip": "off"})),
+            Some("APP-WEB"),
+            Some(&load_balancer()),
+        );
         let Some(Effect::Update(properties)) = first.effect else {
             panic!("expected an update");
         };
         let mut changed = load_balancer();
         changed.properties = properties;
-        let again = execute(change(json!({"gzip": "off"})), None, Some(&changed));
+        let again = execute(
+            change(json!({"gzip": "off"})),
+            Some("APP-WEB"),
+            Some(&changed),
+        );
         assert!(again.succeeded);
         assert_eq!(again.effect, None);
     }
@@ -695,7 +707,7 @@ mod tests {
     #[test]
     fn unknown_port_is_listener_not_found() {
         let attributes = json!({"loadBalancerId": "lb-web", "listenerPort": 8080, "gzip": "off"});
-        let outcome = execute(attributes, None, Some(&load_balancer()));
+        let outcome = execute(attributes, Some("APP-WEB"), Some(&load_balancer()));
         assert!(!outcome.succeeded);
         assert_eq!(
             outcome.message,
@@ -713,6 +725,10 @@ mod tests {
         );
         let foreign = execute(change(json!({})), Some("APP-DB"), Some(&load_balancer()));
         assert_eq!(foreign, missing);
+        // An operation in no application (its target did not exist when it was submitted)
+        // never reaches one that appeared since.
+        let unchecked = execute(change(json!({})), None, Some(&load_balancer()));
+        assert_eq!(unchecked, missing);
     }
 
     #[test]

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bpops_catalog::Catalog;
+use bpops_catalog::{Catalog, Executor};
 use bpops_store::{
     AccountId, Cancelled, Finish, ListPage, ListQuery, NewOperation, Operation, OperationId,
-    ResourceKey, Store, Submitted,
+    Resource, ResourceKey, Store, Submitted,
 };
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -32,10 +32,36 @@ pub struct Submission {
     pub operation: String,
     /// Attributes, not yet validated.
     pub attributes: Map<String, Value>,
-    /// `ApplicationId`, already checked to belong to the account.
+    /// `ApplicationId` as the request named it, already checked to belong to the account.
     pub application: Option<String>,
     /// `ClientToken`, for idempotency.
     pub client_token: Option<String>,
+}
+
+/// A submission with the inventory resource it acts on, as read when it arrived: what the
+/// request path authorizes before [`Engine::submit_resolved`] stores it.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    submission: Submission,
+    target: Option<Resource>,
+}
+
+impl Resolved {
+    /// The submission as the request made it.
+    pub fn submission(&self) -> &Submission {
+        &self.submission
+    }
+
+    /// The application the operation acts in, and so the one its request is authorized
+    /// against: the target's when the target exists, whatever the request names; otherwise
+    /// the request's `ApplicationId`. The operation is stored with it, and a run acts only
+    /// on a resource that is (still) in it.
+    pub fn application(&self) -> Option<&str> {
+        self.target
+            .as_ref()
+            .map(|target| target.application.as_str())
+            .or(self.submission.application.as_deref())
+    }
 }
 
 /// Runs and tracks operations. Cheap to share: hold it in an `Arc`.
@@ -117,15 +143,57 @@ impl Engine {
         tasks
     }
 
+    /// Reads the inventory resource `submission` would act on. An unknown operation, one
+    /// that acts on no inventory resource, or a target that does not exist has none; the
+    /// attributes are validated later, by [`Engine::submit_resolved`].
+    pub async fn resolve(&self, submission: Submission) -> Result<Resolved> {
+        let target = match self
+            .catalog
+            .entry(&submission.service, &submission.operation)
+        {
+            Ok(entry) if matches!(entry.executor(), Executor::Emulated) => {
+                match entry.target(&submission.attributes) {
+                    Some(target) => {
+                        let key = ResourceKey {
+                            account: submission.account.clone(),
+                            service: target.service,
+                            id: target.id,
+                        };
+                        self.store.resource(&key).await?
+                    }
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        Ok(Resolved { submission, target })
+    }
+
+    /// [`Engine::resolve`], then [`Engine::submit_resolved`]: for callers that authorize
+    /// nothing in between.
+    pub async fn submit(&self, submission: Submission) -> Result<OperationId> {
+        self.submit_resolved(self.resolve(submission).await?).await
+    }
+
     /// Validates and durably stores an operation, returning its id. A reused client token
     /// returns the first operation's id, or `IdempotentParameterMismatch` when the
-    /// parameters differ.
-    pub async fn submit(&self, submission: Submission) -> Result<OperationId> {
+    /// parameters differ. An `ApplicationId` other than the target's is refused.
+    pub async fn submit_resolved(&self, resolved: Resolved) -> Result<OperationId> {
+        let application = resolved.application().map(str::to_owned);
+        let Resolved { submission, target } = resolved;
+        if let (Some(named), Some(target)) = (&submission.application, &target)
+            && *named != target.application
+        {
+            return Err(EngineError::ApplicationMismatch {
+                named: named.clone(),
+                actual: target.application.clone(),
+            });
+        }
         let entry = self
             .catalog
             .entry(&submission.service, &submission.operation)?;
         entry
-            .validate(&submission.attributes, submission.application.as_deref())
+            .validate(&submission.attributes, application.as_deref())
             .map_err(EngineError::InvalidAttribute)?;
         let resource = entry
             .target(&submission.attributes)
@@ -146,12 +214,14 @@ impl Engine {
             service: submission.service.clone(),
             operation: submission.operation.clone(),
             attributes: submission.attributes.clone(),
-            application: submission.application.clone(),
+            application: application.clone(),
             key: resource.clone(),
         });
         let attributes = Value::Object(submission.attributes).to_string();
         let op = NewOperation {
             id: OperationId::random(),
+            // N.B. over the application as the request named it: a retry must match after
+            // the target is gone (deleted by this very operation, say).
             fingerprint: fingerprint(
                 &submission.service,
                 &submission.operation,
@@ -161,7 +231,7 @@ impl Engine {
             account: submission.account,
             service: submission.service,
             operation: submission.operation,
-            application: submission.application,
+            application,
             resource,
             attributes,
             client_token: submission.client_token,

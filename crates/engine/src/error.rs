@@ -20,6 +20,14 @@ pub enum EngineError {
     /// The attributes break the operation's schema.
     #[error("invalid attribute {0}")]
     InvalidAttribute(InvalidAttribute),
+    /// The request names another application than the one its target is in.
+    #[error("the target is in application {actual:?}, not {named:?}")]
+    ApplicationMismatch {
+        /// The `ApplicationId` the request names.
+        named: String,
+        /// The application the target is in.
+        actual: String,
+    },
     /// The client token was used before with other parameters.
     #[error("the client token was already used with different parameters")]
     IdempotentParameterMismatch,

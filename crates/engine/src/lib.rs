@@ -32,7 +32,7 @@ mod waiters;
 mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{CANCELLED_BEFORE_START, CANCELLED_WHILE_RUNNING, Engine, Submission};
+pub use engine::{CANCELLED_BEFORE_START, CANCELLED_WHILE_RUNNING, Engine, Resolved, Submission};
 pub use error::{EngineError, Result};
 pub use metrics::EngineMetrics;
 pub use settings::{Emulation, Settings};

@@ -97,6 +97,26 @@ impl Directory {
         ids
     }
 
+    /// The account's resource groups, sorted.
+    pub fn resource_groups(&self, account: &str) -> Vec<&str> {
+        let mut groups: Vec<&str> = self
+            .resource_groups
+            .iter()
+            .filter(|(a, _)| a == account)
+            .map(|(_, group)| group.as_str())
+            .collect();
+        groups.sort_unstable();
+        groups
+    }
+
+    /// The resource group of an application of the account: `None` for one in no group, or
+    /// none at all.
+    pub fn group_of(&self, account: &str, application: &str) -> Option<&str> {
+        self.application(account, application)?
+            .resource_group
+            .as_deref()
+    }
+
     /// Whether the account has this resource group.
     pub fn has_resource_group(&self, account: &str, id: &str) -> bool {
         self.resource_groups
@@ -183,6 +203,10 @@ mod tests {
         assert!(directory.application("1", "APP").is_some());
         assert!(directory.application("2", "APP").is_none());
         assert!(directory.has_resource_group("1", "rg"));
+        assert_eq!(directory.resource_groups("1"), vec!["rg"]);
+        assert!(directory.resource_groups("2").is_empty());
+        assert_eq!(directory.group_of("1", "APP"), Some("rg"));
+        assert_eq!(directory.group_of("2", "APP"), None);
         assert_eq!(directory.applications_in_group("1", "rg"), vec!["APP"]);
         assert!(directory.applications_in_group("2", "rg").is_empty());
         assert!(!directory.has_resource_group("2", "rg"));

@@ -30,8 +30,8 @@ pub struct RequestContext<'a> {
     pub operation: Option<&'a str>,
     /// The `ResourceGroupId` the request names.
     pub requested_group: Option<&'a str>,
-    /// The resource group the target is in (the application's group for the Execute
-    /// actions; for GetExecuteOperationResult, see `bpops-api`'s routes).
+    /// The resource group the target is in: the group of the application the target
+    /// belongs to (see `bpops-api`'s routes for each action).
     pub target_group: Option<&'a str>,
 }
 
@@ -40,18 +40,23 @@ pub struct RequestContext<'a> {
 pub enum Scope {
     /// Every request of the user in its account.
     Account,
-    /// Only requests that name this resource group in `ResourceGroupId` and whose target is
-    /// in it.
+    /// Requests whose target is in this resource group. Its Allow statements count only
+    /// when the request also names the group in `ResourceGroupId`; its Deny statements
+    /// count whether the request names it or not, so leaving the group out never escapes
+    /// them.
     ResourceGroup(String),
 }
 
 impl Scope {
-    fn covers(&self, ctx: &RequestContext<'_>) -> bool {
+    fn covers(&self, ctx: &RequestContext<'_>, effect: Effect) -> bool {
         match self {
             Scope::Account => true,
             Scope::ResourceGroup(group) => {
-                ctx.requested_group == Some(group.as_str())
-                    && ctx.target_group == Some(group.as_str())
+                let targeted = ctx.target_group == Some(group.as_str());
+                match effect {
+                    Effect::Deny => targeted,
+                    Effect::Allow => targeted && ctx.requested_group == Some(group.as_str()),
+                }
             }
         }
     }
@@ -154,9 +159,9 @@ impl Evaluation {
 /// Evaluates the `grants` of a RAM user against `ctx`.
 pub fn evaluate(ctx: &RequestContext<'_>, grants: &[Grant]) -> Evaluation {
     let mut allowed_by = None;
-    for grant in grants.iter().filter(|g| g.scope.covers(ctx)) {
+    for grant in grants {
         for statement in grant.policy.statements() {
-            if !statement.applies(ctx) {
+            if !grant.scope.covers(ctx, statement.effect) || !statement.applies(ctx) {
                 continue;
             }
             let by = || DecidedBy {

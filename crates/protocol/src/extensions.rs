@@ -196,15 +196,6 @@ impl CancelExecuteOperationRequest {
     }
 }
 
-/// The `ResourceGroupId` of a request, for the route table's authorization.
-///
-/// # Errors
-///
-/// [`RequestError::Invalid`] when it is over [`MAX_PARAM_CHARS`].
-pub fn resource_group_id(p: &Params) -> Result<Option<String>, RequestError> {
-    optional(p, "ResourceGroupId", MAX_PARAM_CHARS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -188,8 +188,7 @@ fn object_schema(own: Value, own_required: &[&str]) -> Value {
         },
         "appId": {
             "type": "string", "minLength": 1,
-            "description": "The application the instance belongs to; when the request names \
-                            an ApplicationId too, they must be equal."
+            "description": "The application the instance belongs to; checked when given."
         }
     });
     if let (Some(common), Value::Object(own)) = (properties.as_object_mut(), own) {
@@ -216,7 +215,7 @@ pub(crate) fn check(
     {
         return Err(InvalidAttribute::new(
             "appId",
-            format!("must equal the request's ApplicationId \"{application}\""),
+            format!("must equal the operation's application \"{application}\""),
         ));
     }
     match operation {
@@ -373,7 +372,7 @@ mod tests {
     }
 
     #[test]
-    fn app_id_must_equal_the_request_application() {
+    fn app_id_must_equal_the_operation_application() {
         let attributes = json!({"instanceId": "i-1", "appId": "APP-WEB"});
         assert!(validate_for("ecsDelete", attributes.clone(), Some("APP-WEB")).is_ok());
         assert!(validate_for("ecsDelete", attributes.clone(), None).is_ok());

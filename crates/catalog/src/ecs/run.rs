@@ -18,10 +18,7 @@ const STOPPED: &str = "Stopped";
 /// Runs `operation`; `run.attributes` have passed `Entry::validate`.
 pub(crate) fn run(operation: Operation, run: &Run) -> Outcome {
     let id = text(run.attributes, "instanceId").unwrap_or_default();
-    // With no ApplicationId on the request, `appId` (validated equal to it when both are
-    // given) is the application the caller says the instance is in.
-    let application = run.application.or_else(|| text(run.attributes, "appId"));
-    let Some(resource) = visible(run, SERVICE, id, application) else {
+    let Some(resource) = visible(run, SERVICE, id) else {
         return Outcome::failure(
             "InstanceNotFound",
             format!("The specified instance \"{id}\" does not exist."),
@@ -179,7 +176,7 @@ mod tests {
     }
 
     fn on(operation: &str, attributes: Value, resource: &Resource) -> Outcome {
-        execute(operation, attributes, None, Some(resource))
+        execute(operation, attributes, Some("APP-WEB"), Some(resource))
     }
 
     fn state(outcome: &Outcome) -> Value {
@@ -250,15 +247,13 @@ mod tests {
     }
 
     #[test]
-    fn app_id_of_another_application_looks_missing_without_request_application() {
-        let attributes =
-            json!({"instanceId": "i-web1", "instance_name": "web-2", "appId": "APP-DB"});
-        let outcome = on("rename", attributes, &instance(RUNNING));
-        assert!(
-            outcome.message.starts_with("InstanceNotFound: "),
-            "{}",
-            outcome.message
-        );
+    fn an_operation_in_no_application_never_reaches_an_instance() {
+        // Its target did not exist when it was submitted, so its submitter was authorized
+        // for no application: an instance that appeared since looks missing.
+        let attributes = json!({"instanceId": "i-web1", "instance_name": "web-2"});
+        let unchecked = execute("rename", attributes.clone(), None, Some(&instance(RUNNING)));
+        let missing = execute("rename", attributes, None, None);
+        assert_eq!(unchecked, missing);
     }
 
     #[test]

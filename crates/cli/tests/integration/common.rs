@@ -628,6 +628,7 @@ pub struct Acs3 {
     action: String,
     version: String,
     params: Vec<(String, String)>,
+    query: String,
     clock_offset_secs: i64,
 }
 
@@ -637,8 +638,16 @@ impl Acs3 {
             action: action.to_owned(),
             version: API_VERSION.to_owned(),
             params: Vec::new(),
+            query: String::new(),
             clock_offset_secs: 0,
         }
+    }
+
+    /// Sends `query` (already encoded) in the request-target, as the SDK does for the few
+    /// actions whose parameters go in the query.
+    pub fn query(mut self, query: &str) -> Acs3 {
+        query.clone_into(&mut self.query);
+        self
     }
 
     pub fn params(mut self, params: &[(&str, &str)]) -> Acs3 {
@@ -678,9 +687,14 @@ impl Acs3 {
         if !body.is_empty() {
             headers.push(("content-type".to_owned(), FORM.to_owned()));
         }
-        sign_acs3("POST", "/", &mut headers, &body, key.id, key.secret);
+        let target = if self.query.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/?{}", self.query)
+        };
+        sign_acs3("POST", &target, &mut headers, &body, key.id, key.secret);
         HttpRequest {
-            target: "/".to_owned(),
+            target,
             headers,
             body,
         }

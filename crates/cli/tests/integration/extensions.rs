@@ -484,3 +484,100 @@ async fn cli_list_and_cancel_print_json_and_exit_by_outcome() {
     assert_eq!(bad.status.code(), Some(2), "{bad:?}");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("InvalidParameter"));
 }
+
+/// A reader with every action account-wide, and every action denied in rg-beta, where
+/// APP-BETA and its instance i-beta live.
+const BETA_DENIED: &str = r#"
+[[resource_groups]]
+account = "1000000000000001"
+id = "rg-beta"
+
+[[applications]]
+account = "1000000000000001"
+id = "APP-BETA"
+resource_group = "rg-beta"
+
+[[resources]]
+application = "APP-BETA"
+service = "ecs"
+id = "i-beta"
+properties = { instance_name = "beta", instance_type = "ecs.g7.large", status = "Running", region_id = "cn-hangzhou" }
+
+[[policies]]
+account = "1000000000000001"
+name = "Everything"
+document = '{"Version":"1","Statement":[{"Effect":"Allow","Action":"bpstudio:*","Resource":"*"}]}'
+
+[[policies]]
+account = "1000000000000001"
+name = "Nothing"
+document = '{"Version":"1","Statement":[{"Effect":"Deny","Action":"bpstudio:*","Resource":"*"}]}'
+
+[[attachments]]
+account = "1000000000000001"
+policy = "Everything"
+user = "reader"
+scope = "account"
+
+[[attachments]]
+account = "1000000000000001"
+policy = "Nothing"
+user = "reader"
+scope = "rg-beta"
+"#;
+
+#[tokio::test]
+async fn a_group_scoped_deny_covers_listing_and_cancelling_its_operations_unnamed() {
+    // Issue 11 item 2: a listing that names no group reaches every group's operations.
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config(BETA_DENIED)).await;
+    let web = server
+        .submit("addTags", &add_tags(RUNNING_INSTANCE, json!({"a": "b"})))
+        .await;
+    let beta = crate::common::operation_id(
+        &server
+            .call(
+                ROOT,
+                "ExecuteOperationASync",
+                &[
+                    ("ServiceType", "ecs"),
+                    ("Operation", "addTags"),
+                    (
+                        "Attributes",
+                        &add_tags("i-beta", json!({"a": "b"})).to_string(),
+                    ),
+                ],
+            )
+            .await,
+    );
+    server.wait_final(ROOT, &web, WAIT).await;
+    server.wait_final(ROOT, &beta, WAIT).await;
+
+    let list_as_reader = |params: &'static [(&'static str, &'static str)]| {
+        server.call(READER, "ListExecuteOperations", params)
+    };
+    for denied in [
+        list_as_reader(&[]).await,
+        list_as_reader(&[("ApplicationId", "APP-BETA")]).await,
+        list_as_reader(&[("ResourceGroupId", "rg-beta")]).await,
+        cancel(&server, READER, &beta).await,
+    ] {
+        denied.assert_error(403, "NoPermission");
+        assert_eq!(
+            denied.json["AccessDeniedDetail"]["PolicyType"],
+            "ResourceGroupLevelIdentityBasedPolicy",
+            "{}",
+            denied.json
+        );
+    }
+    for params in [
+        &[("ResourceGroupId", "rg-prod")][..],
+        &[("ApplicationId", APP)][..],
+    ] {
+        let allowed = server.call(READER, "ListExecuteOperations", params).await;
+        assert_eq!(ids(allowed.data()), vec![web.clone()], "{params:?}");
+    }
+    cancel(&server, READER, &web)
+        .await
+        .assert_error(409, "IncorrectOperationStatus");
+}

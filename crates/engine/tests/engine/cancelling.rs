@@ -20,11 +20,7 @@ impl Fixture {
     }
 
     async fn instance_name(&self) -> Value {
-        let key = ResourceKey {
-            account: AccountId::new(ACCOUNT),
-            service: "ecs".into(),
-            id: "i-run".into(),
-        };
+        let key = instance_key("i-run");
         let resource = self.store.resource(&key).await.unwrap().unwrap();
         resource.properties["instance_name"].clone()
     }

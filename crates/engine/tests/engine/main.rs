@@ -72,6 +72,7 @@ engine_tests!(
     a_cancelled_operation_whose_worker_died_ends_when_next_claimed,
     cancel_of_a_final_operation_changes_nothing_and_expired_ones_are_unknown,
     list_shows_the_operations_within_retention_newest_first,
+    an_operation_acts_only_in_its_target_application,
 );
 
 /// Which store a case runs on.
@@ -121,11 +122,7 @@ struct Fixture {
 async fn fixture(backend: Backend, settings: Settings) -> Fixture {
     let (store, guard) = open(backend).await;
     let instance = |id: &str, status: &str| Resource {
-        key: ResourceKey {
-            account: AccountId::new(ACCOUNT),
-            service: "ecs".into(),
-            id: id.into(),
-        },
+        key: instance_key(id),
         application: "APP".into(),
         properties: object(json!({
             "instance_name": "web", "instance_type": "ecs.g7.large", "status": status, "region_id": "cn-hangzhou"
@@ -147,6 +144,15 @@ async fn fixture(backend: Backend, settings: Settings) -> Fixture {
         store,
         clock,
         _guard: guard,
+    }
+}
+
+/// The key of an instance of the test account.
+fn instance_key(id: &str) -> ResourceKey {
+    ResourceKey {
+        account: AccountId::new(ACCOUNT),
+        service: "ecs".into(),
+        id: id.into(),
     }
 }
 

@@ -94,11 +94,7 @@ pub(crate) async fn operations_on_one_resource_run_one_at_a_time_in_submission_o
     assert_eq!(f.engine.run_once().await.unwrap(), 1);
     assert_eq!(f.status(&start).await, Status::Success);
 
-    let key = ResourceKey {
-        account: AccountId::new(ACCOUNT),
-        service: "ecs".into(),
-        id: "i-run".into(),
-    };
+    let key = instance_key("i-run");
     let instance = f.store.resource(&key).await.unwrap().unwrap();
     assert_eq!(instance.properties["instance_type"], "ecs.g7.xlarge");
     assert_eq!(instance.properties["status"], "Running");
@@ -166,11 +162,7 @@ pub(crate) async fn an_operation_without_latency_is_final_when_its_id_is_returne
     let stored = f.store.get(&AccountId::new(ACCOUNT), &id).await.unwrap();
     assert_eq!(stored, Some(op), "the store holds what readers see");
     assert_eq!(f.engine.run_once().await.unwrap(), 0, "nothing left to run");
-    let key = ResourceKey {
-        account: AccountId::new(ACCOUNT),
-        service: "ecs".into(),
-        id: "i-run".into(),
-    };
+    let key = instance_key("i-run");
     let instance = f.store.resource(&key).await.unwrap().unwrap();
     assert_eq!(instance.properties["tags"], json!({"env": "prod"}));
 }
@@ -228,11 +220,7 @@ pub(crate) async fn injected_failures_end_in_failure_without_touching_the_invent
         "{}",
         op.message
     );
-    let key = ResourceKey {
-        account: AccountId::new(ACCOUNT),
-        service: "ecs".into(),
-        id: "i-run".into(),
-    };
+    let key = instance_key("i-run");
     assert_eq!(
         f.store.resource(&key).await.unwrap().unwrap().properties["instance_name"],
         "web"
@@ -373,11 +361,7 @@ async fn postgres_an_operation_submitted_on_one_node_and_run_on_another_wakes_it
     let store_b: Arc<dyn Store> = Arc::new(schema.open().await);
     store_a
         .seed_resources(&[Resource {
-            key: ResourceKey {
-                account: AccountId::new(ACCOUNT),
-                service: "ecs".into(),
-                id: "i-run".into(),
-            },
+            key: instance_key("i-run"),
             application: "APP".into(),
             properties: object(json!({"instance_name": "web", "status": "Running"})),
         }])
@@ -473,4 +457,69 @@ async fn postgres_a_store_failure_during_a_run_waits_for_the_store() {
     assert_eq!(op.status, Status::Success, "{}", op.message);
     let renamed = store.resource(&key).await.unwrap().unwrap();
     assert_eq!(renamed.properties["instance_name"], "renamed");
+}
+
+/// Issue 11 item 1: an operation acts in its target's application, whatever the request says,
+/// and a run only reaches a resource that is (still) in it.
+pub(crate) async fn an_operation_acts_only_in_its_target_application(backend: Backend) {
+    let f = fixture(backend, queued()).await;
+    let unnamed = Submission {
+        application: None,
+        ..submission(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": "renamed"}),
+        )
+    };
+    let id = f.engine.submit(unnamed).await.unwrap();
+    assert_eq!(
+        f.get(&id).await.unwrap().application.as_deref(),
+        Some("APP")
+    );
+
+    let elsewhere = Submission {
+        application: Some("APP-OTHER".into()),
+        ..submission(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": "renamed"}),
+        )
+    };
+    assert!(matches!(
+        f.engine.submit(elsewhere).await,
+        Err(EngineError::ApplicationMismatch { named, actual }) if named == "APP-OTHER" && actual == "APP"
+    ));
+
+    // Targets that do not exist yet: one operation names APP, one names no application.
+    let in_app = f.rename("i-late", "named").await;
+    let in_none = f
+        .engine
+        .submit(Submission {
+            application: None,
+            ..submission(
+                "rename",
+                json!({"instanceId": "i-late2", "instance_name": "unnamed"}),
+            )
+        })
+        .await
+        .unwrap();
+    let late = |id: &str| Resource {
+        key: instance_key(id),
+        application: "APP-OTHER".into(),
+        properties: object(json!({"instance_name": "late", "status": "Running"})),
+    };
+    f.store
+        .seed_resources(&[late("i-late"), late("i-late2")])
+        .await
+        .unwrap();
+    while f.engine.run_once().await.unwrap() > 0 {}
+    for (id, instance) in [(&in_app, "i-late"), (&in_none, "i-late2")] {
+        let op = f.get(id).await.unwrap();
+        assert_eq!(op.status, Status::Failure);
+        assert!(
+            op.message.starts_with("InstanceNotFound: "),
+            "{}",
+            op.message
+        );
+        let key = instance_key(instance);
+        assert_eq!(f.store.resource(&key).await.unwrap(), Some(late(instance)));
+    }
 }

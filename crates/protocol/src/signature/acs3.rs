@@ -298,10 +298,23 @@ fn build_canonical_request(
 
 /// `key=PE(value)` pairs sorted by key (§2 step 5). The key stays as decoded, unencoded: that is
 /// what the SDK signs.
+///
+/// N.B. because keys are not encoded, a key holding a character that `PE` would change (`=`,
+/// `&`, a space, …) is refused: otherwise `a=1&b=2` and the single key `a=1&b` (sent as
+/// `a%3D1%26b=2`) would share one canonical query, and a man in the middle could merge signed
+/// parameters away. No SDK sends such a key.
 fn canonical_query(query: &str, refusal: &mut Option<String>) -> String {
     let mut pairs: Vec<(String, String)> = decode_pairs(query.as_bytes())
         .map(|(key, value)| (utf8_or_note(key, refusal), utf8_or_note(value, refusal)))
         .collect();
+    if let Some((key, _)) = pairs.iter().find(|(key, _)| percent_encode(key) != *key) {
+        refusal.get_or_insert_with(|| {
+            format!(
+                "query parameter name {:?} holds a character that must be percent-encoded",
+                excerpt(key)
+            )
+        });
+    }
     // Sorting whole pairs keeps the signer's output deterministic even with repeated keys;
     // verification refuses those below.
     pairs.sort_unstable();
@@ -351,17 +364,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn canonical_query_refuses_keys_that_percent_encoding_would_change() {
+        // Issue 11 item 3: both spellings canonicalize alike, so the merged one must be refused.
+        let mut refusal = None;
+        let split = canonical_query("ApplicationId=APP-ALPHA&ClientToken=tok", &mut refusal);
+        assert_eq!(refusal, None);
+        let merged = canonical_query("ApplicationId%3DAPP-ALPHA%26ClientToken=tok", &mut refusal);
+        assert_eq!(split, merged, "the two spellings share a canonical query");
+        assert!(refusal.is_some_and(|r| r.contains("percent-encoded")));
+        for key in ["a+b", "a%20b", "a%2Fb", "a%2Ab", "%C3%A9"] {
+            let mut refusal = None;
+            canonical_query(&format!("{key}=1"), &mut refusal);
+            assert!(refusal.is_some(), "{key} must be refused");
+        }
+        let mut refusal = None;
+        canonical_query("Tag.1.Key=x&a-b_c~d=1", &mut refusal);
+        assert_eq!(refusal, None);
+    }
+
+    #[test]
     fn canonical_query_decodes_sorts_and_reencodes_values_only() {
         let mut refusal = None;
         assert_eq!(
             canonical_query("b=2&ServiceType=ecs+a%2Ab~c%2Fd%2Be%3Df&a=", &mut refusal),
             "ServiceType=ecs%20a%2Ab~c%2Fd%2Be%3Df&a=&b=2"
         );
-        assert_eq!(refusal, None);
-        // A key is emitted as decoded, not percent-encoded.
-        assert_eq!(canonical_query("a+b=c", &mut refusal), "a b=c");
         assert_eq!(canonical_query("", &mut refusal), "");
         assert_eq!(refusal, None);
+        // A key is emitted as decoded, not percent-encoded (and refused, see above).
+        assert_eq!(canonical_query("a+b=c", &mut refusal), "a b=c");
     }
 
     #[test]

@@ -1,24 +1,86 @@
-//! The handlers of the bpops extension actions, ListExecuteOperations and
-//! CancelExecuteOperation: typed parameters in, one engine call, data out.
+//! The operation actions: ExecuteOperationASync and ExecuteOperationSync, GetExecuteOperationResult,
+//! and the bpops extensions ListExecuteOperations and CancelExecuteOperation. Each takes its
+//! typed request, as the route authorized it, and makes one engine call.
 //!
-//! Both only find operations of the caller's account (another account's operation is
-//! unknown, so nothing leaks across tenants) and, when the request names a `ResourceGroupId`,
-//! of that group's applications: the route authorized them as if the target were in it.
+//! They only find operations of the caller's account (another account's operation is unknown,
+//! so nothing leaks across tenants) and, when the request names a `ResourceGroupId`, of that
+//! group's applications.
 
+use std::time::Duration;
+
+use bpops_engine::Resolved;
 use bpops_protocol::ErrorCode;
 use bpops_protocol::extensions::{
     CancelExecuteOperationRequest, ListExecuteOperationsRequest, OperationItem, OperationPage,
     PageToken,
 };
 use bpops_protocol::signature::format_timestamp;
+use bpops_protocol::wire::{GetExecuteOperationResultRequest, OperationResult};
 use bpops_store::{AccountId, Cancelled, ListCursor, ListQuery, Operation, OperationId, Status};
 
 use crate::ApiError;
-use crate::handlers::{Reply, result};
-use crate::routes::Ctx;
+use crate::context::{Ctx, Reply};
 
-pub(crate) async fn list(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
-    let request = ListExecuteOperationsRequest::from_params(ctx.params)?;
+pub(crate) async fn execute_async(ctx: &Ctx<'_>, resolved: Resolved) -> Result<Reply, ApiError> {
+    let id = ctx.app.engine.submit_resolved(resolved).await?;
+    Reply::data(&id.as_str())
+}
+
+pub(crate) async fn execute_sync(ctx: &Ctx<'_>, resolved: Resolved) -> Result<Reply, ApiError> {
+    let id = ctx.app.engine.submit_resolved(resolved).await?;
+    let op = ctx
+        .app
+        .engine
+        .wait(&ctx.account(), &id, ctx.app.settings.sync_wait)
+        .await?;
+    // The operation was stored a moment ago, so it can only be missing if its retention
+    // is shorter than the wait: answer as for any expired operation.
+    match op {
+        Some(op) => Reply::data(&result(op)),
+        None => Ok(not_found()),
+    }
+}
+
+/// Answers for `op`, the operation the request names as the route read it (`None`: unknown,
+/// expired, malformed, another account's or outside the named group, all answered alike).
+pub(crate) async fn get_execute_operation_result(
+    ctx: &Ctx<'_>,
+    request: &GetExecuteOperationResultRequest,
+    op: Option<Operation>,
+) -> Result<Reply, ApiError> {
+    let Some(op) = op else {
+        return Ok(not_found());
+    };
+    if op.status.is_final() || request.wait_seconds == 0 {
+        return Reply::data(&result(op));
+    }
+    let wait = Duration::from_secs(u64::from(request.wait_seconds));
+    match ctx.app.engine.wait(&ctx.account(), &op.id, wait).await? {
+        Some(op) => Reply::data(&result(op)),
+        // It expired while we waited (a retention shorter than the wait).
+        None => Ok(not_found()),
+    }
+}
+
+/// The wire form of an operation's result, as every action that answers with one gives it.
+fn result(op: Operation) -> OperationResult {
+    OperationResult {
+        operation_id: op.id.to_string(),
+        status: op.status.as_str().to_owned(),
+        message: op.message,
+        arguments: op.arguments,
+    }
+}
+
+/// The answer for an id that never existed, expired, or belongs to another account.
+fn not_found() -> Reply {
+    Reply::message("The operation does not exist or has expired.")
+}
+
+pub(crate) async fn list(
+    ctx: &Ctx<'_>,
+    request: ListExecuteOperationsRequest,
+) -> Result<Reply, ApiError> {
     let account = ctx.principal.account();
     let query = ListQuery {
         account: AccountId::new(account),
@@ -40,7 +102,7 @@ pub(crate) async fn list(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         limit: request.max_results,
     };
     let page = ctx.app.engine.list(query).await?;
-    data(OperationPage {
+    Reply::data(&OperationPage {
         operations: page.operations.into_iter().map(item).collect(),
         next_token: page.next.map(|c| {
             PageToken {
@@ -53,13 +115,15 @@ pub(crate) async fn list(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     })
 }
 
-pub(crate) async fn cancel(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
-    let request = CancelExecuteOperationRequest::from_params(ctx.params)?;
+pub(crate) async fn cancel(
+    ctx: &Ctx<'_>,
+    request: &CancelExecuteOperationRequest,
+) -> Result<Reply, ApiError> {
     // A malformed id cannot exist: same answer as for an unknown one.
     let Ok(id) = request.operation_id.parse::<OperationId>() else {
-        return Err(not_found(&request.operation_id));
+        return Err(unknown_operation(&request.operation_id));
     };
-    let account = AccountId::new(ctx.principal.account());
+    let account = ctx.account();
     let group = request.resource_group_id.as_deref().map(|group| {
         ctx.app
             .directory
@@ -67,7 +131,7 @@ pub(crate) async fn cancel(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     });
     let engine = &ctx.app.engine;
     match engine.cancel(&account, &id, group.as_deref()).await? {
-        Cancelled::NotFound => Err(not_found(&request.operation_id)),
+        Cancelled::NotFound => Err(unknown_operation(&request.operation_id)),
         Cancelled::AlreadyFinal(op) => Err(ApiError::new(
             ErrorCode::IncorrectOperationStatus,
             format!(
@@ -75,14 +139,14 @@ pub(crate) async fn cancel(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
                 op.status.as_str()
             ),
         )),
-        Cancelled::Ended(op) => data(result(op)),
+        Cancelled::Ended(op) => Reply::data(&result(op)),
         // The node running it stops it: answer once it has (usually at once), or with
         // RUNNING when it takes longer than an ExecuteOperationSync would wait.
         Cancelled::Requested(op) => {
             let waited = engine
                 .wait(&account, &id, ctx.app.settings.sync_wait)
                 .await?;
-            data(result(waited.unwrap_or(op)))
+            Reply::data(&result(waited.unwrap_or(op)))
         }
     }
 }
@@ -120,15 +184,8 @@ fn item(op: Operation) -> OperationItem {
     }
 }
 
-fn data(data: impl serde::Serialize) -> Result<Reply, ApiError> {
-    Ok(Reply {
-        message: "success".to_owned(),
-        data: Some(serde_json::to_value(data).map_err(ApiError::internal)?),
-    })
-}
-
 /// Unknown, expired, another account's, or outside the named group: one answer for all.
-fn not_found(id: &str) -> ApiError {
+fn unknown_operation(id: &str) -> ApiError {
     ApiError::new(
         ErrorCode::InvalidOperationIdNotFound,
         format!("The operation \"{id}\" does not exist or has expired."),

@@ -1,0 +1,52 @@
+//! The request of each action, parsed once: the route authorizes it and its handler answers
+//! it, both from the same typed value.
+
+use bpops_protocol::Action;
+use bpops_protocol::extensions::{CancelExecuteOperationRequest, ListExecuteOperationsRequest};
+use bpops_protocol::params::Params;
+use bpops_protocol::wire::{
+    ExecuteOperationRequest, GetExecuteOperationResultRequest, GetOperationParamsRequest,
+    ListOperationsRequest, RequestError,
+};
+
+/// One served request, by action.
+pub(crate) enum ActionRequest {
+    ListServices,
+    ListOperations(ListOperationsRequest),
+    GetOperationParams(GetOperationParamsRequest),
+    ExecuteOperationASync(ExecuteOperationRequest),
+    ExecuteOperationSync(ExecuteOperationRequest),
+    GetExecuteOperationResult(GetExecuteOperationResultRequest),
+    ListExecuteOperations(ListExecuteOperationsRequest),
+    CancelExecuteOperation(CancelExecuteOperationRequest),
+}
+
+impl ActionRequest {
+    /// The typed request of `action` from its parameters.
+    pub(crate) fn parse(action: Action, params: &Params) -> Result<ActionRequest, RequestError> {
+        Ok(match action {
+            Action::ListServices => ActionRequest::ListServices,
+            Action::ListOperations => {
+                ActionRequest::ListOperations(ListOperationsRequest::from_params(params)?)
+            }
+            Action::GetOperationParams => {
+                ActionRequest::GetOperationParams(GetOperationParamsRequest::from_params(params)?)
+            }
+            Action::ExecuteOperationASync => {
+                ActionRequest::ExecuteOperationASync(ExecuteOperationRequest::from_params(params)?)
+            }
+            Action::ExecuteOperationSync => {
+                ActionRequest::ExecuteOperationSync(ExecuteOperationRequest::from_params(params)?)
+            }
+            Action::GetExecuteOperationResult => ActionRequest::GetExecuteOperationResult(
+                GetExecuteOperationResultRequest::from_params(params)?,
+            ),
+            Action::ListExecuteOperations => ActionRequest::ListExecuteOperations(
+                ListExecuteOperationsRequest::from_params(params)?,
+            ),
+            Action::CancelExecuteOperation => ActionRequest::CancelExecuteOperation(
+                CancelExecuteOperationRequest::from_params(params)?,
+            ),
+        })
+    }
+}
