@@ -155,6 +155,13 @@ impl TestDatabase {
         execute(&server_config(), &sql).await;
     }
 
+    /// Runs `sql` in the database, as an operator at a `psql` prompt would.
+    pub async fn execute(&self, sql: &str) {
+        let mut config = server_config();
+        config.dbname(&self.name);
+        execute(&config, sql).await;
+    }
+
     /// Ends every open connection to the database (as a restart or a network cut would);
     /// new ones are accepted.
     pub async fn cut_connections(&self) {

@@ -51,19 +51,7 @@ async fn a_full_disk_refuses_writes_as_unavailable_keeps_reads_and_recovers_by_i
     let running = server.submit("rename", &rename("running")).await;
     let filler = fill(&data);
 
-    let refused = server
-        .execute("ExecuteOperationASync", "rename", &rename("refused"))
-        .await;
-    refused.assert_error(503, "ServiceUnavailable");
-    let message = refused.json["Message"].as_str().unwrap_or_default();
-    assert!(message.contains("storage is full"), "{message}");
-    assert_eq!(
-        readyz(&server).await,
-        (503, json!({"status": "the storage is full"}))
-    );
-    let read = server.result(ROOT, &before).await;
-    assert_eq!(read.status, 200, "{}", read.json);
-    assert_eq!(read.data()["Status"], "SUCCESS");
+    check_full(&server, &before).await;
     // The running operation's result cannot be recorded: it must wait, not fail.
     logged(&server, "recording the result failed; trying again").await;
 
@@ -76,12 +64,30 @@ async fn a_full_disk_refuses_writes_as_unavailable_keeps_reads_and_recovers_by_i
     }
 }
 
+/// While the storage is full: a submit is refused as unavailable, saying why; `/readyz` is
+/// not ready; `before`, a finished operation, is still read.
+pub(crate) async fn check_full(server: &Server, before: &str) {
+    let refused = server
+        .execute("ExecuteOperationASync", "rename", &rename("refused"))
+        .await;
+    refused.assert_error(503, "ServiceUnavailable");
+    let message = refused.json["Message"].as_str().unwrap_or_default();
+    assert!(message.contains("storage is full"), "{message}");
+    assert_eq!(
+        readyz(server).await,
+        (503, json!({"status": "the storage is full"}))
+    );
+    let read = server.result(ROOT, before).await;
+    assert_eq!(read.status, 200, "{}", read.json);
+    assert_eq!(read.data()["Status"], "SUCCESS");
+}
+
 fn rename(name: &str) -> Value {
     json!({"instanceId": RUNNING_INSTANCE, "instance_name": name})
 }
 
 /// `GET /readyz`: its status and body.
-async fn readyz(server: &Server) -> (u16, Value) {
+pub(crate) async fn readyz(server: &Server) -> (u16, Value) {
     let request = format!(
         "GET /readyz HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
         server.host()

@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::common::{
     Acs3, ROOT, RUNNING_INSTANCE, Reply, Server, TestDir, execute_params, operation_id,
 };
+use crate::disk_full::{self, readyz};
 use crate::durability::{self, Burst};
 
 /// The base configuration of every integration test, with `{STORAGE}` to fill in.
@@ -148,6 +149,51 @@ async fn connections_cut_during_a_burst_fail_no_acknowledged_operation() {
 
     let results = durability::wait_all_final(&node, &acked, BOUND).await;
     durability::check_exactly_once(&node, &acked, &results).await;
+}
+
+/// Issue 11, item 7, on PostgreSQL: while every write fails as on a full disk (SQLSTATE
+/// 53100, raised here by triggers on every table), writes are refused with
+/// `ServiceUnavailable` saying the storage is full and `/readyz` is not ready, but reads are
+/// served; once writes work again, so does the node, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_database_disk_refuses_writes_keeps_reads_and_recovers_by_itself() {
+    let cluster = Cluster::new("").await;
+    let node = cluster.node().await;
+    let before = node.submit("rename", &rename("before")).await;
+    node.wait_final(ROOT, &before, BOUND).await;
+
+    let tables = [
+        "operations",
+        "resources",
+        "signature_nonces",
+        "schema_migrations",
+    ];
+    let mut full = String::from(
+        "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+             RAISE EXCEPTION 'could not extend file: No space left on device'
+                 USING ERRCODE = 'disk_full';
+         END $$;",
+    );
+    for table in tables {
+        full.push_str(&format!(
+            "CREATE TRIGGER disk_full BEFORE INSERT OR UPDATE OR DELETE ON {table}
+             FOR EACH STATEMENT EXECUTE FUNCTION disk_full();"
+        ));
+    }
+    cluster.database.execute(&full).await;
+
+    disk_full::check_full(&node, &before).await;
+
+    cluster
+        .database
+        .execute("DROP FUNCTION disk_full() CASCADE")
+        .await;
+    assert_eq!(readyz(&node).await, (200, json!({"status": "ready"})));
+    let after = node.submit("rename", &rename("after")).await;
+    assert_eq!(
+        node.wait_final(ROOT, &after, BOUND).await["Status"],
+        "SUCCESS"
+    );
 }
 
 /// How many times the connections are cut during the burst.
