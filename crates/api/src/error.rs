@@ -98,6 +98,13 @@ impl From<StoreError> for ApiError {
                     "The request has failed due to a temporary failure of the server.",
                 )
             }
+            StoreError::Full(cause) => {
+                tracing::error!(cause = %cause, "the store's storage is full");
+                ApiError::new(
+                    ErrorCode::ServiceUnavailable,
+                    "The request has failed because the server's storage is full; retry later.",
+                )
+            }
             StoreError::Corrupt(_) | StoreError::Other(_) => ApiError::internal(e),
         }
     }

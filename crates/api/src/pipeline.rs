@@ -15,6 +15,7 @@ use bpops_protocol::params::Params;
 use bpops_protocol::signature::{self, RawRequest};
 use bpops_protocol::wire::{Envelope, ErrorBody};
 use bpops_protocol::{API_VERSION, Action, ErrorCode};
+use bpops_store::StoreError;
 use http_body_util::BodyExt;
 use serde::Serialize;
 use tracing::Instrument;
@@ -267,11 +268,21 @@ async fn authenticate(
         }
     }
     // Fresh here; the store tells whether another node sharing it has seen the nonce.
-    let spent = app
+    let spent = match app
         .engine
         .store()
         .spend_nonce(&claim.access_key_id, &claim.nonce, now, timestamp + skew)
-        .await?;
+        .await
+    {
+        Ok(spent) => spent,
+        // A full disk stores no nonce; a read is still served on this node's word (a replay
+        // of a read changes nothing), a write is refused like any other write.
+        Err(StoreError::Full(cause)) if !action.writes() => {
+            tracing::warn!(cause = %cause, "the storage is full: this read's nonce is checked on this node only");
+            true
+        }
+        Err(e) => return Err(e.into()),
+    };
     if !spent {
         return Err(nonce_used());
     }

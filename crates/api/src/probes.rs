@@ -1,10 +1,10 @@
 //! Unsigned endpoints for operators and orchestrators: `/healthz` (the process answers),
-//! `/readyz` (the store answers too) and `/metrics`. They reveal nothing about any tenant.
+//! `/readyz` (the store answers and takes writes too) and `/metrics`. They reveal nothing about any tenant.
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
-use bpops_store::{AccountId, OperationId};
+use bpops_store::StoreError;
 
 use crate::App;
 
@@ -21,15 +21,15 @@ pub(crate) async fn answer(app: &App, method: &Method, path: &str) -> Option<Res
     }
 }
 
-/// Ready when a read reaches the store: any read will do, so ask for an id nobody has.
+/// Ready when the store answers and takes writes: a node whose disk is full still answers
+/// reads, but must not be sent submits.
 async fn ready(app: &App) -> Response {
-    let probe = app
-        .engine
-        .store()
-        .get(&AccountId::new(""), &OperationId::random())
-        .await;
-    match probe {
-        Ok(_) => status(StatusCode::OK, "ready"),
+    match app.engine.store().ready().await {
+        Ok(()) => status(StatusCode::OK, "ready"),
+        Err(StoreError::Full(cause)) => {
+            tracing::warn!(cause = %cause, "not ready: the storage is full");
+            status(StatusCode::SERVICE_UNAVAILABLE, "the storage is full")
+        }
         Err(e) => {
             tracing::warn!(error = %e, "not ready: the store does not answer");
             status(StatusCode::SERVICE_UNAVAILABLE, "the store does not answer")

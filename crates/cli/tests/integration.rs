@@ -29,6 +29,10 @@ mod declared;
 #[path = "integration/extensions.rs"]
 mod extensions;
 
+/// A full disk: writes refused as unavailable, reads served, recovery without a restart.
+#[path = "integration/disk_full.rs"]
+mod disk_full;
+
 /// Acknowledged operations survive `kill -9` and their effects apply exactly once.
 #[path = "integration/durability.rs"]
 mod durability;

@@ -1,6 +1,6 @@
 //! What the engine counts, for `/metrics`: operations submitted and finished (by service,
-//! operation and status), how long executions take, and how many expired operations were
-//! swept. Counters are per node; Prometheus sums nodes.
+//! operation and status), how long executions take, how many expired operations were
+//! swept, and how many unreadable ones were set aside. Counters are per node; Prometheus sums nodes.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -30,6 +30,7 @@ pub struct EngineMetrics {
     finished: Family<FinishedLabels, Counter>,
     execution: Family<OperationLabels, Histogram>,
     swept: Counter,
+    unreadable: Counter,
 }
 
 impl Default for EngineMetrics {
@@ -43,6 +44,7 @@ impl Default for EngineMetrics {
                 Histogram::new(exponential_buckets(0.001, 2.0, 20))
             }),
             swept: Counter::default(),
+            unreadable: Counter::default(),
         }
     }
 }
@@ -70,6 +72,11 @@ impl EngineMetrics {
             "Expired operations deleted by this node's sweeper",
             self.swept.clone(),
         );
+        registry.register(
+            "bpops_operations_unreadable",
+            "Stored operations this node could not read, set aside and ended FAILURE",
+            self.unreadable.clone(),
+        );
     }
 
     pub(crate) fn submitted(&self, service: &str, operation: &str) {
@@ -92,6 +99,10 @@ impl EngineMetrics {
 
     pub(crate) fn swept(&self, n: usize) {
         self.swept.inc_by(n as u64);
+    }
+
+    pub(crate) fn unreadable(&self) {
+        self.unreadable.inc();
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bpops_catalog::{self as catalog, Executor};
 use bpops_executors::{self as executors, Job};
-use bpops_store::{Finish, Lease, Operation, Status};
+use bpops_store::{Claimed, Finish, Lease, Operation, Status};
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -21,8 +21,10 @@ use tokio_util::task::TaskTracker;
 use crate::emulated::{self, Outcome, draw, failure};
 use crate::{CANCELLED_WHILE_RUNNING, Engine, shutdown};
 
-/// How long the dispatcher backs off after a store failure.
+/// How long the dispatcher, and a run waiting for the store, back off after a store failure.
 const STORE_RETRY: Duration = Duration::from_millis(200);
+/// The longest a run waits between two tries of a store call that keeps failing.
+const STORE_RETRY_MAX: Duration = Duration::from_secs(2);
 
 pub(crate) async fn dispatch(engine: Arc<Engine>, stop: CancellationToken) {
     let attempts = TaskTracker::new();
@@ -60,9 +62,10 @@ async fn claim_and_run(
                 }
             }
         };
-        let idle = claimed.is_empty();
+        // N.B. a row set aside may have freed its resource for the next operation.
+        let idle = claimed.operations.is_empty() && claimed.unreadable.is_empty();
         let mut first = Some(first);
-        for op in claimed {
+        for op in claimed.operations {
             let permit = match first.take() {
                 Some(permit) => permit,
                 None => Arc::clone(&slots)
@@ -92,7 +95,7 @@ impl Engine {
     /// Claims one batch of runnable operations and runs them all to their end, without
     /// background tasks. Returns how many ran. Lets tests drive the engine step by step.
     pub async fn run_once(self: &Arc<Self>) -> bpops_store::Result<usize> {
-        let claimed = claim(self, self.settings.concurrency).await?;
+        let claimed = claim(self, self.settings.concurrency).await?.operations;
         let n = claimed.len();
         let mut running = tokio::task::JoinSet::new();
         for op in claimed {
@@ -104,17 +107,34 @@ impl Engine {
     }
 }
 
-async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Vec<Operation>> {
+/// Claims up to `limit` operations; the rows the store set aside are logged and counted.
+async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Claimed> {
     let now = engine.clock.now_ms();
-    engine
+    let claimed = engine
         .store
         .claim(now, now + engine.settings.lease.as_millis() as i64, limit)
-        .await
+        .await?;
+    for row in &claimed.unreadable {
+        unreadable(engine, &row.id, &row.reason);
+    }
+    Ok(claimed)
+}
+
+/// A stored operation that cannot be read ends `FAILURE` (the store or the run ends it) and
+/// the others run on; an operator needs to hear of it.
+fn unreadable(engine: &Engine, id: &str, reason: &str) {
+    tracing::error!(
+        operation = id,
+        reason,
+        "a stored operation is unreadable: it ends FAILURE"
+    );
+    engine.metrics.unreadable();
 }
 
 /// Runs one claimed attempt to its end, renewing the lease meanwhile, and commits the
-/// result. A store failure leaves the operation to be taken over when its lease expires.
-/// When `abandon` is cancelled first, the attempt is dropped and its lease released.
+/// result. A store failure is never the operation's verdict: the attempt asks the store
+/// again, and if its lease ends first, the operation is claimed and run again. When
+/// `abandon` is cancelled first, the attempt is dropped and its lease released.
 async fn execute(engine: &Arc<Engine>, op: Operation, abandon: &CancellationToken) {
     if op.cancel_requested {
         // Cancelled while an earlier attempt ran, on a node that is gone (or between
@@ -171,23 +191,61 @@ async fn execute(engine: &Arc<Engine>, op: Operation, abandon: &CancellationToke
     }
 }
 
-/// Commits the attempt's result; `true` when it became the operation's final status.
+/// Commits the attempt's result; `true` when it became the operation's final status. While
+/// the store fails, tries again for as long as a lease lasts; past that, another claim may
+/// have taken the operation over (a commit of this attempt is then refused anyway).
 async fn commit(engine: &Engine, op: &Operation, finish: &Finish) -> bool {
-    match engine.store.finish(&op.id, op.attempt, finish).await {
-        Ok(true) => {
+    let committed = until_answered(
+        op,
+        "recording the result",
+        tokio::time::sleep(engine.settings.lease),
+        || engine.store.finish(&op.id, op.attempt, finish),
+    )
+    .await;
+    match committed {
+        Some(true) => {
             // The store's `Finished` event wakes its waiters, and the workers of every node
             // (the resource it held may let the next operation run).
             tracing::debug!(operation = %op.id, status = finish.status.as_str(), "operation finished");
             true
         }
-        Ok(false) => {
+        Some(false) => {
             tracing::info!(operation = %op.id, attempt = op.attempt, "attempt superseded; result dropped");
             false
         }
-        Err(e) => {
-            tracing::warn!(operation = %op.id, error = %e, "recording the result failed");
+        None => {
+            tracing::warn!(operation = %op.id, attempt = op.attempt, "the result could not be recorded; the operation runs again when its lease ends");
             false
         }
+    }
+}
+
+/// Calls the store until it answers, backing off between tries: a store failure during a
+/// run (a lost connection, a full disk) is never the operation's verdict. Gives up, with
+/// `None`, once `stop` completes.
+async fn until_answered<T, Fut>(
+    op: &Operation,
+    what: &str,
+    stop: impl Future<Output = ()>,
+    mut call: impl FnMut() -> Fut,
+) -> Option<T>
+where
+    Fut: Future<Output = bpops_store::Result<T>>,
+{
+    tokio::pin!(stop);
+    let mut pause = STORE_RETRY;
+    loop {
+        match call().await {
+            Ok(answer) => return Some(answer),
+            Err(e) => {
+                tracing::warn!(operation = %op.id, error = %e, "{what} failed; trying again")
+            }
+        }
+        tokio::select! {
+            () = &mut stop => return None,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(STORE_RETRY_MAX);
     }
 }
 
@@ -252,6 +310,7 @@ async fn decide(engine: &Engine, op: &Operation, cancel: &CancellationToken) -> 
     let outcome = match injected {
         Some(failed) => failed,
         None => match run_executor(engine, op, cancel).await {
+            Err(RunError::Cancelled) => return Ending::Final(cancelled(engine)),
             Ok(outcome) => outcome,
             Err(RunError::Fatal(message)) => failure(message),
             Err(RunError::Retry { after, message }) => return Ending::Retry { after, message },
@@ -273,6 +332,8 @@ enum RunError {
     Fatal(String),
     /// The attempt failed and the retry policy allows another after `after`.
     Retry { after: Duration, message: String },
+    /// The attempt was cancelled while it waited for the store.
+    Cancelled,
 }
 
 async fn run_executor(
@@ -287,6 +348,11 @@ async fn run_executor(
     let attributes: Map<String, Value> = match serde_json::from_str(&op.attributes) {
         Ok(Value::Object(map)) => map,
         _ => {
+            unreadable(
+                engine,
+                op.id.as_str(),
+                "the attributes are not a JSON object",
+            );
             return Err(RunError::Fatal(
                 "InternalError: the stored attributes are unreadable.".to_owned(),
             ));
@@ -295,7 +361,9 @@ async fn run_executor(
     // Declared entries always have a timeout; the lease bounds anything else.
     let timeout = entry.timeout().unwrap_or(engine.settings.lease);
     let declared = match entry.executor() {
-        Executor::Emulated => return run_emulated(engine, op, entry, &attributes).await,
+        Executor::Emulated => {
+            return run_emulated(engine, op, entry, &attributes, cancel).await;
+        }
         Executor::Command(spec) => {
             executors::run_command(spec, &job(op, attributes), timeout, cancel).await
         }
@@ -337,12 +405,14 @@ async fn run_emulated(
     op: &Operation,
     entry: &catalog::Entry,
     attributes: &Map<String, Value>,
+    cancel: &CancellationToken,
 ) -> Result<Outcome, RunError> {
     let resource = match &op.resource {
-        Some(key) => engine.store.resource(key).await.map_err(|e| {
-            tracing::warn!(operation = %op.id, error = %e, "reading the inventory failed");
-            RunError::Fatal("InternalError: the inventory could not be read.".to_owned())
-        })?,
+        Some(key) => until_answered(op, "reading the inventory", cancel.cancelled(), || {
+            engine.store.resource(key)
+        })
+        .await
+        .ok_or(RunError::Cancelled)?,
         None => None,
     };
     Ok(emulated::outcome(

@@ -60,6 +60,16 @@ impl Action {
         }
     }
 
+    /// Whether it stores something (a submit, a cancel), rather than only reading.
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            Action::ExecuteOperationASync
+                | Action::ExecuteOperationSync
+                | Action::CancelExecuteOperation
+        )
+    }
+
     /// The RAM action a policy grants for it, `bpstudio:<Name>`.
     pub fn ram_action(self) -> &'static str {
         match self {

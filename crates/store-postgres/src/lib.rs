@@ -34,9 +34,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, Decide, EVENT_BUFFER, Finish, Lease, ListPage, ListQuery,
-    NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result, Store,
-    StoreError, StoreEvent, Submitted,
+    AccountId, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease, ListPage,
+    ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result,
+    Store, StoreError, StoreEvent, Submitted,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
 use tokio::sync::broadcast;
@@ -172,10 +172,14 @@ pub(crate) async fn get(pool: &Pool) -> Result<Object> {
     })
 }
 
-/// Lost connections, a server shutting down or refusing connections, exhausted resources
-/// and transaction conflicts are worth retrying later; anything else is a failure.
+/// A full disk is [`StoreError::Full`]; lost connections, a server shutting down or refusing
+/// connections, other exhausted resources and transaction conflicts are worth retrying later;
+/// anything else is a failure.
 pub(crate) fn from_pg(e: tokio_postgres::Error) -> StoreError {
     use tokio_postgres::error::SqlState;
+    if e.code() == Some(&SqlState::DISK_FULL) {
+        return StoreError::Full(describe(&e));
+    }
     let retryable = match e.code() {
         Some(code) => {
             matches!(&code.code()[..2], "08" | "53" | "57")
@@ -241,12 +245,16 @@ impl Store for PgStore {
         queries::get(&self.client().await?, account, id).await
     }
 
+    async fn ready(&self) -> Result<()> {
+        queries::probe_write(&self.client().await?).await
+    }
+
     async fn queue_depth(&self) -> Result<QueueDepth> {
         queries::queue_depth(&self.client().await?).await
     }
 
-    async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Vec<Operation>> {
-        queries::claim(&self.client().await?, now, lease_until, limit).await
+    async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Claimed> {
+        queries::claim(&mut self.client().await?, now, lease_until, limit).await
     }
 
     async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<Lease> {

@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, Decide, Effect, Finish, Lease, ListCursor, ListPage,
-    ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result,
-    Status, StoreError, Submitted,
+    AccountId, BootstrapKey, Cancelled, Claimed, Decide, Effect, Finish, Lease, ListCursor,
+    ListPage, ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey,
+    Result, Status, StoreError, Submitted, UNREADABLE, Unreadable,
 };
 use deadpool_postgres::{GenericClient, Object, Transaction};
 use futures_util::future::try_join_all;
@@ -342,11 +342,11 @@ pub(crate) async fn get(
 }
 
 pub(crate) async fn claim(
-    client: &Object,
+    client: &mut Object,
     now: i64,
     lease_until: i64,
     limit: usize,
-) -> Result<Vec<Operation>> {
+) -> Result<Claimed> {
     // N.B. only the head of each resource's queue (no older unfinished operation on it) is
     // a candidate. Rows another node is claiming right now are skipped, not waited for;
     // a row claimed and committed since this statement's snapshot is locked in its new
@@ -357,7 +357,8 @@ pub(crate) async fn claim(
         .map(|c| format!("operations.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let stmt = client
+    let tx = client.transaction().await.map_err(from_pg)?;
+    let stmt = tx
         .prepare_cached(&format!(
             "WITH picked AS (
                  SELECT o.seq FROM operations o
@@ -378,16 +379,46 @@ pub(crate) async fn claim(
         ))
         .await
         .map_err(from_pg)?;
-    let rows = client
+    let rows = tx
         .query(&stmt, &[&now, &lease_until, &(limit as i64)])
         .await
         .map_err(from_pg)?;
-    let mut claimed = rows
-        .iter()
-        .map(|row| Ok((row.get::<_, i64>(0), operation_from_columns(row, 1)?)))
-        .collect::<Result<Vec<_>>>()?;
-    claimed.sort_by_key(|(seq, _)| *seq);
-    Ok(claimed.into_iter().map(|(_, op)| op).collect())
+    let mut decoded = Vec::with_capacity(rows.len());
+    let mut undecodable = Vec::new();
+    for row in &rows {
+        let seq: i64 = row.get(0);
+        match operation_from_columns(row, 1) {
+            Ok(op) => decoded.push((seq, op)),
+            Err(StoreError::Corrupt(reason)) => undecodable.push((seq, reason)),
+            Err(e) => return Err(e),
+        }
+    }
+    decoded.sort_by_key(|(seq, _)| *seq);
+    let mut claimed = Claimed {
+        operations: decoded.into_iter().map(|(_, op)| op).collect(),
+        unreadable: Vec::with_capacity(undecodable.len()),
+    };
+    if !undecodable.is_empty() {
+        let set_aside = tx
+            .prepare_cached(
+                "UPDATE operations
+                 SET status = 'FAILURE', message = $1, arguments = '{}', finished_at = $2,
+                     lease_until = NULL
+                 WHERE seq = $3 RETURNING id",
+            )
+            .await
+            .map_err(from_pg)?;
+        for (seq, reason) in undecodable {
+            let row = tx
+                .query_one(&set_aside, &[&UNREADABLE, &now, &seq])
+                .await
+                .map_err(from_pg)?;
+            let id = row.get(0);
+            claimed.unreadable.push(Unreadable { id, reason });
+        }
+    }
+    tx.commit().await.map_err(from_pg)?;
+    Ok(claimed)
 }
 
 pub(crate) async fn release(
@@ -650,6 +681,18 @@ async fn apply_effect(client: &impl GenericClient, effect: &Effect) -> Result<()
                 .map_err(from_pg)?;
         }
     }
+    Ok(())
+}
+
+/// Rewrites one row as it is: a write that needs room on the disk, and changes nothing.
+pub(crate) async fn probe_write(client: &Object) -> Result<()> {
+    client
+        .execute(
+            "UPDATE schema_migrations SET applied_at = applied_at WHERE version = 1",
+            &[],
+        )
+        .await
+        .map_err(from_pg)?;
     Ok(())
 }
 

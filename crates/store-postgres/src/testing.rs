@@ -93,6 +93,11 @@ impl TestSchema {
         config
     }
 
+    /// Runs `sql` in the schema, as an operator at a `psql` prompt would.
+    pub async fn execute(&self, sql: &str) {
+        execute(&self.config(), sql).await;
+    }
+
     /// Opens a store on the schema (another call opens another "node" on the same data).
     pub async fn open(&self) -> PgStore {
         PgStore::connect(self.config(), TEST_POOL_SIZE)
@@ -143,11 +148,31 @@ impl TestDatabase {
             format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true")
         } else {
             format!(
-                "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false;
-                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false; {}",
+                self.terminate_sessions()
             )
         };
         execute(&server_config(), &sql).await;
+    }
+
+    /// Runs `sql` in the database, as an operator at a `psql` prompt would.
+    pub async fn execute(&self, sql: &str) {
+        let mut config = server_config();
+        config.dbname(&self.name);
+        execute(&config, sql).await;
+    }
+
+    /// Ends every open connection to the database (as a restart or a network cut would);
+    /// new ones are accepted.
+    pub async fn cut_connections(&self) {
+        execute(&server_config(), &self.terminate_sessions()).await;
+    }
+
+    fn terminate_sessions(&self) -> String {
+        format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+            self.name
+        )
     }
 }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bpops_store::{AccountId, NewOperation, Store, StoreError, StoreEvent};
+use bpops_store::{AccountId, NewOperation, OperationId, Store, StoreError, StoreEvent};
 use futures_util::future::join_all;
 
 use crate::PgStore;
@@ -17,6 +17,20 @@ async fn fresh() -> (Arc<dyn Store>, TestSchema) {
 
 bpops_store::store_conformance!(fresh());
 
+#[tokio::test]
+async fn an_unreadable_row_is_set_aside_and_the_others_run() {
+    let schema = TestSchema::create().await;
+    let store = schema.open().await;
+    let corrupt = async |id: &OperationId| {
+        schema
+            .execute(&format!(
+                "UPDATE operations SET id = 'not an id' WHERE id = '{id}'"
+            ))
+            .await;
+    };
+    bpops_store::testing::an_unreadable_row_is_set_aside_and_the_others_run(&store, corrupt).await;
+}
+
 fn new_op(created_at: i64) -> NewOperation {
     bpops_store::testing::new_op(&AccountId::new("1"), None, created_at)
 }
@@ -28,7 +42,7 @@ async fn another_node_hears_submits_and_finishes() {
     let mut heard = b.subscribe();
     let op = new_op(0);
     a.submit(&op, 0).await.unwrap();
-    let claimed = a.claim(0, 60_000, 1).await.unwrap();
+    let claimed = a.claim(0, 60_000, 1).await.unwrap().operations;
     let finish = bpops_store::Finish {
         status: bpops_store::Status::Success,
         message: String::new(),
@@ -67,13 +81,46 @@ async fn opening_keeps_the_leases_of_other_nodes() {
     let schema = TestSchema::create().await;
     let first = schema.open().await;
     first.submit(&new_op(0), 0).await.unwrap();
-    assert_eq!(first.claim(0, 60_000, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        first.claim(0, 60_000, 10).await.unwrap().operations.len(),
+        1
+    );
     let second = schema.open().await;
     assert!(
-        second.claim(1, 60_000, 10).await.unwrap().is_empty(),
+        second
+            .claim(1, 60_000, 10)
+            .await
+            .unwrap()
+            .operations
+            .is_empty(),
         "the first node may still be running it"
     );
-    assert_eq!(second.claim(60_001, 90_000, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        second
+            .claim(60_001, 90_000, 10)
+            .await
+            .unwrap()
+            .operations
+            .len(),
+        1
+    );
+}
+
+/// Issue 11, item 7: PostgreSQL's disk-full error (SQLSTATE 53100) is a full store, which
+/// the API answers as unavailable and says why, not a server bug.
+#[tokio::test]
+async fn a_full_disk_is_a_full_store() {
+    let schema = TestSchema::create().await;
+    let store = schema.open().await;
+    let client = store.client().await.unwrap();
+    let e = client
+        .batch_execute("DO $$ BEGIN RAISE EXCEPTION 'no space' USING ERRCODE = 'disk_full'; END $$")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(crate::from_pg(e), StoreError::Full(_)),
+        "53100 is a full store"
+    );
 }
 
 #[tokio::test]

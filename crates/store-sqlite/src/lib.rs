@@ -29,9 +29,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, Decide, EVENT_BUFFER, Finish, Lease, ListPage, ListQuery,
-    NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result, Store,
-    StoreError, StoreEvent, Submitted,
+    AccountId, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease, ListPage,
+    ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result,
+    Store, StoreError, StoreEvent, Submitted,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -174,14 +174,12 @@ where
 }
 
 fn from_sqlite(e: rusqlite::Error) -> StoreError {
-    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull};
     match e.sqlite_error_code() {
         Some(DatabaseBusy | DatabaseLocked) => StoreError::Unavailable(e.to_string()),
-        _ => match e {
-            rusqlite::Error::FromSqlConversionFailure(..)
-            | rusqlite::Error::InvalidColumnType(..) => StoreError::Corrupt(e.to_string()),
-            other => StoreError::Other(other.to_string()),
-        },
+        Some(DiskFull) => StoreError::Full(e.to_string()),
+        _ if queries::is_undecodable(&e) => StoreError::Corrupt(e.to_string()),
+        _ => StoreError::Other(e.to_string()),
     }
 }
 
@@ -214,11 +212,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn ready(&self) -> Result<()> {
+        self.write(|conn| queries::probe_write(conn)).await
+    }
+
     async fn queue_depth(&self) -> Result<QueueDepth> {
         self.read(queries::queue_depth).await
     }
 
-    async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Vec<Operation>> {
+    async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Claimed> {
         self.write(move |conn| queries::claim(conn, now, lease_until, limit))
             .await
     }
@@ -352,12 +354,41 @@ mod tests {
         {
             let store = SqliteStore::open(&path).unwrap();
             store.submit(&op, 0).await.unwrap();
-            assert_eq!(store.claim(0, 60_000, 10).await.unwrap().len(), 1);
+            assert_eq!(
+                store.claim(0, 60_000, 10).await.unwrap().operations.len(),
+                1
+            );
         }
         let store = SqliteStore::open(&path).unwrap();
-        let again = store.claim(1, 60_000, 10).await.unwrap();
+        let again = store.claim(1, 60_000, 10).await.unwrap().operations;
         assert_eq!(again.len(), 1, "claimable long before the old lease ends");
         assert_eq!(again[0].attempt, 2, "the old attempt is fenced out");
+    }
+
+    /// Each way a row can be unreadable on SQLite: an id that is not one, and a value of
+    /// the wrong type (SQLite stores what it is given).
+    #[tokio::test]
+    async fn an_unreadable_row_is_set_aside_and_the_others_run() {
+        for corruption in [
+            "id = 'not an id'",
+            "created_at = 'yesterday'",
+            "cancel_requested = x'00'",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("bpops.db");
+            let store = SqliteStore::open(&path).unwrap();
+            let corrupt = async |id: &bpops_store::OperationId| {
+                let sql = format!("UPDATE operations SET {corruption} WHERE id = '{id}'");
+                rusqlite::Connection::open(&path)
+                    .unwrap()
+                    .execute(&sql, [])
+                    .unwrap();
+            };
+            bpops_store::testing::an_unreadable_row_is_set_aside_and_the_others_run(
+                &store, corrupt,
+            )
+            .await;
+        }
     }
 
     #[test]

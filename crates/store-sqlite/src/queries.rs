@@ -1,9 +1,9 @@
 //! The SQL of each store intent, one function per intent, each one transaction.
 
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, Decide, Effect, Finish, Lease, ListCursor, ListPage,
-    ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Status,
-    Submitted,
+    AccountId, BootstrapKey, Cancelled, Claimed, Decide, Effect, Finish, Lease, ListCursor,
+    ListPage, ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey,
+    Status, Submitted, UNREADABLE, Unreadable,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
@@ -130,6 +130,14 @@ pub(crate) fn get(
     .optional()
 }
 
+/// Sets the header's `user_version` to its own value: a write that needs room on the disk
+/// and changes nothing. N.B. rewriting a row as it is would not do: SQLite skips a write that
+/// leaves a row's bytes unchanged, but always rewrites the header page.
+pub(crate) fn probe_write(conn: &Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    conn.pragma_update(None, "user_version", version)
+}
+
 pub(crate) fn queue_depth(conn: &Connection) -> rusqlite::Result<QueueDepth> {
     let mut depth = QueueDepth::default();
     let mut counts = conn.prepare_cached(
@@ -151,7 +159,7 @@ pub(crate) fn claim(
     now: i64,
     lease_until: i64,
     limit: usize,
-) -> rusqlite::Result<Vec<Operation>> {
+) -> rusqlite::Result<Claimed> {
     let tx = conn.savepoint()?;
     // N.B. an operation is runnable only when no older unfinished operation holds its
     // resource: that is what keeps one resource's operations in submission order.
@@ -169,18 +177,52 @@ pub(crate) fn claim(
         )?
         .query_map(params![now, limit as i64], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut claimed = Vec::with_capacity(seqs.len());
+    let mut claimed = Claimed::default();
     {
         let mut update = tx.prepare_cached(&format!(
             "UPDATE operations SET status = 'RUNNING', attempt = attempt + 1, lease_until = ?1
              WHERE seq = ?2 RETURNING {OPERATION_COLUMNS}"
         ))?;
+        let mut set_aside = tx.prepare_cached(
+            "UPDATE operations
+             SET status = 'FAILURE', message = ?1, arguments = '{}', finished_at = ?2,
+                 lease_until = NULL
+             WHERE seq = ?3 RETURNING id",
+        )?;
         for seq in seqs {
-            claimed.push(update.query_row(params![lease_until, seq], operation_from_row)?);
+            match update.query_row(params![lease_until, seq], operation_from_row) {
+                Ok(op) => claimed.operations.push(op),
+                Err(e) if is_undecodable(&e) => {
+                    let id = set_aside.query_row(params![UNREADABLE, now, seq], |row| {
+                        Ok(as_text(row.get_ref(0)?))
+                    })?;
+                    let reason = e.to_string();
+                    claimed.unreadable.push(Unreadable { id, reason });
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
     tx.commit()?;
     Ok(claimed)
+}
+
+/// Whether `e` says a stored value could not be decoded (rather than that SQLite failed).
+pub(crate) fn is_undecodable(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+    )
+}
+
+/// Any stored value, as text for a log line.
+fn as_text(value: rusqlite::types::ValueRef) -> String {
+    match value {
+        rusqlite::types::ValueRef::Text(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        other => format!("{other:?}"),
+    }
 }
 
 /// Makes every running operation claimable again: called at open, when no worker can be alive.

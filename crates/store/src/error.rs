@@ -1,5 +1,5 @@
 //! The one error type of the store interface. Callers branch only on what they can act on:
-//! a busy or unreachable database (`Unavailable`) versus everything else.
+//! a busy or unreachable database (`Unavailable`), a full disk (`Full`), and everything else.
 
 /// Errors of a [`crate::Store`] backend.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -7,6 +7,9 @@ pub enum StoreError {
     /// The database cannot be reached or is overloaded; the request may be retried later.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The database's storage is full: writes fail until space is freed, reads still work.
+    #[error("storage full: {0}")]
+    Full(String),
     /// Stored data violates an invariant (for example a row that does not parse).
     #[error("corrupt record: {0}")]
     Corrupt(String),

@@ -26,8 +26,9 @@ pub mod testing;
 pub use error::{Result, StoreError};
 pub use ids::{AccountId, OperationId};
 pub use records::{
-    BootstrapKey, Cancelled, Effect, Finish, Lease, ListCursor, ListPage, ListQuery, NewOperation,
-    Operation, QueueDepth, Resource, ResourceKey, Status, StoreEvent, Submitted,
+    BootstrapKey, Cancelled, Claimed, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
+    NewOperation, Operation, QueueDepth, Resource, ResourceKey, Status, StoreEvent, Submitted,
+    UNREADABLE, Unreadable,
 };
 
 use async_trait::async_trait;
@@ -71,13 +72,22 @@ pub trait Store: Send + Sync + 'static {
     /// Reads one operation of an account, whatever its age (retention is the caller's rule).
     async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>>;
 
+    /// Whether the store can serve, for the readiness probe: the database answers and a small
+    /// write commits (on a full disk reads still work, but nothing can be stored).
+    async fn ready(&self) -> Result<()>;
+
     /// How many operations wait to run and run now, across every account and node.
     async fn queue_depth(&self) -> Result<QueueDepth>;
 
     /// Claims up to `limit` runnable operations: `INIT` ones, and `RUNNING` ones whose lease
     /// ended before `now`, that are the oldest unfinished operation on their resource. Each is
     /// returned `RUNNING`, with its attempt incremented and a lease until `lease_until`.
-    async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Vec<Operation>>;
+    ///
+    /// A candidate row that cannot be decoded (a corrupt id, a value of the wrong type) does
+    /// not fail the claim: in the same transaction it ends `FAILURE` with [`UNREADABLE`],
+    /// finished at `now`, and is reported in [`Claimed::unreadable`], so one bad row never
+    /// stops the others.
+    async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Claimed>;
 
     /// Extends the lease of a running attempt, and tells whether a cancellation of it was
     /// requested meanwhile ([`Lease::CancelRequested`]) or it is no longer current

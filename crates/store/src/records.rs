@@ -117,6 +117,29 @@ pub enum Submitted {
     },
 }
 
+/// What [`crate::Store::claim`] took: the operations to run, and the rows it could not
+/// read, which it set aside.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Claimed {
+    /// Claimed operations, `RUNNING` with a new attempt, in submission order.
+    pub operations: Vec<Operation>,
+    /// Rows that could not be decoded, ended `FAILURE` with [`UNREADABLE`] so they never
+    /// block a claim again.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// The `Message` of an operation whose stored row could not be read.
+pub const UNREADABLE: &str = "InternalError: the stored operation is unreadable.";
+
+/// A stored operation that could not be decoded, and was set aside.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unreadable {
+    /// Its id, as stored (it may be what is unreadable).
+    pub id: String,
+    /// What could not be decoded.
+    pub reason: String,
+}
+
 /// A stored operation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Operation {

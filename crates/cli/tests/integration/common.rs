@@ -261,6 +261,11 @@ impl Server {
         text(&self.stdout)
     }
 
+    /// What the server has logged on stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        text(&self.stderr)
+    }
+
     /// Kills the server with SIGKILL (`kill -9`: no shutdown code runs), waits for it to
     /// die and returns everything it wrote.
     pub async fn kill(mut self) -> Output {

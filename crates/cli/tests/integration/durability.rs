@@ -109,76 +109,104 @@ pub(crate) fn instances() -> impl Iterator<Item = String> {
     (0..INSTANCES).map(|n| format!("i-dur{n:02}"))
 }
 
-/// Sends every submission, at most [`IN_FLIGHT`] at a time, round-robin over `victim` and
-/// `others` (nodes sharing its database), and kills `victim` with SIGKILL once
-/// [`KILL_AFTER_ACKS`] were acknowledged. Returns the acknowledged ones.
+/// Sends every submission round-robin over `victim` and `others` (nodes sharing its
+/// database), and kills `victim` with SIGKILL once [`KILL_AFTER_ACKS`] were acknowledged.
+/// Returns the acknowledged ones.
 pub(crate) async fn submit_and_kill(victim: Server, others: &[&Server]) -> Vec<Acked> {
-    let acked = Arc::new(Mutex::new(Vec::new()));
-    let enough = Arc::new(Notify::new());
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    let mut tasks = JoinSet::new();
     let nodes: Vec<&Server> = std::iter::once(&victim)
         .chain(others.iter().copied())
         .collect();
-    // Round-robin over instances, so each instance's operations are spread over the run.
-    for round in 0..OPS_PER_INSTANCE {
-        for (n, instance) in instances().enumerate() {
-            let node = nodes[(round * INSTANCES + n) % nodes.len()];
-            let op = Acked {
-                id: String::new(),
-                tag: format!("k{round}-{n:02}"),
-                value: format!("v{round}"),
-                instance,
-            };
-            let attributes = add_tags(&op.instance, json!({&op.tag: &op.value})).to_string();
-            let request = Acs3::new("ExecuteOperationASync")
-                .params(&execute_params("addTags", &attributes))
-                .sign(&node.host(), ROOT);
-            let sender = node.sender();
-            let (acked, enough, slots) =
-                (Arc::clone(&acked), Arc::clone(&enough), Arc::clone(&slots));
-            tasks.spawn(async move {
-                let _slot = slots.acquire_owned().await.expect("never closed");
-                let reply = sender.try_send(&request).await.ok()?;
-                if reply.status != 200 {
-                    return Some(reply.status);
-                }
-                let id = operation_id(&reply);
-                let mut acked = acked.lock().expect("lock");
-                acked.push(Acked { id, ..op });
-                if acked.len() == KILL_AFTER_ACKS {
-                    enough.notify_one();
-                }
-                Some(200)
-            });
-        }
-    }
-
-    tokio::time::timeout(Duration::from_secs(30), enough.notified())
-        .await
-        .expect("the server acknowledges submissions");
+    let burst = Burst::start(&nodes);
+    burst.half_acknowledged().await;
     let output = victim.kill().await;
+    burst.end(&output.stderr).await
+}
 
-    let mut refused = BTreeMap::new();
-    let mut unanswered = 0;
-    while let Some(outcome) = tasks.join_next().await {
-        match outcome.expect("a submission task panicked") {
-            None => unanswered += 1,
-            Some(200) => {}
-            Some(status) => *refused.entry(status).or_insert(0) += 1,
+/// Every submission of the test, in flight, at most [`IN_FLIGHT`] at a time.
+pub(crate) struct Burst {
+    acked: Arc<Mutex<Vec<Acked>>>,
+    enough: Arc<Notify>,
+    tasks: JoinSet<Option<u16>>,
+}
+
+impl Burst {
+    /// Starts sending every submission, round-robin over `nodes`.
+    pub(crate) fn start(nodes: &[&Server]) -> Burst {
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let enough = Arc::new(Notify::new());
+        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+        let mut tasks = JoinSet::new();
+        // Round-robin over instances, so each instance's operations are spread over the run.
+        for round in 0..OPS_PER_INSTANCE {
+            for (n, instance) in instances().enumerate() {
+                let node = nodes[(round * INSTANCES + n) % nodes.len()];
+                let op = Acked {
+                    id: String::new(),
+                    tag: format!("k{round}-{n:02}"),
+                    value: format!("v{round}"),
+                    instance,
+                };
+                let attributes = add_tags(&op.instance, json!({&op.tag: &op.value})).to_string();
+                let request = Acs3::new("ExecuteOperationASync")
+                    .params(&execute_params("addTags", &attributes))
+                    .sign(&node.host(), ROOT);
+                let sender = node.sender();
+                let (acked, enough, slots) =
+                    (Arc::clone(&acked), Arc::clone(&enough), Arc::clone(&slots));
+                tasks.spawn(async move {
+                    let _slot = slots.acquire_owned().await.expect("never closed");
+                    let reply = sender.try_send(&request).await.ok()?;
+                    if reply.status != 200 {
+                        return Some(reply.status);
+                    }
+                    let id = operation_id(&reply);
+                    let mut acked = acked.lock().expect("lock");
+                    acked.push(Acked { id, ..op });
+                    if acked.len() == KILL_AFTER_ACKS {
+                        enough.notify_one();
+                    }
+                    Some(200)
+                });
+            }
+        }
+        Burst {
+            acked,
+            enough,
+            tasks,
         }
     }
-    let acked = acked.lock().expect("lock").clone();
-    eprintln!(
-        "killed after {} acknowledged; {unanswered} got no answer; refused: {refused:?}",
-        acked.len()
-    );
-    assert!(
-        refused.keys().all(|status| *status < 500),
-        "server errors before the kill: {refused:?}\nstderr:\n{}",
-        output.stderr
-    );
-    acked
+
+    /// Returns once [`KILL_AFTER_ACKS`] submissions were acknowledged.
+    pub(crate) async fn half_acknowledged(&self) {
+        tokio::time::timeout(Duration::from_secs(30), self.enough.notified())
+            .await
+            .expect("the server acknowledges submissions");
+    }
+
+    /// Waits for every answer and returns the acknowledged submissions. A submission may be
+    /// refused as unavailable or left unanswered, never answered with a server error (the
+    /// assertion shows `logs`).
+    pub(crate) async fn end(mut self, logs: &str) -> Vec<Acked> {
+        let mut refused = BTreeMap::new();
+        let mut unanswered = 0;
+        while let Some(outcome) = self.tasks.join_next().await {
+            match outcome.expect("a submission task panicked") {
+                None => unanswered += 1,
+                Some(200) => {}
+                Some(status) => *refused.entry(status).or_insert(0) += 1,
+            }
+        }
+        let acked = self.acked.lock().expect("lock").clone();
+        eprintln!(
+            "{} acknowledged; {unanswered} got no answer; refused: {refused:?}",
+            acked.len()
+        );
+        assert!(
+            refused.keys().all(|status| *status < 500 || *status == 503),
+            "server errors: {refused:?}\nstderr:\n{logs}"
+        );
+        acked
+    }
 }
 
 /// Polls every acknowledged id until it is final; each must stay readable throughout.

@@ -11,7 +11,9 @@ use serde_json::json;
 use crate::common::{
     Acs3, ROOT, RUNNING_INSTANCE, Reply, Server, TestDir, execute_params, operation_id,
 };
-use crate::{durability, shutdown};
+use crate::disk_full::{self, readyz};
+use crate::durability::{self, Burst};
+use crate::shutdown;
 
 /// The base configuration of every integration test, with `{STORAGE}` to fill in.
 const BASE_CONFIG: &str = include_str!("base.toml");
@@ -171,6 +173,76 @@ async fn the_operations_a_stopped_node_released_are_resumed_at_once_by_another()
         exited.elapsed()
     );
 }
+
+/// Issue 11, item 6: connections to the database cut again and again during a burst are
+/// never an operation's verdict. Runs that meet a dead connection ask the store again, so
+/// every acknowledged operation ends `SUCCESS`, exactly once; a submit that meets one is
+/// refused with `ServiceUnavailable`, never a server error (see `Burst::end`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_cut_during_a_burst_fail_no_acknowledged_operation() {
+    let cluster = Cluster::new(&durability::config()).await;
+    let node = cluster.node().await;
+
+    let burst = Burst::start(&[&node]);
+    burst.half_acknowledged().await;
+    for _ in 0..CUTS {
+        cluster.database.cut_connections().await;
+        // Spread over the burst, so cuts meet reads, submits and finishes in flight.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let acked = burst.end(&node.stderr_so_far()).await;
+
+    let results = durability::wait_all_final(&node, &acked, BOUND).await;
+    durability::check_exactly_once(&node, &acked, &results).await;
+}
+
+/// Issue 11, item 7, on PostgreSQL: while every write fails as on a full disk (SQLSTATE
+/// 53100, raised here by triggers on every table), writes are refused with
+/// `ServiceUnavailable` saying the storage is full and `/readyz` is not ready, but reads are
+/// served; once writes work again, so does the node, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_database_disk_refuses_writes_keeps_reads_and_recovers_by_itself() {
+    let cluster = Cluster::new("").await;
+    let node = cluster.node().await;
+    let before = node.submit("rename", &rename("before")).await;
+    node.wait_final(ROOT, &before, BOUND).await;
+
+    let tables = [
+        "operations",
+        "resources",
+        "signature_nonces",
+        "schema_migrations",
+    ];
+    let mut full = String::from(
+        "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+             RAISE EXCEPTION 'could not extend file: No space left on device'
+                 USING ERRCODE = 'disk_full';
+         END $$;",
+    );
+    for table in tables {
+        full.push_str(&format!(
+            "CREATE TRIGGER disk_full BEFORE INSERT OR UPDATE OR DELETE ON {table}
+             FOR EACH STATEMENT EXECUTE FUNCTION disk_full();"
+        ));
+    }
+    cluster.database.execute(&full).await;
+
+    disk_full::check_full(&node, &before).await;
+
+    cluster
+        .database
+        .execute("DROP FUNCTION disk_full() CASCADE")
+        .await;
+    assert_eq!(readyz(&node).await, (200, json!({"status": "ready"})));
+    let after = node.submit("rename", &rename("after")).await;
+    assert_eq!(
+        node.wait_final(ROOT, &after, BOUND).await["Status"],
+        "SUCCESS"
+    );
+}
+
+/// How many times the connections are cut during the burst.
+const CUTS: usize = 10;
 
 /// The database going away makes requests fail with ServiceUnavailable; when it comes back
 /// the node serves again by itself.

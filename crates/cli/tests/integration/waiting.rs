@@ -185,3 +185,38 @@ async fn metrics_count_requests_and_operations_and_reveal_no_tenant_data() {
         assert!(!after.contains(secret), "the metrics page shows {secret}");
     }
 }
+
+/// Issue 11, item 8: an operation whose stored row cannot be read (corrupted in the file
+/// while the server was down) is set aside and counted, and the operations before and after
+/// it on the same instance still run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_operation_is_set_aside_and_counted_and_the_others_run() {
+    let dir = TestDir::new();
+    let config = dir.config(
+        "[[operations.emulation]]\nservice = \"ecs\"\noperation = \"rename\"\nlatency = \"300ms\"\n",
+    );
+    let server = dir.serve(&config).await;
+    let running = server.submit("rename", &rename()).await;
+    let corrupt = server.submit("rename", &rename()).await;
+    server.kill().await;
+    rusqlite::Connection::open(dir.path().join("bpops.db"))
+        .unwrap()
+        .execute(
+            "UPDATE operations SET id = 'not an id' WHERE id = ?1",
+            [&corrupt],
+        )
+        .unwrap();
+
+    let server = dir.serve(&config).await;
+    let after = server.submit("rename", &rename()).await;
+    for id in [&running, &after] {
+        let data = server.wait_final(ROOT, id, Duration::from_secs(10)).await;
+        assert_eq!(data["Status"], "SUCCESS", "{id}: {data}");
+    }
+    let page = scrape(&server).await;
+    assert_eq!(
+        sample(&page, "bpops_operations_unreadable_total"),
+        1.0,
+        "{page}"
+    );
+}

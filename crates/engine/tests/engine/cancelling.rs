@@ -102,8 +102,7 @@ pub(crate) async fn a_cancelled_operation_whose_worker_died_ends_when_next_claim
     let f = fixture(backend, queued()).await;
     let id = f.rename("i-run", "renamed").await;
     // A worker claims it and dies without finishing.
-    let now = f.clock.now_ms();
-    assert_eq!(f.store.claim(now, now + 30_000, 10).await.unwrap().len(), 1);
+    assert_eq!(f.claim_and_die().await, 1);
     assert!(matches!(f.cancel(&id).await, Cancelled::Requested(_)));
     assert_eq!(f.status(&id).await, Status::Running, "until its lease ends");
 

@@ -199,6 +199,14 @@ impl Fixture {
     async fn status(&self, id: &OperationId) -> Status {
         self.get(id).await.expect("operation exists").status
     }
+
+    /// Claims what is runnable, as a worker that then dies without finishing anything
+    /// would; returns how many operations it took.
+    async fn claim_and_die(&self) -> usize {
+        let now = self.clock.now_ms();
+        let claimed = self.store.claim(now, now + 30_000, 10).await.unwrap();
+        claimed.operations.len()
+    }
 }
 
 fn slow_rename(latency: Duration) -> Settings {

@@ -238,8 +238,7 @@ pub(crate) async fn an_operation_whose_worker_died_is_taken_over_after_its_lease
     .await;
     let id = f.rename("i-run", "alpha").await;
     // A worker claims it and dies without finishing.
-    let now = f.clock.now_ms();
-    assert_eq!(f.store.claim(now, now + 30_000, 10).await.unwrap().len(), 1);
+    assert_eq!(f.claim_and_die().await, 1);
 
     assert_eq!(
         f.engine.run_once().await.unwrap(),
@@ -320,7 +319,7 @@ pub(crate) async fn stopping_answers_waiters_at_once_and_releases_what_outlives_
 
     // The clock has not moved: only a released lease makes it claimable now.
     let now = f.clock.now_ms();
-    let claimed = f.store.claim(now, now + 1000, 10).await.unwrap();
+    let claimed = f.store.claim(now, now + 1000, 10).await.unwrap().operations;
     assert_eq!(claimed.len(), 1, "released");
     assert_eq!((&claimed[0].id, claimed[0].attempt), (&id, 2));
 }
@@ -445,6 +444,66 @@ async fn postgres_an_operation_submitted_on_one_node_and_run_on_another_wakes_it
     for node_tasks in tasks {
         node_tasks.join_all().await;
     }
+}
+
+/// Issue 11, item 6: a store failure while an operation runs is not its verdict. With the
+/// inventory's table out of reach (renamed away, directly in the database), a claimed rename
+/// waits for the store instead of ending `FAILURE`; once the table is back, it ends
+/// `SUCCESS` with its effect.
+#[tokio::test]
+async fn postgres_a_store_failure_during_a_run_waits_for_the_store() {
+    let schema = TestSchema::create().await;
+    let store: Arc<dyn Store> = Arc::new(schema.open().await);
+    let key = ResourceKey {
+        account: AccountId::new(ACCOUNT),
+        service: "ecs".into(),
+        id: "i-run".into(),
+    };
+    store
+        .seed_resources(&[Resource {
+            key: key.clone(),
+            application: "APP".into(),
+            properties: object(json!({"instance_name": "web", "status": "Running"})),
+        }])
+        .await
+        .unwrap();
+    let engine = Engine::new(
+        Arc::clone(&store),
+        Arc::new(Catalog::builtin()),
+        queued(),
+        Arc::new(bpops_engine::SystemClock),
+    );
+    let account = AccountId::new(ACCOUNT);
+    let id = engine
+        .submit(submission(
+            "rename",
+            json!({"instanceId": "i-run", "instance_name": "renamed"}),
+        ))
+        .await
+        .unwrap();
+
+    schema
+        .execute("ALTER TABLE resources RENAME TO resources_away")
+        .await;
+    let run = tokio::spawn({
+        let engine = Arc::clone(&engine);
+        async move { engine.run_once().await }
+    });
+    // Claimed: from here on its run reads the inventory, which is not there.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while engine.get(&account, &id).await.unwrap().unwrap().status == Status::Init {
+        assert!(std::time::Instant::now() < deadline, "never claimed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    schema
+        .execute("ALTER TABLE resources_away RENAME TO resources")
+        .await;
+
+    assert_eq!(run.await.unwrap().unwrap(), 1);
+    let op = engine.get(&account, &id).await.unwrap().unwrap();
+    assert_eq!(op.status, Status::Success, "{}", op.message);
+    let renamed = store.resource(&key).await.unwrap().unwrap();
+    assert_eq!(renamed.properties["instance_name"], "renamed");
 }
 
 /// Issue 11 item 1: an operation acts in its target's application, whatever the request says,
