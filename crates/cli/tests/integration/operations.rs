@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::common::{
-    OTHER_ROOT, ROOT, RUNNING_INSTANCE, TestDir, add_tags, arguments, execute_params, operation_id,
-    state,
+    OTHER_ROOT, ROOT, RUNNING_INSTANCE, TestDir, add_tags, arguments, execute_params, is_final,
+    operation_id, state,
 };
 
 /// Long enough for an unloaded operation to finish; the tests poll, so this is only a cap.
@@ -94,6 +94,39 @@ latency = "300ms"
         .result(ROOT, data["OperationId"].as_str().unwrap())
         .await;
     assert_eq!(again.data(), data);
+}
+
+#[tokio::test]
+async fn execute_operation_sync_answers_within_two_seconds_by_default() {
+    // The Node.js SDK cores give up after 3 s: an operation slower than that must still be
+    // answered (RUNNING, with its id) before, when the file leaves sync_wait out.
+    let dir = TestDir::new();
+    let config = dir.config(
+        r#"
+[[operations.emulation]]
+service = "ecs"
+operation = "rename"
+latency = "3s"
+"#,
+    );
+    let server = dir.serve(&config).await;
+
+    let started = Instant::now();
+    let reply = server
+        .execute(
+            "ExecuteOperationSync",
+            "rename",
+            &json!({"instanceId": RUNNING_INSTANCE, "instance_name": "slow"}),
+        )
+        .await;
+    let elapsed = started.elapsed();
+    let data = reply.data();
+    assert!(!is_final(data), "{data}");
+    assert!(data["OperationId"].as_str().unwrap().starts_with("op_"));
+    assert!(
+        (Duration::from_secs(2)..Duration::from_millis(2700)).contains(&elapsed),
+        "answered after {elapsed:?}"
+    );
 }
 
 #[tokio::test]
