@@ -112,7 +112,7 @@ async fn health_and_readiness_answer_unsigned_and_reveal_nothing() {
 }
 
 /// The value of the sample `name{labels}` in a Prometheus text page, 0 when absent.
-fn sample(page: &str, series: &str) -> f64 {
+pub(crate) fn sample(page: &str, series: &str) -> f64 {
     page.lines()
         .find_map(|line| {
             line.strip_prefix(series)?
@@ -125,7 +125,7 @@ fn sample(page: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-async fn scrape(server: &crate::common::Server) -> String {
+pub(crate) async fn scrape(server: &crate::common::Server) -> String {
     let request = format!(
         "GET /metrics HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
         server.host()
