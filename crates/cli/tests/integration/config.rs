@@ -1,10 +1,12 @@
 //! product.md "Configuration" from the command line: a bad file stops `bpops serve` with a
-//! message naming what is wrong, and without a file the first start creates an account and
-//! prints its key once, later starts reuse it silently.
+//! message naming what is wrong, and without a file the first start creates an account with
+//! a demo application and prints its key once, later starts reuse it silently.
 
 use std::ffi::OsString;
 
-use crate::common::{Key, TestDir};
+use serde_json::json;
+
+use crate::common::{Key, TestDir, add_tags, operation_id};
 
 #[tokio::test]
 async fn a_dangling_reference_stops_serve_naming_table_entry_and_problem() {
@@ -54,8 +56,8 @@ async fn without_a_config_the_first_start_prints_a_key_once_and_later_starts_reu
 
     let first = dir.serve_without_config().await;
     let printed = first.stdout_so_far();
-    let id = printed_value(&printed, "AccessKeyId:");
-    let secret = printed_value(&printed, "AccessKeySecret:");
+    let id = printed_value(&printed, "export ALIBABA_CLOUD_ACCESS_KEY_ID=");
+    let secret = printed_value(&printed, "export ALIBABA_CLOUD_ACCESS_KEY_SECRET=");
     assert!(printed.contains("Created account "), "{printed}");
     let key = Key {
         id: &id,
@@ -68,12 +70,100 @@ async fn without_a_config_the_first_start_prints_a_key_once_and_later_starts_reu
     second.call(key, "ListServices", &[]).await.assert_ok();
     let output = second.kill().await;
     assert!(!output.stdout.contains(&secret), "{}", output.stdout);
-    assert!(
-        !output.stdout.contains("AccessKeySecret"),
-        "{}",
-        output.stdout
-    );
+    assert!(!output.stdout.contains("export "), "{}", output.stdout);
     assert!(!output.stderr.contains(&secret), "the logs show the secret");
+}
+
+#[tokio::test]
+async fn without_a_config_the_demo_instance_takes_operations() {
+    let dir = TestDir::new();
+    let server = dir.serve_without_config().await;
+    let printed = server.stdout_so_far();
+    let id = printed_value(&printed, "export ALIBABA_CLOUD_ACCESS_KEY_ID=");
+    let secret = printed_value(&printed, "export ALIBABA_CLOUD_ACCESS_KEY_SECRET=");
+    let key = Key {
+        id: &id,
+        secret: &secret,
+    };
+    let attributes = add_tags("i-web1", json!({"env": "prod"})).to_string();
+    let reply = server
+        .call(
+            key,
+            "ExecuteOperationASync",
+            &[
+                ("ServiceType", "ecs"),
+                ("Operation", "addTags"),
+                ("ApplicationId", "APP-WEB"),
+                ("Attributes", &attributes),
+            ],
+        )
+        .await;
+    let op = operation_id(&reply);
+    let data = server
+        .wait_final(key, &op, std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(data["Status"], "SUCCESS", "{data}");
+}
+
+#[tokio::test]
+async fn data_with_a_postgres_storage_url_is_refused_naming_both() {
+    let dir = TestDir::new();
+    let cluster = dir.write(
+        "cluster.toml",
+        "[storage]\nurl = \"postgres://bpops:hunter2@db.internal:5432/bpops\"\n",
+    );
+    let data = dir.path().join("data");
+    let exited = dir
+        .serve_until_exit(&[
+            OsString::from("--config"),
+            cluster.into(),
+            OsString::from("--data"),
+            data.clone().into(),
+        ])
+        .await;
+    assert!(!exited.status.success(), "{}", exited.stderr);
+    for expected in [
+        "--data",
+        "postgres://bpops:<redacted>@db.internal:5432/bpops",
+    ] {
+        assert!(
+            exited.stderr.contains(expected),
+            "stderr lacks {expected:?}:\n{}",
+            exited.stderr
+        );
+    }
+    assert!(!exited.stderr.contains("hunter2"), "{}", exited.stderr);
+    assert!(!exited.stdout.contains("listening on"), "{}", exited.stdout);
+    assert!(!data.exists(), "no SQLite database was created");
+}
+
+#[tokio::test]
+async fn a_busy_port_on_first_start_fails_without_a_key_and_a_later_start_prints_it() {
+    let dir = TestDir::new();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = busy.local_addr().unwrap().to_string();
+    let data = OsString::from(dir.path().join("data"));
+    let exited = dir
+        .serve_on_until_exit(&address, &[OsString::from("--data"), data])
+        .await;
+    assert!(!exited.status.success(), "{}", exited.stdout);
+    assert!(exited.stderr.contains(&address), "{}", exited.stderr);
+    assert!(
+        !exited.stdout.contains("ALIBABA_CLOUD_ACCESS_KEY"),
+        "a key was shown though the server never served:\n{}",
+        exited.stdout
+    );
+    drop(busy);
+
+    let server = dir.serve_without_config().await;
+    let printed = server.stdout_so_far();
+    let id = printed_value(&printed, "export ALIBABA_CLOUD_ACCESS_KEY_ID=");
+    let secret = printed_value(&printed, "export ALIBABA_CLOUD_ACCESS_KEY_SECRET=");
+    let key = Key {
+        id: &id,
+        secret: &secret,
+    };
+    server.call(key, "ListServices", &[]).await.assert_ok();
 }
 
 #[tokio::test]
