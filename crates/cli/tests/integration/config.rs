@@ -6,7 +6,7 @@ use std::ffi::OsString;
 
 use serde_json::json;
 
-use crate::common::{Key, TestDir, add_tags, operation_id};
+use crate::common::{Exited, Key, TestDir, add_tags, operation_id};
 
 #[tokio::test]
 async fn a_dangling_reference_stops_serve_naming_table_entry_and_problem() {
@@ -22,20 +22,15 @@ resource_group = "rg-nowhere"
     let exited = dir
         .serve_until_exit(&[OsString::from("--config"), config.into()])
         .await;
-    assert!(!exited.status.success(), "{}", exited.stderr);
     // APP-LOST is the third [[applications]] entry of the file.
-    for expected in [
-        "[[applications]] entry 3 (APP-LOST)",
-        "\"rg-nowhere\"",
-        "does not exist",
-    ] {
-        assert!(
-            exited.stderr.contains(expected),
-            "stderr lacks {expected:?}:\n{}",
-            exited.stderr
-        );
-    }
-    assert!(!exited.stdout.contains("listening on"), "{}", exited.stdout);
+    assert_refused(
+        &exited,
+        &[
+            "[[applications]] entry 3 (APP-LOST)",
+            "\"rg-nowhere\"",
+            "does not exist",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -45,9 +40,7 @@ async fn an_unknown_key_is_refused_by_name() {
     let exited = dir
         .serve_until_exit(&[OsString::from("--config"), config.into()])
         .await;
-    assert!(!exited.status.success(), "{}", exited.stderr);
-    assert!(exited.stderr.contains("retnetion"), "{}", exited.stderr);
-    assert!(!exited.stdout.contains("listening on"), "{}", exited.stdout);
+    assert_refused(&exited, &["retnetion"]);
 }
 
 #[tokio::test]
@@ -121,19 +114,14 @@ async fn data_with_a_postgres_storage_url_is_refused_naming_both() {
             data.clone().into(),
         ])
         .await;
-    assert!(!exited.status.success(), "{}", exited.stderr);
-    for expected in [
-        "--data",
-        "postgres://bpops:<redacted>@db.internal:5432/bpops",
-    ] {
-        assert!(
-            exited.stderr.contains(expected),
-            "stderr lacks {expected:?}:\n{}",
-            exited.stderr
-        );
-    }
+    assert_refused(
+        &exited,
+        &[
+            "--data",
+            "postgres://bpops:<redacted>@db.internal:5432/bpops",
+        ],
+    );
     assert!(!exited.stderr.contains("hunter2"), "{}", exited.stderr);
-    assert!(!exited.stdout.contains("listening on"), "{}", exited.stdout);
     assert!(!data.exists(), "no SQLite database was created");
 }
 
@@ -185,6 +173,19 @@ async fn the_example_configuration_serves_with_its_root_key() {
     };
     server.call(root, "ListServices", &[]).await.assert_ok();
     assert!(data.join("bpops.db").exists(), "--data wins over [storage]");
+}
+
+/// Asserts `bpops serve` stopped without serving, its error naming each of `expected`.
+fn assert_refused(exited: &Exited, expected: &[&str]) {
+    assert!(!exited.status.success(), "{}", exited.stderr);
+    for expected in expected {
+        assert!(
+            exited.stderr.contains(expected),
+            "stderr lacks {expected:?}:\n{}",
+            exited.stderr
+        );
+    }
+    assert!(!exited.stdout.contains("listening on"), "{}", exited.stdout);
 }
 
 /// The value after `label` on the line that has it.

@@ -11,7 +11,7 @@ use crate::cli::{bpops, json as printed_json};
 use crate::common::{
     APP, OTHER_ROOT, READER, ROOT, RUNNING_INSTANCE, Reply, Server, TestDir, add_tags,
 };
-use crate::waiting::{sample, scrape};
+use crate::waiting::{increase, scrape};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -323,14 +323,10 @@ async fn an_operation_cancelled_while_init_is_counted_as_finished() {
 
     let finished =
         "bpops_operations_finished_total{service=\"ecs\",operation=\"addTags\",status=\"FAILURE\"}";
-    assert_eq!(
-        sample(&after, finished) - sample(&before, finished),
-        1.0,
-        "{after}"
-    );
+    assert_eq!(increase(&before, &after, finished), 1.0, "{after}");
     // It never ran, so it took no execution time.
     let executed = "bpops_operation_execution_seconds_count{service=\"ecs\",operation=\"addTags\"}";
-    assert_eq!(sample(&after, executed), 0.0, "{after}");
+    assert_eq!(increase(&before, &after, executed), 0.0, "{after}");
 }
 
 #[tokio::test]
