@@ -49,35 +49,27 @@ async fn without_a_config_the_first_start_prints_a_key_once_and_later_starts_reu
 
     let first = dir.serve_without_config().await;
     let printed = first.stdout_so_far();
-    let id = printed_value(&printed, "export ALIBABA_CLOUD_ACCESS_KEY_ID=");
-    let secret = printed_value(&printed, "export ALIBABA_CLOUD_ACCESS_KEY_SECRET=");
     assert!(printed.contains("Created account "), "{printed}");
-    let key = Key {
-        id: &id,
-        secret: &secret,
-    };
+    let printed = PrintedKey::from_stdout(&printed);
+    let key = printed.key();
+    let secret = &printed.secret;
     first.call(key, "ListServices", &[]).await.assert_ok();
     first.kill().await;
 
     let second = dir.serve_without_config().await;
     second.call(key, "ListServices", &[]).await.assert_ok();
     let output = second.kill().await;
-    assert!(!output.stdout.contains(&secret), "{}", output.stdout);
+    assert!(!output.stdout.contains(secret), "{}", output.stdout);
     assert!(!output.stdout.contains("export "), "{}", output.stdout);
-    assert!(!output.stderr.contains(&secret), "the logs show the secret");
+    assert!(!output.stderr.contains(secret), "the logs show the secret");
 }
 
 #[tokio::test]
 async fn without_a_config_the_demo_instance_takes_operations() {
     let dir = TestDir::new();
     let server = dir.serve_without_config().await;
-    let printed = server.stdout_so_far();
-    let id = printed_value(&printed, "export ALIBABA_CLOUD_ACCESS_KEY_ID=");
-    let secret = printed_value(&printed, "export ALIBABA_CLOUD_ACCESS_KEY_SECRET=");
-    let key = Key {
-        id: &id,
-        secret: &secret,
-    };
+    let printed = PrintedKey::from_stdout(&server.stdout_so_far());
+    let key = printed.key();
     let attributes = add_tags("i-web1", json!({"env": "prod"})).to_string();
     let reply = server
         .call(
@@ -134,8 +126,7 @@ async fn a_busy_port_on_first_start_fails_without_a_key_and_a_later_start_prints
     let exited = dir
         .serve_on_until_exit(&address, &[OsString::from("--data"), data])
         .await;
-    assert!(!exited.status.success(), "{}", exited.stdout);
-    assert!(exited.stderr.contains(&address), "{}", exited.stderr);
+    assert_refused(&exited, &[&address]);
     assert!(
         !exited.stdout.contains("ALIBABA_CLOUD_ACCESS_KEY"),
         "a key was shown though the server never served:\n{}",
@@ -144,13 +135,8 @@ async fn a_busy_port_on_first_start_fails_without_a_key_and_a_later_start_prints
     drop(busy);
 
     let server = dir.serve_without_config().await;
-    let printed = server.stdout_so_far();
-    let id = printed_value(&printed, "export ALIBABA_CLOUD_ACCESS_KEY_ID=");
-    let secret = printed_value(&printed, "export ALIBABA_CLOUD_ACCESS_KEY_SECRET=");
-    let key = Key {
-        id: &id,
-        secret: &secret,
-    };
+    let printed = PrintedKey::from_stdout(&server.stdout_so_far());
+    let key = printed.key();
     server.call(key, "ListServices", &[]).await.assert_ok();
 }
 
@@ -186,6 +172,28 @@ fn assert_refused(exited: &Exited, expected: &[&str]) {
         );
     }
     assert!(!exited.stdout.contains("listening on"), "{}", exited.stdout);
+}
+
+/// The key of the `export` lines a first start prints.
+struct PrintedKey {
+    id: String,
+    secret: String,
+}
+
+impl PrintedKey {
+    fn from_stdout(stdout: &str) -> PrintedKey {
+        PrintedKey {
+            id: printed_value(stdout, "export ALIBABA_CLOUD_ACCESS_KEY_ID="),
+            secret: printed_value(stdout, "export ALIBABA_CLOUD_ACCESS_KEY_SECRET="),
+        }
+    }
+
+    fn key(&self) -> Key<'_> {
+        Key {
+            id: &self.id,
+            secret: &self.secret,
+        }
+    }
 }
 
 /// The value after `label` on the line that has it.
