@@ -184,6 +184,7 @@ class Server:
     host: str
     port: int
     stderr_path: Path
+    printed: list[str] = field(default_factory=list)  # stdout up to `listening on`
     _instances: itertools.count = field(default_factory=itertools.count)
     _lbs: itertools.count = field(default_factory=itertools.count)
 
@@ -222,18 +223,25 @@ class Server:
 def start_server(workdir: Path, config: dict) -> Server:
     """Writes `config` (its storage URL filled in) to workdir/bpops.toml and runs
     `bpops serve` on an ephemeral loopback port; returns once it prints `listening on`."""
-    if not BPOPS_BIN.exists():
-        raise RuntimeError(f"bpops binary not found at {BPOPS_BIN} (build it, or set BPOPS_BIN)")
     workdir.mkdir(parents=True, exist_ok=True)
     config = dict(config)
     config["storage"] = {"url": "sqlite://" + str((workdir / "bpops.db").resolve())}
     config_path = workdir / "bpops.toml"
     config_path.write_text(dump_toml(config))
+    args = ["serve", "--config", str(config_path),
+            "--listen", "127.0.0.1:0", "--data", str(workdir / "data")]
+    return launch(workdir, args, f"--- config ---\n{config_path.read_text()[:3000]}")
+
+
+def launch(workdir: Path, args: list[str], context: str = "") -> Server:
+    """Runs `bpops <args>` in workdir; returns once it prints `listening on`, with what it
+    printed before in `Server.printed`. `context` is added to the error when it does not."""
+    if not BPOPS_BIN.exists():
+        raise RuntimeError(f"bpops binary not found at {BPOPS_BIN} (build it, or set BPOPS_BIN)")
     stderr_path = workdir / "stderr.log"
     stderr_file = open(stderr_path, "wb")
     proc = subprocess.Popen(
-        [str(BPOPS_BIN), "serve", "--config", str(config_path),
-         "--listen", "127.0.0.1:0", "--data", str(workdir / "data")],
+        [str(BPOPS_BIN), *args],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr_file,
         cwd=workdir,
     )
@@ -265,15 +273,15 @@ def start_server(workdir: Path, config: dict) -> Server:
         seen.append(line)
         match = LISTENING_RE.search(line)
         if match:
-            return Server(workdir, proc, match.group(1), int(match.group(2)), stderr_path)
-    server = Server(workdir, proc, "", 0, stderr_path)
+            return Server(workdir, proc, match.group(1), int(match.group(2)), stderr_path, seen)
+    server = Server(workdir, proc, "", 0, stderr_path, seen)
     try:
         server.stop()
     except subprocess.TimeoutExpired:
         pass
     raise RuntimeError(
-        f"bpops serve {why}\n--- stdout ---\n{''.join(seen)}\n--- stderr ---\n"
-        f"{server.stderr()[-6000:]}\n--- config ---\n{config_path.read_text()[:3000]}")
+        f"bpops {' '.join(args)} {why}\n--- stdout ---\n{''.join(seen)}\n--- stderr ---\n"
+        f"{server.stderr()[-6000:]}\n{context}")
 
 
 # --------------------------------------------------------------------------------------------

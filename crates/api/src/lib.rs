@@ -48,7 +48,9 @@ use crate::nonces::Nonces;
 /// Request-path settings. Every limit here is the server's: no request can raise or lift one.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// The longest ExecuteOperationSync waits before answering with the current status.
+    /// The longest ExecuteOperationSync waits before answering with the current status. The
+    /// default, 2 s, answers inside every official SDK's default timeout (the Node.js cores
+    /// stop reading after 3 s); a longer wait is the operator's explicit choice.
     pub sync_wait: Duration,
     /// How far a request's timestamp may be from the server's clock.
     pub clock_skew: Duration,
@@ -86,7 +88,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            sync_wait: Duration::from_secs(5),
+            sync_wait: Duration::from_secs(2),
             clock_skew: Duration::from_secs(15 * 60),
             max_body: 1024 * 1024,
             linger_bytes: 16 * 1024 * 1024,

@@ -20,7 +20,12 @@ pub enum Outcome {
     OperationFailed,
     /// The operation id is unknown or expired.
     Unknown,
+    /// `wait --timeout` ran out before the operation was final.
+    TimedOut,
 }
+
+const ACCESS_KEY_ID_VAR: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
+const ACCESS_KEY_SECRET_VAR: &str = "ALIBABA_CLOUD_ACCESS_KEY_SECRET";
 
 /// Where to connect and how to print, shared by every client command.
 #[derive(Args, Clone)]
@@ -29,11 +34,11 @@ pub struct ClientArgs {
     #[arg(long, env = "BPOPS_ENDPOINT", default_value = "http://127.0.0.1:8080")]
     endpoint: String,
     /// AccessKeyId to sign with.
-    #[arg(long, env = "ALIBABA_CLOUD_ACCESS_KEY_ID")]
-    access_key_id: String,
+    #[arg(long, env = ACCESS_KEY_ID_VAR)]
+    access_key_id: Option<String>,
     /// AccessKeySecret to sign with.
-    #[arg(long, env = "ALIBABA_CLOUD_ACCESS_KEY_SECRET", hide_env_values = true)]
-    access_key_secret: String,
+    #[arg(long, env = ACCESS_KEY_SECRET_VAR, hide_env_values = true)]
+    access_key_secret: Option<String>,
     /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
@@ -46,7 +51,8 @@ pub enum ClientCommand {
     Exec(ExecArgs),
     /// Show an operation's result.
     Get(IdArgs),
-    /// Wait until an operation is final; exit 0 on SUCCESS, 1 on FAILURE, 3 when unknown.
+    /// Wait until an operation is final; exit 0 on SUCCESS, 1 on FAILURE, 3 when unknown, 4
+    /// when `--timeout` runs out first.
     Wait(WaitArgs),
     /// List your operations, newest first (ListExecuteOperations).
     List(ListArgs),
@@ -185,12 +191,21 @@ pub fn run(command: ClientCommand) -> anyhow::Result<Outcome> {
     })
 }
 
-fn connect(args: &ClientArgs) -> Result<Client, CallError> {
-    Client::new(Credentials {
+fn connect(args: &ClientArgs) -> anyhow::Result<Client> {
+    // Checked here rather than by clap, whose message would name only the flags.
+    let (Some(access_key_id), Some(access_key_secret)) =
+        (&args.access_key_id, &args.access_key_secret)
+    else {
+        anyhow::bail!(
+            "no AccessKey: set {ACCESS_KEY_ID_VAR} and {ACCESS_KEY_SECRET_VAR} (or pass \
+             --access-key-id and --access-key-secret)"
+        );
+    };
+    Ok(Client::new(Credentials {
         endpoint: args.endpoint.clone(),
-        access_key_id: args.access_key_id.clone(),
-        access_key_secret: args.access_key_secret.clone(),
-    })
+        access_key_id: access_key_id.clone(),
+        access_key_secret: access_key_secret.clone(),
+    })?)
 }
 
 async fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
@@ -238,8 +253,9 @@ async fn get(args: IdArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Waits for a final status. Each request asks the server to hold the answer until the
-/// operation finishes (`WaitSeconds`); a server that answers at once is asked again no more
-/// than four times a second.
+/// operation finishes (`WaitSeconds`: the time left, rounded up, at most [`MAX_WAIT`]); a
+/// server that answers at once is asked again no more than four times a second. With a
+/// timeout, a request still pending at the deadline is dropped and the status read at once.
 async fn wait(
     client: &Client,
     args: &ClientArgs,
@@ -247,16 +263,22 @@ async fn wait(
     timeout: Option<Duration>,
 ) -> anyhow::Result<Outcome> {
     const MIN_INTERVAL: Duration = Duration::from_millis(250);
+    const MAX_WAIT: Duration = Duration::from_secs(10);
     let started = Instant::now();
+    let deadline = timeout.map(|limit| started + limit);
     let progress = output::Progress::new(std::io::stderr().is_terminal());
     loop {
         let asked = Instant::now();
-        let answer = client
-            .call(
-                "GetExecuteOperationResult",
-                &[("OperationId", id), ("WaitSeconds", "10")],
-            )
-            .await?;
+        let left = deadline.map_or(MAX_WAIT, |d| d.saturating_duration_since(asked));
+        let wait_seconds = left.min(MAX_WAIT).as_millis().div_ceil(1000).to_string();
+        let waiting = read_result(client, id, &wait_seconds);
+        let answer = match deadline {
+            None => waiting.await?,
+            Some(deadline) => match tokio::time::timeout_at(deadline.into(), waiting).await {
+                Ok(answer) => answer?,
+                Err(_) => read_result(client, id, "0").await?,
+            },
+        };
         let Some(data) = answer.get("Data") else {
             progress.clear();
             return unknown(id, args.json);
@@ -272,33 +294,55 @@ async fn wait(
             });
         }
         progress.show(id, status, started.elapsed());
-        if timeout.is_some_and(|limit| started.elapsed() >= limit) {
+        if let Some(limit) = timeout
+            && started.elapsed() >= limit
+        {
             progress.clear();
-            anyhow::bail!("{id} is still {status} after {:?}", started.elapsed());
+            if args.json {
+                output::json(data);
+            }
+            eprintln!(
+                "bpops: timed out after {}: {id} is still {status}",
+                humantime::format_duration(limit)
+            );
+            return Ok(Outcome::TimedOut);
         }
-        tokio::time::sleep(MIN_INTERVAL.saturating_sub(asked.elapsed())).await;
+        let next = asked + MIN_INTERVAL;
+        tokio::time::sleep_until(deadline.map_or(next, |d| d.min(next)).into()).await;
     }
+}
+
+/// GetExecuteOperationResult of `id`, held by the server up to `wait_seconds`.
+async fn read_result(client: &Client, id: &str, wait_seconds: &str) -> Result<Value, CallError> {
+    client
+        .call(
+            "GetExecuteOperationResult",
+            &[("OperationId", id), ("WaitSeconds", wait_seconds)],
+        )
+        .await
 }
 
 async fn list_operations(args: ListArgs) -> anyhow::Result<Outcome> {
     let client = connect(&args.client)?;
     let max_results = args.max_results.map(|n| n.to_string());
-    let mut filters: Vec<(&str, &str)> = Vec::new();
-    for (name, value) in [
-        ("Status", &args.status),
-        ("ServiceType", &args.service),
-        ("Operation", &args.operation),
-        ("ApplicationId", &args.application),
-        ("MaxResults", &max_results),
-    ] {
-        if let Some(value) = value {
-            filters.push((name, value));
-        }
-    }
+    // (flag, parameter, value): the request's filters, and the "more" hint's flags.
+    let filters: Vec<(&str, &str, &str)> = [
+        ("--status", "Status", &args.status),
+        ("--service", "ServiceType", &args.service),
+        ("--operation", "Operation", &args.operation),
+        ("--application", "ApplicationId", &args.application),
+        ("--max-results", "MaxResults", &max_results),
+    ]
+    .into_iter()
+    .filter_map(|(flag, name, value)| Some((flag, name, value.as_deref()?)))
+    .collect();
     let mut operations = Vec::new();
     let mut token = args.next_token.clone();
     let data = loop {
-        let mut params = filters.clone();
+        let mut params: Vec<(&str, &str)> = filters
+            .iter()
+            .map(|(_, name, value)| (*name, *value))
+            .collect();
         if let Some(token) = &token {
             params.push(("NextToken", token));
         }
@@ -346,9 +390,25 @@ async fn list_operations(args: ListArgs) -> anyhow::Result<Outcome> {
         &rows,
     );
     if let Some(token) = token {
-        eprintln!("more: bpops list --next-token {token} (or --all)");
+        // The next page with the same filters and page size, as a command to paste.
+        let mut next = String::from("bpops list");
+        for (flag, _, value) in &filters {
+            next.push_str(&format!(" {flag} {}", shell_word(value)));
+        }
+        next.push_str(&format!(" --next-token {}", shell_word(&token)));
+        eprintln!("more: {next} (or --all)");
     }
     Ok(Outcome::Done)
+}
+
+/// `word` as one shell word: as is when it holds only safe characters, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_.,:/=+@%".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 async fn cancel(args: IdArgs) -> anyhow::Result<Outcome> {
@@ -431,7 +491,9 @@ fn attributes(base: Option<&str>, attrs: &[String]) -> anyhow::Result<String> {
         None => Map::new(),
         Some(text) => match serde_json::from_str(text) {
             Ok(Value::Object(object)) => object,
-            _ => anyhow::bail!("--attributes-json must be a JSON object"),
+            Ok(_) => anyhow::bail!("--attributes-json must be a JSON object"),
+            // serde_json names the problem and where: "… at line 1 column 2".
+            Err(e) => anyhow::bail!("--attributes-json is not valid JSON: {e}"),
         },
     };
     for attr in attrs {

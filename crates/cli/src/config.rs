@@ -68,7 +68,9 @@ pub struct RawStorage {
 pub struct RawOperations {
     /// How long results stay readable after an operation finishes (humantime, default 1h).
     pub retention: Option<String>,
-    /// The longest ExecuteOperationSync waits (humantime, default 5s).
+    /// The longest ExecuteOperationSync waits (humantime, default 2s): the answer must reach
+    /// the caller before its SDK gives up (the Node.js cores after 3 s by default, the Python
+    /// SDKs after 10 s), else it gets no OperationId while the operation runs.
     pub sync_wait: Option<String>,
     /// How long a node's claim on a running operation holds unless renewed (humantime,
     /// default 30s); another node takes the operation over after it.
@@ -225,24 +227,33 @@ pub enum StorageUrl {
     Postgres(String),
 }
 
-/// The URL's password, if any, is a secret.
-impl std::fmt::Debug for StorageUrl {
+/// The URL's password, if any, is a secret: shown as `<redacted>`.
+impl std::fmt::Display for StorageUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StorageUrl::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            StorageUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
             StorageUrl::Postgres(url) => {
                 // postgres://user:secret@host/db → postgres://user:<redacted>@host/db
                 let userinfo = url.find("://").map(|i| i + 3).zip(url.rfind('@'));
                 let password = userinfo
                     .filter(|(start, at)| start < at)
                     .and_then(|(start, at)| url[start..at].find(':').map(|c| (start + c, at)));
-                let redacted = match password {
-                    Some((colon, at)) => format!("{}:<redacted>{}", &url[..colon], &url[at..]),
-                    None => url.clone(),
-                };
-                f.debug_tuple("Postgres").field(&redacted).finish()
+                match password {
+                    Some((colon, at)) => write!(f, "{}:<redacted>{}", &url[..colon], &url[at..]),
+                    None => f.write_str(url),
+                }
             }
         }
+    }
+}
+
+impl std::fmt::Debug for StorageUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self {
+            StorageUrl::Sqlite(_) => "Sqlite",
+            StorageUrl::Postgres(_) => "Postgres",
+        };
+        f.debug_tuple(kind).field(&self.to_string()).finish()
     }
 }
 
@@ -355,17 +366,21 @@ impl RawConfig {
         if engine.retention.is_zero() {
             bail!("[operations] retention must be longer than zero");
         }
+        let defaults = bpops_api::Settings::default();
         let api = bpops_api::Settings {
             sync_wait: duration(
                 "operations",
                 "sync_wait",
                 self.operations.sync_wait.as_deref(),
-                Duration::from_secs(5),
+                defaults.sync_wait,
             )?,
-            ..bpops_api::Settings::default()
+            ..defaults
         };
         if api.sync_wait >= Duration::from_secs(10) {
-            bail!("[operations] sync_wait must be shorter than 10s, the SDKs' read timeout");
+            bail!(
+                "[operations] sync_wait must be shorter than 10s, the Python SDKs' default read \
+                 timeout (the Node.js SDK cores stop reading after 3s)"
+            );
         }
         for (n, e) in self.operations.emulation.iter().enumerate() {
             let at = format!(
@@ -673,7 +688,7 @@ mod tests {
     fn an_empty_file_gives_defaults() {
         let config = check("").unwrap();
         assert_eq!(config.engine.retention, Duration::from_secs(3600));
-        assert_eq!(config.api.sync_wait, Duration::from_secs(5));
+        assert_eq!(config.api.sync_wait, Duration::from_secs(2));
         assert_eq!(config.engine.shutdown_grace, Duration::from_secs(10));
         assert_eq!(config.listen, None);
         assert_eq!(config.storage, None);

@@ -53,12 +53,14 @@ fn main() -> ExitCode {
 }
 
 /// Exit statuses of the client commands: 0 done (SUCCESS when waiting), 1 FAILURE, 2 usage or
-/// transport error (clap uses 2 for usage errors too), 3 unknown or expired operation.
+/// transport error (clap uses 2 for usage errors too), 3 unknown or expired operation, 4 a
+/// `wait --timeout` that ran out.
 fn client_exit(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::OperationFailed) => ExitCode::from(1),
         Ok(Outcome::Unknown) => ExitCode::from(3),
+        Ok(Outcome::TimedOut) => ExitCode::from(4),
         Err(e) => {
             eprintln!("bpops: {e:#}");
             ExitCode::from(2)

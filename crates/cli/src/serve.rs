@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use bpops_engine::{Engine, SystemClock};
-use bpops_iam::{AccessKey, Directory, Principal, Secret};
-use bpops_store::{AccountId, BootstrapKey, Store};
+use bpops_iam::{AccessKey, Application, Directory, Principal, Secret};
+use bpops_store::{AccountId, BootstrapKey, Resource, ResourceKey, Store};
 use bpops_store_postgres::{DEFAULT_POOL_SIZE, PgStore};
 use bpops_store_sqlite::SqliteStore;
 use clap::Args;
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, StorageUrl};
@@ -74,6 +75,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => config::parse("")?,
     };
     let (listen, storage) = merge_overrides(&args, &config)?;
+    // N.B. bound before anything is created: a first start that cannot serve must not
+    // create (and show) a key that is then never used.
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let local = listener.local_addr()?;
     let store = open_store(&storage).await?;
     store
         .seed_resources(&config.resources)
@@ -92,10 +99,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(SystemClock),
     );
     let app = bpops_api::App::new(Arc::clone(&engine), Arc::new(directory), config.api);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listening on {listen}"))?;
-    let local = listener.local_addr()?;
 
     let shutdown = CancellationToken::new();
     let mut engine_tasks = engine.start(shutdown.clone());
@@ -122,13 +125,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--listen` and `--data` win over the file, which wins over the defaults.
+/// `--listen` and `--data` win over the file, which wins over the defaults. `--data` never
+/// replaces a PostgreSQL database: that would turn a node of a cluster into a standalone one.
 fn merge_overrides(args: &ServeArgs, config: &Config) -> anyhow::Result<(SocketAddr, StorageUrl)> {
     let listen = match (args.listen, config.listen) {
         (Some(addr), _) | (None, Some(addr)) => addr,
         (None, None) => DEFAULT_LISTEN.parse().expect("the default address parses"),
     };
     let storage = match (&args.data, &config.storage) {
+        (Some(dir), Some(url @ StorageUrl::Postgres(_))) => anyhow::bail!(
+            "--data {} cannot be combined with [storage] url = {url}: --data is the directory \
+             of an embedded SQLite database, which the other nodes would not see; drop --data \
+             to use the PostgreSQL database",
+            dir.display()
+        ),
         (Some(dir), _) => StorageUrl::Sqlite(dir.join("bpops.db")),
         (None, Some(url)) => url.clone(),
         (None, None) => StorageUrl::Sqlite(PathBuf::from(DEFAULT_DATA).join("bpops.db")),
@@ -159,7 +169,8 @@ pub(crate) async fn open_store(url: &StorageUrl) -> anyhow::Result<Arc<dyn Store
 }
 
 /// Without a configuration file: one account and its root key, created on the first start
-/// and printed once, then reused.
+/// and printed once, then reused; and a demo in it (an application with an ECS instance), so
+/// the README's first example runs as pasted.
 async fn bootstrap_directory(store: &dyn Store) -> anyhow::Result<Directory> {
     let candidate = BootstrapKey {
         account: AccountId::new(format!("1{}", random_chars(b"0123456789", 15))),
@@ -170,17 +181,35 @@ async fn bootstrap_directory(store: &dyn Store) -> anyhow::Result<Directory> {
         .bootstrap_key(&candidate)
         .await
         .context("reading the bootstrap key")?;
+    // Seeded at every start, as a file's resources are: a start that stopped after creating
+    // the key still gets it, and the instance keeps whatever operations did to it.
+    store
+        .seed_resources(&[demo_instance(&key.account)])
+        .await
+        .context("seeding the demo instance")?;
     if created {
         println!(
-            "Created account {} with a root AccessKey. The secret is shown only this once:",
+            "Created account {} with a root AccessKey, and a demo application {DEMO_APPLICATION} \
+             with the ECS instance {DEMO_INSTANCE}.",
             key.account
         );
-        println!("  AccessKeyId:     {}", key.access_key_id);
-        println!("  AccessKeySecret: {}", key.secret);
+        println!(
+            "The secret is shown only this once. The bpops client commands and the SDK \
+             examples read the key from these variables:"
+        );
+        println!("  export ALIBABA_CLOUD_ACCESS_KEY_ID={}", key.access_key_id);
+        println!("  export ALIBABA_CLOUD_ACCESS_KEY_SECRET={}", key.secret);
     } else {
         tracing::info!(account = %key.account, access_key_id = %key.access_key_id, "using the root key created on first start");
     }
     Ok(Directory::builder()
+        .application(
+            key.account.as_str(),
+            DEMO_APPLICATION,
+            Application {
+                resource_group: None,
+            },
+        )
         .key(AccessKey {
             id: key.access_key_id,
             secret: Secret::new(key.secret),
@@ -190,6 +219,31 @@ async fn bootstrap_directory(store: &dyn Store) -> anyhow::Result<Directory> {
             active: true,
         })
         .build())
+}
+
+const DEMO_APPLICATION: &str = "APP-WEB";
+const DEMO_INSTANCE: &str = "i-web1";
+
+/// The demo's running ECS instance, as `bpops.example.toml` declares it.
+fn demo_instance(account: &AccountId) -> Resource {
+    let properties = [
+        ("instance_name", "web-1"),
+        ("instance_type", "ecs.g7.large"),
+        ("status", "Running"),
+        ("region_id", "cn-hangzhou"),
+    ];
+    Resource {
+        key: ResourceKey {
+            account: account.clone(),
+            service: "ecs".to_owned(),
+            id: DEMO_INSTANCE.to_owned(),
+        },
+        application: DEMO_APPLICATION.to_owned(),
+        properties: properties
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), Value::from(value)))
+            .collect(),
+    }
 }
 
 const ALPHANUMERIC: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

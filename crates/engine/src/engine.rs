@@ -361,7 +361,11 @@ impl Engine {
             Cancelled::Requested(_) => {
                 self.running.cancel(id);
             }
-            Cancelled::NotFound | Cancelled::Ended(_) | Cancelled::AlreadyFinal(_) => {}
+            Cancelled::Ended(op) => {
+                self.metrics
+                    .ended_unrun(&op.service, &op.operation, op.status.as_str());
+            }
+            Cancelled::NotFound | Cancelled::AlreadyFinal(_) => {}
         }
         Ok(cancelled)
     }

@@ -85,16 +85,23 @@ impl EngineMetrics {
             .inc();
     }
 
+    /// An operation reached its final status after running for `seconds`.
     pub(crate) fn finished(&self, service: &str, operation: &str, status: &str, seconds: f64) {
+        self.ended_unrun(service, operation, status);
+        self.execution
+            .get_or_create(&self::labels(service, operation))
+            .observe(seconds);
+    }
+
+    /// An operation reached its final status without running (cancelled while `INIT`):
+    /// counted as finished, with no execution time.
+    pub(crate) fn ended_unrun(&self, service: &str, operation: &str, status: &str) {
         let labels = FinishedLabels {
             service: service.to_owned(),
             operation: operation.to_owned(),
             status: status.to_owned(),
         };
         self.finished.get_or_create(&labels).inc();
-        self.execution
-            .get_or_create(&self::labels(service, operation))
-            .observe(seconds);
     }
 
     pub(crate) fn swept(&self, n: usize) {

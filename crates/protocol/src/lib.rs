@@ -16,7 +16,7 @@
 //! The key decision is that everything the signature covers is derived from the request exactly
 //! as it arrived ([`signature::RawRequest`]): ACS3 hashes the raw body bytes and RPC signs the
 //! decoded parameters, and both are checked against the vectors in
-//! `shared/spec/signature-vectors.json` by `tests/vectors.rs`. The same code signs requests for
+//! `tests/signature-vectors.json` by `tests/vectors.rs`. The same code signs requests for
 //! the CLI and the tests ([`signature::sign_acs3`]), so client and server cannot drift apart.
 
 #![forbid(unsafe_code)]

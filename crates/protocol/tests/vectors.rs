@@ -1,12 +1,11 @@
-//! Replays every case of `shared/spec/signature-vectors.json` (raw requests captured from the
-//! official SDKs, plus documented mutations) through `inspect` and `verify`, and checks the
+//! Replays every case of `signature-vectors.json` beside this file (raw requests captured from
+//! the official SDKs, plus documented mutations; a copy of the spec's vectors, kept in the
+//! repository so a clone tests on its own) through `inspect` and `verify`, and checks the
 //! recorded canonical request, string to sign and signature along the way.
 //!
 //! Key lookup is the API's job, so a case whose `access_key_id` differs from the key the request
 //! names counts as refused ("unknown key"). The clock and nonce checks also live in the API and
 //! are not replayed: the vectors use a fixed 2024 timestamp and reuse nonces.
-
-use std::path::PathBuf;
 
 use bpops_protocol::signature::{
     self, Claim, RawRequest, Scheme, SignatureError, acs3_canonical_request, acs3_signature,
@@ -89,13 +88,8 @@ impl Case {
 }
 
 fn load() -> Vec<Case> {
-    // The shared folder sits beside the repository, wherever it is cloned.
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/spec/signature-vectors.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
-    let vectors: Vectors = serde_json::from_str(&text)
-        .unwrap_or_else(|error| panic!("cannot parse {}: {error}", path.display()));
+    let vectors: Vectors = serde_json::from_str(include_str!("signature-vectors.json"))
+        .unwrap_or_else(|error| panic!("cannot parse signature-vectors.json: {error}"));
     vectors.cases
 }
 

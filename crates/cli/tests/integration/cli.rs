@@ -2,10 +2,12 @@
 //! server, judged by exit status and output.
 
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{ROOT, RUNNING_INSTANCE, Server, TestDir};
+use crate::common::{ROOT, RUNNING_INSTANCE, Server, TestDir, add_tags};
+use crate::extensions::{SLOW_RENAME, running_rename};
 
 /// Runs `bpops <args>` against `server` with the root key from the environment.
 pub(crate) async fn bpops(server: &Server, args: &[&str]) -> Output {
@@ -169,4 +171,129 @@ async fn catalog_commands_print_tables_or_json() {
             .iter()
             .any(|r| r == "instance_name")
     );
+}
+
+#[tokio::test]
+async fn wait_gives_up_at_its_timeout_with_exit_4_and_a_human_duration() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config(SLOW_RENAME)).await;
+    let id = running_rename(&server).await;
+
+    let timed = |timeout: &'static str| {
+        let (server, id) = (&server, &id);
+        async move {
+            let started = Instant::now();
+            let output = bpops(server, &["wait", id, "--timeout", timeout]).await;
+            (started.elapsed(), output)
+        }
+    };
+    let ((one, one_out), (three, three_out)) = tokio::join!(timed("1s"), timed("3s"));
+    for (elapsed, output, limit, text) in [
+        (one, one_out, Duration::from_secs(1), "timed out after 1s"),
+        (
+            three,
+            three_out,
+            Duration::from_secs(3),
+            "timed out after 3s",
+        ),
+    ] {
+        assert_eq!(output.status.code(), Some(4), "{output:?}");
+        // The server is asked for the time left, never the whole 10 s.
+        assert!(
+            (limit..limit + Duration::from_millis(700)).contains(&elapsed),
+            "--timeout {limit:?} waited {elapsed:?}"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(text) && stderr.contains("RUNNING"),
+            "{stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_list_hint_is_the_next_page_with_the_same_filters_and_size() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config(SLOW_RENAME)).await;
+    running_rename(&server).await;
+    let mut queued = Vec::new();
+    for n in 0..3 {
+        let tags = serde_json::json!({"n": n.to_string()});
+        queued.push(
+            server
+                .submit("addTags", &add_tags(RUNNING_INSTANCE, tags))
+                .await,
+        );
+    }
+
+    let first = bpops(
+        &server,
+        &["list", "--operation", "addTags", "--max-results", "1"],
+    )
+    .await;
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    assert!(stdout(&first).contains(&queued[2]), "{}", stdout(&first));
+    let stderr = String::from_utf8_lossy(&first.stderr).into_owned();
+    let hint = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("more: "))
+        .unwrap_or_else(|| panic!("no hint: {stderr}"));
+    let command = hint.trim_end_matches(" (or --all)");
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(words[..2], ["bpops", "list"], "{hint}");
+
+    // The suggested command, run as printed, is the second page: one addTags.
+    let mut args = words[1..].to_vec();
+    args.push("--json");
+    let next = json(&bpops(&server, &args).await);
+    let listed: Vec<&str> = next["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| op["OperationId"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [queued[1].as_str()], "{hint}");
+}
+
+#[tokio::test]
+async fn malformed_attributes_json_names_the_error_and_where() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config("")).await;
+    let output = bpops(
+        &server,
+        &["exec", "ecs", "addTags", "--attributes-json", "{not json"],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--attributes-json") && stderr.contains("line 1 column 2"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn missing_credentials_name_both_environment_variables() {
+    for (set, value) in [
+        (None, ""),
+        (Some("ALIBABA_CLOUD_ACCESS_KEY_ID"), ROOT.id),
+        (Some("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), ROOT.secret),
+    ] {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_bpops"));
+        command
+            .arg("services")
+            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
+        if let Some(name) = set {
+            command.env(name, value);
+        }
+        let output = command.output().await.unwrap();
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("ALIBABA_CLOUD_ACCESS_KEY_ID")
+                && stderr.contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+            "with only {set:?} set: {stderr}"
+        );
+    }
 }

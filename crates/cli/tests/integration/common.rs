@@ -135,7 +135,12 @@ impl TestDir {
 
     /// Runs `bpops serve <args> --listen 127.0.0.1:0` and waits for it to exit on its own.
     pub async fn serve_until_exit(&self, args: &[OsString]) -> Exited {
-        let mut command = bpops_command(self.path(), args);
+        self.serve_on_until_exit("127.0.0.1:0", args).await
+    }
+
+    /// Runs `bpops serve <args> --listen <listen>` and waits for it to exit on its own.
+    pub async fn serve_on_until_exit(&self, listen: &str, args: &[OsString]) -> Exited {
+        let mut command = bpops_command(self.path(), args, listen);
         let output = tokio::time::timeout(STARTUP_TIMEOUT, command.output())
             .await
             .expect("bpops serve should have exited by now")
@@ -148,13 +153,13 @@ impl TestDir {
     }
 }
 
-/// `bpops serve <args> --listen 127.0.0.1:0` in `cwd`, with both output streams piped.
-fn bpops_command(cwd: &Path, args: &[OsString]) -> Command {
+/// `bpops serve <args> --listen <listen>` in `cwd`, with both output streams piped.
+fn bpops_command(cwd: &Path, args: &[OsString], listen: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bpops"));
     command
         .arg("serve")
         .args(args)
-        .args(["--listen", "127.0.0.1:0"])
+        .args(["--listen", listen])
         .current_dir(cwd)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
@@ -191,7 +196,9 @@ pub struct Server {
 impl Server {
     /// Spawns the binary and waits for its `listening on ADDR` line.
     async fn start(cwd: &Path, args: &[OsString]) -> Server {
-        let mut child = bpops_command(cwd, args).spawn().expect("spawning bpops");
+        let mut child = bpops_command(cwd, args, "127.0.0.1:0")
+            .spawn()
+            .expect("spawning bpops");
         let stderr = Arc::new(Mutex::new(String::new()));
         let stdout = Arc::new(Mutex::new(String::new()));
         let mut readers = vec![tokio::spawn(collect(

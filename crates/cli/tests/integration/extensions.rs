@@ -11,11 +11,12 @@ use crate::cli::{bpops, json as printed_json};
 use crate::common::{
     APP, OTHER_ROOT, READER, ROOT, RUNNING_INSTANCE, Reply, Server, TestDir, add_tags,
 };
+use crate::waiting::{increase, scrape};
 
 const WAIT: Duration = Duration::from_secs(20);
 
 /// `rename` takes 30 s, so a renamed instance holds its queue that long.
-const SLOW_RENAME: &str = "[[operations.emulation]]\nservice = \"ecs\"\n\
+pub(crate) const SLOW_RENAME: &str = "[[operations.emulation]]\nservice = \"ecs\"\n\
      operation = \"rename\"\nlatency = \"30s\"\n";
 
 async fn list(server: &Server, params: &[(&str, &str)]) -> Reply {
@@ -43,7 +44,7 @@ async fn cancel(server: &Server, key: crate::common::Key<'_>, id: &str) -> Reply
 }
 
 /// Submits a slow rename of the running instance and waits until it is RUNNING.
-async fn running_rename(server: &Server) -> String {
+pub(crate) async fn running_rename(server: &Server) -> String {
     let id = server
         .submit(
             "rename",
@@ -303,6 +304,29 @@ async fn cancel_ends_init_and_running_emulated_operations_and_refuses_final_ones
     let reply = cancel(&server, ROOT, &next).await;
     reply.assert_error(409, "IncorrectOperationStatus");
     assert_eq!(server.result(ROOT, &next).await.data()["Status"], "SUCCESS");
+}
+
+#[tokio::test]
+async fn an_operation_cancelled_while_init_is_counted_as_finished() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config(SLOW_RENAME)).await;
+    running_rename(&server).await;
+    let queued = server
+        .submit("addTags", &add_tags(RUNNING_INSTANCE, json!({"q": "1"})))
+        .await;
+    let before = scrape(&server).await;
+    assert_eq!(
+        cancel(&server, ROOT, &queued).await.data()["Status"],
+        "FAILURE"
+    );
+    let after = scrape(&server).await;
+
+    let finished =
+        "bpops_operations_finished_total{service=\"ecs\",operation=\"addTags\",status=\"FAILURE\"}";
+    assert_eq!(increase(&before, &after, finished), 1.0, "{after}");
+    // It never ran, so it took no execution time.
+    let executed = "bpops_operation_execution_seconds_count{service=\"ecs\",operation=\"addTags\"}";
+    assert_eq!(increase(&before, &after, executed), 0.0, "{after}");
 }
 
 #[tokio::test]

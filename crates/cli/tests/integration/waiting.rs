@@ -125,7 +125,12 @@ fn sample(page: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-async fn scrape(server: &crate::common::Server) -> String {
+/// How much `series` grew from the page `before` to the page `after`.
+pub(crate) fn increase(before: &str, after: &str, series: &str) -> f64 {
+    sample(after, series) - sample(before, series)
+}
+
+pub(crate) async fn scrape(server: &crate::common::Server) -> String {
     let request = format!(
         "GET /metrics HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
         server.host()
@@ -146,18 +151,10 @@ async fn metrics_count_requests_and_operations_and_reveal_no_tenant_data() {
     let after = scrape(&server).await;
 
     let submitted = "bpops_requests_total{action=\"ExecuteOperationASync\",code=\"200\"}";
-    assert_eq!(
-        sample(&after, submitted) - sample(&before, submitted),
-        1.0,
-        "{after}"
-    );
+    assert_eq!(increase(&before, &after, submitted), 1.0, "{after}");
     let finished =
         "bpops_operations_finished_total{service=\"ecs\",operation=\"rename\",status=\"SUCCESS\"}";
-    assert_eq!(
-        sample(&after, finished) - sample(&before, finished),
-        1.0,
-        "{after}"
-    );
+    assert_eq!(increase(&before, &after, finished), 1.0, "{after}");
     assert!(
         sample(
             &after,
