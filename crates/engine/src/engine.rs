@@ -318,7 +318,9 @@ impl Engine {
                     tokio::select! {
                         // Woken: read again (a wake-up after missed events may be spurious).
                         () = finished => {}
-                        () = tokio::time::sleep_until(deadline) => return Ok(Some(op)),
+                        // Time is up: read once more, since a status that moved without
+                        // finishing (INIT to RUNNING) publishes no event.
+                        () = tokio::time::sleep_until(deadline) => {}
                         () = self.waiters.stopped() => return self.get(account, id).await,
                     }
                 }
