@@ -1,0 +1,226 @@
+//! The memory scenario: the largest operations bpops accepts, many of them, each read several
+//! times, against the server bench starts. It measures what callers can make a server hold;
+//! every line carries the server's peak resident set so far (`VmHWM`), the last one the
+//! scenario's peak.
+//!
+//! Three phases, in order:
+//! 1. `ecs addTags` at the attribute limits: a new 128-character `instanceId` each time (so
+//!    each is a new resource, decided at once as `FAILURE` naming the id), a 128-character
+//!    `regionId` and 20 tags of 128-character keys and values.
+//! 2. A declared command whose `Arguments` are exactly at the executors' cap, submitted with
+//!    attributes at the request limit (64 KiB of JSON).
+//! 3. The same command answering one byte over the cap.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+use super::Report;
+use super::scenarios::{gather, report};
+use crate::client::Client;
+
+/// The service of the declared operations the scenario runs.
+const SERVICE: &str = "memory";
+/// The longest id the emulated operations accept.
+const ID_LENGTH: usize = 128;
+/// The cap on a declared executor's `Arguments`, as JSON text.
+const ARGUMENTS_CAP: usize = 64 * 1024;
+/// Attributes of the declared operations: one string, as long as the request allows.
+const PAD_LENGTH: usize = 64 * 1024 - r#"{"pad":""}"#.len();
+
+/// What the scenario does.
+pub struct Settings {
+    /// `ecs` submits.
+    pub submits: usize,
+    /// Submits of each declared operation.
+    pub declared: usize,
+    /// Reads of each operation once final.
+    pub reads: usize,
+    /// Concurrent clients.
+    pub concurrency: usize,
+}
+
+/// The `[[operations.declared]]` tables the server needs, with their program written to `dir`.
+pub fn declared_operations(dir: &Path) -> anyhow::Result<String> {
+    let program = dir.join("memory-answer.sh");
+    // Prints {"Arguments": "aaa…"}: a JSON string of `$1` characters, two more as JSON text.
+    std::fs::write(
+        &program,
+        "#!/bin/sh\n/usr/bin/cat >/dev/null\nprintf '{\"Arguments\": \"'\n\
+         /usr/bin/head -c \"$1\" /dev/zero | /usr/bin/tr '\\0' a\nprintf '\"}'\n",
+    )?;
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    let mut text = String::new();
+    for (operation, json_length) in [("atCap", ARGUMENTS_CAP), ("overCap", ARGUMENTS_CAP + 1)] {
+        text.push_str(&format!(
+            "\n[[operations.declared]]\nservice = \"{SERVICE}\"\noperation = \"{operation}\"\n\
+             display_name = \"Answer {json_length} bytes of Arguments\"\n\
+             attributes = {{ type = \"object\", properties = {{ pad = {{ type = \"string\" }} }} }}\n\
+             executor = {{ kind = \"command\", argv = [\"{}\", \"{}\"] }}\n",
+            program.display(),
+            json_length - 2,
+        ));
+    }
+    Ok(text)
+}
+
+/// Runs the three phases; `rss` reads the server's peak so far, in MB.
+pub async fn memory(
+    client: &Arc<Client>,
+    settings: &Settings,
+    rss: impl Fn() -> f64,
+) -> anyhow::Result<Vec<Report>> {
+    let mut reports = Vec::new();
+    let phases: [(&str, usize, fn(usize) -> [(&'static str, String); 3]); 3] = [
+        (
+            "memory (ecs addTags at the attribute limits)",
+            settings.submits,
+            ecs_params,
+        ),
+        (
+            "memory (declared, Arguments at the cap)",
+            settings.declared,
+            |_| declared_params("atCap"),
+        ),
+        (
+            "memory (declared, Arguments over the cap)",
+            settings.declared,
+            |_| declared_params("overCap"),
+        ),
+    ];
+    for (scenario, n, params) in phases {
+        let started = Instant::now();
+        let ids = Arc::new(std::sync::Mutex::new(Vec::with_capacity(n)));
+        let submitted = for_each(n, settings.concurrency, {
+            let (client, ids) = (Arc::clone(client), Arc::clone(&ids));
+            move |i| {
+                let (client, ids) = (Arc::clone(&client), Arc::clone(&ids));
+                async move {
+                    let params = params(i);
+                    let params: Vec<(&str, &str)> =
+                        params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    let answer = client.call("ExecuteOperationASync", &params).await;
+                    match answer
+                        .ok()
+                        .and_then(|a| a["Data"].as_str().map(str::to_owned))
+                    {
+                        Some(id) => {
+                            ids.lock().expect("ids lock").push(id);
+                            true
+                        }
+                        None => false,
+                    }
+                }
+            }
+        })
+        .await;
+        let ids = Arc::new(std::mem::take(&mut *ids.lock().expect("ids lock")));
+        let read = for_each(ids.len() * settings.reads, settings.concurrency, {
+            let (client, ids) = (Arc::clone(client), Arc::clone(&ids));
+            move |i| {
+                let (client, ids) = (Arc::clone(&client), Arc::clone(&ids));
+                async move { read_final(&client, &ids[i % ids.len()]).await }
+            }
+        })
+        .await;
+        let (mut latencies, mut errors) = submitted;
+        latencies.extend(read.0);
+        errors += read.1;
+        let mut line = report(
+            scenario,
+            latencies.len(),
+            started.elapsed(),
+            latencies,
+            errors,
+        );
+        line.server_rss_mb = Some(rss());
+        reports.push(line);
+    }
+    Ok(reports)
+}
+
+/// Runs `one(0)` to `one(n - 1)` from `concurrency` tasks, timing each; `one` tells whether
+/// it succeeded.
+async fn for_each<F, Fut>(n: usize, concurrency: usize, one: F) -> (Vec<Duration>, usize)
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = JoinSet::new();
+    for _ in 0..concurrency {
+        let (one, next) = (one.clone(), Arc::clone(&next));
+        tasks.spawn(async move {
+            let (mut latencies, mut errors) = (Vec::new(), 0);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return (latencies, errors);
+                }
+                let asked = Instant::now();
+                if one(i).await {
+                    latencies.push(asked.elapsed());
+                } else {
+                    errors += 1;
+                }
+            }
+        });
+    }
+    gather(tasks).await
+}
+
+/// Reads `id` until it is final; `false` if it could not be read.
+async fn read_final(client: &Client, id: &str) -> bool {
+    loop {
+        let Ok(answer) = client
+            .call(
+                "GetExecuteOperationResult",
+                &[("OperationId", id), ("WaitSeconds", "10")],
+            )
+            .await
+        else {
+            return false;
+        };
+        match answer["Data"]["Status"].as_str() {
+            Some("SUCCESS" | "FAILURE") => return true,
+            Some(_) => {}
+            None => return false,
+        }
+    }
+}
+
+/// The `i`th `addTags`: every id and tag at its longest, on an instance that does not exist.
+fn ecs_params(i: usize) -> [(&'static str, String); 3] {
+    let long =
+        |prefix: &str, n: usize| format!("{prefix}{n:0>width$}", width = ID_LENGTH - prefix.len());
+    let tags: serde_json::Map<String, Value> = (0..20)
+        .map(|t| (long("k", t), json!(long("v", t))))
+        .collect();
+    let attributes = json!({
+        "instanceId": long("i-", i),
+        "regionId": long("cn-", i),
+        "tags": tags,
+    });
+    [
+        ("ServiceType", "ecs".to_owned()),
+        ("Operation", "addTags".to_owned()),
+        ("Attributes", attributes.to_string()),
+    ]
+}
+
+/// A declared `operation` with attributes at the request limit.
+fn declared_params(operation: &'static str) -> [(&'static str, String); 3] {
+    let attributes = json!({"pad": "p".repeat(PAD_LENGTH)});
+    [
+        ("ServiceType", SERVICE.to_owned()),
+        ("Operation", operation.to_owned()),
+        ("Attributes", attributes.to_string()),
+    ]
+}
