@@ -11,6 +11,11 @@ use crate::FailureKind;
 /// The most an answer (stdout, a response body) may hold: 1 MiB.
 pub const OUTPUT_LIMIT: usize = 1024 * 1024;
 
+/// The most an answer's `Arguments` (as compact JSON text) and its `Message` may each hold:
+/// 64 KiB. Both are stored with the operation and sent with every read of it, so their size is
+/// what each finished operation costs; over it, the attempt is `ExecutorBadOutput`.
+pub const RESULT_LIMIT: usize = 64 * 1024;
+
 /// How much of a failed program's stderr (its end) the failure message keeps: 2 KiB.
 pub const STDERR_TAIL: usize = 2 * 1024;
 
@@ -121,6 +126,14 @@ pub(crate) fn parse_answer(bytes: &[u8], source: &str) -> Result<Success, Failur
         None | Some(Value::Null) => "{}".to_string(),
         Some(arguments) => arguments.to_string(),
     };
+    for (name, text) in [("Arguments", &arguments), ("Message", &message)] {
+        if text.len() > RESULT_LIMIT {
+            return Err(Failure::bad_output(format!(
+                "\"{name}\" in {source} is {} bytes, over the limit of {RESULT_LIMIT}",
+                text.len()
+            )));
+        }
+    }
     Ok(Success { message, arguments })
 }
 
@@ -200,6 +213,27 @@ mod tests {
             );
             assert!(failure.message.contains(expected), "{failure}");
         }
+    }
+
+    #[test]
+    fn arguments_and_message_are_capped_in_bytes() {
+        // A JSON string of n characters is n + 2 bytes of JSON text.
+        let arguments = |n: usize| format!(r#"{{"Arguments": "{}"}}"#, "a".repeat(n - 2));
+        assert!(parse_answer(arguments(RESULT_LIMIT).as_bytes(), "stdout").is_ok());
+        let over = parse_answer(arguments(RESULT_LIMIT + 1).as_bytes(), "stdout").unwrap_err();
+        assert_eq!(over.kind, FailureKind::BadOutput);
+        assert_eq!(
+            over.message,
+            "ExecutorBadOutput: \"Arguments\" in stdout is 65537 bytes, over the limit of 65536"
+        );
+        let message = |n: usize| format!(r#"{{"Message": "{}"}}"#, "é".repeat(n / 2));
+        assert!(parse_answer(message(RESULT_LIMIT).as_bytes(), "stdout").is_ok());
+        let over = parse_answer(message(RESULT_LIMIT + 2).as_bytes(), "stdout").unwrap_err();
+        assert!(
+            over.message
+                .contains("\"Message\" in stdout is 65538 bytes"),
+            "{over}"
+        );
     }
 
     #[test]

@@ -28,7 +28,8 @@
 //! A JSON object (a program's stdout, the 2xx response body): `Arguments`, any JSON, becomes
 //! the operation's `Arguments` (`{}` when absent or null); `Message`, a string if present,
 //! becomes its `Message` (empty when absent). Other keys are ignored. Answers are bounded
-//! ([`OUTPUT_LIMIT`]).
+//! ([`OUTPUT_LIMIT`]), and so are `Arguments` (as JSON text) and `Message`, each
+//! ([`RESULT_LIMIT`]): over either, the attempt fails with `ExecutorBadOutput`.
 //!
 //! # Commands
 //!
@@ -65,4 +66,4 @@ mod job;
 pub use bpops_catalog::FailureKind;
 pub use command::{resolve_program, resolve_program_in, run_command};
 pub use http::{run_http, signature, verify_signature};
-pub use job::{Failure, Job, OUTPUT_LIMIT, STDERR_TAIL, Success};
+pub use job::{Failure, Job, OUTPUT_LIMIT, RESULT_LIMIT, STDERR_TAIL, Success};

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use bpops_catalog::CommandSpec;
-use bpops_executors::{FailureKind, STDERR_TAIL, run_command};
+use bpops_executors::{FailureKind, RESULT_LIMIT, STDERR_TAIL, run_command};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -142,6 +142,55 @@ async fn success_status_with_bad_stdout_is_bad_output() {
             "{name}: {failure}"
         );
         assert!(failure.message.contains(expected), "{name}: {failure}");
+    }
+}
+
+#[tokio::test]
+async fn arguments_and_message_over_the_cap_are_bad_output() {
+    let (_guard, dir) = tempdir();
+    // Prints {"<key>": "aaa…"} with a string of $1 characters: $1 + 2 bytes of JSON text.
+    let answer = |name: &str, key: &str, characters: usize| {
+        script(
+            &dir,
+            name,
+            &format!(
+                "printf '{{\"{key}\": \"'\n/usr/bin/head -c {characters} /dev/zero | \
+                 /usr/bin/tr '\\0' a\nprintf '\"}}'"
+            ),
+        )
+    };
+    let at_cap = answer("at-cap.sh", "Arguments", RESULT_LIMIT - 2);
+    let success = run(&at_cap, &job("op_at_cap"), LONG, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(success.arguments.len(), RESULT_LIMIT);
+    for (name, key, characters, bytes) in [
+        (
+            "arguments-over.sh",
+            "Arguments",
+            RESULT_LIMIT - 1,
+            RESULT_LIMIT + 1,
+        ),
+        (
+            "message-over.sh",
+            "Message",
+            RESULT_LIMIT + 1,
+            RESULT_LIMIT + 1,
+        ),
+    ] {
+        let spec = answer(name, key, characters);
+        let failure = run(&spec, &job("op_over_cap"), LONG, &CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert_eq!(failure.kind, FailureKind::BadOutput, "{name}");
+        assert_eq!(
+            failure.message,
+            format!(
+                "ExecutorBadOutput: \"{key}\" in stdout is {bytes} bytes, over the limit of \
+                 {RESULT_LIMIT}"
+            ),
+            "{name}"
+        );
     }
 }
 
