@@ -62,6 +62,7 @@
 mod command;
 mod http;
 mod job;
+mod tree;
 
 pub use bpops_catalog::FailureKind;
 pub use command::{resolve_program, resolve_program_in, run_command};
