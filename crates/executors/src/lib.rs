@@ -35,9 +35,11 @@
 //!
 //! The program runs without a shell, in `/`, with a **cleared environment** holding only
 //! `BPOPS_OPERATION_ID`, in a process group of its own. A non-zero exit is a failure whose
-//! message carries the tail of stderr. On timeout or cancellation the **whole group** is
-//! killed (`SIGKILL`) and reaped; once the program exits, whatever it left running in its
-//! group is killed too, so an operation's processes never outlive its attempt.
+//! message carries the tail of stderr. On timeout or cancellation, and once the program
+//! exits, **every process it started** is killed (`SIGKILL`), in its group or out of it
+//! (`setsid`), and reaped: an operation's processes never outlive its attempt (how, in
+//! `tree`). After the program's exit only what its pipes already hold is read, so a process
+//! that escaped the kill cannot hold the attempt open.
 //!
 //! # HTTP: the request and how a receiver verifies it
 //!
