@@ -13,14 +13,12 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
-use tokio::task::JoinSet;
 
 use super::Report;
-use super::scenarios::{gather, report};
+use super::scenarios::{final_status, for_each, report};
 use crate::client::Client;
 
 /// The service of the declared operations the scenario runs.
@@ -31,6 +29,16 @@ const ID_LENGTH: usize = 128;
 const ARGUMENTS_CAP: usize = 64 * 1024;
 /// Attributes of the declared operations: one string, as long as the request allows.
 const PAD_LENGTH: usize = 64 * 1024 - r#"{"pad":""}"#.len();
+
+/// The parameters of one submit, beside the signature's.
+type Params = [(&'static str, String); 3];
+
+/// One phase: what it submits, and how many times.
+struct Phase {
+    scenario: &'static str,
+    submits: usize,
+    params: fn(usize) -> Params,
+}
 
 /// What the scenario does.
 pub struct Settings {
@@ -78,24 +86,29 @@ pub async fn memory(
     rss: impl Fn() -> f64,
 ) -> anyhow::Result<Vec<Report>> {
     let mut reports = Vec::new();
-    let phases: [(&str, usize, fn(usize) -> [(&'static str, String); 3]); 3] = [
-        (
-            "memory (ecs addTags at the attribute limits)",
-            settings.submits,
-            ecs_params,
-        ),
-        (
-            "memory (declared, Arguments at the cap)",
-            settings.declared,
-            |_| declared_params("atCap"),
-        ),
-        (
-            "memory (declared, Arguments over the cap)",
-            settings.declared,
-            |_| declared_params("overCap"),
-        ),
+    let phases = [
+        Phase {
+            scenario: "memory (ecs addTags at the attribute limits)",
+            submits: settings.submits,
+            params: ecs_params,
+        },
+        Phase {
+            scenario: "memory (declared, Arguments at the cap)",
+            submits: settings.declared,
+            params: |_| declared_params("atCap"),
+        },
+        Phase {
+            scenario: "memory (declared, Arguments over the cap)",
+            submits: settings.declared,
+            params: |_| declared_params("overCap"),
+        },
     ];
-    for (scenario, n, params) in phases {
+    for Phase {
+        scenario,
+        submits: n,
+        params,
+    } in phases
+    {
         let started = Instant::now();
         let ids = Arc::new(std::sync::Mutex::new(Vec::with_capacity(n)));
         let submitted = for_each(n, settings.concurrency, {
@@ -126,7 +139,7 @@ pub async fn memory(
             let (client, ids) = (Arc::clone(client), Arc::clone(&ids));
             move |i| {
                 let (client, ids) = (Arc::clone(&client), Arc::clone(&ids));
-                async move { read_final(&client, &ids[i % ids.len()]).await }
+                async move { final_status(&client, &ids[i % ids.len()]).await.is_some() }
             }
         })
         .await;
@@ -146,58 +159,8 @@ pub async fn memory(
     Ok(reports)
 }
 
-/// Runs `one(0)` to `one(n - 1)` from `concurrency` tasks, timing each; `one` tells whether
-/// it succeeded.
-async fn for_each<F, Fut>(n: usize, concurrency: usize, one: F) -> (Vec<Duration>, usize)
-where
-    F: Fn(usize) -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = bool> + Send,
-{
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = JoinSet::new();
-    for _ in 0..concurrency {
-        let (one, next) = (one.clone(), Arc::clone(&next));
-        tasks.spawn(async move {
-            let (mut latencies, mut errors) = (Vec::new(), 0);
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    return (latencies, errors);
-                }
-                let asked = Instant::now();
-                if one(i).await {
-                    latencies.push(asked.elapsed());
-                } else {
-                    errors += 1;
-                }
-            }
-        });
-    }
-    gather(tasks).await
-}
-
-/// Reads `id` until it is final; `false` if it could not be read.
-async fn read_final(client: &Client, id: &str) -> bool {
-    loop {
-        let Ok(answer) = client
-            .call(
-                "GetExecuteOperationResult",
-                &[("OperationId", id), ("WaitSeconds", "10")],
-            )
-            .await
-        else {
-            return false;
-        };
-        match answer["Data"]["Status"].as_str() {
-            Some("SUCCESS" | "FAILURE") => return true,
-            Some(_) => {}
-            None => return false,
-        }
-    }
-}
-
 /// The `i`th `addTags`: every id and tag at its longest, on an instance that does not exist.
-fn ecs_params(i: usize) -> [(&'static str, String); 3] {
+fn ecs_params(i: usize) -> Params {
     let long =
         |prefix: &str, n: usize| format!("{prefix}{n:0>width$}", width = ID_LENGTH - prefix.len());
     let tags: serde_json::Map<String, Value> = (0..20)
@@ -216,7 +179,7 @@ fn ecs_params(i: usize) -> [(&'static str, String); 3] {
 }
 
 /// A declared `operation` with attributes at the request limit.
-fn declared_params(operation: &'static str) -> [(&'static str, String); 3] {
+fn declared_params(operation: &'static str) -> Params {
     let attributes = json!({"pad": "p".repeat(PAD_LENGTH)});
     [
         ("ServiceType", SERVICE.to_owned()),
