@@ -99,7 +99,7 @@ impl Attempt {
     pub(crate) async fn end(&self) {
         // Created before the kill, so no SIGCHLD of a killed process is missed.
         let mut children = signal(SignalKind::child()).ok();
-        let Some(killed) = self.kill() else {
+        let Some(killed) = self.kill().filter(|killed| !killed.is_empty()) else {
             return;
         };
         let deadline = tokio::time::Instant::now() + REAP_WAIT;
