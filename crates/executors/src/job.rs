@@ -8,13 +8,15 @@ use serde_json::{Map, Value};
 
 use crate::FailureKind;
 
-/// The most an answer (stdout, a response body) may hold: 1 MiB.
-pub const OUTPUT_LIMIT: usize = 1024 * 1024;
-
 /// The most an answer's `Arguments` (as compact JSON text) and its `Message` may each hold:
 /// 64 KiB. Both are stored with the operation and sent with every read of it, so their size is
 /// what each finished operation costs; over it, the attempt is `ExecutorBadOutput`.
 pub const RESULT_LIMIT: usize = 64 * 1024;
+
+/// The most an answer (stdout, a response body) may hold: 192 KiB, room for `Arguments` and
+/// `Message` at their limit and as much again of formatting and other keys. Every running
+/// attempt may hold this much while it reads, so it bounds what many at once cost.
+pub const OUTPUT_LIMIT: usize = 3 * RESULT_LIMIT;
 
 /// How much of a failed program's stderr (its end) the failure message keeps: 2 KiB.
 pub const STDERR_TAIL: usize = 2 * 1024;

@@ -7,14 +7,17 @@
 //! 1. `ecs addTags` at the attribute limits: a new 128-character `instanceId` each time (so
 //!    each is a new resource, decided at once as `FAILURE` naming the id), a 128-character
 //!    `regionId` and 20 tags of 128-character keys and values.
-//! 2. A declared command whose `Arguments` are exactly at the executors' cap, submitted with
-//!    attributes at the request limit (64 KiB of JSON).
-//! 3. The same command answering one byte over the cap.
+//! 2. A declared command answering `Arguments` and `Message` each exactly at the executors'
+//!    cap, submitted with attributes at the request limit (64 KiB of JSON): the largest
+//!    operation bpops stores.
+//! 3. The same command answering `Arguments` over the cap, in the largest answer bpops reads
+//!    whole (so each running attempt holds the most it can).
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bpops_executors::{OUTPUT_LIMIT, RESULT_LIMIT};
 use serde_json::{Value, json};
 
 use super::Report;
@@ -25,8 +28,6 @@ use crate::client::Client;
 const SERVICE: &str = "memory";
 /// The longest id the emulated operations accept.
 const ID_LENGTH: usize = 128;
-/// The cap on a declared executor's `Arguments`, as JSON text.
-const ARGUMENTS_CAP: usize = 64 * 1024;
 /// Attributes of the declared operations: one string, as long as the request allows.
 const PAD_LENGTH: usize = 64 * 1024 - r#"{"pad":""}"#.len();
 
@@ -55,10 +56,12 @@ pub struct Settings {
 /// The `[[operations.declared]]` tables the server needs, with their program written to `dir`.
 pub fn declared_operations(dir: &Path) -> anyhow::Result<String> {
     let program = dir.join("memory-answer.sh");
-    // Prints {"Arguments": "aaa…"}: a JSON string of `$1` characters, two more as JSON text.
+    // Prints {"Message": "mmm…", "Arguments": "aaa…"}: $2 m's and $1 a's, 32 bytes more in all.
     std::fs::write(
         &program,
-        "#!/bin/sh\n/usr/bin/cat >/dev/null\nprintf '{\"Arguments\": \"'\n\
+        "#!/bin/sh\n/usr/bin/cat >/dev/null\nprintf '{\"Message\": \"'\n\
+         /usr/bin/head -c \"$2\" /dev/zero | /usr/bin/tr '\\0' m\n\
+         printf '\", \"Arguments\": \"'\n\
          /usr/bin/head -c \"$1\" /dev/zero | /usr/bin/tr '\\0' a\nprintf '\"}'\n",
     )?;
     std::fs::set_permissions(
@@ -66,14 +69,17 @@ pub fn declared_operations(dir: &Path) -> anyhow::Result<String> {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )?;
     let mut text = String::new();
-    for (operation, json_length) in [("atCap", ARGUMENTS_CAP), ("overCap", ARGUMENTS_CAP + 1)] {
+    // (Arguments as a JSON string of a + 2 bytes, Message of m bytes.)
+    for (operation, a, m) in [
+        ("atCap", RESULT_LIMIT - 2, RESULT_LIMIT),
+        ("overCap", OUTPUT_LIMIT - 32, 0),
+    ] {
         text.push_str(&format!(
             "\n[[operations.declared]]\nservice = \"{SERVICE}\"\noperation = \"{operation}\"\n\
-             display_name = \"Answer {json_length} bytes of Arguments\"\n\
+             display_name = \"Answer {a} characters of Arguments and {m} of Message\"\n\
              attributes = {{ type = \"object\", properties = {{ pad = {{ type = \"string\" }} }} }}\n\
-             executor = {{ kind = \"command\", argv = [\"{}\", \"{}\"] }}\n",
+             executor = {{ kind = \"command\", argv = [\"{}\", \"{a}\", \"{m}\"] }}\n",
             program.display(),
-            json_length - 2,
         ));
     }
     Ok(text)
@@ -93,12 +99,12 @@ pub async fn memory(
             params: ecs_params,
         },
         Phase {
-            scenario: "memory (declared, Arguments at the cap)",
+            scenario: "memory (declared, Arguments and Message at the cap)",
             submits: settings.declared,
             params: |_| declared_params("atCap"),
         },
         Phase {
-            scenario: "memory (declared, Arguments over the cap)",
+            scenario: "memory (declared, Arguments over the cap, largest answer)",
             submits: settings.declared,
             params: |_| declared_params("overCap"),
         },

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use bpops_catalog::CommandSpec;
-use bpops_executors::{FailureKind, RESULT_LIMIT, STDERR_TAIL, run_command};
+use bpops_executors::{FailureKind, OUTPUT_LIMIT, RESULT_LIMIT, STDERR_TAIL, run_command};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -129,7 +129,7 @@ async fn success_status_with_bad_stdout_is_bad_output() {
         (
             "huge.sh",
             "/usr/bin/head -c 2000000 /dev/zero",
-            "stdout exceeds 1048576 bytes",
+            &format!("stdout exceeds {OUTPUT_LIMIT} bytes"),
         ),
     ] {
         let spec = script(&dir, name, body);

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use bpops_catalog::{HttpSpec, Secret};
-use bpops_executors::{FailureKind, RESULT_LIMIT, run_http};
+use bpops_executors::{FailureKind, OUTPUT_LIMIT, RESULT_LIMIT, run_http};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -285,7 +285,9 @@ async fn an_oversized_answer_is_bad_output() {
         .unwrap_err();
     assert_eq!(failure.kind, FailureKind::BadOutput);
     assert!(
-        failure.message.contains("exceeds 1048576 bytes"),
+        failure
+            .message
+            .contains(&format!("exceeds {OUTPUT_LIMIT} bytes")),
         "{failure}"
     );
 }
