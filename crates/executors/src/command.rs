@@ -89,7 +89,9 @@ async fn interact(
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let exited = CancellationToken::new();
-    let feed = async {
+    let exited = &exited;
+    // N.B. `move`: the input is freed once written, not when the program ends.
+    let feed = async move {
         if let Some(mut stdin) = stdin {
             // A program that exits without reading its input closes the pipe: not an error.
             // N.B. a process it left may hold the pipe open without reading: stop at its exit.
@@ -115,8 +117,8 @@ async fn interact(
     let ((), status, (), ()) = tokio::join!(
         feed,
         exit,
-        read_until_exit(stdout, &exited, |bytes| stdout_head.keep(bytes)),
-        read_until_exit(stderr, &exited, |bytes| stderr_tail.keep(bytes)),
+        read_until_exit(stdout, exited, |bytes| stdout_head.keep(bytes)),
+        read_until_exit(stderr, exited, |bytes| stderr_tail.keep(bytes)),
     );
     let stderr = stderr_tail.into_bytes();
     let status = status.map_err(|error| {
@@ -199,8 +201,14 @@ impl Head {
         if chunk.len() > room {
             self.overflow = true;
         }
-        self.bytes
-            .extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let kept = &chunk[..chunk.len().min(room)];
+        // Doubling as usual, but never past the limit: many attempts read at once.
+        let needed = self.bytes.len() + kept.len();
+        if needed > self.bytes.capacity() {
+            let capacity = (2 * self.bytes.capacity()).max(needed).min(self.limit);
+            self.bytes.reserve_exact(capacity - self.bytes.len());
+        }
+        self.bytes.extend_from_slice(kept);
     }
 }
 
@@ -322,6 +330,7 @@ mod tests {
         assert_eq!((head.bytes.as_slice(), head.overflow), (&b"abc"[..], false));
         head.keep(b"def");
         assert_eq!((head.bytes.as_slice(), head.overflow), (&b"abcd"[..], true));
+        assert_eq!(head.bytes.capacity(), 4);
     }
 
     #[test]

@@ -124,19 +124,42 @@ pub(crate) fn parse_answer(bytes: &[u8], source: &str) -> Result<Success, Failur
             )));
         }
     };
-    let arguments = match answer.remove("Arguments") {
-        None | Some(Value::Null) => "{}".to_string(),
-        Some(arguments) => arguments.to_string(),
+    let arguments = answer.remove("Arguments").unwrap_or(Value::Null);
+    // Measured before it is written out, so an oversized answer costs no second copy.
+    let arguments_length = if arguments.is_null() {
+        2
+    } else {
+        json_length(&arguments)
     };
-    for (name, text) in [("Arguments", &arguments), ("Message", &message)] {
-        if text.len() > RESULT_LIMIT {
+    for (name, length) in [("Arguments", arguments_length), ("Message", message.len())] {
+        if length > RESULT_LIMIT {
             return Err(Failure::bad_output(format!(
-                "\"{name}\" in {source} is {} bytes, over the limit of {RESULT_LIMIT}",
-                text.len()
+                "\"{name}\" in {source} is {length} bytes, over the limit of {RESULT_LIMIT}"
             )));
         }
     }
+    let arguments = match arguments {
+        Value::Null => "{}".to_string(),
+        arguments => arguments.to_string(),
+    };
     Ok(Success { message, arguments })
+}
+
+/// How many bytes `value` is as compact JSON text.
+fn json_length(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, value).expect("a JSON value always serializes");
+    counter.0
 }
 
 /// Up to `limit` bytes from the end of `bytes` as text, trimmed, for a failure message.
