@@ -1,8 +1,10 @@
 //! Signature nonces seen recently, to refuse replays.
 //!
 //! A nonce only needs remembering while its request's timestamp is acceptable, so each entry
-//! expires when that timestamp leaves the clock-skew window. Entries are evicted in expiry
-//! order. Memory is bounded twice: each AccessKey may hold at most `limit` unexpired nonces
+//! expires when that timestamp leaves the clock-skew window (`bpops_store::nonce_expired`,
+//! the boundary the store keeps too). Entries are evicted in expiry order. This table answers
+//! replays and the per-key bound at memory speed; the store then spends the nonce for good,
+//! so that other nodes and a restarted process refuse it too. Memory is bounded twice: each AccessKey may hold at most `limit` unexpired nonces
 //! (past it, that key alone gets `Throttling`, so a flood from one key never locks out
 //! another), and each entry is a fixed-size digest of the nonce (the first 128 bits of its
 //! SHA-256: collisions are out of reach, and an entry costs about 45 bytes, so a key at its
@@ -12,6 +14,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
+use bpops_store::nonce_expired;
 use sha2::{Digest, Sha256};
 
 /// What [`Nonces::check_and_remember`] found.
@@ -40,7 +43,11 @@ struct KeyNonces {
 
 impl KeyNonces {
     fn forget_expired(&mut self, now: i64) {
-        while self.by_expiry.front().is_some_and(|(at, _)| *at <= now) {
+        while self
+            .by_expiry
+            .front()
+            .is_some_and(|(at, _)| nonce_expired(*at, now))
+        {
             if let Some((_, old)) = self.by_expiry.pop_front() {
                 self.seen.remove(&old);
             }
@@ -109,7 +116,7 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_nonce_is_forgotten() {
+    fn a_nonce_is_remembered_through_its_last_millisecond_then_forgotten() {
         let nonces = Nonces::new(10);
         assert_eq!(
             nonces.check_and_remember("k", "n1", 0, 100),
@@ -117,6 +124,14 @@ mod tests {
         );
         assert_eq!(
             nonces.check_and_remember("k", "n1", 100, 200),
+            NonceCheck::Replayed
+        );
+        assert_eq!(
+            nonces.check_and_remember("k", "n2", 0, 100),
+            NonceCheck::Fresh
+        );
+        assert_eq!(
+            nonces.check_and_remember("k", "n2", 101, 201),
             NonceCheck::Fresh
         );
     }
@@ -142,7 +157,7 @@ mod tests {
             "a full table still refuses replays"
         );
         assert_eq!(
-            nonces.check_and_remember("k", "c", 100, 200),
+            nonces.check_and_remember("k", "c", 101, 200),
             NonceCheck::Fresh,
             "room after expiry"
         );
