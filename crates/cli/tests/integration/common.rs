@@ -278,6 +278,20 @@ impl Server {
         }
     }
 
+    /// Stops the server with SIGTERM, as a service manager does, and waits for it to exit.
+    pub async fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.id().expect("bpops is running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill -TERM {pid}: {sent}");
+        tokio::time::timeout(STARTUP_TIMEOUT, self.child.wait())
+            .await
+            .expect("bpops exits after SIGTERM")
+            .expect("waiting for bpops")
+    }
+
     /// Signs `action` with `params` in ACS3 mode and sends it; panics if no answer comes.
     pub async fn call(&self, key: Key<'_>, action: &str, params: &[(&str, &str)]) -> Reply {
         let request = Acs3::new(action).params(params).sign(&self.host(), key);
