@@ -118,22 +118,19 @@ mod tests {
     #[test]
     fn a_nonce_is_remembered_through_its_last_millisecond_then_forgotten() {
         let nonces = Nonces::new(10);
-        assert_eq!(
-            nonces.check_and_remember("k", "n1", 0, 100),
-            NonceCheck::Fresh
-        );
-        assert_eq!(
-            nonces.check_and_remember("k", "n1", 100, 200),
-            NonceCheck::Replayed
-        );
-        assert_eq!(
-            nonces.check_and_remember("k", "n2", 0, 100),
-            NonceCheck::Fresh
-        );
-        assert_eq!(
-            nonces.check_and_remember("k", "n2", 101, 201),
-            NonceCheck::Fresh
-        );
+        for offset in -2..=2 {
+            let nonce = format!("n{offset}");
+            assert_eq!(
+                nonces.check_and_remember("k", &nonce, 0, 100),
+                NonceCheck::Fresh
+            );
+            let again = nonces.check_and_remember("k", &nonce, 100 + offset, 200 + offset);
+            let expected = match offset {
+                ..=0 => NonceCheck::Replayed,
+                _ => NonceCheck::Fresh,
+            };
+            assert_eq!(again, expected, "{offset} ms past the end of the window");
+        }
     }
 
     #[test]

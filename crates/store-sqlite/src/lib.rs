@@ -39,7 +39,6 @@ use bpops_store::{
 };
 use rusqlite::{Connection, OpenFlags};
 
-use crate::nonces::Nonces;
 use crate::writer::Writer;
 use tokio::sync::{Semaphore, broadcast};
 
@@ -48,7 +47,8 @@ const READERS: usize = 4;
 /// A [`Store`] in one SQLite database file.
 pub struct SqliteStore {
     writer: Writer,
-    nonces: Nonces,
+    /// The writer of the nonce file (see `nonces`).
+    nonces: Writer,
     readers: Arc<Vec<Mutex<Connection>>>,
     /// One permit per reader connection.
     free_readers: Semaphore,
@@ -62,12 +62,11 @@ impl SqliteStore {
     /// has it open.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let owner = lock_owner(path)?;
-        let nonces = Nonces::open(
-            path,
-            owner.try_clone().map_err(|e| {
-                StoreError::Other(format!("sharing the lock of {}: {e}", path.display()))
-            })?,
-        )?;
+        // Each writer holds the process lock until its connection is closed.
+        let shared_owner = owner.try_clone().map_err(|e| {
+            StoreError::Other(format!("sharing the lock of {}: {e}", path.display()))
+        })?;
+        let nonces = Writer::start(nonces::open(path)?, shared_owner);
         let mut writer = Connection::open(path).map_err(from_sqlite)?;
         configure(&writer).map_err(from_sqlite)?;
         migrate::migrate(&mut writer).map_err(from_sqlite)?;
@@ -326,8 +325,9 @@ impl Store for SqliteStore {
         now: i64,
         expires_at: i64,
     ) -> Result<bool> {
+        let (access_key_id, nonce) = (access_key_id.to_owned(), nonce.to_owned());
         self.nonces
-            .spend(access_key_id, nonce, now, expires_at)
+            .run(move |conn| nonces::spend(conn, &access_key_id, &nonce, now, expires_at))
             .await
     }
 

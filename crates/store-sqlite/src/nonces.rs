@@ -11,50 +11,26 @@
 //! sync off every signed request; operations keep `synchronous = FULL`. PostgreSQL's nonces
 //! make the same trade (`synchronous_commit = off`).
 
-use std::fs::File;
 use std::path::Path;
 
 use bpops_store::Result;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::from_sqlite;
-use crate::writer::Writer;
 
 /// How many expired nonces each spend forgets at most: more than one, so the table shrinks
 /// back to about one window of spends, and few, so no spend pays for a long backlog (after a
 /// long stop, say).
 const FORGET_PER_SPEND: i64 = 8;
 
-pub(crate) struct Nonces {
-    writer: Writer,
-}
-
-impl Nonces {
-    /// Opens (creating if needed) the nonce file beside the database at `database`. `owner`
-    /// is the database's process lock, held until this file is closed too.
-    pub(crate) fn open(database: &Path, owner: File) -> Result<Nonces> {
-        let mut path = database.as_os_str().to_owned();
-        path.push(".nonces");
-        let conn = Connection::open(path).map_err(from_sqlite)?;
-        configure(&conn).map_err(from_sqlite)?;
-        Ok(Nonces {
-            writer: Writer::start(conn, owner),
-        })
-    }
-
-    /// See `Store::spend_nonce`.
-    pub(crate) async fn spend(
-        &self,
-        access_key_id: &str,
-        nonce: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<bool> {
-        let (access_key_id, nonce) = (access_key_id.to_owned(), nonce.to_owned());
-        self.writer
-            .run(move |conn| spend(conn, &access_key_id, &nonce, now, expires_at))
-            .await
-    }
+/// Opens (creating if needed) the nonce file beside the database at `database`, for a
+/// writer of its own.
+pub(crate) fn open(database: &Path) -> Result<Connection> {
+    let mut path = database.as_os_str().to_owned();
+    path.push(".nonces");
+    let conn = Connection::open(path).map_err(from_sqlite)?;
+    configure(&conn).map_err(from_sqlite)?;
+    Ok(conn)
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -73,9 +49,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-/// Forgets a few expired nonces, then spends this one: whether it was new. A spend of an
-/// expired nonce that is still stored counts as new.
-fn spend(
+/// Forgets a few expired nonces, then spends this one (see `Store::spend_nonce`): whether it
+/// was new. A spend of an expired nonce that is still stored counts as new.
+pub(crate) fn spend(
     conn: &mut Connection,
     access_key_id: &str,
     nonce: &str,
