@@ -16,7 +16,6 @@ mod error;
 mod extensions;
 mod handlers;
 mod metrics;
-mod nonces;
 mod pipeline;
 mod probes;
 mod routes;
@@ -39,7 +38,7 @@ use tokio_util::task::TaskTracker;
 pub use error::ApiError;
 
 use crate::metrics::Metrics;
-use crate::nonces::Nonces;
+use bpops_store::nonces::Nonces;
 
 /// Request-path settings. Every limit here is the server's: no request can raise or lift one.
 #[derive(Clone, Debug)]

@@ -15,12 +15,12 @@ use bpops_protocol::signature::{self, RawRequest};
 use bpops_protocol::wire::{Envelope, ErrorBody};
 use bpops_protocol::{API_VERSION, Action, ErrorCode};
 use bpops_store::nonce_expired;
+use bpops_store::nonces::NonceCheck;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Serialize;
 use tracing::Instrument;
 
 use crate::handlers::Reply;
-use crate::nonces::NonceCheck;
 use crate::routes::{self, Ctx};
 use crate::{ApiError, App};
 

@@ -9,8 +9,8 @@
 //! Durability: `synchronous = FULL` makes every commit reach the disk before any write of its
 //! group is answered, so an acknowledged operation survives a process crash and a power loss.
 //!
-//! Spent signature nonces live in a file of their own with a writer of their own, committed
-//! without waiting for the disk (see `nonces`).
+//! Spent signature nonces are decided in memory and logged to a file of their own with a
+//! writer of their own, committed without waiting for the disk (see `nonces`).
 //!
 //! Wake-ups are in-process: one process owns the database, so the events of a commit are
 //! published on a broadcast channel right after it.
@@ -39,6 +39,7 @@ use bpops_store::{
 };
 use rusqlite::{Connection, OpenFlags};
 
+use crate::nonces::SpentNonces;
 use crate::writer::Writer;
 use tokio::sync::{Semaphore, broadcast};
 
@@ -47,8 +48,7 @@ const READERS: usize = 4;
 /// A [`Store`] in one SQLite database file.
 pub struct SqliteStore {
     writer: Writer,
-    /// The writer of the nonce file (see `nonces`).
-    nonces: Writer,
+    nonces: SpentNonces,
     readers: Arc<Vec<Mutex<Connection>>>,
     /// One permit per reader connection.
     free_readers: Semaphore,
@@ -66,7 +66,7 @@ impl SqliteStore {
         let shared_owner = owner.try_clone().map_err(|e| {
             StoreError::Other(format!("sharing the lock of {}: {e}", path.display()))
         })?;
-        let nonces = Writer::start(nonces::open(path)?, shared_owner);
+        let nonces = SpentNonces::open(path, shared_owner)?;
         let mut writer = Connection::open(path).map_err(from_sqlite)?;
         configure(&writer).map_err(from_sqlite)?;
         migrate::migrate(&mut writer).map_err(from_sqlite)?;
@@ -325,9 +325,8 @@ impl Store for SqliteStore {
         now: i64,
         expires_at: i64,
     ) -> Result<bool> {
-        let (access_key_id, nonce) = (access_key_id.to_owned(), nonce.to_owned());
         self.nonces
-            .run(move |conn| nonces::spend(conn, &access_key_id, &nonce, now, expires_at))
+            .spend(access_key_id, nonce, now, expires_at)
             .await
     }
 
@@ -418,7 +417,7 @@ mod tests {
         nonces.push(".nonces");
         let kept: i64 = rusqlite::Connection::open(nonces)
             .unwrap()
-            .query_row("SELECT count(*) FROM signature_nonces", [], |r| r.get(0))
+            .query_row("SELECT count(*) FROM spent_nonces", [], |r| r.get(0))
             .unwrap();
         assert_eq!(kept, 20, "only the unexpired nonces are kept");
     }

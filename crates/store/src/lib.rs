@@ -20,6 +20,7 @@
 
 mod error;
 mod ids;
+pub mod nonces;
 mod records;
 pub mod testing;
 

@@ -1,10 +1,11 @@
-//! Signature nonces seen recently, to refuse replays.
+//! Signature nonces seen recently, in memory, to refuse replays.
 //!
 //! A nonce only needs remembering while its request's timestamp is acceptable, so each entry
-//! expires when that timestamp leaves the clock-skew window (`bpops_store::nonce_expired`,
-//! the boundary the store keeps too). Entries are evicted in expiry order. This table answers
-//! replays and the per-key bound at memory speed; the store then spends the nonce for good,
-//! so that other nodes and a restarted process refuse it too. Memory is bounded twice: each AccessKey may hold at most `limit` unexpired nonces
+//! expires when that timestamp leaves the clock-skew window ([`nonce_expired`], the boundary
+//! the stores keep too). Entries are evicted in expiry order. The request path keeps one to
+//! answer replays and the per-key bound at memory speed before the store spends the nonce for
+//! good (so that other nodes and a restarted process refuse it too); the SQLite store keeps
+//! one as its record of what its process spent, beside a log on disk. Memory is bounded twice: each AccessKey may hold at most `limit` unexpired nonces
 //! (past it, that key alone gets `Throttling`, so a flood from one key never locks out
 //! another), and each entry is a fixed-size digest of the nonce (the first 128 bits of its
 //! SHA-256: collisions are out of reach, and an entry costs about 45 bytes, so a key at its
@@ -14,12 +15,13 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
-use bpops_store::nonce_expired;
 use sha2::{Digest, Sha256};
+
+use crate::nonce_expired;
 
 /// What [`Nonces::check_and_remember`] found.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum NonceCheck {
+pub enum NonceCheck {
     /// First use: remembered.
     Fresh,
     /// Seen before within the window.
@@ -30,7 +32,8 @@ pub(crate) enum NonceCheck {
 
 type Digest16 = [u8; 16];
 
-pub(crate) struct Nonces {
+/// Spent nonces per AccessKey, each until its expiry.
+pub struct Nonces {
     limit_per_key: usize,
     inner: Mutex<HashMap<String, KeyNonces>>,
 }
@@ -56,7 +59,8 @@ impl KeyNonces {
 }
 
 impl Nonces {
-    pub(crate) fn new(limit_per_key: usize) -> Self {
+    /// A table holding at most `limit_per_key` unexpired nonces per AccessKey.
+    pub fn new(limit_per_key: usize) -> Self {
         Nonces {
             limit_per_key,
             inner: Mutex::new(HashMap::new()),
@@ -64,7 +68,7 @@ impl Nonces {
     }
 
     /// Records `nonce` of `access_key_id` until `expires_at` (Unix ms), unless already seen.
-    pub(crate) fn check_and_remember(
+    pub fn check_and_remember(
         &self,
         access_key_id: &str,
         nonce: &str,
