@@ -18,7 +18,6 @@ mod catalog;
 mod context;
 mod error;
 mod metrics;
-mod nonces;
 mod operations;
 mod pipeline;
 mod probes;
@@ -43,7 +42,7 @@ use tokio_util::task::TaskTracker;
 pub use error::ApiError;
 
 use crate::metrics::Metrics;
-use crate::nonces::Nonces;
+use bpops_store::nonces::Nonces;
 
 /// Request-path settings. Every limit here is the server's: no request can raise or lift one.
 #[derive(Clone, Debug)]

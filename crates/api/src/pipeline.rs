@@ -15,13 +15,13 @@ use bpops_protocol::params::Params;
 use bpops_protocol::signature::{self, RawRequest};
 use bpops_protocol::wire::{Envelope, ErrorBody};
 use bpops_protocol::{API_VERSION, Action, ErrorCode};
-use bpops_store::StoreError;
+use bpops_store::nonces::NonceCheck;
+use bpops_store::{StoreError, nonce_expired};
 use http_body_util::BodyExt;
 use serde::Serialize;
 use tracing::Instrument;
 
 use crate::context::{Ctx, Reply};
-use crate::nonces::NonceCheck;
 use crate::request::ActionRequest;
 use crate::routes;
 use crate::{ApiError, App, Settings};
@@ -221,15 +221,21 @@ async fn authenticate(
         .ok_or_else(|| ApiError::invalid("Timestamp", "expected UTC time as YYYY-MM-DDThh:mm:ssZ"))?
         .saturating_mul(1000);
     let skew = app.settings.clock_skew.as_millis() as i64;
-    if (now - timestamp).abs() > skew {
-        return Err(ApiError::new(
+    // The nonce is spent until the last millisecond at which this timestamp is accepted, and
+    // that is decided by the same rule as the nonce's expiry, so no copy outlives its nonce.
+    let expires_at = timestamp.saturating_add(skew);
+    let expired = || {
+        ApiError::new(
             ErrorCode::InvalidTimeStampExpired,
             format!(
                 "The request timestamp {} is more than {} minutes away from the server time.",
                 claim.timestamp,
                 skew / 60_000
             ),
-        ));
+        )
+    };
+    if nonce_expired(expires_at, now) || now < timestamp.saturating_sub(skew) {
+        return Err(expired());
     }
 
     if claim.nonce.chars().count() > MAX_NONCE_CHARS {
@@ -256,7 +262,7 @@ async fn authenticate(
     // fill the table without a valid key.
     match app
         .nonces
-        .check_and_remember(&claim.access_key_id, &claim.nonce, now, timestamp + skew)
+        .check_and_remember(&claim.access_key_id, &claim.nonce, now, expires_at)
     {
         NonceCheck::Fresh => {}
         NonceCheck::Replayed => return Err(nonce_used()),
@@ -271,7 +277,7 @@ async fn authenticate(
     let spent = match app
         .engine
         .store()
-        .spend_nonce(&claim.access_key_id, &claim.nonce, now, timestamp + skew)
+        .spend_nonce(&claim.access_key_id, &claim.nonce, now, expires_at)
         .await
     {
         Ok(spent) => spent,
@@ -285,6 +291,12 @@ async fn authenticate(
     };
     if !spent {
         return Err(nonce_used());
+    }
+    // A spend that read the clock later than this request may have forgotten the nonce in
+    // between (a concurrent request here, or another node): the window is checked again on a
+    // clock read after the spend, so a copy is never accepted once its nonce can be forgotten.
+    if nonce_expired(expires_at, app.engine.clock().now_ms()) {
+        return Err(expired());
     }
     Ok((key.principal.clone(), action))
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bpops_api::{App, Settings};
 use bpops_catalog::Catalog;
-use bpops_engine::{Emulation, Engine, SystemClock};
+use bpops_engine::{Clock, Emulation, Engine, ManualClock, SystemClock};
 use bpops_iam::{AccessKey, Application, Directory, Principal, Secret};
 use bpops_protocol::API_VERSION;
 use bpops_protocol::request::{Acs3Request, SignedRequest};
@@ -42,6 +42,14 @@ impl Drop for Server {
 }
 
 async fn start(settings: Settings, emulation: HashMap<(String, String), Emulation>) -> Server {
+    start_with_clock(settings, emulation, Arc::new(SystemClock)).await
+}
+
+async fn start_with_clock(
+    settings: Settings,
+    emulation: HashMap<(String, String), Emulation>,
+    clock: Arc<dyn Clock>,
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("bpops.db")).unwrap());
     let instance = |id: &str| Resource {
@@ -66,12 +74,7 @@ async fn start(settings: Settings, emulation: HashMap<(String, String), Emulatio
         fallback_poll: Duration::from_millis(50),
         ..bpops_engine::Settings::default()
     };
-    let engine = Engine::new(
-        store,
-        Arc::new(Catalog::builtin()),
-        engine_settings,
-        Arc::new(SystemClock),
-    );
+    let engine = Engine::new(store, Arc::new(Catalog::builtin()), engine_settings, clock);
     let key = |(id, secret): (&str, &str)| AccessKey {
         id: id.into(),
         secret: Secret::new(secret),
@@ -105,25 +108,41 @@ async fn start(settings: Settings, emulation: HashMap<(String, String), Emulatio
     }
 }
 
+/// `action` signed by `key` now, with a fresh nonce.
 fn signed(server: &Server, key: (&str, &str), action: &str, params: &[(&str, &str)]) -> Vec<u8> {
-    let host = server.addr.to_string();
-    let mut nonce = [0u8; 16];
-    getrandom::fill(&mut nonce).unwrap();
-    let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
     let unix_secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
+    signed_at(server, key, action, params, unix_secs, &fresh_nonce())
+}
+
+/// `action` signed by `key`, dated `unix_secs`, with `nonce`.
+fn signed_at(
+    server: &Server,
+    key: (&str, &str),
+    action: &str,
+    params: &[(&str, &str)],
+    unix_secs: i64,
+    nonce: &str,
+) -> Vec<u8> {
+    let host = server.addr.to_string();
     let request = Acs3Request {
         host: &host,
         action,
         version: API_VERSION,
         unix_secs,
-        nonce: &nonce,
+        nonce,
         params,
     }
     .sign(key.0, key.1);
     wire(&request)
+}
+
+fn fresh_nonce() -> String {
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).unwrap();
+    nonce.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn wire(request: &SignedRequest) -> Vec<u8> {
@@ -587,22 +606,19 @@ async fn a_flood_of_unique_nonces_throttles_only_the_flooding_key() {
 #[tokio::test]
 async fn an_over_long_signature_nonce_is_invalid() {
     let server = start(Settings::default(), HashMap::new()).await;
-    let host = server.addr.to_string();
-    let nonce = "n".repeat(129);
     let unix_secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let request = Acs3Request {
-        host: &host,
-        action: "ListServices",
-        version: API_VERSION,
+    let request = signed_at(
+        &server,
+        ROOT,
+        "ListServices",
+        &[],
         unix_secs,
-        nonce: &nonce,
-        params: &[],
-    }
-    .sign(ROOT.0, ROOT.1);
-    let (status, body) = exchange(&server, &wire(&request)).await;
+        &"n".repeat(129),
+    );
+    let (status, body) = exchange(&server, &request).await;
     assert_eq!(
         (status, body["Code"].as_str()),
         (400, Some("InvalidParameter")),
@@ -630,4 +646,62 @@ async fn past_the_connection_cap_clients_wait_for_a_free_slot_and_are_served() {
     let started = Instant::now();
     others_are_served(&server, &earlier).await;
     assert!(started.elapsed() < PATIENCE);
+}
+
+/// The clock-skew window of the replay property: short, so that cases move the clock little.
+const SKEW_MS: i64 = 2_000;
+
+/// A request is sent, then the very same bytes again `gap` ms later, the second copy `edge` ms
+/// from the last millisecond of the request's window, on a clock that only the test moves.
+/// Whatever the two moments, a copy is accepted exactly when its timestamp is in the window
+/// and no copy was accepted before: never twice, in particular not at the window's edge.
+#[test]
+fn no_replay_is_accepted_at_any_moment_around_the_window() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let settings = small(|s| s.clock_skew = Duration::from_millis(SKEW_MS as u64));
+    let server = runtime.block_on(start_with_clock(settings, HashMap::new(), clock.clone()));
+    // Both moments near the edge more often than a uniform draw would put them there.
+    let edge = prop_oneof![-2i64..=2, -1_500i64..=1_500];
+    let gap = prop_oneof![0i64..=2, 0..=2 * SKEW_MS + 2_000];
+    let mut runner = TestRunner::new(Config::with_cases(256));
+    runner
+        .run(&(edge, gap), |(edge, gap)| {
+            // The window's last millisecond `end` is `timestamp + skew`, on a whole second
+            // (timestamps are), and the first copy is sent no earlier than the clock shows.
+            let clock_now = clock.now_ms();
+            let end = (clock_now - edge + gap + 999) / 1_000 * 1_000;
+            let (first, second) = (end + edge - gap, end + edge);
+            let timestamp = end - SKEW_MS;
+            let in_window = |now: i64| timestamp - SKEW_MS <= now && now <= end;
+            let request = signed_at(
+                &server,
+                ROOT,
+                "ListServices",
+                &[],
+                timestamp / 1_000,
+                &fresh_nonce(),
+            );
+            let mut accepted = Vec::new();
+            for now in [first, second] {
+                clock.advance(Duration::from_millis((now - clock.now_ms()) as u64));
+                let (status, body) = runtime.block_on(exchange(&server, &request));
+                match (status, body["Code"].as_str()) {
+                    (200, _) => accepted.push(now),
+                    (400, Some("InvalidTimeStamp.Expired" | "SignatureNonceUsed")) => {}
+                    other => panic!("{other:?}: {body}"),
+                }
+            }
+            let expected: Vec<i64> = [first, second]
+                .into_iter()
+                .filter(|now| in_window(*now))
+                .take(1)
+                .collect();
+            prop_assert_eq!(accepted, expected, "window ends at {}", end);
+            Ok(())
+        })
+        .unwrap();
 }

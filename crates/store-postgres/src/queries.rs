@@ -790,20 +790,29 @@ pub(crate) async fn load(client: &mut Object, ops: &[Operation]) -> Result<()> {
 /// Spends `spends` in one statement: whether each was new. No two of them name the same
 /// nonce of the same key.
 pub(crate) async fn spend_nonces(client: &Object, spends: &[Spend]) -> Result<Vec<bool>> {
-    // Each spend also forgets a few expired nonces, so the table holds about one window of
-    // traffic without a janitor; SKIP LOCKED keeps concurrent spends from queueing on them.
+    // Each spend also forgets a few expired nonces (`expires_at < now`, as
+    // `bpops_store::nonce_expired` says), so the table holds about one window of traffic
+    // without a janitor; SKIP LOCKED keeps concurrent spends from queueing on them. Not those
+    // of this statement: a nonce spent again once expired takes its row over instead
+    // (`DO UPDATE … WHERE`), since its row may still be there.
     // N.B. the ORDER BY makes it an index scan that stops at the first unexpired nonce:
     // without it the planner may scan the whole table on every spend.
     let stmt = client
         .prepare_cached(
-            "WITH forgotten AS (
+            "WITH spends AS (
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+                     AS s (access_key_id, nonce, expires_at)),
+             forgotten AS (
                  DELETE FROM signature_nonces WHERE (access_key_id, nonce) IN (
                      SELECT access_key_id, nonce FROM signature_nonces
-                     WHERE expires_at <= $4 ORDER BY expires_at LIMIT $5
+                     WHERE expires_at < $4
+                       AND (access_key_id, nonce) NOT IN (SELECT access_key_id, nonce FROM spends)
+                     ORDER BY expires_at LIMIT $5
                      FOR UPDATE SKIP LOCKED))
              INSERT INTO signature_nonces (access_key_id, nonce, expires_at)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-             ON CONFLICT DO NOTHING
+             SELECT * FROM spends
+             ON CONFLICT (access_key_id, nonce) DO UPDATE SET expires_at = excluded.expires_at
+                 WHERE signature_nonces.expires_at < $4
              RETURNING access_key_id, nonce",
         )
         .await
@@ -811,7 +820,9 @@ pub(crate) async fn spend_nonces(client: &Object, spends: &[Spend]) -> Result<Ve
     let keys: Vec<&str> = spends.iter().map(|s| s.access_key_id.as_str()).collect();
     let nonces: Vec<&str> = spends.iter().map(|s| s.nonce.as_str()).collect();
     let expiries: Vec<i64> = spends.iter().map(|s| s.expires_at).collect();
-    let now = spends.iter().map(|s| s.now).max().unwrap_or(0);
+    // The group's earliest clock: no spend of it finds a nonce expired before its own clock
+    // says so.
+    let now = spends.iter().map(|s| s.now).min().unwrap_or(0);
     let forget = 8 * spends.len() as i64;
     let rows = client
         .query(&stmt, &[&keys, &nonces, &expiries, &now, &forget])

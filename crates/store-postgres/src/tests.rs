@@ -187,28 +187,6 @@ async fn a_nonce_is_spent_once_across_nodes_until_it_expires() {
     assert!(a.spend_nonce("key", "n1", 2_001, 3_001).await.unwrap());
 }
 
-/// Concurrent spends (which the store groups into one statement) find a nonce new once.
-#[tokio::test]
-async fn concurrent_spends_of_one_nonce_find_it_new_once() {
-    let schema = TestSchema::create().await;
-    let store = schema.open().await;
-    let nonces: Vec<String> = (0..40)
-        .map(|n| match n % 4 {
-            0 => "twice".to_owned(),
-            _ => format!("n{n}"),
-        })
-        .collect();
-    let spent = join_all(nonces.iter().map(|n| store.spend_nonce("key", n, 0, 1_000))).await;
-    let mut new_twice = 0;
-    for (nonce, spent) in nonces.iter().zip(spent) {
-        match nonce.as_str() {
-            "twice" => new_twice += usize::from(spent.unwrap()),
-            _ => assert!(spent.unwrap(), "{nonce} is new"),
-        }
-    }
-    assert_eq!(new_twice, 1, "one of the ten spends of one nonce");
-}
-
 /// A nonce PostgreSQL cannot store fails alone, not the other spends of its group.
 #[tokio::test]
 async fn a_nonce_the_database_refuses_fails_alone_among_concurrent_spends() {

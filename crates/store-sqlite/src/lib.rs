@@ -9,6 +9,9 @@
 //! Durability: `synchronous = FULL` makes every commit reach the disk before any write of its
 //! group is answered, so an acknowledged operation survives a process crash and a power loss.
 //!
+//! Spent signature nonces are decided in memory and logged to a file of their own with a
+//! writer of their own, committed without waiting for the disk (see `nonces`).
+//!
 //! Wake-ups are in-process: one process owns the database, so the events of a commit are
 //! published on a broadcast channel right after it.
 //!
@@ -19,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod migrate;
+mod nonces;
 mod queries;
 mod writer;
 
@@ -35,6 +39,7 @@ use bpops_store::{
 };
 use rusqlite::{Connection, OpenFlags};
 
+use crate::nonces::SpentNonces;
 use crate::writer::Writer;
 use tokio::sync::{Semaphore, broadcast};
 
@@ -43,6 +48,7 @@ const READERS: usize = 4;
 /// A [`Store`] in one SQLite database file.
 pub struct SqliteStore {
     writer: Writer,
+    nonces: SpentNonces,
     readers: Arc<Vec<Mutex<Connection>>>,
     /// One permit per reader connection.
     free_readers: Semaphore,
@@ -56,6 +62,11 @@ impl SqliteStore {
     /// has it open.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let owner = lock_owner(path)?;
+        // Each writer holds the process lock until its connection is closed.
+        let shared_owner = owner.try_clone().map_err(|e| {
+            StoreError::Other(format!("sharing the lock of {}: {e}", path.display()))
+        })?;
+        let nonces = SpentNonces::open(path, shared_owner)?;
         let mut writer = Connection::open(path).map_err(from_sqlite)?;
         configure(&writer).map_err(from_sqlite)?;
         migrate::migrate(&mut writer).map_err(from_sqlite)?;
@@ -71,6 +82,7 @@ impl SqliteStore {
             .map_err(from_sqlite)?;
         Ok(SqliteStore {
             writer: Writer::start(writer, owner),
+            nonces,
             readers: Arc::new(readers),
             free_readers: Semaphore::new(READERS),
             next_reader: AtomicUsize::new(0),
@@ -319,9 +331,16 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn spend_nonce(&self, _: &str, _: &str, _: i64, _: i64) -> Result<bool> {
-        // One process owns the file (see `open`), and its in-memory table refuses replays.
-        Ok(true)
+    async fn spend_nonce(
+        &self,
+        access_key_id: &str,
+        nonce: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool> {
+        self.nonces
+            .spend(access_key_id, nonce, now, expires_at)
+            .await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {
@@ -403,6 +422,46 @@ mod tests {
             Err(other) => panic!("expected Unavailable, got {other}"),
             Ok(_) => panic!("a second store opened the same database"),
         }
+    }
+
+    #[tokio::test]
+    async fn spent_nonces_outlive_reopening_until_they_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bpops.db");
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(store.spend_nonce("key", "n1", 0, 1_000).await.unwrap());
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(!store.spend_nonce("key", "n1", 1_000, 2_000).await.unwrap());
+        assert!(store.spend_nonce("key", "n1", 1_001, 2_001).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn expired_nonces_are_deleted_as_others_are_spent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bpops.db");
+        let store = SqliteStore::open(&path).unwrap();
+        for n in 0..100 {
+            let nonce = format!("old{n}");
+            assert!(store.spend_nonce("key", &nonce, 0, 1_000).await.unwrap());
+        }
+        for n in 0..20 {
+            let nonce = format!("new{n}");
+            assert!(
+                store
+                    .spend_nonce("key", &nonce, 1_001, 2_001)
+                    .await
+                    .unwrap()
+            );
+        }
+        drop(store);
+        let mut nonces = path.into_os_string();
+        nonces.push(".nonces");
+        let kept: i64 = rusqlite::Connection::open(nonces)
+            .unwrap()
+            .query_row("SELECT count(*) FROM spent_nonces", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 20, "only the unexpired nonces are kept");
     }
 
     #[test]

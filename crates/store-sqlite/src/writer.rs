@@ -1,5 +1,5 @@
-//! The one writer: a thread that owns the write connection and commits queued writes in
-//! groups. Writes that arrive while a commit is on its way to the disk wait together and
+//! A writer: a thread that owns a database's write connection (the operations' one, or the
+//! nonces') and commits queued writes in groups. Writes that arrive while a commit is on its way to the disk wait together and
 //! share the next transaction, so under load many writes cost one disk sync, while a lone
 //! write still commits at once. Each write runs in a savepoint of the group's transaction:
 //! one that fails rolls back alone, and none is answered before the group is durable.

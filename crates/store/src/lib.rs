@@ -20,6 +20,7 @@
 
 mod error;
 mod ids;
+pub mod nonces;
 mod records;
 pub mod testing;
 
@@ -41,6 +42,15 @@ pub type Decide = Box<dyn FnMut(Option<Resource>) -> Finish + Send>;
 
 /// How many events a subscriber may fall behind before it is told it missed some.
 pub const EVENT_BUFFER: usize = 1024;
+
+/// Whether a signature nonce spent until `expires_at` (Unix ms) is forgotten at `now`: only
+/// once that millisecond has passed. The request path accepts a timestamp through
+/// `timestamp + skew` included and spends its nonce until then, so with this one boundary a
+/// nonce is remembered for as long as its request is accepted. (The backends' SQL says the
+/// same: `expires_at < now`.)
+pub fn nonce_expired(expires_at: i64, now: i64) -> bool {
+    expires_at < now
+}
 
 /// Durable state of bpops: operations, idempotency tokens and the emulated inventory.
 #[async_trait]
@@ -146,10 +156,10 @@ pub trait Store: Send + Sync + 'static {
     /// returns it with `true` when there is none yet.
     async fn bootstrap_key(&self, candidate: &BootstrapKey) -> Result<(BootstrapKey, bool)>;
 
-    /// Spends a signature nonce of `access_key_id` until `expires_at` (Unix ms): `false` when
-    /// it was spent already, on any node sharing this store. `now` lets the backend forget
-    /// expired nonces as it goes. A backend that only one process can open answers `true`:
-    /// the request path's in-memory table already sees every request.
+    /// Spends a signature nonce of `access_key_id` until `expires_at` (Unix ms) included:
+    /// `false` when it was spent already and has not expired ([`nonce_expired`]), on any node
+    /// sharing this store and across restarts. `now` lets the backend forget expired nonces as
+    /// it goes, so the spends kept are about one window's.
     async fn spend_nonce(
         &self,
         access_key_id: &str,

@@ -9,6 +9,7 @@
 //! a lost, repeated or reordered effect breaks the chain.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,8 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::common::{
-    Acs3, ROOT, Server, TestDir, add_tags, arguments, execute_params, is_final, operation_id, state,
+    Acs3, ROOT, RUNNING_INSTANCE, Server, TestDir, add_tags, arguments, execute_params, is_final,
+    operation_id, state,
 };
 
 /// Instances seeded for the test, and operations submitted to each: 200 in all.
@@ -44,6 +46,49 @@ pub(crate) struct Acked {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_operations_survive_kill_9_and_each_applies_exactly_once() {
     crash_and_recover(RECOVERY).await;
+}
+
+/// README "Limits of the request path": a spent signature nonce outlives a restart, graceful
+/// or `kill -9`, so a captured submission cannot be replayed to create the operation again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_replayed_after_a_restart_or_kill_9_is_refused() {
+    let dir = TestDir::new();
+    replayed_after_restarts_is_refused(&dir, &dir.config("")).await;
+}
+
+/// Sends a signed submission to a server of `config` and kills it (`kill -9`), then a second
+/// one and stops it gracefully (SIGTERM): after each restart, every request sent before is
+/// refused, the very same bytes, while a fresh request is served.
+pub(crate) async fn replayed_after_restarts_is_refused(dir: &TestDir, config: &Path) {
+    let submission = |server: &Server, name: &str| {
+        let attributes = json!({"instanceId": RUNNING_INSTANCE, "instance_name": name});
+        Acs3::new("ExecuteOperationASync")
+            .params(&execute_params("rename", &attributes.to_string()))
+            .sign(&server.host(), ROOT)
+    };
+    let server = dir.serve(config).await;
+    let killed = submission(&server, "before-the-kill");
+    operation_id(&server.send(&killed).await);
+    server.kill().await;
+
+    let server = dir.serve(config).await;
+    server
+        .send(&killed)
+        .await
+        .assert_error(400, "SignatureNonceUsed");
+    let stopped = submission(&server, "before-the-stop");
+    operation_id(&server.send(&stopped).await);
+    let (status, _, _) = server.stop("TERM").await;
+    assert!(status.success(), "a graceful stop exits cleanly: {status}");
+
+    let server = dir.serve(config).await;
+    for request in [&killed, &stopped] {
+        server
+            .send(request)
+            .await
+            .assert_error(400, "SignatureNonceUsed");
+    }
+    server.call(ROOT, "ListServices", &[]).await.assert_ok();
 }
 
 /// Submits, kills the server mid-flight, restarts it, and checks that every acknowledged

@@ -120,6 +120,13 @@ async fn a_request_replayed_to_another_node_is_refused() {
         .assert_error(400, "SignatureNonceUsed");
 }
 
+/// A spent nonce outlives restarts of the node that spent it, graceful or `kill -9`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_replayed_after_a_node_restarts_is_refused() {
+    let cluster = Cluster::new("").await;
+    durability::replayed_after_restarts_is_refused(&cluster.dir, &cluster.config).await;
+}
+
 /// product.md "Operations and executors" across nodes: three nodes, one killed with SIGKILL
 /// during a burst; the two others finish its operations once its leases expire, and every
 /// emulated effect applies exactly once (see `durability` for how that is checked).

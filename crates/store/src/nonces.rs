@@ -1,8 +1,11 @@
-//! Signature nonces seen recently, to refuse replays.
+//! Signature nonces seen recently, in memory, to refuse replays.
 //!
 //! A nonce only needs remembering while its request's timestamp is acceptable, so each entry
-//! expires when that timestamp leaves the clock-skew window. Entries are evicted in expiry
-//! order. Memory is bounded twice: each AccessKey may hold at most `limit` unexpired nonces
+//! expires when that timestamp leaves the clock-skew window ([`nonce_expired`], the boundary
+//! the stores keep too). Entries are evicted in expiry order. The request path keeps one to
+//! answer replays and the per-key bound at memory speed before the store spends the nonce for
+//! good (so that other nodes and a restarted process refuse it too); the SQLite store keeps
+//! one as its record of what its process spent, beside a log on disk. Memory is bounded twice: each AccessKey may hold at most `limit` unexpired nonces
 //! (past it, that key alone gets `Throttling`, so a flood from one key never locks out
 //! another), and each entry is a fixed-size digest of the nonce (the first 128 bits of its
 //! SHA-256: collisions are out of reach, and an entry costs about 45 bytes, so a key at its
@@ -14,9 +17,11 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
+use crate::nonce_expired;
+
 /// What [`Nonces::check_and_remember`] found.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum NonceCheck {
+pub enum NonceCheck {
     /// First use: remembered.
     Fresh,
     /// Seen before within the window.
@@ -27,7 +32,8 @@ pub(crate) enum NonceCheck {
 
 type Digest16 = [u8; 16];
 
-pub(crate) struct Nonces {
+/// Spent nonces per AccessKey, each until its expiry.
+pub struct Nonces {
     limit_per_key: usize,
     inner: Mutex<HashMap<String, KeyNonces>>,
 }
@@ -40,7 +46,11 @@ struct KeyNonces {
 
 impl KeyNonces {
     fn forget_expired(&mut self, now: i64) {
-        while self.by_expiry.front().is_some_and(|(at, _)| *at <= now) {
+        while self
+            .by_expiry
+            .front()
+            .is_some_and(|(at, _)| nonce_expired(*at, now))
+        {
             if let Some((_, old)) = self.by_expiry.pop_front() {
                 self.seen.remove(&old);
             }
@@ -49,7 +59,8 @@ impl KeyNonces {
 }
 
 impl Nonces {
-    pub(crate) fn new(limit_per_key: usize) -> Self {
+    /// A table holding at most `limit_per_key` unexpired nonces per AccessKey.
+    pub fn new(limit_per_key: usize) -> Self {
         Nonces {
             limit_per_key,
             inner: Mutex::new(HashMap::new()),
@@ -57,7 +68,7 @@ impl Nonces {
     }
 
     /// Records `nonce` of `access_key_id` until `expires_at` (Unix ms), unless already seen.
-    pub(crate) fn check_and_remember(
+    pub fn check_and_remember(
         &self,
         access_key_id: &str,
         nonce: &str,
@@ -109,16 +120,21 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_nonce_is_forgotten() {
+    fn a_nonce_is_remembered_through_its_last_millisecond_then_forgotten() {
         let nonces = Nonces::new(10);
-        assert_eq!(
-            nonces.check_and_remember("k", "n1", 0, 100),
-            NonceCheck::Fresh
-        );
-        assert_eq!(
-            nonces.check_and_remember("k", "n1", 100, 200),
-            NonceCheck::Fresh
-        );
+        for offset in -2..=2 {
+            let nonce = format!("n{offset}");
+            assert_eq!(
+                nonces.check_and_remember("k", &nonce, 0, 100),
+                NonceCheck::Fresh
+            );
+            let again = nonces.check_and_remember("k", &nonce, 100 + offset, 200 + offset);
+            let expected = match offset {
+                ..=0 => NonceCheck::Replayed,
+                _ => NonceCheck::Fresh,
+            };
+            assert_eq!(again, expected, "{offset} ms past the end of the window");
+        }
     }
 
     #[test]
@@ -142,7 +158,7 @@ mod tests {
             "a full table still refuses replays"
         );
         assert_eq!(
-            nonces.check_and_remember("k", "c", 100, 200),
+            nonces.check_and_remember("k", "c", 101, 200),
             NonceCheck::Fresh,
             "room after expiry"
         );
