@@ -5,9 +5,11 @@
 //! the stores keep too). Entries are evicted in expiry order. The request path keeps one to
 //! answer replays and the per-key bound at memory speed before the store spends the nonce for
 //! good (so that other nodes and a restarted process refuse it too); the SQLite store keeps
-//! one as its record of what its process spent, beside a log on disk. Memory is bounded twice: each AccessKey may hold at most `limit` unexpired nonces
-//! (past it, that key alone gets `Throttling`, so a flood from one key never locks out
-//! another), and each entry is a fixed-size digest of the nonce (the first 128 bits of its
+//! one as its record of what its process spent, beside a log on disk.
+//!
+//! Memory is bounded twice: each AccessKey may hold at most `limit` unexpired nonces (past
+//! it, that key alone gets `Throttling`, so a flood from one key never locks out another),
+//! and each entry is a fixed-size digest of the nonce (the first 128 bits of its
 //! SHA-256: collisions are out of reach, and an entry costs about 45 bytes, so a key at its
 //! default limit of a million holds about 45 MB). Only verified requests reach this table, so
 //! the number of keys is that of the configuration.
