@@ -26,8 +26,7 @@ use clap::{Args, ValueEnum};
 
 /// Opens the store at a storage URL, as `bpops serve` does: the scale scenario loads its
 /// server's store while the server is stopped.
-pub type OpenStore =
-    fn(&str) -> Pin<Box<dyn Future<Output = anyhow::Result<Arc<dyn Store>>> + '_>>;
+pub type OpenStore = fn(&str) -> Pin<Box<dyn Future<Output = anyhow::Result<Arc<dyn Store>>> + '_>>;
 
 /// Flags of `bpops bench`.
 #[derive(Args)]

@@ -1,9 +1,9 @@
 //! `bpops serve`: reads the configuration, opens the store, starts the engine and serves
 //! the API until SIGINT or SIGTERM.
 
+use std::future::Future;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;

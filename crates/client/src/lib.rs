@@ -288,6 +288,7 @@ pub fn sign(
         unix_secs: unix_now(),
         nonce: &nonce(),
         params,
+        query: "",
     }
     .sign(access_key_id, access_key_secret)
 }
@@ -386,7 +387,12 @@ mod tests {
 
     #[test]
     fn an_endpoint_other_than_http_host_port_is_refused() {
-        for endpoint in ["https://127.0.0.1:1", "http://127.0.0.1:1/api", "", "http://"] {
+        for endpoint in [
+            "https://127.0.0.1:1",
+            "http://127.0.0.1:1/api",
+            "",
+            "http://",
+        ] {
             let credentials = Credentials {
                 endpoint: endpoint.to_owned(),
                 access_key_id: String::new(),
@@ -408,7 +414,10 @@ mod tests {
         )
         .await;
         let result = client.get_result("op_1", Some(3)).await.unwrap().unwrap();
-        assert_eq!((result.operation_id.as_str(), result.status.as_str()), ("op_1", "SUCCESS"));
+        assert_eq!(
+            (result.operation_id.as_str(), result.status.as_str()),
+            ("op_1", "SUCCESS")
+        );
 
         let received = served.await.unwrap();
         let at = received.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
@@ -463,6 +472,10 @@ mod tests {
         let (client, _) = answer_once(502, "Bad Gateway").await;
         let error = client.list_services().await.unwrap_err();
         assert!(matches!(error, Error::Unexpected(_)), "{error:?}");
-        assert!(error.to_string().ends_with("HTTP 502 with a body that is not JSON"));
+        assert!(
+            error
+                .to_string()
+                .ends_with("HTTP 502 with a body that is not JSON")
+        );
     }
 }
