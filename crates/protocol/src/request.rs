@@ -50,11 +50,14 @@ impl Acs3Request<'_> {
             ("x-acs-date".to_owned(), format_timestamp(self.unix_secs)),
             ("x-acs-signature-nonce".to_owned(), self.nonce.to_owned()),
             ("accept".to_owned(), "application/json".to_owned()),
-            (
+        ];
+        // As tea sends it: no content-type without a body.
+        if !body.is_empty() {
+            headers.push((
                 "content-type".to_owned(),
                 "application/x-www-form-urlencoded".to_owned(),
-            ),
-        ];
+            ));
+        }
         let target = if self.query.is_empty() {
             "/".to_owned()
         } else {
