@@ -26,7 +26,10 @@ use clap::{Args, ValueEnum};
 
 /// Opens the store at a storage URL, as `bpops serve` does: the scale scenario loads its
 /// server's store while the server is stopped.
-pub type OpenStore = fn(&str) -> Pin<Box<dyn Future<Output = anyhow::Result<Arc<dyn Store>>> + '_>>;
+pub type OpenStore = for<'a> fn(&'a str) -> Opening<'a>;
+
+/// The store being opened by an [`OpenStore`].
+pub type Opening<'a> = Pin<Box<dyn Future<Output = anyhow::Result<Arc<dyn Store>>> + 'a>>;
 
 /// Flags of `bpops bench`.
 #[derive(Args)]

@@ -1,11 +1,9 @@
 //! `bpops serve`: reads the configuration, opens the store, starts the engine and serves
 //! the API until SIGINT or SIGTERM.
 
-use std::future::Future;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -150,9 +148,7 @@ fn merge_overrides(args: &ServeArgs, config: &Config) -> anyhow::Result<(SocketA
 
 /// The store at a storage URL, for `bpops bench`, which loads its server's store while the
 /// server is stopped.
-pub(crate) fn open_store_at(
-    url: &str,
-) -> Pin<Box<dyn Future<Output = anyhow::Result<Arc<dyn Store>>> + '_>> {
+pub(crate) fn open_store_at(url: &str) -> bpops_bench::Opening<'_> {
     Box::pin(async move { open_store(&config::parse_storage_url(url)?).await })
 }
 
