@@ -1,7 +1,8 @@
 //! `bpops bench`: a load generator that signs its requests like the SDK and measures bpops
 //! end to end: throughput until every operation is final, sequential latency, signed reads,
 //! and reads at scale (a million retained operations, and while a million expired ones are
-//! swept). It drives a server at `--endpoint`, or starts its own (`bpops serve` on a fresh
+//! swept), and the memory a server holds under the largest operations it accepts
+//! (`memory`). It drives a server at `--endpoint`, or starts its own (`bpops serve` on a fresh
 //! SQLite file, or on `--storage-url`) and then also reports that server's RSS.
 //!
 //! The `bpops` binary wires it in as `bpops bench` ([`run`]): bench starts that binary's own
@@ -10,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod memory;
 mod scale;
 mod scenarios;
 mod server;
@@ -79,6 +81,15 @@ pub struct BenchArgs {
     /// shared host does not make its p99.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
     scale_read_for: Duration,
+    /// `ecs` submits of the memory scenario.
+    #[arg(long, default_value_t = 6_000)]
+    memory_submits: usize,
+    /// Submits of each declared operation of the memory scenario.
+    #[arg(long, default_value_t = 1_000)]
+    memory_declared: usize,
+    /// Reads of each operation of the memory scenario.
+    #[arg(long, default_value_t = 5)]
+    memory_reads: usize,
     /// A few seconds in all: small counts, for CI.
     #[arg(long)]
     short: bool,
@@ -99,6 +110,9 @@ pub enum Scenario {
     /// Reads at a fixed rate: near-empty store, N retained operations, and while N expired
     /// ones are swept (needs the server bench starts).
     Scale,
+    /// The largest operations bpops accepts, many times, each read several times: the
+    /// server's peak RSS (needs the server bench starts; not run by default).
+    Memory,
 }
 
 /// What one scenario measured.
@@ -132,6 +146,8 @@ pub fn run(mut args: BenchArgs, open_store: OpenStore) -> anyhow::Result<()> {
         args.scale_operations = args.scale_operations.min(10_000);
         args.scale_rate = args.scale_rate.min(1_000.0);
         args.scale_read_for = args.scale_read_for.min(Duration::from_secs(1));
+        args.memory_submits = args.memory_submits.min(500);
+        args.memory_declared = args.memory_declared.min(50);
     }
     if args.scenario.is_empty() {
         args.scenario = vec![Scenario::Throughput, Scenario::Latency, Scenario::Read];
@@ -144,6 +160,11 @@ pub fn run(mut args: BenchArgs, open_store: OpenStore) -> anyhow::Result<()> {
         args.endpoint.is_none() || !args.scenario.contains(&Scenario::Scale),
         "the scale scenario loads the store directly while the server is stopped, so it \
          needs the server bench starts: leave out --endpoint, or the scale scenario"
+    );
+    anyhow::ensure!(
+        args.endpoint.is_none() || !args.scenario.contains(&Scenario::Memory),
+        "the memory scenario measures the server bench starts (its RSS and its declared \
+         operations): leave out --endpoint, or the memory scenario"
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -188,6 +209,16 @@ pub fn run(mut args: BenchArgs, open_store: OpenStore) -> anyhow::Result<()> {
                     // The server restarted on another port.
                     client = Arc::new(Client::new(server.credentials())?);
                     found
+                }
+                Scenario::Memory => {
+                    let server = server.as_ref().expect("refused above with --endpoint");
+                    let settings = memory::Settings {
+                        submits: args.memory_submits,
+                        declared: args.memory_declared,
+                        reads: args.memory_reads,
+                        concurrency: args.concurrency,
+                    };
+                    memory::memory(&client, &settings, || server.peak_rss_mb()).await?
                 }
             };
             for (i, report) in found.iter_mut().enumerate() {

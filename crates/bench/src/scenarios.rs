@@ -40,26 +40,12 @@ pub async fn throughput(
 ) -> anyhow::Result<Report> {
     let failed_before = count_listed(client, "FAILURE").await?;
     let started = Instant::now();
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = JoinSet::new();
-    for _ in 0..concurrency {
-        let (client, next) = (Arc::clone(client), Arc::clone(&next));
-        tasks.spawn(async move {
-            let (mut latencies, mut errors) = (Vec::new(), 0);
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    return (latencies, errors);
-                }
-                let asked = Instant::now();
-                match submit(&client, i).await {
-                    Ok(_) => latencies.push(asked.elapsed()),
-                    Err(_) => errors += 1,
-                }
-            }
-        });
-    }
-    let (latencies, mut errors) = gather(tasks).await;
+    let client_ = Arc::clone(client);
+    let (latencies, mut errors) = for_each(n, concurrency, move |i| {
+        let client = Arc::clone(&client_);
+        async move { submit(&client, i).await.is_ok() }
+    })
+    .await;
     // N.B. in this order: a status only moves forward, so once no INIT is left none can
     // appear, and no RUNNING after that means every operation is final.
     while any_listed(client, "INIT").await? || any_listed(client, "RUNNING").await? {
@@ -184,16 +170,50 @@ pub(super) async fn submit(client: &Client, i: usize) -> anyhow::Result<String> 
     Ok(client.execute_async(&rename(&attributes)).await?)
 }
 
+/// Runs `one(0)` to `one(n - 1)` from `concurrency` tasks, timing each; `one` tells whether
+/// it succeeded. Returns the latencies of the successes and the count of the rest.
+pub(super) async fn for_each<F, Fut>(n: usize, concurrency: usize, one: F) -> (Vec<Duration>, usize)
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = JoinSet::new();
+    for _ in 0..concurrency {
+        let (one, next) = (one.clone(), Arc::clone(&next));
+        tasks.spawn(async move {
+            let (mut latencies, mut errors) = (Vec::new(), 0);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return (latencies, errors);
+                }
+                let asked = Instant::now();
+                if one(i).await {
+                    latencies.push(asked.elapsed());
+                } else {
+                    errors += 1;
+                }
+            }
+        });
+    }
+    gather(tasks).await
+}
+
 /// Reads `id` until it is final; `false` when it ended in FAILURE or could not be read.
 pub(super) async fn until_final(client: &Client, id: &str) -> bool {
+    final_status(client, id).await.as_deref() == Some("SUCCESS")
+}
+
+/// Reads `id` until it is final and returns its status; `None` when it could not be read.
+pub(super) async fn final_status(client: &Client, id: &str) -> Option<String> {
     loop {
         let Ok(Some(result)) = client.get_result(id, Some(10)).await else {
-            return false;
+            return None;
         };
         match result.status.as_str() {
-            "SUCCESS" => return true,
             "INIT" | "RUNNING" => tokio::task::yield_now().await,
-            _ => return false,
+            _ => return Some(result.status),
         }
     }
 }

@@ -41,7 +41,9 @@ impl BenchServer {
             None => format!("sqlite://{}", dir.path().join("bench.db").display()),
         };
         let config = dir.path().join("bench.toml");
-        std::fs::write(&config, configuration(&storage))
+        let declared = super::memory::declared_operations(dir.path())
+            .context("writing the memory scenario's program")?;
+        std::fs::write(&config, configuration(&storage) + &declared)
             .context("writing the bench configuration")?;
         let (child, address) = spawn(&config).await?;
         Ok(BenchServer {

@@ -7,10 +7,23 @@
 //! failure injection belong to the engine too, which keeps these rules testable as plain
 //! function calls.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::catalog::{Builtin, Entry};
 use crate::{ecs, slb};
+
+/// The most characters an id-like attribute of an emulated operation may have. Real cloud ids
+/// are far shorter; the bound keeps what one request makes bpops store and remember small
+/// (an id is kept in the operation's attributes, its resource key and often its message).
+pub(crate) const MAX_ID_LENGTH: usize = 128;
+
+/// The schema of an id-like attribute: 1 to [`MAX_ID_LENGTH`] characters.
+pub(crate) fn id_schema(description: &str) -> Value {
+    json!({
+        "type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH,
+        "description": format!("{description} 1 to {MAX_ID_LENGTH} characters."),
+    })
+}
 
 /// The inventory record of one resource, as the store holds it.
 #[derive(Debug, Clone, PartialEq)]

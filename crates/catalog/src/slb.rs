@@ -17,7 +17,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::catalog::{Builtin, BuiltinSpec, Entry};
-use crate::emulated::{Outcome, Run, update_if_changed, visible};
+use crate::emulated::{Outcome, Run, id_schema, update_if_changed, visible};
 use crate::error::InvalidAttribute;
 use crate::value::{as_integer, text};
 
@@ -159,10 +159,7 @@ fn settings() -> Vec<Setting> {
 /// The catalog entries of every `slb` operation.
 pub(crate) fn entries() -> Vec<Entry> {
     let mut properties = json!({
-        "loadBalancerId": {
-            "type": "string", "minLength": 1,
-            "description": "The id of the load balancer, e.g. lb-web."
-        },
+        "loadBalancerId": id_schema("The id of the load balancer, e.g. lb-web."),
         "listenerPort": {
             "type": "integer", "minimum": 1, "maximum": 65535,
             "description": "The frontend port of the listener to change."
@@ -474,6 +471,19 @@ mod tests {
                 .field,
             "listenerPort"
         );
+    }
+
+    #[test]
+    fn load_balancer_id_is_1_to_128_characters() {
+        let with = |id: &str| json!({"loadBalancerId": id, "listenerPort": 80});
+        let longest = "l".repeat(128);
+        assert!(validate(with(&longest)).is_ok());
+        let err = validate(with(&format!("{longest}l"))).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.reason.as_str()),
+            ("loadBalancerId", "must be at most 128 characters")
+        );
+        assert_eq!(validate(with("")).unwrap_err().field, "loadBalancerId");
     }
 
     #[test]

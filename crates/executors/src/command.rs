@@ -1,27 +1,27 @@
 //! The `command` executor: one attempt runs a program, without a shell, in a process group of
 //! its own, and reads its answer from stdout; plus [`resolve_program`], which the
 //! configuration loader uses to find the program while `PATH` is still there to look at.
+//! Finding and killing every process of an attempt is in [`tree`](crate::tree).
 
 use std::ffi::OsStr;
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bpops_catalog::CommandSpec;
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
 use crate::FailureKind;
 use crate::job::{Failure, Job, OUTPUT_LIMIT, STDERR_TAIL, Success, parse_answer, tail_text};
+use crate::tree::{self, Attempt};
 
 /// Runs one attempt of a command operation: the job as JSON on stdin, the answer from
-/// stdout. See the crate documentation for the environment and the process-group rules.
+/// stdout. See the crate documentation for the environment and the process rules.
 pub async fn run_command(
     spec: &CommandSpec,
     job: &Job,
@@ -38,21 +38,20 @@ pub async fn run_command(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        // A safety net for the leader if this future is dropped mid-run; the group guard
-        // below takes care of the rest of the group.
+        // A safety net for the program if this future is dropped mid-run; the attempt's
+        // guard below takes care of the rest of its processes.
         .kill_on_drop(true);
-    let mut child = command.spawn().map_err(|error| {
+    let (mut child, attempt) = tree::spawn(&mut command, &job.operation_id).map_err(|error| {
         Failure::new(
             FailureKind::Exit,
             "CommandNotStarted",
             format!("{}: {error}", spec.program.display()),
         )
     })?;
-    let group = ProcessGroup::of(&child);
     let input = job.to_json();
 
     let ended = {
-        let interaction = interact(&mut child, &group, input);
+        let interaction = interact(&mut child, &attempt, input);
         tokio::select! {
             result = interaction => Ended::Finished(result),
             () = tokio::time::sleep(timeout) => Ended::TimedOut,
@@ -61,18 +60,14 @@ pub async fn run_command(
     };
     let outcome = match ended {
         Ended::Finished(result) => result,
-        Ended::TimedOut => {
-            group.kill();
-            Err(Failure::timeout("the program did not finish", timeout))
-        }
-        Ended::Cancelled => {
-            group.kill();
-            Err(Failure::cancelled("its program ran"))
-        }
+        Ended::TimedOut => Err(Failure::timeout("the program did not finish", timeout)),
+        Ended::Cancelled => Err(Failure::cancelled("its program ran")),
     };
-    // Reap the leader so no zombie is left; it is dead or dying by now.
+    // Done already when the program exited by itself.
+    attempt.end().await;
+    // Reap the program so no zombie is left; it is dead or dying by now.
     let _ = child.wait().await;
-    group.disarm();
+    attempt.reaped();
     outcome
 }
 
@@ -87,34 +82,45 @@ enum Ended {
 /// program blocked on a full pipe cannot deadlock against us.
 async fn interact(
     child: &mut Child,
-    group: &ProcessGroup,
+    attempt: &Attempt,
     input: Vec<u8>,
 ) -> Result<Success, Failure> {
     let stdin = child.stdin.take();
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
+    let exited = CancellationToken::new();
+    let exited = &exited;
+    // N.B. `move`: the input is freed once written, not when the program ends.
     let feed = async move {
         if let Some(mut stdin) = stdin {
             // A program that exits without reading its input closes the pipe: not an error.
-            let _ = stdin.write_all(&input).await;
+            // N.B. a process it left may hold the pipe open without reading: stop at its exit.
+            tokio::select! {
+                _ = stdin.write_all(&input) => {}
+                () = exited.cancelled() => {}
+            }
             // Dropping stdin closes it, so the program sees end of input.
         }
     };
     let exit = async {
         let status = child.wait().await;
-        // N.B. the leader has exited; kill what it left behind in its group, which also
-        // closes any copy of stdout or stderr a leftover process still holds, so the reads
-        // below finish. The leader is reaped already, but its group id cannot be reused while
-        // any member lives, and once none does the kill finds no one.
-        group.kill();
+        attempt.reaped();
+        // N.B. the program has exited: kill what it left behind, in its group or out of it,
+        // then read only what its pipes hold already, since a process that escaped the kill
+        // could keep them open forever.
+        attempt.end().await;
+        exited.cancel();
         status
     };
-    let ((), status, (stdout, overflow), (stderr, _)) = tokio::join!(
+    let mut stdout_head = Head::new(OUTPUT_LIMIT);
+    let mut stderr_tail = Tail::new(STDERR_TAIL);
+    let ((), status, (), ()) = tokio::join!(
         feed,
         exit,
-        read_bounded(stdout, OUTPUT_LIMIT),
-        read_tail(stderr, STDERR_TAIL),
+        read_until_exit(stdout, exited, |bytes| stdout_head.keep(bytes)),
+        read_until_exit(stderr, exited, |bytes| stderr_tail.keep(bytes)),
     );
+    let stderr = stderr_tail.into_bytes();
     let status = status.map_err(|error| {
         Failure::new(
             FailureKind::Exit,
@@ -125,12 +131,12 @@ async fn interact(
     if !status.success() {
         return Err(exit_failure(status, &stderr));
     }
-    if overflow {
+    if stdout_head.overflow {
         return Err(Failure::bad_output(format!(
             "stdout exceeds {OUTPUT_LIMIT} bytes"
         )));
     }
-    parse_answer(&stdout, "stdout")
+    parse_answer(&stdout_head.bytes, "stdout")
 }
 
 fn exit_failure(status: ExitStatus, stderr: &[u8]) -> Failure {
@@ -147,84 +153,91 @@ fn exit_failure(status: ExitStatus, stderr: &[u8]) -> Failure {
     }
 }
 
-/// Reads everything, keeping the first `limit` bytes; the rest is drained and dropped so the
-/// writer never blocks. Returns the kept bytes and whether anything was dropped.
-async fn read_bounded(pipe: Option<impl AsyncRead + Unpin>, limit: usize) -> (Vec<u8>, bool) {
-    let mut kept = Vec::new();
-    let mut overflow = false;
+/// Reads `pipe` to its end, or until `exited` and then only what it holds at that moment,
+/// handing every chunk to `keep`.
+async fn read_until_exit<P>(
+    pipe: Option<P>,
+    exited: &CancellationToken,
+    mut keep: impl FnMut(&[u8]),
+) where
+    P: AsyncRead + AsFd + Unpin,
+{
     let Some(mut pipe) = pipe else {
-        return (kept, overflow);
+        return;
     };
     let mut buffer = [0u8; 8192];
-    while let Ok(n @ 1..) = pipe.read(&mut buffer).await {
-        let room = limit - kept.len();
-        if n > room {
-            overflow = true;
+    loop {
+        tokio::select! {
+            biased;
+            read = pipe.read(&mut buffer) => match read {
+                Ok(n @ 1..) => keep(&buffer[..n]),
+                _ => return,
+            },
+            () = exited.cancelled() => break,
         }
-        kept.extend_from_slice(&buffer[..n.min(room)]);
     }
-    (kept, overflow)
+    tree::read_now(&pipe, keep);
 }
 
-/// Reads everything, keeping only the last `limit` bytes.
-async fn read_tail(pipe: Option<impl AsyncRead + Unpin>, limit: usize) -> (Vec<u8>, ()) {
-    let mut kept = Vec::new();
-    let Some(mut pipe) = pipe else {
-        return (kept, ());
-    };
-    let mut buffer = [0u8; 8192];
-    while let Ok(n @ 1..) = pipe.read(&mut buffer).await {
-        kept.extend_from_slice(&buffer[..n]);
+/// The first `limit` bytes of a stream, and whether more came (dropped, so the writer never
+/// blocks).
+struct Head {
+    bytes: Vec<u8>,
+    limit: usize,
+    overflow: bool,
+}
+
+impl Head {
+    fn new(limit: usize) -> Head {
+        Head {
+            bytes: Vec::new(),
+            limit,
+            overflow: false,
+        }
+    }
+
+    fn keep(&mut self, chunk: &[u8]) {
+        let room = self.limit - self.bytes.len();
+        if chunk.len() > room {
+            self.overflow = true;
+        }
+        let kept = &chunk[..chunk.len().min(room)];
+        // Doubling as usual, but never past the limit: many attempts read at once.
+        let needed = self.bytes.len() + kept.len();
+        if needed > self.bytes.capacity() {
+            let capacity = (2 * self.bytes.capacity()).max(needed).min(self.limit);
+            self.bytes.reserve_exact(capacity - self.bytes.len());
+        }
+        self.bytes.extend_from_slice(kept);
+    }
+}
+
+/// The last `limit` bytes of a stream.
+struct Tail {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl Tail {
+    fn new(limit: usize) -> Tail {
+        Tail {
+            bytes: Vec::new(),
+            limit,
+        }
+    }
+
+    fn keep(&mut self, chunk: &[u8]) {
+        self.bytes.extend_from_slice(chunk);
         // Trim only once the buffer holds twice the limit, so trimming costs O(1) per byte.
-        if kept.len() > 2 * limit {
-            kept.drain(..kept.len() - limit);
-        }
-    }
-    let excess = kept.len().saturating_sub(limit);
-    kept.drain(..excess);
-    (kept, ())
-}
-
-/// The program's process group (its id is the leader's pid, from `process_group(0)`). Killed
-/// on demand and, as a last resort, when dropped while still armed: a future dropped mid-run
-/// (engine shutdown) must not leave the group running.
-struct ProcessGroup {
-    id: Option<Pid>,
-    armed: AtomicBool,
-}
-
-impl ProcessGroup {
-    fn of(child: &Child) -> ProcessGroup {
-        let id = child
-            .id()
-            .and_then(|pid| i32::try_from(pid).ok())
-            .map(Pid::from_raw);
-        ProcessGroup {
-            id,
-            armed: AtomicBool::new(true),
+        if self.bytes.len() > 2 * self.limit {
+            self.bytes.drain(..self.bytes.len() - self.limit);
         }
     }
 
-    /// Sends SIGKILL to every process of the group. A group that is already gone (ESRCH) is
-    /// the expected case after a clean exit, so errors are ignored.
-    fn kill(&self) {
-        if let Some(id) = self.id
-            && self.armed.load(Ordering::Acquire)
-        {
-            let _ = killpg(id, Signal::SIGKILL);
-        }
-    }
-
-    /// After the final kill and reap, the id may be reused by another process group: stop
-    /// sending signals to it.
-    fn disarm(&self) {
-        self.armed.store(false, Ordering::Release);
-    }
-}
-
-impl Drop for ProcessGroup {
-    fn drop(&mut self) {
-        self.kill();
+    fn into_bytes(mut self) -> Vec<u8> {
+        let excess = self.bytes.len().saturating_sub(self.limit);
+        self.bytes.drain(..excess);
+        self.bytes
     }
 }
 
@@ -310,18 +323,22 @@ mod tests {
         assert!(resolve_program_in("bin/sh", Some(path)).is_err());
     }
 
-    #[tokio::test]
-    async fn bounded_read_keeps_the_start_and_reports_overflow() {
-        let (kept, overflow) = read_bounded(Some(&b"abcdef"[..]), 4).await;
-        assert_eq!((kept.as_slice(), overflow), (&b"abcd"[..], true));
-        let (kept, overflow) = read_bounded(Some(&b"abc"[..]), 4).await;
-        assert_eq!((kept.as_slice(), overflow), (&b"abc"[..], false));
+    #[test]
+    fn head_keeps_the_start_and_reports_overflow() {
+        let mut head = Head::new(4);
+        head.keep(b"abc");
+        assert_eq!((head.bytes.as_slice(), head.overflow), (&b"abc"[..], false));
+        head.keep(b"def");
+        assert_eq!((head.bytes.as_slice(), head.overflow), (&b"abcd"[..], true));
+        assert_eq!(head.bytes.capacity(), 4);
     }
 
-    #[tokio::test]
-    async fn tail_read_keeps_the_end() {
-        let long: Vec<u8> = (0..100u8).collect();
-        let (kept, ()) = read_tail(Some(long.as_slice()), 10).await;
-        assert_eq!(kept, (90..100u8).collect::<Vec<u8>>());
+    #[test]
+    fn tail_keeps_the_end() {
+        let mut tail = Tail::new(10);
+        for byte in 0..100u8 {
+            tail.keep(&[byte]);
+        }
+        assert_eq!(tail.into_bytes(), (90..100u8).collect::<Vec<u8>>());
     }
 }

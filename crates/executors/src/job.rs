@@ -8,8 +8,15 @@ use serde_json::{Map, Value};
 
 use crate::FailureKind;
 
-/// The most an answer (stdout, a response body) may hold: 1 MiB.
-pub const OUTPUT_LIMIT: usize = 1024 * 1024;
+/// The most an answer's `Arguments` (as compact JSON text) and its `Message` may each hold:
+/// 64 KiB. Both are stored with the operation and sent with every read of it, so their size is
+/// what each finished operation costs; over it, the attempt is `ExecutorBadOutput`.
+pub const RESULT_LIMIT: usize = 64 * 1024;
+
+/// The most an answer (stdout, a response body) may hold: 192 KiB, room for `Arguments` and
+/// `Message` at their limit and as much again of formatting and other keys. Every running
+/// attempt may hold this much while it reads, so it bounds what many at once cost.
+pub const OUTPUT_LIMIT: usize = 3 * RESULT_LIMIT;
 
 /// How much of a failed program's stderr (its end) the failure message keeps: 2 KiB.
 pub const STDERR_TAIL: usize = 2 * 1024;
@@ -117,11 +124,42 @@ pub(crate) fn parse_answer(bytes: &[u8], source: &str) -> Result<Success, Failur
             )));
         }
     };
-    let arguments = match answer.remove("Arguments") {
-        None | Some(Value::Null) => "{}".to_string(),
-        Some(arguments) => arguments.to_string(),
+    let arguments = answer.remove("Arguments").unwrap_or(Value::Null);
+    // Measured before it is written out, so an oversized answer costs no second copy.
+    let arguments_length = if arguments.is_null() {
+        2
+    } else {
+        json_length(&arguments)
+    };
+    for (name, length) in [("Arguments", arguments_length), ("Message", message.len())] {
+        if length > RESULT_LIMIT {
+            return Err(Failure::bad_output(format!(
+                "\"{name}\" in {source} is {length} bytes, over the limit of {RESULT_LIMIT}"
+            )));
+        }
+    }
+    let arguments = match arguments {
+        Value::Null => "{}".to_string(),
+        arguments => arguments.to_string(),
     };
     Ok(Success { message, arguments })
+}
+
+/// How many bytes `value` is as compact JSON text.
+fn json_length(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, value).expect("a JSON value always serializes");
+    counter.0
 }
 
 /// Up to `limit` bytes from the end of `bytes` as text, trimmed, for a failure message.
@@ -200,6 +238,27 @@ mod tests {
             );
             assert!(failure.message.contains(expected), "{failure}");
         }
+    }
+
+    #[test]
+    fn arguments_and_message_are_capped_in_bytes() {
+        // A JSON string of n characters is n + 2 bytes of JSON text.
+        let arguments = |n: usize| format!(r#"{{"Arguments": "{}"}}"#, "a".repeat(n - 2));
+        assert!(parse_answer(arguments(RESULT_LIMIT).as_bytes(), "stdout").is_ok());
+        let over = parse_answer(arguments(RESULT_LIMIT + 1).as_bytes(), "stdout").unwrap_err();
+        assert_eq!(over.kind, FailureKind::BadOutput);
+        assert_eq!(
+            over.message,
+            "ExecutorBadOutput: \"Arguments\" in stdout is 65537 bytes, over the limit of 65536"
+        );
+        let message = |n: usize| format!(r#"{{"Message": "{}"}}"#, "é".repeat(n / 2));
+        assert!(parse_answer(message(RESULT_LIMIT).as_bytes(), "stdout").is_ok());
+        let over = parse_answer(message(RESULT_LIMIT + 2).as_bytes(), "stdout").unwrap_err();
+        assert!(
+            over.message
+                .contains("\"Message\" in stdout is 65538 bytes"),
+            "{over}"
+        );
     }
 
     #[test]

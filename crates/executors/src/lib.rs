@@ -28,15 +28,18 @@
 //! A JSON object (a program's stdout, the 2xx response body): `Arguments`, any JSON, becomes
 //! the operation's `Arguments` (`{}` when absent or null); `Message`, a string if present,
 //! becomes its `Message` (empty when absent). Other keys are ignored. Answers are bounded
-//! ([`OUTPUT_LIMIT`]).
+//! ([`OUTPUT_LIMIT`]), and so are `Arguments` (as JSON text) and `Message`, each
+//! ([`RESULT_LIMIT`]): over either, the attempt fails with `ExecutorBadOutput`.
 //!
 //! # Commands
 //!
 //! The program runs without a shell, in `/`, with a **cleared environment** holding only
 //! `BPOPS_OPERATION_ID`, in a process group of its own. A non-zero exit is a failure whose
-//! message carries the tail of stderr. On timeout or cancellation the **whole group** is
-//! killed (`SIGKILL`) and reaped; once the program exits, whatever it left running in its
-//! group is killed too, so an operation's processes never outlive its attempt.
+//! message carries the tail of stderr. On timeout or cancellation, and once the program
+//! exits, **every process it started** is killed (`SIGKILL`), in its group or out of it
+//! (`setsid`), and reaped: an operation's processes never outlive its attempt (how, in
+//! `tree`). After the program's exit only what its pipes already hold is read, so a process
+//! that escaped the kill cannot hold the attempt open.
 //!
 //! # HTTP: the request and how a receiver verifies it
 //!
@@ -61,8 +64,9 @@
 mod command;
 mod http;
 mod job;
+mod tree;
 
 pub use bpops_catalog::FailureKind;
 pub use command::{resolve_program, resolve_program_in, run_command};
 pub use http::{run_http, signature, verify_signature};
-pub use job::{Failure, Job, OUTPUT_LIMIT, STDERR_TAIL, Success};
+pub use job::{Failure, Job, OUTPUT_LIMIT, RESULT_LIMIT, STDERR_TAIL, Success};

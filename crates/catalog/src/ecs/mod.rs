@@ -10,6 +10,7 @@ mod run;
 use serde_json::{Map, Value, json};
 
 use crate::catalog::{Builtin, BuiltinSpec, Entry};
+use crate::emulated::id_schema;
 use crate::error::InvalidAttribute;
 use crate::value::text;
 
@@ -86,10 +87,9 @@ fn spec(operation: Operation) -> BuiltinSpec {
                     "description": "What to change: modify_instance_type needs instance_type, \
                                     modify_status needs status."
                 },
-                "instance_type": {
-                    "type": "string", "minLength": 1,
-                    "description": "The new instance type, ecs.<family>.<size>, e.g. ecs.g7.large."
-                },
+                "instance_type": id_schema(
+                    "The new instance type, ecs.<family>.<size>, e.g. ecs.g7.large."
+                ),
                 "status": {
                     "type": "string", "enum": ["Running", "Stopped", "Restart"],
                     "description": "The status to reach; Restart leaves the instance Running."
@@ -178,18 +178,9 @@ fn spec(operation: Operation) -> BuiltinSpec {
 /// The attributes every `ecs` operation takes, merged with the operation's own.
 fn object_schema(own: Value, own_required: &[&str]) -> Value {
     let mut properties = json!({
-        "instanceId": {
-            "type": "string", "minLength": 1,
-            "description": "The id of the instance, e.g. i-web1."
-        },
-        "regionId": {
-            "type": "string", "minLength": 1,
-            "description": "The instance's region, e.g. cn-hangzhou; checked when given."
-        },
-        "appId": {
-            "type": "string", "minLength": 1,
-            "description": "The application the instance belongs to; checked when given."
-        }
+        "instanceId": id_schema("The id of the instance, e.g. i-web1."),
+        "regionId": id_schema("The instance's region, e.g. cn-hangzhou; checked when given."),
+        "appId": id_schema("The application the instance belongs to; checked when given."),
     });
     if let (Some(common), Value::Object(own)) = (properties.as_object_mut(), own) {
         common.extend(own);
@@ -368,6 +359,47 @@ mod tests {
                 json!({"instanceId": "i-1", "regionId": 1})
             )),
             "regionId"
+        );
+    }
+
+    #[test]
+    fn ids_are_1_to_128_characters() {
+        let longest = "i".repeat(128);
+        for (operation, extra) in [
+            ("ecsDelete", json!({})),
+            (
+                "modifyInstanceType",
+                json!({"change_type": "modify_instance_type", "instance_type": "ecs.g7.large"}),
+            ),
+        ] {
+            for field_name in ["instanceId", "regionId", "appId"] {
+                let with = |value: &str| {
+                    let mut attributes = json!({"instanceId": "i-1"});
+                    attributes[field_name] = json!(value);
+                    for (key, value) in extra.as_object().unwrap() {
+                        attributes[key] = value.clone();
+                    }
+                    attributes
+                };
+                assert!(validate(operation, with(&longest)).is_ok(), "{field_name}");
+                let err = validate(operation, with(&format!("{longest}i"))).unwrap_err();
+                assert_eq!(
+                    (err.field.as_str(), err.reason.as_str()),
+                    (field_name, "must be at most 128 characters")
+                );
+                assert_eq!(field(validate(operation, with(""))), field_name);
+            }
+        }
+        let family = "g".repeat(128 - "ecs..large".len());
+        let instance_type = |family: &str| {
+            json!({"instanceId": "i-1", "change_type": "modify_instance_type",
+                   "instance_type": format!("ecs.{family}.large")})
+        };
+        assert!(validate("modifyInstanceType", instance_type(&family)).is_ok());
+        let err = validate("modifyInstanceType", instance_type(&format!("{family}g"))).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.reason.as_str()),
+            ("instance_type", "must be at most 128 characters")
         );
     }
 

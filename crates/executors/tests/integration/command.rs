@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use bpops_catalog::CommandSpec;
-use bpops_executors::{FailureKind, STDERR_TAIL, run_command};
+use bpops_executors::{FailureKind, OUTPUT_LIMIT, RESULT_LIMIT, STDERR_TAIL, run_command};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -129,7 +129,7 @@ async fn success_status_with_bad_stdout_is_bad_output() {
         (
             "huge.sh",
             "/usr/bin/head -c 2000000 /dev/zero",
-            "stdout exceeds 1048576 bytes",
+            &format!("stdout exceeds {OUTPUT_LIMIT} bytes"),
         ),
     ] {
         let spec = script(&dir, name, body);
@@ -142,6 +142,55 @@ async fn success_status_with_bad_stdout_is_bad_output() {
             "{name}: {failure}"
         );
         assert!(failure.message.contains(expected), "{name}: {failure}");
+    }
+}
+
+#[tokio::test]
+async fn arguments_and_message_over_the_cap_are_bad_output() {
+    let (_guard, dir) = tempdir();
+    // Prints {"<key>": "aaa…"} with a string of $1 characters: $1 + 2 bytes of JSON text.
+    let answer = |name: &str, key: &str, characters: usize| {
+        script(
+            &dir,
+            name,
+            &format!(
+                "printf '{{\"{key}\": \"'\n/usr/bin/head -c {characters} /dev/zero | \
+                 /usr/bin/tr '\\0' a\nprintf '\"}}'"
+            ),
+        )
+    };
+    let at_cap = answer("at-cap.sh", "Arguments", RESULT_LIMIT - 2);
+    let success = run(&at_cap, &job("op_at_cap"), LONG, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(success.arguments.len(), RESULT_LIMIT);
+    for (name, key, characters, bytes) in [
+        (
+            "arguments-over.sh",
+            "Arguments",
+            RESULT_LIMIT - 1,
+            RESULT_LIMIT + 1,
+        ),
+        (
+            "message-over.sh",
+            "Message",
+            RESULT_LIMIT + 1,
+            RESULT_LIMIT + 1,
+        ),
+    ] {
+        let spec = answer(name, key, characters);
+        let failure = run(&spec, &job("op_over_cap"), LONG, &CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert_eq!(failure.kind, FailureKind::BadOutput, "{name}");
+        assert_eq!(
+            failure.message,
+            format!(
+                "ExecutorBadOutput: \"{key}\" in stdout is {bytes} bytes, over the limit of \
+                 {RESULT_LIMIT}"
+            ),
+            "{name}"
+        );
     }
 }
 
@@ -233,6 +282,107 @@ async fn processes_left_behind_by_a_finished_program_are_killed() {
         "the leftover sleeper",
     )
     .await;
+}
+
+/// A script that starts a process in a session of its own (out of reach of the group kill),
+/// which starts a child of its own; both hold stdout open. The script records the three pids
+/// and sleeps once both are up.
+fn escaper(dir: &std::path::Path) -> CommandSpec {
+    script(
+        dir,
+        "escaper.sh",
+        &format!(
+            "/usr/bin/setsid /bin/sh -c '/bin/sleep 100 & echo $! > {grandchild}; \
+             echo $$ > {escaped}; exec /bin/sleep 100' &\n\
+             echo $$ > '{leader}'\n\
+             until [ -s '{grandchild}' ] && [ -s '{escaped}' ]; do /bin/sleep 0.01; done\n\
+             /bin/sleep 100",
+            grandchild = dir.join("grandchild.pid").display(),
+            escaped = dir.join("escaped.pid").display(),
+            leader = dir.join("leader.pid").display(),
+        ),
+    )
+}
+
+/// Asserts that the leader, the escaped process and its child are all dead.
+async fn assert_escaper_dies(dir: &std::path::Path) {
+    for (file, what) in [
+        ("escaped.pid", "the process in its own session"),
+        ("grandchild.pid", "its child"),
+        ("leader.pid", "the script"),
+    ] {
+        assert_dies(read_pid(&dir.join(file)).await, what).await;
+    }
+}
+
+#[tokio::test]
+async fn timeout_kills_descendants_that_left_the_group() {
+    let (_guard, dir) = tempdir();
+    let spec = escaper(&dir);
+    let started = Instant::now();
+    let failure = run(
+        &spec,
+        &job("op_escaper_timeout"),
+        Duration::from_secs(1),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Timeout, "{failure}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_escaper_dies(&dir).await;
+}
+
+#[tokio::test]
+async fn cancel_kills_descendants_that_left_the_group() {
+    let (_guard, dir) = tempdir();
+    let spec = escaper(&dir);
+    let cancel = CancellationToken::new();
+    let job = job("op_escaper_cancel");
+    let attempt = run(&spec, &job, LONG, &cancel);
+    let canceller = async {
+        // Cancel only once both escaped processes are up.
+        read_pid(&dir.join("grandchild.pid")).await;
+        read_pid(&dir.join("escaped.pid")).await;
+        cancel.cancel();
+    };
+    let started = Instant::now();
+    let (result, ()) = tokio::join!(attempt, canceller);
+    let failure = result.unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Cancelled, "{failure}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_escaper_dies(&dir).await;
+}
+
+#[tokio::test]
+async fn a_program_that_exits_is_not_held_by_processes_that_left_the_group() {
+    let (_guard, dir) = tempdir();
+    // Two processes hold stdout open after the script exits: one in a session of its own,
+    // and one also orphaned (its parent, a subshell, exits) with a cleared environment.
+    let spec = script(
+        &dir,
+        "lingering.sh",
+        &format!(
+            "/usr/bin/setsid /bin/sleep 100 &\necho $! > '{lingering}'\n\
+             (/usr/bin/env -i /usr/bin/setsid /bin/sleep 100 & echo $! > '{orphan}')\n\
+             echo '{{\"Arguments\": {{\"done\": true}}}}'",
+            lingering = dir.join("lingering.pid").display(),
+            orphan = dir.join("orphan.pid").display(),
+        ),
+    );
+    let started = Instant::now();
+    let success = run(&spec, &job("op_lingering"), LONG, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(success.arguments, r#"{"done":true}"#);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    for file in ["lingering.pid", "orphan.pid"] {
+        assert_dies(read_pid(&dir.join(file)).await, file).await;
+    }
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use bpops_catalog::{HttpSpec, Secret};
-use bpops_executors::{FailureKind, run_http};
+use bpops_executors::{FailureKind, OUTPUT_LIMIT, RESULT_LIMIT, run_http};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -98,11 +98,24 @@ async fn receiver() -> SocketAddr {
         .route(
             "/hooks/huge",
             post(|| async { "x".repeat(2 * 1024 * 1024) }),
+        )
+        .route(
+            "/hooks/at-cap",
+            post(|| async { arguments_of(RESULT_LIMIT) }),
+        )
+        .route(
+            "/hooks/over-cap",
+            post(|| async { arguments_of(RESULT_LIMIT + 1) }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     address
+}
+
+/// An answer whose `Arguments` are a JSON string `bytes` long as JSON text.
+fn arguments_of(bytes: usize) -> String {
+    format!(r#"{{"Arguments": "{}"}}"#, "a".repeat(bytes - 2))
 }
 
 /// One attempt against the receiver's `path`, signed with `secret`, for operation `id`.
@@ -272,7 +285,27 @@ async fn an_oversized_answer_is_bad_output() {
         .unwrap_err();
     assert_eq!(failure.kind, FailureKind::BadOutput);
     assert!(
-        failure.message.contains("exceeds 1048576 bytes"),
+        failure
+            .message
+            .contains(&format!("exceeds {OUTPUT_LIMIT} bytes")),
         "{failure}"
+    );
+}
+
+#[tokio::test]
+async fn arguments_over_the_cap_are_bad_output() {
+    let address = receiver().await;
+    let success = attempt(address, "/hooks/at-cap", SECRET, "op_at_cap")
+        .await
+        .unwrap();
+    assert_eq!(success.arguments.len(), RESULT_LIMIT);
+    let failure = attempt(address, "/hooks/over-cap", SECRET, "op_over_cap")
+        .await
+        .unwrap_err();
+    assert_eq!(failure.kind, FailureKind::BadOutput);
+    assert_eq!(
+        failure.message,
+        "ExecutorBadOutput: \"Arguments\" in the response body is 65537 bytes, over the limit \
+         of 65536"
     );
 }

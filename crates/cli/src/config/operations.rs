@@ -1,0 +1,83 @@
+//! `[operations]`: the catalog with the declared operations, the timing of operations and
+//! their emulation, as the engine's and the api's settings.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use bpops_catalog::{Catalog, Declared};
+use bpops_engine::Emulation;
+
+use super::raw::{RawEmulation, RawOperations};
+
+/// `[[operations.declared]]`: the built-in operations and the declared ones.
+pub(super) fn catalog(declared: Vec<Declared>) -> anyhow::Result<Catalog> {
+    Catalog::builtin()
+        .with_declared(declared, &bpops_executors::resolve_program)
+        .context("[[operations.declared]]")
+}
+
+/// `[operations]`: its durations checked against their bounds, then its emulations.
+pub(super) fn settings(
+    raw: &RawOperations,
+    catalog: &Catalog,
+) -> anyhow::Result<(bpops_engine::Settings, bpops_api::Settings)> {
+    if raw.shutdown_grace > Duration::from_secs(600) {
+        bail!("[operations] shutdown_grace must be at most 10m");
+    }
+    if raw.lease < Duration::from_millis(100) {
+        bail!("[operations] lease must be at least 100ms");
+    }
+    if raw.retention.is_zero() {
+        bail!("[operations] retention must be longer than zero");
+    }
+    if raw.sync_wait >= Duration::from_secs(10) {
+        bail!(
+            "[operations] sync_wait must be shorter than 10s, the Python SDKs' default read \
+             timeout (the Node.js SDK cores stop reading after 3s)"
+        );
+    }
+    let engine = bpops_engine::Settings {
+        retention: raw.retention,
+        lease: raw.lease,
+        shutdown_grace: raw.shutdown_grace,
+        emulation: emulations(&raw.emulation, catalog)?,
+        ..bpops_engine::Settings::default()
+    };
+    let api = bpops_api::Settings {
+        sync_wait: raw.sync_wait,
+        ..bpops_api::Settings::default()
+    };
+    Ok((engine, api))
+}
+
+/// `[[operations.emulation]]`: one per catalogued operation.
+fn emulations(
+    raw: &[RawEmulation],
+    catalog: &Catalog,
+) -> anyhow::Result<HashMap<(String, String), Emulation>> {
+    let mut emulation = HashMap::new();
+    for (n, e) in raw.iter().enumerate() {
+        let at = format!(
+            "[[operations.emulation]] entry {} ({}:{})",
+            n + 1,
+            e.service,
+            e.operation
+        );
+        catalog
+            .entry(&e.service, &e.operation)
+            .with_context(|| at.clone())?;
+        if !(0.0..=1.0).contains(&e.failure_rate) {
+            bail!("{at}: failure_rate must be between 0.0 and 1.0");
+        }
+        let key = (e.service.clone(), e.operation.clone());
+        let value = Emulation {
+            latency: e.latency,
+            failure_rate: e.failure_rate,
+        };
+        if emulation.insert(key, value).is_some() {
+            bail!("{at}: declared twice");
+        }
+    }
+    Ok(emulation)
+}

@@ -1,0 +1,267 @@
+//! The TOML file as written: structs that mirror it key for key. Durations are read as
+//! durations here; a key left out takes the default of the settings type it feeds, so no
+//! default is repeated in the configuration.
+
+use std::time::Duration;
+
+use bpops_catalog::Declared;
+use bpops_engine::Emulation;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+/// The TOML file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Address to listen on.
+    pub listen: Option<String>,
+    /// Where data lives.
+    #[serde(default)]
+    pub storage: RawStorage,
+    /// Operation timing.
+    #[serde(default)]
+    pub operations: RawOperations,
+    /// Tenants.
+    #[serde(default)]
+    pub accounts: Vec<RawAccount>,
+    /// Resource groups of accounts.
+    #[serde(default)]
+    pub resource_groups: Vec<RawResourceGroup>,
+    /// Applications of accounts.
+    #[serde(default)]
+    pub applications: Vec<RawApplication>,
+    /// Resources that seed the emulated inventory.
+    #[serde(default)]
+    pub resources: Vec<RawResource>,
+    /// RAM users.
+    #[serde(default)]
+    pub users: Vec<RawUser>,
+    /// AccessKey pairs.
+    #[serde(default)]
+    pub access_keys: Vec<RawAccessKey>,
+    /// RAM policies.
+    #[serde(default)]
+    pub policies: Vec<RawPolicy>,
+    /// Policy attachments.
+    #[serde(default)]
+    pub attachments: Vec<RawAttachment>,
+}
+
+/// `[storage]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`; default
+    /// `sqlite://<data dir>/bpops.db`.
+    pub url: Option<String>,
+}
+
+/// `[operations]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOperations {
+    /// How long results stay readable after an operation finishes (humantime, default 1h).
+    #[serde(default = "default_retention", deserialize_with = "duration")]
+    pub retention: Duration,
+    /// The longest ExecuteOperationSync waits (humantime, default 2s): the answer must reach
+    /// the caller before its SDK gives up (the Node.js cores after 3 s by default, the Python
+    /// SDKs after 10 s), else it gets no OperationId while the operation runs.
+    #[serde(default = "default_sync_wait", deserialize_with = "duration")]
+    pub sync_wait: Duration,
+    /// How long a node's claim on a running operation holds unless renewed (humantime,
+    /// default 30s); another node takes the operation over after it.
+    #[serde(default = "default_lease", deserialize_with = "duration")]
+    pub lease: Duration,
+    /// On SIGTERM or Ctrl-C, how long running operations may go on to finish before their
+    /// leases are released for another node or a restart (humantime, default 10s, at most
+    /// 10m).
+    #[serde(default = "default_shutdown_grace", deserialize_with = "duration")]
+    pub shutdown_grace: Duration,
+    /// Emulated latency and failure injection per operation.
+    #[serde(default)]
+    pub emulation: Vec<RawEmulation>,
+    /// Operations users declare and bind to their own programs or HTTP endpoints.
+    #[serde(default)]
+    pub declared: Vec<Declared>,
+}
+
+/// No `[operations]` table: every key left out.
+impl Default for RawOperations {
+    fn default() -> Self {
+        RawOperations {
+            retention: default_retention(),
+            sync_wait: default_sync_wait(),
+            lease: default_lease(),
+            shutdown_grace: default_shutdown_grace(),
+            emulation: Vec::new(),
+            declared: Vec::new(),
+        }
+    }
+}
+
+fn default_retention() -> Duration {
+    bpops_engine::Settings::default().retention
+}
+
+fn default_sync_wait() -> Duration {
+    bpops_api::Settings::default().sync_wait
+}
+
+fn default_lease() -> Duration {
+    bpops_engine::Settings::default().lease
+}
+
+fn default_shutdown_grace() -> Duration {
+    bpops_engine::Settings::default().shutdown_grace
+}
+
+/// `[[operations.emulation]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmulation {
+    /// Service type.
+    pub service: String,
+    /// Operation name.
+    pub operation: String,
+    /// How long each run takes (humantime, default 0s).
+    #[serde(default = "default_latency", deserialize_with = "duration")]
+    pub latency: Duration,
+    /// Share of runs that fail, 0.0 to 1.0 (default 0).
+    #[serde(default = "default_failure_rate")]
+    pub failure_rate: f64,
+}
+
+fn default_latency() -> Duration {
+    Emulation::default().latency
+}
+
+fn default_failure_rate() -> f64 {
+    Emulation::default().failure_rate
+}
+
+/// A humantime duration such as `"90s"` or `"1h"`; TOML's error around it shows the line and
+/// the key.
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not a duration such as \"90s\" or \"1h\": {e}"
+        ))
+    })
+}
+
+/// `[[accounts]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccount {
+    /// Account id.
+    pub id: String,
+}
+
+/// `[[resource_groups]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResourceGroup {
+    /// Owning account.
+    pub account: String,
+    /// Resource group id.
+    pub id: String,
+}
+
+/// `[[applications]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApplication {
+    /// Owning account.
+    pub account: String,
+    /// Application id.
+    pub id: String,
+    /// The resource group it is in.
+    pub resource_group: Option<String>,
+}
+
+/// `[[resources]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResource {
+    /// The owning account; needed only when two accounts have an application of this id.
+    pub account: Option<String>,
+    /// The application it belongs to.
+    pub application: String,
+    /// Service type (`ecs`, `slb`).
+    pub service: String,
+    /// Resource id.
+    pub id: String,
+    /// Initial state.
+    #[serde(default)]
+    pub properties: Map<String, Value>,
+}
+
+/// `[[users]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    /// Owning account.
+    pub account: String,
+    /// User name.
+    pub name: String,
+}
+
+/// `[[access_keys]]`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccessKey {
+    /// AccessKeyId.
+    pub id: String,
+    /// AccessKeySecret.
+    pub secret: String,
+    /// Owning account.
+    pub account: String,
+    /// The RAM user it signs for; none for a root key.
+    pub user: Option<String>,
+    /// An inactive key is refused.
+    #[serde(default = "default_active")]
+    pub active: bool,
+}
+
+fn default_active() -> bool {
+    true
+}
+
+impl std::fmt::Debug for RawAccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawAccessKey")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .field("account", &self.account)
+            .field("user", &self.user)
+            .field("active", &self.active)
+            .finish()
+    }
+}
+
+/// `[[policies]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// Owning account.
+    pub account: String,
+    /// Policy name.
+    pub name: String,
+    /// The RAM policy document (JSON).
+    pub document: String,
+}
+
+/// `[[attachments]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAttachment {
+    /// Owning account.
+    pub account: String,
+    /// Policy name.
+    pub policy: String,
+    /// User name.
+    pub user: String,
+    /// `account`, or a resource group id.
+    pub scope: String,
+}

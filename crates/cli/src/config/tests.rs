@@ -1,0 +1,213 @@
+//! The configuration's unit tests: what is accepted, and what each refusal names.
+
+use std::time::Duration;
+
+use bpops_iam::{Principal, Scope};
+
+use super::*;
+
+fn check(text: &str) -> anyhow::Result<Config> {
+    parse(text)
+}
+
+fn error(text: &str) -> String {
+    format!("{:#}", check(text).expect_err("must be refused"))
+}
+
+const ALLOW_ALL: &str =
+    r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+const BASE: &str = r#"
+    [[accounts]]
+    id = "1001"
+    [[resource_groups]]
+    account = "1001"
+    id = "rg-prod"
+    [[applications]]
+    account = "1001"
+    id = "APP"
+    resource_group = "rg-prod"
+    [[users]]
+    account = "1001"
+    name = "reader"
+"#;
+
+#[test]
+fn the_example_configuration_is_valid() {
+    let text = include_str!("../../../../bpops.example.toml");
+    let config = check(text).expect("the example validates");
+    assert!(config.directory.key("LTAI5tExampleRoot000001").is_some());
+    assert!(!config.resources.is_empty());
+}
+
+#[test]
+fn an_empty_file_gives_defaults() {
+    let config = check("").unwrap();
+    assert_eq!(config.engine.retention, Duration::from_secs(3600));
+    assert_eq!(config.api.sync_wait, Duration::from_secs(2));
+    assert_eq!(config.engine.shutdown_grace, Duration::from_secs(10));
+    assert_eq!(config.listen, None);
+    assert_eq!(config.storage, None);
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_name() {
+    assert!(error("[operations]\nretention = \"1h\"\nretnetion = \"2h\"").contains("retnetion"));
+    assert!(error("[[accounts]]\nid = \"1\"\ncolour = \"red\"").contains("colour"));
+}
+
+#[test]
+fn dangling_references_name_table_entry_and_problem() {
+    let e = error(&format!(
+        "{BASE}[[access_keys]]\nid = \"K\"\nsecret = \"s\"\naccount = \"1001\"\nuser = \"ghost\""
+    ));
+    assert!(
+        e.contains("[[access_keys]] entry 1 (K)") && e.contains("\"ghost\""),
+        "{e}"
+    );
+    let e = error(&format!(
+        "{BASE}[[applications]]\naccount = \"1001\"\nid = \"APP2\"\nresource_group = \"rg-nope\""
+    ));
+    assert!(
+        e.contains("[[applications]] entry 2 (APP2)") && e.contains("rg-nope"),
+        "{e}"
+    );
+    let e = error("[[users]]\naccount = \"404\"\nname = \"u\"");
+    assert!(
+        e.contains("[[users]] entry 1 (u)") && e.contains("\"404\""),
+        "{e}"
+    );
+    let e = error(&format!(
+        "{BASE}[[resources]]\napplication = \"NOAPP\"\nservice = \"ecs\"\nid = \"i-1\""
+    ));
+    assert!(
+        e.contains("[[resources]] entry 1 (i-1)") && e.contains("NOAPP"),
+        "{e}"
+    );
+    let e = error(&format!(
+        "{BASE}[[policies]]\naccount = \"1001\"\nname = \"P\"\ndocument = '{ALLOW_ALL}'\n[[attachments]]\naccount = \"1001\"\npolicy = \"P\"\nuser = \"reader\"\nscope = \"rg-other\""
+    ));
+    assert!(
+        e.contains("[[attachments]] entry 1") && e.contains("rg-other"),
+        "{e}"
+    );
+}
+
+#[test]
+fn invalid_values_are_refused() {
+    assert!(error("[operations]\nretention = \"soon\"").contains("retention"));
+    assert!(error("[operations]\nretention = \"0s\"").contains("retention"));
+    assert!(error("[operations]\nsync_wait = \"30s\"").contains("sync_wait"));
+    assert!(error("[operations]\nshutdown_grace = \"later\"").contains("shutdown_grace"));
+    assert!(error("[operations]\nshutdown_grace = \"1h\"").contains("shutdown_grace"));
+    assert!(error("listen = \"nowhere\"").contains("listen"));
+    assert!(error("[storage]\nurl = \"mysql://x\"").contains("sqlite://"));
+    let e = error(
+        "[[operations.emulation]]\nservice = \"ecs\"\noperation = \"rename\"\nfailure_rate = 2.0",
+    );
+    assert!(e.contains("failure_rate"), "{e}");
+    let e = error("[[operations.emulation]]\nservice = \"ecs\"\noperation = \"nope\"");
+    assert!(
+        e.contains("[[operations.emulation]] entry 1 (ecs:nope)"),
+        "{e}"
+    );
+    let e = error(&format!(
+        "{BASE}[[resources]]\napplication = \"APP\"\nservice = \"rds\"\nid = \"x\""
+    ));
+    assert!(e.contains("rds"), "{e}");
+    let e = error(&format!(
+        "{BASE}[[policies]]\naccount = \"1001\"\nname = \"P\"\ndocument = 'not json'"
+    ));
+    assert!(e.contains("[[policies]] entry 1 (P)"), "{e}");
+}
+
+#[test]
+fn a_malformed_policy_stops_start_up_naming_policy_statement_and_problem() {
+    let e = error(&format!(
+        "{BASE}[[policies]]\naccount = \"1001\"\nname = \"NoDeletes\"\ndocument = '{{\"Version\":\"1\",\"Statement\":[{{\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\",\"Condition\":{{\"StringEquals\":{{\"bpstudio:Opration\":\"ecsDelete\"}}}}}}]}}'"
+    ));
+    assert!(
+        e.contains("[[policies]] entry 1 (NoDeletes)")
+            && e.contains("Statement 1")
+            && e.contains("bpstudio:Opration"),
+        "{e}"
+    );
+}
+
+#[test]
+fn attachments_become_grants_of_their_user_with_their_scope() {
+    let config = check(&format!(
+        "{BASE}[[policies]]\naccount = \"1001\"\nname = \"P\"\ndocument = '{ALLOW_ALL}'\n\
+         [[attachments]]\naccount = \"1001\"\npolicy = \"P\"\nuser = \"reader\"\nscope = \"account\"\n\
+         [[attachments]]\naccount = \"1001\"\npolicy = \"P\"\nuser = \"reader\"\nscope = \"rg-prod\""
+    ))
+    .unwrap();
+    let reader = Principal::User {
+        account: "1001".into(),
+        name: "reader".into(),
+    };
+    let scopes: Vec<_> = config
+        .directory
+        .grants(&reader)
+        .iter()
+        .map(|g| (g.policy.name().to_owned(), g.scope.clone()))
+        .collect();
+    assert_eq!(
+        scopes,
+        [
+            ("P".to_owned(), Scope::Account),
+            ("P".to_owned(), Scope::ResourceGroup("rg-prod".into()))
+        ]
+    );
+}
+
+#[test]
+fn an_inactive_key_is_kept_inactive() {
+    let config = check(&format!(
+        "{BASE}[[access_keys]]\nid = \"K\"\nsecret = \"s\"\naccount = \"1001\"\nactive = false"
+    ))
+    .unwrap();
+    assert!(!config.directory.key("K").unwrap().active);
+}
+
+#[test]
+fn errors_about_access_keys_never_show_the_secret() {
+    let e = error(&format!(
+        "{BASE}[[access_keys]]\nid = \"K\"\nsecret = \"hunter2\"\naccount = \"1001\"\nuser = \"ghost\"\n\
+         [[access_keys]]\nid = \"K\"\nsecret = \"hunter3\"\naccount = \"1001\""
+    ));
+    assert!(!e.contains("hunter"), "{e}");
+}
+
+#[test]
+fn emulation_is_read_per_operation() {
+    let config = check("[[operations.emulation]]\nservice = \"ecs\"\noperation = \"rename\"\nlatency = \"250ms\"\nfailure_rate = 0.5").unwrap();
+    let e = config.engine.emulation("ecs", "rename");
+    assert_eq!(e.latency, Duration::from_millis(250));
+    assert_eq!(e.failure_rate, 0.5);
+    assert_eq!(
+        config.engine.emulation("ecs", "addTags").latency,
+        Duration::ZERO
+    );
+}
+
+#[test]
+fn access_key_secrets_never_show_in_debug_output() {
+    let raw: RawConfig =
+        toml::from_str("[[access_keys]]\nid = \"K\"\nsecret = \"hunter2\"\naccount = \"1\"")
+            .unwrap();
+    assert!(!format!("{raw:?}").contains("hunter2"));
+}
+
+#[test]
+fn a_duration_that_does_not_parse_is_refused_at_its_line_and_key() {
+    let e = error(
+        "[[operations.emulation]]\nservice = \"ecs\"\noperation = \"rename\"\nlatency = \"slow\"",
+    );
+    assert!(
+        e.contains("line 4")
+            && e.contains("latency = \"slow\"")
+            && e.contains("\"slow\" is not a duration such as \"90s\" or \"1h\""),
+        "{e}"
+    );
+}
