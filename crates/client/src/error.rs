@@ -1,5 +1,7 @@
 //! The one error type of the client, [`Error`]: every call returns it, and callers branch on
-//! [`Error::Refused`] (the server's own answer) versus the rest (no usable answer).
+//! [`Error::Refused`] (the server's own answer) versus the rest (no usable answer). Each
+//! message names its cause itself, in one line, so no variant chains a source (printed with
+//! `{:#}` it would be said twice).
 
 /// Why a call did not return its data.
 #[derive(Debug, thiserror::Error)]
@@ -9,18 +11,18 @@ pub enum Error {
     Endpoint(String),
     /// The request could not be built (a header value the HTTP library refuses).
     #[error("building the request: {0}")]
-    Build(#[from] hyper::http::Error),
+    Build(hyper::http::Error),
     /// The server could not be reached.
-    #[error("cannot reach {host}: {source}")]
+    #[error("cannot reach {host}: {cause}")]
     Connect {
         /// `host:port`.
         host: String,
         /// What the connection reported.
-        source: hyper_util::client::legacy::Error,
+        cause: hyper_util::client::legacy::Error,
     },
     /// The answer broke off while it was read.
     #[error("reading the answer: {0}")]
-    Read(#[from] hyper::Error),
+    Read(hyper::Error),
     /// The server answered something that is not the API: a body that is not JSON, or not the
     /// shape of the action's answer.
     #[error("{0}")]

@@ -197,7 +197,11 @@ impl Client {
             request = request.header(name, value);
         }
         let (status, body) = self
-            .exchange(request.body(Full::new(Bytes::from(signed.body)))?)
+            .exchange(
+                request
+                    .body(Full::new(Bytes::from(signed.body)))
+                    .map_err(Error::Build)?,
+            )
             .await?;
         let status = status.as_u16();
         if status < 400 {
@@ -221,7 +225,8 @@ impl Client {
     /// GETs an unsigned path such as `/metrics` and returns the body of a 2xx answer.
     pub async fn get_text(&self, path: &str) -> Result<String> {
         let request = hyper::Request::get(format!("http://{}{path}", self.host))
-            .body(Full::new(Bytes::new()))?;
+            .body(Full::new(Bytes::new()))
+            .map_err(Error::Build)?;
         let (status, body) = self.exchange(request).await?;
         if !status.is_success() {
             return Err(Error::Unexpected(format!(
@@ -242,12 +247,17 @@ impl Client {
             .http
             .request(request)
             .await
-            .map_err(|source| Error::Connect {
+            .map_err(|cause| Error::Connect {
                 host: self.host.clone(),
-                source,
+                cause,
             })?;
         let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(Error::Read)?
+            .to_bytes();
         Ok((status, body))
     }
 
