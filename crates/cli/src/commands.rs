@@ -5,10 +5,12 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+use bpops_client::{Client, Credentials, Execute, ListExecutions};
+use bpops_protocol::wire::OperationResult;
 use clap::{Args, Subcommand};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::client::{CallError, Client, Credentials};
 use crate::output;
 
 /// How a client command ended, beyond errors.
@@ -211,19 +213,15 @@ fn connect(args: &ClientArgs) -> anyhow::Result<Client> {
 async fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
     let attributes = attributes(args.attributes_json.as_deref(), &args.attrs)?;
     let client = connect(&args.client)?;
-    let mut params = vec![
-        ("ServiceType", args.service.as_str()),
-        ("Operation", args.operation.as_str()),
-        ("Attributes", attributes.as_str()),
-    ];
-    if let Some(application) = &args.application {
-        params.push(("ApplicationId", application));
-    }
-    if let Some(token) = &args.client_token {
-        params.push(("ClientToken", token));
-    }
-    let answer = client.call("ExecuteOperationASync", &params).await?;
-    let id = answer["Data"].as_str().unwrap_or_default().to_owned();
+    let id = client
+        .execute_async(&Execute {
+            service_type: &args.service,
+            operation: &args.operation,
+            attributes: &attributes,
+            application_id: args.application.as_deref(),
+            client_token: args.client_token.as_deref(),
+        })
+        .await?;
     if args.wait {
         return wait(&client, &args.client, &id, None).await;
     }
@@ -237,15 +235,9 @@ async fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
 
 async fn get(args: IdArgs) -> anyhow::Result<Outcome> {
     let client = connect(&args.client)?;
-    let answer = client
-        .call(
-            "GetExecuteOperationResult",
-            &[("OperationId", &args.operation_id)],
-        )
-        .await?;
-    match answer.get("Data") {
-        Some(data) => {
-            print_result(data, args.client.json);
+    match client.get_result(&args.operation_id, None).await? {
+        Some(result) => {
+            print_result(&result, args.client.json);
             Ok(Outcome::Done)
         }
         None => unknown(&args.operation_id, args.client.json),
@@ -270,23 +262,23 @@ async fn wait(
     loop {
         let asked = Instant::now();
         let left = deadline.map_or(MAX_WAIT, |d| d.saturating_duration_since(asked));
-        let wait_seconds = left.min(MAX_WAIT).as_millis().div_ceil(1000).to_string();
-        let waiting = read_result(client, id, &wait_seconds);
+        let wait_seconds = left.min(MAX_WAIT).as_millis().div_ceil(1000) as u64;
+        let waiting = client.get_result(id, Some(wait_seconds));
         let answer = match deadline {
             None => waiting.await?,
             Some(deadline) => match tokio::time::timeout_at(deadline.into(), waiting).await {
                 Ok(answer) => answer?,
-                Err(_) => read_result(client, id, "0").await?,
+                Err(_) => client.get_result(id, Some(0)).await?,
             },
         };
-        let Some(data) = answer.get("Data") else {
+        let Some(result) = answer else {
             progress.clear();
             return unknown(id, args.json);
         };
-        let status = data["Status"].as_str().unwrap_or_default();
+        let status = result.status.as_str();
         if matches!(status, "SUCCESS" | "FAILURE") {
             progress.clear();
-            print_result(data, args.json);
+            print_result(&result, args.json);
             return Ok(if status == "SUCCESS" {
                 Outcome::Done
             } else {
@@ -299,7 +291,7 @@ async fn wait(
         {
             progress.clear();
             if args.json {
-                output::json(data);
+                output::json(&as_value(&result));
             }
             eprintln!(
                 "bpops: timed out after {}: {id} is still {status}",
@@ -312,68 +304,56 @@ async fn wait(
     }
 }
 
-/// GetExecuteOperationResult of `id`, held by the server up to `wait_seconds`.
-async fn read_result(client: &Client, id: &str, wait_seconds: &str) -> Result<Value, CallError> {
-    client
-        .call(
-            "GetExecuteOperationResult",
-            &[("OperationId", id), ("WaitSeconds", wait_seconds)],
-        )
-        .await
-}
-
 async fn list_operations(args: ListArgs) -> anyhow::Result<Outcome> {
     let client = connect(&args.client)?;
     let max_results = args.max_results.map(|n| n.to_string());
-    // (flag, parameter, value): the request's filters, and the "more" hint's flags.
-    let filters: Vec<(&str, &str, &str)> = [
-        ("--status", "Status", &args.status),
-        ("--service", "ServiceType", &args.service),
-        ("--operation", "Operation", &args.operation),
-        ("--application", "ApplicationId", &args.application),
-        ("--max-results", "MaxResults", &max_results),
+    // The "more" hint's flags: the request's filters and page size.
+    let flags: Vec<(&str, &str)> = [
+        ("--status", &args.status),
+        ("--service", &args.service),
+        ("--operation", &args.operation),
+        ("--application", &args.application),
+        ("--max-results", &max_results),
     ]
     .into_iter()
-    .filter_map(|(flag, name, value)| Some((flag, name, value.as_deref()?)))
+    .filter_map(|(flag, value)| Some((flag, value.as_deref()?)))
     .collect();
     let mut operations = Vec::new();
     let mut token = args.next_token.clone();
-    let data = loop {
-        let mut params: Vec<(&str, &str)> = filters
-            .iter()
-            .map(|(_, name, value)| (*name, *value))
-            .collect();
-        if let Some(token) = &token {
-            params.push(("NextToken", token));
-        }
-        let answer = client.call("ListExecuteOperations", &params).await?;
-        let data = answer["Data"].clone();
-        operations.extend(list(&data["Operations"]).iter().cloned());
-        token = data["NextToken"].as_str().map(str::to_owned);
+    let mut page = loop {
+        let mut page = client
+            .list_executions(&ListExecutions {
+                status: args.status.as_deref(),
+                service_type: args.service.as_deref(),
+                operation: args.operation.as_deref(),
+                application_id: args.application.as_deref(),
+                max_results: args.max_results,
+                next_token: token.as_deref(),
+            })
+            .await?;
+        operations.append(&mut page.operations);
+        token.clone_from(&page.next_token);
         if !args.all || token.is_none() {
-            break data;
+            break page;
         }
     };
     if args.client.json {
-        let mut page = json!({ "Operations": operations, "MaxResults": data["MaxResults"] });
-        if let Some(token) = &token {
-            page["NextToken"] = json!(token);
-        }
-        output::json(&page);
+        page.operations = operations;
+        output::json(&as_value(&page));
         return Ok(Outcome::Done);
     }
     let rows: Vec<Vec<String>> = operations
-        .iter()
+        .into_iter()
         .map(|op| {
-            let optional = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+            let optional = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
             vec![
-                text(&op["OperationId"]),
-                text(&op["ServiceType"]),
-                text(&op["Operation"]),
-                optional(&op["ApplicationId"]),
-                output::status(&text(&op["Status"])),
-                text(&op["CreateTime"]),
-                optional(&op["FinishTime"]),
+                op.operation_id,
+                op.service_type,
+                op.operation,
+                optional(op.application_id),
+                output::status(&op.status),
+                op.create_time,
+                optional(op.finish_time),
             ]
         })
         .collect();
@@ -392,7 +372,7 @@ async fn list_operations(args: ListArgs) -> anyhow::Result<Outcome> {
     if let Some(token) = token {
         // The next page with the same filters and page size, as a command to paste.
         let mut next = String::from("bpops list");
-        for (flag, _, value) in &filters {
+        for (flag, value) in &flags {
             next.push_str(&format!(" {flag} {}", shell_word(value)));
         }
         next.push_str(&format!(" --next-token {}", shell_word(&token)));
@@ -413,18 +393,12 @@ fn shell_word(word: &str) -> String {
 
 async fn cancel(args: IdArgs) -> anyhow::Result<Outcome> {
     let client = connect(&args.client)?;
-    let answer = client
-        .call(
-            "CancelExecuteOperation",
-            &[("OperationId", &args.operation_id)],
-        )
-        .await;
-    match answer {
-        Ok(answer) => {
-            print_result(&answer["Data"], args.client.json);
+    match client.cancel(&args.operation_id).await {
+        Ok(result) => {
+            print_result(&result, args.client.json);
             Ok(Outcome::Done)
         }
-        Err(CallError::Refused { code, .. }) if code == "InvalidOperationId.NotFound" => {
+        Err(e) if e.is_code("InvalidOperationId.NotFound") => {
             unknown(&args.operation_id, args.client.json)
         }
         Err(e) => Err(e.into()),
@@ -432,35 +406,26 @@ async fn cancel(args: IdArgs) -> anyhow::Result<Outcome> {
 }
 
 async fn services(args: ClientOnly) -> anyhow::Result<Outcome> {
-    let answer = connect(&args.client)?.call("ListServices", &[]).await?;
+    let services = connect(&args.client)?.list_services().await?;
     if args.client.json {
-        output::json(&answer["Data"]);
+        output::json(&as_value(&services));
     } else {
-        let rows: Vec<Vec<String>> = list(&answer["Data"])
-            .iter()
-            .map(|s| vec![text(s)])
-            .collect();
+        let rows: Vec<Vec<String>> = services.into_iter().map(|s| vec![s]).collect();
         output::table(&["SERVICE"], &rows);
     }
     Ok(Outcome::Done)
 }
 
 async fn operations(args: ServiceArgs) -> anyhow::Result<Outcome> {
-    let answer = connect(&args.client)?
-        .call("ListOperations", &[("ServiceType", &args.service)])
+    let operations = connect(&args.client)?
+        .list_operations(&args.service)
         .await?;
     if args.client.json {
-        output::json(&answer["Data"]);
+        output::json(&as_value(&operations));
     } else {
-        let rows: Vec<Vec<String>> = list(&answer["Data"])
-            .iter()
-            .map(|o| {
-                vec![
-                    text(&o["Service"]),
-                    text(&o["Operation"]),
-                    text(&o["DisplayName"]),
-                ]
-            })
+        let rows: Vec<Vec<String>> = operations
+            .into_iter()
+            .map(|o| vec![o.service, o.operation, o.display_name])
             .collect();
         output::table(&["SERVICE", "OPERATION", "DISPLAY NAME"], &rows);
     }
@@ -468,19 +433,14 @@ async fn operations(args: ServiceArgs) -> anyhow::Result<Outcome> {
 }
 
 async fn params(args: OperationArgs) -> anyhow::Result<Outcome> {
-    let answer = connect(&args.client)?
-        .call(
-            "GetOperationParams",
-            &[
-                ("ServiceType", &args.service),
-                ("Operation", &args.operation),
-            ],
-        )
+    let params = connect(&args.client)?
+        .operation_params(&args.service, &args.operation)
         .await?;
+    let params = as_value(&params);
     if args.client.json {
-        output::json(&answer["Data"]);
+        output::json(&params);
     } else {
-        println!("{}", serde_json::to_string_pretty(&answer["Data"])?);
+        println!("{}", serde_json::to_string_pretty(&params)?);
     }
     Ok(Outcome::Done)
 }
@@ -506,18 +466,22 @@ fn attributes(base: Option<&str>, attrs: &[String]) -> anyhow::Result<String> {
     Ok(Value::Object(object).to_string())
 }
 
-fn print_result(data: &Value, as_json: bool) {
+fn print_result(result: &OperationResult, as_json: bool) {
     if as_json {
-        output::json(data);
+        output::json(&as_value(result));
         return;
     }
-    let status = text(&data["Status"]);
     output::fields(&[
-        ("OperationId", text(&data["OperationId"])),
-        ("Status", output::status(&status)),
-        ("Message", text(&data["Message"])),
-        ("Arguments", text(&data["Arguments"])),
+        ("OperationId", result.operation_id.clone()),
+        ("Status", output::status(&result.status)),
+        ("Message", result.message.clone()),
+        ("Arguments", result.arguments.clone()),
     ]);
+}
+
+/// `data` as a JSON value, printed as the server's answer was: keys in sorted order.
+fn as_value(data: &impl Serialize) -> Value {
+    serde_json::to_value(data).expect("wire types serialize")
 }
 
 fn unknown(id: &str, as_json: bool) -> anyhow::Result<Outcome> {
@@ -526,17 +490,6 @@ fn unknown(id: &str, as_json: bool) -> anyhow::Result<Outcome> {
     }
     eprintln!("bpops: {id} does not exist or has expired");
     Ok(Outcome::Unknown)
-}
-
-/// The elements of a JSON array, or none when `value` is not one.
-pub(crate) fn list(value: &Value) -> &[Value] {
-    value.as_array().map(Vec::as_slice).unwrap_or_default()
-}
-
-fn text(value: &Value) -> String {
-    value
-        .as_str()
-        .map_or_else(|| value.to_string(), str::to_owned)
 }
 
 #[cfg(test)]

@@ -2,8 +2,6 @@
 //! for it.
 #![forbid(unsafe_code)]
 
-mod bench;
-mod client;
 mod commands;
 mod config;
 mod output;
@@ -33,7 +31,7 @@ enum Command {
     /// Run the server.
     Serve(serve::ServeArgs),
     /// Measure a server: throughput, latency and reads, as `docs/benchmarks.md` reports.
-    Bench(bench::BenchArgs),
+    Bench(bpops_bench::BenchArgs),
     #[command(flatten)]
     Client(ClientCommand),
 }
@@ -47,7 +45,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Bench(args) => client_exit(bench::run(args)),
+        Command::Bench(args) => {
+            client_exit(bpops_bench::run(args, serve::open_store_at).map(|()| Outcome::Done))
+        }
         Command::Client(command) => client_exit(commands::run(command)),
     }
 }

@@ -146,9 +146,14 @@ fn merge_overrides(args: &ServeArgs, config: &Config) -> anyhow::Result<(SocketA
     Ok((listen, storage))
 }
 
-/// The backend is chosen here, once, from the URL scheme (`bpops bench` also opens its
-/// server's store with it, to load it while the server is stopped).
-pub(crate) async fn open_store(url: &StorageUrl) -> anyhow::Result<Arc<dyn Store>> {
+/// The store at a storage URL, for `bpops bench`, which loads its server's store while the
+/// server is stopped.
+pub(crate) fn open_store_at(url: &str) -> bpops_bench::Opening<'_> {
+    Box::pin(async move { open_store(&config::parse_storage_url(url)?).await })
+}
+
+/// The backend is chosen here, once, from the URL scheme.
+async fn open_store(url: &StorageUrl) -> anyhow::Result<Arc<dyn Store>> {
     match url {
         StorageUrl::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

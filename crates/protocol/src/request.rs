@@ -5,7 +5,8 @@ use crate::params::percent_encode;
 use crate::signature::{format_timestamp, sign_acs3};
 
 /// An ACS3 request as a client means it, before signing: `POST /` with `params` in a form
-/// body, the action and version in signed headers.
+/// body (and `query`, if any, in the request-target), the action and version in signed
+/// headers.
 #[derive(Clone, Debug)]
 pub struct Acs3Request<'a> {
     /// The `host` header, exactly as the client will send it (`127.0.0.1:8080`).
@@ -20,6 +21,9 @@ pub struct Acs3Request<'a> {
     pub nonce: &'a str,
     /// The business parameters.
     pub params: &'a [(&'a str, &'a str)],
+    /// Parameters already encoded for the request-target, as the SDKs send the few that go
+    /// in the query (wire-protocol.md §1.1); usually empty.
+    pub query: &'a str,
 }
 
 /// A request ready for the wire.
@@ -46,15 +50,23 @@ impl Acs3Request<'_> {
             ("x-acs-date".to_owned(), format_timestamp(self.unix_secs)),
             ("x-acs-signature-nonce".to_owned(), self.nonce.to_owned()),
             ("accept".to_owned(), "application/json".to_owned()),
-            (
+        ];
+        // As tea sends it: no content-type without a body.
+        if !body.is_empty() {
+            headers.push((
                 "content-type".to_owned(),
                 "application/x-www-form-urlencoded".to_owned(),
-            ),
-        ];
-        sign_acs3("POST", "/", &mut headers, &body, access_key_id, secret);
+            ));
+        }
+        let target = if self.query.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/?{}", self.query)
+        };
+        sign_acs3("POST", &target, &mut headers, &body, access_key_id, secret);
         SignedRequest {
             method: "POST".to_owned(),
-            target: "/".to_owned(),
+            target,
             headers,
             body,
         }
@@ -88,6 +100,7 @@ mod tests {
                 ("ServiceType", "ecs"),
                 ("Attributes", r#"{"name":"a b&c=é"}"#),
             ],
+            query: "",
         }
         .sign("LTAIkey", "secret");
         let content_type = request

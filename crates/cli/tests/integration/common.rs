@@ -2,20 +2,23 @@
 //!
 //! [`TestDir`] is a temporary directory holding a test's configuration and SQLite file;
 //! [`Server`] is a running `bpops serve` child process on `127.0.0.1:0` (killed when dropped).
-//! Requests are built with [`Acs3`] (the tea SDK's default scheme) or [`Rpc`] (HMAC-SHA1, as
-//! tea v2 and the classic SDK sign) and sent with hyper's client, or as raw bytes for input no
-//! HTTP client would produce.
+//! Requests are signed by `bpops_client` ([`Server::call`]), built with [`Acs3`] (the tea SDK's
+//! default scheme, through the protocol crate's request builder) for requests a test then
+//! varies, or with [`Rpc`] (HMAC-SHA1, as tea v2 and the classic SDK sign), and sent with
+//! hyper's client, or as raw bytes for input no HTTP client would produce.
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use bpops_client::{nonce, unix_now};
+use bpops_protocol::request::{Acs3Request, SignedRequest, form_encode};
 use bpops_protocol::signature::{
     RawRequest, acs3_canonical_request, acs3_string_to_sign, format_timestamp, rpc_signature,
-    rpc_string_to_sign, sign_acs3,
+    rpc_string_to_sign,
 };
 use bpops_protocol::{API_VERSION, Params, percent_encode};
 use bytes::Bytes;
@@ -315,10 +318,11 @@ impl Server {
         (status, took, output)
     }
 
-    /// Signs `action` with `params` in ACS3 mode and sends it; panics if no answer comes.
+    /// Signs `action` with `params` in ACS3 mode, as `bpops_client` does, and sends it;
+    /// panics if no answer comes.
     pub async fn call(&self, key: Key<'_>, action: &str, params: &[(&str, &str)]) -> Reply {
-        let request = Acs3::new(action).params(params).sign(&self.host(), key);
-        self.send(&request).await
+        let signed = bpops_client::sign(&self.host(), action, params, key.id, key.secret);
+        self.send(&HttpRequest::from(signed)).await
     }
 
     /// Submits `ecs` `operation` in [`APP`] with `attributes` (ExecuteOperationASync or
@@ -627,6 +631,16 @@ pub struct HttpRequest {
     pub body: Vec<u8>,
 }
 
+impl From<SignedRequest> for HttpRequest {
+    fn from(signed: SignedRequest) -> HttpRequest {
+        HttpRequest {
+            target: signed.target,
+            headers: signed.headers,
+            body: signed.body,
+        }
+    }
+}
+
 impl HttpRequest {
     /// The ACS3 string to sign of this request, as a client computes it.
     pub fn acs3_string_to_sign(&self) -> String {
@@ -704,32 +718,22 @@ impl Acs3 {
 
     /// The request, signed for `host` with `key`.
     pub fn sign(&self, host: &str, key: Key<'_>) -> HttpRequest {
-        let body = form(&self.params).into_bytes();
-        let mut headers = vec![
-            ("host".to_owned(), host.to_owned()),
-            ("x-acs-version".to_owned(), self.version.clone()),
-            ("x-acs-action".to_owned(), self.action.clone()),
-            (
-                "x-acs-date".to_owned(),
-                format_timestamp(now_secs() + self.clock_offset_secs),
-            ),
-            ("x-acs-signature-nonce".to_owned(), nonce()),
-            ("accept".to_owned(), "application/json".to_owned()),
-        ];
-        if !body.is_empty() {
-            headers.push(("content-type".to_owned(), FORM.to_owned()));
+        let params: Vec<(&str, &str)> = self
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let signed = Acs3Request {
+            host,
+            action: &self.action,
+            version: &self.version,
+            unix_secs: unix_now() + self.clock_offset_secs,
+            nonce: &nonce(),
+            params: &params,
+            query: &self.query,
         }
-        let target = if self.query.is_empty() {
-            "/".to_owned()
-        } else {
-            format!("/?{}", self.query)
-        };
-        sign_acs3("POST", &target, &mut headers, &body, key.id, key.secret);
-        HttpRequest {
-            target,
-            headers,
-            body,
-        }
+        .sign(key.id, key.secret);
+        HttpRequest::from(signed)
     }
 }
 
@@ -763,7 +767,7 @@ impl Rpc {
             ("Action", self.action.clone()),
             ("Format", "json".to_owned()),
             ("Version", API_VERSION.to_owned()),
-            ("Timestamp", format_timestamp(now_secs())),
+            ("Timestamp", format_timestamp(unix_now())),
             ("SignatureNonce", nonce()),
             ("SignatureMethod", "HMAC-SHA1".to_owned()),
             ("SignatureVersion", "1.0".to_owned()),
@@ -774,7 +778,14 @@ impl Rpc {
             .map(|(k, v)| format!("{k}={}", percent_encode(v)))
             .collect();
         let query = query.join("&");
-        let body = form(&self.params).into_bytes();
+        // Keys sorted, as tea sends them.
+        let mut params: Vec<(&str, &str)> = self
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        params.sort_unstable();
+        let body = form_encode(&params).into_bytes();
         let params = Params::parse(&query, Some(FORM), &body).expect("parameters");
         let signature = rpc_signature(key.secret, &rpc_string_to_sign("POST", &params));
         HttpRequest {
@@ -788,31 +799,6 @@ impl Rpc {
             body,
         }
     }
-}
-
-/// A form body, keys sorted as tea sends them.
-fn form(params: &[(String, String)]) -> String {
-    let mut pairs: Vec<&(String, String)> = params.iter().collect();
-    pairs.sort();
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn now_secs() -> i64 {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970");
-    i64::try_from(since_epoch.as_secs()).expect("seconds fit in i64")
-}
-
-/// 32 random lower-case hex characters, like the SDKs' nonces.
-fn nonce() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the operating system has a random source");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether `s` is an upper-case hyphenated UUID: 8-4-4-4-12 of `0-9A-F`.

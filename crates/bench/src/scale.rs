@@ -17,16 +17,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use bpops_client::Client;
 use bpops_store::{AccountId, Operation, OperationId, ResourceKey, Store};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::Report;
 use super::scenarios::{Picker, gather, rename_attributes, report, submit, until_final};
 use super::server::{ACCOUNT, BenchServer, instance};
-use crate::client::Client;
-use crate::config::parse_storage_url;
-use crate::serve::open_store;
+use super::{OpenStore, Report};
 
 /// Operations submitted through the API for the near-empty store.
 const NEAR_EMPTY: usize = 1_000;
@@ -87,10 +85,14 @@ pub struct ScaleFigures {
 
 /// Runs the three phases on `server`, which it stops and restarts; the server is running
 /// again when it returns, holding the N retained operations.
-pub async fn scale(server: &mut BenchServer, settings: &Settings) -> anyhow::Result<Vec<Report>> {
+pub async fn scale(
+    server: &mut BenchServer,
+    open_store: OpenStore,
+    settings: &Settings,
+) -> anyhow::Result<Vec<Report>> {
     // Only what this scenario puts in the store counts: earlier scenarios' operations go,
     // through the sweep intent with a cutoff in the future.
-    while_stopped(server, async |store| {
+    while_stopped(server, open_store, async |store| {
         while store.sweep(i64::MAX, LOAD_BATCH).await? > 0 {}
         Ok(())
     })
@@ -98,8 +100,8 @@ pub async fn scale(server: &mut BenchServer, settings: &Settings) -> anyhow::Res
     server.restart().await?;
     let (near_empty, ids) = near_empty(server, settings).await?;
     let baseline = near_empty.latency_ms.p99;
-    let (retained, template, ids) = retained(server, settings, ids, baseline).await?;
-    let sweeping = sweeping(server, settings, &template, &ids, baseline).await?;
+    let (retained, template, ids) = retained(server, open_store, settings, ids, baseline).await?;
+    let sweeping = sweeping(server, open_store, settings, &template, &ids, baseline).await?;
     Ok(vec![near_empty, retained, sweeping])
 }
 
@@ -135,13 +137,14 @@ async fn near_empty(
 /// `ids` as stored (the template of every loaded operation) and all the retained ids.
 async fn retained(
     server: &mut BenchServer,
+    open_store: OpenStore,
     settings: &Settings,
     mut ids: Vec<String>,
     baseline_p99: f64,
 ) -> anyhow::Result<(Report, Operation, Arc<Vec<String>>)> {
     let n = settings.operations;
     let first: OperationId = ids[0].parse()?;
-    let (template, loaded, load_s) = while_stopped(server, async |store| {
+    let (template, loaded, load_s) = while_stopped(server, open_store, async |store| {
         let template = store
             .get(&AccountId::new(ACCOUNT), &first)
             .await?
@@ -177,13 +180,14 @@ async fn retained(
 /// deletes the expired ones, from the server's start.
 async fn sweeping(
     server: &mut BenchServer,
+    open_store: OpenStore,
     settings: &Settings,
     template: &Operation,
     ids: &Arc<Vec<String>>,
     baseline_p99: f64,
 ) -> anyhow::Result<Report> {
     let n = settings.operations;
-    let load_s = while_stopped(server, async |store| {
+    let load_s = while_stopped(server, open_store, async |store| {
         let loading = Instant::now();
         load(store, template, n, now_ms() - EXPIRED_AGE_MS).await?;
         Ok(loading.elapsed().as_secs_f64())
@@ -221,10 +225,11 @@ async fn sweeping(
 /// file has one owner at a time); the caller starts the server again.
 async fn while_stopped<T>(
     server: &mut BenchServer,
+    open_store: OpenStore,
     f: impl AsyncFnOnce(&dyn Store) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     server.stop().await;
-    let store = open_store(&parse_storage_url(server.storage())?).await?;
+    let store = open_store(server.storage()).await?;
     f(&*store).await
 }
 
@@ -380,12 +385,9 @@ async fn read_at_rate(
                 }
                 measured = due >= started;
                 let id = &ids[picker.next(ids.len())];
-                match client
-                    .call("GetExecuteOperationResult", &[("OperationId", id)])
-                    .await
-                {
+                match client.get_result(id, None).await {
                     // From the scheduled time: a late send is part of the latency.
-                    Ok(answer) if answer.get("Data").is_some() => {
+                    Ok(Some(_)) => {
                         if measured {
                             latencies.push(due.elapsed());
                         }

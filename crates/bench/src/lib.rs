@@ -4,6 +4,12 @@
 //! swept), and the memory a server holds under the largest operations it accepts
 //! (`memory`). It drives a server at `--endpoint`, or starts its own (`bpops serve` on a fresh
 //! SQLite file, or on `--storage-url`) and then also reports that server's RSS.
+//!
+//! The `bpops` binary wires it in as `bpops bench` ([`run`]): bench starts that binary's own
+//! `serve`, talks to it through `bpops_client` like any client, and opens its store through
+//! [`OpenStore`], the binary's code, so it names no storage backend itself.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod memory;
 mod scale;
@@ -11,14 +17,21 @@ mod scenarios;
 mod server;
 mod stats;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bpops_client::{Client, Credentials};
+use bpops_store::Store;
 use clap::{Args, ValueEnum};
 
-use crate::client::{Client, Credentials};
-use crate::commands::Outcome;
-use crate::output;
+/// Opens the store at a storage URL, as `bpops serve` does: the scale scenario loads its
+/// server's store while the server is stopped.
+pub type OpenStore = for<'a> fn(&'a str) -> Opening<'a>;
+
+/// The store being opened by an [`OpenStore`].
+pub type Opening<'a> = Pin<Box<dyn Future<Output = anyhow::Result<Arc<dyn Store>>> + 'a>>;
 
 /// Flags of `bpops bench`.
 #[derive(Args)]
@@ -123,8 +136,8 @@ pub struct Report {
     pub scale: Option<scale::ScaleFigures>,
 }
 
-/// Runs the benchmark.
-pub fn run(mut args: BenchArgs) -> anyhow::Result<Outcome> {
+/// Runs the benchmark; an error when a scenario could not run or completed nothing.
+pub fn run(mut args: BenchArgs, open_store: OpenStore) -> anyhow::Result<()> {
     if args.short {
         args.operations = args.operations.min(500);
         args.concurrency = args.concurrency.min(8);
@@ -192,7 +205,7 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<Outcome> {
                         concurrency: args.concurrency,
                         read_for: args.scale_read_for,
                     };
-                    let found = scale::scale(server, &settings).await?;
+                    let found = scale::scale(server, open_store, &settings).await?;
                     // The server restarted on another port.
                     client = Arc::new(Client::new(server.credentials())?);
                     found
@@ -228,13 +241,16 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<Outcome> {
             reports.iter().all(|r| r.count > 0),
             "a scenario completed nothing"
         );
-        Ok(Outcome::Done)
+        Ok(())
     })
 }
 
 fn print(report: &Report, as_json: bool, first: bool) {
     if as_json {
-        output::json(&serde_json::to_value(report).expect("a report serializes"));
+        println!(
+            "{}",
+            serde_json::to_value(report).expect("a report serializes")
+        );
         return;
     }
     if first {

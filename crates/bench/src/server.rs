@@ -8,7 +8,7 @@ use anyhow::Context;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::client::Credentials;
+use bpops_client::Credentials;
 
 /// Instances seeded for the benchmark, so operations spread over many resources.
 pub const INSTANCES: usize = 1024;

@@ -17,12 +17,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bpops_client::{Client, Execute};
 use bpops_executors::{OUTPUT_LIMIT, RESULT_LIMIT};
 use serde_json::{Value, json};
 
 use super::Report;
 use super::scenarios::{final_status, for_each, report};
-use crate::client::Client;
 
 /// The service of the declared operations the scenario runs.
 const SERVICE: &str = "memory";
@@ -31,14 +31,18 @@ const ID_LENGTH: usize = 128;
 /// Attributes of the declared operations: one string, as long as the request allows.
 const PAD_LENGTH: usize = 64 * 1024 - r#"{"pad":""}"#.len();
 
-/// The parameters of one submit, beside the signature's.
-type Params = [(&'static str, String); 3];
+/// The parameters of one submit.
+struct Submit {
+    service_type: &'static str,
+    operation: &'static str,
+    attributes: String,
+}
 
 /// One phase: what it submits, and how many times.
 struct Phase {
     scenario: &'static str,
     submits: usize,
-    params: fn(usize) -> Params,
+    params: fn(usize) -> Submit,
 }
 
 /// What the scenario does.
@@ -122,14 +126,17 @@ pub async fn memory(
             move |i| {
                 let (client, ids) = (Arc::clone(&client), Arc::clone(&ids));
                 async move {
-                    let params = params(i);
-                    let params: Vec<(&str, &str)> =
-                        params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                    let answer = client.call("ExecuteOperationASync", &params).await;
-                    match answer
-                        .ok()
-                        .and_then(|a| a["Data"].as_str().map(str::to_owned))
-                    {
+                    let submit = params(i);
+                    let answer = client
+                        .execute_async(&Execute {
+                            service_type: submit.service_type,
+                            operation: submit.operation,
+                            attributes: &submit.attributes,
+                            application_id: None,
+                            client_token: None,
+                        })
+                        .await;
+                    match answer.ok() {
                         Some(id) => {
                             ids.lock().expect("ids lock").push(id);
                             true
@@ -166,7 +173,7 @@ pub async fn memory(
 }
 
 /// The `i`th `addTags`: every id and tag at its longest, on an instance that does not exist.
-fn ecs_params(i: usize) -> Params {
+fn ecs_params(i: usize) -> Submit {
     let long =
         |prefix: &str, n: usize| format!("{prefix}{n:0>width$}", width = ID_LENGTH - prefix.len());
     let tags: serde_json::Map<String, Value> = (0..20)
@@ -177,19 +184,19 @@ fn ecs_params(i: usize) -> Params {
         "regionId": long("cn-", i),
         "tags": tags,
     });
-    [
-        ("ServiceType", "ecs".to_owned()),
-        ("Operation", "addTags".to_owned()),
-        ("Attributes", attributes.to_string()),
-    ]
+    Submit {
+        service_type: "ecs",
+        operation: "addTags",
+        attributes: attributes.to_string(),
+    }
 }
 
 /// A declared `operation` with attributes at the request limit.
-fn declared_params(operation: &'static str) -> Params {
+fn declared_params(operation: &'static str) -> Submit {
     let attributes = json!({"pad": "p".repeat(PAD_LENGTH)});
-    [
-        ("ServiceType", SERVICE.to_owned()),
-        ("Operation", operation.to_owned()),
-        ("Attributes", attributes.to_string()),
-    ]
+    Submit {
+        service_type: SERVICE,
+        operation,
+        attributes: attributes.to_string(),
+    }
 }
