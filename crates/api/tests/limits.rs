@@ -134,6 +134,7 @@ fn signed_at(
         unix_secs,
         nonce,
         params,
+        query: "",
     }
     .sign(key.0, key.1);
     wire(&request)
