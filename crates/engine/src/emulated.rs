@@ -10,48 +10,55 @@ use serde_json::{Map, Value};
 
 use crate::{Clock, Emulation};
 
-/// How an attempt ends: status, message, arguments (JSON text) and the inventory change.
-pub(crate) type Outcome = (Status, String, String, Option<Effect>);
-
-/// A failure outcome, with nothing applied.
-pub(crate) fn failure(message: String) -> Outcome {
-    (Status::Failure, message, "{}".to_owned(), None)
+/// A failure finished at `finished_at`, with nothing applied.
+pub(crate) fn failure(message: String, finished_at: i64) -> Finish {
+    Finish {
+        status: Status::Failure,
+        message,
+        arguments: "{}".to_owned(),
+        finished_at,
+        effect: None,
+    }
 }
 
-/// The failure `emulation` injects into this run, if it draws one.
+/// The failure `emulation` injects into this run, if it draws one, finished now.
 pub(crate) fn injected_failure(
     emulation: &Emulation,
+    clock: &dyn Clock,
     service: &str,
     operation: &str,
-) -> Option<Outcome> {
+) -> Option<Finish> {
     (emulation.failure_rate > 0.0 && draw() < emulation.failure_rate).then(|| {
-        failure(format!(
-            "InjectedFailure: {service}:{operation} failed by configuration."
-        ))
+        failure(
+            format!("InjectedFailure: {service}:{operation} failed by configuration."),
+            clock.now_ms(),
+        )
     })
 }
 
-/// Runs an emulated operation against `resource`, the current state of `key`.
-pub(crate) fn outcome(
+/// Runs an emulated operation against `resource`, the current state of `key`, and finishes
+/// it now.
+pub(crate) fn finish(
     entry: &catalog::Entry,
     attributes: &Map<String, Value>,
     application: Option<&str>,
     key: Option<&ResourceKey>,
     resource: Option<Resource>,
-) -> Outcome {
+    clock: &dyn Clock,
+) -> Finish {
     let resource = resource.map(|r| catalog::Resource {
         service: r.key.service,
         id: r.key.id,
         application: r.application,
         properties: r.properties,
     });
-    let outcome = catalog::run_emulated(&catalog::Run {
+    let decision = catalog::run_emulated(&catalog::Run {
         entry,
         attributes,
         application,
         resource: resource.as_ref(),
     });
-    let effect = match (outcome.effect, key) {
+    let effect = match (decision.effect, key) {
         (Some(catalog::Effect::Update(properties)), Some(key)) => Some(Effect::Update {
             key: key.clone(),
             properties,
@@ -59,12 +66,17 @@ pub(crate) fn outcome(
         (Some(catalog::Effect::Delete), Some(key)) => Some(Effect::Delete { key: key.clone() }),
         _ => None,
     };
-    let status = if outcome.succeeded {
-        Status::Success
-    } else {
-        Status::Failure
-    };
-    (status, outcome.message, outcome.arguments, effect)
+    Finish {
+        status: if decision.succeeded {
+            Status::Success
+        } else {
+            Status::Failure
+        },
+        message: decision.message,
+        arguments: decision.arguments,
+        finished_at: clock.now_ms(),
+        effect,
+    }
 }
 
 /// What an operation about to be stored needs to be decided by the store as it stores it.
@@ -91,34 +103,32 @@ impl AtSubmit {
         Box::new(move |resource| {
             // N.B. this runs inside the store's write path (on SQLite, its one writer
             // thread): a panic must become this operation's failure, not the store's end.
-            let outcome =
-                catch_unwind(AssertUnwindSafe(|| self.outcome(resource))).unwrap_or_else(|_| {
-                    failure("InternalError: the emulated operation failed.".to_owned())
-                });
-            let (status, message, arguments, effect) = outcome;
-            Finish {
-                status,
-                message,
-                arguments,
-                finished_at: self.clock.now_ms(),
-                effect,
-            }
+            catch_unwind(AssertUnwindSafe(|| self.finish(resource))).unwrap_or_else(|_| {
+                failure(
+                    "InternalError: the emulated operation failed.".to_owned(),
+                    self.clock.now_ms(),
+                )
+            })
         })
     }
 
-    fn outcome(&self, resource: Option<Resource>) -> Outcome {
-        if let Some(failed) = injected_failure(&self.emulation, &self.service, &self.operation) {
+    fn finish(&self, resource: Option<Resource>) -> Finish {
+        let clock = self.clock.as_ref();
+        if let Some(failed) =
+            injected_failure(&self.emulation, clock, &self.service, &self.operation)
+        {
             return failed;
         }
         match self.catalog.entry(&self.service, &self.operation) {
-            Ok(entry) => outcome(
+            Ok(entry) => finish(
                 entry,
                 &self.attributes,
                 self.application.as_deref(),
                 self.key.as_ref(),
                 resource,
+                clock,
             ),
-            Err(e) => failure(format!("InvalidOperation.NotFound: {e}")),
+            Err(e) => failure(format!("InvalidOperation.NotFound: {e}"), clock.now_ms()),
         }
     }
 }

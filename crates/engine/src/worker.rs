@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::emulated::{self, Outcome, draw, failure};
+use crate::emulated::{self, draw, failure};
 use crate::{CANCELLED_WHILE_RUNNING, Engine, shutdown};
 
 /// How long the dispatcher, and a run waiting for the store, back off after a store failure.
@@ -283,13 +283,7 @@ enum Ending {
 
 /// The end of an attempt cancelled before it decided anything.
 fn cancelled(engine: &Engine) -> Finish {
-    Finish {
-        status: Status::Failure,
-        message: CANCELLED_WHILE_RUNNING.to_owned(),
-        arguments: "{}".to_owned(),
-        finished_at: engine.clock.now_ms(),
-        effect: None,
-    }
+    failure(CANCELLED_WHILE_RUNNING.to_owned(), engine.clock.now_ms())
 }
 
 /// Decides how an attempt ends: emulated latency, injected failure, then the executor. A
@@ -306,27 +300,20 @@ async fn decide(engine: &Engine, op: &Operation, cancel: &CancellationToken) -> 
     if cancel.is_cancelled() {
         return Ending::Final(cancelled(engine));
     }
-    let injected = emulated::injected_failure(&emulation, &op.service, &op.operation);
-    let outcome = match injected {
-        Some(failed) => failed,
-        None => match run_executor(engine, op, cancel).await {
-            Err(RunError::Cancelled) => return Ending::Final(cancelled(engine)),
-            Ok(outcome) => outcome,
-            Err(RunError::Fatal(message)) => failure(message),
-            Err(RunError::Retry { after, message }) => return Ending::Retry { after, message },
-        },
-    };
-    let (status, message, arguments, effect) = outcome;
-    Ending::Final(Finish {
-        status,
-        message,
-        arguments,
-        finished_at: engine.clock.now_ms(),
-        effect,
-    })
+    let clock = engine.clock.as_ref();
+    if let Some(failed) = emulated::injected_failure(&emulation, clock, &op.service, &op.operation)
+    {
+        return Ending::Final(failed);
+    }
+    match run_executor(engine, op, cancel).await {
+        Ok(finish) => Ending::Final(finish),
+        Err(RunError::Cancelled) => Ending::Final(cancelled(engine)),
+        Err(RunError::Fatal(message)) => Ending::Final(failure(message, clock.now_ms())),
+        Err(RunError::Retry { after, message }) => Ending::Retry { after, message },
+    }
 }
 
-/// Why an executor produced no outcome.
+/// Why an attempt has no final result.
 enum RunError {
     /// The attempt failed for good, with this message.
     Fatal(String),
@@ -340,7 +327,7 @@ async fn run_executor(
     engine: &Engine,
     op: &Operation,
     cancel: &CancellationToken,
-) -> Result<Outcome, RunError> {
+) -> Result<Finish, RunError> {
     let entry = engine
         .catalog
         .entry(&op.service, &op.operation)
@@ -372,7 +359,13 @@ async fn run_executor(
         }
     };
     match declared {
-        Ok(success) => Ok((Status::Success, success.message, success.arguments, None)),
+        Ok(success) => Ok(Finish {
+            status: Status::Success,
+            message: success.message,
+            arguments: success.arguments,
+            finished_at: engine.clock.now_ms(),
+            effect: None,
+        }),
         Err(failure) => {
             let attempt = u32::try_from(op.attempt).unwrap_or(u32::MAX);
             match entry
@@ -406,7 +399,7 @@ async fn run_emulated(
     entry: &catalog::Entry,
     attributes: &Map<String, Value>,
     cancel: &CancellationToken,
-) -> Result<Outcome, RunError> {
+) -> Result<Finish, RunError> {
     let resource = match &op.resource {
         Some(key) => until_answered(op, "reading the inventory", cancel.cancelled(), || {
             engine.store.resource(key)
@@ -415,11 +408,12 @@ async fn run_emulated(
         .ok_or(RunError::Cancelled)?,
         None => None,
     };
-    Ok(emulated::outcome(
+    Ok(emulated::finish(
         entry,
         attributes,
         op.application.as_deref(),
         op.resource.as_ref(),
         resource,
+        engine.clock.as_ref(),
     ))
 }
