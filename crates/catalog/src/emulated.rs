@@ -1,4 +1,4 @@
-//! The emulated executor: what a run sees ([`Run`]), what it decides ([`Outcome`], with an
+//! The emulated executor: what a run sees ([`Run`]), what it decides ([`Decision`], with an
 //! [`Effect`] as data), and the dispatch to the service that implements each operation.
 //!
 //! A run is a pure function of the entry, the attributes and the resource's current state.
@@ -55,7 +55,7 @@ pub struct Run<'a> {
 /// What an emulated run decided. The engine commits `effect` and the final status in one
 /// transaction.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
+pub struct Decision {
     /// `SUCCESS` when true, `FAILURE` otherwise.
     pub succeeded: bool,
     /// On success the resource's state after the operation, as JSON text; on failure a
@@ -76,10 +76,10 @@ pub enum Effect {
     Delete,
 }
 
-impl Outcome {
+impl Decision {
     /// A failure whose message is `"{code}: {text}"`.
-    pub(crate) fn failure(code: &str, text: impl std::fmt::Display) -> Outcome {
-        Outcome {
+    pub(crate) fn failure(code: &str, text: impl std::fmt::Display) -> Decision {
+        Decision {
             succeeded: false,
             message: format!("{code}: {text}"),
             arguments: "{}".to_string(),
@@ -88,8 +88,8 @@ impl Outcome {
     }
 
     /// A success reporting `state` (serialized as the message) and `arguments`.
-    pub(crate) fn success(state: &Value, arguments: &Value, effect: Option<Effect>) -> Outcome {
-        Outcome {
+    pub(crate) fn success(state: &Value, arguments: &Value, effect: Option<Effect>) -> Decision {
+        Decision {
             succeeded: true,
             message: state.to_string(),
             arguments: arguments.to_string(),
@@ -102,11 +102,11 @@ impl Outcome {
 /// function). For an entry whose executor is not [`Executor::Emulated`](crate::Executor)
 /// it returns an `InternalError` failure rather than panic: the caller matched wrongly, and
 /// the operation should end visibly rather than take the worker down.
-pub fn run_emulated(run: &Run) -> Outcome {
+pub fn run_emulated(run: &Run) -> Decision {
     match run.entry.builtin_operation() {
         Some(Builtin::Ecs(operation)) => ecs::run(operation, run),
         Some(Builtin::Slb(operation)) => slb::run(operation, run),
-        None => Outcome::failure(
+        None => Decision::failure(
             "InternalError",
             format!(
                 "{}/{} is not an emulated operation",
@@ -146,7 +146,7 @@ pub(crate) fn validate_and_run(
     attributes: serde_json::Value,
     application: Option<&str>,
     resource: Option<&Resource>,
-) -> Outcome {
+) -> Decision {
     let catalog = crate::Catalog::builtin();
     let entry = catalog.entry(service, operation).unwrap();
     let attributes = attributes.as_object().unwrap().clone();
@@ -178,11 +178,11 @@ mod tests {
 
     #[test]
     fn failure_message_starts_with_code_and_colon() {
-        let outcome = Outcome::failure("InstanceNotFound", "gone");
-        assert!(!outcome.succeeded);
-        assert_eq!(outcome.message, "InstanceNotFound: gone");
-        assert_eq!(outcome.arguments, "{}");
-        assert_eq!(outcome.effect, None);
+        let decision = Decision::failure("InstanceNotFound", "gone");
+        assert!(!decision.succeeded);
+        assert_eq!(decision.message, "InstanceNotFound: gone");
+        assert_eq!(decision.arguments, "{}");
+        assert_eq!(decision.effect, None);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //!   (`Catalog::with_declared`). The configuration loader reports it and refuses to start.
 //!
 //! Run-time problems (missing resource, wrong state) are not errors here: they are part of an
-//! operation's [`Outcome`](crate::Outcome), because they end the operation as `FAILURE`.
+//! operation's [`Decision`](crate::Decision), because they end the operation as `FAILURE`.
 //!
 //! There is no crate-wide `Result` alias: the four types answer different questions and no
 //! function returns more than one of them.

@@ -11,7 +11,7 @@
 //!
 //! The key decision: this crate is **pure**. No I/O, no clock, no randomness. An emulated run
 //! is a function of the attributes and the resource's current state that returns its
-//! [`Outcome`], including the change to make as data ([`Effect`]); the engine commits that
+//! [`Decision`], including the change to make as data ([`Effect`]); the engine commits that
 //! effect together with the final status, and owns latency and failure injection. Problems
 //! that depend on the resource's state (missing, wrong status) are therefore decided when the
 //! operation runs and end as `FAILURE`; only a malformed request is refused at submit.
@@ -35,7 +35,7 @@ mod value;
 
 pub use catalog::{Catalog, Entry, Target};
 pub use declared::{Declared, DeclaredExecutor, DeclaredRetry};
-pub use emulated::{Effect, Outcome, Resource, Run, run_emulated};
+pub use emulated::{Decision, Effect, Resource, Run, run_emulated};
 pub use error::{DeclaredError, InvalidAttribute, LookupError, SchemaError};
 pub use executor::{CommandSpec, Executor, HttpSpec, Secret};
 pub use retry::{FailureKind, RetryPolicy};

@@ -17,7 +17,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::catalog::{Builtin, BuiltinSpec, Entry};
-use crate::emulated::{Outcome, Run, id_schema, update_if_changed, visible};
+use crate::emulated::{Decision, Run, id_schema, update_if_changed, visible};
 use crate::error::InvalidAttribute;
 use crate::value::{as_integer, text};
 
@@ -256,13 +256,13 @@ fn check_http_codes(codes: &str) -> Result<(), InvalidAttribute> {
 }
 
 /// Runs `operation`; `run.attributes` have passed `Entry::validate`.
-pub(crate) fn run(operation: Operation, run: &Run) -> Outcome {
+pub(crate) fn run(operation: Operation, run: &Run) -> Decision {
     match operation {
         Operation::ModifyListenerAttribute => modify_listener(run),
     }
 }
 
-fn modify_listener(run: &Run) -> Outcome {
+fn modify_listener(run: &Run) -> Decision {
     let id = text(run.attributes, "loadBalancerId").unwrap_or_default();
     let port = run
         .attributes
@@ -270,7 +270,7 @@ fn modify_listener(run: &Run) -> Outcome {
         .and_then(as_integer)
         .unwrap_or_default();
     let Some(resource) = visible(run, SERVICE, id) else {
-        return Outcome::failure(
+        return Decision::failure(
             "LoadBalancerNotFound",
             format!("The specified load balancer \"{id}\" does not exist."),
         );
@@ -285,7 +285,7 @@ fn modify_listener(run: &Run) -> Outcome {
         .iter()
         .position(|l| l.get("listenerPort").and_then(as_integer) == Some(port))
     else {
-        return Outcome::failure(
+        return Decision::failure(
             "ListenerNotFound",
             format!("The load balancer \"{id}\" has no listener on port {port}."),
         );
@@ -311,7 +311,7 @@ fn modify_listener(run: &Run) -> Outcome {
         "requestId".into(),
         json!(request_id(id, port, run.attributes)),
     );
-    Outcome::success(
+    Decision::success(
         &json!([listener]),
         &json!({}),
         update_if_changed(before, after),
@@ -409,7 +409,7 @@ mod tests {
         attributes: Value,
         application: Option<&str>,
         resource: Option<&Resource>,
-    ) -> Outcome {
+    ) -> Decision {
         crate::emulated::validate_and_run(
             SERVICE,
             "modifyListenerAttribute",
@@ -633,16 +633,16 @@ mod tests {
 
     #[test]
     fn modify_reports_the_whole_listener_as_a_one_element_array() {
-        let outcome = execute(
+        let decision = execute(
             change(
                 json!({"healthCheckInterval": 5, "scheduler": "wlc", "description": "web", "bandwidth": 100.0}),
             ),
             Some("APP-WEB"),
             Some(&load_balancer()),
         );
-        assert!(outcome.succeeded, "{}", outcome.message);
-        assert_eq!(outcome.arguments, "{}");
-        let message: Value = serde_json::from_str(&outcome.message).expect("Message is JSON");
+        assert!(decision.succeeded, "{}", decision.message);
+        assert_eq!(decision.arguments, "{}");
+        let message: Value = serde_json::from_str(&decision.message).expect("Message is JSON");
         let array = message.as_array().expect("an array");
         assert_eq!(array.len(), 1);
         let listener = array[0].as_object().unwrap();
@@ -669,13 +669,13 @@ mod tests {
 
     #[test]
     fn modify_stores_the_changed_listener_whole_and_leaves_others() {
-        let outcome = execute(
+        let decision = execute(
             change(json!({"gzip": "off"})),
             Some("APP-WEB"),
             Some(&load_balancer()),
         );
-        let Some(Effect::Update(properties)) = &outcome.effect else {
-            panic!("expected an update, got {:?}", outcome.effect);
+        let Some(Effect::Update(properties)) = &decision.effect else {
+            panic!("expected an update, got {:?}", decision.effect);
         };
         assert_eq!(properties["region_id"], "cn-hangzhou");
         let listeners = properties["listeners"].as_array().unwrap();
@@ -687,7 +687,7 @@ mod tests {
         assert!(listeners[0].get("requestId").is_none());
         assert_eq!(listeners[1], json!({"listenerPort": 443}));
 
-        let message: Value = serde_json::from_str(&outcome.message).unwrap();
+        let message: Value = serde_json::from_str(&decision.message).unwrap();
         let mut reported = message[0].as_object().unwrap().clone();
         reported.remove("requestId");
         assert_eq!(Value::Object(reported), listeners[0]);
@@ -717,13 +717,13 @@ mod tests {
     #[test]
     fn unknown_port_is_listener_not_found() {
         let attributes = json!({"loadBalancerId": "lb-web", "listenerPort": 8080, "gzip": "off"});
-        let outcome = execute(attributes, Some("APP-WEB"), Some(&load_balancer()));
-        assert!(!outcome.succeeded);
+        let decision = execute(attributes, Some("APP-WEB"), Some(&load_balancer()));
+        assert!(!decision.succeeded);
         assert_eq!(
-            outcome.message,
+            decision.message,
             "ListenerNotFound: The load balancer \"lb-web\" has no listener on port 8080."
         );
-        assert_eq!(outcome.effect, None);
+        assert_eq!(decision.effect, None);
     }
 
     #[test]

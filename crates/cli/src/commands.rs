@@ -13,9 +13,9 @@ use serde_json::{Map, Value, json};
 
 use crate::output;
 
-/// How a client command ended, beyond errors.
+/// How a client command ended, beyond errors: it picks the exit status.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Exit {
     /// Done; for `wait`, the operation succeeded.
     Done,
     /// The operation ended in FAILURE.
@@ -172,7 +172,7 @@ pub struct OperationArgs {
 }
 
 /// Runs a client command.
-pub fn run(command: ClientCommand) -> anyhow::Result<Outcome> {
+pub fn run(command: ClientCommand) -> anyhow::Result<Exit> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -210,7 +210,7 @@ fn connect(args: &ClientArgs) -> anyhow::Result<Client> {
     })?)
 }
 
-async fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
+async fn exec(args: ExecArgs) -> anyhow::Result<Exit> {
     let attributes = attributes(args.attributes_json.as_deref(), &args.attrs)?;
     let client = connect(&args.client)?;
     let id = client
@@ -230,15 +230,15 @@ async fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
     } else {
         println!("{id}");
     }
-    Ok(Outcome::Done)
+    Ok(Exit::Done)
 }
 
-async fn get(args: IdArgs) -> anyhow::Result<Outcome> {
+async fn get(args: IdArgs) -> anyhow::Result<Exit> {
     let client = connect(&args.client)?;
     match client.get_result(&args.operation_id, None).await? {
         Some(result) => {
             print_result(&result, args.client.json);
-            Ok(Outcome::Done)
+            Ok(Exit::Done)
         }
         None => unknown(&args.operation_id, args.client.json),
     }
@@ -253,7 +253,7 @@ async fn wait(
     args: &ClientArgs,
     id: &str,
     timeout: Option<Duration>,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<Exit> {
     const MIN_INTERVAL: Duration = Duration::from_millis(250);
     const MAX_WAIT: Duration = Duration::from_secs(10);
     let started = Instant::now();
@@ -280,9 +280,9 @@ async fn wait(
             progress.clear();
             print_result(&result, args.json);
             return Ok(if status == "SUCCESS" {
-                Outcome::Done
+                Exit::Done
             } else {
-                Outcome::OperationFailed
+                Exit::OperationFailed
             });
         }
         progress.show(id, status, started.elapsed());
@@ -297,14 +297,14 @@ async fn wait(
                 "bpops: timed out after {}: {id} is still {status}",
                 humantime::format_duration(limit)
             );
-            return Ok(Outcome::TimedOut);
+            return Ok(Exit::TimedOut);
         }
         let next = asked + MIN_INTERVAL;
         tokio::time::sleep_until(deadline.map_or(next, |d| d.min(next)).into()).await;
     }
 }
 
-async fn list_operations(args: ListArgs) -> anyhow::Result<Outcome> {
+async fn list_operations(args: ListArgs) -> anyhow::Result<Exit> {
     let client = connect(&args.client)?;
     let max_results = args.max_results.map(|n| n.to_string());
     // The "more" hint's flags: the request's filters and page size.
@@ -340,7 +340,7 @@ async fn list_operations(args: ListArgs) -> anyhow::Result<Outcome> {
     if args.client.json {
         page.operations = operations;
         output::json(&as_value(&page));
-        return Ok(Outcome::Done);
+        return Ok(Exit::Done);
     }
     let rows: Vec<Vec<String>> = operations
         .into_iter()
@@ -378,7 +378,7 @@ async fn list_operations(args: ListArgs) -> anyhow::Result<Outcome> {
         next.push_str(&format!(" --next-token {}", shell_word(&token)));
         eprintln!("more: {next} (or --all)");
     }
-    Ok(Outcome::Done)
+    Ok(Exit::Done)
 }
 
 /// `word` as one shell word: as is when it holds only safe characters, else single-quoted.
@@ -391,12 +391,12 @@ fn shell_word(word: &str) -> String {
     }
 }
 
-async fn cancel(args: IdArgs) -> anyhow::Result<Outcome> {
+async fn cancel(args: IdArgs) -> anyhow::Result<Exit> {
     let client = connect(&args.client)?;
     match client.cancel(&args.operation_id).await {
         Ok(result) => {
             print_result(&result, args.client.json);
-            Ok(Outcome::Done)
+            Ok(Exit::Done)
         }
         Err(e) if e.is_code("InvalidOperationId.NotFound") => {
             unknown(&args.operation_id, args.client.json)
@@ -405,7 +405,7 @@ async fn cancel(args: IdArgs) -> anyhow::Result<Outcome> {
     }
 }
 
-async fn services(args: ClientOnly) -> anyhow::Result<Outcome> {
+async fn services(args: ClientOnly) -> anyhow::Result<Exit> {
     let services = connect(&args.client)?.list_services().await?;
     if args.client.json {
         output::json(&as_value(&services));
@@ -413,10 +413,10 @@ async fn services(args: ClientOnly) -> anyhow::Result<Outcome> {
         let rows: Vec<Vec<String>> = services.into_iter().map(|s| vec![s]).collect();
         output::table(&["SERVICE"], &rows);
     }
-    Ok(Outcome::Done)
+    Ok(Exit::Done)
 }
 
-async fn operations(args: ServiceArgs) -> anyhow::Result<Outcome> {
+async fn operations(args: ServiceArgs) -> anyhow::Result<Exit> {
     let operations = connect(&args.client)?
         .list_operations(&args.service)
         .await?;
@@ -429,10 +429,10 @@ async fn operations(args: ServiceArgs) -> anyhow::Result<Outcome> {
             .collect();
         output::table(&["SERVICE", "OPERATION", "DISPLAY NAME"], &rows);
     }
-    Ok(Outcome::Done)
+    Ok(Exit::Done)
 }
 
-async fn params(args: OperationArgs) -> anyhow::Result<Outcome> {
+async fn params(args: OperationArgs) -> anyhow::Result<Exit> {
     let params = connect(&args.client)?
         .operation_params(&args.service, &args.operation)
         .await?;
@@ -442,7 +442,7 @@ async fn params(args: OperationArgs) -> anyhow::Result<Outcome> {
     } else {
         println!("{}", serde_json::to_string_pretty(&params)?);
     }
-    Ok(Outcome::Done)
+    Ok(Exit::Done)
 }
 
 /// The `Attributes` parameter from `--attributes-json` and `--attr` entries.
@@ -484,12 +484,12 @@ fn as_value(data: &impl Serialize) -> Value {
     serde_json::to_value(data).expect("wire types serialize")
 }
 
-fn unknown(id: &str, as_json: bool) -> anyhow::Result<Outcome> {
+fn unknown(id: &str, as_json: bool) -> anyhow::Result<Exit> {
     if as_json {
         output::json(&Value::Null);
     }
     eprintln!("bpops: {id} does not exist or has expired");
-    Ok(Outcome::Unknown)
+    Ok(Exit::Unknown)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{ClientCommand, Outcome};
+use crate::commands::{ClientCommand, Exit};
 
 // N.B. the request path makes many small, short-lived allocations across threads, where
 // glibc's allocator spent a fifth of the server's time under load.
@@ -46,7 +46,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Bench(args) => {
-            client_exit(bpops_bench::run(args, serve::open_store_at).map(|()| Outcome::Done))
+            client_exit(bpops_bench::run(args, serve::open_store_at).map(|()| Exit::Done))
         }
         Command::Client(command) => client_exit(commands::run(command)),
     }
@@ -55,12 +55,12 @@ fn main() -> ExitCode {
 /// Exit statuses of the client commands: 0 done (SUCCESS when waiting), 1 FAILURE, 2 usage or
 /// transport error (clap uses 2 for usage errors too), 3 unknown or expired operation, 4 a
 /// `wait --timeout` that ran out.
-fn client_exit(result: anyhow::Result<Outcome>) -> ExitCode {
+fn client_exit(result: anyhow::Result<Exit>) -> ExitCode {
     match result {
-        Ok(Outcome::Done) => ExitCode::SUCCESS,
-        Ok(Outcome::OperationFailed) => ExitCode::from(1),
-        Ok(Outcome::Unknown) => ExitCode::from(3),
-        Ok(Outcome::TimedOut) => ExitCode::from(4),
+        Ok(Exit::Done) => ExitCode::SUCCESS,
+        Ok(Exit::OperationFailed) => ExitCode::from(1),
+        Ok(Exit::Unknown) => ExitCode::from(3),
+        Ok(Exit::TimedOut) => ExitCode::from(4),
         Err(e) => {
             eprintln!("bpops: {e:#}");
             ExitCode::from(2)

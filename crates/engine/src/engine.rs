@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::emulated::AtSubmit;
-use crate::finals::Finals;
+use crate::final_cache::FinalCache;
 use crate::metrics::EngineMetrics;
 use crate::running::Running;
 use crate::waiters::Waiters;
@@ -77,7 +77,7 @@ pub struct Engine {
     pub(crate) running: Running,
     pub(crate) metrics: EngineMetrics,
     /// Final operations read lately: they never change, so reads need not ask the store.
-    pub(crate) finals: Finals,
+    pub(crate) final_cache: FinalCache,
 }
 
 /// The `Message` of an operation cancelled before it started.
@@ -106,7 +106,7 @@ impl Engine {
             waiters: Waiters::default(),
             running: Running::default(),
             metrics: EngineMetrics::default(),
-            finals: Finals::default(),
+            final_cache: FinalCache::default(),
         })
     }
 
@@ -266,7 +266,7 @@ impl Engine {
                 self.metrics
                     .finished(&op.service, &op.operation, status, 0.0);
                 let id = op.id.clone();
-                self.finals.remember(&decided(op, finish));
+                self.final_cache.remember(&decided(op, finish));
                 Ok(id)
             }
             Submitted::Existing {
@@ -282,12 +282,12 @@ impl Engine {
 
     /// The operation, if it exists in the account and has not expired.
     pub async fn get(&self, account: &AccountId, id: &OperationId) -> Result<Option<Operation>> {
-        let op = match self.finals.get(account, id) {
+        let op = match self.final_cache.get(account, id) {
             Some(op) => Some(Operation::clone(&op)),
             None => {
                 let op = self.store.get(account, id).await?;
                 if let Some(op) = &op {
-                    self.finals.remember(op);
+                    self.final_cache.remember(op);
                 }
                 op
             }

@@ -1,6 +1,7 @@
-//! Turns the store's events into wake-ups: of the dispatcher when there may be work, of
-//! waiters when their operation finished. The store publishes the commits of every node
-//! sharing it, so this is how a node learns of work and results from the others.
+//! Turns the store's events into wake-ups: the dispatcher wakes when there may be work, an
+//! operation's waiters when it finished, and its attempt on this node stops when its
+//! cancellation is requested. The store publishes the commits of every node sharing it, so
+//! this is how a node learns of work and results from the others.
 
 use std::sync::Arc;
 
@@ -29,8 +30,8 @@ pub(crate) async fn forward(
             Ok(StoreEvent::CancelRequested(id)) => {
                 engine.running.cancel(&id);
             }
-            // Some events are gone; a lost cancellation is still seen at the next lease
-            // renewal.: wake everyone to re-check.
+            // Some events are gone: wake everyone to re-check. A lost cancellation is still
+            // seen at the next lease renewal.
             Ok(StoreEvent::Missed) | Err(RecvError::Lagged(_)) => {
                 engine.waiters.notify_all();
                 engine.work.notify_one();

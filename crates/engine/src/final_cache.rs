@@ -17,7 +17,7 @@ use bpops_store::{AccountId, Operation, OperationId};
 const BUDGET: usize = 8 * 1024 * 1024;
 
 #[derive(Default)]
-pub(crate) struct Finals {
+pub(crate) struct FinalCache {
     inner: Mutex<Inner>,
 }
 
@@ -30,10 +30,10 @@ struct Inner {
     bytes: usize,
 }
 
-impl Finals {
+impl FinalCache {
     /// The cached operation `id` of `account`, if any.
     pub(crate) fn get(&self, account: &AccountId, id: &OperationId) -> Option<Arc<Operation>> {
-        let inner = self.inner.lock().expect("finals lock poisoned");
+        let inner = self.inner.lock().expect("final cache lock poisoned");
         inner
             .by_id
             .get(id)
@@ -50,7 +50,7 @@ impl Finals {
         if cost > BUDGET {
             return;
         }
-        let mut inner = self.inner.lock().expect("finals lock poisoned");
+        let mut inner = self.inner.lock().expect("final cache lock poisoned");
         if inner.by_id.contains_key(&op.id) {
             return;
         }
@@ -116,57 +116,57 @@ mod tests {
 
     #[test]
     fn only_final_operations_are_kept_and_only_for_their_account() {
-        let finals = Finals::default();
+        let cache = FinalCache::default();
         let (running, done) = (op(Status::Running), op(Status::Success));
-        finals.remember(&running);
-        finals.remember(&done);
-        assert!(finals.get(&running.account, &running.id).is_none());
-        assert_eq!(finals.get(&done.account, &done.id).as_deref(), Some(&done));
-        assert!(finals.get(&AccountId::new("2"), &done.id).is_none());
+        cache.remember(&running);
+        cache.remember(&done);
+        assert!(cache.get(&running.account, &running.id).is_none());
+        assert_eq!(cache.get(&done.account, &done.id).as_deref(), Some(&done));
+        assert!(cache.get(&AccountId::new("2"), &done.id).is_none());
     }
 
     #[test]
     fn the_bytes_kept_stay_within_the_budget_and_the_oldest_go_first() {
-        let finals = Finals::default();
+        let cache = FinalCache::default();
         let large = |n: usize| Operation {
             arguments: "a".repeat(n),
             ..op(Status::Success)
         };
         let first = large(64 * 1024);
-        finals.remember(&first);
+        cache.remember(&first);
         let mut last = None;
         // About 12 times the budget, in entries of every size up to the largest.
         for n in 0..1_000 {
             let op = large((n * 7_919) % (200 * 1024));
-            finals.remember(&op);
+            cache.remember(&op);
             last = Some(op);
-            let inner = finals.inner.lock().unwrap();
+            let inner = cache.inner.lock().unwrap();
             let held: usize = inner.by_id.values().map(|op| cost(op)).sum();
             assert_eq!(held, inner.bytes);
             assert!(inner.bytes <= BUDGET, "{} bytes held", inner.bytes);
             assert_eq!(inner.by_id.len(), inner.order.len());
         }
-        assert!(finals.get(&first.account, &first.id).is_none());
+        assert!(cache.get(&first.account, &first.id).is_none());
         let last = last.unwrap();
-        assert!(finals.get(&last.account, &last.id).is_some());
+        assert!(cache.get(&last.account, &last.id).is_some());
         // Small entries fill it by the thousand.
         for _ in 0..20_000 {
-            finals.remember(&op(Status::Success));
+            cache.remember(&op(Status::Success));
         }
-        assert!(finals.inner.lock().unwrap().by_id.len() > 10_000);
+        assert!(cache.inner.lock().unwrap().by_id.len() > 10_000);
     }
 
     #[test]
     fn an_operation_larger_than_the_budget_is_not_kept() {
-        let finals = Finals::default();
+        let cache = FinalCache::default();
         let kept = op(Status::Success);
-        finals.remember(&kept);
+        cache.remember(&kept);
         let huge = Operation {
             message: "m".repeat(BUDGET),
             ..op(Status::Failure)
         };
-        finals.remember(&huge);
-        assert!(finals.get(&huge.account, &huge.id).is_none());
-        assert!(finals.get(&kept.account, &kept.id).is_some());
+        cache.remember(&huge);
+        assert!(cache.get(&huge.account, &huge.id).is_none());
+        assert!(cache.get(&kept.account, &kept.id).is_some());
     }
 }

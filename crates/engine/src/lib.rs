@@ -1,6 +1,8 @@
 //! The bpops engine: accepts operations, runs them, and answers for them by id.
 //!
-//! [`Engine`] is the one entry point. `submit` validates against the catalog, applies
+//! Every operation goes through [`Engine`]: submitted, read, waited on, listed and cancelled
+//! there; the store itself is reached directly only for what is not an operation (readiness,
+//! queue depth, signature nonces). `submit` validates against the catalog, applies
 //! `ClientToken` idempotency and stores the operation durably before returning its id.
 //! Background tasks started by [`Engine::start`] claim runnable operations from the store as
 //! soon as they are submitted (woken by events, with a slow fallback poll), execute them,
@@ -25,7 +27,7 @@ mod emulated;
 mod engine;
 mod error;
 mod events;
-mod finals;
+mod final_cache;
 mod metrics;
 mod running;
 mod settings;

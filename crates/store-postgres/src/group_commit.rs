@@ -22,22 +22,22 @@ pub(crate) trait Member: Send + 'static {
 }
 
 /// The queue of members waiting for a group, served by a task that forms the groups.
-pub(crate) struct Groups<M, T> {
+pub(crate) struct GroupCommit<M, T> {
     queue: mpsc::UnboundedSender<(M, oneshot::Sender<Result<T>>)>,
 }
 
-impl<M: Member, T: Send + 'static> Groups<M, T> {
+impl<M: Member, T: Send + 'static> GroupCommit<M, T> {
     /// Starts the task that forms groups of at most `max` members and has `store` store up
     /// to `in_flight` of them at once; `store` answers a group's members in their order. The
     /// task ends when this is dropped; groups already formed are still stored.
-    pub(crate) fn start<F, Fut>(max: usize, in_flight: usize, store: F) -> Groups<M, T>
+    pub(crate) fn start<F, Fut>(max: usize, in_flight: usize, store: F) -> GroupCommit<M, T>
     where
         F: Fn(Vec<M>) -> Fut + Send + 'static,
         Fut: Future<Output = Vec<Result<T>>> + Send + 'static,
     {
         let (queue, waiting) = mpsc::unbounded_channel();
         tokio::spawn(gather(waiting, max, in_flight, store));
-        Groups { queue }
+        GroupCommit { queue }
     }
 
     /// Stores `member` in the next group it fits in and answers for it.

@@ -3,7 +3,7 @@
 //!
 //! Every intent is one transaction on a connection from a pool (deadpool-postgres), except
 //! that concurrent submits share one, and so do concurrent nonce spends (group commit, see
-//! `groups`). Nodes coordinate only through the database:
+//! `group_commit`). Nodes coordinate only through the database:
 //! - Claims lock rows with `FOR UPDATE SKIP LOCKED`, so nodes never wait on each other's
 //!   claims, and only the head of each resource's queue is a candidate. Submits on one
 //!   resource take a transaction-scoped advisory lock, so a resource's operations commit in
@@ -22,7 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod groups;
+mod group_commit;
 mod listener;
 mod migrate;
 mod nonces;

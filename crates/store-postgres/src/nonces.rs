@@ -1,10 +1,10 @@
-//! Signature nonces spent in groups (see `groups`): one statement for a group, on connections
-//! whose commits do not wait for the disk.
+//! Signature nonces spent in groups (see `group_commit`): one statement for a group, on
+//! connections whose commits do not wait for the disk.
 
 use bpops_store::{Result, StoreError};
 use deadpool_postgres::Pool;
 
-use crate::groups::{Groups, Member, each_alone};
+use crate::group_commit::{GroupCommit, Member, each_alone};
 use crate::{get, queries};
 
 /// The most spends in one statement.
@@ -32,23 +32,23 @@ impl Member for Spend {
 
 /// Spends waiting for their group.
 pub(crate) struct Nonces {
-    groups: Groups<Spend, bool>,
+    group_commit: GroupCommit<Spend, bool>,
 }
 
 impl Nonces {
     /// Starts gathering spends into groups, stored through `pool`; that ends when this is
     /// dropped.
     pub(crate) fn start(pool: Pool) -> Nonces {
-        let groups = Groups::start(MAX_GROUP, IN_FLIGHT, move |group| {
+        let group_commit = GroupCommit::start(MAX_GROUP, IN_FLIGHT, move |group| {
             let pool = pool.clone();
             async move { spend(&pool, group).await }
         });
-        Nonces { groups }
+        Nonces { group_commit }
     }
 
     /// Whether `spend` was new, once its group is stored.
     pub(crate) async fn spend(&self, spend: Spend) -> Result<bool> {
-        self.groups.join(spend).await
+        self.group_commit.join(spend).await
     }
 }
 

@@ -1,6 +1,6 @@
-//! Submits stored in groups (see `groups`): a group is four round trips however many submits
-//! it holds. Two submits that take the same lock (client token or resource) never share a
-//! group: the later one, which must see the earlier one's row, waits for the next.
+//! Submits stored in groups (see `group_commit`): a group is four round trips however many
+//! submits it holds. Two submits that take the same lock (client token or resource) never
+//! share a group: the later one, which must see the earlier one's row, waits for the next.
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use bpops_store::{Decide, NewOperation, Result, StoreError, StoreEvent, Submitte
 use deadpool_postgres::Pool;
 use tokio::sync::broadcast;
 
-use crate::groups::{Groups, Member, each_alone};
+use crate::group_commit::{GroupCommit, Member, each_alone};
 use crate::queries::{self, Lock, Pending};
 use crate::{from_pg, get};
 
@@ -21,7 +21,7 @@ const IN_FLIGHT: usize = 2;
 
 /// Submits waiting for their group.
 pub(crate) struct Submits {
-    groups: Groups<Pending, Submitted>,
+    group_commit: GroupCommit<Pending, Submitted>,
 }
 
 /// Where a group's submits are stored and whom they concern.
@@ -51,11 +51,11 @@ impl Submits {
             channel,
             events,
         });
-        let groups = Groups::start(MAX_GROUP, IN_FLIGHT, move |group| {
+        let group_commit = GroupCommit::start(MAX_GROUP, IN_FLIGHT, move |group| {
             let target = Arc::clone(&target);
             async move { store(&target, group).await }
         });
-        Submits { groups }
+        Submits { group_commit }
     }
 
     /// Stores `op` in the next group (decided by `decide` when it can run at once, see
@@ -71,7 +71,7 @@ impl Submits {
             expired_before,
             decide,
         };
-        self.groups.join(pending).await
+        self.group_commit.join(pending).await
     }
 }
 

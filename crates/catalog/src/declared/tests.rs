@@ -513,15 +513,15 @@ fn emulating_a_declared_operation_is_an_internal_error_not_a_panic() {
     let catalog = load(ROLLOUT).unwrap();
     let entry = catalog.entry("deploy", "notify").unwrap();
     let attributes = Map::new();
-    let outcome = crate::run_emulated(&crate::Run {
+    let decision = crate::run_emulated(&crate::Run {
         entry,
         attributes: &attributes,
         application: None,
         resource: None,
     });
-    assert!(!outcome.succeeded);
+    assert!(!decision.succeeded);
     assert_eq!(
-        outcome.message,
+        decision.message,
         "InternalError: deploy/notify is not an emulated operation"
     );
 }

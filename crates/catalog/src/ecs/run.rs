@@ -9,17 +9,17 @@
 use serde_json::{Map, Value, json};
 
 use super::{MAX_TAGS, Operation, SERVICE};
-use crate::emulated::{Effect, Outcome, Run, update_if_changed, visible};
+use crate::emulated::{Decision, Effect, Run, update_if_changed, visible};
 use crate::value::text;
 
 const RUNNING: &str = "Running";
 const STOPPED: &str = "Stopped";
 
 /// Runs `operation`; `run.attributes` have passed `Entry::validate`.
-pub(crate) fn run(operation: Operation, run: &Run) -> Outcome {
+pub(crate) fn run(operation: Operation, run: &Run) -> Decision {
     let id = text(run.attributes, "instanceId").unwrap_or_default();
     let Some(resource) = visible(run, SERVICE, id) else {
-        return Outcome::failure(
+        return Decision::failure(
             "InstanceNotFound",
             format!("The specified instance \"{id}\" does not exist."),
         );
@@ -34,13 +34,13 @@ pub(crate) fn run(operation: Operation, run: &Run) -> Outcome {
                 }
                 None => format!("The instance \"{id}\" is not in region \"{region}\"."),
             };
-            return Outcome::failure("InvalidRegionId.Mismatch", detail);
+            return Decision::failure("InvalidRegionId.Mismatch", detail);
         }
     }
 
     let status = before.get("status").and_then(Value::as_str).unwrap_or("");
     let incorrect = |action: &str, needed: &str| {
-        Outcome::failure(
+        Decision::failure(
             "IncorrectInstanceStatus",
             format!("The instance \"{id}\" is {status}; {action} needs it {needed}."),
         )
@@ -86,7 +86,7 @@ pub(crate) fn run(operation: Operation, run: &Run) -> Outcome {
                 .unwrap_or_default();
             tags.extend(requested.clone());
             if tags.len() > MAX_TAGS {
-                return Outcome::failure(
+                return Decision::failure(
                     "TagLimitExceeded",
                     format!(
                         "The instance \"{id}\" would carry {} tags; at most {MAX_TAGS} are allowed.",
@@ -111,14 +111,14 @@ pub(crate) fn run(operation: Operation, run: &Run) -> Outcome {
                 return incorrect("deleting it without force", STOPPED);
             }
             after.insert("status".into(), json!("Deleted"));
-            return Outcome::success(&view(id, after), &arguments, Some(Effect::Delete));
+            return Decision::success(&view(id, after), &arguments, Some(Effect::Delete));
         }
         Operation::ModifyPayType => {
             copy(run.attributes, "pay_type", &mut after);
         }
     }
     let state = view(id, after.clone());
-    Outcome::success(&state, &arguments, update_if_changed(before, after))
+    Decision::success(&state, &arguments, update_if_changed(before, after))
 }
 
 /// Sets property `name` from the attribute of the same name.
@@ -171,21 +171,21 @@ mod tests {
         attributes: Value,
         application: Option<&str>,
         resource: Option<&Resource>,
-    ) -> Outcome {
+    ) -> Decision {
         crate::emulated::validate_and_run("ecs", operation, attributes, application, resource)
     }
 
-    fn on(operation: &str, attributes: Value, resource: &Resource) -> Outcome {
+    fn on(operation: &str, attributes: Value, resource: &Resource) -> Decision {
         execute(operation, attributes, Some("APP-WEB"), Some(resource))
     }
 
-    fn state(outcome: &Outcome) -> Value {
-        assert!(outcome.succeeded, "expected success: {}", outcome.message);
-        serde_json::from_str(&outcome.message).expect("Message is JSON")
+    fn state(decision: &Decision) -> Value {
+        assert!(decision.succeeded, "expected success: {}", decision.message);
+        serde_json::from_str(&decision.message).expect("Message is JSON")
     }
 
-    fn updated(outcome: &Outcome) -> &Map<String, Value> {
-        match &outcome.effect {
+    fn updated(decision: &Decision) -> &Map<String, Value> {
+        match &decision.effect {
             Some(Effect::Update(properties)) => properties,
             other => panic!("expected an update, got {other:?}"),
         }
@@ -201,34 +201,34 @@ mod tests {
 
     #[test]
     fn rename_reports_the_instance_with_its_new_name() {
-        let outcome = on(
+        let decision = on(
             "rename",
             json!({"instanceId": "i-web1", "instance_name": "web-2"}),
             &instance(RUNNING),
         );
-        let state = state(&outcome);
+        let state = state(&decision);
         assert_eq!(state["instance_name"], "web-2");
         assert_eq!(state["instanceId"], "i-web1");
         assert_eq!(state["status"], "Running");
-        assert_eq!(outcome.arguments, "{}");
-        assert_eq!(updated(&outcome)["instance_name"], "web-2");
+        assert_eq!(decision.arguments, "{}");
+        assert_eq!(updated(&decision)["instance_name"], "web-2");
     }
 
     #[test]
     fn missing_instance_is_instance_not_found() {
-        let outcome = execute(
+        let decision = execute(
             "rename",
             json!({"instanceId": "i-gone", "instance_name": "web-2"}),
             None,
             None,
         );
-        assert!(!outcome.succeeded);
+        assert!(!decision.succeeded);
         assert_eq!(
-            outcome.message,
+            decision.message,
             "InstanceNotFound: The specified instance \"i-gone\" does not exist."
         );
-        assert_eq!(outcome.effect, None);
-        assert_eq!(outcome.arguments, "{}");
+        assert_eq!(decision.effect, None);
+        assert_eq!(decision.arguments, "{}");
     }
 
     #[test]
@@ -260,9 +260,9 @@ mod tests {
     fn region_mismatch_fails_after_visibility() {
         let attributes =
             json!({"instanceId": "i-web1", "instance_name": "web-2", "regionId": "cn-beijing"});
-        let outcome = on("rename", attributes.clone(), &instance(RUNNING));
+        let decision = on("rename", attributes.clone(), &instance(RUNNING));
         assert_eq!(
-            outcome.message,
+            decision.message,
             "InvalidRegionId.Mismatch: The instance \"i-web1\" is in region \"cn-hangzhou\", not \"cn-beijing\"."
         );
         let hidden = execute(
@@ -279,58 +279,58 @@ mod tests {
 
     #[test]
     fn type_change_needs_a_stopped_instance() {
-        let outcome = on("modifyInstanceType", type_change(), &instance(RUNNING));
-        assert!(!outcome.succeeded);
+        let decision = on("modifyInstanceType", type_change(), &instance(RUNNING));
+        assert!(!decision.succeeded);
         assert_eq!(
-            outcome.message,
+            decision.message,
             "IncorrectInstanceStatus: The instance \"i-web1\" is Running; changing its instance type needs it Stopped."
         );
-        assert_eq!(outcome.effect, None);
+        assert_eq!(decision.effect, None);
     }
 
     #[test]
     fn type_change_on_stopped_instance_applies() {
-        let outcome = on("modifyInstanceType", type_change(), &instance(STOPPED));
-        assert_eq!(state(&outcome)["instance_type"], "ecs.c7.xlarge");
-        assert_eq!(updated(&outcome)["instance_type"], "ecs.c7.xlarge");
-        assert_eq!(updated(&outcome)["status"], "Stopped");
+        let decision = on("modifyInstanceType", type_change(), &instance(STOPPED));
+        assert_eq!(state(&decision)["instance_type"], "ecs.c7.xlarge");
+        assert_eq!(updated(&decision)["instance_type"], "ecs.c7.xlarge");
+        assert_eq!(updated(&decision)["status"], "Stopped");
     }
 
     #[test]
     fn restart_needs_a_running_instance() {
-        let outcome = on(
+        let decision = on(
             "modifyInstanceType",
             status_change("Restart"),
             &instance(STOPPED),
         );
         assert_eq!(
-            outcome.message,
+            decision.message,
             "IncorrectInstanceStatus: The instance \"i-web1\" is Stopped; a restart needs it Running."
         );
     }
 
     #[test]
     fn restart_leaves_a_running_instance_running() {
-        let outcome = on(
+        let decision = on(
             "modifyInstanceType",
             status_change("Restart"),
             &instance(RUNNING),
         );
-        assert_eq!(state(&outcome)["status"], "Running");
-        assert_eq!(outcome.effect, None);
+        assert_eq!(state(&decision)["status"], "Running");
+        assert_eq!(decision.effect, None);
     }
 
     #[test]
     fn reaching_the_current_status_is_a_no_op_success() {
         for status in [RUNNING, STOPPED] {
-            let outcome = on(
+            let decision = on(
                 "modifyInstanceType",
                 status_change(status),
                 &instance(status),
             );
-            assert_eq!(state(&outcome)["status"], status);
-            assert_eq!(outcome.effect, None, "{status}");
-            assert_eq!(outcome.arguments, "{}");
+            assert_eq!(state(&decision)["status"], status);
+            assert_eq!(decision.effect, None, "{status}");
+            assert_eq!(decision.arguments, "{}");
         }
     }
 
@@ -353,57 +353,57 @@ mod tests {
     #[test]
     fn add_tags_outputs_a_tag_map_of_applied_keys() {
         let attributes = json!({"instanceId": "i-web1", "tags": {"env": "prod", "team": "web"}});
-        let outcome = on("addTags", attributes, &with_tags(1));
-        let arguments: Value = serde_json::from_str(&outcome.arguments).unwrap();
+        let decision = on("addTags", attributes, &with_tags(1));
+        let arguments: Value = serde_json::from_str(&decision.arguments).unwrap();
         assert_eq!(
             arguments,
             json!({"tagMap": {"env": ["i-web1"], "team": ["i-web1"]}})
         );
         assert_eq!(
-            state(&outcome)["tags"],
+            state(&decision)["tags"],
             json!({"t0": "v", "env": "prod", "team": "web"})
         );
     }
 
     #[test]
     fn add_tags_to_an_untagged_instance_creates_its_tags() {
-        let outcome = on(
+        let decision = on(
             "addTags",
             json!({"instanceId": "i-web1", "tags": {"env": "prod"}}),
             &instance(RUNNING),
         );
-        assert_eq!(updated(&outcome)["tags"], json!({"env": "prod"}));
+        assert_eq!(updated(&decision)["tags"], json!({"env": "prod"}));
     }
 
     #[test]
     fn tag_limit_counts_the_tags_after_merging() {
         let three_new = json!({"instanceId": "i-web1", "tags": {"a": "1", "b": "2", "c": "3"}});
-        let outcome = on("addTags", three_new, &with_tags(18));
-        assert!(!outcome.succeeded);
+        let decision = on("addTags", three_new, &with_tags(18));
+        assert!(!decision.succeeded);
         assert_eq!(
-            outcome.message,
+            decision.message,
             "TagLimitExceeded: The instance \"i-web1\" would carry 21 tags; at most 20 are allowed."
         );
         // Overwriting keys the instance has does not count against the limit.
         let two_new_two_old =
             json!({"instanceId": "i-web1", "tags": {"t0": "x", "t1": "y", "a": "1", "b": "2"}});
-        let outcome = on("addTags", two_new_two_old, &with_tags(18));
-        assert_eq!(updated(&outcome)["tags"].as_object().unwrap().len(), 20);
-        assert_eq!(updated(&outcome)["tags"]["t0"], "x");
+        let decision = on("addTags", two_new_two_old, &with_tags(18));
+        assert_eq!(updated(&decision)["tags"].as_object().unwrap().len(), 20);
+        assert_eq!(updated(&decision)["tags"]["t0"], "x");
     }
 
     #[test]
     fn delete_without_force_needs_a_stopped_instance() {
-        let outcome = on(
+        let decision = on(
             "ecsDelete",
             json!({"instanceId": "i-web1"}),
             &instance(RUNNING),
         );
         assert_eq!(
-            outcome.message,
+            decision.message,
             "IncorrectInstanceStatus: The instance \"i-web1\" is Running; deleting it without force needs it Stopped."
         );
-        assert_eq!(outcome.effect, None);
+        assert_eq!(decision.effect, None);
         let explicit = on(
             "ecsDelete",
             json!({"instanceId": "i-web1", "force": false}),
@@ -418,41 +418,41 @@ mod tests {
             (json!({"instanceId": "i-web1"}), STOPPED),
             (json!({"instanceId": "i-web1", "force": true}), RUNNING),
         ] {
-            let outcome = on("ecsDelete", attributes, &instance(status));
-            let state = state(&outcome);
+            let decision = on("ecsDelete", attributes, &instance(status));
+            let state = state(&decision);
             assert_eq!(state["status"], "Deleted");
             assert_eq!(state["instanceId"], "i-web1");
             assert_eq!(state["instance_name"], "web-1");
-            assert_eq!(outcome.effect, Some(Effect::Delete));
-            assert_eq!(outcome.arguments, "{}");
+            assert_eq!(decision.effect, Some(Effect::Delete));
+            assert_eq!(decision.arguments, "{}");
         }
     }
 
     #[test]
     fn deleted_instance_is_not_found_afterwards() {
-        let outcome = execute(
+        let decision = execute(
             "ecsDelete",
             json!({"instanceId": "i-web1", "force": true}),
             None,
             None,
         );
         assert!(
-            outcome.message.starts_with("InstanceNotFound: "),
+            decision.message.starts_with("InstanceNotFound: "),
             "{}",
-            outcome.message
+            decision.message
         );
     }
 
     #[test]
     fn pay_type_change_is_recorded_and_repeating_it_is_a_no_op() {
-        let outcome = on(
+        let decision = on(
             "modifyPayType",
             json!({"instanceId": "i-web1", "pay_type": "PrePaid"}),
             &instance(RUNNING),
         );
-        assert_eq!(state(&outcome)["pay_type"], "PrePaid");
+        assert_eq!(state(&decision)["pay_type"], "PrePaid");
         let mut prepaid = instance(RUNNING);
-        prepaid.properties = updated(&outcome).clone();
+        prepaid.properties = updated(&decision).clone();
         let again = on(
             "modifyPayType",
             json!({"instanceId": "i-web1", "pay_type": "PrePaid"}),
@@ -483,12 +483,12 @@ mod tests {
                 &instance(RUNNING),
             ),
         ];
-        for outcome in failures {
-            let (code, rest) = outcome.message.split_once(": ").expect("code then ': '");
+        for decision in failures {
+            let (code, rest) = decision.message.split_once(": ").expect("code then ': '");
             assert!(
                 !code.is_empty() && !code.contains(' '),
                 "{}",
-                outcome.message
+                decision.message
             );
             assert!(!rest.is_empty());
         }
