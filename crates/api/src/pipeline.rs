@@ -10,7 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bpops_iam::Principal;
+use bpops_iam::{ExposeSecret, Principal};
 use bpops_protocol::params::Params;
 use bpops_protocol::signature::{self, RawRequest};
 use bpops_protocol::wire::{Envelope, ErrorBody};
@@ -250,7 +250,7 @@ async fn authenticate(
             "The specified AccessKeyId does not exist.",
         )
     })?;
-    signature::verify(raw, params, &claim, key.secret.expose())?;
+    signature::verify(raw, params, &claim, key.secret.expose_secret())?;
     if !key.active {
         return Err(ApiError::new(
             ErrorCode::InvalidAccessKeyIdInactive,

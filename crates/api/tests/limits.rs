@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bpops_api::{App, Settings};
 use bpops_catalog::Catalog;
 use bpops_engine::{Clock, Emulation, Engine, ManualClock, SystemClock};
-use bpops_iam::{AccessKey, Application, Directory, Principal, Secret};
+use bpops_iam::{AccessKey, Application, Directory, Principal, SecretString};
 use bpops_protocol::API_VERSION;
 use bpops_protocol::request::{Acs3Request, SignedRequest};
 use bpops_store::{AccountId, Resource, ResourceKey, Store};
@@ -77,7 +77,7 @@ async fn start_with_clock(
     let engine = Engine::new(store, Arc::new(Catalog::builtin()), engine_settings, clock);
     let key = |(id, secret): (&str, &str)| AccessKey {
         id: id.into(),
-        secret: Secret::new(secret),
+        secret: SecretString::from(secret),
         principal: Principal::Root {
             account: ACCOUNT.into(),
         },

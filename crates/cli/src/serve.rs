@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use bpops_engine::{Engine, SystemClock};
-use bpops_iam::{AccessKey, Application, Directory, Principal, Secret};
+use bpops_iam::{AccessKey, Application, Directory, Principal, SecretString};
 use bpops_store::{AccountId, BootstrapKey, Resource, ResourceKey, Store};
 use bpops_store_postgres::{DEFAULT_POOL_SIZE, PgStore};
 use bpops_store_sqlite::SqliteStore;
@@ -217,7 +217,7 @@ async fn bootstrap_directory(store: &dyn Store) -> anyhow::Result<Directory> {
         )
         .key(AccessKey {
             id: key.access_key_id,
-            secret: Secret::new(key.secret),
+            secret: SecretString::from(key.secret),
             principal: Principal::Root {
                 account: key.account.to_string(),
             },

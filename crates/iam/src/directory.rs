@@ -3,39 +3,18 @@
 //! caller, read-only afterwards.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
+
+use secrecy::SecretString;
 
 use crate::{Grant, Principal};
-
-/// An AccessKeySecret. Its `Debug` never shows the value, so it cannot reach a log.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
-    }
-
-    /// The secret, for signature checks only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
 
 /// An AccessKey pair and whom it belongs to.
 #[derive(Clone, Debug)]
 pub struct AccessKey {
     /// AccessKeyId.
     pub id: String,
-    /// AccessKeySecret.
-    pub secret: Secret,
+    /// AccessKeySecret. Its `Debug` never shows the value, so it cannot reach a log.
+    pub secret: SecretString,
     /// The identity it signs for.
     pub principal: Principal,
     /// An inactive key is refused with `InvalidAccessKeyId.Inactive`.
@@ -177,7 +156,7 @@ mod tests {
     fn secrets_never_show_in_debug_output() {
         let key = AccessKey {
             id: "LTAI1".into(),
-            secret: Secret::new("very-secret"),
+            secret: SecretString::from("very-secret"),
             principal: Principal::Root {
                 account: "1".into(),
             },

@@ -16,11 +16,13 @@ mod glob;
 mod policy;
 mod time;
 
-pub use directory::{AccessKey, Application, Directory, DirectoryBuilder, Secret};
+pub use directory::{AccessKey, Application, Directory, DirectoryBuilder};
 pub use evaluate::{
     DecidedBy, DenyKind, Evaluation, Grant, PolicyType, RequestContext, Scope, authorize, evaluate,
 };
 pub use policy::{Policy, PolicyError, Problem};
+/// An AccessKeySecret, and how the signature check reads it.
+pub use secrecy::{ExposeSecret, SecretString};
 
 /// The identity behind a verified AccessKey.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
-use bpops_iam::{AccessKey, Grant, Policy, Principal, Scope, Secret};
+use bpops_iam::{AccessKey, Grant, Policy, Principal, Scope, SecretString};
 
 use super::raw::{RawAccessKey, RawAttachment, RawPolicy, RawUser};
 use super::tenancy::{Accounts, PerAccount};
@@ -57,7 +57,7 @@ pub(super) fn access_keys(
         };
         keys.push(AccessKey {
             id: k.id.clone(),
-            secret: Secret::new(k.secret.clone()),
+            secret: SecretString::from(k.secret.clone()),
             principal,
             active: k.active,
         });
