@@ -1,7 +1,6 @@
 //! Claims and leases: who runs what, in which order, and the fencing of attempts.
 
-use std::collections::HashMap;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use crate::{Lease, OperationId, QueueDepth, Status, Store, StoreEvent};
@@ -12,7 +11,8 @@ use super::{T0, account, claim, finish, new_op, next_event, submit};
 /// operation's row corrupted by `corrupt` (directly in the database, as the backend's own
 /// test knows how), a claim sets it aside (ended, reported once) and claims the others,
 /// including the next one on the corrupt operation's resource. Not in
-/// [`store_conformance!`]: each backend calls it with its own way to corrupt a row.
+/// [`store_conformance!`](crate::store_conformance): each backend calls it with its own way
+/// to corrupt a row.
 pub async fn an_unreadable_row_is_set_aside_and_the_others_run(
     store: &dyn Store,
     corrupt: impl AsyncFnOnce(&OperationId),

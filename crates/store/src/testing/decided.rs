@@ -1,8 +1,7 @@
 //! Decided submits: operations decided and applied at submission, or queued behind others.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::join_all;
 use serde_json::json;
