@@ -28,6 +28,7 @@ mod migrate;
 mod nonces;
 mod queries;
 mod submits;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 use std::time::Duration;

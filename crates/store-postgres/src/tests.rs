@@ -28,7 +28,10 @@ async fn an_unreadable_row_is_set_aside_and_the_others_run() {
             ))
             .await;
     };
-    bpops_store::testing::an_unreadable_row_is_set_aside_and_the_others_run(&store, corrupt).await;
+    bpops_store::testing::claims::an_unreadable_row_is_set_aside_and_the_others_run(
+        &store, corrupt,
+    )
+    .await;
 }
 
 fn new_op(created_at: i64) -> NewOperation {

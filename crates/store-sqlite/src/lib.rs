@@ -403,7 +403,7 @@ mod tests {
                     .execute(&sql, [])
                     .unwrap();
             };
-            bpops_store::testing::an_unreadable_row_is_set_aside_and_the_others_run(
+            bpops_store::testing::claims::an_unreadable_row_is_set_aside_and_the_others_run(
                 &store, corrupt,
             )
             .await;

@@ -22,6 +22,7 @@ mod error;
 mod ids;
 pub mod nonces;
 mod records;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use error::{Result, StoreError};

@@ -1,0 +1,80 @@
+//! The inventory and the bootstrap key: seeding never overwrites what is held.
+
+use serde_json::json;
+
+use crate::{BootstrapKey, Effect, Finish, Resource, Status, Store};
+
+use super::{T0, account, finish, key, new_op, props, submit};
+
+/// Seeding adds only resources never held before: changed and deleted ones keep their state.
+pub async fn seeding_never_overwrites_the_inventory(store: &dyn Store) {
+    let acct = account(1);
+    let seed = |id: &str| Resource {
+        key: key(&acct, id),
+        application: "APP-WEB".into(),
+        properties: props(json!({"status": "Running"})),
+    };
+    store
+        .seed_resources(&[seed("i-1"), seed("i-2")])
+        .await
+        .unwrap();
+
+    let op = new_op(&acct, Some("i-2"), T0);
+    submit(store, &op).await;
+    store.claim(T0, T0 + 1000, 10).await.unwrap();
+    let delete = Finish {
+        effect: Some(Effect::Delete {
+            key: key(&acct, "i-2"),
+        }),
+        ..finish(Status::Success, T0 + 1)
+    };
+    assert!(store.finish(&op.id, 1, &delete).await.unwrap());
+
+    let mut changed = seed("i-1");
+    changed.properties = props(json!({"status": "Stopped"}));
+    store
+        .seed_resources(&[changed, seed("i-2"), seed("i-3")])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store
+            .resource(&key(&acct, "i-1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .properties,
+        props(json!({"status": "Running"}))
+    );
+    assert!(
+        store.resource(&key(&acct, "i-2")).await.unwrap().is_none(),
+        "deleted stays deleted"
+    );
+    assert!(store.resource(&key(&acct, "i-3")).await.unwrap().is_some());
+    assert!(
+        store
+            .resource(&key(&account(2), "i-1"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// The first bootstrap key is kept; later candidates are ignored.
+pub async fn bootstrap_key_is_created_once(store: &dyn Store) {
+    let first = BootstrapKey {
+        account: account(1),
+        access_key_id: "LTAIa".into(),
+        secret: "s1".into(),
+    };
+    let second = BootstrapKey {
+        account: account(2),
+        access_key_id: "LTAIb".into(),
+        secret: "s2".into(),
+    };
+    assert_eq!(
+        store.bootstrap_key(&first).await.unwrap(),
+        (first.clone(), true)
+    );
+    assert_eq!(store.bootstrap_key(&second).await.unwrap(), (first, false));
+}

@@ -1,0 +1,91 @@
+//! Nonces: each spent once per AccessKey within its window.
+
+use futures_util::future::join_all;
+
+use crate::Store;
+
+use super::T0;
+
+/// A nonce is new once per AccessKey.
+pub async fn a_nonce_is_spent_once_per_key(store: &dyn Store) {
+    assert!(store.spend_nonce("key", "n1", T0, T0 + 1000).await.unwrap());
+    assert!(
+        !store
+            .spend_nonce("key", "n1", T0 + 10, T0 + 1010)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .spend_nonce("other-key", "n1", T0 + 10, T0 + 1010)
+            .await
+            .unwrap(),
+        "nonces are per key"
+    );
+}
+
+/// Sweeps the moment of a second spend across the end of the first one's window: refused
+/// through `expires_at` included, new from the next millisecond on (`nonce_expired`), even
+/// right after another spend at that moment forgot what had expired. And a nonce spent again
+/// once expired is new while its expired spend is still stored (a backend forgets a few
+/// per spend).
+pub async fn a_nonce_is_remembered_through_the_last_millisecond_of_its_window(store: &dyn Store) {
+    const WINDOW: i64 = 1_800_000;
+    for (k, offset) in (-3..=3).enumerate() {
+        let end = T0 + WINDOW + 10 * k as i64;
+        let nonce = format!("n{k}");
+        assert!(store.spend_nonce("key", &nonce, T0, end).await.unwrap());
+        let now = end + offset;
+        let other = format!("other{k}");
+        assert!(
+            store
+                .spend_nonce("key", &other, now, now + WINDOW)
+                .await
+                .unwrap()
+        );
+        let new = store.spend_nonce("key", &nonce, now, now + WINDOW).await;
+        assert_eq!(
+            new.unwrap(),
+            crate::nonce_expired(end, now),
+            "a second spend {offset} ms from the end of the window"
+        );
+    }
+    let end = T0 + 2 * WINDOW;
+    let nonces: Vec<String> = (0..20).map(|n| format!("late{n}")).collect();
+    for nonce in &nonces {
+        assert!(
+            store
+                .spend_nonce("key", nonce, end - WINDOW, end)
+                .await
+                .unwrap()
+        );
+    }
+    for nonce in &nonces {
+        let new = store.spend_nonce("key", nonce, end + 1, end + WINDOW).await;
+        assert!(new.unwrap(), "{nonce} expired");
+    }
+}
+
+/// Concurrent spends (which a backend may store together) find a nonce new once.
+pub async fn concurrent_spends_of_one_nonce_find_it_new_once(store: &dyn Store) {
+    let nonces: Vec<String> = (0..40)
+        .map(|n| match n % 4 {
+            0 => "twice".to_owned(),
+            _ => format!("n{n}"),
+        })
+        .collect();
+    let spent = join_all(
+        nonces
+            .iter()
+            .map(|n| store.spend_nonce("key", n, T0, T0 + 1000)),
+    )
+    .await;
+    let mut new_twice = 0;
+    for (nonce, spent) in nonces.iter().zip(spent) {
+        match nonce.as_str() {
+            "twice" => new_twice += usize::from(spent.unwrap()),
+            _ => assert!(spent.unwrap(), "{nonce} is new"),
+        }
+    }
+    assert_eq!(new_twice, 1, "one of the ten spends of one nonce");
+}
