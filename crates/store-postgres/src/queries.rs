@@ -971,7 +971,7 @@ fn parse_id(id: String) -> Result<OperationId> {
         .map_err(|e| StoreError::Corrupt(format!("{e}: {id:?}")))
 }
 
-fn parse_properties(text: String) -> Result<Map<String, Value>> {
+pub(crate) fn parse_properties(text: String) -> Result<Map<String, Value>> {
     match serde_json::from_str(&text) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(StoreError::Corrupt(
