@@ -91,7 +91,8 @@ pub(crate) async fn list(
             ctx,
             request.application_id,
             request.resource_group_id.as_deref(),
-        ),
+        )
+        .await?,
         created_from: request.create_time_start,
         created_before: request.create_time_end,
         expired_before: 0, // set by the engine from the retention
@@ -124,11 +125,10 @@ pub(crate) async fn cancel(
         return Err(unknown_operation(&request.operation_id));
     };
     let account = ctx.account();
-    let group = request.resource_group_id.as_deref().map(|group| {
-        ctx.app
-            .directory
-            .applications_in_group(account.as_str(), group)
-    });
+    let group = match request.resource_group_id.as_deref() {
+        Some(group) => Some(ctx.applications_in_group(group).await?),
+        None => None,
+    };
     let engine = &ctx.app.engine;
     match engine.cancel(&account, &id, group.as_deref()).await? {
         Cancelled::NotFound => Err(unknown_operation(&request.operation_id)),
@@ -153,21 +153,20 @@ pub(crate) async fn cancel(
 
 /// The applications a listing is narrowed to: the one named, the named group's, both (only
 /// the named one, if it is in the group), or all (`None`).
-fn applications(
+async fn applications(
     ctx: &Ctx<'_>,
     application: Option<String>,
     group: Option<&str>,
-) -> Option<Vec<String>> {
-    let in_group = group.map(|group| {
-        ctx.app
-            .directory
-            .applications_in_group(ctx.principal.account(), group)
-    });
-    match (application, in_group) {
+) -> Result<Option<Vec<String>>, ApiError> {
+    let in_group = match group {
+        Some(group) => Some(ctx.applications_in_group(group).await?),
+        None => None,
+    };
+    Ok(match (application, in_group) {
         (None, in_group) => in_group,
         (Some(app), None) => Some(vec![app]),
         (Some(app), Some(in_group)) => Some(in_group.into_iter().filter(|a| *a == app).collect()),
-    }
+    })
 }
 
 fn item(op: Operation) -> OperationItem {

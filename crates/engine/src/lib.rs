@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod applications;
 mod clock;
 mod emulated;
 mod engine;
@@ -36,6 +37,7 @@ mod sweeper;
 mod waiters;
 mod worker;
 
+pub use applications::ApplicationRequest;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{CANCELLED_BEFORE_START, CANCELLED_WHILE_RUNNING, Engine, Resolved, Submission};
 pub use error::{EngineError, Result};

@@ -135,6 +135,36 @@ pub struct Application {
     pub price_list: Vec<Value>,
 }
 
+impl Application {
+    /// An application the configuration declares (or the demo of a first start), as it is
+    /// seeded: already deployed, named by its id, from no template (its resources are
+    /// declared one by one, not deployed from one).
+    pub fn declared(
+        account: AccountId,
+        id: &str,
+        resource_group: Option<String>,
+        now: Timestamp,
+    ) -> Application {
+        Application {
+            account,
+            id: id.to_owned(),
+            name: id.to_owned(),
+            template_id: String::new(),
+            resource_group,
+            area_id: String::new(),
+            status: ApplicationStatus::DeployedSuccess,
+            variables: Map::new(),
+            configuration: Map::new(),
+            created_at: now,
+            updated_at: now,
+            deploy_percent: 100.0,
+            error: String::new(),
+            checklist: Vec::new(),
+            price_list: Vec::new(),
+        }
+    }
+}
+
 /// An application to create, with what makes its creation idempotent.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewApplication {
@@ -204,6 +234,22 @@ pub struct ApplicationQuery {
     pub order: ApplicationOrder,
     /// The page to return; `None` returns them all.
     pub page: Option<PageOf>,
+}
+
+impl ApplicationQuery {
+    /// Every application of `account`, newest first by creation, in one page.
+    pub fn all(account: AccountId) -> ApplicationQuery {
+        ApplicationQuery {
+            account,
+            keyword: None,
+            statuses: None,
+            template_id: None,
+            resource_id: None,
+            resource_group: None,
+            order: ApplicationOrder::Created,
+            page: None,
+        }
+    }
 }
 
 /// A page of a listing by page number.

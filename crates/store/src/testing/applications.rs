@@ -38,20 +38,6 @@ pub fn new_application(account: &AccountId, id: &str, name: &str, at: i64) -> Ne
     }
 }
 
-/// Every application of `account`, newest first by creation, in one page.
-pub fn all_applications(account: &AccountId) -> ApplicationQuery {
-    ApplicationQuery {
-        account: account.clone(),
-        keyword: None,
-        statuses: None,
-        template_id: None,
-        resource_id: None,
-        resource_group: None,
-        order: ApplicationOrder::Created,
-        page: None,
-    }
-}
-
 async fn create(store: &dyn Store, new: &NewApplication) -> ApplicationCreated {
     store.create_application(new).await.unwrap()
 }
@@ -153,7 +139,7 @@ pub async fn concurrent_creates_with_one_name_create_one(store: &dyn Store) {
         .count();
     assert_eq!(created, 1, "{results:?}");
     let page = store
-        .list_applications(&all_applications(&acct))
+        .list_applications(&ApplicationQuery::all(acct.clone()))
         .await
         .unwrap();
     assert_eq!(page.total, 1);
@@ -186,7 +172,7 @@ pub async fn delete_only_in_a_status_that_allows_it(store: &dyn Store) {
         ApplicationDeleted::NotFound
     );
     let page = store
-        .list_applications(&all_applications(&acct))
+        .list_applications(&ApplicationQuery::all(acct.clone()))
         .await
         .unwrap();
     assert_eq!(ids(&page.applications), ["APP2"]);
@@ -223,7 +209,7 @@ pub async fn list_filters_orders_pages_and_counts(store: &dyn Store) {
         let page = store.list_applications(&query).await.unwrap();
         (ids(&page.applications).join(","), page.total)
     };
-    let all = all_applications(&acct);
+    let all = ApplicationQuery::all(acct.clone());
     assert_eq!(list(all.clone()).await, ("A3,A2,A1".into(), 3));
     let by_update = ApplicationQuery {
         order: ApplicationOrder::Updated,
