@@ -7,7 +7,8 @@
 //! Background tasks started by [`Engine::start`] claim runnable operations from the store as
 //! soon as they are submitted (woken by events, with a slow fallback poll), execute them,
 //! and sweep expired results. Readers either look once (`get`) or wait for a final status
-//! (`wait`), woken the moment the operation finishes.
+//! (`wait`), woken the moment the operation finishes. Applications are created from the
+//! catalog's templates, read, listed and deleted through it too (`applications`).
 //!
 //! Key decisions:
 //! - Retention is enforced twice: reads hide an operation the moment it expires, and the
