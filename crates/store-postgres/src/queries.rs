@@ -10,6 +10,7 @@ use bpops_store::{
 };
 use deadpool_postgres::{GenericClient, Object, Transaction};
 use futures_util::future::try_join_all;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
@@ -898,7 +899,7 @@ pub(crate) async fn bootstrap_key(
             &[
                 &candidate.account.as_str(),
                 &candidate.access_key_id,
-                &candidate.secret,
+                &candidate.secret.expose_secret(),
             ],
         )
         .await
@@ -914,7 +915,7 @@ pub(crate) async fn bootstrap_key(
     let key = BootstrapKey {
         account: AccountId::new(row.get::<_, String>(0)),
         access_key_id: row.get(1),
-        secret: row.get(2),
+        secret: SecretString::from(row.get::<_, String>(2)),
     };
     tx.commit().await.map_err(from_pg)?;
     Ok((key, created))

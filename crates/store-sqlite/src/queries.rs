@@ -6,6 +6,7 @@ use bpops_store::{
     Status, Submitted, UNREADABLE, Unreadable,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
@@ -552,7 +553,7 @@ pub(crate) fn bootstrap_key(
         params![
             candidate.account.as_str(),
             candidate.access_key_id,
-            candidate.secret
+            candidate.secret.expose_secret()
         ],
     )? == 1;
     let key = tx.query_row(
@@ -562,7 +563,7 @@ pub(crate) fn bootstrap_key(
             Ok(BootstrapKey {
                 account: AccountId::new(row.get::<_, String>(0)?),
                 access_key_id: row.get(1)?,
-                secret: row.get(2)?,
+                secret: SecretString::from(row.get::<_, String>(2)?),
             })
         },
     )?;

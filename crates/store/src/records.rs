@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use secrecy::SecretString;
 use serde_json::{Map, Value};
 
 use crate::{AccountId, OperationId, Result, StoreError};
@@ -298,24 +299,14 @@ pub struct Finish {
 }
 
 /// The root key created on a first start without a configuration file.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct BootstrapKey {
     /// The account it belongs to.
     pub account: AccountId,
     /// AccessKeyId.
     pub access_key_id: String,
-    /// AccessKeySecret.
-    pub secret: String,
-}
-
-impl fmt::Debug for BootstrapKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BootstrapKey")
-            .field("account", &self.account)
-            .field("access_key_id", &self.access_key_id)
-            .field("secret", &"<redacted>")
-            .finish()
-    }
+    /// AccessKeySecret. Its `Debug` never shows the value.
+    pub secret: SecretString,
 }
 
 /// A change committed to the store, published to every process that shares it.
