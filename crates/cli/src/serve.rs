@@ -98,7 +98,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.engine,
         Arc::new(SystemClock),
     );
-    let app = bpops_api::App::new(Arc::clone(&engine), Arc::new(directory), config.api);
+    let app = bpops_api::App::new(
+        Arc::clone(&engine),
+        Arc::clone(&store),
+        Arc::new(directory),
+        config.api,
+    );
 
     let shutdown = CancellationToken::new();
     let mut engine_tasks = engine.start(shutdown.clone());

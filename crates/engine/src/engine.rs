@@ -125,12 +125,6 @@ impl Engine {
         &self.metrics
     }
 
-    /// The store the engine keeps operations in, for the request path's other durable
-    /// state (spent signature nonces).
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
     /// Starts the dispatcher, the store event listener and the sweeper; they stop when
     /// `shutdown` is cancelled. Then every wait is answered at once, and the operations
     /// running here get [`Settings::shutdown_grace`] to finish before their leases are
