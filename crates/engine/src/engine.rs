@@ -334,22 +334,10 @@ impl Engine {
     /// `RUNNING` one is stopped by whichever node runs it (this one at once; another when
     /// the store's event reaches it, or at its next lease renewal; one whose node is gone
     /// when it is next claimed). An expired operation is not found, like an unknown one.
-    /// With `applications`, only an operation of one of them is found.
-    pub async fn cancel(
-        &self,
-        account: &AccountId,
-        id: &OperationId,
-        applications: Option<&[String]>,
-    ) -> Result<Cancelled> {
+    pub async fn cancel(&self, account: &AccountId, id: &OperationId) -> Result<Cancelled> {
         let cancelled = self
             .store
-            .cancel(
-                account,
-                id,
-                applications,
-                CANCELLED_BEFORE_START,
-                self.clock.now_ms(),
-            )
+            .cancel(account, id, CANCELLED_BEFORE_START, self.clock.now_ms())
             .await?;
         match &cancelled {
             Cancelled::AlreadyFinal(op) if self.is_expired(op) => return Ok(Cancelled::NotFound),

@@ -547,7 +547,6 @@ pub(crate) async fn cancel(
     channel: &str,
     account: &AccountId,
     id: &OperationId,
-    applications: Option<&[String]>,
     message: &str,
     now: i64,
 ) -> Result<Cancelled> {
@@ -564,14 +563,6 @@ pub(crate) async fn cancel(
     let Some(op) = row.as_ref().map(operation_from_row).transpose()? else {
         return Ok(Cancelled::NotFound);
     };
-    if let Some(applications) = applications
-        && !op
-            .application
-            .as_ref()
-            .is_some_and(|app| applications.contains(app))
-    {
-        return Ok(Cancelled::NotFound);
-    }
     let (cancelled, payload): (fn(Operation) -> Cancelled, String) = match op.status {
         Status::Success | Status::Failure => return Ok(Cancelled::AlreadyFinal(op)),
         Status::Init => {

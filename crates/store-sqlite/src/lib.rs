@@ -276,23 +276,12 @@ impl Store for SqliteStore {
         &self,
         account: &AccountId,
         id: &OperationId,
-        applications: Option<&[String]>,
         message: &str,
         now: i64,
     ) -> Result<Cancelled> {
         let (account, owned_id, message) = (account.clone(), id.clone(), message.to_owned());
-        let applications = applications.map(<[String]>::to_vec);
         let cancelled = self
-            .write(move |conn| {
-                queries::cancel(
-                    conn,
-                    &account,
-                    &owned_id,
-                    applications.as_deref(),
-                    &message,
-                    now,
-                )
-            })
+            .write(move |conn| queries::cancel(conn, &account, &owned_id, &message, now))
             .await?;
         let event = match &cancelled {
             Cancelled::Ended(_) => Some(StoreEvent::Finished(id.clone())),

@@ -337,7 +337,6 @@ pub(crate) fn cancel(
     conn: &mut Connection,
     account: &AccountId,
     id: &OperationId,
-    applications: Option<&[String]>,
     message: &str,
     now: i64,
 ) -> rusqlite::Result<Cancelled> {
@@ -351,14 +350,6 @@ pub(crate) fn cancel(
     else {
         return Ok(Cancelled::NotFound);
     };
-    if let Some(applications) = applications
-        && !op
-            .application
-            .as_ref()
-            .is_some_and(|app| applications.contains(app))
-    {
-        return Ok(Cancelled::NotFound);
-    }
     let cancelled = match op.status {
         Status::Success | Status::Failure => return Ok(Cancelled::AlreadyFinal(op)),
         Status::Init => {

@@ -244,7 +244,7 @@ pub struct ListPage {
 /// What [`crate::Store::cancel`] did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cancelled {
-    /// The account has no such operation (or it is outside the applications asked for).
+    /// The account has no such operation.
     NotFound,
     /// It was `INIT`: it is now `FAILURE` with the given message.
     Ended(Operation),
