@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use bpops_catalog::{Catalog, Executor};
 use bpops_store::{
-    AccountId, Cancelled, Finish, ListPage, ListQuery, NewOperation, Operation, OperationId,
-    Resource, ResourceKey, Store, Submitted,
+    AccountId, Cancelled, ListPage, ListQuery, NewOperation, Operation, OperationId, Resource,
+    ResourceKey, Store, Submitted,
 };
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -260,7 +260,7 @@ impl Engine {
                 self.metrics
                     .finished(&op.service, &op.operation, status, 0.0);
                 let id = op.id.clone();
-                self.final_cache.remember(&decided(op, finish));
+                self.final_cache.remember(&op.stored(Some(&finish)));
                 Ok(id)
             }
             Submitted::Existing {
@@ -361,26 +361,6 @@ impl Engine {
 
     fn is_expired(&self, op: &Operation) -> bool {
         op.finished_at.is_some_and(|at| at < self.expired_before())
-    }
-}
-
-/// The operation `op` became when it was decided as it was stored.
-fn decided(op: NewOperation, finish: Finish) -> Operation {
-    Operation {
-        id: op.id,
-        account: op.account,
-        service: op.service,
-        operation: op.operation,
-        application: op.application,
-        resource: op.resource,
-        attributes: op.attributes,
-        status: finish.status,
-        message: finish.message,
-        arguments: finish.arguments,
-        attempt: 1,
-        created_at: op.created_at,
-        finished_at: Some(finish.finished_at),
-        cancel_requested: false,
     }
 }
 

@@ -285,10 +285,8 @@ impl Store for PgStore {
         let mut client = self.client().await?;
         let cancelled =
             queries::cancel(&mut client, &self.channel, account, id, message, now).await?;
-        match &cancelled {
-            Cancelled::Ended(_) => self.publish(StoreEvent::Finished(id.clone())),
-            Cancelled::Requested(_) => self.publish(StoreEvent::CancelRequested(id.clone())),
-            Cancelled::NotFound | Cancelled::AlreadyFinal(_) => {}
+        if let Some(event) = cancelled.event() {
+            self.publish(event);
         }
         Ok(cancelled)
     }

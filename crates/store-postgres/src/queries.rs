@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, Claimed, Decide, Effect, Finish, Lease, ListCursor,
-    ListPage, ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey,
-    Result, Status, StoreError, Submitted, UNREADABLE, Unreadable,
+    AccountId, BootstrapKey, Cancelled, Claimed, Decide, Effect, Finish, Lease, ListPage,
+    ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result,
+    Status, StoreError, Submitted, UNREADABLE, Unreadable,
 };
 use deadpool_postgres::{GenericClient, Object, Transaction};
 use futures_util::future::try_join_all;
@@ -512,12 +512,12 @@ pub(crate) async fn list(client: &Object, query: &ListQuery) -> Result<ListPage>
                 &query.expired_before,
                 &after_created,
                 &after_seq,
-                &(query.limit as i64 + 1),
+                &query.rows_to_fetch(),
             ],
         )
         .await
         .map_err(from_pg)?;
-    let mut listed = rows
+    let listed = rows
         .iter()
         .map(|row| {
             Ok((
@@ -526,20 +526,7 @@ pub(crate) async fn list(client: &Object, query: &ListQuery) -> Result<ListPage>
             ))
         })
         .collect::<Result<Vec<_>>>()?;
-    // One row more than asked says whether there is a next page.
-    let next = if listed.len() > query.limit {
-        listed.truncate(query.limit);
-        listed.last().map(|(op, seq)| ListCursor {
-            created_at: op.created_at,
-            seq: *seq,
-        })
-    } else {
-        None
-    };
-    Ok(ListPage {
-        operations: listed.into_iter().map(|(op, _)| op).collect(),
-        next,
-    })
+    Ok(ListPage::from_rows(query, listed))
 }
 
 pub(crate) async fn cancel(
