@@ -52,7 +52,7 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
             let group = request.resource_group_id.as_deref();
             let op = operation(ctx, &request.operation_id, group).await?;
             authorize(ctx, &Check::operation(ctx, op.as_ref(), group).await?)?;
-            operations::cancel(ctx, &request).await
+            operations::cancel(ctx, &request, op).await
         }
         ActionRequest::ListExecuteOperations(request) => {
             let resource = bpops_iam::virtual_arn(ctx.principal.account());

@@ -312,7 +312,11 @@ async fn an_application_created_on_one_node_is_seen_and_checked_on_another_at_on
             &[("Name", "shared"), ("TemplateId", "ecs-instance")],
         )
         .await;
-    let id = created.data().as_str().expect("an ApplicationId").to_owned();
+    let id = created
+        .data()
+        .as_str()
+        .expect("an ApplicationId")
+        .to_owned();
 
     let listed = b
         .call(ROOT, "ListApplication", &[("Keyword", "shared")])
