@@ -159,7 +159,7 @@ pub(crate) fn delete(
     let Some(status) = status else {
         return Ok(ApplicationDeleted::NotFound);
     };
-    let status = parse_status(6, &status)?;
+    let status = parse_status(0, &status)?;
     if !status.deletable() {
         return Ok(ApplicationDeleted::Refused(status));
     }

@@ -226,7 +226,7 @@ pub struct ApplicationQuery {
     pub statuses: Option<Vec<ApplicationStatus>>,
     /// Only those created from this template.
     pub template_id: Option<String>,
-    /// Only the one holding an inventory resource of this id (of any service).
+    /// Only those holding an inventory resource of this id (of any service).
     pub resource_id: Option<String>,
     /// Only those in this resource group.
     pub resource_group: Option<String>,
