@@ -25,6 +25,14 @@ impl Ctx<'_> {
         AccountId::new(self.principal.account())
     }
 
+    /// Whether the caller's authorization can depend on resource groups: only a principal
+    /// with grants. A root key is allowed everything in its account and a user without
+    /// policies nothing, whatever the group, so the group of what they reach need not be read
+    /// (which keeps a store read off the hot GetExecuteOperationResult path of root keys).
+    pub(crate) fn decided_by_groups(&self) -> bool {
+        !self.app.directory.grants(self.principal).is_empty()
+    }
+
     /// The resource group of `application` in the caller's account (`None`: in no group, or
     /// no such application), as the store holds it now.
     pub(crate) async fn group_of(

@@ -153,7 +153,8 @@ impl<'a> Check<'a> {
         requested: Option<&'a str>,
     ) -> Result<Check<'a>, ApiError> {
         let target_group = match op {
-            Some(op) => ctx.group_of(op.application.as_deref()).await?,
+            Some(op) if ctx.decided_by_groups() => ctx.group_of(op.application.as_deref()).await?,
+            Some(_) => None,
             None => requested.map(str::to_owned),
         };
         Ok(Check {
@@ -197,6 +198,7 @@ impl<'a> Check<'a> {
     ) -> Result<Check<'a>, ApiError> {
         let target_groups = match (requested, application) {
             (Some(group), _) => vec![Some(group.to_owned())],
+            (None, Some(_)) if !ctx.decided_by_groups() => vec![None],
             (None, Some(application)) => vec![ctx.group_of(Some(application)).await?],
             (None, None) => {
                 let groups = ctx.app.directory.resource_groups(ctx.principal.account());
