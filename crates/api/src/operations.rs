@@ -17,6 +17,7 @@ use bpops_protocol::extensions::{
 use bpops_protocol::signature::format_timestamp;
 use bpops_protocol::wire::{GetExecuteOperationResultRequest, OperationResult};
 use bpops_store::{AccountId, Cancelled, ListCursor, ListQuery, Operation, OperationId, Status};
+use bpops_time::Timestamp;
 
 use crate::ApiError;
 use crate::context::{Ctx, Reply};
@@ -92,11 +93,11 @@ pub(crate) async fn list(
             request.application_id,
             request.resource_group_id.as_deref(),
         ),
-        created_from: request.create_time_start,
-        created_before: request.create_time_end,
-        expired_before: 0, // set by the engine from the retention
+        created_from: request.create_time_start.map(Timestamp::from_millis),
+        created_before: request.create_time_end.map(Timestamp::from_millis),
+        expired_before: Timestamp::EPOCH, // set by the engine from the retention
         after: request.next_token.map(|t| ListCursor {
-            created_at: t.created_at,
+            created_at: Timestamp::from_millis(t.created_at),
             seq: t.seq,
         }),
         limit: request.max_results,
@@ -106,7 +107,7 @@ pub(crate) async fn list(
         operations: page.operations.into_iter().map(item).collect(),
         next_token: page.next.map(|c| {
             PageToken {
-                created_at: c.created_at,
+                created_at: c.created_at.as_millis(),
                 seq: c.seq,
             }
             .encode()
@@ -177,10 +178,8 @@ fn item(op: Operation) -> OperationItem {
         operation: op.operation,
         application_id: op.application,
         status: op.status.as_str().to_owned(),
-        create_time: format_timestamp(op.created_at.div_euclid(1000)),
-        finish_time: op
-            .finished_at
-            .map(|at| format_timestamp(at.div_euclid(1000))),
+        create_time: format_timestamp(op.created_at.as_secs()),
+        finish_time: op.finished_at.map(|at| format_timestamp(at.as_secs())),
     }
 }
 

@@ -17,6 +17,7 @@ use bpops_protocol::wire::{Envelope, ErrorBody};
 use bpops_protocol::{API_VERSION, Action, ErrorCode};
 use bpops_store::nonces::NonceCheck;
 use bpops_store::{StoreError, nonce_expired};
+use bpops_time::Timestamp;
 use http_body_util::BodyExt;
 use serde::Serialize;
 use tracing::Instrument;
@@ -216,25 +217,27 @@ async fn authenticate(
         })?,
     };
 
-    let now = app.engine.clock().now_ms();
+    let now = app.engine.clock().now();
     let timestamp = signature::parse_timestamp(&claim.timestamp)
-        .ok_or_else(|| ApiError::invalid("Timestamp", "expected UTC time as YYYY-MM-DDThh:mm:ssZ"))?
-        .saturating_mul(1000);
-    let skew = app.settings.clock_skew.as_millis() as i64;
+        .map(Timestamp::from_secs)
+        .ok_or_else(|| {
+            ApiError::invalid("Timestamp", "expected UTC time as YYYY-MM-DDThh:mm:ssZ")
+        })?;
+    let skew = app.settings.clock_skew;
     // The nonce is spent until the last millisecond at which this timestamp is accepted, and
     // that is decided by the same rule as the nonce's expiry, so no copy outlives its nonce.
-    let expires_at = timestamp.saturating_add(skew);
+    let expires_at = timestamp + skew;
     let expired = || {
         ApiError::new(
             ErrorCode::InvalidTimeStampExpired,
             format!(
                 "The request timestamp {} is more than {} minutes away from the server time.",
                 claim.timestamp,
-                skew / 60_000
+                skew.as_secs() / 60
             ),
         )
     };
-    if nonce_expired(expires_at, now) || now < timestamp.saturating_sub(skew) {
+    if nonce_expired(expires_at, now) || now < timestamp - skew {
         return Err(expired());
     }
 
@@ -295,7 +298,7 @@ async fn authenticate(
     // A spend that read the clock later than this request may have forgotten the nonce in
     // between (a concurrent request here, or another node): the window is checked again on a
     // clock read after the spend, so a copy is never accepted once its nonce can be forgotten.
-    if nonce_expired(expires_at, app.engine.clock().now_ms()) {
+    if nonce_expired(expires_at, app.engine.clock().now()) {
         return Err(expired());
     }
     Ok((key.principal.clone(), action))

@@ -192,7 +192,7 @@ fn authorize(ctx: &Ctx<'_>, check: &Check<'_>) -> Result<(), ApiError> {
     }
     let ram_action = ctx.action.ram_action();
     let grants = ctx.app.directory.grants(ctx.principal);
-    let now = ctx.app.engine.clock().now_ms();
+    let now = ctx.app.engine.clock().now().as_millis();
     for target_group in &check.target_groups {
         let request = RequestContext {
             action: ram_action,

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bpops_api::{App, Settings};
 use bpops_catalog::Catalog;
-use bpops_engine::{Clock, Emulation, Engine, ManualClock, SystemClock};
+use bpops_engine::{Emulation, Engine};
 use bpops_iam::{AccessKey, Application, Directory, Principal, SecretString};
 use bpops_protocol::API_VERSION;
 use bpops_protocol::request::{Acs3Request, SignedRequest};
 use bpops_store::{AccountId, Resource, ResourceKey, Store};
 use bpops_store_sqlite::SqliteStore;
+use bpops_time::{Clock, ManualClock, SystemClock, Timestamp};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -662,8 +663,8 @@ fn no_replay_is_accepted_at_any_moment_around_the_window() {
     use proptest::test_runner::{Config, TestRunner};
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-    let settings = small(|s| s.clock_skew = Duration::from_millis(SKEW_MS as u64));
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_700_000_000_000)));
+    let settings = small(|s| s.clock_skew = Duration::from_millis(SKEW_MS.unsigned_abs()));
     let server = runtime.block_on(start_with_clock(settings, HashMap::new(), clock.clone()));
     // Both moments near the edge more often than a uniform draw would put them there.
     let edge = prop_oneof![-2i64..=2, -1_500i64..=1_500];
@@ -673,7 +674,7 @@ fn no_replay_is_accepted_at_any_moment_around_the_window() {
         .run(&(edge, gap), |(edge, gap)| {
             // The window's last millisecond `end` is `timestamp + skew`, on a whole second
             // (timestamps are), and the first copy is sent no earlier than the clock shows.
-            let clock_now = clock.now_ms();
+            let clock_now = clock.now().as_millis();
             let end = (clock_now - edge + gap + 999) / 1_000 * 1_000;
             let (first, second) = (end + edge - gap, end + edge);
             let timestamp = end - SKEW_MS;
@@ -688,7 +689,7 @@ fn no_replay_is_accepted_at_any_moment_around_the_window() {
             );
             let mut accepted = Vec::new();
             for now in [first, second] {
-                clock.advance(Duration::from_millis((now - clock.now_ms()) as u64));
+                clock.advance(Timestamp::from_millis(now).duration_since(clock.now()));
                 let (status, body) = runtime.block_on(exchange(&server, &request));
                 match (status, body["Code"].as_str()) {
                     (200, _) => accepted.push(now),

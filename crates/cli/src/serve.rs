@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use bpops_engine::{Engine, SystemClock};
+use bpops_engine::Engine;
 use bpops_iam::{AccessKey, Application, Directory, Principal, SecretString};
 use bpops_store::{AccountId, BootstrapKey, Resource, ResourceKey, Store};
 use bpops_store_postgres::{DEFAULT_POOL_SIZE, PgStore};
 use bpops_store_sqlite::SqliteStore;
+use bpops_time::SystemClock;
 use clap::Args;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;

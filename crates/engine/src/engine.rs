@@ -8,6 +8,7 @@ use bpops_store::{
     AccountId, Cancelled, Finish, ListPage, ListQuery, NewOperation, Operation, OperationId,
     Resource, ResourceKey, Store, Submitted,
 };
+use bpops_time::{Clock, Timestamp};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
@@ -19,7 +20,7 @@ use crate::final_cache::FinalCache;
 use crate::metrics::EngineMetrics;
 use crate::running::Running;
 use crate::waiters::Waiters;
-use crate::{Clock, EngineError, Result, Settings, events, sweeper, worker};
+use crate::{EngineError, Result, Settings, events, sweeper, worker};
 
 /// A request to run an operation, as the API read it.
 #[derive(Clone, Debug)]
@@ -242,7 +243,7 @@ impl Engine {
             resource,
             attributes,
             client_token: submission.client_token,
-            created_at: self.clock.now_ms(),
+            created_at: self.clock.now(),
         };
         let expired_before = self.expired_before();
         let submitted = match decide {
@@ -354,7 +355,7 @@ impl Engine {
                 id,
                 applications,
                 CANCELLED_BEFORE_START,
-                self.clock.now_ms(),
+                self.clock.now(),
             )
             .await?;
         match &cancelled {
@@ -372,9 +373,9 @@ impl Engine {
         Ok(cancelled)
     }
 
-    /// Operations that finished before this instant (Unix ms) have expired.
-    pub(crate) fn expired_before(&self) -> i64 {
-        self.clock.now_ms() - self.settings.retention.as_millis() as i64
+    /// Operations that finished before this instant have expired.
+    pub(crate) fn expired_before(&self) -> Timestamp {
+        self.clock.now() - self.settings.retention
     }
 
     fn is_expired(&self, op: &Operation) -> bool {

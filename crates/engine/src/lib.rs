@@ -22,7 +22,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod clock;
 mod emulated;
 mod engine;
 mod error;
@@ -36,7 +35,6 @@ mod sweeper;
 mod waiters;
 mod worker;
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{CANCELLED_BEFORE_START, CANCELLED_WHILE_RUNNING, Engine, Resolved, Submission};
 pub use error::{EngineError, Result};
 pub use metrics::EngineMetrics;

@@ -2,6 +2,7 @@
 //! connections whose commits do not wait for the disk.
 
 use bpops_store::{Result, StoreError};
+use bpops_time::Timestamp;
 use deadpool_postgres::Pool;
 
 use crate::group_commit::{GroupCommit, Member, each_alone};
@@ -17,8 +18,8 @@ const IN_FLIGHT: usize = 2;
 pub(crate) struct Spend {
     pub(crate) access_key_id: String,
     pub(crate) nonce: String,
-    pub(crate) now: i64,
-    pub(crate) expires_at: i64,
+    pub(crate) now: Timestamp,
+    pub(crate) expires_at: Timestamp,
 }
 
 impl Member for Spend {

@@ -8,6 +8,7 @@ use bpops_store::{
     ListPage, ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey,
     Result, Status, StoreError, Submitted, UNREADABLE, Unreadable,
 };
+use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Object, Transaction};
 use futures_util::future::try_join_all;
 use serde_json::{Map, Value};
@@ -24,7 +25,7 @@ const OPERATION_COLUMNS: &str = "id, account, service, operation, application, r
 /// A submit to store, with others, in one transaction (see `crate::submits`).
 pub(crate) struct Pending {
     pub(crate) op: NewOperation,
-    pub(crate) expired_before: i64,
+    pub(crate) expired_before: Timestamp,
     /// With it, the operation is stored already final when it can run at once (see
     /// `Store::submit_decided`).
     pub(crate) decide: Option<Decide>,
@@ -203,7 +204,7 @@ pub(crate) async fn submit_group(
 struct Holder {
     id: String,
     fingerprint: String,
-    finished_at: Option<i64>,
+    finished_at: Option<Timestamp>,
 }
 
 async fn holder(
@@ -221,7 +222,7 @@ async fn holder(
     Ok(row.map(|row| Holder {
         id: row.get(0),
         fingerprint: row.get(1),
-        finished_at: row.get(2),
+        finished_at: row.get::<_, Option<i64>>(2).map(Timestamp::from_millis),
     }))
 }
 
@@ -279,7 +280,7 @@ async fn insert(
             f.status,
             f.message.as_str(),
             f.arguments.as_str(),
-            Some(f.finished_at),
+            Some(f.finished_at.as_millis()),
             1i64,
         ),
         None => (Status::Init, "", "{}", None, 0),
@@ -289,7 +290,7 @@ async fn insert(
         op.account.as_str(),
         op.resource.as_ref().map(resource_column),
     );
-    let status = status.as_str();
+    let (status, created_at) = (status.as_str(), op.created_at.as_millis());
     let params: [&(dyn ToSql + Sync); 15] = [
         &id,
         &account,
@@ -304,7 +305,7 @@ async fn insert(
         &message,
         &arguments,
         &attempt,
-        &op.created_at,
+        &created_at,
         &finished_at,
     ];
     tx.execute(&sql.insert, &params).await.map_err(from_pg)?;
@@ -343,8 +344,8 @@ pub(crate) async fn get(
 
 pub(crate) async fn claim(
     client: &mut Object,
-    now: i64,
-    lease_until: i64,
+    now: Timestamp,
+    lease_until: Timestamp,
     limit: usize,
 ) -> Result<Claimed> {
     // N.B. only the head of each resource's queue (no older unfinished operation on it) is
@@ -380,7 +381,10 @@ pub(crate) async fn claim(
         .await
         .map_err(from_pg)?;
     let rows = tx
-        .query(&stmt, &[&now, &lease_until, &(limit as i64)])
+        .query(
+            &stmt,
+            &[&now.as_millis(), &lease_until.as_millis(), &(limit as i64)],
+        )
         .await
         .map_err(from_pg)?;
     let mut decoded = Vec::with_capacity(rows.len());
@@ -410,7 +414,7 @@ pub(crate) async fn claim(
             .map_err(from_pg)?;
         for (seq, reason) in undecodable {
             let row = tx
-                .query_one(&set_aside, &[&UNREADABLE, &now, &seq])
+                .query_one(&set_aside, &[&UNREADABLE, &now.as_millis(), &seq])
                 .await
                 .map_err(from_pg)?;
             let id = row.get(0);
@@ -425,7 +429,7 @@ pub(crate) async fn release(
     client: &mut Object,
     channel: &str,
     id: &OperationId,
-    attempt: i64,
+    attempt: u32,
 ) -> Result<bool> {
     let tx = client.transaction().await.map_err(from_pg)?;
     let stmt = tx
@@ -436,7 +440,7 @@ pub(crate) async fn release(
         .await
         .map_err(from_pg)?;
     let changed = tx
-        .execute(&stmt, &[&id.as_str(), &attempt])
+        .execute(&stmt, &[&id.as_str(), &i64::from(attempt)])
         .await
         .map_err(from_pg)?;
     if changed == 0 {
@@ -450,8 +454,8 @@ pub(crate) async fn release(
 pub(crate) async fn renew_lease(
     client: &Object,
     id: &OperationId,
-    attempt: i64,
-    lease_until: i64,
+    attempt: u32,
+    lease_until: Timestamp,
 ) -> Result<Lease> {
     let stmt = client
         .prepare_cached(
@@ -462,7 +466,10 @@ pub(crate) async fn renew_lease(
         .await
         .map_err(from_pg)?;
     let row = client
-        .query_opt(&stmt, &[&lease_until, &id.as_str(), &attempt])
+        .query_opt(
+            &stmt,
+            &[&lease_until.as_millis(), &id.as_str(), &i64::from(attempt)],
+        )
         .await
         .map_err(from_pg)?;
     Ok(match row.map(|row| row.get::<_, bool>(0)) {
@@ -494,7 +501,7 @@ pub(crate) async fn list(client: &Object, query: &ListQuery) -> Result<ListPage>
         .await
         .map_err(from_pg)?;
     let (after_created, after_seq) = match query.after {
-        Some(c) => (Some(c.created_at), Some(c.seq)),
+        Some(c) => (Some(c.created_at.as_millis()), Some(c.seq)),
         None => (None, None),
     };
     let rows = client
@@ -506,9 +513,9 @@ pub(crate) async fn list(client: &Object, query: &ListQuery) -> Result<ListPage>
                 &query.service,
                 &query.operation,
                 &query.applications,
-                &query.created_from,
-                &query.created_before,
-                &query.expired_before,
+                &query.created_from.map(Timestamp::as_millis),
+                &query.created_before.map(Timestamp::as_millis),
+                &query.expired_before.as_millis(),
                 &after_created,
                 &after_seq,
                 &(query.limit as i64 + 1),
@@ -548,7 +555,7 @@ pub(crate) async fn cancel(
     id: &OperationId,
     applications: Option<&[String]>,
     message: &str,
-    now: i64,
+    now: Timestamp,
 ) -> Result<Cancelled> {
     let tx = client.transaction().await.map_err(from_pg)?;
     // N.B. the row lock orders this with a claim of the same row: a claim in progress makes
@@ -578,7 +585,7 @@ pub(crate) async fn cancel(
                 "UPDATE operations
                  SET status = 'FAILURE', message = $1, finished_at = $2, lease_until = NULL
                  WHERE id = $3",
-                &[&message, &now, &id.as_str()],
+                &[&message, &now.as_millis(), &id.as_str()],
             )
             .await
             .map_err(from_pg)?;
@@ -609,7 +616,7 @@ pub(crate) async fn finish(
     client: &mut Object,
     channel: &str,
     id: &OperationId,
-    attempt: i64,
+    attempt: u32,
     finish: &Finish,
 ) -> Result<bool> {
     let tx = client.transaction().await.map_err(from_pg)?;
@@ -628,9 +635,9 @@ pub(crate) async fn finish(
                 &finish.status.as_str(),
                 &finish.message,
                 &finish.arguments,
-                &finish.finished_at,
+                &finish.finished_at.as_millis(),
                 &id.as_str(),
-                &attempt,
+                &i64::from(attempt),
             ],
         )
         .await
@@ -715,7 +722,11 @@ pub(crate) async fn queue_depth(client: &Object) -> Result<QueueDepth> {
     Ok(depth)
 }
 
-pub(crate) async fn sweep(client: &Object, expired_before: i64, limit: usize) -> Result<usize> {
+pub(crate) async fn sweep(
+    client: &Object,
+    expired_before: Timestamp,
+    limit: usize,
+) -> Result<usize> {
     // SKIP LOCKED: sweepers on several nodes take disjoint batches instead of queueing.
     // Oldest first, by the index on finished_at: a scan that stops at the first operation
     // still retained, however many there are.
@@ -731,7 +742,7 @@ pub(crate) async fn sweep(client: &Object, expired_before: i64, limit: usize) ->
         .await
         .map_err(from_pg)?;
     let deleted = client
-        .execute(&stmt, &[&expired_before, &(limit as i64)])
+        .execute(&stmt, &[&expired_before.as_millis(), &(limit as i64)])
         .await
         .map_err(from_pg)?;
     Ok(deleted as usize)
@@ -771,9 +782,9 @@ pub(crate) async fn load(client: &mut Object, ops: &[Operation]) -> Result<()> {
                 &op.status.as_str(),
                 &op.message,
                 &op.arguments,
-                &op.attempt,
-                &op.created_at,
-                &op.finished_at,
+                &i64::from(op.attempt),
+                &op.created_at.as_millis(),
+                &op.finished_at.map(Timestamp::as_millis),
                 &op.cancel_requested,
             ])
             .await
@@ -819,13 +830,16 @@ pub(crate) async fn spend_nonces(client: &Object, spends: &[Spend]) -> Result<Ve
         .map_err(from_pg)?;
     let keys: Vec<&str> = spends.iter().map(|s| s.access_key_id.as_str()).collect();
     let nonces: Vec<&str> = spends.iter().map(|s| s.nonce.as_str()).collect();
-    let expiries: Vec<i64> = spends.iter().map(|s| s.expires_at).collect();
+    let expiries: Vec<i64> = spends.iter().map(|s| s.expires_at.as_millis()).collect();
     // The group's earliest clock: no spend of it finds a nonce expired before its own clock
     // says so.
-    let now = spends.iter().map(|s| s.now).min().unwrap_or(0);
+    let now = spends.iter().map(|s| s.now).min().unwrap_or_default();
     let forget = 8 * spends.len() as i64;
     let rows = client
-        .query(&stmt, &[&keys, &nonces, &expiries, &now, &forget])
+        .query(
+            &stmt,
+            &[&keys, &nonces, &expiries, &now.as_millis(), &forget],
+        )
         .await
         .map_err(from_pg)?;
     let spent: HashSet<(&str, &str)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
@@ -943,6 +957,7 @@ fn operation_from_columns(row: &Row, first: usize) -> Result<Operation> {
         }
     });
     let status = text(7)?;
+    let attempt = number(10)?;
     Ok(Operation {
         id: parse_id(text(0)?)?,
         account,
@@ -955,9 +970,13 @@ fn operation_from_columns(row: &Row, first: usize) -> Result<Operation> {
             .ok_or_else(|| StoreError::Corrupt(format!("unknown status {status:?}")))?,
         message: text(8)?,
         arguments: text(9)?,
-        attempt: number(10)?,
-        created_at: number(11)?,
-        finished_at: row.try_get(first + 12).map_err(corrupt)?,
+        attempt: u32::try_from(attempt)
+            .map_err(|_| StoreError::Corrupt(format!("attempt {attempt} is out of range")))?,
+        created_at: Timestamp::from_millis(number(11)?),
+        finished_at: row
+            .try_get::<_, Option<i64>>(first + 12)
+            .map_err(corrupt)?
+            .map(Timestamp::from_millis),
         cancel_requested: row.try_get(first + 13).map_err(corrupt)?,
     })
 }

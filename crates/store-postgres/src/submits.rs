@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use bpops_store::{Decide, NewOperation, Result, StoreError, StoreEvent, Submitted};
+use bpops_time::Timestamp;
 use deadpool_postgres::Pool;
 use tokio::sync::broadcast;
 
@@ -63,7 +64,7 @@ impl Submits {
     pub(crate) async fn submit(
         &self,
         op: &NewOperation,
-        expired_before: i64,
+        expired_before: Timestamp,
         decide: Option<Decide>,
     ) -> Result<Submitted> {
         let pending = Pending {

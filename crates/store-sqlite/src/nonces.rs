@@ -21,6 +21,7 @@ use std::path::Path;
 
 use bpops_store::nonces::{NonceCheck, Nonces};
 use bpops_store::{Result, nonce_expired};
+use bpops_time::Timestamp;
 use rusqlite::Connection;
 
 use crate::from_sqlite;
@@ -53,8 +54,8 @@ impl SpentNonces {
         &self,
         access_key_id: &str,
         nonce: &str,
-        now: i64,
-        expires_at: i64,
+        now: Timestamp,
+        expires_at: Timestamp,
     ) -> Result<bool> {
         if self
             .table
@@ -89,7 +90,8 @@ fn read_log(path: &Path, table: &Nonces) -> rusqlite::Result<Connection> {
     while let Some(row) = rows.next()? {
         let (key, nonce): (String, String) = (row.get(0)?, row.get(1)?);
         // Expired ones are forgotten by the first spend of their key.
-        table.check_and_remember(&key, &nonce, i64::MIN, row.get(2)?);
+        let expires_at = Timestamp::from_millis(row.get(2)?);
+        table.check_and_remember(&key, &nonce, Timestamp::MIN, expires_at);
     }
     drop(rows);
     drop(spends);
@@ -103,16 +105,18 @@ fn append(
     conn: &mut Connection,
     access_key_id: &str,
     nonce: &str,
-    now: i64,
-    expires_at: i64,
+    now: Timestamp,
+    expires_at: Timestamp,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO spent_nonces (access_key_id, nonce, expires_at) VALUES (?1, ?2, ?3)",
     )?
-    .execute((access_key_id, nonce, expires_at))?;
-    let head: Vec<(i64, i64)> = conn
+    .execute((access_key_id, nonce, expires_at.as_millis()))?;
+    let head: Vec<(i64, Timestamp)> = conn
         .prepare_cached("SELECT rowid, expires_at FROM spent_nonces ORDER BY rowid LIMIT ?1")?
-        .query_map([FORGET_PER_SPEND], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .query_map([FORGET_PER_SPEND], |row| {
+            Ok((row.get(0)?, Timestamp::from_millis(row.get(1)?)))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     let expired = head
         .iter()

@@ -17,6 +17,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
+use bpops_time::Timestamp;
 use sha2::{Digest, Sha256};
 
 use crate::nonce_expired;
@@ -43,11 +44,11 @@ pub struct Nonces {
 #[derive(Default)]
 struct KeyNonces {
     seen: HashSet<Digest16>,
-    by_expiry: VecDeque<(i64, Digest16)>,
+    by_expiry: VecDeque<(Timestamp, Digest16)>,
 }
 
 impl KeyNonces {
-    fn forget_expired(&mut self, now: i64) {
+    fn forget_expired(&mut self, now: Timestamp) {
         while self
             .by_expiry
             .front()
@@ -69,13 +70,13 @@ impl Nonces {
         }
     }
 
-    /// Records `nonce` of `access_key_id` until `expires_at` (Unix ms), unless already seen.
+    /// Records `nonce` of `access_key_id` until `expires_at`, unless already seen.
     pub fn check_and_remember(
         &self,
         access_key_id: &str,
         nonce: &str,
-        now: i64,
-        expires_at: i64,
+        now: Timestamp,
+        expires_at: Timestamp,
     ) -> NonceCheck {
         let full = Sha256::digest(nonce.as_bytes());
         let mut digest: Digest16 = [0; 16];
@@ -104,19 +105,23 @@ impl Nonces {
 mod tests {
     use super::*;
 
+    fn at(ms: i64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
     #[test]
     fn a_nonce_is_refused_the_second_time_within_its_window() {
         let nonces = Nonces::new(10);
         assert_eq!(
-            nonces.check_and_remember("k", "n1", 0, 100),
+            nonces.check_and_remember("k", "n1", at(0), at(100)),
             NonceCheck::Fresh
         );
         assert_eq!(
-            nonces.check_and_remember("k", "n1", 50, 150),
+            nonces.check_and_remember("k", "n1", at(50), at(150)),
             NonceCheck::Replayed
         );
         assert_eq!(
-            nonces.check_and_remember("other-key", "n1", 50, 150),
+            nonces.check_and_remember("other-key", "n1", at(50), at(150)),
             NonceCheck::Fresh
         );
     }
@@ -127,10 +132,10 @@ mod tests {
         for offset in -2..=2 {
             let nonce = format!("n{offset}");
             assert_eq!(
-                nonces.check_and_remember("k", &nonce, 0, 100),
+                nonces.check_and_remember("k", &nonce, at(0), at(100)),
                 NonceCheck::Fresh
             );
-            let again = nonces.check_and_remember("k", &nonce, 100 + offset, 200 + offset);
+            let again = nonces.check_and_remember("k", &nonce, at(100 + offset), at(200 + offset));
             let expected = match offset {
                 ..=0 => NonceCheck::Replayed,
                 _ => NonceCheck::Fresh,
@@ -143,24 +148,24 @@ mod tests {
     fn a_key_never_holds_more_than_its_limit() {
         let nonces = Nonces::new(2);
         assert_eq!(
-            nonces.check_and_remember("k", "a", 0, 100),
+            nonces.check_and_remember("k", "a", at(0), at(100)),
             NonceCheck::Fresh
         );
         assert_eq!(
-            nonces.check_and_remember("k", "b", 0, 100),
+            nonces.check_and_remember("k", "b", at(0), at(100)),
             NonceCheck::Fresh
         );
         assert_eq!(
-            nonces.check_and_remember("k", "c", 0, 100),
+            nonces.check_and_remember("k", "c", at(0), at(100)),
             NonceCheck::Full
         );
         assert_eq!(
-            nonces.check_and_remember("k", "a", 0, 100),
+            nonces.check_and_remember("k", "a", at(0), at(100)),
             NonceCheck::Replayed,
             "a full table still refuses replays"
         );
         assert_eq!(
-            nonces.check_and_remember("k", "c", 101, 200),
+            nonces.check_and_remember("k", "c", at(101), at(200)),
             NonceCheck::Fresh,
             "room after expiry"
         );
@@ -170,12 +175,12 @@ mod tests {
     fn a_flood_from_one_key_does_not_throttle_another() {
         let nonces = Nonces::new(1000);
         let flood = (0..5000)
-            .map(|n| nonces.check_and_remember("flooder", &format!("n{n}"), 0, 100))
+            .map(|n| nonces.check_and_remember("flooder", &format!("n{n}"), at(0), at(100)))
             .filter(|check| *check == NonceCheck::Full)
             .count();
         assert_eq!(flood, 4000);
         assert_eq!(
-            nonces.check_and_remember("innocent", "n1", 0, 100),
+            nonces.check_and_remember("innocent", "n1", at(0), at(100)),
             NonceCheck::Fresh
         );
         let inner = nonces.inner.lock().unwrap();
@@ -188,11 +193,11 @@ mod tests {
         let nonces = Nonces::new(10);
         let long = "x".repeat(100_000);
         assert_eq!(
-            nonces.check_and_remember("k", &long, 0, 100),
+            nonces.check_and_remember("k", &long, at(0), at(100)),
             NonceCheck::Fresh
         );
         assert_eq!(
-            nonces.check_and_remember("k", &long, 0, 100),
+            nonces.check_and_remember("k", &long, at(0), at(100)),
             NonceCheck::Replayed
         );
     }

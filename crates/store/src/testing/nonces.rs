@@ -1,23 +1,30 @@
 //! Nonces: each spent once per AccessKey within its window.
 
+use std::time::Duration;
+
 use futures_util::future::join_all;
 
 use crate::Store;
 
-use super::T0;
+use super::{T0, ms};
 
 /// A nonce is new once per AccessKey.
 pub async fn a_nonce_is_spent_once_per_key(store: &dyn Store) {
-    assert!(store.spend_nonce("key", "n1", T0, T0 + 1000).await.unwrap());
+    assert!(
+        store
+            .spend_nonce("key", "n1", T0, T0 + ms(1000))
+            .await
+            .unwrap()
+    );
     assert!(
         !store
-            .spend_nonce("key", "n1", T0 + 10, T0 + 1010)
+            .spend_nonce("key", "n1", T0 + ms(10), T0 + ms(1010))
             .await
             .unwrap()
     );
     assert!(
         store
-            .spend_nonce("other-key", "n1", T0 + 10, T0 + 1010)
+            .spend_nonce("other-key", "n1", T0 + ms(10), T0 + ms(1010))
             .await
             .unwrap(),
         "nonces are per key"
@@ -30,12 +37,13 @@ pub async fn a_nonce_is_spent_once_per_key(store: &dyn Store) {
 /// once expired is new while its expired spend is still stored (a backend forgets a few
 /// per spend).
 pub async fn a_nonce_is_remembered_through_the_last_millisecond_of_its_window(store: &dyn Store) {
-    const WINDOW: i64 = 1_800_000;
-    for (k, offset) in (-3..=3).enumerate() {
-        let end = T0 + WINDOW + 10 * k as i64;
+    const WINDOW: Duration = Duration::from_secs(1800);
+    for k in 0..7 {
+        let end = T0 + WINDOW + ms(10 * k);
         let nonce = format!("n{k}");
         assert!(store.spend_nonce("key", &nonce, T0, end).await.unwrap());
-        let now = end + offset;
+        // From 3 ms before the window's last millisecond to 3 ms after it.
+        let now = end - ms(3) + ms(k);
         let other = format!("other{k}");
         assert!(
             store
@@ -47,7 +55,7 @@ pub async fn a_nonce_is_remembered_through_the_last_millisecond_of_its_window(st
         assert_eq!(
             new.unwrap(),
             crate::nonce_expired(end, now),
-            "a second spend {offset} ms from the end of the window"
+            "a second spend at {now}, the window ending at {end}"
         );
     }
     let end = T0 + 2 * WINDOW;
@@ -61,7 +69,9 @@ pub async fn a_nonce_is_remembered_through_the_last_millisecond_of_its_window(st
         );
     }
     for nonce in &nonces {
-        let new = store.spend_nonce("key", nonce, end + 1, end + WINDOW).await;
+        let new = store
+            .spend_nonce("key", nonce, end + ms(1), end + WINDOW)
+            .await;
         assert!(new.unwrap(), "{nonce} expired");
     }
 }
@@ -77,7 +87,7 @@ pub async fn concurrent_spends_of_one_nonce_find_it_new_once(store: &dyn Store) 
     let spent = join_all(
         nonces
             .iter()
-            .map(|n| store.spend_nonce("key", n, T0, T0 + 1000)),
+            .map(|n| store.spend_nonce("key", n, T0, T0 + ms(1000))),
     )
     .await;
     let mut new_twice = 0;
