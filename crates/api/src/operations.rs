@@ -93,11 +93,11 @@ pub(crate) async fn list(
             request.application_id,
             request.resource_group_id.as_deref(),
         ),
-        created_from: request.create_time_start.map(Timestamp::from_millis),
-        created_before: request.create_time_end.map(Timestamp::from_millis),
+        created_from: request.create_time_start,
+        created_before: request.create_time_end,
         expired_before: Timestamp::EPOCH, // set by the engine from the retention
         after: request.next_token.map(|t| ListCursor {
-            created_at: Timestamp::from_millis(t.created_at),
+            created_at: t.created_at,
             seq: t.seq,
         }),
         limit: request.max_results,
@@ -107,7 +107,7 @@ pub(crate) async fn list(
         operations: page.operations.into_iter().map(item).collect(),
         next_token: page.next.map(|c| {
             PageToken {
-                created_at: c.created_at.as_millis(),
+                created_at: c.created_at,
                 seq: c.seq,
             }
             .encode()
@@ -178,8 +178,8 @@ fn item(op: Operation) -> OperationItem {
         operation: op.operation,
         application_id: op.application,
         status: op.status.as_str().to_owned(),
-        create_time: format_timestamp(op.created_at.as_secs()),
-        finish_time: op.finished_at.map(|at| format_timestamp(at.as_secs())),
+        create_time: format_timestamp(op.created_at),
+        finish_time: op.finished_at.map(format_timestamp),
     }
 }
 

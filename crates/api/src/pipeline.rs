@@ -17,7 +17,6 @@ use bpops_protocol::wire::{Envelope, ErrorBody};
 use bpops_protocol::{API_VERSION, Action, ErrorCode};
 use bpops_store::nonces::NonceCheck;
 use bpops_store::{StoreError, nonce_expired};
-use bpops_time::Timestamp;
 use http_body_util::BodyExt;
 use serde::Serialize;
 use tracing::Instrument;
@@ -218,11 +217,9 @@ async fn authenticate(
     };
 
     let now = app.engine.clock().now();
-    let timestamp = signature::parse_timestamp(&claim.timestamp)
-        .map(Timestamp::from_secs)
-        .ok_or_else(|| {
-            ApiError::invalid("Timestamp", "expected UTC time as YYYY-MM-DDThh:mm:ssZ")
-        })?;
+    let timestamp = signature::parse_timestamp(&claim.timestamp).ok_or_else(|| {
+        ApiError::invalid("Timestamp", "expected UTC time as YYYY-MM-DDThh:mm:ssZ")
+    })?;
     let skew = app.settings.clock_skew;
     // The nonce is spent until the last millisecond at which this timestamp is accepted, and
     // that is decided by the same rule as the nonce's expiry, so no copy outlives its nonce.

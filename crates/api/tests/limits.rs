@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bpops_api::{App, Settings};
 use bpops_catalog::Catalog;
@@ -111,20 +111,23 @@ async fn start_with_clock(
 
 /// `action` signed by `key` now, with a fresh nonce.
 fn signed(server: &Server, key: (&str, &str), action: &str, params: &[(&str, &str)]) -> Vec<u8> {
-    let unix_secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    signed_at(server, key, action, params, unix_secs, &fresh_nonce())
+    signed_at(
+        server,
+        key,
+        action,
+        params,
+        SystemClock.now(),
+        &fresh_nonce(),
+    )
 }
 
-/// `action` signed by `key`, dated `unix_secs`, with `nonce`.
+/// `action` signed by `key`, dated `date`, with `nonce`.
 fn signed_at(
     server: &Server,
     key: (&str, &str),
     action: &str,
     params: &[(&str, &str)],
-    unix_secs: i64,
+    date: Timestamp,
     nonce: &str,
 ) -> Vec<u8> {
     let host = server.addr.to_string();
@@ -132,7 +135,7 @@ fn signed_at(
         host: &host,
         action,
         version: API_VERSION,
-        unix_secs,
+        date,
         nonce,
         params,
         query: "",
@@ -608,16 +611,12 @@ async fn a_flood_of_unique_nonces_throttles_only_the_flooding_key() {
 #[tokio::test]
 async fn an_over_long_signature_nonce_is_invalid() {
     let server = start(Settings::default(), HashMap::new()).await;
-    let unix_secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
     let request = signed_at(
         &server,
         ROOT,
         "ListServices",
         &[],
-        unix_secs,
+        SystemClock.now(),
         &"n".repeat(129),
     );
     let (status, body) = exchange(&server, &request).await;
@@ -684,7 +683,7 @@ fn no_replay_is_accepted_at_any_moment_around_the_window() {
                 ROOT,
                 "ListServices",
                 &[],
-                timestamp / 1_000,
+                Timestamp::from_millis(timestamp),
                 &fresh_nonce(),
             );
             let mut accepted = Vec::new();
