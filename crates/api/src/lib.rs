@@ -32,6 +32,8 @@ use std::time::Duration;
 use axum::body::Body;
 use bpops_engine::Engine;
 use bpops_iam::Directory;
+use bpops_store::Store;
+use bpops_store::nonces::Nonces;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
@@ -42,7 +44,6 @@ use tokio_util::task::TaskTracker;
 pub use error::ApiError;
 
 use crate::metrics::Metrics;
-use bpops_store::nonces::Nonces;
 
 /// Request-path settings. Every limit here is the server's: no request can raise or lift one.
 #[derive(Clone, Debug)]
@@ -106,6 +107,9 @@ impl Default for Settings {
 /// Everything a request needs, shared by all connections.
 pub struct App {
     engine: Arc<Engine>,
+    /// The store the engine keeps operations in, for what the request path reads or writes
+    /// itself: spent signature nonces, readiness and the queue depth.
+    store: Arc<dyn Store>,
     directory: Arc<Directory>,
     settings: Settings,
     nonces: Nonces,
@@ -113,12 +117,19 @@ pub struct App {
 }
 
 impl App {
-    /// The application over an engine and a directory.
-    pub fn new(engine: Arc<Engine>, directory: Arc<Directory>, settings: Settings) -> Arc<App> {
+    /// The application over an engine, the store that engine keeps operations in, and a
+    /// directory.
+    pub fn new(
+        engine: Arc<Engine>,
+        store: Arc<dyn Store>,
+        directory: Arc<Directory>,
+        settings: Settings,
+    ) -> Arc<App> {
         let nonces = Nonces::new(settings.max_nonces_per_key);
         let metrics = Metrics::new(engine.metrics());
         Arc::new(App {
             engine,
+            store,
             directory,
             settings,
             nonces,

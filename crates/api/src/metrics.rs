@@ -92,7 +92,7 @@ impl Metrics {
 
 /// Renders every metric, reading the queue depth from the store first.
 pub(crate) async fn render(app: &App) -> Response {
-    match app.engine.store().queue_depth().await {
+    match app.store.queue_depth().await {
         Ok(depth) => {
             for (status, n) in [("INIT", depth.init), ("RUNNING", depth.running)] {
                 let gauge = app.metrics.queue.get_or_create(&StatusLabels {

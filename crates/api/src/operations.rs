@@ -16,7 +16,7 @@ use bpops_protocol::extensions::{
 };
 use bpops_protocol::signature::format_timestamp;
 use bpops_protocol::wire::{GetExecuteOperationResultRequest, OperationResult};
-use bpops_store::{AccountId, Cancelled, ListCursor, ListQuery, Operation, OperationId, Status};
+use bpops_store::{AccountId, Cancelled, ListCursor, ListQuery, Operation, Status};
 use bpops_time::Timestamp;
 
 use crate::ApiError;
@@ -116,30 +116,30 @@ pub(crate) async fn list(
     })
 }
 
+/// Cancels `op`, the operation the request names as the route read and authorized it (`None`:
+/// unknown, expired, malformed, another account's or outside the named group, all answered
+/// alike).
 pub(crate) async fn cancel(
     ctx: &Ctx<'_>,
     request: &CancelExecuteOperationRequest,
+    op: Option<Operation>,
 ) -> Result<Reply, ApiError> {
-    // A malformed id cannot exist: same answer as for an unknown one.
-    let Ok(id) = request.operation_id.parse::<OperationId>() else {
+    let Some(op) = op else {
         return Err(unknown_operation(&request.operation_id));
     };
-    let account = ctx.account();
-    let group = request.resource_group_id.as_deref().map(|group| {
-        ctx.app
-            .directory
-            .applications_in_group(account.as_str(), group)
-    });
+    // A final operation never changes: nothing to ask the store.
+    if op.status.is_final() {
+        return Err(already_final(&op));
+    }
+    let (account, id) = (ctx.account(), op.id);
     let engine = &ctx.app.engine;
-    match engine.cancel(&account, &id, group.as_deref()).await? {
+    // N.B. the store reads the operation again under its lock and decides from what it finds
+    // then: since the route read it, it may have started, finished, or expired and been swept
+    // (not found). The route's checks (the caller's account, the named group) need no
+    // repeating: they concern the operation's account and application, which never change.
+    match engine.cancel(&account, &id).await? {
         Cancelled::NotFound => Err(unknown_operation(&request.operation_id)),
-        Cancelled::AlreadyFinal(op) => Err(ApiError::new(
-            ErrorCode::IncorrectOperationStatus,
-            format!(
-                "The operation is already {} and cannot be cancelled.",
-                op.status.as_str()
-            ),
-        )),
+        Cancelled::AlreadyFinal(op) => Err(already_final(&op)),
         Cancelled::Ended(op) => Reply::data(&result(op)),
         // The node running it stops it: answer once it has (usually at once), or with
         // RUNNING when it takes longer than an ExecuteOperationSync would wait.
@@ -181,6 +181,17 @@ fn item(op: Operation) -> OperationItem {
         create_time: format_timestamp(op.created_at),
         finish_time: op.finished_at.map(format_timestamp),
     }
+}
+
+/// The refusal to cancel a final operation.
+fn already_final(op: &Operation) -> ApiError {
+    ApiError::new(
+        ErrorCode::IncorrectOperationStatus,
+        format!(
+            "The operation is already {} and cannot be cancelled.",
+            op.status.as_str()
+        ),
+    )
 }
 
 /// Unknown, expired, another account's, or outside the named group: one answer for all.

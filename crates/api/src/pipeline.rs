@@ -275,8 +275,7 @@ async fn authenticate(
     }
     // Fresh here; the store tells whether another node sharing it has seen the nonce.
     let spent = match app
-        .engine
-        .store()
+        .store
         .spend_nonce(&claim.access_key_id, &claim.nonce, now, expires_at)
         .await
     {

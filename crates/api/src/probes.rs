@@ -24,7 +24,7 @@ pub(crate) async fn answer(app: &App, method: &Method, path: &str) -> Option<Res
 /// Ready when the store answers and takes writes: a node whose disk is full still answers
 /// reads, but must not be sent submits.
 async fn ready(app: &App) -> Response {
-    match app.engine.store().ready().await {
+    match app.store.ready().await {
         Ok(()) => status(StatusCode::OK, "ready"),
         Err(StoreError::Full(cause)) => {
             tracing::warn!(cause = %cause, "not ready: the storage is full");

@@ -50,7 +50,7 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
             let group = request.resource_group_id.as_deref();
             let op = operation(ctx, &request.operation_id, group).await?;
             authorize(ctx, &Check::operation(ctx, op.as_ref(), group))?;
-            operations::cancel(ctx, &request).await
+            operations::cancel(ctx, &request, op).await
         }
         ActionRequest::ListExecuteOperations(request) => {
             authorize(ctx, &Check::listing(ctx, &request))?;

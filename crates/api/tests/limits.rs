@@ -75,7 +75,12 @@ async fn start_with_clock(
         fallback_poll: Duration::from_millis(50),
         ..bpops_engine::Settings::default()
     };
-    let engine = Engine::new(store, Arc::new(Catalog::builtin()), engine_settings, clock);
+    let engine = Engine::new(
+        Arc::clone(&store),
+        Arc::new(Catalog::builtin()),
+        engine_settings,
+        clock,
+    );
     let key = |(id, secret): (&str, &str)| AccessKey {
         id: id.into(),
         secret: SecretString::from(secret),
@@ -97,7 +102,7 @@ async fn start_with_clock(
         .build();
     let shutdown = CancellationToken::new();
     let engine_tasks = engine.start(shutdown.clone());
-    let app = App::new(engine, Arc::new(directory), settings);
+    let app = App::new(engine, store, Arc::new(directory), settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(bpops_api::serve_on(listener, app, shutdown.clone()));

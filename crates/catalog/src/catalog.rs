@@ -402,7 +402,7 @@ mod tests {
                 assert!(schema["required"].is_array(), "{name}");
                 assert!(Schema::parse(schema).is_ok(), "{name}");
                 assert!(!entry.display_name().is_empty(), "{name}");
-                assert_eq!(entry.executor(), &Executor::Emulated, "{name}");
+                assert!(matches!(entry.executor(), Executor::Emulated), "{name}");
             }
         }
     }

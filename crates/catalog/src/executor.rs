@@ -5,13 +5,12 @@
 //! `bpops-executors` crate; the engine matches on [`Executor`] in one place and calls the
 //! emulated function here or the I/O function there.
 
-use std::fmt;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use secrecy::SecretString;
 
 /// How an operation runs. A closed enum matched in one place (the engine's worker).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Executor {
     /// A built-in operation computed by [`run_emulated`](crate::run_emulated) against
     /// bpops's own inventory.
@@ -48,51 +47,31 @@ pub struct CommandSpec {
 }
 
 /// An endpoint to POST the operation to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct HttpSpec {
     /// An `http://` URL, checked for shape when the configuration was loaded.
     pub url: String,
-    /// The key of the request's HMAC signature.
-    pub secret: Secret,
-}
-
-/// A secret string whose `Debug` never shows it, so it cannot leak into logs.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Secret {
-        Secret(secret.into())
-    }
-
-    /// The secret itself, for the one place that signs with it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
+    /// The key of the request's HMAC signature. Its `Debug` never shows the value, so it
+    /// cannot reach a log.
+    pub secret: SecretString,
 }
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+
     use super::*;
 
     #[test]
     fn secret_debug_is_redacted_everywhere_it_is_nested() {
         let spec = HttpSpec {
             url: "http://127.0.0.1:9000/hook".into(),
-            secret: Secret::new("hunter2-very-secret"),
+            secret: SecretString::from("hunter2-very-secret"),
         };
         let shown = format!("{:?}", Executor::Http(spec.clone()));
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("<redacted>"), "{shown}");
-        assert_eq!(spec.secret.expose(), "hunter2-very-secret");
+        assert!(shown.contains("[REDACTED]"), "{shown}");
+        assert_eq!(spec.secret.expose_secret(), "hunter2-very-secret");
     }
 
     #[test]

@@ -37,6 +37,6 @@ pub use catalog::{Catalog, Entry, Target};
 pub use declared::{Declared, DeclaredExecutor, DeclaredRetry};
 pub use emulated::{Decision, Effect, Resource, Run, run_emulated};
 pub use error::{DeclaredError, InvalidAttribute, LookupError, SchemaError};
-pub use executor::{CommandSpec, Executor, HttpSpec, Secret};
+pub use executor::{CommandSpec, Executor, HttpSpec};
 pub use retry::{FailureKind, RetryPolicy};
 pub use schema::Schema;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use bpops_engine::Engine;
-use bpops_iam::{AccessKey, Application, Directory, Principal, SecretString};
+use bpops_iam::{AccessKey, Application, Directory, ExposeSecret, Principal, SecretString};
 use bpops_store::{AccountId, BootstrapKey, Resource, ResourceKey, Store};
 use bpops_store_postgres::{DEFAULT_POOL_SIZE, PgStore};
 use bpops_store_sqlite::SqliteStore;
@@ -99,7 +99,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.engine,
         Arc::new(SystemClock),
     );
-    let app = bpops_api::App::new(Arc::clone(&engine), Arc::new(directory), config.api);
+    let app = bpops_api::App::new(
+        Arc::clone(&engine),
+        Arc::clone(&store),
+        Arc::new(directory),
+        config.api,
+    );
 
     let shutdown = CancellationToken::new();
     let mut engine_tasks = engine.start(shutdown.clone());
@@ -181,7 +186,7 @@ async fn bootstrap_directory(store: &dyn Store) -> anyhow::Result<Directory> {
     let candidate = BootstrapKey {
         account: AccountId::new(format!("1{}", random_chars(b"0123456789", 15))),
         access_key_id: format!("LTAI{}", random_chars(ALPHANUMERIC, 20)),
-        secret: random_chars(ALPHANUMERIC, 30),
+        secret: SecretString::from(random_chars(ALPHANUMERIC, 30)),
     };
     let (key, created) = store
         .bootstrap_key(&candidate)
@@ -204,7 +209,10 @@ async fn bootstrap_directory(store: &dyn Store) -> anyhow::Result<Directory> {
              examples read the key from these variables:"
         );
         println!("  export ALIBABA_CLOUD_ACCESS_KEY_ID={}", key.access_key_id);
-        println!("  export ALIBABA_CLOUD_ACCESS_KEY_SECRET={}", key.secret);
+        println!(
+            "  export ALIBABA_CLOUD_ACCESS_KEY_SECRET={}",
+            key.secret.expose_secret()
+        );
     } else {
         tracing::info!(account = %key.account, access_key_id = %key.access_key_id, "using the root key created on first start");
     }
@@ -218,7 +226,7 @@ async fn bootstrap_directory(store: &dyn Store) -> anyhow::Result<Directory> {
         )
         .key(AccessKey {
             id: key.access_key_id,
-            secret: SecretString::from(key.secret),
+            secret: key.secret,
             principal: Principal::Root {
                 account: key.account.to_string(),
             },

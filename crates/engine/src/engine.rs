@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use bpops_catalog::{Catalog, Executor};
 use bpops_store::{
-    AccountId, Cancelled, Finish, ListPage, ListQuery, NewOperation, Operation, OperationId,
-    Resource, ResourceKey, Store, Submitted,
+    AccountId, Cancelled, ListPage, ListQuery, NewOperation, Operation, OperationId, Resource,
+    ResourceKey, Store, Submitted,
 };
 use bpops_time::{Clock, Timestamp};
 use serde_json::{Map, Value};
@@ -124,12 +124,6 @@ impl Engine {
     /// What the engine counts.
     pub fn metrics(&self) -> &EngineMetrics {
         &self.metrics
-    }
-
-    /// The store the engine keeps operations in, for the request path's other durable
-    /// state (spent signature nonces).
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
     }
 
     /// Starts the dispatcher, the store event listener and the sweeper; they stop when
@@ -267,7 +261,7 @@ impl Engine {
                 self.metrics
                     .finished(&op.service, &op.operation, status, 0.0);
                 let id = op.id.clone();
-                self.final_cache.remember(&decided(op, finish));
+                self.final_cache.remember(&op.stored(Some(&finish)));
                 Ok(id)
             }
             Submitted::Existing {
@@ -341,22 +335,10 @@ impl Engine {
     /// `RUNNING` one is stopped by whichever node runs it (this one at once; another when
     /// the store's event reaches it, or at its next lease renewal; one whose node is gone
     /// when it is next claimed). An expired operation is not found, like an unknown one.
-    /// With `applications`, only an operation of one of them is found.
-    pub async fn cancel(
-        &self,
-        account: &AccountId,
-        id: &OperationId,
-        applications: Option<&[String]>,
-    ) -> Result<Cancelled> {
+    pub async fn cancel(&self, account: &AccountId, id: &OperationId) -> Result<Cancelled> {
         let cancelled = self
             .store
-            .cancel(
-                account,
-                id,
-                applications,
-                CANCELLED_BEFORE_START,
-                self.clock.now(),
-            )
+            .cancel(account, id, CANCELLED_BEFORE_START, self.clock.now())
             .await?;
         match &cancelled {
             Cancelled::AlreadyFinal(op) if self.is_expired(op) => return Ok(Cancelled::NotFound),
@@ -380,26 +362,6 @@ impl Engine {
 
     fn is_expired(&self, op: &Operation) -> bool {
         op.finished_at.is_some_and(|at| at < self.expired_before())
-    }
-}
-
-/// The operation `op` became when it was decided as it was stored.
-fn decided(op: NewOperation, finish: Finish) -> Operation {
-    Operation {
-        id: op.id,
-        account: op.account,
-        service: op.service,
-        operation: op.operation,
-        application: op.application,
-        resource: op.resource,
-        attributes: op.attributes,
-        status: finish.status,
-        message: finish.message,
-        arguments: finish.arguments,
-        attempt: 1,
-        created_at: op.created_at,
-        finished_at: Some(finish.finished_at),
-        cancel_requested: false,
     }
 }
 

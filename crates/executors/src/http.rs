@@ -13,6 +13,7 @@ use hyper::header::{CONTENT_TYPE, HeaderValue, USER_AGENT};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use secrecy::ExposeSecret;
 use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 
@@ -48,7 +49,7 @@ pub async fn run_http(
         .header("X-Bpops-Timestamp", timestamp.to_string())
         .header(
             "X-Bpops-Signature",
-            signature(spec.secret.expose(), timestamp, &body),
+            signature(spec.secret.expose_secret(), timestamp, &body),
         )
         .body(Full::new(Bytes::from(body)))
         .map_err(|error| {

@@ -285,25 +285,14 @@ impl Store for PgStore {
         &self,
         account: &AccountId,
         id: &OperationId,
-        applications: Option<&[String]>,
         message: &str,
         now: Timestamp,
     ) -> Result<Cancelled> {
         let mut client = self.client().await?;
-        let cancelled = queries::cancel(
-            &mut client,
-            &self.channel,
-            account,
-            id,
-            applications,
-            message,
-            now,
-        )
-        .await?;
-        match &cancelled {
-            Cancelled::Ended(_) => self.publish(StoreEvent::Finished(id.clone())),
-            Cancelled::Requested(_) => self.publish(StoreEvent::CancelRequested(id.clone())),
-            Cancelled::NotFound | Cancelled::AlreadyFinal(_) => {}
+        let cancelled =
+            queries::cancel(&mut client, &self.channel, account, id, message, now).await?;
+        if let Some(event) = cancelled.event() {
+            self.publish(event);
         }
         Ok(cancelled)
     }

@@ -1,319 +1,27 @@
-//! The SQL of each store intent, one function per intent, each one transaction (submits and
-//! nonce spends: one per group).
-
-use std::collections::HashSet;
+//! The SQL of each store intent, one function per intent, each one transaction. Submits and
+//! nonce spends, stored in groups, have theirs beside their group commit (`submits`,
+//! `nonces`).
 
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, Claimed, Decide, Effect, Finish, Lease, ListCursor,
-    ListPage, ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey,
-    Result, Status, StoreError, Submitted, UNREADABLE, Unreadable,
+    AccountId, BootstrapKey, Cancelled, Claimed, Effect, Finish, Lease, ListPage, ListQuery,
+    Operation, OperationId, QueueDepth, Resource, ResourceKey, Result, Status, StoreError,
+    UNREADABLE, Unreadable,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Object, Transaction};
-use futures_util::future::try_join_all;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
+use tokio_postgres::Row;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Row, Statement};
+use tokio_postgres::types::Type;
 
 use crate::from_pg;
-use crate::nonces::Spend;
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
      attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested";
 
-/// A submit to store, with others, in one transaction (see `crate::submits`).
-pub(crate) struct Pending {
-    pub(crate) op: NewOperation,
-    pub(crate) expired_before: Timestamp,
-    /// With it, the operation is stored already final when it can run at once (see
-    /// `Store::submit_decided`).
-    pub(crate) decide: Option<Decide>,
-}
-
-impl Pending {
-    /// The advisory locks storing it takes.
-    pub(crate) fn locks(&self) -> impl Iterator<Item = Lock> {
-        let op = &self.op;
-        let token = op
-            .client_token
-            .as_ref()
-            .map(|token| Lock::Token(format!("token/{}/{token}", op.account)));
-        let resource = op
-            .resource
-            .as_ref()
-            .map(|resource| Lock::Resource(format!("resource/{resource}")));
-        token.into_iter().chain(resource)
-    }
-}
-
-/// A transaction-scoped advisory lock (its name hashed to 64 bits). Ordered as a transaction
-/// takes them: every client token before any resource, each kind by name, so transactions
-/// that take several never deadlock.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum Lock {
-    /// Submits racing with one token, on any node, queue here; the later ones then find the
-    /// first one's operation.
-    Token(String),
-    /// One resource's operations get their seq and commit one at a time, so seq order is
-    /// commit order: a claim never sees a later operation without the earlier ones.
-    Resource(String),
-}
-
-impl Lock {
-    fn name(&self) -> &str {
-        match self {
-            Lock::Token(name) | Lock::Resource(name) => name,
-        }
-    }
-}
-
-/// The statements of a group of submits, prepared before any is sent: a step's statements
-/// then travel together (pipelined), and PostgreSQL runs them in the order they were sent.
-struct SubmitStatements {
-    lock: Statement,
-    holder: Statement,
-    turn: Statement,
-    free_token: Statement,
-    insert: Statement,
-}
-
-impl SubmitStatements {
-    async fn prepare(client: &impl GenericClient) -> Result<SubmitStatements> {
-        let prepare = |sql| async move { client.prepare_cached(sql).await.map_err(from_pg) };
-        let (lock, holder, turn, free_token, insert) = tokio::try_join!(
-            prepare(
-                "SELECT count(pg_advisory_xact_lock(hashtextextended(name, 0)))
-                 FROM unnest($1::text[]) AS name"
-            ),
-            prepare(
-                "SELECT id, fingerprint, finished_at FROM operations
-                 WHERE account = $1 AND client_token = $2"
-            ),
-            // Whether an unfinished operation holds the resource, and the resource's state.
-            prepare(
-                "SELECT EXISTS (SELECT 1 FROM operations
-                         WHERE account = $1 AND resource = $2 AND status IN ('INIT', 'RUNNING')),
-                     r.application, r.properties
-                 FROM (SELECT 1) AS one
-                 LEFT JOIN resources r
-                   ON r.account = $1 AND r.service = $3 AND r.id = $4 AND NOT r.deleted"
-            ),
-            prepare("UPDATE operations SET client_token = NULL WHERE id = $1"),
-            prepare(
-                "INSERT INTO operations (id, account, service, operation, application, resource,
-                     attributes, client_token, fingerprint, status, message, arguments, attempt,
-                     created_at, finished_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-            ),
-        )?;
-        Ok(SubmitStatements {
-            lock,
-            holder,
-            turn,
-            free_token,
-            insert,
-        })
-    }
-}
-
-/// Stores `group` in `tx` and answers each submit, in order. No two of them take the same
-/// lock. On an error the caller rolls the transaction back.
-pub(crate) async fn submit_group(
-    tx: &Transaction<'_>,
-    channel: &str,
-    group: &mut [Pending],
-) -> Result<Vec<Submitted>> {
-    let sql = SubmitStatements::prepare(tx).await?;
-    let mut locks: Vec<Lock> = group.iter().flat_map(Pending::locks).collect();
-    locks.sort();
-    let names: Vec<&str> = locks.iter().map(Lock::name).collect();
-    // One round trip: the locks first, then what they guard, read after them.
-    let (_, holders, turns) = tokio::try_join!(
-        async {
-            if !names.is_empty() {
-                tx.execute(&sql.lock, &[&names]).await.map_err(from_pg)?;
-            }
-            Ok(())
-        },
-        try_join_all(group.iter().map(|p| holder(tx, &sql, &p.op))),
-        try_join_all(
-            group
-                .iter()
-                .map(|p| turn(tx, &sql, &p.op, p.decide.is_some()))
-        ),
-    )?;
-
-    let mut freed = Vec::new();
-    let mut answers = Vec::with_capacity(group.len());
-    for ((pending, holder), turn) in group.iter_mut().zip(holders).zip(turns) {
-        if let Some(holder) = holder {
-            if holder
-                .finished_at
-                .is_some_and(|at| at < pending.expired_before)
-            {
-                // The holder has expired but is not swept yet: the token is free again.
-                freed.push(holder.id);
-            } else {
-                answers.push(Submitted::Existing {
-                    id: parse_id(holder.id)?,
-                    same_parameters: holder.fingerprint == pending.op.fingerprint,
-                });
-                continue;
-            }
-        }
-        answers.push(match (&mut pending.decide, turn) {
-            (Some(decide), Some(resource)) => Submitted::Decided(decide(resource)),
-            _ => Submitted::Created,
-        });
-    }
-
-    // One more round trip: freed tokens before the rows that take them again.
-    // N.B. operations only, not whole submits: their decisions need not be `Sync`.
-    let ops: Vec<&NewOperation> = group.iter().map(|pending| &pending.op).collect();
-    let stored = || {
-        ops.iter()
-            .zip(&answers)
-            .filter_map(|(op, answer)| match answer {
-                Submitted::Created => Some((*op, None)),
-                Submitted::Decided(finish) => Some((*op, Some(finish))),
-                Submitted::Existing { .. } => None,
-            })
-    };
-    let effects = stored().filter_map(|(_, finish)| finish?.effect.as_ref());
-    let queued = answers.contains(&Submitted::Created);
-    tokio::try_join!(
-        try_join_all(
-            freed
-                .iter()
-                .map(|id| async { tx.execute(&sql.free_token, &[id]).await.map_err(from_pg) })
-        ),
-        try_join_all(stored().map(|(op, finish)| insert(tx, &sql, op, finish))),
-        try_join_all(effects.map(|effect| apply_effect(tx, effect))),
-        async {
-            if queued {
-                notify(tx, channel, "submitted").await?;
-            }
-            Ok(())
-        },
-    )?;
-    Ok(answers)
-}
-
-/// The operation already holding `op`'s client token.
-struct Holder {
-    id: String,
-    fingerprint: String,
-    finished_at: Option<Timestamp>,
-}
-
-async fn holder(
-    tx: &Transaction<'_>,
-    sql: &SubmitStatements,
-    op: &NewOperation,
-) -> Result<Option<Holder>> {
-    let Some(token) = &op.client_token else {
-        return Ok(None);
-    };
-    let row = tx
-        .query_opt(&sql.holder, &[&op.account.as_str(), token])
-        .await
-        .map_err(from_pg)?;
-    Ok(row.map(|row| Holder {
-        id: row.get(0),
-        fingerprint: row.get(1),
-        finished_at: row.get::<_, Option<i64>>(2).map(Timestamp::from_millis),
-    }))
-}
-
-/// For a submit to decide: whether `op` may run as soon as it is stored, with its resource's
-/// state (`None` when it names none, or the resource is absent). Asked under the resource's
-/// lock, so no submit of the same resource races with the answer.
-async fn turn(
-    tx: &Transaction<'_>,
-    sql: &SubmitStatements,
-    op: &NewOperation,
-    to_decide: bool,
-) -> Result<Option<Option<Resource>>> {
-    if !to_decide {
-        return Ok(None);
-    }
-    let Some(key) = &op.resource else {
-        return Ok(Some(None));
-    };
-    let row = tx
-        .query_one(
-            &sql.turn,
-            &[
-                &key.account.as_str(),
-                &resource_column(key),
-                &key.service,
-                &key.id,
-            ],
-        )
-        .await
-        .map_err(from_pg)?;
-    if row.try_get::<_, bool>(0).map_err(from_pg)? {
-        return Ok(None);
-    }
-    let application: Option<String> = row.try_get(1).map_err(from_pg)?;
-    let resource = match application {
-        Some(application) => Some(Resource {
-            key: key.clone(),
-            application,
-            properties: parse_properties(row.try_get(2).map_err(from_pg)?)?,
-        }),
-        None => None,
-    };
-    Ok(Some(resource))
-}
-
-/// Inserts `op`, in `INIT`, or final with `finish`.
-async fn insert(
-    tx: &Transaction<'_>,
-    sql: &SubmitStatements,
-    op: &NewOperation,
-    finish: Option<&Finish>,
-) -> Result<()> {
-    let (status, message, arguments, finished_at, attempt) = match finish {
-        Some(f) => (
-            f.status,
-            f.message.as_str(),
-            f.arguments.as_str(),
-            Some(f.finished_at.as_millis()),
-            1i64,
-        ),
-        None => (Status::Init, "", "{}", None, 0),
-    };
-    let (id, account, resource) = (
-        op.id.as_str(),
-        op.account.as_str(),
-        op.resource.as_ref().map(resource_column),
-    );
-    let (status, created_at) = (status.as_str(), op.created_at.as_millis());
-    let params: [&(dyn ToSql + Sync); 15] = [
-        &id,
-        &account,
-        &op.service,
-        &op.operation,
-        &op.application,
-        &resource,
-        &op.attributes,
-        &op.client_token,
-        &op.fingerprint,
-        &status,
-        &message,
-        &arguments,
-        &attempt,
-        &created_at,
-        &finished_at,
-    ];
-    tx.execute(&sql.insert, &params).await.map_err(from_pg)?;
-    Ok(())
-}
-
 /// Queues a notification, delivered to every listener when the transaction commits.
-async fn notify(tx: &Transaction<'_>, channel: &str, payload: &str) -> Result<()> {
+pub(crate) async fn notify(tx: &Transaction<'_>, channel: &str, payload: &str) -> Result<()> {
     let stmt = tx
         .prepare_cached("SELECT pg_notify($1, $2)")
         .await
@@ -352,7 +60,7 @@ pub(crate) async fn claim(
     // a candidate. Rows another node is claiming right now are skipped, not waited for;
     // a row claimed and committed since this statement's snapshot is locked in its new
     // version and re-checked, so it no longer qualifies. Since a resource's operations
-    // commit in seq order (see `submit`), a head seen here stays the head until it ends.
+    // commit in seq order (see `submits`), a head seen here stays the head until it ends.
     let columns = OPERATION_COLUMNS
         .split(", ")
         .map(|c| format!("operations.{c}"))
@@ -518,12 +226,12 @@ pub(crate) async fn list(client: &Object, query: &ListQuery) -> Result<ListPage>
                 &query.expired_before.as_millis(),
                 &after_created,
                 &after_seq,
-                &(query.limit as i64 + 1),
+                &query.rows_to_fetch(),
             ],
         )
         .await
         .map_err(from_pg)?;
-    let mut listed = rows
+    let listed = rows
         .iter()
         .map(|row| {
             Ok((
@@ -532,20 +240,7 @@ pub(crate) async fn list(client: &Object, query: &ListQuery) -> Result<ListPage>
             ))
         })
         .collect::<Result<Vec<_>>>()?;
-    // One row more than asked says whether there is a next page.
-    let next = if listed.len() > query.limit {
-        listed.truncate(query.limit);
-        listed.last().map(|(op, seq)| ListCursor {
-            created_at: op.created_at,
-            seq: *seq,
-        })
-    } else {
-        None
-    };
-    Ok(ListPage {
-        operations: listed.into_iter().map(|(op, _)| op).collect(),
-        next,
-    })
+    Ok(ListPage::from_rows(query, listed))
 }
 
 pub(crate) async fn cancel(
@@ -553,7 +248,6 @@ pub(crate) async fn cancel(
     channel: &str,
     account: &AccountId,
     id: &OperationId,
-    applications: Option<&[String]>,
     message: &str,
     now: Timestamp,
 ) -> Result<Cancelled> {
@@ -570,14 +264,6 @@ pub(crate) async fn cancel(
     let Some(op) = row.as_ref().map(operation_from_row).transpose()? else {
         return Ok(Cancelled::NotFound);
     };
-    if let Some(applications) = applications
-        && !op
-            .application
-            .as_ref()
-            .is_some_and(|app| applications.contains(app))
-    {
-        return Ok(Cancelled::NotFound);
-    }
     let (cancelled, payload): (fn(Operation) -> Cancelled, String) = match op.status {
         Status::Success | Status::Failure => return Ok(Cancelled::AlreadyFinal(op)),
         Status::Init => {
@@ -655,7 +341,7 @@ pub(crate) async fn finish(
 }
 
 /// Applies a result's change to the inventory, in the caller's transaction.
-async fn apply_effect(client: &impl GenericClient, effect: &Effect) -> Result<()> {
+pub(crate) async fn apply_effect(client: &impl GenericClient, effect: &Effect) -> Result<()> {
     match effect {
         Effect::Update { key, properties } => {
             let stmt = client
@@ -794,61 +480,6 @@ pub(crate) async fn load(client: &mut Object, ops: &[Operation]) -> Result<()> {
     tx.commit().await.map_err(from_pg)
 }
 
-/// Spends a nonce, on a connection whose commits do not wait for the disk: every
-/// authenticated request spends one, and a spend lost with a database crash only reopens a
-/// replay window that the clock check still bounds. Conflicts with other nodes' spends are
-/// decided all the same.
-/// Spends `spends` in one statement: whether each was new. No two of them name the same
-/// nonce of the same key.
-pub(crate) async fn spend_nonces(client: &Object, spends: &[Spend]) -> Result<Vec<bool>> {
-    // Each spend also forgets a few expired nonces (`expires_at < now`, as
-    // `bpops_store::nonce_expired` says), so the table holds about one window of traffic
-    // without a janitor; SKIP LOCKED keeps concurrent spends from queueing on them. Not those
-    // of this statement: a nonce spent again once expired takes its row over instead
-    // (`DO UPDATE … WHERE`), since its row may still be there.
-    // N.B. the ORDER BY makes it an index scan that stops at the first unexpired nonce:
-    // without it the planner may scan the whole table on every spend.
-    let stmt = client
-        .prepare_cached(
-            "WITH spends AS (
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-                     AS s (access_key_id, nonce, expires_at)),
-             forgotten AS (
-                 DELETE FROM signature_nonces WHERE (access_key_id, nonce) IN (
-                     SELECT access_key_id, nonce FROM signature_nonces
-                     WHERE expires_at < $4
-                       AND (access_key_id, nonce) NOT IN (SELECT access_key_id, nonce FROM spends)
-                     ORDER BY expires_at LIMIT $5
-                     FOR UPDATE SKIP LOCKED))
-             INSERT INTO signature_nonces (access_key_id, nonce, expires_at)
-             SELECT * FROM spends
-             ON CONFLICT (access_key_id, nonce) DO UPDATE SET expires_at = excluded.expires_at
-                 WHERE signature_nonces.expires_at < $4
-             RETURNING access_key_id, nonce",
-        )
-        .await
-        .map_err(from_pg)?;
-    let keys: Vec<&str> = spends.iter().map(|s| s.access_key_id.as_str()).collect();
-    let nonces: Vec<&str> = spends.iter().map(|s| s.nonce.as_str()).collect();
-    let expiries: Vec<i64> = spends.iter().map(|s| s.expires_at.as_millis()).collect();
-    // The group's earliest clock: no spend of it finds a nonce expired before its own clock
-    // says so.
-    let now = spends.iter().map(|s| s.now).min().unwrap_or_default();
-    let forget = 8 * spends.len() as i64;
-    let rows = client
-        .query(
-            &stmt,
-            &[&keys, &nonces, &expiries, &now.as_millis(), &forget],
-        )
-        .await
-        .map_err(from_pg)?;
-    let spent: HashSet<(&str, &str)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
-    Ok(spends
-        .iter()
-        .map(|s| spent.contains(&(s.access_key_id.as_str(), s.nonce.as_str())))
-        .collect())
-}
-
 pub(crate) async fn resource(
     client: &impl GenericClient,
     key: &ResourceKey,
@@ -912,7 +543,7 @@ pub(crate) async fn bootstrap_key(
             &[
                 &candidate.account.as_str(),
                 &candidate.access_key_id,
-                &candidate.secret,
+                &candidate.secret.expose_secret(),
             ],
         )
         .await
@@ -928,13 +559,13 @@ pub(crate) async fn bootstrap_key(
     let key = BootstrapKey {
         account: AccountId::new(row.get::<_, String>(0)),
         access_key_id: row.get(1),
-        secret: row.get(2),
+        secret: SecretString::from(row.get::<_, String>(2)),
     };
     tx.commit().await.map_err(from_pg)?;
     Ok((key, created))
 }
 
-fn resource_column(key: &ResourceKey) -> String {
+pub(crate) fn resource_column(key: &ResourceKey) -> String {
     format!("{}/{}", key.service, key.id)
 }
 
@@ -985,12 +616,12 @@ fn corrupt(e: tokio_postgres::Error) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-fn parse_id(id: String) -> Result<OperationId> {
+pub(crate) fn parse_id(id: String) -> Result<OperationId> {
     id.parse()
         .map_err(|e| StoreError::Corrupt(format!("{e}: {id:?}")))
 }
 
-fn parse_properties(text: String) -> Result<Map<String, Value>> {
+pub(crate) fn parse_properties(text: String) -> Result<Map<String, Value>> {
     match serde_json::from_str(&text) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(StoreError::Corrupt(

@@ -1,16 +1,22 @@
-//! Submits stored in groups (see `group_commit`): a group is four round trips however many
-//! submits it holds. Two submits that take the same lock (client token or resource) never
-//! share a group: the later one, which must see the earlier one's row, waits for the next.
+//! Submits stored in groups (see `group_commit`), and the SQL that stores a group: four
+//! round trips however many submits it holds. Two submits that take the same lock (client
+//! token or resource) never share a group: the later one, which must see the earlier one's
+//! row, waits for the next.
 
 use std::sync::Arc;
 
-use bpops_store::{Decide, NewOperation, Result, StoreError, StoreEvent, Submitted};
+use bpops_store::{
+    Decide, Finish, NewOperation, Resource, Result, Status, StoreError, StoreEvent, Submitted,
+};
 use bpops_time::Timestamp;
-use deadpool_postgres::Pool;
+use deadpool_postgres::{GenericClient, Pool, Transaction};
+use futures_util::future::try_join_all;
 use tokio::sync::broadcast;
+use tokio_postgres::Statement;
+use tokio_postgres::types::ToSql;
 
 use crate::group_commit::{GroupCommit, Member, each_alone};
-use crate::queries::{self, Lock, Pending};
+use crate::queries::{apply_effect, notify, parse_id, parse_properties, resource_column};
 use crate::{from_pg, get};
 
 /// The most submits stored together; bounds how long one transaction holds its locks.
@@ -30,6 +36,52 @@ struct Target {
     pool: Pool,
     channel: String,
     events: broadcast::Sender<StoreEvent>,
+}
+
+/// A submit to store, with others, in one transaction.
+struct Pending {
+    op: NewOperation,
+    expired_before: Timestamp,
+    /// With it, the operation is stored already final when it can run at once (see
+    /// `Store::submit_decided`).
+    decide: Option<Decide>,
+}
+
+impl Pending {
+    /// The advisory locks storing it takes.
+    fn locks(&self) -> impl Iterator<Item = Lock> {
+        let op = &self.op;
+        let token = op
+            .client_token
+            .as_ref()
+            .map(|token| Lock::Token(format!("token/{}/{token}", op.account)));
+        let resource = op
+            .resource
+            .as_ref()
+            .map(|resource| Lock::Resource(format!("resource/{resource}")));
+        token.into_iter().chain(resource)
+    }
+}
+
+/// A transaction-scoped advisory lock (its name hashed to 64 bits). Ordered as a transaction
+/// takes them: every client token before any resource, each kind by name, so transactions
+/// that take several never deadlock.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Lock {
+    /// Submits racing with one token, on any node, queue here; the later ones then find the
+    /// first one's operation.
+    Token(String),
+    /// One resource's operations get their seq and commit one at a time, so seq order is
+    /// commit order: a claim never sees a later operation without the earlier ones.
+    Resource(String),
+}
+
+impl Lock {
+    fn name(&self) -> &str {
+        match self {
+            Lock::Token(name) | Lock::Resource(name) => name,
+        }
+    }
 }
 
 impl Member for Pending {
@@ -130,9 +182,253 @@ async fn commit(
         .transaction()
         .await
         .map_err(|e| Failure::Other(from_pg(e)))?;
-    let submitted = queries::submit_group(&tx, &target.channel, group)
+    let submitted = submit_group(&tx, &target.channel, group)
         .await
         .map_err(Failure::Statement)?;
     tx.commit().await.map_err(|e| Failure::Other(from_pg(e)))?;
     Ok(submitted)
+}
+
+/// The statements of a group of submits, prepared before any is sent: a step's statements
+/// then travel together (pipelined), and PostgreSQL runs them in the order they were sent.
+struct SubmitStatements {
+    lock: Statement,
+    holder: Statement,
+    turn: Statement,
+    free_token: Statement,
+    insert: Statement,
+}
+
+impl SubmitStatements {
+    async fn prepare(client: &impl GenericClient) -> Result<SubmitStatements> {
+        let prepare = |sql| async move { client.prepare_cached(sql).await.map_err(from_pg) };
+        let (lock, holder, turn, free_token, insert) = tokio::try_join!(
+            prepare(
+                "SELECT count(pg_advisory_xact_lock(hashtextextended(name, 0)))
+                 FROM unnest($1::text[]) AS name"
+            ),
+            prepare(
+                "SELECT id, fingerprint, finished_at FROM operations
+                 WHERE account = $1 AND client_token = $2"
+            ),
+            // Whether an unfinished operation holds the resource, and the resource's state.
+            prepare(
+                "SELECT EXISTS (SELECT 1 FROM operations
+                         WHERE account = $1 AND resource = $2 AND status IN ('INIT', 'RUNNING')),
+                     r.application, r.properties
+                 FROM (SELECT 1) AS one
+                 LEFT JOIN resources r
+                   ON r.account = $1 AND r.service = $3 AND r.id = $4 AND NOT r.deleted"
+            ),
+            prepare("UPDATE operations SET client_token = NULL WHERE id = $1"),
+            prepare(
+                "INSERT INTO operations (id, account, service, operation, application, resource,
+                     attributes, client_token, fingerprint, status, message, arguments, attempt,
+                     created_at, finished_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            ),
+        )?;
+        Ok(SubmitStatements {
+            lock,
+            holder,
+            turn,
+            free_token,
+            insert,
+        })
+    }
+}
+
+/// Stores `group` in `tx` and answers each submit, in order. No two of them take the same
+/// lock. On an error the caller rolls the transaction back.
+async fn submit_group(
+    tx: &Transaction<'_>,
+    channel: &str,
+    group: &mut [Pending],
+) -> Result<Vec<Submitted>> {
+    let sql = SubmitStatements::prepare(tx).await?;
+    let mut locks: Vec<Lock> = group.iter().flat_map(Pending::locks).collect();
+    locks.sort();
+    let names: Vec<&str> = locks.iter().map(Lock::name).collect();
+    // One round trip: the locks first, then what they guard, read after them.
+    let (_, holders, turns) = tokio::try_join!(
+        async {
+            if !names.is_empty() {
+                tx.execute(&sql.lock, &[&names]).await.map_err(from_pg)?;
+            }
+            Ok(())
+        },
+        try_join_all(group.iter().map(|p| holder(tx, &sql, &p.op))),
+        try_join_all(
+            group
+                .iter()
+                .map(|p| turn(tx, &sql, &p.op, p.decide.is_some()))
+        ),
+    )?;
+
+    let mut freed = Vec::new();
+    let mut answers = Vec::with_capacity(group.len());
+    for ((pending, holder), turn) in group.iter_mut().zip(holders).zip(turns) {
+        if let Some(holder) = holder {
+            if holder
+                .finished_at
+                .is_some_and(|at| at < pending.expired_before)
+            {
+                // The holder has expired but is not swept yet: the token is free again.
+                freed.push(holder.id);
+            } else {
+                answers.push(Submitted::Existing {
+                    id: parse_id(holder.id)?,
+                    same_parameters: holder.fingerprint == pending.op.fingerprint,
+                });
+                continue;
+            }
+        }
+        answers.push(match (&mut pending.decide, turn) {
+            (Some(decide), Some(resource)) => Submitted::Decided(decide(resource)),
+            _ => Submitted::Created,
+        });
+    }
+
+    // One more round trip: freed tokens before the rows that take them again.
+    // N.B. operations only, not whole submits: their decisions need not be `Sync`.
+    let ops: Vec<&NewOperation> = group.iter().map(|pending| &pending.op).collect();
+    let stored = || {
+        ops.iter()
+            .zip(&answers)
+            .filter_map(|(op, answer)| match answer {
+                Submitted::Created => Some((*op, None)),
+                Submitted::Decided(finish) => Some((*op, Some(finish))),
+                Submitted::Existing { .. } => None,
+            })
+    };
+    let effects = stored().filter_map(|(_, finish)| finish?.effect.as_ref());
+    let queued = answers.contains(&Submitted::Created);
+    tokio::try_join!(
+        try_join_all(
+            freed
+                .iter()
+                .map(|id| async { tx.execute(&sql.free_token, &[id]).await.map_err(from_pg) })
+        ),
+        try_join_all(stored().map(|(op, finish)| insert(tx, &sql, op, finish))),
+        try_join_all(effects.map(|effect| apply_effect(tx, effect))),
+        async {
+            if queued {
+                notify(tx, channel, "submitted").await?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(answers)
+}
+
+/// The operation already holding `op`'s client token.
+struct Holder {
+    id: String,
+    fingerprint: String,
+    finished_at: Option<Timestamp>,
+}
+
+async fn holder(
+    tx: &Transaction<'_>,
+    sql: &SubmitStatements,
+    op: &NewOperation,
+) -> Result<Option<Holder>> {
+    let Some(token) = &op.client_token else {
+        return Ok(None);
+    };
+    let row = tx
+        .query_opt(&sql.holder, &[&op.account.as_str(), token])
+        .await
+        .map_err(from_pg)?;
+    Ok(row.map(|row| Holder {
+        id: row.get(0),
+        fingerprint: row.get(1),
+        finished_at: row.get::<_, Option<i64>>(2).map(Timestamp::from_millis),
+    }))
+}
+
+/// For a submit to decide: whether `op` may run as soon as it is stored, with its resource's
+/// state (`None` when it names none, or the resource is absent). Asked under the resource's
+/// lock, so no submit of the same resource races with the answer.
+async fn turn(
+    tx: &Transaction<'_>,
+    sql: &SubmitStatements,
+    op: &NewOperation,
+    to_decide: bool,
+) -> Result<Option<Option<Resource>>> {
+    if !to_decide {
+        return Ok(None);
+    }
+    let Some(key) = &op.resource else {
+        return Ok(Some(None));
+    };
+    let row = tx
+        .query_one(
+            &sql.turn,
+            &[
+                &key.account.as_str(),
+                &resource_column(key),
+                &key.service,
+                &key.id,
+            ],
+        )
+        .await
+        .map_err(from_pg)?;
+    if row.try_get::<_, bool>(0).map_err(from_pg)? {
+        return Ok(None);
+    }
+    let application: Option<String> = row.try_get(1).map_err(from_pg)?;
+    let resource = match application {
+        Some(application) => Some(Resource {
+            key: key.clone(),
+            application,
+            properties: parse_properties(row.try_get(2).map_err(from_pg)?)?,
+        }),
+        None => None,
+    };
+    Ok(Some(resource))
+}
+
+/// Inserts `op`, in `INIT`, or final with `finish`.
+async fn insert(
+    tx: &Transaction<'_>,
+    sql: &SubmitStatements,
+    op: &NewOperation,
+    finish: Option<&Finish>,
+) -> Result<()> {
+    let (status, message, arguments, finished_at, attempt) = match finish {
+        Some(f) => (
+            f.status,
+            f.message.as_str(),
+            f.arguments.as_str(),
+            Some(f.finished_at.as_millis()),
+            1i64,
+        ),
+        None => (Status::Init, "", "{}", None, 0),
+    };
+    let (id, account, resource) = (
+        op.id.as_str(),
+        op.account.as_str(),
+        op.resource.as_ref().map(resource_column),
+    );
+    let (status, created_at) = (status.as_str(), op.created_at.as_millis());
+    let params: [&(dyn ToSql + Sync); 15] = [
+        &id,
+        &account,
+        &op.service,
+        &op.operation,
+        &op.application,
+        &resource,
+        &op.attributes,
+        &op.client_token,
+        &op.fingerprint,
+        &status,
+        &message,
+        &arguments,
+        &attempt,
+        &created_at,
+        &finished_at,
+    ];
+    tx.execute(&sql.insert, &params).await.map_err(from_pg)?;
+    Ok(())
 }

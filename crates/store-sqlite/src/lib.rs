@@ -107,7 +107,7 @@ impl SqliteStore {
     ) -> Result<Submitted> {
         let op = op.clone();
         let submitted = self
-            .write(move |conn| queries::submit(conn, &op, expired_before, decide))
+            .write(move |conn| queries::submit(conn, op, expired_before, decide))
             .await?;
         if submitted == Submitted::Created {
             // An error only means nobody subscribes.
@@ -282,30 +282,14 @@ impl Store for SqliteStore {
         &self,
         account: &AccountId,
         id: &OperationId,
-        applications: Option<&[String]>,
         message: &str,
         now: Timestamp,
     ) -> Result<Cancelled> {
         let (account, owned_id, message) = (account.clone(), id.clone(), message.to_owned());
-        let applications = applications.map(<[String]>::to_vec);
         let cancelled = self
-            .write(move |conn| {
-                queries::cancel(
-                    conn,
-                    &account,
-                    &owned_id,
-                    applications.as_deref(),
-                    &message,
-                    now,
-                )
-            })
+            .write(move |conn| queries::cancel(conn, &account, &owned_id, &message, now))
             .await?;
-        let event = match &cancelled {
-            Cancelled::Ended(_) => Some(StoreEvent::Finished(id.clone())),
-            Cancelled::Requested(_) => Some(StoreEvent::CancelRequested(id.clone())),
-            Cancelled::NotFound | Cancelled::AlreadyFinal(_) => None,
-        };
-        if let Some(event) = event {
+        if let Some(event) = cancelled.event() {
             let _ = self.events.send(event);
         }
         Ok(cancelled)

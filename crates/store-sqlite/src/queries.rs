@@ -1,12 +1,13 @@
 //! The SQL of each store intent, one function per intent, each one transaction.
 
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, Claimed, Decide, Effect, Finish, Lease, ListCursor,
-    ListPage, ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey,
-    Status, Submitted, UNREADABLE, Unreadable,
+    AccountId, BootstrapKey, Cancelled, Claimed, Decide, Effect, Finish, Lease, ListPage,
+    ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Status,
+    Submitted, UNREADABLE, Unreadable,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
@@ -16,7 +17,7 @@ const OPERATION_COLUMNS: &str = "id, account, service, operation, application, r
 /// `Store::submit_decided`).
 pub(crate) fn submit(
     conn: &mut Connection,
-    op: &NewOperation,
+    mut op: NewOperation,
     expired_before: Timestamp,
     decide: Option<Decide>,
 ) -> rusqlite::Result<Submitted> {
@@ -52,7 +53,7 @@ pub(crate) fn submit(
         }
     }
     let decided = match decide {
-        Some(mut decide) if runnable_now(&tx, op)? => {
+        Some(mut decide) if runnable_now(&tx, &op)? => {
             let resource = match &op.resource {
                 Some(key) => resource(&tx, key)?,
                 None => None,
@@ -61,39 +62,13 @@ pub(crate) fn submit(
         }
         _ => None,
     };
-    let (status, message, arguments, finished_at, attempt) = match &decided {
-        Some(f) => (
-            f.status,
-            f.message.as_str(),
-            f.arguments.as_str(),
-            Some(f.finished_at.as_millis()),
-            1u32,
-        ),
-        None => (Status::Init, "", "{}", None, 0),
-    };
-    tx.prepare_cached(
-        "INSERT INTO operations (id, account, service, operation, application, resource,
-             attributes, client_token, fingerprint, status, message, arguments, attempt,
-             created_at, finished_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    )?
-    .execute(params![
-        op.id.as_str(),
-        op.account.as_str(),
-        op.service,
-        op.operation,
-        op.application,
-        op.resource.as_ref().map(resource_column),
-        op.attributes,
-        op.client_token,
-        op.fingerprint,
-        status.as_str(),
-        message,
-        arguments,
-        attempt,
-        op.created_at.as_millis(),
-        finished_at,
-    ])?;
+    let (client_token, fingerprint) = (op.client_token.take(), std::mem::take(&mut op.fingerprint));
+    insert(
+        &mut tx.prepare_cached(INSERT)?,
+        &op.stored(decided.as_ref()),
+        client_token.as_deref(),
+        &fingerprint,
+    )?;
     let submitted = match decided {
         Some(finish) => {
             apply_effect(&tx, finish.effect.as_ref())?;
@@ -285,7 +260,7 @@ pub(crate) fn list(conn: &Connection, query: &ListQuery) -> rusqlite::Result<Lis
         Some(c) => (Some(c.created_at.as_millis()), Some(c.seq)),
         None => (None, None),
     };
-    let mut rows = conn
+    let rows = conn
         .prepare_cached(&format!(
             "SELECT {OPERATION_COLUMNS}, seq FROM operations
              WHERE account = ?1
@@ -312,7 +287,7 @@ pub(crate) fn list(conn: &Connection, query: &ListQuery) -> rusqlite::Result<Lis
                 query.expired_before.as_millis(),
                 after_created,
                 after_seq,
-                query.limit as i64 + 1,
+                query.rows_to_fetch(),
             ],
             |row| {
                 let op = operation_from_row(row)?;
@@ -321,27 +296,13 @@ pub(crate) fn list(conn: &Connection, query: &ListQuery) -> rusqlite::Result<Lis
             },
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    // One row more than asked says whether there is a next page.
-    let next = if rows.len() > query.limit {
-        rows.truncate(query.limit);
-        rows.last().map(|(op, seq)| ListCursor {
-            created_at: op.created_at,
-            seq: *seq,
-        })
-    } else {
-        None
-    };
-    Ok(ListPage {
-        operations: rows.into_iter().map(|(op, _)| op).collect(),
-        next,
-    })
+    Ok(ListPage::from_rows(query, rows))
 }
 
 pub(crate) fn cancel(
     conn: &mut Connection,
     account: &AccountId,
     id: &OperationId,
-    applications: Option<&[String]>,
     message: &str,
     now: Timestamp,
 ) -> rusqlite::Result<Cancelled> {
@@ -355,14 +316,6 @@ pub(crate) fn cancel(
     else {
         return Ok(Cancelled::NotFound);
     };
-    if let Some(applications) = applications
-        && !op
-            .application
-            .as_ref()
-            .is_some_and(|app| applications.contains(app))
-    {
-        return Ok(Cancelled::NotFound);
-    }
     let cancelled = match op.status {
         Status::Success | Status::Failure => return Ok(Cancelled::AlreadyFinal(op)),
         Status::Init => {
@@ -478,34 +431,49 @@ pub(crate) fn load(conn: &mut Connection, ops: &[Operation]) -> rusqlite::Result
 fn insert_all(conn: &mut Connection, ops: &[Operation]) -> rusqlite::Result<()> {
     let tx = conn.savepoint()?;
     {
-        // N.B. the columns a submit and then a finish would have written; the fingerprint is
-        // only ever compared through a client token, and a loaded operation has none.
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO operations (id, account, service, operation, application, resource,
-                 attributes, fingerprint, status, message, arguments, attempt, created_at,
-                 finished_at, cancel_requested)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '', ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )?;
+        let mut statement = tx.prepare_cached(INSERT)?;
         for op in ops {
-            insert.execute(params![
-                op.id.as_str(),
-                op.account.as_str(),
-                op.service,
-                op.operation,
-                op.application,
-                op.resource.as_ref().map(resource_column),
-                op.attributes,
-                op.status.as_str(),
-                op.message,
-                op.arguments,
-                op.attempt,
-                op.created_at.as_millis(),
-                op.finished_at.map(Timestamp::as_millis),
-                op.cancel_requested,
-            ])?;
+            // N.B. the columns a submit and then a finish would have written; the fingerprint
+            // is only ever compared through a client token, and a loaded operation has none.
+            insert(&mut statement, op, None, "")?;
         }
     }
     tx.commit()
+}
+
+/// The statement of [`insert`].
+const INSERT: &str = "INSERT INTO operations (id, account, service, operation, application,
+         resource, attributes, client_token, fingerprint, status, message, arguments, attempt,
+         created_at, finished_at, cancel_requested)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+/// Inserts `op`, with the client token and fingerprint it was submitted with, through
+/// `statement`, prepared from [`INSERT`].
+fn insert(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    op: &Operation,
+    client_token: Option<&str>,
+    fingerprint: &str,
+) -> rusqlite::Result<()> {
+    statement.execute(params![
+        op.id.as_str(),
+        op.account.as_str(),
+        op.service,
+        op.operation,
+        op.application,
+        op.resource.as_ref().map(resource_column),
+        op.attributes,
+        client_token,
+        fingerprint,
+        op.status.as_str(),
+        op.message,
+        op.arguments,
+        op.attempt,
+        op.created_at.as_millis(),
+        op.finished_at.map(Timestamp::as_millis),
+        op.cancel_requested,
+    ])?;
+    Ok(())
 }
 
 pub(crate) fn resource(conn: &Connection, key: &ResourceKey) -> rusqlite::Result<Option<Resource>> {
@@ -557,7 +525,7 @@ pub(crate) fn bootstrap_key(
         params![
             candidate.account.as_str(),
             candidate.access_key_id,
-            candidate.secret
+            candidate.secret.expose_secret()
         ],
     )? == 1;
     let key = tx.query_row(
@@ -567,7 +535,7 @@ pub(crate) fn bootstrap_key(
             Ok(BootstrapKey {
                 account: AccountId::new(row.get::<_, String>(0)?),
                 access_key_id: row.get(1)?,
-                secret: row.get(2)?,
+                secret: SecretString::from(row.get::<_, String>(2)?),
             })
         },
     )?;

@@ -129,13 +129,11 @@ pub trait Store: Send + Sync + 'static {
     /// Cancels an operation of `account` in one transaction: an `INIT` one becomes `FAILURE`
     /// with `message`, finished at `now`, and [`StoreEvent::Finished`] is published; a
     /// `RUNNING` one is marked `cancel_requested` and [`StoreEvent::CancelRequested`] is
-    /// published, for the node running it; a final one is left alone. With `applications`,
-    /// an operation of none of them counts as not found (and is left alone).
+    /// published, for the node running it; a final one is left alone.
     async fn cancel(
         &self,
         account: &AccountId,
         id: &OperationId,
-        applications: Option<&[String]>,
         message: &str,
         now: Timestamp,
     ) -> Result<Cancelled>;

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use bpops_time::Timestamp;
+use secrecy::SecretString;
 use serde_json::{Map, Value};
 
 use crate::{AccountId, OperationId, Result, StoreError};
@@ -99,6 +100,39 @@ pub struct NewOperation {
     pub fingerprint: String,
     /// Submission time.
     pub created_at: Timestamp,
+}
+
+impl NewOperation {
+    /// The operation as a submit stores it: `INIT`, or final with `finish` when it was
+    /// decided as it was stored ([`crate::Store::submit_decided`]).
+    pub fn stored(self, finish: Option<&Finish>) -> Operation {
+        let (status, message, arguments, attempt, finished_at) = match finish {
+            Some(f) => (
+                f.status,
+                f.message.clone(),
+                f.arguments.clone(),
+                1,
+                Some(f.finished_at),
+            ),
+            None => (Status::Init, String::new(), "{}".to_owned(), 0, None),
+        };
+        Operation {
+            id: self.id,
+            account: self.account,
+            service: self.service,
+            operation: self.operation,
+            application: self.application,
+            resource: self.resource,
+            attributes: self.attributes,
+            status,
+            message,
+            arguments,
+            attempt,
+            created_at: self.created_at,
+            finished_at,
+            cancel_requested: false,
+        }
+    }
 }
 
 /// What [`crate::Store::submit`] did.
@@ -222,6 +256,14 @@ pub struct ListQuery {
     pub limit: usize,
 }
 
+impl ListQuery {
+    /// How many rows a backend fetches: one more than asked, which says whether there is a
+    /// next page (see [`ListPage::from_rows`]).
+    pub fn rows_to_fetch(&self) -> i64 {
+        self.limit as i64 + 1
+    }
+}
+
 /// A position in a listing, newest first: the `(created_at, seq)` of the last item of a page.
 /// Keyset pagination: an operation submitted meanwhile never shifts later pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,10 +283,30 @@ pub struct ListPage {
     pub next: Option<ListCursor>,
 }
 
+impl ListPage {
+    /// The page of `query` from the rows a backend fetched for it
+    /// ([`ListQuery::rows_to_fetch`]), in order, each with its submission sequence number.
+    pub fn from_rows(query: &ListQuery, mut rows: Vec<(Operation, i64)>) -> ListPage {
+        let next = if rows.len() > query.limit {
+            rows.truncate(query.limit);
+            rows.last().map(|(op, seq)| ListCursor {
+                created_at: op.created_at,
+                seq: *seq,
+            })
+        } else {
+            None
+        };
+        ListPage {
+            operations: rows.into_iter().map(|(op, _)| op).collect(),
+            next,
+        }
+    }
+}
+
 /// What [`crate::Store::cancel`] did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cancelled {
-    /// The account has no such operation (or it is outside the applications asked for).
+    /// The account has no such operation.
     NotFound,
     /// It was `INIT`: it is now `FAILURE` with the given message.
     Ended(Operation),
@@ -252,6 +314,18 @@ pub enum Cancelled {
     Requested(Operation),
     /// It was already final; nothing changed.
     AlreadyFinal(Operation),
+}
+
+impl Cancelled {
+    /// The event a store publishes once this cancellation is committed, if it changed
+    /// anything.
+    pub fn event(&self) -> Option<StoreEvent> {
+        match self {
+            Cancelled::Ended(op) => Some(StoreEvent::Finished(op.id.clone())),
+            Cancelled::Requested(op) => Some(StoreEvent::CancelRequested(op.id.clone())),
+            Cancelled::NotFound | Cancelled::AlreadyFinal(_) => None,
+        }
+    }
 }
 
 /// What [`crate::Store::renew_lease`] found.
@@ -299,24 +373,14 @@ pub struct Finish {
 }
 
 /// The root key created on a first start without a configuration file.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct BootstrapKey {
     /// The account it belongs to.
     pub account: AccountId,
     /// AccessKeyId.
     pub access_key_id: String,
-    /// AccessKeySecret.
-    pub secret: String,
-}
-
-impl fmt::Debug for BootstrapKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BootstrapKey")
-            .field("account", &self.account)
-            .field("access_key_id", &self.access_key_id)
-            .field("secret", &"<redacted>")
-            .finish()
-    }
+    /// AccessKeySecret. Its `Debug` never shows the value.
+    pub secret: SecretString,
 }
 
 /// A change committed to the store, published to every process that shares it.

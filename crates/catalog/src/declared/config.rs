@@ -15,10 +15,9 @@
 //! # or: executor = { kind = "http", url = "http://127.0.0.1:9000/hooks/rollout", secret = "…" }
 //! ```
 
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-use crate::executor::Secret;
 
 /// One declared operation: a `[[operations.declared]]` table.
 #[derive(Debug, Clone, Deserialize)]
@@ -105,7 +104,7 @@ pub enum DeclaredExecutor {
         /// The endpoint, an `http://` URL (terminate TLS in front of the receiver).
         url: String,
         /// The key of the `X-Bpops-Signature` HMAC; the receiver holds the same one.
-        secret: Secret,
+        secret: SecretString,
     },
 }
 

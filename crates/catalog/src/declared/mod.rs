@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::catalog::{DeclaredParts, Entry, TargetRule};
@@ -213,7 +214,7 @@ fn executor(
         }
         DeclaredExecutor::Http { url, secret } => {
             check_url(&url)?;
-            if secret.expose().is_empty() {
+            if secret.expose_secret().is_empty() {
                 return Err(problem("executor.secret", "must not be empty"));
             }
             Ok(Executor::Http(HttpSpec { url, secret }))

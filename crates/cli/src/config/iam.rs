@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
-use bpops_iam::{AccessKey, Grant, Policy, Principal, Scope, SecretString};
+use bpops_iam::{AccessKey, ExposeSecret, Grant, Policy, Principal, Scope};
 
 use super::raw::{RawAccessKey, RawAttachment, RawPolicy, RawUser};
 use super::tenancy::{Accounts, PerAccount};
@@ -39,7 +39,7 @@ pub(super) fn access_keys(
         if k.id.is_empty() || !ids.insert(k.id.as_str()) {
             bail!("{at}: id is empty or declared twice");
         }
-        if k.secret.is_empty() {
+        if k.secret.expose_secret().is_empty() {
             bail!("{at}: secret is empty");
         }
         let principal = match &k.user {
@@ -57,7 +57,7 @@ pub(super) fn access_keys(
         };
         keys.push(AccessKey {
             id: k.id.clone(),
-            secret: SecretString::from(k.secret.clone()),
+            secret: k.secret.clone(),
             principal,
             active: k.active,
         });

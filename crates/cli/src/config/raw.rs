@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bpops_catalog::Declared;
 use bpops_engine::Emulation;
+use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
@@ -208,13 +209,13 @@ pub struct RawUser {
 }
 
 /// `[[access_keys]]`
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAccessKey {
     /// AccessKeyId.
     pub id: String,
-    /// AccessKeySecret.
-    pub secret: String,
+    /// AccessKeySecret. Its `Debug` never shows the value.
+    pub secret: SecretString,
     /// Owning account.
     pub account: String,
     /// The RAM user it signs for; none for a root key.
@@ -226,18 +227,6 @@ pub struct RawAccessKey {
 
 fn default_active() -> bool {
     true
-}
-
-impl std::fmt::Debug for RawAccessKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawAccessKey")
-            .field("id", &self.id)
-            .field("secret", &"<redacted>")
-            .field("account", &self.account)
-            .field("user", &self.user)
-            .field("active", &self.active)
-            .finish()
-    }
 }
 
 /// `[[policies]]`

@@ -362,6 +362,33 @@ async fn cancel_of_an_unknown_or_another_accounts_operation_is_not_found() {
     );
 }
 
+#[tokio::test]
+async fn cancel_outside_the_named_resource_group_is_not_found_and_changes_nothing() {
+    let dir = TestDir::new();
+    let server = dir
+        .serve(&dir.config(&format!("{SLOW_RENAME}{BETA_DENIED}")))
+        .await;
+    let running = running_rename(&server).await;
+    let in_group = |group| {
+        [
+            ("OperationId", running.as_str()),
+            ("ResourceGroupId", group),
+        ]
+    };
+    server
+        .call(ROOT, "CancelExecuteOperation", &in_group("rg-beta"))
+        .await
+        .assert_error(404, "InvalidOperationId.NotFound");
+    assert_eq!(
+        server.result(ROOT, &running).await.data()["Status"],
+        "RUNNING"
+    );
+    let cancelled = server
+        .call(ROOT, "CancelExecuteOperation", &in_group("rg-prod"))
+        .await;
+    assert_eq!(cancelled.data()["Status"], "FAILURE");
+}
+
 /// Whether process `pid` has ended (gone, or a zombie nobody has reaped yet).
 fn ended(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

@@ -9,9 +9,10 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
-use bpops_catalog::{HttpSpec, Secret};
+use bpops_catalog::HttpSpec;
 use bpops_executors::{FailureKind, OUTPUT_LIMIT, RESULT_LIMIT, run_http};
 use hmac::{Hmac, Mac};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
@@ -137,7 +138,7 @@ async fn attempt(
 fn spec(address: SocketAddr, path: &str, secret: &str) -> HttpSpec {
     HttpSpec {
         url: format!("http://{address}{path}"),
-        secret: Secret::new(secret),
+        secret: SecretString::from(secret),
     }
 }
 

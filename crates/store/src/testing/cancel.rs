@@ -14,7 +14,7 @@ pub async fn cancel_ends_an_init_operation_at_once(store: &dyn Store) {
     submit(store, &second).await;
     let mut events = store.subscribe();
     let outcome = store
-        .cancel(&acct, &first.id, None, "OperationCancelled: x", T0 + ms(5))
+        .cancel(&acct, &first.id, "OperationCancelled: x", T0 + ms(5))
         .await
         .unwrap();
     let Cancelled::Ended(op) = outcome else {
@@ -47,7 +47,7 @@ pub async fn cancel_marks_a_running_operation_for_its_worker(store: &dyn Store) 
     store.claim(T0, T0 + ms(1000), 10).await.unwrap();
     let mut events = store.subscribe();
     let outcome = store
-        .cancel(&acct, &op.id, None, "OperationCancelled: x", T0 + ms(5))
+        .cancel(&acct, &op.id, "OperationCancelled: x", T0 + ms(5))
         .await
         .unwrap();
     let Cancelled::Requested(marked) = outcome else {
@@ -69,7 +69,7 @@ pub async fn cancel_marks_a_running_operation_for_its_worker(store: &dyn Store) 
     );
     assert!(matches!(
         store
-            .cancel(&acct, &op.id, None, "again", T0 + ms(6))
+            .cancel(&acct, &op.id, "again", T0 + ms(6))
             .await
             .unwrap(),
         Cancelled::Requested(_)
@@ -109,7 +109,7 @@ pub async fn cancel_leaves_final_operations_alone(store: &dyn Store) {
             .unwrap()
     );
     let outcome = store
-        .cancel(&acct, &op.id, None, "OperationCancelled: x", T0 + ms(5))
+        .cancel(&acct, &op.id, "OperationCancelled: x", T0 + ms(5))
         .await
         .unwrap();
     let Cancelled::AlreadyFinal(done) = outcome else {
@@ -119,28 +119,20 @@ pub async fn cancel_leaves_final_operations_alone(store: &dyn Store) {
     assert_eq!(done, store.get(&acct, &op.id).await.unwrap().unwrap());
 }
 
-/// Another account's operation, an unknown id, and an operation outside the applications
-/// asked for are all not found, and left alone.
-pub async fn cancel_finds_nothing_outside_the_account_or_applications(store: &dyn Store) {
+/// Another account's operation and an unknown id are not found, and left alone.
+pub async fn cancel_finds_nothing_outside_the_account(store: &dyn Store) {
     let acct = account(1);
     let op = new_op(&acct, None, T0);
     submit(store, &op).await;
-    let cancel = |account: AccountId, id: OperationId, apps: Option<Vec<String>>| async move {
+    let cancel = |account: AccountId, id: OperationId| async move {
         store
-            .cancel(&account, &id, apps.as_deref(), "OperationCancelled: x", T0)
+            .cancel(&account, &id, "OperationCancelled: x", T0)
             .await
             .unwrap()
     };
+    assert_eq!(cancel(account(2), op.id.clone()).await, Cancelled::NotFound);
     assert_eq!(
-        cancel(account(2), op.id.clone(), None).await,
-        Cancelled::NotFound
-    );
-    assert_eq!(
-        cancel(acct.clone(), OperationId::random(), None).await,
-        Cancelled::NotFound
-    );
-    assert_eq!(
-        cancel(acct.clone(), op.id.clone(), Some(vec!["APP-OTHER".into()])).await,
+        cancel(acct.clone(), OperationId::random()).await,
         Cancelled::NotFound
     );
     assert_eq!(
@@ -148,7 +140,7 @@ pub async fn cancel_finds_nothing_outside_the_account_or_applications(store: &dy
         Status::Init
     );
     assert!(matches!(
-        cancel(acct.clone(), op.id.clone(), Some(vec!["APP-WEB".into()])).await,
+        cancel(acct.clone(), op.id.clone()).await,
         Cancelled::Ended(_)
     ));
 }

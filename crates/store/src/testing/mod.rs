@@ -66,7 +66,7 @@ macro_rules! store_conformance {
                 cancel_ends_an_init_operation_at_once,
                 cancel_marks_a_running_operation_for_its_worker,
                 cancel_leaves_final_operations_alone,
-                cancel_finds_nothing_outside_the_account_or_applications,
+                cancel_finds_nothing_outside_the_account,
             },
             listing::{
                 list_pages_newest_first_without_skipping_or_repeating,
