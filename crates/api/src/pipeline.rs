@@ -15,7 +15,7 @@ use bpops_protocol::params::Params;
 use bpops_protocol::signature::{self, RawRequest};
 use bpops_protocol::wire::{Envelope, ErrorBody};
 use bpops_protocol::{API_VERSION, Action, ErrorCode};
-use bpops_store::nonces::NonceCheck;
+use bpops_store::nonces::{NonceCheck, NonceSpend};
 use bpops_store::{StoreError, nonce_expired};
 use http_body_util::BodyExt;
 use serde::Serialize;
@@ -260,10 +260,8 @@ async fn authenticate(
 
     // N.B. only a verified request may spend a nonce, so nobody can burn others' nonces or
     // fill the table without a valid key.
-    match app
-        .nonces
-        .check_and_remember(&claim.access_key_id, &claim.nonce, now, expires_at)
-    {
+    let spend = NonceSpend::new(&claim.access_key_id, &claim.nonce, expires_at);
+    match app.nonces.check_and_remember(&spend, now) {
         NonceCheck::Fresh => {}
         NonceCheck::Replayed => return Err(nonce_used()),
         NonceCheck::Full => {
@@ -274,11 +272,7 @@ async fn authenticate(
         }
     }
     // Fresh here; the store tells whether another node sharing it has seen the nonce.
-    let spent = match app
-        .store
-        .spend_nonce(&claim.access_key_id, &claim.nonce, now, expires_at)
-        .await
-    {
+    let spent = match app.store.spend_nonce(&spend, now).await {
         Ok(spent) => spent,
         // A full disk stores no nonce; a read is still served on this node's word (a replay
         // of a read changes nothing), a write is refused like any other write.

@@ -34,6 +34,7 @@ pub mod testing;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease, ListPage,
     ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result,
@@ -327,18 +328,12 @@ impl Store for PgStore {
         queries::bootstrap_key(&mut self.client().await?, candidate).await
     }
 
-    async fn spend_nonce(
-        &self,
-        access_key_id: &str,
-        nonce: &str,
-        now: Timestamp,
-        expires_at: Timestamp,
-    ) -> Result<bool> {
+    async fn spend_nonce(&self, spend: &NonceSpend<'_>, now: Timestamp) -> Result<bool> {
         let spend = Spend {
-            access_key_id: access_key_id.to_owned(),
-            nonce: nonce.to_owned(),
+            access_key_id: spend.access_key_id.to_owned(),
+            nonce: spend.nonce.to_owned(),
             now,
-            expires_at,
+            expires_at: spend.expires_at,
         };
         self.nonces.spend(spend).await
     }

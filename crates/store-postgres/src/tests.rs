@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bpops_store::nonces::NonceSpend;
 use bpops_store::{AccountId, NewOperation, OperationId, Store, StoreError, StoreEvent};
 use bpops_time::Timestamp;
 use futures_util::future::join_all;
@@ -190,25 +191,31 @@ async fn a_broken_listening_connection_reconnects_and_says_events_were_missed() 
 async fn a_nonce_is_spent_once_across_nodes_until_it_expires() {
     let schema = TestSchema::create().await;
     let (a, b) = (schema.open().await, schema.open().await);
-    assert!(a.spend_nonce("key", "n1", at(0), at(1_000)).await.unwrap());
     assert!(
-        !b.spend_nonce("key", "n1", at(10), at(1_010)).await.unwrap(),
+        a.spend_nonce(&NonceSpend::new("key", "n1", at(1_000)), at(0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !b.spend_nonce(&NonceSpend::new("key", "n1", at(1_010)), at(10))
+            .await
+            .unwrap(),
         "seen by the other node"
     );
     assert!(
-        b.spend_nonce("other-key", "n1", at(10), at(1_010))
+        b.spend_nonce(&NonceSpend::new("other-key", "n1", at(1_010)), at(10))
             .await
             .unwrap(),
         "nonces are per key"
     );
     // Once expired, a spend forgets it, and the nonce is good again.
     assert!(
-        b.spend_nonce("key", "n2", at(2_000), at(3_000))
+        b.spend_nonce(&NonceSpend::new("key", "n2", at(3_000)), at(2_000))
             .await
             .unwrap()
     );
     assert!(
-        a.spend_nonce("key", "n1", at(2_001), at(3_001))
+        a.spend_nonce(&NonceSpend::new("key", "n1", at(3_001)), at(2_001))
             .await
             .unwrap()
     );
@@ -221,12 +228,11 @@ async fn a_nonce_the_database_refuses_fails_alone_among_concurrent_spends() {
     let store = schema.open().await;
     let mut nonces: Vec<String> = (0..30).map(|n| format!("n{n}")).collect();
     nonces[11] = "a NUL \0 byte".to_owned();
-    let spent = join_all(
-        nonces
-            .iter()
-            .map(|n| store.spend_nonce("key", n, at(0), at(1_000))),
-    )
-    .await;
+    let spends: Vec<NonceSpend> = nonces
+        .iter()
+        .map(|n| NonceSpend::new("key", n, at(1_000)))
+        .collect();
+    let spent = join_all(spends.iter().map(|spend| store.spend_nonce(spend, at(0)))).await;
     for (n, spent) in spent.into_iter().enumerate() {
         match n {
             11 => assert!(spent.is_err(), "{spent:?}"),
@@ -250,6 +256,16 @@ async fn only_nonce_spends_commit_without_waiting_for_the_disk() {
     assert_eq!(setting(&store.pool).await, "on", "operations are durable");
     assert_eq!(setting(&store.unsynced).await, "off");
     // The schema of the test's connection options is kept alongside.
-    assert!(store.spend_nonce("k", "n", at(0), at(1)).await.unwrap());
-    assert!(!store.spend_nonce("k", "n", at(0), at(1)).await.unwrap());
+    assert!(
+        store
+            .spend_nonce(&NonceSpend::new("k", "n", at(1)), at(0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .spend_nonce(&NonceSpend::new("k", "n", at(1)), at(0))
+            .await
+            .unwrap()
+    );
 }

@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease, ListPage,
     ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result,
@@ -334,16 +335,8 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn spend_nonce(
-        &self,
-        access_key_id: &str,
-        nonce: &str,
-        now: Timestamp,
-        expires_at: Timestamp,
-    ) -> Result<bool> {
-        self.nonces
-            .spend(access_key_id, nonce, now, expires_at)
-            .await
+    async fn spend_nonce(&self, spend: &NonceSpend<'_>, now: Timestamp) -> Result<bool> {
+        self.nonces.spend(spend, now).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {
@@ -356,6 +349,7 @@ mod tests {
     use std::sync::Arc;
 
     use bpops_store::Store;
+    use bpops_store::nonces::NonceSpend;
     use bpops_time::Timestamp;
 
     use super::SqliteStore;
@@ -445,7 +439,7 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         assert!(
             store
-                .spend_nonce("key", "n1", at(0), at(1_000))
+                .spend_nonce(&NonceSpend::new("key", "n1", at(1_000)), at(0))
                 .await
                 .unwrap()
         );
@@ -453,13 +447,13 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         assert!(
             !store
-                .spend_nonce("key", "n1", at(1_000), at(2_000))
+                .spend_nonce(&NonceSpend::new("key", "n1", at(2_000)), at(1_000))
                 .await
                 .unwrap()
         );
         assert!(
             store
-                .spend_nonce("key", "n1", at(1_001), at(2_001))
+                .spend_nonce(&NonceSpend::new("key", "n1", at(2_001)), at(1_001))
                 .await
                 .unwrap()
         );
@@ -474,7 +468,7 @@ mod tests {
             let nonce = format!("old{n}");
             assert!(
                 store
-                    .spend_nonce("key", &nonce, at(0), at(1_000))
+                    .spend_nonce(&NonceSpend::new("key", &nonce, at(1_000)), at(0))
                     .await
                     .unwrap()
             );
@@ -483,7 +477,7 @@ mod tests {
             let nonce = format!("new{n}");
             assert!(
                 store
-                    .spend_nonce("key", &nonce, at(1_001), at(2_001))
+                    .spend_nonce(&NonceSpend::new("key", &nonce, at(2_001)), at(1_001))
                     .await
                     .unwrap()
             );

@@ -19,7 +19,7 @@
 
 use std::path::Path;
 
-use bpops_store::nonces::{NonceCheck, Nonces};
+use bpops_store::nonces::{NonceCheck, NonceSpend, Nonces};
 use bpops_store::{Result, nonce_expired};
 use bpops_time::Timestamp;
 use rusqlite::Connection;
@@ -50,21 +50,12 @@ impl SpentNonces {
     }
 
     /// See `Store::spend_nonce`.
-    pub(crate) async fn spend(
-        &self,
-        access_key_id: &str,
-        nonce: &str,
-        now: Timestamp,
-        expires_at: Timestamp,
-    ) -> Result<bool> {
-        if self
-            .table
-            .check_and_remember(access_key_id, nonce, now, expires_at)
-            == NonceCheck::Replayed
-        {
+    pub(crate) async fn spend(&self, spend: &NonceSpend<'_>, now: Timestamp) -> Result<bool> {
+        if self.table.check_and_remember(spend, now) == NonceCheck::Replayed {
             return Ok(false);
         }
-        let (access_key_id, nonce) = (access_key_id.to_owned(), nonce.to_owned());
+        let expires_at = spend.expires_at;
+        let (access_key_id, nonce) = (spend.access_key_id.to_owned(), spend.nonce.to_owned());
         self.log
             .run(move |conn| append(conn, &access_key_id, &nonce, now, expires_at))
             .await?;
@@ -91,7 +82,7 @@ fn read_log(path: &Path, table: &Nonces) -> rusqlite::Result<Connection> {
         let (key, nonce): (String, String) = (row.get(0)?, row.get(1)?);
         // Expired ones are forgotten by the first spend of their key.
         let expires_at = Timestamp::from_millis(row.get(2)?);
-        table.check_and_remember(&key, &nonce, Timestamp::MIN, expires_at);
+        table.check_and_remember(&NonceSpend::new(&key, &nonce, expires_at), Timestamp::MIN);
     }
     drop(rows);
     drop(spends);

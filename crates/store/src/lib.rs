@@ -37,6 +37,8 @@ use async_trait::async_trait;
 use bpops_time::Timestamp;
 use tokio::sync::broadcast;
 
+use crate::nonces::NonceSpend;
+
 /// Decides an operation at submission from the current state of its resource (`None` when it
 /// names none, or the resource is absent): see [`Store::submit_decided`]. A store that
 /// retries the transaction asks again, from the state it then reads.
@@ -161,17 +163,11 @@ pub trait Store: Send + Sync + 'static {
     /// returns it with `true` when there is none yet.
     async fn bootstrap_key(&self, candidate: &BootstrapKey) -> Result<(BootstrapKey, bool)>;
 
-    /// Spends a signature nonce of `access_key_id` until `expires_at` included:
-    /// `false` when it was spent already and has not expired ([`nonce_expired`]), on any node
-    /// sharing this store and across restarts. `now` lets the backend forget expired nonces as
-    /// it goes, so the spends kept are about one window's.
-    async fn spend_nonce(
-        &self,
-        access_key_id: &str,
-        nonce: &str,
-        now: Timestamp,
-        expires_at: Timestamp,
-    ) -> Result<bool>;
+    /// Spends a signature nonce until its `expires_at` included: `false` when it was spent
+    /// already and has not expired ([`nonce_expired`]), on any node sharing this store and
+    /// across restarts. `now` lets the backend forget expired nonces as it goes, so the spends
+    /// kept are about one window's.
+    async fn spend_nonce(&self, spend: &NonceSpend<'_>, now: Timestamp) -> Result<bool>;
 
     /// Events committed from now on by any process sharing this store. A subscriber that
     /// falls behind gets `RecvError::Lagged`, which means the same as [`StoreEvent::Missed`].

@@ -22,6 +22,30 @@ use sha2::{Digest, Sha256};
 
 use crate::nonce_expired;
 
+/// A signature nonce to spend: whose, which, and until when (the last instant its request's
+/// timestamp is accepted, [`nonce_expired`]). A struct, so that its expiry can never be
+/// swapped with the `now` passed beside it.
+#[derive(Clone, Copy, Debug)]
+pub struct NonceSpend<'a> {
+    /// The AccessKeyId that signed the request.
+    pub access_key_id: &'a str,
+    /// The request's signature nonce.
+    pub nonce: &'a str,
+    /// When it may be forgotten.
+    pub expires_at: Timestamp,
+}
+
+impl<'a> NonceSpend<'a> {
+    /// `nonce` of `access_key_id`, kept until `expires_at`.
+    pub fn new(access_key_id: &'a str, nonce: &'a str, expires_at: Timestamp) -> Self {
+        NonceSpend {
+            access_key_id,
+            nonce,
+            expires_at,
+        }
+    }
+}
+
 /// What [`Nonces::check_and_remember`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum NonceCheck {
@@ -70,14 +94,13 @@ impl Nonces {
         }
     }
 
-    /// Records `nonce` of `access_key_id` until `expires_at`, unless already seen.
-    pub fn check_and_remember(
-        &self,
-        access_key_id: &str,
-        nonce: &str,
-        now: Timestamp,
-        expires_at: Timestamp,
-    ) -> NonceCheck {
+    /// Remembers `spend` until it expires, unless already seen; `now` forgets expired ones.
+    pub fn check_and_remember(&self, spend: &NonceSpend<'_>, now: Timestamp) -> NonceCheck {
+        let NonceSpend {
+            access_key_id,
+            nonce,
+            expires_at,
+        } = *spend;
         let full = Sha256::digest(nonce.as_bytes());
         let mut digest: Digest16 = [0; 16];
         digest.copy_from_slice(&full[..16]);
@@ -113,15 +136,15 @@ mod tests {
     fn a_nonce_is_refused_the_second_time_within_its_window() {
         let nonces = Nonces::new(10);
         assert_eq!(
-            nonces.check_and_remember("k", "n1", at(0), at(100)),
+            nonces.check_and_remember(&NonceSpend::new("k", "n1", at(100)), at(0)),
             NonceCheck::Fresh
         );
         assert_eq!(
-            nonces.check_and_remember("k", "n1", at(50), at(150)),
+            nonces.check_and_remember(&NonceSpend::new("k", "n1", at(150)), at(50)),
             NonceCheck::Replayed
         );
         assert_eq!(
-            nonces.check_and_remember("other-key", "n1", at(50), at(150)),
+            nonces.check_and_remember(&NonceSpend::new("other-key", "n1", at(150)), at(50)),
             NonceCheck::Fresh
         );
     }
@@ -132,10 +155,13 @@ mod tests {
         for offset in -2..=2 {
             let nonce = format!("n{offset}");
             assert_eq!(
-                nonces.check_and_remember("k", &nonce, at(0), at(100)),
+                nonces.check_and_remember(&NonceSpend::new("k", &nonce, at(100)), at(0)),
                 NonceCheck::Fresh
             );
-            let again = nonces.check_and_remember("k", &nonce, at(100 + offset), at(200 + offset));
+            let again = nonces.check_and_remember(
+                &NonceSpend::new("k", &nonce, at(200 + offset)),
+                at(100 + offset),
+            );
             let expected = match offset {
                 ..=0 => NonceCheck::Replayed,
                 _ => NonceCheck::Fresh,
@@ -148,24 +174,24 @@ mod tests {
     fn a_key_never_holds_more_than_its_limit() {
         let nonces = Nonces::new(2);
         assert_eq!(
-            nonces.check_and_remember("k", "a", at(0), at(100)),
+            nonces.check_and_remember(&NonceSpend::new("k", "a", at(100)), at(0)),
             NonceCheck::Fresh
         );
         assert_eq!(
-            nonces.check_and_remember("k", "b", at(0), at(100)),
+            nonces.check_and_remember(&NonceSpend::new("k", "b", at(100)), at(0)),
             NonceCheck::Fresh
         );
         assert_eq!(
-            nonces.check_and_remember("k", "c", at(0), at(100)),
+            nonces.check_and_remember(&NonceSpend::new("k", "c", at(100)), at(0)),
             NonceCheck::Full
         );
         assert_eq!(
-            nonces.check_and_remember("k", "a", at(0), at(100)),
+            nonces.check_and_remember(&NonceSpend::new("k", "a", at(100)), at(0)),
             NonceCheck::Replayed,
             "a full table still refuses replays"
         );
         assert_eq!(
-            nonces.check_and_remember("k", "c", at(101), at(200)),
+            nonces.check_and_remember(&NonceSpend::new("k", "c", at(200)), at(101)),
             NonceCheck::Fresh,
             "room after expiry"
         );
@@ -175,12 +201,17 @@ mod tests {
     fn a_flood_from_one_key_does_not_throttle_another() {
         let nonces = Nonces::new(1000);
         let flood = (0..5000)
-            .map(|n| nonces.check_and_remember("flooder", &format!("n{n}"), at(0), at(100)))
+            .map(|n| {
+                nonces.check_and_remember(
+                    &NonceSpend::new("flooder", &format!("n{n}"), at(100)),
+                    at(0),
+                )
+            })
             .filter(|check| *check == NonceCheck::Full)
             .count();
         assert_eq!(flood, 4000);
         assert_eq!(
-            nonces.check_and_remember("innocent", "n1", at(0), at(100)),
+            nonces.check_and_remember(&NonceSpend::new("innocent", "n1", at(100)), at(0)),
             NonceCheck::Fresh
         );
         let inner = nonces.inner.lock().unwrap();
@@ -193,11 +224,11 @@ mod tests {
         let nonces = Nonces::new(10);
         let long = "x".repeat(100_000);
         assert_eq!(
-            nonces.check_and_remember("k", &long, at(0), at(100)),
+            nonces.check_and_remember(&NonceSpend::new("k", &long, at(100)), at(0)),
             NonceCheck::Fresh
         );
         assert_eq!(
-            nonces.check_and_remember("k", &long, at(0), at(100)),
+            nonces.check_and_remember(&NonceSpend::new("k", &long, at(100)), at(0)),
             NonceCheck::Replayed
         );
     }
