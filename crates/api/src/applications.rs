@@ -218,7 +218,7 @@ fn page_start(page: PageRequest) -> usize {
 
 /// A time as BPStudio writes `CreateTime`, e.g. `2021-09-15 08:30:00` (UTC).
 fn create_time(at: Timestamp) -> String {
-    let iso = format_timestamp(at.as_secs());
+    let iso = format_timestamp(at);
     format!("{} {}", &iso[..10], &iso[11..19])
 }
 

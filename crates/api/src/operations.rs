@@ -17,6 +17,7 @@ use bpops_protocol::extensions::{
 use bpops_protocol::signature::format_timestamp;
 use bpops_protocol::wire::{GetExecuteOperationResultRequest, OperationResult};
 use bpops_store::{AccountId, Cancelled, ListCursor, ListQuery, Operation, Status};
+use bpops_time::Timestamp;
 
 use crate::ApiError;
 use crate::context::{Ctx, Reply};
@@ -95,7 +96,7 @@ pub(crate) async fn list(
         .await?,
         created_from: request.create_time_start,
         created_before: request.create_time_end,
-        expired_before: 0, // set by the engine from the retention
+        expired_before: Timestamp::EPOCH, // set by the engine from the retention
         after: request.next_token.map(|t| ListCursor {
             created_at: t.created_at,
             seq: t.seq,
@@ -177,10 +178,8 @@ fn item(op: Operation) -> OperationItem {
         operation: op.operation,
         application_id: op.application,
         status: op.status.as_str().to_owned(),
-        create_time: format_timestamp(op.created_at.div_euclid(1000)),
-        finish_time: op
-            .finished_at
-            .map(|at| format_timestamp(at.div_euclid(1000))),
+        create_time: format_timestamp(op.created_at),
+        finish_time: op.finished_at.map(format_timestamp),
     }
 }
 

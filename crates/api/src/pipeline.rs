@@ -15,7 +15,7 @@ use bpops_protocol::params::Params;
 use bpops_protocol::signature::{self, RawRequest};
 use bpops_protocol::wire::{Envelope, ErrorBody};
 use bpops_protocol::{API_VERSION, Action, ErrorCode};
-use bpops_store::nonces::NonceCheck;
+use bpops_store::nonces::{NonceCheck, NonceSpend};
 use bpops_store::{StoreError, nonce_expired};
 use http_body_util::BodyExt;
 use serde::Serialize;
@@ -220,25 +220,25 @@ async fn authenticate(
         })?,
     };
 
-    let now = app.engine.clock().now_ms();
-    let timestamp = signature::parse_timestamp(&claim.timestamp)
-        .ok_or_else(|| ApiError::invalid("Timestamp", "expected UTC time as YYYY-MM-DDThh:mm:ssZ"))?
-        .saturating_mul(1000);
-    let skew = app.settings.clock_skew.as_millis() as i64;
+    let now = app.engine.clock().now();
+    let timestamp = signature::parse_timestamp(&claim.timestamp).ok_or_else(|| {
+        ApiError::invalid("Timestamp", "expected UTC time as YYYY-MM-DDThh:mm:ssZ")
+    })?;
+    let skew = app.settings.clock_skew;
     // The nonce is spent until the last millisecond at which this timestamp is accepted, and
     // that is decided by the same rule as the nonce's expiry, so no copy outlives its nonce.
-    let expires_at = timestamp.saturating_add(skew);
+    let expires_at = timestamp + skew;
     let expired = || {
         ApiError::new(
             ErrorCode::InvalidTimeStampExpired,
             format!(
                 "The request timestamp {} is more than {} minutes away from the server time.",
                 claim.timestamp,
-                skew / 60_000
+                skew.as_secs() / 60
             ),
         )
     };
-    if nonce_expired(expires_at, now) || now < timestamp.saturating_sub(skew) {
+    if nonce_expired(expires_at, now) || now < timestamp - skew {
         return Err(expired());
     }
 
@@ -264,10 +264,8 @@ async fn authenticate(
 
     // N.B. only a verified request may spend a nonce, so nobody can burn others' nonces or
     // fill the table without a valid key.
-    match app
-        .nonces
-        .check_and_remember(&claim.access_key_id, &claim.nonce, now, expires_at)
-    {
+    let spend = NonceSpend::new(&claim.access_key_id, &claim.nonce, expires_at);
+    match app.nonces.check_and_remember(&spend, now) {
         NonceCheck::Fresh => {}
         NonceCheck::Replayed => return Err(nonce_used()),
         NonceCheck::Full => {
@@ -278,11 +276,7 @@ async fn authenticate(
         }
     }
     // Fresh here; the store tells whether another node sharing it has seen the nonce.
-    let spent = match app
-        .store
-        .spend_nonce(&claim.access_key_id, &claim.nonce, now, expires_at)
-        .await
-    {
+    let spent = match app.store.spend_nonce(&spend, now).await {
         Ok(spent) => spent,
         // A full disk stores no nonce; a read is still served on this node's word (a replay
         // of a read changes nothing), a write is refused like any other write.
@@ -298,7 +292,7 @@ async fn authenticate(
     // A spend that read the clock later than this request may have forgotten the nonce in
     // between (a concurrent request here, or another node): the window is checked again on a
     // clock read after the spend, so a copy is never accepted once its nonce can be forgotten.
-    if nonce_expired(expires_at, app.engine.clock().now_ms()) {
+    if nonce_expired(expires_at, app.engine.clock().now()) {
         return Err(expired());
     }
     Ok((key.principal.clone(), action))

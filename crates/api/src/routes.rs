@@ -315,13 +315,13 @@ fn authorize(ctx: &Ctx<'_>, check: &Check<'_>) -> Result<(), ApiError> {
     }
     let ram_action = ctx.action.ram_action();
     let grants = ctx.app.directory.grants(ctx.principal);
-    let now = ctx.app.engine.clock().now_ms();
+    let now = ctx.app.engine.clock().now();
     for target_group in &check.target_groups {
         let request = RequestContext {
             action: ram_action,
             resource: &check.resource,
             source_ip: Some(ctx.peer),
-            current_time_ms: now,
+            current_time: now,
             // bpops serves plain HTTP; a TLS-terminating proxy in front is not trusted to say so.
             secure_transport: false,
             service_type: check.service_type,

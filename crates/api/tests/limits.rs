@@ -6,17 +6,17 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bpops_api::{App, Settings};
 use bpops_catalog::Catalog;
-use bpops_engine::{Clock, Emulation, Engine, ManualClock, SystemClock};
+use bpops_engine::{Emulation, Engine};
 use bpops_iam::{AccessKey, Directory, Principal, SecretString};
 use bpops_protocol::API_VERSION;
 use bpops_protocol::request::{Acs3Request, SignedRequest};
 use bpops_store::{AccountId, Application, Resource, ResourceKey, Store};
 use bpops_store_sqlite::SqliteStore;
-use bpops_time::Timestamp;
+use bpops_time::{Clock, ManualClock, SystemClock, Timestamp};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -111,20 +111,23 @@ async fn start_with_clock(
 
 /// `action` signed by `key` now, with a fresh nonce.
 fn signed(server: &Server, key: (&str, &str), action: &str, params: &[(&str, &str)]) -> Vec<u8> {
-    let unix_secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    signed_at(server, key, action, params, unix_secs, &fresh_nonce())
+    signed_at(
+        server,
+        key,
+        action,
+        params,
+        SystemClock.now(),
+        &fresh_nonce(),
+    )
 }
 
-/// `action` signed by `key`, dated `unix_secs`, with `nonce`.
+/// `action` signed by `key`, dated `date`, with `nonce`.
 fn signed_at(
     server: &Server,
     key: (&str, &str),
     action: &str,
     params: &[(&str, &str)],
-    unix_secs: i64,
+    date: Timestamp,
     nonce: &str,
 ) -> Vec<u8> {
     let host = server.addr.to_string();
@@ -132,7 +135,7 @@ fn signed_at(
         host: &host,
         action,
         version: API_VERSION,
-        unix_secs,
+        date,
         nonce,
         params,
         query: "",
@@ -608,16 +611,12 @@ async fn a_flood_of_unique_nonces_throttles_only_the_flooding_key() {
 #[tokio::test]
 async fn an_over_long_signature_nonce_is_invalid() {
     let server = start(Settings::default(), HashMap::new()).await;
-    let unix_secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
     let request = signed_at(
         &server,
         ROOT,
         "ListServices",
         &[],
-        unix_secs,
+        SystemClock.now(),
         &"n".repeat(129),
     );
     let (status, body) = exchange(&server, &request).await;
@@ -663,8 +662,8 @@ fn no_replay_is_accepted_at_any_moment_around_the_window() {
     use proptest::test_runner::{Config, TestRunner};
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-    let settings = small(|s| s.clock_skew = Duration::from_millis(SKEW_MS as u64));
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_700_000_000_000)));
+    let settings = small(|s| s.clock_skew = Duration::from_millis(SKEW_MS.unsigned_abs()));
     let server = runtime.block_on(start_with_clock(settings, HashMap::new(), clock.clone()));
     // Both moments near the edge more often than a uniform draw would put them there.
     let edge = prop_oneof![-2i64..=2, -1_500i64..=1_500];
@@ -674,7 +673,7 @@ fn no_replay_is_accepted_at_any_moment_around_the_window() {
         .run(&(edge, gap), |(edge, gap)| {
             // The window's last millisecond `end` is `timestamp + skew`, on a whole second
             // (timestamps are), and the first copy is sent no earlier than the clock shows.
-            let clock_now = clock.now_ms();
+            let clock_now = clock.now().as_millis();
             let end = (clock_now - edge + gap + 999) / 1_000 * 1_000;
             let (first, second) = (end + edge - gap, end + edge);
             let timestamp = end - SKEW_MS;
@@ -684,12 +683,12 @@ fn no_replay_is_accepted_at_any_moment_around_the_window() {
                 ROOT,
                 "ListServices",
                 &[],
-                timestamp / 1_000,
+                Timestamp::from_millis(timestamp),
                 &fresh_nonce(),
             );
             let mut accepted = Vec::new();
             for now in [first, second] {
-                clock.advance(Duration::from_millis((now - clock.now_ms()) as u64));
+                clock.advance(Timestamp::from_millis(now).duration_since(clock.now()));
                 let (status, body) = runtime.block_on(exchange(&server, &request));
                 match (status, body["Code"].as_str()) {
                     (200, _) => accepted.push(now),

@@ -14,11 +14,12 @@
 //! the write path instead.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bpops_client::Client;
 use bpops_store::{AccountId, Operation, OperationId, ResourceKey, Store};
+use bpops_time::{Clock, SystemClock, Timestamp};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -33,10 +34,10 @@ const NEAR_EMPTY: usize = 1_000;
 const LOAD_BATCH: usize = 50_000;
 /// The server's retention is the default hour: retained operations finished a minute ago,
 /// expired ones two hours ago.
-const RETAINED_AGE_MS: i64 = 60_000;
-const EXPIRED_AGE_MS: i64 = 2 * 3_600_000;
+const RETAINED_AGE: Duration = Duration::from_secs(60);
+const EXPIRED_AGE: Duration = Duration::from_secs(2 * 3600);
 /// The loaded operations' submissions are spread over this span before they finished.
-const SPREAD_MS: i64 = 60_000;
+const SPREAD: Duration = Duration::from_secs(60);
 /// A sweep still running after this long is reported as a failure.
 const SWEEP_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
@@ -93,7 +94,7 @@ pub async fn scale(
     // Only what this scenario puts in the store counts: earlier scenarios' operations go,
     // through the sweep intent with a cutoff in the future.
     while_stopped(server, open_store, async |store| {
-        while store.sweep(i64::MAX, LOAD_BATCH).await? > 0 {}
+        while store.sweep(Timestamp::MAX, LOAD_BATCH).await? > 0 {}
         Ok(())
     })
     .await?;
@@ -150,7 +151,7 @@ async fn retained(
             .await?
             .context("the first operation of the near-empty store is gone")?;
         let loading = Instant::now();
-        let loaded = load(store, &template, n, now_ms() - RETAINED_AGE_MS).await?;
+        let loaded = load(store, &template, n, SystemClock.now() - RETAINED_AGE).await?;
         Ok((template, loaded, loading.elapsed().as_secs_f64()))
     })
     .await?;
@@ -189,7 +190,7 @@ async fn sweeping(
     let n = settings.operations;
     let load_s = while_stopped(server, open_store, async |store| {
         let loading = Instant::now();
-        load(store, template, n, now_ms() - EXPIRED_AGE_MS).await?;
+        load(store, template, n, SystemClock.now() - EXPIRED_AGE).await?;
         Ok(loading.elapsed().as_secs_f64())
     })
     .await?;
@@ -266,17 +267,20 @@ async fn load(
     store: &dyn Store,
     template: &Operation,
     n: usize,
-    finished_by: i64,
+    finished_by: Timestamp,
 ) -> anyhow::Result<Vec<String>> {
-    let runs_for = template
-        .finished_at
-        .map_or(0, |finished| finished - template.created_at);
-    let first_created = finished_by - runs_for - SPREAD_MS;
+    let runs_for = template.finished_at.map_or(Duration::ZERO, |finished| {
+        finished.duration_since(template.created_at)
+    });
+    let first_created = finished_by - runs_for - SPREAD;
+    let count = u32::try_from(n).context("too many operations to spread")?;
     let mut ids = Vec::with_capacity(n);
     for start in (0..n).step_by(LOAD_BATCH) {
         let batch: Vec<Operation> = (start..n.min(start + LOAD_BATCH))
             .map(|i| {
-                let created_at = first_created + SPREAD_MS * i as i64 / n as i64;
+                // N.B. `i < n`, which fits a `u32`.
+                let step = u32::try_from(i).unwrap_or(count);
+                let created_at = first_created + SPREAD * step / count;
                 Operation {
                     id: OperationId::random(),
                     resource: template.resource.as_ref().map(|key| ResourceKey {
@@ -452,12 +456,6 @@ impl Reads {
         });
         line
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// `1000000` → `1,000,000`, as the scenario names show counts.

@@ -262,7 +262,9 @@ async fn wait(
     loop {
         let asked = Instant::now();
         let left = deadline.map_or(MAX_WAIT, |d| d.saturating_duration_since(asked));
-        let wait_seconds = left.min(MAX_WAIT).as_millis().div_ceil(1000) as u64;
+        // `WaitSeconds` counts whole seconds: what is left, rounded up.
+        let wait = left.min(MAX_WAIT);
+        let wait_seconds = wait.as_secs() + u64::from(wait.subsec_millis() > 0);
         let waiting = client.get_result(id, Some(wait_seconds));
         let answer = match deadline {
             None => waiting.await?,

@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use bpops_engine::{Clock, Engine, SystemClock};
+use bpops_engine::Engine;
 use bpops_iam::{AccessKey, Directory, ExposeSecret, Principal, SecretString};
 use bpops_store::{AccountId, Application, BootstrapKey, Resource, ResourceKey, Store};
 use bpops_store_postgres::{DEFAULT_POOL_SIZE, PgStore};
 use bpops_store_sqlite::SqliteStore;
-use bpops_time::Timestamp;
+use bpops_time::{Clock, SystemClock, Timestamp};
 use clap::Args;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -83,7 +83,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {listen}"))?;
     let local = listener.local_addr()?;
     let store = open_store(&storage).await?;
-    let now = Timestamp::from_millis(SystemClock.now_ms());
+    let now = SystemClock.now();
     let applications: Vec<Application> = config
         .applications
         .iter()

@@ -11,12 +11,11 @@
 
 mod error;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use bpops_protocol::API_VERSION;
 use bpops_protocol::extensions::OperationPage;
 use bpops_protocol::request::{Acs3Request, SignedRequest};
 use bpops_protocol::wire::{Envelope, OperationParams, OperationResult, OperationSummary};
+use bpops_time::{Clock, SystemClock};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HttpClient;
@@ -295,19 +294,12 @@ pub fn sign(
         host,
         action,
         version: API_VERSION,
-        unix_secs: unix_now(),
+        date: SystemClock.now(),
         nonce: &nonce(),
         params,
         query: "",
     }
     .sign(access_key_id, access_key_secret)
-}
-
-/// Now, in Unix seconds, as requests are dated.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// 32 random lower-case hex characters, like the SDKs' signature nonces.

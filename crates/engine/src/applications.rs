@@ -7,7 +7,6 @@ use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
     ApplicationQuery, ApplicationStatus, NewApplication, Resource,
 };
-use bpops_time::Timestamp;
 use serde_json::{Map, Value};
 
 use crate::engine::fingerprint;
@@ -74,7 +73,7 @@ impl Engine {
             &variables_text,
             &configuration_text,
         ]);
-        let now = Timestamp::from_millis(self.clock.now_ms());
+        let now = self.clock.now();
         let new = NewApplication {
             application: Application {
                 account: request.account,

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use bpops_catalog::{self as catalog, Catalog, Executor};
 use bpops_store::{Decide, Effect, Finish, Resource, ResourceKey, Status};
+use bpops_time::{Clock, Timestamp};
 use serde_json::{Map, Value};
 
-use crate::{Clock, Emulation};
+use crate::Emulation;
 
 /// A failure finished at `finished_at`, with nothing applied.
-pub(crate) fn failure(message: String, finished_at: i64) -> Finish {
+pub(crate) fn failure(message: String, finished_at: Timestamp) -> Finish {
     Finish {
         status: Status::Failure,
         message,
@@ -31,7 +32,7 @@ pub(crate) fn injected_failure(
     (emulation.failure_rate > 0.0 && draw() < emulation.failure_rate).then(|| {
         failure(
             format!("InjectedFailure: {service}:{operation} failed by configuration."),
-            clock.now_ms(),
+            clock.now(),
         )
     })
 }
@@ -74,7 +75,7 @@ pub(crate) fn finish(
         },
         message: decision.message,
         arguments: decision.arguments,
-        finished_at: clock.now_ms(),
+        finished_at: clock.now(),
         effect,
     }
 }
@@ -106,7 +107,7 @@ impl AtSubmit {
             catch_unwind(AssertUnwindSafe(|| self.finish(resource))).unwrap_or_else(|_| {
                 failure(
                     "InternalError: the emulated operation failed.".to_owned(),
-                    self.clock.now_ms(),
+                    self.clock.now(),
                 )
             })
         })
@@ -128,7 +129,7 @@ impl AtSubmit {
                 resource,
                 clock,
             ),
-            Err(e) => failure(format!("InvalidOperation.NotFound: {e}"), clock.now_ms()),
+            Err(e) => failure(format!("InvalidOperation.NotFound: {e}"), clock.now()),
         }
     }
 }

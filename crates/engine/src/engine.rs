@@ -8,6 +8,7 @@ use bpops_store::{
     AccountId, Application, Cancelled, ListPage, ListQuery, NewOperation, Operation, OperationId,
     Resource, ResourceKey, Store, Submitted,
 };
+use bpops_time::{Clock, Timestamp};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
@@ -19,7 +20,7 @@ use crate::final_cache::FinalCache;
 use crate::metrics::EngineMetrics;
 use crate::running::Running;
 use crate::waiters::Waiters;
-use crate::{Clock, EngineError, Result, Settings, events, sweeper, worker};
+use crate::{EngineError, Result, Settings, events, sweeper, worker};
 
 /// A request to run an operation, as the API read it.
 #[derive(Clone, Debug)]
@@ -256,7 +257,7 @@ impl Engine {
             resource,
             attributes,
             client_token: submission.client_token,
-            created_at: self.clock.now_ms(),
+            created_at: self.clock.now(),
         };
         let expired_before = self.expired_before();
         let submitted = match decide {
@@ -357,7 +358,7 @@ impl Engine {
     pub async fn cancel(&self, account: &AccountId, id: &OperationId) -> Result<Cancelled> {
         let cancelled = self
             .store
-            .cancel(account, id, CANCELLED_BEFORE_START, self.clock.now_ms())
+            .cancel(account, id, CANCELLED_BEFORE_START, self.clock.now())
             .await?;
         match &cancelled {
             Cancelled::AlreadyFinal(op) if self.is_expired(op) => return Ok(Cancelled::NotFound),
@@ -374,9 +375,9 @@ impl Engine {
         Ok(cancelled)
     }
 
-    /// Operations that finished before this instant (Unix ms) have expired.
-    pub(crate) fn expired_before(&self) -> i64 {
-        self.clock.now_ms() - self.settings.retention.as_millis() as i64
+    /// Operations that finished before this instant have expired.
+    pub(crate) fn expired_before(&self) -> Timestamp {
+        self.clock.now() - self.settings.retention
     }
 
     fn is_expired(&self, op: &Operation) -> bool {

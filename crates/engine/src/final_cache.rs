@@ -92,6 +92,7 @@ fn cost(op: &Operation) -> usize {
 #[cfg(test)]
 mod tests {
     use bpops_store::Status;
+    use bpops_time::Timestamp;
 
     use super::*;
 
@@ -108,8 +109,8 @@ mod tests {
             message: String::new(),
             arguments: "{}".into(),
             attempt: 1,
-            created_at: 0,
-            finished_at: status.is_final().then_some(1),
+            created_at: Timestamp::EPOCH,
+            finished_at: status.is_final().then_some(Timestamp::from_millis(1)),
             cancel_requested: false,
         }
     }

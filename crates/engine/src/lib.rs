@@ -24,7 +24,6 @@
 #![warn(missing_docs)]
 
 mod applications;
-mod clock;
 mod emulated;
 mod engine;
 mod error;
@@ -39,7 +38,6 @@ mod waiters;
 mod worker;
 
 pub use applications::ApplicationRequest;
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{CANCELLED_BEFORE_START, CANCELLED_WHILE_RUNNING, Engine, Resolved, Submission};
 pub use error::{EngineError, Result};
 pub use metrics::EngineMetrics;

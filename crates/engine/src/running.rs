@@ -11,12 +11,12 @@ use tokio_util::sync::CancellationToken;
 /// The node-local registry of running attempts.
 #[derive(Default)]
 pub(crate) struct Running {
-    attempts: Mutex<HashMap<OperationId, (i64, CancellationToken)>>,
+    attempts: Mutex<HashMap<OperationId, (u32, CancellationToken)>>,
 }
 
 impl Running {
     /// Registers attempt `attempt` of `id`; it is unregistered when the guard drops.
-    pub(crate) fn register(&self, id: &OperationId, attempt: i64) -> Registration<'_> {
+    pub(crate) fn register(&self, id: &OperationId, attempt: u32) -> Registration<'_> {
         let token = CancellationToken::new();
         self.attempts
             .lock()
@@ -50,7 +50,7 @@ impl Running {
 pub(crate) struct Registration<'a> {
     running: &'a Running,
     id: OperationId,
-    attempt: i64,
+    attempt: u32,
     token: CancellationToken,
 }
 

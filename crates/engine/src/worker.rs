@@ -109,10 +109,10 @@ impl Engine {
 
 /// Claims up to `limit` operations; the rows the store set aside are logged and counted.
 async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Claimed> {
-    let now = engine.clock.now_ms();
+    let now = engine.clock.now();
     let claimed = engine
         .store
-        .claim(now, now + engine.settings.lease.as_millis() as i64, limit)
+        .claim(now, now + engine.settings.lease, limit)
         .await?;
     for row in &claimed.unreadable {
         unreadable(engine, &row.id, &row.reason);
@@ -164,7 +164,7 @@ async fn execute(engine: &Arc<Engine>, op: Operation, abandon: &CancellationToke
                 return;
             }
             () = tokio::time::sleep(renew_every) => {
-                let until = engine.clock.now_ms() + engine.settings.lease.as_millis() as i64;
+                let until = engine.clock.now() + engine.settings.lease;
                 match engine.store.renew_lease(&op.id, op.attempt, until).await {
                     Ok(Lease::Held) => {}
                     // Requested on a node whose event did not reach this one.
@@ -253,7 +253,7 @@ where
 /// and keeps its place on its resource; its lease is set to end when the backoff does, so
 /// whichever node claims it then runs the next attempt, and a crash meanwhile loses nothing.
 async fn retry_later(engine: &Arc<Engine>, op: &Operation, after: Duration, message: &str) {
-    let until = engine.clock.now_ms() + after.as_millis() as i64;
+    let until = engine.clock.now() + after;
     match engine.store.renew_lease(&op.id, op.attempt, until).await {
         // A cancellation requested meanwhile ends it at the next claim.
         Ok(Lease::Held | Lease::CancelRequested) => {
@@ -283,7 +283,7 @@ enum Ending {
 
 /// The end of an attempt cancelled before it decided anything.
 fn cancelled(engine: &Engine) -> Finish {
-    failure(CANCELLED_WHILE_RUNNING.to_owned(), engine.clock.now_ms())
+    failure(CANCELLED_WHILE_RUNNING.to_owned(), engine.clock.now())
 }
 
 /// Decides how an attempt ends: emulated latency, injected failure, then the executor. A
@@ -308,7 +308,7 @@ async fn decide(engine: &Engine, op: &Operation, cancel: &CancellationToken) -> 
     match run_executor(engine, op, cancel).await {
         Ok(finish) => Ending::Final(finish),
         Err(RunError::Cancelled) => Ending::Final(cancelled(engine)),
-        Err(RunError::Fatal(message)) => Ending::Final(failure(message, clock.now_ms())),
+        Err(RunError::Fatal(message)) => Ending::Final(failure(message, clock.now())),
         Err(RunError::Retry { after, message }) => Ending::Retry { after, message },
     }
 }
@@ -363,14 +363,13 @@ async fn run_executor(
             status: Status::Success,
             message: success.message,
             arguments: success.arguments,
-            finished_at: engine.clock.now_ms(),
+            finished_at: engine.clock.now(),
             effect: None,
         }),
         Err(failure) => {
-            let attempt = u32::try_from(op.attempt).unwrap_or(u32::MAX);
             match entry
                 .retry_policy()
-                .after_failure(failure.kind, attempt, draw())
+                .after_failure(failure.kind, op.attempt, draw())
             {
                 Some(after) => Err(RunError::Retry {
                     after,
@@ -389,7 +388,7 @@ fn job(op: &Operation, attributes: Map<String, Value>) -> Job {
         operation: op.operation.clone(),
         attributes,
         application: op.application.clone(),
-        attempt: u32::try_from(op.attempt).unwrap_or(u32::MAX),
+        attempt: op.attempt,
     }
 }
 

@@ -8,11 +8,13 @@
 
 use std::net::IpAddr;
 
+use bpops_protocol::signature::format_timestamp;
+use bpops_time::Timestamp;
 use serde_json::Value;
 
 use crate::evaluate::RequestContext;
 use crate::glob;
-use crate::time::{format_iso8601, parse_iso8601};
+use crate::time::parse_iso8601;
 
 /// The condition keys a request carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,8 +136,7 @@ impl Operator {
 enum Operand {
     Text(String),
     Number(f64),
-    /// Unix milliseconds.
-    Time(i64),
+    Time(Timestamp),
     Bool(bool),
     /// An address and a prefix length: a CIDR range (a bare address is a full-length prefix).
     Range(IpAddr, u8),
@@ -190,14 +191,12 @@ impl Condition {
     fn actual(&self, ctx: &RequestContext<'_>) -> Option<Operand> {
         let family = self.operator.family;
         match (self.key, family) {
-            (Key::CurrentTime, Family::Date) => Some(Operand::Time(ctx.current_time_ms)),
+            (Key::CurrentTime, Family::Date) => Some(Operand::Time(ctx.current_time)),
             // Numeric operators see the time as Unix seconds, as AWS's aws:EpochTime.
             (Key::CurrentTime, Family::Numeric) => {
-                Some(Operand::Number(ctx.current_time_ms.div_euclid(1000) as f64))
+                Some(Operand::Number(ctx.current_time.as_secs() as f64))
             }
-            (Key::CurrentTime, _) => {
-                operand_from_text(family, &format_iso8601(ctx.current_time_ms))
-            }
+            (Key::CurrentTime, _) => operand_from_text(family, &format_timestamp(ctx.current_time)),
             (Key::SecureTransport, Family::Bool) => Some(Operand::Bool(ctx.secure_transport)),
             (Key::SecureTransport, _) => operand_from_text(
                 family,

@@ -8,6 +8,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use bpops_time::Timestamp;
+
 use crate::policy::{Effect, Policy};
 use crate::{Principal, arn_account};
 
@@ -20,8 +22,8 @@ pub struct RequestContext<'a> {
     pub resource: &'a str,
     /// `acs:SourceIp`: the TCP peer (never a header the client could set).
     pub source_ip: Option<IpAddr>,
-    /// `acs:CurrentTime`, Unix milliseconds.
-    pub current_time_ms: i64,
+    /// `acs:CurrentTime`.
+    pub current_time: Timestamp,
     /// `acs:SecureTransport`.
     pub secure_transport: bool,
     /// `bpstudio:ServiceType`, for the Execute actions.

@@ -2,12 +2,12 @@
 //! wire's date and time (`bpops_protocol::calendar`), with a fraction and a UTC offset.
 
 use bpops_protocol::calendar::parse_date_time;
-use bpops_protocol::signature::format_timestamp;
+use bpops_time::Timestamp;
 
-/// Parses `YYYY-MM-DDThh:mm:ss[.fff…](Z|±hh:mm)` into Unix milliseconds (the shape RAM's
+/// Parses `YYYY-MM-DDThh:mm:ss[.fff…](Z|±hh:mm)` into an instant (the shape RAM's
 /// documentation uses, e.g. `2019-08-12T17:00:00+08:00`); `None` when malformed or not a real
 /// date and time. A fraction beyond milliseconds is dropped.
-pub(crate) fn parse_iso8601(s: &str) -> Option<i64> {
+pub(crate) fn parse_iso8601(s: &str) -> Option<Timestamp> {
     let b = s.as_bytes();
     if b.len() < 20 {
         return None;
@@ -36,13 +36,9 @@ pub(crate) fn parse_iso8601(s: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    Some(seconds * 1000 + millis - offset_minutes * 60_000)
-}
-
-/// Formats Unix milliseconds as `YYYY-MM-DDThh:mm:ssZ`, the string form of `acs:CurrentTime`
-/// for the string operators.
-pub(crate) fn format_iso8601(unix_ms: i64) -> String {
-    format_timestamp(unix_ms.div_euclid(1000))
+    Some(Timestamp::from_millis(
+        seconds * 1000 + millis - offset_minutes * 60_000,
+    ))
 }
 
 fn number(digits: &[u8]) -> Option<i64> {
@@ -58,15 +54,18 @@ fn number(digits: &[u8]) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    use bpops_protocol::signature::format_timestamp;
+
     use super::*;
 
     #[test]
     fn parses_utc_offsets_and_fractions() {
-        assert_eq!(parse_iso8601("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_iso8601("1970-01-01T08:00:00+08:00"), Some(0));
-        assert_eq!(parse_iso8601("1969-12-31T23:30:00-00:30"), Some(0));
-        assert_eq!(parse_iso8601("1970-01-01T00:00:01.5Z"), Some(1500));
-        assert_eq!(parse_iso8601("1970-01-01T00:00:01.123456Z"), Some(1123));
+        let at = Timestamp::from_millis;
+        assert_eq!(parse_iso8601("1970-01-01T00:00:00Z"), Some(at(0)));
+        assert_eq!(parse_iso8601("1970-01-01T08:00:00+08:00"), Some(at(0)));
+        assert_eq!(parse_iso8601("1969-12-31T23:30:00-00:30"), Some(at(0)));
+        assert_eq!(parse_iso8601("1970-01-01T00:00:01.5Z"), Some(at(1500)));
+        assert_eq!(parse_iso8601("1970-01-01T00:00:01.123456Z"), Some(at(1123)));
         assert_eq!(
             parse_iso8601("2019-08-12T17:00:00+08:00"),
             parse_iso8601("2019-08-12T09:00:00Z")
@@ -93,8 +92,8 @@ mod tests {
     #[test]
     fn formats_what_it_parses() {
         for text in ["2024-02-29T23:59:59Z", "1999-12-31T00:00:00Z"] {
-            let ms = parse_iso8601(text).unwrap();
-            assert_eq!(format_iso8601(ms), text);
+            let at = parse_iso8601(text).unwrap();
+            assert_eq!(format_timestamp(at), text);
         }
     }
 }

@@ -12,6 +12,7 @@ use bpops_iam::{
     DecidedBy, DenyKind, Evaluation, Grant, Policy, PolicyType, Principal, RequestContext, Scope,
     authorize, evaluate,
 };
+use bpops_time::Timestamp;
 
 const ACCOUNT: &str = "1001";
 const GET: &str = "bpstudio:GetExecuteOperationResult";
@@ -21,7 +22,7 @@ const APP_WEB: &str = "acs:bpstudio::1001:application/APP-WEB";
 const APP_STAR: &str = "acs:bpstudio::1001:application/*";
 const APP_SECRET: &str = "acs:bpstudio::1001:application/APP-SECRET";
 /// The baseline request's `acs:CurrentTime`: 2024-05-06T07:08:09Z.
-const NOW_MS: i64 = 1_714_979_289_000;
+const NOW: Timestamp = Timestamp::from_millis(1_714_979_289_000);
 
 /// An owned request context, changed per row.
 #[derive(Clone)]
@@ -29,7 +30,7 @@ struct Req {
     action: &'static str,
     resource: &'static str,
     source_ip: Option<IpAddr>,
-    now_ms: i64,
+    now: Timestamp,
     secure: bool,
     service: Option<&'static str>,
     operation: Option<&'static str>,
@@ -38,13 +39,13 @@ struct Req {
 }
 
 impl Req {
-    /// GetExecuteOperationResult from 10.0.0.5 over plain HTTP at [`NOW_MS`], naming no group.
+    /// GetExecuteOperationResult from 10.0.0.5 over plain HTTP at [`NOW`], naming no group.
     fn baseline() -> Req {
         Req {
             action: GET,
             resource: VIRTUAL,
             source_ip: Some(ip("10.0.0.5")),
-            now_ms: NOW_MS,
+            now: NOW,
             secure: false,
             service: None,
             operation: None,
@@ -58,7 +59,7 @@ impl Req {
             action: self.action,
             resource: self.resource,
             source_ip: self.source_ip,
-            current_time_ms: self.now_ms,
+            current_time: self.now,
             secure_transport: self.secure,
             service_type: self.service,
             operation: self.operation,

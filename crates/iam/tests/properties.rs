@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use bpops_iam::{DenyKind, Evaluation, Grant, Policy, RequestContext, Scope, evaluate};
+use bpops_time::Timestamp;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -86,12 +87,12 @@ fn document() -> impl Strategy<Value = String> {
         })
 }
 
-fn ctx(source_ip: IpAddr, now: i64, operation: &str) -> RequestContext<'_> {
+fn ctx(source_ip: IpAddr, now: Timestamp, operation: &str) -> RequestContext<'_> {
     RequestContext {
         action: "bpstudio:ExecuteOperationASync",
         resource: "acs:bpstudio::1001:application/APP",
         source_ip: Some(source_ip),
-        current_time_ms: now,
+        current_time: now,
         secure_transport: false,
         service_type: Some("ecs"),
         operation: Some(operation),
@@ -121,7 +122,7 @@ proptest! {
                 "DenyAll",
                 r#"{"Version":"1","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#,
             ).unwrap());
-            let request = ctx(ip, now, &operation);
+            let request = ctx(ip, Timestamp::from_millis(now), &operation);
             let grants = [
                 Grant { policy: Arc::clone(&policy), scope: Scope::Account },
                 Grant { policy, scope: Scope::ResourceGroup("rg".into()) },

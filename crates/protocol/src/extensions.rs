@@ -10,6 +10,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bpops_time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::params::Params;
@@ -25,11 +26,12 @@ pub const MAX_MAX_RESULTS: usize = 100;
 /// The statuses `Status` may name.
 const STATUSES: [&str; 4] = ["INIT", "RUNNING", "SUCCESS", "FAILURE"];
 
-/// A position in a listing: the `(created_at ms, seq)` of the last item of a page.
+/// A position in a listing: the `(created_at, seq)` of the last item of a page (the time as
+/// Unix ms in the token's text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageToken {
-    /// The item's creation time, Unix ms.
-    pub created_at: i64,
+    /// The item's creation time.
+    pub created_at: Timestamp,
     /// The item's sequence number.
     pub seq: i64,
 }
@@ -37,7 +39,7 @@ pub struct PageToken {
 impl PageToken {
     /// The opaque `NextToken` text.
     pub fn encode(self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}.{}", self.created_at, self.seq))
+        URL_SAFE_NO_PAD.encode(format!("{}.{}", self.created_at.as_millis(), self.seq))
     }
 
     /// Reads a `NextToken`; `None` when it is not one this server issued.
@@ -46,7 +48,7 @@ impl PageToken {
         let text = String::from_utf8(bytes).ok()?;
         let (created_at, seq) = text.split_once('.')?;
         Some(PageToken {
-            created_at: created_at.parse().ok()?,
+            created_at: Timestamp::from_millis(created_at.parse().ok()?),
             seq: seq.parse().ok()?,
         })
     }
@@ -65,10 +67,10 @@ pub struct ListExecuteOperationsRequest {
     pub application_id: Option<String>,
     /// `ResourceGroupId`: only operations whose application is in this group.
     pub resource_group_id: Option<String>,
-    /// `CreateTimeStart`, inclusive, as Unix ms.
-    pub create_time_start: Option<i64>,
-    /// `CreateTimeEnd`, exclusive, as Unix ms.
-    pub create_time_end: Option<i64>,
+    /// `CreateTimeStart`, inclusive.
+    pub create_time_start: Option<Timestamp>,
+    /// `CreateTimeEnd`, exclusive.
+    pub create_time_end: Option<Timestamp>,
     /// `MaxResults`, 1 to [`MAX_MAX_RESULTS`], [`DEFAULT_MAX_RESULTS`] when absent.
     pub max_results: usize,
     /// `NextToken`, from the previous page.
@@ -125,11 +127,11 @@ impl ListExecuteOperationsRequest {
     }
 }
 
-fn time(p: &Params, name: &'static str) -> Result<Option<i64>, RequestError> {
+fn time(p: &Params, name: &'static str) -> Result<Option<Timestamp>, RequestError> {
     match optional(p, name, MAX_PARAM_CHARS)? {
         None => Ok(None),
         Some(text) => parse_timestamp(&text)
-            .map(|secs| Some(secs.saturating_mul(1000)))
+            .map(Some)
             .ok_or(RequestError::Invalid {
                 name,
                 reason: "expected UTC time as YYYY-MM-DDThh:mm:ssZ".to_owned(),
@@ -233,7 +235,7 @@ mod tests {
     #[test]
     fn list_reads_every_filter() {
         let token = PageToken {
-            created_at: 1_700_000_000_123,
+            created_at: Timestamp::from_millis(1_700_000_000_123),
             seq: 42,
         };
         let encoded = token.encode();
@@ -254,8 +256,12 @@ mod tests {
         assert_eq!(request.operation.as_deref(), Some("rename"));
         assert_eq!(request.application_id.as_deref(), Some("APP-WEB"));
         assert_eq!(request.resource_group_id.as_deref(), Some("rg-prod"));
-        assert_eq!(request.create_time_start, Some(1_795_849_200_000));
-        assert_eq!(request.create_time_end, Some(1_795_852_800_000));
+        let (start, end) = (1_795_849_200_000, 1_795_852_800_000);
+        assert_eq!(
+            request.create_time_start,
+            Some(Timestamp::from_millis(start))
+        );
+        assert_eq!(request.create_time_end, Some(Timestamp::from_millis(end)));
         assert_eq!(request.max_results, 100);
         assert_eq!(request.next_token, Some(token));
     }
@@ -283,7 +289,7 @@ mod tests {
     #[test]
     fn page_tokens_round_trip_and_only_ours_decode() {
         let token = PageToken {
-            created_at: -5,
+            created_at: Timestamp::from_millis(-5),
             seq: i64::MAX,
         };
         assert_eq!(PageToken::decode(&token.encode()), Some(token));

@@ -1,6 +1,8 @@
 //! Building signed requests, for the CLI and the tests: the same signing code the server
 //! verifies with, so client and server cannot drift apart.
 
+use bpops_time::Timestamp;
+
 use crate::params::percent_encode;
 use crate::signature::{format_timestamp, sign_acs3};
 
@@ -15,8 +17,8 @@ pub struct Acs3Request<'a> {
     pub action: &'a str,
     /// The API version; [`crate::API_VERSION`] unless testing a refusal.
     pub version: &'a str,
-    /// When the request is dated, Unix seconds.
-    pub unix_secs: i64,
+    /// When the request is dated (`x-acs-date`, to the second).
+    pub date: Timestamp,
     /// A fresh signature nonce.
     pub nonce: &'a str,
     /// The business parameters.
@@ -47,7 +49,7 @@ impl Acs3Request<'_> {
             ("host".to_owned(), self.host.to_owned()),
             ("x-acs-version".to_owned(), self.version.to_owned()),
             ("x-acs-action".to_owned(), self.action.to_owned()),
-            ("x-acs-date".to_owned(), format_timestamp(self.unix_secs)),
+            ("x-acs-date".to_owned(), format_timestamp(self.date)),
             ("x-acs-signature-nonce".to_owned(), self.nonce.to_owned()),
             ("accept".to_owned(), "application/json".to_owned()),
         ];
@@ -94,7 +96,7 @@ mod tests {
             host: "127.0.0.1:8080",
             action: "ExecuteOperationASync",
             version: crate::API_VERSION,
-            unix_secs: 1_700_000_000,
+            date: Timestamp::from_secs(1_700_000_000),
             nonce: "0123456789abcdef0123456789abcdef",
             params: &[
                 ("ServiceType", "ecs"),

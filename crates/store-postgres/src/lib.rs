@@ -35,12 +35,14 @@ pub mod testing;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
     ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease,
     ListPage, ListQuery, NewApplication, NewOperation, Operation, OperationId, QueueDepth,
     Resource, ResourceKey, Result, Store, StoreError, StoreEvent, Submitted,
 };
+use bpops_time::Timestamp;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
 use tokio::sync::broadcast;
 use tokio_postgres::NoTls;
@@ -231,14 +233,14 @@ fn is_connection_failure(e: &tokio_postgres::Error) -> bool {
 
 #[async_trait]
 impl Store for PgStore {
-    async fn submit(&self, op: &NewOperation, expired_before: i64) -> Result<Submitted> {
+    async fn submit(&self, op: &NewOperation, expired_before: Timestamp) -> Result<Submitted> {
         self.submits.submit(op, expired_before, None).await
     }
 
     async fn submit_decided(
         &self,
         op: &NewOperation,
-        expired_before: i64,
+        expired_before: Timestamp,
         decide: Decide,
     ) -> Result<Submitted> {
         self.submits.submit(op, expired_before, Some(decide)).await
@@ -256,15 +258,20 @@ impl Store for PgStore {
         queries::queue_depth(&self.client().await?).await
     }
 
-    async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Claimed> {
+    async fn claim(&self, now: Timestamp, lease_until: Timestamp, limit: usize) -> Result<Claimed> {
         queries::claim(&mut self.client().await?, now, lease_until, limit).await
     }
 
-    async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<Lease> {
+    async fn renew_lease(
+        &self,
+        id: &OperationId,
+        attempt: u32,
+        lease_until: Timestamp,
+    ) -> Result<Lease> {
         queries::renew_lease(&self.client().await?, id, attempt, lease_until).await
     }
 
-    async fn release(&self, id: &OperationId, attempt: i64) -> Result<bool> {
+    async fn release(&self, id: &OperationId, attempt: u32) -> Result<bool> {
         let released =
             queries::release(&mut self.client().await?, &self.channel, id, attempt).await?;
         if released {
@@ -282,7 +289,7 @@ impl Store for PgStore {
         account: &AccountId,
         id: &OperationId,
         message: &str,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Cancelled> {
         let mut client = self.client().await?;
         let cancelled =
@@ -293,7 +300,7 @@ impl Store for PgStore {
         Ok(cancelled)
     }
 
-    async fn finish(&self, id: &OperationId, attempt: i64, finish: &Finish) -> Result<bool> {
+    async fn finish(&self, id: &OperationId, attempt: u32, finish: &Finish) -> Result<bool> {
         let mut client = self.client().await?;
         let finished = queries::finish(&mut client, &self.channel, id, attempt, finish).await?;
         if finished {
@@ -302,7 +309,7 @@ impl Store for PgStore {
         Ok(finished)
     }
 
-    async fn sweep(&self, expired_before: i64, limit: usize) -> Result<usize> {
+    async fn sweep(&self, expired_before: Timestamp, limit: usize) -> Result<usize> {
         queries::sweep(&self.client().await?, expired_before, limit).await
     }
 
@@ -355,18 +362,12 @@ impl Store for PgStore {
         queries::bootstrap_key(&mut self.client().await?, candidate).await
     }
 
-    async fn spend_nonce(
-        &self,
-        access_key_id: &str,
-        nonce: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<bool> {
+    async fn spend_nonce(&self, spend: &NonceSpend<'_>, now: Timestamp) -> Result<bool> {
         let spend = Spend {
-            access_key_id: access_key_id.to_owned(),
-            nonce: nonce.to_owned(),
+            access_key_id: spend.access_key_id.to_owned(),
+            nonce: spend.nonce.to_owned(),
             now,
-            expires_at,
+            expires_at: spend.expires_at,
         };
         self.nonces.spend(spend).await
     }

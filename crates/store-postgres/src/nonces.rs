@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 
 use bpops_store::{Result, StoreError};
+use bpops_time::Timestamp;
 use deadpool_postgres::Pool;
 
 use crate::group_commit::{GroupCommit, Member, each_alone};
@@ -21,8 +22,8 @@ const IN_FLIGHT: usize = 2;
 pub(crate) struct Spend {
     pub(crate) access_key_id: String,
     pub(crate) nonce: String,
-    pub(crate) now: i64,
-    pub(crate) expires_at: i64,
+    pub(crate) now: Timestamp,
+    pub(crate) expires_at: Timestamp,
 }
 
 impl Member for Spend {
@@ -103,13 +104,16 @@ async fn spend_together(pool: &Pool, spends: &[Spend]) -> Result<Vec<bool>> {
         .map_err(from_pg)?;
     let keys: Vec<&str> = spends.iter().map(|s| s.access_key_id.as_str()).collect();
     let nonces: Vec<&str> = spends.iter().map(|s| s.nonce.as_str()).collect();
-    let expiries: Vec<i64> = spends.iter().map(|s| s.expires_at).collect();
+    let expiries: Vec<i64> = spends.iter().map(|s| s.expires_at.as_millis()).collect();
     // The group's earliest clock: no spend of it finds a nonce expired before its own clock
     // says so.
-    let now = spends.iter().map(|s| s.now).min().unwrap_or(0);
+    let now = spends.iter().map(|s| s.now).min().unwrap_or_default();
     let forget = 8 * spends.len() as i64;
     let rows = client
-        .query(&stmt, &[&keys, &nonces, &expiries, &now, &forget])
+        .query(
+            &stmt,
+            &[&keys, &nonces, &expiries, &now.as_millis(), &forget],
+        )
         .await
         .map_err(from_pg)?;
     let spent: HashSet<(&str, &str)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();

@@ -7,6 +7,7 @@ use bpops_store::{
     Operation, OperationId, QueueDepth, Resource, ResourceKey, Result, Status, StoreError,
     UNREADABLE, Unreadable,
 };
+use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Object, Transaction};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
@@ -51,8 +52,8 @@ pub(crate) async fn get(
 
 pub(crate) async fn claim(
     client: &mut Object,
-    now: i64,
-    lease_until: i64,
+    now: Timestamp,
+    lease_until: Timestamp,
     limit: usize,
 ) -> Result<Claimed> {
     // N.B. only the head of each resource's queue (no older unfinished operation on it) is
@@ -88,7 +89,10 @@ pub(crate) async fn claim(
         .await
         .map_err(from_pg)?;
     let rows = tx
-        .query(&stmt, &[&now, &lease_until, &(limit as i64)])
+        .query(
+            &stmt,
+            &[&now.as_millis(), &lease_until.as_millis(), &(limit as i64)],
+        )
         .await
         .map_err(from_pg)?;
     let mut decoded = Vec::with_capacity(rows.len());
@@ -118,7 +122,7 @@ pub(crate) async fn claim(
             .map_err(from_pg)?;
         for (seq, reason) in undecodable {
             let row = tx
-                .query_one(&set_aside, &[&UNREADABLE, &now, &seq])
+                .query_one(&set_aside, &[&UNREADABLE, &now.as_millis(), &seq])
                 .await
                 .map_err(from_pg)?;
             let id = row.get(0);
@@ -133,7 +137,7 @@ pub(crate) async fn release(
     client: &mut Object,
     channel: &str,
     id: &OperationId,
-    attempt: i64,
+    attempt: u32,
 ) -> Result<bool> {
     let tx = client.transaction().await.map_err(from_pg)?;
     let stmt = tx
@@ -144,7 +148,7 @@ pub(crate) async fn release(
         .await
         .map_err(from_pg)?;
     let changed = tx
-        .execute(&stmt, &[&id.as_str(), &attempt])
+        .execute(&stmt, &[&id.as_str(), &i64::from(attempt)])
         .await
         .map_err(from_pg)?;
     if changed == 0 {
@@ -158,8 +162,8 @@ pub(crate) async fn release(
 pub(crate) async fn renew_lease(
     client: &Object,
     id: &OperationId,
-    attempt: i64,
-    lease_until: i64,
+    attempt: u32,
+    lease_until: Timestamp,
 ) -> Result<Lease> {
     let stmt = client
         .prepare_cached(
@@ -170,7 +174,10 @@ pub(crate) async fn renew_lease(
         .await
         .map_err(from_pg)?;
     let row = client
-        .query_opt(&stmt, &[&lease_until, &id.as_str(), &attempt])
+        .query_opt(
+            &stmt,
+            &[&lease_until.as_millis(), &id.as_str(), &i64::from(attempt)],
+        )
         .await
         .map_err(from_pg)?;
     Ok(match row.map(|row| row.get::<_, bool>(0)) {
@@ -202,7 +209,7 @@ pub(crate) async fn list(client: &Object, query: &ListQuery) -> Result<ListPage>
         .await
         .map_err(from_pg)?;
     let (after_created, after_seq) = match query.after {
-        Some(c) => (Some(c.created_at), Some(c.seq)),
+        Some(c) => (Some(c.created_at.as_millis()), Some(c.seq)),
         None => (None, None),
     };
     let rows = client
@@ -214,9 +221,9 @@ pub(crate) async fn list(client: &Object, query: &ListQuery) -> Result<ListPage>
                 &query.service,
                 &query.operation,
                 &query.applications,
-                &query.created_from,
-                &query.created_before,
-                &query.expired_before,
+                &query.created_from.map(Timestamp::as_millis),
+                &query.created_before.map(Timestamp::as_millis),
+                &query.expired_before.as_millis(),
                 &after_created,
                 &after_seq,
                 &query.rows_to_fetch(),
@@ -242,7 +249,7 @@ pub(crate) async fn cancel(
     account: &AccountId,
     id: &OperationId,
     message: &str,
-    now: i64,
+    now: Timestamp,
 ) -> Result<Cancelled> {
     let tx = client.transaction().await.map_err(from_pg)?;
     // N.B. the row lock orders this with a claim of the same row: a claim in progress makes
@@ -264,7 +271,7 @@ pub(crate) async fn cancel(
                 "UPDATE operations
                  SET status = 'FAILURE', message = $1, finished_at = $2, lease_until = NULL
                  WHERE id = $3",
-                &[&message, &now, &id.as_str()],
+                &[&message, &now.as_millis(), &id.as_str()],
             )
             .await
             .map_err(from_pg)?;
@@ -295,7 +302,7 @@ pub(crate) async fn finish(
     client: &mut Object,
     channel: &str,
     id: &OperationId,
-    attempt: i64,
+    attempt: u32,
     finish: &Finish,
 ) -> Result<bool> {
     let tx = client.transaction().await.map_err(from_pg)?;
@@ -314,9 +321,9 @@ pub(crate) async fn finish(
                 &finish.status.as_str(),
                 &finish.message,
                 &finish.arguments,
-                &finish.finished_at,
+                &finish.finished_at.as_millis(),
                 &id.as_str(),
-                &attempt,
+                &i64::from(attempt),
             ],
         )
         .await
@@ -401,7 +408,11 @@ pub(crate) async fn queue_depth(client: &Object) -> Result<QueueDepth> {
     Ok(depth)
 }
 
-pub(crate) async fn sweep(client: &Object, expired_before: i64, limit: usize) -> Result<usize> {
+pub(crate) async fn sweep(
+    client: &Object,
+    expired_before: Timestamp,
+    limit: usize,
+) -> Result<usize> {
     // SKIP LOCKED: sweepers on several nodes take disjoint batches instead of queueing.
     // Oldest first, by the index on finished_at: a scan that stops at the first operation
     // still retained, however many there are.
@@ -417,7 +428,7 @@ pub(crate) async fn sweep(client: &Object, expired_before: i64, limit: usize) ->
         .await
         .map_err(from_pg)?;
     let deleted = client
-        .execute(&stmt, &[&expired_before, &(limit as i64)])
+        .execute(&stmt, &[&expired_before.as_millis(), &(limit as i64)])
         .await
         .map_err(from_pg)?;
     Ok(deleted as usize)
@@ -457,9 +468,9 @@ pub(crate) async fn load(client: &mut Object, ops: &[Operation]) -> Result<()> {
                 &op.status.as_str(),
                 &op.message,
                 &op.arguments,
-                &op.attempt,
-                &op.created_at,
-                &op.finished_at,
+                &i64::from(op.attempt),
+                &op.created_at.as_millis(),
+                &op.finished_at.map(Timestamp::as_millis),
                 &op.cancel_requested,
             ])
             .await
@@ -577,6 +588,7 @@ fn operation_from_columns(row: &Row, first: usize) -> Result<Operation> {
         }
     });
     let status = text(7)?;
+    let attempt = number(10)?;
     Ok(Operation {
         id: parse_id(text(0)?)?,
         account,
@@ -589,9 +601,13 @@ fn operation_from_columns(row: &Row, first: usize) -> Result<Operation> {
             .ok_or_else(|| StoreError::Corrupt(format!("unknown status {status:?}")))?,
         message: text(8)?,
         arguments: text(9)?,
-        attempt: number(10)?,
-        created_at: number(11)?,
-        finished_at: row.try_get(first + 12).map_err(corrupt)?,
+        attempt: u32::try_from(attempt)
+            .map_err(|_| StoreError::Corrupt(format!("attempt {attempt} is out of range")))?,
+        created_at: Timestamp::from_millis(number(11)?),
+        finished_at: row
+            .try_get::<_, Option<i64>>(first + 12)
+            .map_err(corrupt)?
+            .map(Timestamp::from_millis),
         cancel_requested: row.try_get(first + 13).map_err(corrupt)?,
     })
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bpops_store::{
     Decide, Finish, NewOperation, Resource, Result, Status, StoreError, StoreEvent, Submitted,
 };
+use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Pool, Transaction};
 use futures_util::future::try_join_all;
 use tokio::sync::broadcast;
@@ -40,7 +41,7 @@ struct Target {
 /// A submit to store, with others, in one transaction.
 struct Pending {
     op: NewOperation,
-    expired_before: i64,
+    expired_before: Timestamp,
     /// With it, the operation is stored already final when it can run at once (see
     /// `Store::submit_decided`).
     decide: Option<Decide>,
@@ -115,7 +116,7 @@ impl Submits {
     pub(crate) async fn submit(
         &self,
         op: &NewOperation,
-        expired_before: i64,
+        expired_before: Timestamp,
         decide: Option<Decide>,
     ) -> Result<Submitted> {
         let pending = Pending {
@@ -324,7 +325,7 @@ async fn submit_group(
 struct Holder {
     id: String,
     fingerprint: String,
-    finished_at: Option<i64>,
+    finished_at: Option<Timestamp>,
 }
 
 async fn holder(
@@ -342,7 +343,7 @@ async fn holder(
     Ok(row.map(|row| Holder {
         id: row.get(0),
         fingerprint: row.get(1),
-        finished_at: row.get(2),
+        finished_at: row.get::<_, Option<i64>>(2).map(Timestamp::from_millis),
     }))
 }
 
@@ -400,7 +401,7 @@ async fn insert(
             f.status,
             f.message.as_str(),
             f.arguments.as_str(),
-            Some(f.finished_at),
+            Some(f.finished_at.as_millis()),
             1i64,
         ),
         None => (Status::Init, "", "{}", None, 0),
@@ -410,7 +411,7 @@ async fn insert(
         op.account.as_str(),
         op.resource.as_ref().map(resource_column),
     );
-    let status = status.as_str();
+    let (status, created_at) = (status.as_str(), op.created_at.as_millis());
     let params: [&(dyn ToSql + Sync); 15] = [
         &id,
         &account,
@@ -425,7 +426,7 @@ async fn insert(
         &message,
         &arguments,
         &attempt,
-        &op.created_at,
+        &created_at,
         &finished_at,
     ];
     tx.execute(&sql.insert, &params).await.map_err(from_pg)?;

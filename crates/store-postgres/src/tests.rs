@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bpops_store::nonces::NonceSpend;
 use bpops_store::{AccountId, NewOperation, OperationId, Store, StoreError, StoreEvent};
+use bpops_time::Timestamp;
 use futures_util::future::join_all;
 
 use crate::PgStore;
@@ -17,25 +19,33 @@ async fn fresh() -> (Arc<dyn Store>, TestSchema) {
 
 bpops_store::store_conformance!(fresh());
 
+/// Each way a row can be unreadable on PostgreSQL (its columns are typed): an id that is not
+/// one, and an attempt out of range.
 #[tokio::test]
 async fn an_unreadable_row_is_set_aside_and_the_others_run() {
-    let schema = TestSchema::create().await;
-    let store = schema.open().await;
-    let corrupt = async |id: &OperationId| {
-        schema
-            .execute(&format!(
-                "UPDATE operations SET id = 'not an id' WHERE id = '{id}'"
-            ))
-            .await;
-    };
-    bpops_store::testing::claims::an_unreadable_row_is_set_aside_and_the_others_run(
-        &store, corrupt,
-    )
-    .await;
+    for corruption in ["id = 'not an id'", "attempt = -2"] {
+        let schema = TestSchema::create().await;
+        let store = schema.open().await;
+        let corrupt = async |id: &OperationId| {
+            schema
+                .execute(&format!(
+                    "UPDATE operations SET {corruption} WHERE id = '{id}'"
+                ))
+                .await;
+        };
+        bpops_store::testing::claims::an_unreadable_row_is_set_aside_and_the_others_run(
+            &store, corrupt,
+        )
+        .await;
+    }
+}
+
+fn at(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
 }
 
 fn new_op(created_at: i64) -> NewOperation {
-    bpops_store::testing::new_op(&AccountId::new("1"), None, created_at)
+    bpops_store::testing::new_op(&AccountId::new("1"), None, at(created_at))
 }
 
 #[tokio::test]
@@ -44,13 +54,13 @@ async fn another_node_hears_submits_and_finishes() {
     let (a, b) = (schema.open().await, schema.open().await);
     let mut heard = b.subscribe();
     let op = new_op(0);
-    a.submit(&op, 0).await.unwrap();
-    let claimed = a.claim(0, 60_000, 1).await.unwrap().operations;
+    a.submit(&op, at(0)).await.unwrap();
+    let claimed = a.claim(at(0), at(60_000), 1).await.unwrap().operations;
     let finish = bpops_store::Finish {
         status: bpops_store::Status::Success,
         message: String::new(),
         arguments: "{}".into(),
-        finished_at: 1,
+        finished_at: at(1),
         effect: None,
     };
     assert!(a.finish(&op.id, claimed[0].attempt, &finish).await.unwrap());
@@ -83,15 +93,20 @@ async fn nodes_starting_at_once_apply_each_migration_once() {
 async fn opening_keeps_the_leases_of_other_nodes() {
     let schema = TestSchema::create().await;
     let first = schema.open().await;
-    first.submit(&new_op(0), 0).await.unwrap();
+    first.submit(&new_op(0), at(0)).await.unwrap();
     assert_eq!(
-        first.claim(0, 60_000, 10).await.unwrap().operations.len(),
+        first
+            .claim(at(0), at(60_000), 10)
+            .await
+            .unwrap()
+            .operations
+            .len(),
         1
     );
     let second = schema.open().await;
     assert!(
         second
-            .claim(1, 60_000, 10)
+            .claim(at(1), at(60_000), 10)
             .await
             .unwrap()
             .operations
@@ -100,7 +115,7 @@ async fn opening_keeps_the_leases_of_other_nodes() {
     );
     assert_eq!(
         second
-            .claim(60_001, 90_000, 10)
+            .claim(at(60_001), at(90_000), 10)
             .await
             .unwrap()
             .operations
@@ -164,7 +179,7 @@ async fn a_broken_listening_connection_reconnects_and_says_events_were_missed() 
         .unwrap();
     assert_eq!(missed, StoreEvent::Missed);
     let op = new_op(0);
-    a.submit(&op, 0).await.unwrap();
+    a.submit(&op, at(0)).await.unwrap();
     let event = tokio::time::timeout(Duration::from_secs(10), heard.recv())
         .await
         .expect("events flow again")
@@ -176,18 +191,34 @@ async fn a_broken_listening_connection_reconnects_and_says_events_were_missed() 
 async fn a_nonce_is_spent_once_across_nodes_until_it_expires() {
     let schema = TestSchema::create().await;
     let (a, b) = (schema.open().await, schema.open().await);
-    assert!(a.spend_nonce("key", "n1", 0, 1_000).await.unwrap());
     assert!(
-        !b.spend_nonce("key", "n1", 10, 1_010).await.unwrap(),
+        a.spend_nonce(&NonceSpend::new("key", "n1", at(1_000)), at(0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !b.spend_nonce(&NonceSpend::new("key", "n1", at(1_010)), at(10))
+            .await
+            .unwrap(),
         "seen by the other node"
     );
     assert!(
-        b.spend_nonce("other-key", "n1", 10, 1_010).await.unwrap(),
+        b.spend_nonce(&NonceSpend::new("other-key", "n1", at(1_010)), at(10))
+            .await
+            .unwrap(),
         "nonces are per key"
     );
     // Once expired, a spend forgets it, and the nonce is good again.
-    assert!(b.spend_nonce("key", "n2", 2_000, 3_000).await.unwrap());
-    assert!(a.spend_nonce("key", "n1", 2_001, 3_001).await.unwrap());
+    assert!(
+        b.spend_nonce(&NonceSpend::new("key", "n2", at(3_000)), at(2_000))
+            .await
+            .unwrap()
+    );
+    assert!(
+        a.spend_nonce(&NonceSpend::new("key", "n1", at(3_001)), at(2_001))
+            .await
+            .unwrap()
+    );
 }
 
 /// A nonce PostgreSQL cannot store fails alone, not the other spends of its group.
@@ -197,7 +228,11 @@ async fn a_nonce_the_database_refuses_fails_alone_among_concurrent_spends() {
     let store = schema.open().await;
     let mut nonces: Vec<String> = (0..30).map(|n| format!("n{n}")).collect();
     nonces[11] = "a NUL \0 byte".to_owned();
-    let spent = join_all(nonces.iter().map(|n| store.spend_nonce("key", n, 0, 1_000))).await;
+    let spends: Vec<NonceSpend> = nonces
+        .iter()
+        .map(|n| NonceSpend::new("key", n, at(1_000)))
+        .collect();
+    let spent = join_all(spends.iter().map(|spend| store.spend_nonce(spend, at(0)))).await;
     for (n, spent) in spent.into_iter().enumerate() {
         match n {
             11 => assert!(spent.is_err(), "{spent:?}"),
@@ -221,6 +256,16 @@ async fn only_nonce_spends_commit_without_waiting_for_the_disk() {
     assert_eq!(setting(&store.pool).await, "on", "operations are durable");
     assert_eq!(setting(&store.unsynced).await, "off");
     // The schema of the test's connection options is kept alongside.
-    assert!(store.spend_nonce("k", "n", 0, 1).await.unwrap());
-    assert!(!store.spend_nonce("k", "n", 0, 1).await.unwrap());
+    assert!(
+        store
+            .spend_nonce(&NonceSpend::new("k", "n", at(1)), at(0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .spend_nonce(&NonceSpend::new("k", "n", at(1)), at(0))
+            .await
+            .unwrap()
+    );
 }

@@ -33,12 +33,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
     ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease,
     ListPage, ListQuery, NewApplication, NewOperation, Operation, OperationId, QueueDepth,
     Resource, ResourceKey, Result, Store, StoreError, StoreEvent, Submitted,
 };
+use bpops_time::Timestamp;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::nonces::SpentNonces;
@@ -103,7 +105,7 @@ impl SqliteStore {
     async fn store(
         &self,
         op: &NewOperation,
-        expired_before: i64,
+        expired_before: Timestamp,
         decide: Option<Decide>,
     ) -> Result<Submitted> {
         let op = op.clone();
@@ -220,14 +222,14 @@ fn from_sqlite(e: rusqlite::Error) -> StoreError {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn submit(&self, op: &NewOperation, expired_before: i64) -> Result<Submitted> {
+    async fn submit(&self, op: &NewOperation, expired_before: Timestamp) -> Result<Submitted> {
         self.store(op, expired_before, None).await
     }
 
     async fn submit_decided(
         &self,
         op: &NewOperation,
-        expired_before: i64,
+        expired_before: Timestamp,
         decide: Decide,
     ) -> Result<Submitted> {
         self.store(op, expired_before, Some(decide)).await
@@ -247,18 +249,23 @@ impl Store for SqliteStore {
         self.read(queries::queue_depth).await
     }
 
-    async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Claimed> {
+    async fn claim(&self, now: Timestamp, lease_until: Timestamp, limit: usize) -> Result<Claimed> {
         self.write(move |conn| queries::claim(conn, now, lease_until, limit))
             .await
     }
 
-    async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<Lease> {
+    async fn renew_lease(
+        &self,
+        id: &OperationId,
+        attempt: u32,
+        lease_until: Timestamp,
+    ) -> Result<Lease> {
         let id = id.clone();
         self.write(move |conn| queries::renew_lease(conn, &id, attempt, lease_until))
             .await
     }
 
-    async fn release(&self, id: &OperationId, attempt: i64) -> Result<bool> {
+    async fn release(&self, id: &OperationId, attempt: u32) -> Result<bool> {
         let owned_id = id.clone();
         let released = self
             .write(move |conn| queries::release(conn, &owned_id, attempt))
@@ -279,7 +286,7 @@ impl Store for SqliteStore {
         account: &AccountId,
         id: &OperationId,
         message: &str,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Cancelled> {
         let (account, owned_id, message) = (account.clone(), id.clone(), message.to_owned());
         let cancelled = self
@@ -291,7 +298,7 @@ impl Store for SqliteStore {
         Ok(cancelled)
     }
 
-    async fn finish(&self, id: &OperationId, attempt: i64, finish: &Finish) -> Result<bool> {
+    async fn finish(&self, id: &OperationId, attempt: u32, finish: &Finish) -> Result<bool> {
         let (owned_id, finish) = (id.clone(), finish.clone());
         let finished = self
             .write(move |conn| queries::finish(conn, &owned_id, attempt, &finish))
@@ -302,7 +309,7 @@ impl Store for SqliteStore {
         Ok(finished)
     }
 
-    async fn sweep(&self, expired_before: i64, limit: usize) -> Result<usize> {
+    async fn sweep(&self, expired_before: Timestamp, limit: usize) -> Result<usize> {
         self.write(move |conn| queries::sweep(conn, expired_before, limit))
             .await
     }
@@ -374,16 +381,8 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn spend_nonce(
-        &self,
-        access_key_id: &str,
-        nonce: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<bool> {
-        self.nonces
-            .spend(access_key_id, nonce, now, expires_at)
-            .await
+    async fn spend_nonce(&self, spend: &NonceSpend<'_>, now: Timestamp) -> Result<bool> {
+        self.nonces.spend(spend, now).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {
@@ -396,6 +395,8 @@ mod tests {
     use std::sync::Arc;
 
     use bpops_store::Store;
+    use bpops_store::nonces::NonceSpend;
+    use bpops_time::Timestamp;
 
     use super::SqliteStore;
 
@@ -407,33 +408,43 @@ mod tests {
 
     bpops_store::store_conformance!(fresh());
 
+    fn at(ms: i64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
     #[tokio::test]
     async fn reopening_releases_the_leases_of_the_previous_process() {
         use bpops_store::AccountId;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bpops.db");
-        let op = bpops_store::testing::new_op(&AccountId::new("1"), None, 0);
+        let op = bpops_store::testing::new_op(&AccountId::new("1"), None, at(0));
         {
             let store = SqliteStore::open(&path).unwrap();
-            store.submit(&op, 0).await.unwrap();
+            store.submit(&op, at(0)).await.unwrap();
             assert_eq!(
-                store.claim(0, 60_000, 10).await.unwrap().operations.len(),
+                store
+                    .claim(at(0), at(60_000), 10)
+                    .await
+                    .unwrap()
+                    .operations
+                    .len(),
                 1
             );
         }
         let store = SqliteStore::open(&path).unwrap();
-        let again = store.claim(1, 60_000, 10).await.unwrap().operations;
+        let again = store.claim(at(1), at(60_000), 10).await.unwrap().operations;
         assert_eq!(again.len(), 1, "claimable long before the old lease ends");
         assert_eq!(again[0].attempt, 2, "the old attempt is fenced out");
     }
 
-    /// Each way a row can be unreadable on SQLite: an id that is not one, and a value of
-    /// the wrong type (SQLite stores what it is given).
+    /// Each way a row can be unreadable on SQLite: an id that is not one, a value of the
+    /// wrong type (SQLite stores what it is given), and an attempt out of range.
     #[tokio::test]
     async fn an_unreadable_row_is_set_aside_and_the_others_run() {
         for corruption in [
             "id = 'not an id'",
             "created_at = 'yesterday'",
+            "attempt = -2",
             "cancel_requested = x'00'",
         ] {
             let dir = tempfile::tempdir().unwrap();
@@ -472,11 +483,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bpops.db");
         let store = SqliteStore::open(&path).unwrap();
-        assert!(store.spend_nonce("key", "n1", 0, 1_000).await.unwrap());
+        assert!(
+            store
+                .spend_nonce(&NonceSpend::new("key", "n1", at(1_000)), at(0))
+                .await
+                .unwrap()
+        );
         drop(store);
         let store = SqliteStore::open(&path).unwrap();
-        assert!(!store.spend_nonce("key", "n1", 1_000, 2_000).await.unwrap());
-        assert!(store.spend_nonce("key", "n1", 1_001, 2_001).await.unwrap());
+        assert!(
+            !store
+                .spend_nonce(&NonceSpend::new("key", "n1", at(2_000)), at(1_000))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .spend_nonce(&NonceSpend::new("key", "n1", at(2_001)), at(1_001))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
@@ -486,13 +512,18 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         for n in 0..100 {
             let nonce = format!("old{n}");
-            assert!(store.spend_nonce("key", &nonce, 0, 1_000).await.unwrap());
+            assert!(
+                store
+                    .spend_nonce(&NonceSpend::new("key", &nonce, at(1_000)), at(0))
+                    .await
+                    .unwrap()
+            );
         }
         for n in 0..20 {
             let nonce = format!("new{n}");
             assert!(
                 store
-                    .spend_nonce("key", &nonce, 1_001, 2_001)
+                    .spend_nonce(&NonceSpend::new("key", &nonce, at(2_001)), at(1_001))
                     .await
                     .unwrap()
             );

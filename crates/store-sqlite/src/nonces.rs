@@ -19,8 +19,9 @@
 
 use std::path::Path;
 
-use bpops_store::nonces::{NonceCheck, Nonces};
+use bpops_store::nonces::{NonceCheck, NonceSpend, Nonces};
 use bpops_store::{Result, nonce_expired};
+use bpops_time::Timestamp;
 use rusqlite::Connection;
 
 use crate::from_sqlite;
@@ -49,21 +50,12 @@ impl SpentNonces {
     }
 
     /// See `Store::spend_nonce`.
-    pub(crate) async fn spend(
-        &self,
-        access_key_id: &str,
-        nonce: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<bool> {
-        if self
-            .table
-            .check_and_remember(access_key_id, nonce, now, expires_at)
-            == NonceCheck::Replayed
-        {
+    pub(crate) async fn spend(&self, spend: &NonceSpend<'_>, now: Timestamp) -> Result<bool> {
+        if self.table.check_and_remember(spend, now) == NonceCheck::Replayed {
             return Ok(false);
         }
-        let (access_key_id, nonce) = (access_key_id.to_owned(), nonce.to_owned());
+        let expires_at = spend.expires_at;
+        let (access_key_id, nonce) = (spend.access_key_id.to_owned(), spend.nonce.to_owned());
         self.log
             .run(move |conn| append(conn, &access_key_id, &nonce, now, expires_at))
             .await?;
@@ -89,7 +81,8 @@ fn read_log(path: &Path, table: &Nonces) -> rusqlite::Result<Connection> {
     while let Some(row) = rows.next()? {
         let (key, nonce): (String, String) = (row.get(0)?, row.get(1)?);
         // Expired ones are forgotten by the first spend of their key.
-        table.check_and_remember(&key, &nonce, i64::MIN, row.get(2)?);
+        let expires_at = Timestamp::from_millis(row.get(2)?);
+        table.check_and_remember(&NonceSpend::new(&key, &nonce, expires_at), Timestamp::MIN);
     }
     drop(rows);
     drop(spends);
@@ -103,16 +96,18 @@ fn append(
     conn: &mut Connection,
     access_key_id: &str,
     nonce: &str,
-    now: i64,
-    expires_at: i64,
+    now: Timestamp,
+    expires_at: Timestamp,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO spent_nonces (access_key_id, nonce, expires_at) VALUES (?1, ?2, ?3)",
     )?
-    .execute((access_key_id, nonce, expires_at))?;
-    let head: Vec<(i64, i64)> = conn
+    .execute((access_key_id, nonce, expires_at.as_millis()))?;
+    let head: Vec<(i64, Timestamp)> = conn
         .prepare_cached("SELECT rowid, expires_at FROM spent_nonces ORDER BY rowid LIMIT ?1")?
-        .query_map([FORGET_PER_SPEND], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .query_map([FORGET_PER_SPEND], |row| {
+            Ok((row.get(0)?, Timestamp::from_millis(row.get(1)?)))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     let expired = head
         .iter()

@@ -5,6 +5,7 @@ use bpops_store::{
     ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Status,
     Submitted, UNREADABLE, Unreadable,
 };
+use bpops_time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
@@ -17,7 +18,7 @@ const OPERATION_COLUMNS: &str = "id, account, service, operation, application, r
 pub(crate) fn submit(
     conn: &mut Connection,
     mut op: NewOperation,
-    expired_before: i64,
+    expired_before: Timestamp,
     decide: Option<Decide>,
 ) -> rusqlite::Result<Submitted> {
     let tx = conn.savepoint()?;
@@ -31,7 +32,7 @@ pub(crate) fn submit(
                     Ok((
                         row.get::<_, String>(0)?,
                         row.get::<_, String>(1)?,
-                        row.get::<_, Option<i64>>(2)?,
+                        row.get::<_, Option<i64>>(2)?.map(Timestamp::from_millis),
                     ))
                 },
             )
@@ -131,8 +132,8 @@ pub(crate) fn queue_depth(conn: &Connection) -> rusqlite::Result<QueueDepth> {
 
 pub(crate) fn claim(
     conn: &mut Connection,
-    now: i64,
-    lease_until: i64,
+    now: Timestamp,
+    lease_until: Timestamp,
     limit: usize,
 ) -> rusqlite::Result<Claimed> {
     let tx = conn.savepoint()?;
@@ -150,7 +151,7 @@ pub(crate) fn claim(
                        AND p.seq < o.seq))
              ORDER BY o.seq LIMIT ?2",
         )?
-        .query_map(params![now, limit as i64], |row| row.get(0))?
+        .query_map(params![now.as_millis(), limit as i64], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut claimed = Claimed::default();
     {
@@ -165,12 +166,13 @@ pub(crate) fn claim(
              WHERE seq = ?3 RETURNING id",
         )?;
         for seq in seqs {
-            match update.query_row(params![lease_until, seq], operation_from_row) {
+            match update.query_row(params![lease_until.as_millis(), seq], operation_from_row) {
                 Ok(op) => claimed.operations.push(op),
                 Err(e) if is_undecodable(&e) => {
-                    let id = set_aside.query_row(params![UNREADABLE, now, seq], |row| {
-                        Ok(as_text(row.get_ref(0)?))
-                    })?;
+                    let id = set_aside
+                        .query_row(params![UNREADABLE, now.as_millis(), seq], |row| {
+                            Ok(as_text(row.get_ref(0)?))
+                        })?;
                     let reason = e.to_string();
                     claimed.unreadable.push(Unreadable { id, reason });
                 }
@@ -211,7 +213,7 @@ pub(crate) fn release_leases(conn: &Connection) -> rusqlite::Result<usize> {
 pub(crate) fn release(
     conn: &mut Connection,
     id: &OperationId,
-    attempt: i64,
+    attempt: u32,
 ) -> rusqlite::Result<bool> {
     let changed = conn
         .prepare_cached(
@@ -225,8 +227,8 @@ pub(crate) fn release(
 pub(crate) fn renew_lease(
     conn: &mut Connection,
     id: &OperationId,
-    attempt: i64,
-    lease_until: i64,
+    attempt: u32,
+    lease_until: Timestamp,
 ) -> rusqlite::Result<Lease> {
     let cancel_requested: Option<bool> = conn
         .prepare_cached(
@@ -234,7 +236,10 @@ pub(crate) fn renew_lease(
              WHERE id = ?2 AND attempt = ?3 AND status = 'RUNNING'
              RETURNING cancel_requested",
         )?
-        .query_row(params![lease_until, id.as_str(), attempt], |row| row.get(0))
+        .query_row(
+            params![lease_until.as_millis(), id.as_str(), attempt],
+            |row| row.get(0),
+        )
         .optional()?;
     Ok(match cancel_requested {
         None => Lease::Lost,
@@ -252,7 +257,7 @@ pub(crate) fn list(conn: &Connection, query: &ListQuery) -> rusqlite::Result<Lis
         .as_ref()
         .map(|apps| Value::from(apps.clone()).to_string());
     let (after_created, after_seq) = match query.after {
-        Some(c) => (Some(c.created_at), Some(c.seq)),
+        Some(c) => (Some(c.created_at.as_millis()), Some(c.seq)),
         None => (None, None),
     };
     let rows = conn
@@ -277,9 +282,9 @@ pub(crate) fn list(conn: &Connection, query: &ListQuery) -> rusqlite::Result<Lis
                 query.service,
                 query.operation,
                 applications,
-                query.created_from,
-                query.created_before,
-                query.expired_before,
+                query.created_from.map(Timestamp::as_millis),
+                query.created_before.map(Timestamp::as_millis),
+                query.expired_before.as_millis(),
                 after_created,
                 after_seq,
                 query.rows_to_fetch(),
@@ -299,7 +304,7 @@ pub(crate) fn cancel(
     account: &AccountId,
     id: &OperationId,
     message: &str,
-    now: i64,
+    now: Timestamp,
 ) -> rusqlite::Result<Cancelled> {
     let tx = conn.savepoint()?;
     let select =
@@ -319,7 +324,7 @@ pub(crate) fn cancel(
                  SET status = 'FAILURE', message = ?1, finished_at = ?2, lease_until = NULL
                  WHERE id = ?3",
             )?
-            .execute(params![message, now, id.as_str()])?;
+            .execute(params![message, now.as_millis(), id.as_str()])?;
             Cancelled::Ended
         }
         Status::Running => {
@@ -338,7 +343,7 @@ pub(crate) fn cancel(
 pub(crate) fn finish(
     conn: &mut Connection,
     id: &OperationId,
-    attempt: i64,
+    attempt: u32,
     finish: &Finish,
 ) -> rusqlite::Result<bool> {
     let tx = conn.savepoint()?;
@@ -352,7 +357,7 @@ pub(crate) fn finish(
             finish.status.as_str(),
             finish.message,
             finish.arguments,
-            finish.finished_at,
+            finish.finished_at.as_millis(),
             id.as_str(),
             attempt
         ])?;
@@ -393,7 +398,7 @@ fn apply_effect(conn: &Connection, effect: Option<&Effect>) -> rusqlite::Result<
 
 pub(crate) fn sweep(
     conn: &mut Connection,
-    expired_before: i64,
+    expired_before: Timestamp,
     limit: usize,
 ) -> rusqlite::Result<usize> {
     conn.prepare_cached(
@@ -403,7 +408,7 @@ pub(crate) fn sweep(
              ORDER BY finished_at
              LIMIT ?2)",
     )?
-    .execute(params![expired_before, limit as i64])
+    .execute(params![expired_before.as_millis(), limit as i64])
 }
 
 /// Page cache of a load, in KiB: enough for the id index of a few million operations.
@@ -464,8 +469,8 @@ fn insert(
         op.message,
         op.arguments,
         op.attempt,
-        op.created_at,
-        op.finished_at,
+        op.created_at.as_millis(),
+        op.finished_at.map(Timestamp::as_millis),
         op.cancel_requested,
     ])?;
     Ok(())
@@ -565,9 +570,10 @@ fn operation_from_row(row: &Row) -> rusqlite::Result<Operation> {
             .ok_or_else(|| corrupt(7, format!("unknown status {status:?}")))?,
         message: row.get(8)?,
         arguments: row.get(9)?,
+        // N.B. an attempt out of `u32`'s range fails to decode, as a corrupt row.
         attempt: row.get(10)?,
-        created_at: row.get(11)?,
-        finished_at: row.get(12)?,
+        created_at: Timestamp::from_millis(row.get(11)?),
+        finished_at: row.get::<_, Option<i64>>(12)?.map(Timestamp::from_millis),
         cancel_requested: row.get(13)?,
     })
 }

@@ -6,8 +6,8 @@
 //! `Arc<dyn Store>` chosen once from the `storage.url` scheme.
 //!
 //! Key decisions:
-//! - Time is passed in by the caller (Unix milliseconds), never read here, so retention and
-//!   leases are testable without sleeping.
+//! - Time is passed in by the caller (a [`Timestamp`]), never read here, so retention and
+//!   leases are testable without sleeping. The databases keep Unix milliseconds.
 //! - Every worker write is fenced by `(operation id, attempt)`: a write from a worker whose
 //!   claim was superseded changes nothing and reports it.
 //! - The inventory effect of an emulated operation and its final status commit together in
@@ -39,7 +39,10 @@ pub use records::{
 };
 
 use async_trait::async_trait;
+use bpops_time::Timestamp;
 use tokio::sync::broadcast;
+
+use crate::nonces::NonceSpend;
 
 /// Decides an operation at submission from the current state of its resource (`None` when it
 /// names none, or the resource is absent): see [`Store::submit_decided`]. A store that
@@ -49,12 +52,12 @@ pub type Decide = Box<dyn FnMut(Option<Resource>) -> Finish + Send>;
 /// How many events a subscriber may fall behind before it is told it missed some.
 pub const EVENT_BUFFER: usize = 1024;
 
-/// Whether a signature nonce spent until `expires_at` (Unix ms) is forgotten at `now`: only
+/// Whether a signature nonce spent until `expires_at` is forgotten at `now`: only
 /// once that millisecond has passed. The request path accepts a timestamp through
 /// `timestamp + skew` included and spends its nonce until then, so with this one boundary a
 /// nonce is remembered for as long as its request is accepted. (The backends' SQL says the
 /// same: `expires_at < now`.)
-pub fn nonce_expired(expires_at: i64, now: i64) -> bool {
+pub fn nonce_expired(expires_at: Timestamp, now: Timestamp) -> bool {
     expires_at < now
 }
 
@@ -67,7 +70,7 @@ pub trait Store: Send + Sync + 'static {
     /// With a client token already used in the account by an operation that has not expired
     /// (expired means finished before `expired_before`), nothing is stored and the existing
     /// operation's id is returned with whether its fingerprint matches.
-    async fn submit(&self, op: &NewOperation, expired_before: i64) -> Result<Submitted>;
+    async fn submit(&self, op: &NewOperation, expired_before: Timestamp) -> Result<Submitted>;
 
     /// Like [`Store::submit`], except that when no unfinished operation holds the
     /// operation's resource (so it could run at once), it is stored already final, with what
@@ -81,7 +84,7 @@ pub trait Store: Send + Sync + 'static {
     async fn submit_decided(
         &self,
         op: &NewOperation,
-        expired_before: i64,
+        expired_before: Timestamp,
         decide: Decide,
     ) -> Result<Submitted>;
 
@@ -103,23 +106,28 @@ pub trait Store: Send + Sync + 'static {
     /// not fail the claim: in the same transaction it ends `FAILURE` with [`UNREADABLE`],
     /// finished at `now`, and is reported in [`Claimed::unreadable`], so one bad row never
     /// stops the others.
-    async fn claim(&self, now: i64, lease_until: i64, limit: usize) -> Result<Claimed>;
+    async fn claim(&self, now: Timestamp, lease_until: Timestamp, limit: usize) -> Result<Claimed>;
 
     /// Extends the lease of a running attempt, and tells whether a cancellation of it was
     /// requested meanwhile ([`Lease::CancelRequested`]) or it is no longer current
     /// ([`Lease::Lost`], nothing written).
-    async fn renew_lease(&self, id: &OperationId, attempt: i64, lease_until: i64) -> Result<Lease>;
+    async fn renew_lease(
+        &self,
+        id: &OperationId,
+        attempt: u32,
+        lease_until: Timestamp,
+    ) -> Result<Lease>;
 
     /// Gives up a running attempt's lease, so that any node may claim the operation at once
     /// (as a new attempt), and publishes [`StoreEvent::Submitted`]: for a node that stops
     /// before the attempt ends. `false` (and nothing written) when the attempt is no longer
     /// current or the operation is final.
-    async fn release(&self, id: &OperationId, attempt: i64) -> Result<bool>;
+    async fn release(&self, id: &OperationId, attempt: u32) -> Result<bool>;
 
     /// Ends a running attempt: applies the effect and sets the final status in one
     /// transaction, then publishes [`StoreEvent::Finished`]. `false` (and nothing written)
     /// when the attempt is no longer current.
-    async fn finish(&self, id: &OperationId, attempt: i64, finish: &Finish) -> Result<bool>;
+    async fn finish(&self, id: &OperationId, attempt: u32, finish: &Finish) -> Result<bool>;
 
     /// One page of an account's operations matching `query`, newest first (submission time,
     /// then submission order), with where the next page starts.
@@ -134,12 +142,12 @@ pub trait Store: Send + Sync + 'static {
         account: &AccountId,
         id: &OperationId,
         message: &str,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Cancelled>;
 
     /// Deletes at most `limit` operations that finished before `expired_before`, with their
     /// client tokens. Returns how many were deleted.
-    async fn sweep(&self, expired_before: i64, limit: usize) -> Result<usize>;
+    async fn sweep(&self, expired_before: Timestamp, limit: usize) -> Result<usize>;
 
     /// Stores final operations as given (ids, times, results), in one transaction per call:
     /// for loading a store at scale, and for moving operations between stores. Each gets the
@@ -189,17 +197,11 @@ pub trait Store: Send + Sync + 'static {
     /// returns it with `true` when there is none yet.
     async fn bootstrap_key(&self, candidate: &BootstrapKey) -> Result<(BootstrapKey, bool)>;
 
-    /// Spends a signature nonce of `access_key_id` until `expires_at` (Unix ms) included:
-    /// `false` when it was spent already and has not expired ([`nonce_expired`]), on any node
-    /// sharing this store and across restarts. `now` lets the backend forget expired nonces as
-    /// it goes, so the spends kept are about one window's.
-    async fn spend_nonce(
-        &self,
-        access_key_id: &str,
-        nonce: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<bool>;
+    /// Spends a signature nonce until its `expires_at` included: `false` when it was spent
+    /// already and has not expired ([`nonce_expired`]), on any node sharing this store and
+    /// across restarts. `now` lets the backend forget expired nonces as it goes, so the spends
+    /// kept are about one window's.
+    async fn spend_nonce(&self, spend: &NonceSpend<'_>, now: Timestamp) -> Result<bool>;
 
     /// Events committed from now on by any process sharing this store. A subscriber that
     /// falls behind gets `RecvError::Lagged`, which means the same as [`StoreEvent::Missed`].

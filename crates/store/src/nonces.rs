@@ -17,9 +17,34 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
+use bpops_time::Timestamp;
 use sha2::{Digest, Sha256};
 
 use crate::nonce_expired;
+
+/// A signature nonce to spend: whose, which, and until when (the last instant its request's
+/// timestamp is accepted, [`nonce_expired`]). A struct, so that its expiry can never be
+/// swapped with the `now` passed beside it.
+#[derive(Clone, Copy, Debug)]
+pub struct NonceSpend<'a> {
+    /// The AccessKeyId that signed the request.
+    pub access_key_id: &'a str,
+    /// The request's signature nonce.
+    pub nonce: &'a str,
+    /// When it may be forgotten.
+    pub expires_at: Timestamp,
+}
+
+impl<'a> NonceSpend<'a> {
+    /// `nonce` of `access_key_id`, kept until `expires_at`.
+    pub fn new(access_key_id: &'a str, nonce: &'a str, expires_at: Timestamp) -> Self {
+        NonceSpend {
+            access_key_id,
+            nonce,
+            expires_at,
+        }
+    }
+}
 
 /// What [`Nonces::check_and_remember`] found.
 #[derive(Debug, PartialEq, Eq)]
@@ -43,11 +68,11 @@ pub struct Nonces {
 #[derive(Default)]
 struct KeyNonces {
     seen: HashSet<Digest16>,
-    by_expiry: VecDeque<(i64, Digest16)>,
+    by_expiry: VecDeque<(Timestamp, Digest16)>,
 }
 
 impl KeyNonces {
-    fn forget_expired(&mut self, now: i64) {
+    fn forget_expired(&mut self, now: Timestamp) {
         while self
             .by_expiry
             .front()
@@ -69,14 +94,13 @@ impl Nonces {
         }
     }
 
-    /// Records `nonce` of `access_key_id` until `expires_at` (Unix ms), unless already seen.
-    pub fn check_and_remember(
-        &self,
-        access_key_id: &str,
-        nonce: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> NonceCheck {
+    /// Remembers `spend` until it expires, unless already seen; `now` forgets expired ones.
+    pub fn check_and_remember(&self, spend: &NonceSpend<'_>, now: Timestamp) -> NonceCheck {
+        let NonceSpend {
+            access_key_id,
+            nonce,
+            expires_at,
+        } = *spend;
         let full = Sha256::digest(nonce.as_bytes());
         let mut digest: Digest16 = [0; 16];
         digest.copy_from_slice(&full[..16]);
@@ -104,19 +128,23 @@ impl Nonces {
 mod tests {
     use super::*;
 
+    fn at(ms: i64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
     #[test]
     fn a_nonce_is_refused_the_second_time_within_its_window() {
         let nonces = Nonces::new(10);
         assert_eq!(
-            nonces.check_and_remember("k", "n1", 0, 100),
+            nonces.check_and_remember(&NonceSpend::new("k", "n1", at(100)), at(0)),
             NonceCheck::Fresh
         );
         assert_eq!(
-            nonces.check_and_remember("k", "n1", 50, 150),
+            nonces.check_and_remember(&NonceSpend::new("k", "n1", at(150)), at(50)),
             NonceCheck::Replayed
         );
         assert_eq!(
-            nonces.check_and_remember("other-key", "n1", 50, 150),
+            nonces.check_and_remember(&NonceSpend::new("other-key", "n1", at(150)), at(50)),
             NonceCheck::Fresh
         );
     }
@@ -127,10 +155,13 @@ mod tests {
         for offset in -2..=2 {
             let nonce = format!("n{offset}");
             assert_eq!(
-                nonces.check_and_remember("k", &nonce, 0, 100),
+                nonces.check_and_remember(&NonceSpend::new("k", &nonce, at(100)), at(0)),
                 NonceCheck::Fresh
             );
-            let again = nonces.check_and_remember("k", &nonce, 100 + offset, 200 + offset);
+            let again = nonces.check_and_remember(
+                &NonceSpend::new("k", &nonce, at(200 + offset)),
+                at(100 + offset),
+            );
             let expected = match offset {
                 ..=0 => NonceCheck::Replayed,
                 _ => NonceCheck::Fresh,
@@ -143,24 +174,24 @@ mod tests {
     fn a_key_never_holds_more_than_its_limit() {
         let nonces = Nonces::new(2);
         assert_eq!(
-            nonces.check_and_remember("k", "a", 0, 100),
+            nonces.check_and_remember(&NonceSpend::new("k", "a", at(100)), at(0)),
             NonceCheck::Fresh
         );
         assert_eq!(
-            nonces.check_and_remember("k", "b", 0, 100),
+            nonces.check_and_remember(&NonceSpend::new("k", "b", at(100)), at(0)),
             NonceCheck::Fresh
         );
         assert_eq!(
-            nonces.check_and_remember("k", "c", 0, 100),
+            nonces.check_and_remember(&NonceSpend::new("k", "c", at(100)), at(0)),
             NonceCheck::Full
         );
         assert_eq!(
-            nonces.check_and_remember("k", "a", 0, 100),
+            nonces.check_and_remember(&NonceSpend::new("k", "a", at(100)), at(0)),
             NonceCheck::Replayed,
             "a full table still refuses replays"
         );
         assert_eq!(
-            nonces.check_and_remember("k", "c", 101, 200),
+            nonces.check_and_remember(&NonceSpend::new("k", "c", at(200)), at(101)),
             NonceCheck::Fresh,
             "room after expiry"
         );
@@ -170,12 +201,17 @@ mod tests {
     fn a_flood_from_one_key_does_not_throttle_another() {
         let nonces = Nonces::new(1000);
         let flood = (0..5000)
-            .map(|n| nonces.check_and_remember("flooder", &format!("n{n}"), 0, 100))
+            .map(|n| {
+                nonces.check_and_remember(
+                    &NonceSpend::new("flooder", &format!("n{n}"), at(100)),
+                    at(0),
+                )
+            })
             .filter(|check| *check == NonceCheck::Full)
             .count();
         assert_eq!(flood, 4000);
         assert_eq!(
-            nonces.check_and_remember("innocent", "n1", 0, 100),
+            nonces.check_and_remember(&NonceSpend::new("innocent", "n1", at(100)), at(0)),
             NonceCheck::Fresh
         );
         let inner = nonces.inner.lock().unwrap();
@@ -188,11 +224,11 @@ mod tests {
         let nonces = Nonces::new(10);
         let long = "x".repeat(100_000);
         assert_eq!(
-            nonces.check_and_remember("k", &long, 0, 100),
+            nonces.check_and_remember(&NonceSpend::new("k", &long, at(100)), at(0)),
             NonceCheck::Fresh
         );
         assert_eq!(
-            nonces.check_and_remember("k", &long, 0, 100),
+            nonces.check_and_remember(&NonceSpend::new("k", &long, at(100)), at(0)),
             NonceCheck::Replayed
         );
     }

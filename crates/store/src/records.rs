@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use bpops_time::Timestamp;
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
@@ -97,8 +98,8 @@ pub struct NewOperation {
     pub client_token: Option<String>,
     /// A digest of the request's parameters, compared when a client token is reused.
     pub fingerprint: String,
-    /// Submission time, Unix milliseconds.
-    pub created_at: i64,
+    /// Submission time.
+    pub created_at: Timestamp,
 }
 
 impl NewOperation {
@@ -198,11 +199,11 @@ pub struct Operation {
     /// Result arguments as JSON text (`{}` until final).
     pub arguments: String,
     /// How many times it was claimed; fences worker writes.
-    pub attempt: i64,
-    /// Submission time, Unix milliseconds.
-    pub created_at: i64,
-    /// When it reached a final status, Unix milliseconds.
-    pub finished_at: Option<i64>,
+    pub attempt: u32,
+    /// Submission time.
+    pub created_at: Timestamp,
+    /// When it reached a final status.
+    pub finished_at: Option<Timestamp>,
     /// Whether a cancellation was requested while it was running: its worker, or the next
     /// claim of it, ends it `FAILURE` with `OperationCancelled`.
     pub cancel_requested: bool,
@@ -243,12 +244,12 @@ pub struct ListQuery {
     pub operation: Option<String>,
     /// Only operations of one of these applications (an empty list matches nothing).
     pub applications: Option<Vec<String>>,
-    /// Only operations created at or after this instant (Unix ms).
-    pub created_from: Option<i64>,
-    /// Only operations created before this instant (Unix ms).
-    pub created_before: Option<i64>,
-    /// Leave out operations that finished before this instant (Unix ms): they have expired.
-    pub expired_before: i64,
+    /// Only operations created at or after this instant.
+    pub created_from: Option<Timestamp>,
+    /// Only operations created before this instant.
+    pub created_before: Option<Timestamp>,
+    /// Leave out operations that finished before this instant: they have expired.
+    pub expired_before: Timestamp,
     /// Continue after this item of an earlier page.
     pub after: Option<ListCursor>,
     /// The most operations to return.
@@ -267,8 +268,8 @@ impl ListQuery {
 /// Keyset pagination: an operation submitted meanwhile never shifts later pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListCursor {
-    /// The item's submission time, Unix ms.
-    pub created_at: i64,
+    /// The item's submission time.
+    pub created_at: Timestamp,
     /// The item's submission sequence number, unique in the store.
     pub seq: i64,
 }
@@ -365,8 +366,8 @@ pub struct Finish {
     pub message: String,
     /// Result arguments as JSON text.
     pub arguments: String,
-    /// When it finished, Unix milliseconds.
-    pub finished_at: i64,
+    /// When it finished.
+    pub finished_at: Timestamp,
     /// The inventory change to commit with it.
     pub effect: Option<Effect>,
 }

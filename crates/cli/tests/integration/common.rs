@@ -14,13 +14,14 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bpops_client::{nonce, unix_now};
+use bpops_client::nonce;
 use bpops_protocol::request::{Acs3Request, SignedRequest, form_encode};
 use bpops_protocol::signature::{
     RawRequest, acs3_canonical_request, acs3_string_to_sign, format_timestamp, rpc_signature,
     rpc_string_to_sign,
 };
 use bpops_protocol::{API_VERSION, Params, percent_encode};
+use bpops_time::{Clock, SystemClock, Timestamp};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -675,7 +676,8 @@ pub struct Acs3 {
     version: String,
     params: Vec<(String, String)>,
     query: String,
-    clock_offset_secs: i64,
+    /// When the request is dated; now when it is signed, unless told.
+    date: Option<Timestamp>,
 }
 
 impl Acs3 {
@@ -685,7 +687,7 @@ impl Acs3 {
             version: API_VERSION.to_owned(),
             params: Vec::new(),
             query: String::new(),
-            clock_offset_secs: 0,
+            date: None,
         }
     }
 
@@ -710,9 +712,9 @@ impl Acs3 {
         self
     }
 
-    /// Dates the request this many seconds away from now.
-    pub fn clock_offset(mut self, secs: i64) -> Acs3 {
-        self.clock_offset_secs = secs;
+    /// Dates the request `date` rather than when it is signed.
+    pub fn dated(mut self, date: Timestamp) -> Acs3 {
+        self.date = Some(date);
         self
     }
 
@@ -727,7 +729,7 @@ impl Acs3 {
             host,
             action: &self.action,
             version: &self.version,
-            unix_secs: unix_now() + self.clock_offset_secs,
+            date: self.date.unwrap_or_else(|| SystemClock.now()),
             nonce: &nonce(),
             params: &params,
             query: &self.query,
@@ -767,7 +769,7 @@ impl Rpc {
             ("Action", self.action.clone()),
             ("Format", "json".to_owned()),
             ("Version", API_VERSION.to_owned()),
-            ("Timestamp", format_timestamp(unix_now())),
+            ("Timestamp", format_timestamp(SystemClock.now())),
             ("SignatureNonce", nonce()),
             ("SignatureMethod", "HMAC-SHA1".to_owned()),
             ("SignatureVersion", "1.0".to_owned()),

@@ -75,7 +75,7 @@ pub(crate) async fn cancel_reaches_a_running_attempt_through_its_lease_renewal(b
     f.until_running(&id).await;
     let outcome = f
         .store
-        .cancel(&AccountId::new(ACCOUNT), &id, "unused", f.clock.now_ms())
+        .cancel(&AccountId::new(ACCOUNT), &id, "unused", f.clock.now())
         .await
         .unwrap();
     assert!(matches!(outcome, Cancelled::Requested(_)));

@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use bpops_catalog::Catalog;
 use bpops_engine::{
-    CANCELLED_BEFORE_START, CANCELLED_WHILE_RUNNING, Clock, Emulation, Engine, EngineError,
-    ManualClock, Settings, Submission,
+    CANCELLED_BEFORE_START, CANCELLED_WHILE_RUNNING, Emulation, Engine, EngineError, Settings,
+    Submission,
 };
 use bpops_store::{
     AccountId, Cancelled, Operation, OperationId, Resource, ResourceKey, Status, Store,
 };
 use bpops_store_postgres::testing::TestSchema;
 use bpops_store_sqlite::SqliteStore;
+use bpops_time::{Clock, ManualClock, Timestamp};
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -102,7 +103,7 @@ async fn open(backend: Backend) -> (Arc<dyn Store>, Guard) {
 }
 
 const ACCOUNT: &str = "1000000000000001";
-const T0: i64 = 1_700_000_000_000;
+const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
 
 /// Settings under which every operation queues for the workers, even those that could be
 /// decided as they are stored, so a test can step through the queue with `run_once`.
@@ -203,8 +204,12 @@ impl Fixture {
     /// Claims what is runnable, as a worker that then dies without finishing anything
     /// would; returns how many operations it took.
     async fn claim_and_die(&self) -> usize {
-        let now = self.clock.now_ms();
-        let claimed = self.store.claim(now, now + 30_000, 10).await.unwrap();
+        let now = self.clock.now();
+        let claimed = self
+            .store
+            .claim(now, now + Duration::from_secs(30), 10)
+            .await
+            .unwrap();
         claimed.operations.len()
     }
 }

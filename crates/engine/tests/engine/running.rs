@@ -318,8 +318,13 @@ pub(crate) async fn stopping_answers_waiters_at_once_and_releases_what_outlives_
     );
 
     // The clock has not moved: only a released lease makes it claimable now.
-    let now = f.clock.now_ms();
-    let claimed = f.store.claim(now, now + 1000, 10).await.unwrap().operations;
+    let now = f.clock.now();
+    let claimed = f
+        .store
+        .claim(now, now + Duration::from_secs(1), 10)
+        .await
+        .unwrap()
+        .operations;
     assert_eq!(claimed.len(), 1, "released");
     assert_eq!((&claimed[0].id, claimed[0].attempt), (&id, 2));
 }
@@ -401,7 +406,7 @@ async fn postgres_an_operation_submitted_on_one_node_and_run_on_another_wakes_it
             store,
             Arc::new(Catalog::builtin()),
             settings,
-            Arc::new(bpops_engine::SystemClock),
+            Arc::new(bpops_time::SystemClock),
         )
     };
     let store_a: Arc<dyn Store> = Arc::new(schema.open().await);
@@ -471,7 +476,7 @@ async fn postgres_a_store_failure_during_a_run_waits_for_the_store() {
         Arc::clone(&store),
         Arc::new(Catalog::builtin()),
         queued(),
-        Arc::new(bpops_engine::SystemClock),
+        Arc::new(bpops_time::SystemClock),
     );
     let account = AccountId::new(ACCOUNT);
     let id = engine

@@ -2,23 +2,27 @@
 //! §2.11, §3 step 7), converted without a date library: the format is fixed, UTC only, and the
 //! conversion is a few lines of civil-calendar arithmetic.
 
+use bpops_time::Timestamp;
+
 use crate::calendar::{civil_from_days, parse_date_time};
 
 const SECONDS_PER_DAY: i64 = 86_400;
 
 /// Parses `YYYY-MM-DDTHH:MM:SSZ` (UTC, exactly that shape: no fraction, no offset, upper-case
-/// `T` and `Z`) into Unix seconds; `None` when malformed or not a real date and time.
-pub fn parse_timestamp(s: &str) -> Option<i64> {
+/// `T` and `Z`) into an instant on a whole second; `None` when malformed or not a real date
+/// and time.
+pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
     let b = s.as_bytes();
     if b.len() != 20 || b[19] != b'Z' {
         return None;
     }
-    parse_date_time(&b[..19])
+    parse_date_time(&b[..19]).map(Timestamp::from_secs)
 }
 
-/// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`. Only years 0000 to 9999 give a string
-/// [`parse_timestamp`] reads back.
-pub fn format_timestamp(unix_secs: i64) -> String {
+/// Formats an instant as `YYYY-MM-DDTHH:MM:SSZ`, rounded down to the second. Only years 0000
+/// to 9999 give a string [`parse_timestamp`] reads back.
+pub fn format_timestamp(at: Timestamp) -> String {
+    let unix_secs = at.as_secs();
     let (days, secs) = (
         unix_secs.div_euclid(SECONDS_PER_DAY),
         unix_secs.rem_euclid(SECONDS_PER_DAY),
@@ -34,6 +38,8 @@ pub fn format_timestamp(unix_secs: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// Values checked with `date -u -d <timestamp> +%s`.
@@ -49,18 +55,32 @@ mod tests {
     #[test]
     fn parses_and_formats_known_instants() {
         for (text, secs) in KNOWN {
-            assert_eq!(parse_timestamp(text), Some(secs), "{text}");
-            assert_eq!(format_timestamp(secs), text, "{secs}");
+            let at = Timestamp::from_secs(secs);
+            assert_eq!(parse_timestamp(text), Some(at), "{text}");
+            assert_eq!(format_timestamp(at), text, "{secs}");
         }
+    }
+
+    #[test]
+    fn formats_an_instant_rounded_down_to_the_second() {
+        let at = Timestamp::from_secs(1_714_979_289);
+        assert_eq!(
+            format_timestamp(at + Duration::from_millis(999)),
+            "2024-05-06T07:08:09Z"
+        );
+        assert_eq!(
+            format_timestamp(at - Duration::from_millis(1)),
+            "2024-05-06T07:08:08Z"
+        );
     }
 
     #[test]
     fn round_trips_every_day_across_leap_years() {
         let start = parse_timestamp("1899-12-31T12:34:56Z").unwrap();
         for day in 0..(365 * 210) {
-            let secs = start + day * SECONDS_PER_DAY + day % 86_399;
-            let text = format_timestamp(secs);
-            assert_eq!(parse_timestamp(&text), Some(secs), "{text}");
+            let at = start + Duration::from_secs(day * 86_400 + day % 86_399);
+            let text = format_timestamp(at);
+            assert_eq!(parse_timestamp(&text), Some(at), "{text}");
         }
     }
 

@@ -1,7 +1,8 @@
 //! Applications: creation (unique names, client tokens), reads, listings, deletion, seeding,
 //! and the inventory of one application.
 
-use bpops_time::Timestamp;
+use std::time::Duration;
+
 use futures_util::future::join_all;
 use serde_json::json;
 
@@ -12,9 +13,9 @@ use crate::{
 
 use super::{T0, account, key, props};
 
-/// A new `Modified` application of `account` named `name`, created at `T0 + at` ms.
-pub fn new_application(account: &AccountId, id: &str, name: &str, at: i64) -> NewApplication {
-    let created = Timestamp::from_millis(T0 + at);
+/// A new `Modified` application of `account` named `name`, created `at` ms after `T0`.
+pub fn new_application(account: &AccountId, id: &str, name: &str, at: u64) -> NewApplication {
+    let created = T0 + Duration::from_millis(at);
     NewApplication {
         application: Application {
             account: account.clone(),
@@ -185,9 +186,9 @@ pub async fn list_filters_orders_pages_and_counts(store: &dyn Store) {
         .into_iter()
         .enumerate()
     {
-        let mut new = new_application(&acct, id, name, n as i64);
+        let mut new = new_application(&acct, id, name, n as u64);
         // Updated in the reverse order of creation.
-        new.application.updated_at = Timestamp::from_millis(T0 + 100 - n as i64);
+        new.application.updated_at = T0 + Duration::from_millis(100 - n as u64);
         if id == "A3" {
             new.application.template_id = "tpl-2".into();
             new.application.resource_group = Some("rg".into());

@@ -2,19 +2,19 @@
 
 use crate::{AccountId, Cancelled, Lease, OperationId, Status, Store, StoreEvent};
 
-use super::{T0, account, claim, finish, new_op, next_event, submit};
+use super::{T0, account, claim, finish, ms, new_op, next_event, submit};
 
 /// Cancelling an `INIT` operation ends it `FAILURE` at once, frees its resource for the next
 /// one, and wakes its waiters.
 pub async fn cancel_ends_an_init_operation_at_once(store: &dyn Store) {
     let acct = account(1);
     let first = new_op(&acct, Some("i-1"), T0);
-    let second = new_op(&acct, Some("i-1"), T0 + 1);
+    let second = new_op(&acct, Some("i-1"), T0 + ms(1));
     submit(store, &first).await;
     submit(store, &second).await;
     let mut events = store.subscribe();
     let outcome = store
-        .cancel(&acct, &first.id, "OperationCancelled: x", T0 + 5)
+        .cancel(&acct, &first.id, "OperationCancelled: x", T0 + ms(5))
         .await
         .unwrap();
     let Cancelled::Ended(op) = outcome else {
@@ -22,14 +22,14 @@ pub async fn cancel_ends_an_init_operation_at_once(store: &dyn Store) {
     };
     assert_eq!(op.status, Status::Failure);
     assert_eq!(op.message, "OperationCancelled: x");
-    assert_eq!(op.finished_at, Some(T0 + 5));
+    assert_eq!(op.finished_at, Some(T0 + ms(5)));
     assert_eq!(op, store.get(&acct, &first.id).await.unwrap().unwrap());
     next_event(&mut events, |e| {
         *e == StoreEvent::Finished(first.id.clone())
     })
     .await;
 
-    let claimed = claim(store, T0 + 6, T0 + 1000, 10).await;
+    let claimed = claim(store, T0 + ms(6), T0 + ms(1000), 10).await;
     assert_eq!(
         claimed.iter().map(|o| &o.id).collect::<Vec<_>>(),
         vec![&second.id],
@@ -44,10 +44,10 @@ pub async fn cancel_marks_a_running_operation_for_its_worker(store: &dyn Store) 
     let acct = account(1);
     let op = new_op(&acct, None, T0);
     submit(store, &op).await;
-    store.claim(T0, T0 + 1000, 10).await.unwrap();
+    store.claim(T0, T0 + ms(1000), 10).await.unwrap();
     let mut events = store.subscribe();
     let outcome = store
-        .cancel(&acct, &op.id, "OperationCancelled: x", T0 + 5)
+        .cancel(&acct, &op.id, "OperationCancelled: x", T0 + ms(5))
         .await
         .unwrap();
     let Cancelled::Requested(marked) = outcome else {
@@ -60,19 +60,22 @@ pub async fn cancel_marks_a_running_operation_for_its_worker(store: &dyn Store) 
     })
     .await;
     assert_eq!(
-        store.renew_lease(&op.id, 1, T0 + 2000).await.unwrap(),
+        store.renew_lease(&op.id, 1, T0 + ms(2000)).await.unwrap(),
         Lease::CancelRequested
     );
     assert_eq!(
-        store.renew_lease(&op.id, 7, T0 + 2000).await.unwrap(),
+        store.renew_lease(&op.id, 7, T0 + ms(2000)).await.unwrap(),
         Lease::Lost
     );
     assert!(matches!(
-        store.cancel(&acct, &op.id, "again", T0 + 6).await.unwrap(),
+        store
+            .cancel(&acct, &op.id, "again", T0 + ms(6))
+            .await
+            .unwrap(),
         Cancelled::Requested(_)
     ));
 
-    let taken_over = claim(store, T0 + 2001, T0 + 5000, 10).await;
+    let taken_over = claim(store, T0 + ms(2001), T0 + ms(5000), 10).await;
     assert_eq!(taken_over.len(), 1);
     assert!(
         taken_over[0].cancel_requested,
@@ -80,14 +83,14 @@ pub async fn cancel_marks_a_running_operation_for_its_worker(store: &dyn Store) 
     );
     assert!(
         !store
-            .finish(&op.id, 1, &finish(Status::Failure, T0 + 2002))
+            .finish(&op.id, 1, &finish(Status::Failure, T0 + ms(2002)))
             .await
             .unwrap(),
         "fenced"
     );
     assert!(
         store
-            .finish(&op.id, 2, &finish(Status::Failure, T0 + 2002))
+            .finish(&op.id, 2, &finish(Status::Failure, T0 + ms(2002)))
             .await
             .unwrap()
     );
@@ -98,15 +101,15 @@ pub async fn cancel_leaves_final_operations_alone(store: &dyn Store) {
     let acct = account(1);
     let op = new_op(&acct, None, T0);
     submit(store, &op).await;
-    store.claim(T0, T0 + 1000, 10).await.unwrap();
+    store.claim(T0, T0 + ms(1000), 10).await.unwrap();
     assert!(
         store
-            .finish(&op.id, 1, &finish(Status::Success, T0 + 1))
+            .finish(&op.id, 1, &finish(Status::Success, T0 + ms(1)))
             .await
             .unwrap()
     );
     let outcome = store
-        .cancel(&acct, &op.id, "OperationCancelled: x", T0 + 5)
+        .cancel(&acct, &op.id, "OperationCancelled: x", T0 + ms(5))
         .await
         .unwrap();
     let Cancelled::AlreadyFinal(done) = outcome else {

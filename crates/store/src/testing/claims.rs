@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use crate::{Lease, OperationId, QueueDepth, Status, Store, StoreEvent};
 
-use super::{T0, account, claim, finish, new_op, next_event, submit};
+use super::{T0, account, claim, finish, ms, new_op, next_event, submit};
 
 /// Issue 11, item 8: a row that cannot be decoded does not stop claims. With the oldest
 /// operation's row corrupted by `corrupt` (directly in the database, as the backend's own
@@ -19,14 +19,14 @@ pub async fn an_unreadable_row_is_set_aside_and_the_others_run(
 ) {
     let (a, b) = (account(1), account(2));
     let bad = new_op(&a, Some("i-1"), T0);
-    let behind = new_op(&a, Some("i-1"), T0 + 1);
-    let other = new_op(&b, None, T0 + 2);
+    let behind = new_op(&a, Some("i-1"), T0 + ms(1));
+    let other = new_op(&b, None, T0 + ms(2));
     for op in [&bad, &behind, &other] {
         submit(store, op).await;
     }
     corrupt(&bad.id).await;
 
-    let claimed = store.claim(T0 + 10, T0 + 1000, 10).await.unwrap();
+    let claimed = store.claim(T0 + ms(10), T0 + ms(1000), 10).await.unwrap();
     let ids: Vec<_> = claimed.operations.iter().map(|op| &op.id).collect();
     assert_eq!(ids, [&other.id], "the other tenant's operation runs");
     assert_eq!(claimed.unreadable.len(), 1, "{claimed:?}");
@@ -40,7 +40,7 @@ pub async fn an_unreadable_row_is_set_aside_and_the_others_run(
         "the unreadable row is no longer unfinished"
     );
 
-    let next = store.claim(T0 + 11, T0 + 1000, 10).await.unwrap();
+    let next = store.claim(T0 + ms(11), T0 + ms(1000), 10).await.unwrap();
     let ids: Vec<_> = next.operations.iter().map(|op| &op.id).collect();
     assert_eq!(ids, [&behind.id], "its resource is free for the next one");
     assert!(next.unreadable.is_empty(), "set aside once: {next:?}");
@@ -50,22 +50,22 @@ pub async fn an_unreadable_row_is_set_aside_and_the_others_run(
 /// claimed again while its lease holds.
 pub async fn claim_marks_running_and_counts_attempts(store: &dyn Store) {
     let a = new_op(&account(1), None, T0);
-    let b = new_op(&account(1), None, T0 + 1);
+    let b = new_op(&account(1), None, T0 + ms(1));
     submit(store, &a).await;
     submit(store, &b).await;
 
-    let first = claim(store, T0, T0 + 1000, 1).await;
+    let first = claim(store, T0, T0 + ms(1000), 1).await;
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].id, a.id, "oldest first");
     assert_eq!(first[0].status, Status::Running);
     assert_eq!(first[0].attempt, 1);
 
-    let second = claim(store, T0, T0 + 1000, 10).await;
+    let second = claim(store, T0, T0 + ms(1000), 10).await;
     assert_eq!(
         second.iter().map(|o| &o.id).collect::<Vec<_>>(),
         vec![&b.id]
     );
-    assert!(claim(store, T0, T0 + 1000, 10).await.is_empty());
+    assert!(claim(store, T0, T0 + ms(1000), 10).await.is_empty());
     let stored = store.get(&a.account, &a.id).await.unwrap().unwrap();
     assert_eq!(stored.status, Status::Running);
 }
@@ -75,14 +75,14 @@ pub async fn claim_marks_running_and_counts_attempts(store: &dyn Store) {
 pub async fn claim_runs_one_operation_per_resource_in_order(store: &dyn Store) {
     let acct = account(1);
     let first = new_op(&acct, Some("i-1"), T0);
-    let second = new_op(&acct, Some("i-1"), T0 + 1);
-    let other = new_op(&acct, Some("i-2"), T0 + 2);
-    let same_id_other_account = new_op(&account(2), Some("i-1"), T0 + 3);
+    let second = new_op(&acct, Some("i-1"), T0 + ms(1));
+    let other = new_op(&acct, Some("i-2"), T0 + ms(2));
+    let same_id_other_account = new_op(&account(2), Some("i-1"), T0 + ms(3));
     for op in [&first, &second, &other, &same_id_other_account] {
         submit(store, op).await;
     }
 
-    let claimed: Vec<_> = claim(store, T0, T0 + 1000, 10)
+    let claimed: Vec<_> = claim(store, T0, T0 + ms(1000), 10)
         .await
         .into_iter()
         .map(|o| o.id)
@@ -96,17 +96,17 @@ pub async fn claim_runs_one_operation_per_resource_in_order(store: &dyn Store) {
         ]
     );
     assert!(
-        claim(store, T0, T0 + 1000, 10).await.is_empty(),
+        claim(store, T0, T0 + ms(1000), 10).await.is_empty(),
         "i-1 is busy"
     );
 
     assert!(
         store
-            .finish(&first.id, 1, &finish(Status::Success, T0 + 10))
+            .finish(&first.id, 1, &finish(Status::Success, T0 + ms(10)))
             .await
             .unwrap()
     );
-    let next = claim(store, T0 + 10, T0 + 1000, 10).await;
+    let next = claim(store, T0 + ms(10), T0 + ms(1000), 10).await;
     assert_eq!(
         next.iter().map(|o| &o.id).collect::<Vec<_>>(),
         vec![&second.id]
@@ -117,10 +117,14 @@ pub async fn claim_runs_one_operation_per_resource_in_order(store: &dyn Store) {
 pub async fn claim_takes_over_an_expired_lease_only(store: &dyn Store) {
     let op = new_op(&account(1), Some("i-1"), T0);
     submit(store, &op).await;
-    assert_eq!(claim(store, T0, T0 + 1000, 10).await.len(), 1);
-    assert!(claim(store, T0 + 999, T0 + 2000, 10).await.is_empty());
+    assert_eq!(claim(store, T0, T0 + ms(1000), 10).await.len(), 1);
+    assert!(
+        claim(store, T0 + ms(999), T0 + ms(2000), 10)
+            .await
+            .is_empty()
+    );
 
-    let again = claim(store, T0 + 1001, T0 + 3000, 10).await;
+    let again = claim(store, T0 + ms(1001), T0 + ms(3000), 10).await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempt, 2);
 }
@@ -129,27 +133,29 @@ pub async fn claim_takes_over_an_expired_lease_only(store: &dyn Store) {
 pub async fn renew_lease_is_fenced_by_the_attempt(store: &dyn Store) {
     let op = new_op(&account(1), None, T0);
     submit(store, &op).await;
-    store.claim(T0, T0 + 100, 10).await.unwrap();
+    store.claim(T0, T0 + ms(100), 10).await.unwrap();
     assert_eq!(
-        store.renew_lease(&op.id, 1, T0 + 5000).await.unwrap(),
+        store.renew_lease(&op.id, 1, T0 + ms(5000)).await.unwrap(),
         Lease::Held
     );
     assert_eq!(
-        store.renew_lease(&op.id, 2, T0 + 5000).await.unwrap(),
+        store.renew_lease(&op.id, 2, T0 + ms(5000)).await.unwrap(),
         Lease::Lost
     );
     assert!(
-        claim(store, T0 + 200, T0 + 6000, 10).await.is_empty(),
+        claim(store, T0 + ms(200), T0 + ms(6000), 10)
+            .await
+            .is_empty(),
         "renewed lease holds"
     );
     assert!(
         store
-            .finish(&op.id, 1, &finish(Status::Success, T0 + 300))
+            .finish(&op.id, 1, &finish(Status::Success, T0 + ms(300)))
             .await
             .unwrap()
     );
     assert_eq!(
-        store.renew_lease(&op.id, 1, T0 + 9000).await.unwrap(),
+        store.renew_lease(&op.id, 1, T0 + ms(9000)).await.unwrap(),
         Lease::Lost,
         "finished"
     );
@@ -160,9 +166,11 @@ pub async fn renew_lease_is_fenced_by_the_attempt(store: &dyn Store) {
 pub async fn release_makes_the_operation_claimable_at_once_and_is_fenced(store: &dyn Store) {
     let op = new_op(&account(1), Some("i-1"), T0);
     submit(store, &op).await;
-    claim(store, T0, T0 + 60_000, 10).await;
+    claim(store, T0, T0 + ms(60_000), 10).await;
     assert!(
-        claim(store, T0 + 1, T0 + 60_000, 10).await.is_empty(),
+        claim(store, T0 + ms(1), T0 + ms(60_000), 10)
+            .await
+            .is_empty(),
         "leased"
     );
     assert!(
@@ -173,7 +181,7 @@ pub async fn release_makes_the_operation_claimable_at_once_and_is_fenced(store: 
     let mut events = store.subscribe();
     assert!(store.release(&op.id, 1).await.unwrap());
     next_event(&mut events, |e| *e == StoreEvent::Submitted).await;
-    let again = claim(store, T0 + 2, T0 + 60_000, 10).await;
+    let again = claim(store, T0 + ms(2), T0 + ms(60_000), 10).await;
     assert_eq!(
         again.len(),
         1,
@@ -183,20 +191,24 @@ pub async fn release_makes_the_operation_claimable_at_once_and_is_fenced(store: 
 
     assert!(!store.release(&op.id, 1).await.unwrap(), "superseded");
     assert_eq!(
-        store.renew_lease(&op.id, 2, T0 + 90_000).await.unwrap(),
+        store.renew_lease(&op.id, 2, T0 + ms(90_000)).await.unwrap(),
         Lease::Held,
         "the stale release left the new attempt alone"
     );
     assert!(
         store
-            .finish(&op.id, 2, &finish(Status::Success, T0 + 3))
+            .finish(&op.id, 2, &finish(Status::Success, T0 + ms(3)))
             .await
             .unwrap()
     );
     assert!(!store.release(&op.id, 2).await.unwrap(), "final");
     let got = store.get(&op.account, &op.id).await.unwrap().unwrap();
     assert_eq!(got.status, Status::Success);
-    assert!(claim(store, T0 + 4, T0 + 60_000, 10).await.is_empty());
+    assert!(
+        claim(store, T0 + ms(4), T0 + ms(60_000), 10)
+            .await
+            .is_empty()
+    );
 }
 
 /// Several workers claiming and finishing at once (as on several nodes) run every
@@ -207,7 +219,7 @@ pub async fn concurrent_workers_claim_each_operation_once_in_resource_order(stor
     let mut submitted: HashMap<String, Vec<OperationId>> = HashMap::new();
     for n in 0..12 {
         let resource = format!("i-{}", n % 3);
-        let op = new_op(&acct, Some(&resource), T0 + n);
+        let op = new_op(&acct, Some(&resource), T0 + ms(n));
         submit(store, &op).await;
         submitted.entry(resource).or_default().push(op.id);
     }
@@ -216,7 +228,7 @@ pub async fn concurrent_workers_claim_each_operation_once_in_resource_order(stor
     let worker = || async {
         let mut idle_rounds = 0;
         while idle_rounds < 3 {
-            let claimed = claim(store, T0 + 100, T0 + 60_000, 2).await;
+            let claimed = claim(store, T0 + ms(100), T0 + ms(60_000), 2).await;
             if claimed.is_empty() {
                 idle_rounds += 1;
                 tokio::task::yield_now().await;
@@ -241,7 +253,7 @@ pub async fn concurrent_workers_claim_each_operation_once_in_resource_order(stor
                 running.lock().unwrap().remove(&resource);
                 assert!(
                     store
-                        .finish(&op.id, op.attempt, &finish(Status::Success, T0 + 200))
+                        .finish(&op.id, op.attempt, &finish(Status::Success, T0 + ms(200)))
                         .await
                         .unwrap()
                 );
@@ -251,7 +263,7 @@ pub async fn concurrent_workers_claim_each_operation_once_in_resource_order(stor
     tokio::join!(worker(), worker(), worker(), worker());
     // Workers may all go idle while one still holds a resource: finish the stragglers.
     loop {
-        let claimed = claim(store, T0 + 100, T0 + 60_000, 10).await;
+        let claimed = claim(store, T0 + ms(100), T0 + ms(60_000), 10).await;
         if claimed.is_empty() {
             break;
         }
@@ -264,7 +276,7 @@ pub async fn concurrent_workers_claim_each_operation_once_in_resource_order(stor
                 .push(op.id.clone());
             assert!(
                 store
-                    .finish(&op.id, op.attempt, &finish(Status::Success, T0 + 200))
+                    .finish(&op.id, op.attempt, &finish(Status::Success, T0 + ms(200)))
                     .await
                     .unwrap()
             );

@@ -6,11 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::future::join_all;
 use serde_json::json;
 
+use bpops_time::Timestamp;
+
 use crate::{
     Decide, Effect, Finish, NewOperation, OperationId, QueueDepth, Status, Store, Submitted,
 };
 
-use super::{T0, account, claim, finish, new_op, props, seed_instance, submit};
+use super::{T0, account, claim, finish, ms, new_op, props, seed_instance, submit};
 
 /// A decision for `submit_decided` that must never be asked for; it raises `asked` if it is.
 fn never_asked(asked: &Arc<AtomicBool>) -> Decide {
@@ -32,7 +34,7 @@ pub async fn submit_decided_stores_a_final_operation_with_its_effect(store: &dyn
             key: seeded.key.clone(),
             properties: props(json!({"status": "Stopped"})),
         }),
-        ..finish(Status::Success, T0 + 1)
+        ..finish(Status::Success, T0 + ms(1))
     };
     let (expected, answer) = (seeded.clone(), decided.clone());
     let decide: Decide = Box::new(move |resource| {
@@ -44,25 +46,31 @@ pub async fn submit_decided_stores_a_final_operation_with_its_effect(store: &dyn
         answer.clone()
     });
     assert_eq!(
-        store.submit_decided(&op, 0, decide).await.unwrap(),
+        store
+            .submit_decided(&op, Timestamp::EPOCH, decide)
+            .await
+            .unwrap(),
         Submitted::Decided(decided)
     );
     let got = store.get(&acct, &op.id).await.unwrap().expect("stored");
     assert_eq!(got.status, Status::Success);
     assert_eq!((got.message.as_str(), got.attempt), ("done", 1));
-    assert_eq!(got.finished_at, Some(T0 + 1));
+    assert_eq!(got.finished_at, Some(T0 + ms(1)));
     let now = store.resource(&seeded.key).await.unwrap().unwrap();
     assert_eq!(now.properties, props(json!({"status": "Stopped"})));
-    assert!(claim(store, T0 + 2, T0 + 1000, 10).await.is_empty());
+    assert!(claim(store, T0 + ms(2), T0 + ms(1000), 10).await.is_empty());
     assert_eq!(store.queue_depth().await.unwrap(), QueueDepth::default());
 
     // An operation on a resource the inventory lacks is decided on nothing.
-    let absent = new_op(&acct, Some("i-404"), T0 + 3);
+    let absent = new_op(&acct, Some("i-404"), T0 + ms(3));
     let decide: Decide = Box::new(|resource| {
         assert_eq!(resource, None);
-        finish(Status::Failure, T0 + 3)
+        finish(Status::Failure, T0 + ms(3))
     });
-    let submitted = store.submit_decided(&absent, 0, decide).await.unwrap();
+    let submitted = store
+        .submit_decided(&absent, Timestamp::EPOCH, decide)
+        .await
+        .unwrap();
     assert!(matches!(submitted, Submitted::Decided(f) if f.status == Status::Failure));
 }
 
@@ -74,41 +82,44 @@ pub async fn submit_decided_queues_behind_an_unfinished_operation(store: &dyn St
     let first = new_op(&acct, Some("i-1"), T0);
     submit(store, &first).await;
     let asked = Arc::new(AtomicBool::new(false));
-    let queued = new_op(&acct, Some("i-1"), T0 + 1);
+    let queued = new_op(&acct, Some("i-1"), T0 + ms(1));
     assert_eq!(
         store
-            .submit_decided(&queued, 0, never_asked(&asked))
+            .submit_decided(&queued, Timestamp::EPOCH, never_asked(&asked))
             .await
             .unwrap(),
         Submitted::Created
     );
     assert!(!asked.load(Ordering::SeqCst), "no decision while held");
-    let elsewhere = new_op(&acct, Some("i-2"), T0 + 2);
-    let decide: Decide = Box::new(|_| finish(Status::Success, T0 + 2));
+    let elsewhere = new_op(&acct, Some("i-2"), T0 + ms(2));
+    let decide: Decide = Box::new(|_| finish(Status::Success, T0 + ms(2)));
     assert!(matches!(
-        store.submit_decided(&elsewhere, 0, decide).await.unwrap(),
+        store
+            .submit_decided(&elsewhere, Timestamp::EPOCH, decide)
+            .await
+            .unwrap(),
         Submitted::Decided(_)
     ));
 
-    let claimed = claim(store, T0 + 3, T0 + 1000, 10).await;
+    let claimed = claim(store, T0 + ms(3), T0 + ms(1000), 10).await;
     assert_eq!(claimed.len(), 1);
     assert!(
         store
-            .finish(&first.id, 1, &finish(Status::Success, T0 + 4))
+            .finish(&first.id, 1, &finish(Status::Success, T0 + ms(4)))
             .await
             .unwrap()
     );
     // `queued` is next on the resource, still INIT: a later submit waits behind it.
-    let later = new_op(&acct, Some("i-1"), T0 + 5);
+    let later = new_op(&acct, Some("i-1"), T0 + ms(5));
     assert_eq!(
         store
-            .submit_decided(&later, 0, never_asked(&asked))
+            .submit_decided(&later, Timestamp::EPOCH, never_asked(&asked))
             .await
             .unwrap(),
         Submitted::Created
     );
     assert!(!asked.load(Ordering::SeqCst), "no decision while queued");
-    let next = claim(store, T0 + 6, T0 + 1000, 10).await;
+    let next = claim(store, T0 + ms(6), T0 + ms(1000), 10).await;
     assert_eq!(next.iter().map(|o| &o.id).collect::<Vec<_>>(), [&queued.id]);
 }
 
@@ -121,7 +132,10 @@ pub async fn submit_decided_honours_a_used_client_token(store: &dyn Store) {
     };
     let decide: Decide = Box::new(|_| finish(Status::Success, T0));
     assert!(matches!(
-        store.submit_decided(&first, 0, decide).await.unwrap(),
+        store
+            .submit_decided(&first, Timestamp::EPOCH, decide)
+            .await
+            .unwrap(),
         Submitted::Decided(_)
     ));
     let asked = Arc::new(AtomicBool::new(false));
@@ -131,7 +145,7 @@ pub async fn submit_decided_honours_a_used_client_token(store: &dyn Store) {
     };
     assert_eq!(
         store
-            .submit_decided(&again, 0, never_asked(&asked))
+            .submit_decided(&again, Timestamp::EPOCH, never_asked(&asked))
             .await
             .unwrap(),
         Submitted::Existing {
@@ -157,16 +171,16 @@ pub async fn concurrent_decided_submits_on_one_resource_decide_in_turn(store: &d
                     key: resource.key,
                     properties: props(json!({ "n": n + 1 })),
                 }),
-                ..finish(Status::Success, T0 + 1)
+                ..finish(Status::Success, T0 + ms(1))
             }
         })
     };
     let ops: Vec<NewOperation> = (0..20)
-        .map(|n| new_op(&acct, Some("i-1"), T0 + n))
+        .map(|n| new_op(&acct, Some("i-1"), T0 + ms(n)))
         .collect();
     let outcomes = join_all(
         ops.iter()
-            .map(|op| store.submit_decided(op, 0, increment())),
+            .map(|op| store.submit_decided(op, Timestamp::EPOCH, increment())),
     )
     .await;
     for outcome in outcomes {

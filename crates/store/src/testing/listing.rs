@@ -2,9 +2,11 @@
 
 use std::collections::HashSet;
 
+use bpops_time::Timestamp;
+
 use crate::{ListQuery, OperationId, Status, Store};
 
-use super::{T0, account, all_pages, claim, finish, list_query, new_op, submit};
+use super::{T0, account, all_pages, claim, finish, list_query, ms, new_op, submit};
 
 /// A listing is newest first (submission time, then submission order for equal times), in
 /// pages of at most `limit`, each item exactly once; the last page has no cursor.
@@ -13,7 +15,7 @@ pub async fn list_pages_newest_first_without_skipping_or_repeating(store: &dyn S
     let mut ids = Vec::new();
     for i in 0..7 {
         // Pairs share a creation time: the order within them is the submission order.
-        let op = new_op(&acct, None, T0 + i / 2);
+        let op = new_op(&acct, None, T0 + ms(i / 2));
         submit(store, &op).await;
         ids.push(op.id);
     }
@@ -36,7 +38,7 @@ pub async fn list_pages_stay_stable_under_concurrent_submits(store: &dyn Store) 
     let acct = account(1);
     let mut before = Vec::new();
     for i in 0..10 {
-        let op = new_op(&acct, None, T0 + i);
+        let op = new_op(&acct, None, T0 + ms(i));
         submit(store, &op).await;
         before.push(op.id);
     }
@@ -46,12 +48,12 @@ pub async fn list_pages_stay_stable_under_concurrent_submits(store: &dyn Store) 
     let mut late = 0;
     loop {
         // Submits racing with the read of each page: newer ones, and one at an equal time.
-        let newer = new_op(&acct, None, T0 + 100 + late);
-        let same_time = new_op(&acct, None, T0 + 5);
+        let newer = new_op(&acct, None, T0 + ms(100 + late));
+        let same_time = new_op(&acct, None, T0 + ms(5));
         let (page, a, b) = tokio::join!(
             store.list(&q),
-            store.submit(&newer, 0),
-            store.submit(&same_time, 0)
+            store.submit(&newer, Timestamp::EPOCH),
+            store.submit(&same_time, Timestamp::EPOCH)
         );
         a.unwrap();
         b.unwrap();
@@ -72,8 +74,8 @@ pub async fn list_pages_stay_stable_under_concurrent_submits(store: &dyn Store) 
 /// Each filter narrows the listing to what it names.
 pub async fn list_filters_narrow_the_result(store: &dyn Store) {
     let acct = account(1);
-    let op = |n: i64, service: &str, operation: &str, application: Option<&str>| {
-        let mut op = new_op(&acct, None, T0 + n);
+    let op = |n: u64, service: &str, operation: &str, application: Option<&str>| {
+        let mut op = new_op(&acct, None, T0 + ms(n));
         op.service = service.into();
         op.operation = operation.into();
         op.application = application.map(str::to_owned);
@@ -87,11 +89,11 @@ pub async fn list_filters_narrow_the_result(store: &dyn Store) {
         submit(store, op).await;
     }
     // `a` runs and finishes, `b` runs, `c` and `d` wait.
-    let claimed = claim(store, T0, T0 + 1000, 2).await;
+    let claimed = claim(store, T0, T0 + ms(1000), 2).await;
     assert_eq!(claimed.len(), 2);
     assert!(
         store
-            .finish(&a.id, 1, &finish(Status::Success, T0 + 10))
+            .finish(&a.id, 1, &finish(Status::Success, T0 + ms(10)))
             .await
             .unwrap()
     );
@@ -172,8 +174,8 @@ pub async fn list_filters_narrow_the_result(store: &dyn Store) {
     );
     assert_eq!(
         ids(ListQuery {
-            created_from: Some(T0 + 1),
-            created_before: Some(T0 + 3),
+            created_from: Some(T0 + ms(1)),
+            created_before: Some(T0 + ms(3)),
             ..base.clone()
         })
         .await,
@@ -186,20 +188,20 @@ pub async fn list_filters_narrow_the_result(store: &dyn Store) {
 pub async fn list_leaves_out_expired_and_foreign_operations(store: &dyn Store) {
     let acct = account(1);
     let old = new_op(&acct, None, T0);
-    let pending = new_op(&acct, None, T0 + 1);
-    let foreign = new_op(&account(2), None, T0 + 2);
+    let pending = new_op(&acct, None, T0 + ms(1));
+    let foreign = new_op(&account(2), None, T0 + ms(2));
     for op in [&old, &pending, &foreign] {
         submit(store, op).await;
     }
-    store.claim(T0, T0 + 1000, 1).await.unwrap();
+    store.claim(T0, T0 + ms(1000), 1).await.unwrap();
     assert!(
         store
-            .finish(&old.id, 1, &finish(Status::Success, T0 + 10))
+            .finish(&old.id, 1, &finish(Status::Success, T0 + ms(10)))
             .await
             .unwrap()
     );
     let acct = &acct;
-    let listed = |expired_before: i64| async move {
+    let listed = |expired_before: Timestamp| async move {
         let q = ListQuery {
             expired_before,
             ..list_query(acct, 10)
@@ -211,8 +213,8 @@ pub async fn list_leaves_out_expired_and_foreign_operations(store: &dyn Store) {
             .collect::<Vec<_>>()
     };
     assert_eq!(
-        listed(T0 + 10).await,
+        listed(T0 + ms(10)).await,
         vec![pending.id.clone(), old.id.clone()]
     );
-    assert_eq!(listed(T0 + 11).await, vec![pending.id.clone()]);
+    assert_eq!(listed(T0 + ms(11)).await, vec![pending.id.clone()]);
 }

@@ -1,11 +1,13 @@
 //! Loading finished operations from elsewhere (an import).
 
+use bpops_time::Timestamp;
+
 use crate::{AccountId, ListQuery, Operation, OperationId, QueueDepth, Status, Store, StoreError};
 
-use super::{T0, account, all_pages, claim, key, list_query, new_op, submit};
+use super::{T0, account, all_pages, claim, key, list_query, ms, new_op, submit};
 
 /// A final operation of `account` as [`Store::load`] takes it.
-fn finished_op(account: &AccountId, created_at: i64, finished_at: i64) -> Operation {
+fn finished_op(account: &AccountId, created_at: Timestamp, finished_at: Timestamp) -> Operation {
     Operation {
         id: OperationId::random(),
         account: account.clone(),
@@ -30,7 +32,7 @@ pub async fn load_stores_final_operations_as_given(store: &dyn Store) {
     let acct = account(1);
     let earlier = new_op(&acct, None, T0);
     submit(store, &earlier).await;
-    let first = finished_op(&acct, T0, T0 + 5);
+    let first = finished_op(&acct, T0, T0 + ms(5));
     let second = Operation {
         status: Status::Failure,
         message: "InjectedFailure: x".into(),
@@ -38,11 +40,11 @@ pub async fn load_stores_final_operations_as_given(store: &dyn Store) {
         resource: None,
         attempt: 3,
         cancel_requested: true,
-        ..finished_op(&acct, T0, T0 + 6)
+        ..finished_op(&acct, T0, T0 + ms(6))
     };
     let third = Operation {
         arguments: r#"{"tagMap":{"env":["i-1"]}}"#.into(),
-        ..finished_op(&acct, T0 + 1, T0 + 7)
+        ..finished_op(&acct, T0 + ms(1), T0 + ms(7))
     };
     let loaded = [first, second, third];
     store.load(&loaded).await.unwrap();
@@ -67,9 +69,9 @@ pub async fn load_stores_final_operations_as_given(store: &dyn Store) {
             running: 0
         }
     );
-    let on_the_resource = new_op(&acct, Some("i-1"), T0 + 10);
+    let on_the_resource = new_op(&acct, Some("i-1"), T0 + ms(10));
     submit(store, &on_the_resource).await;
-    let claimed = claim(store, T0 + 10, T0 + 1000, 10).await;
+    let claimed = claim(store, T0 + ms(10), T0 + ms(1000), 10).await;
     assert_eq!(
         claimed.len(),
         2,
@@ -80,15 +82,15 @@ pub async fn load_stores_final_operations_as_given(store: &dyn Store) {
 /// An operation that is not final is refused, and the whole call stores nothing.
 pub async fn load_refuses_unfinished_operations_and_stores_nothing(store: &dyn Store) {
     let acct = account(1);
-    let done = finished_op(&acct, T0, T0 + 1);
+    let done = finished_op(&acct, T0, T0 + ms(1));
     let running = Operation {
         status: Status::Running,
         finished_at: None,
-        ..finished_op(&acct, T0, T0 + 1)
+        ..finished_op(&acct, T0, T0 + ms(1))
     };
     let undated = Operation {
         finished_at: None,
-        ..finished_op(&acct, T0, T0 + 1)
+        ..finished_op(&acct, T0, T0 + ms(1))
     };
     for refused in [running, undated] {
         let outcome = store.load(&[done.clone(), refused.clone()]).await;
@@ -107,23 +109,23 @@ pub async fn load_refuses_unfinished_operations_and_stores_nothing(store: &dyn S
 pub async fn loaded_operations_expire_like_finished_ones(store: &dyn Store) {
     let acct = account(1);
     let expired: Vec<_> = (0..5)
-        .map(|i| finished_op(&acct, T0 + i, T0 + 10))
+        .map(|i| finished_op(&acct, T0 + ms(i), T0 + ms(10)))
         .collect();
-    let retained = finished_op(&acct, T0, T0 + 20);
+    let retained = finished_op(&acct, T0, T0 + ms(20));
     store.load(&expired).await.unwrap();
     store.load(std::slice::from_ref(&retained)).await.unwrap();
 
     let listed = ListQuery {
-        expired_before: T0 + 11,
+        expired_before: T0 + ms(11),
         ..list_query(&acct, 10)
     };
     assert_eq!(
         store.list(&listed).await.unwrap().operations,
         vec![retained.clone()]
     );
-    assert_eq!(store.sweep(T0 + 11, 3).await.unwrap(), 3);
-    assert_eq!(store.sweep(T0 + 11, 3).await.unwrap(), 2);
-    assert_eq!(store.sweep(T0 + 11, 3).await.unwrap(), 0);
+    assert_eq!(store.sweep(T0 + ms(11), 3).await.unwrap(), 3);
+    assert_eq!(store.sweep(T0 + ms(11), 3).await.unwrap(), 2);
+    assert_eq!(store.sweep(T0 + ms(11), 3).await.unwrap(), 0);
     for op in &expired {
         assert!(store.get(&acct, &op.id).await.unwrap().is_none());
     }

@@ -19,6 +19,7 @@ pub mod sweep;
 
 use std::time::Duration;
 
+use bpops_time::Timestamp;
 use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
@@ -115,7 +116,12 @@ macro_rules! store_conformance {
     };
 }
 
-const T0: i64 = 1_700_000_000_000;
+const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+
+/// `n` milliseconds: the cases' instants are `T0` and spans after it.
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
 
 fn account(n: u8) -> AccountId {
     AccountId::new(format!("100000000000000{n}"))
@@ -131,7 +137,7 @@ fn key(account: &AccountId, id: &str) -> ResourceKey {
 
 /// A new `INIT` operation of `account`, on `resource` of `ecs` when given: any operation will
 /// do for the cases here and for backends' own tests.
-pub fn new_op(account: &AccountId, resource: Option<&str>, created_at: i64) -> NewOperation {
+pub fn new_op(account: &AccountId, resource: Option<&str>, created_at: Timestamp) -> NewOperation {
     NewOperation {
         id: OperationId::random(),
         account: account.clone(),
@@ -146,7 +152,7 @@ pub fn new_op(account: &AccountId, resource: Option<&str>, created_at: i64) -> N
     }
 }
 
-fn finish(status: Status, at: i64) -> Finish {
+fn finish(status: Status, at: Timestamp) -> Finish {
     Finish {
         status,
         message: "done".into(),
@@ -178,7 +184,12 @@ fn props(v: Value) -> Map<String, Value> {
 }
 
 /// The operations `store.claim` takes (none of the rows in these cases is unreadable).
-async fn claim(store: &dyn Store, now: i64, lease_until: i64, limit: usize) -> Vec<Operation> {
+async fn claim(
+    store: &dyn Store,
+    now: Timestamp,
+    lease_until: Timestamp,
+    limit: usize,
+) -> Vec<Operation> {
     store
         .claim(now, lease_until, limit)
         .await
@@ -187,7 +198,10 @@ async fn claim(store: &dyn Store, now: i64, lease_until: i64, limit: usize) -> V
 }
 
 async fn submit(store: &dyn Store, op: &NewOperation) {
-    assert_eq!(store.submit(op, 0).await.unwrap(), Submitted::Created);
+    assert_eq!(
+        store.submit(op, Timestamp::EPOCH).await.unwrap(),
+        Submitted::Created
+    );
 }
 
 /// Waits (boundedly) for an event matching `wanted`, skipping others.
@@ -219,7 +233,7 @@ pub fn list_query(account: &AccountId, limit: usize) -> ListQuery {
         applications: None,
         created_from: None,
         created_before: None,
-        expired_before: 0,
+        expired_before: Timestamp::EPOCH,
         after: None,
         limit,
     }

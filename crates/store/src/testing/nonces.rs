@@ -1,23 +1,34 @@
 //! Nonces: each spent once per AccessKey within its window.
 
+use std::time::Duration;
+
 use futures_util::future::join_all;
 
 use crate::Store;
+use crate::nonces::NonceSpend;
 
-use super::T0;
+use super::{T0, ms};
 
 /// A nonce is new once per AccessKey.
 pub async fn a_nonce_is_spent_once_per_key(store: &dyn Store) {
-    assert!(store.spend_nonce("key", "n1", T0, T0 + 1000).await.unwrap());
+    assert!(
+        store
+            .spend_nonce(&NonceSpend::new("key", "n1", T0 + ms(1000)), T0)
+            .await
+            .unwrap()
+    );
     assert!(
         !store
-            .spend_nonce("key", "n1", T0 + 10, T0 + 1010)
+            .spend_nonce(&NonceSpend::new("key", "n1", T0 + ms(1010)), T0 + ms(10))
             .await
             .unwrap()
     );
     assert!(
         store
-            .spend_nonce("other-key", "n1", T0 + 10, T0 + 1010)
+            .spend_nonce(
+                &NonceSpend::new("other-key", "n1", T0 + ms(1010)),
+                T0 + ms(10)
+            )
             .await
             .unwrap(),
         "nonces are per key"
@@ -30,24 +41,32 @@ pub async fn a_nonce_is_spent_once_per_key(store: &dyn Store) {
 /// once expired is new while its expired spend is still stored (a backend forgets a few
 /// per spend).
 pub async fn a_nonce_is_remembered_through_the_last_millisecond_of_its_window(store: &dyn Store) {
-    const WINDOW: i64 = 1_800_000;
-    for (k, offset) in (-3..=3).enumerate() {
-        let end = T0 + WINDOW + 10 * k as i64;
+    const WINDOW: Duration = Duration::from_secs(1800);
+    for k in 0..7 {
+        let end = T0 + WINDOW + ms(10 * k);
         let nonce = format!("n{k}");
-        assert!(store.spend_nonce("key", &nonce, T0, end).await.unwrap());
-        let now = end + offset;
-        let other = format!("other{k}");
         assert!(
             store
-                .spend_nonce("key", &other, now, now + WINDOW)
+                .spend_nonce(&NonceSpend::new("key", &nonce, end), T0)
                 .await
                 .unwrap()
         );
-        let new = store.spend_nonce("key", &nonce, now, now + WINDOW).await;
+        // From 3 ms before the window's last millisecond to 3 ms after it.
+        let now = end - ms(3) + ms(k);
+        let other = format!("other{k}");
+        assert!(
+            store
+                .spend_nonce(&NonceSpend::new("key", &other, now + WINDOW), now)
+                .await
+                .unwrap()
+        );
+        let new = store
+            .spend_nonce(&NonceSpend::new("key", &nonce, now + WINDOW), now)
+            .await;
         assert_eq!(
             new.unwrap(),
             crate::nonce_expired(end, now),
-            "a second spend {offset} ms from the end of the window"
+            "a second spend at {now}, the window ending at {end}"
         );
     }
     let end = T0 + 2 * WINDOW;
@@ -55,13 +74,15 @@ pub async fn a_nonce_is_remembered_through_the_last_millisecond_of_its_window(st
     for nonce in &nonces {
         assert!(
             store
-                .spend_nonce("key", nonce, end - WINDOW, end)
+                .spend_nonce(&NonceSpend::new("key", nonce, end), end - WINDOW)
                 .await
                 .unwrap()
         );
     }
     for nonce in &nonces {
-        let new = store.spend_nonce("key", nonce, end + 1, end + WINDOW).await;
+        let new = store
+            .spend_nonce(&NonceSpend::new("key", nonce, end + WINDOW), end + ms(1))
+            .await;
         assert!(new.unwrap(), "{nonce} expired");
     }
 }
@@ -74,12 +95,11 @@ pub async fn concurrent_spends_of_one_nonce_find_it_new_once(store: &dyn Store) 
             _ => format!("n{n}"),
         })
         .collect();
-    let spent = join_all(
-        nonces
-            .iter()
-            .map(|n| store.spend_nonce("key", n, T0, T0 + 1000)),
-    )
-    .await;
+    let spends: Vec<NonceSpend> = nonces
+        .iter()
+        .map(|n| NonceSpend::new("key", n, T0 + ms(1000)))
+        .collect();
+    let spent = join_all(spends.iter().map(|spend| store.spend_nonce(spend, T0))).await;
     let mut new_twice = 0;
     for (nonce, spent) in nonces.iter().zip(spent) {
         match nonce.as_str() {

@@ -2,9 +2,11 @@
 
 use futures_util::future::join_all;
 
+use bpops_time::Timestamp;
+
 use crate::{NewOperation, QueueDepth, Status, Store, Submitted};
 
-use super::{T0, account, claim, finish, list_query, new_op, submit};
+use super::{T0, account, claim, finish, list_query, ms, new_op, submit};
 
 /// A submitted operation is stored in `INIT` with empty results.
 pub async fn submit_stores_an_init_operation(store: &dyn Store) {
@@ -29,9 +31,13 @@ pub async fn submit_stores_an_init_operation(store: &dyn Store) {
 pub async fn queue_depth_counts_unfinished_operations(store: &dyn Store) {
     assert_eq!(store.queue_depth().await.unwrap(), QueueDepth::default());
     for n in 0..3 {
-        submit(store, &new_op(&account(n % 2 + 1), None, T0 + i64::from(n))).await;
+        submit(
+            store,
+            &new_op(&account(n % 2 + 1), None, T0 + ms(u64::from(n))),
+        )
+        .await;
     }
-    let claimed = claim(store, T0, T0 + 1000, 2).await;
+    let claimed = claim(store, T0, T0 + ms(1000), 2).await;
     assert_eq!(
         store.queue_depth().await.unwrap(),
         QueueDepth {
@@ -44,7 +50,7 @@ pub async fn queue_depth_counts_unfinished_operations(store: &dyn Store) {
             .finish(
                 &claimed[0].id,
                 claimed[0].attempt,
-                &finish(Status::Success, T0 + 5)
+                &finish(Status::Success, T0 + ms(5))
             )
             .await
             .unwrap()
@@ -72,9 +78,9 @@ pub async fn client_token_returns_the_first_operation(store: &dyn Store) {
     first.client_token = Some("tok".into());
     submit(store, &first).await;
 
-    let mut again = new_op(&account(1), None, T0 + 1);
+    let mut again = new_op(&account(1), None, T0 + ms(1));
     again.client_token = Some("tok".into());
-    let same = store.submit(&again, 0).await.unwrap();
+    let same = store.submit(&again, Timestamp::EPOCH).await.unwrap();
     assert_eq!(
         same,
         Submitted::Existing {
@@ -91,7 +97,7 @@ pub async fn client_token_returns_the_first_operation(store: &dyn Store) {
     );
 
     again.fingerprint = "other".into();
-    let different = store.submit(&again, 0).await.unwrap();
+    let different = store.submit(&again, Timestamp::EPOCH).await.unwrap();
     assert_eq!(
         different,
         Submitted::Existing {
@@ -103,7 +109,7 @@ pub async fn client_token_returns_the_first_operation(store: &dyn Store) {
     let mut elsewhere = new_op(&account(2), None, T0);
     elsewhere.client_token = Some("tok".into());
     assert_eq!(
-        store.submit(&elsewhere, 0).await.unwrap(),
+        store.submit(&elsewhere, Timestamp::EPOCH).await.unwrap(),
         Submitted::Created
     );
 }
@@ -113,27 +119,27 @@ pub async fn client_token_of_an_expired_operation_is_free(store: &dyn Store) {
     let mut first = new_op(&account(1), None, T0);
     first.client_token = Some("tok".into());
     submit(store, &first).await;
-    let claimed = claim(store, T0, T0 + 1000, 10).await;
+    let claimed = claim(store, T0, T0 + ms(1000), 10).await;
     assert!(
         store
             .finish(
                 &first.id,
                 claimed[0].attempt,
-                &finish(Status::Success, T0 + 5)
+                &finish(Status::Success, T0 + ms(5))
             )
             .await
             .unwrap()
     );
 
-    let mut second = new_op(&account(1), None, T0 + 100);
+    let mut second = new_op(&account(1), None, T0 + ms(100));
     second.client_token = Some("tok".into());
     // Not expired yet: finished at T0+5, cutoff T0+5 is exclusive.
     assert!(matches!(
-        store.submit(&second, T0 + 5).await.unwrap(),
+        store.submit(&second, T0 + ms(5)).await.unwrap(),
         Submitted::Existing { .. }
     ));
     assert_eq!(
-        store.submit(&second, T0 + 6).await.unwrap(),
+        store.submit(&second, T0 + ms(6)).await.unwrap(),
         Submitted::Created
     );
     assert!(
@@ -148,17 +154,17 @@ pub async fn client_token_of_an_expired_operation_is_free(store: &dyn Store) {
 /// Submits racing with one client token (as on several nodes at once) store one operation;
 /// every other submit gets its id back, never an error.
 pub async fn concurrent_submits_with_one_client_token_create_one_operation(store: &dyn Store) {
-    let racer = |n: i64| {
-        let mut op = new_op(&account(1), Some("i-1"), T0 + n);
+    let racer = |n: u64| {
+        let mut op = new_op(&account(1), Some("i-1"), T0 + ms(n));
         op.client_token = Some("race".into());
         op
     };
     let ops = [racer(0), racer(1), racer(2), racer(3)];
     let (a, b, c, d) = tokio::join!(
-        store.submit(&ops[0], 0),
-        store.submit(&ops[1], 0),
-        store.submit(&ops[2], 0),
-        store.submit(&ops[3], 0)
+        store.submit(&ops[0], Timestamp::EPOCH),
+        store.submit(&ops[1], Timestamp::EPOCH),
+        store.submit(&ops[2], Timestamp::EPOCH),
+        store.submit(&ops[3], Timestamp::EPOCH)
     );
     let outcomes = [a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()];
     let created: Vec<&NewOperation> = ops
@@ -178,7 +184,7 @@ pub async fn concurrent_submits_with_one_client_token_create_one_operation(store
             assert!(same_parameters);
         }
     }
-    assert_eq!(claim(store, T0, T0 + 1000, 10).await.len(), 1);
+    assert_eq!(claim(store, T0, T0 + ms(1000), 10).await.len(), 1);
 }
 
 /// Among concurrent submits (which a backend may store together), one that cannot be stored
@@ -188,11 +194,11 @@ pub async fn a_failing_submit_among_concurrent_ones_fails_alone(store: &dyn Stor
     let first = new_op(&acct, None, T0);
     submit(store, &first).await;
     let mut ops: Vec<NewOperation> = (1..=40)
-        .map(|n| new_op(&acct, Some(&format!("i-{n}")), T0 + n))
+        .map(|n| new_op(&acct, Some(&format!("i-{n}")), T0 + ms(n)))
         .collect();
     // An id already taken: this one cannot be stored.
     ops[17].id = first.id.clone();
-    let outcomes = join_all(ops.iter().map(|op| store.submit(op, 0))).await;
+    let outcomes = join_all(ops.iter().map(|op| store.submit(op, Timestamp::EPOCH))).await;
     for (n, outcome) in outcomes.iter().enumerate() {
         match n {
             17 => assert!(outcome.is_err(), "{outcome:?}"),
