@@ -112,7 +112,7 @@ async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Claimed> {
     let now = engine.clock.now();
     let claimed = engine
         .store
-        .claim(now, now + engine.settings.lease, limit)
+        .claim(now, engine.settings.lease, limit)
         .await?;
     for row in &claimed.unreadable {
         unreadable(engine, &row.id, &row.reason);

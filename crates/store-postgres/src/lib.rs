@@ -258,7 +258,8 @@ impl Store for PgStore {
         queries::queue_depth(&self.client().await?).await
     }
 
-    async fn claim(&self, now: Timestamp, lease_until: Timestamp, limit: usize) -> Result<Claimed> {
+    async fn claim(&self, now: Timestamp, lease: Duration, limit: usize) -> Result<Claimed> {
+        let lease_until = now + lease;
         queries::claim(&mut self.client().await?, now, lease_until, limit).await
     }
 

@@ -55,7 +55,11 @@ async fn another_node_hears_submits_and_finishes() {
     let mut heard = b.subscribe();
     let op = new_op(0);
     a.submit(&op, at(0)).await.unwrap();
-    let claimed = a.claim(at(0), at(60_000), 1).await.unwrap().operations;
+    let claimed = a
+        .claim(at(0), Duration::from_millis(60_000), 1)
+        .await
+        .unwrap()
+        .operations;
     let finish = bpops_store::Finish {
         status: bpops_store::Status::Success,
         message: String::new(),
@@ -96,7 +100,7 @@ async fn opening_keeps_the_leases_of_other_nodes() {
     first.submit(&new_op(0), at(0)).await.unwrap();
     assert_eq!(
         first
-            .claim(at(0), at(60_000), 10)
+            .claim(at(0), Duration::from_millis(60_000), 10)
             .await
             .unwrap()
             .operations
@@ -106,7 +110,7 @@ async fn opening_keeps_the_leases_of_other_nodes() {
     let second = schema.open().await;
     assert!(
         second
-            .claim(at(1), at(60_000), 10)
+            .claim(at(1), Duration::from_millis(59_999), 10)
             .await
             .unwrap()
             .operations
@@ -115,7 +119,7 @@ async fn opening_keeps_the_leases_of_other_nodes() {
     );
     assert_eq!(
         second
-            .claim(at(60_001), at(90_000), 10)
+            .claim(at(60_001), Duration::from_millis(29_999), 10)
             .await
             .unwrap()
             .operations

@@ -31,6 +31,7 @@ use std::fs::{File, TryLockError};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
@@ -249,7 +250,8 @@ impl Store for SqliteStore {
         self.read(queries::queue_depth).await
     }
 
-    async fn claim(&self, now: Timestamp, lease_until: Timestamp, limit: usize) -> Result<Claimed> {
+    async fn claim(&self, now: Timestamp, lease: Duration, limit: usize) -> Result<Claimed> {
+        let lease_until = now + lease;
         self.write(move |conn| queries::claim(conn, now, lease_until, limit))
             .await
     }
@@ -393,6 +395,7 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::time::Duration;
 
     use bpops_store::Store;
     use bpops_store::nonces::NonceSpend;
@@ -423,7 +426,7 @@ mod tests {
             store.submit(&op, at(0)).await.unwrap();
             assert_eq!(
                 store
-                    .claim(at(0), at(60_000), 10)
+                    .claim(at(0), Duration::from_millis(60_000), 10)
                     .await
                     .unwrap()
                     .operations
@@ -432,7 +435,11 @@ mod tests {
             );
         }
         let store = SqliteStore::open(&path).unwrap();
-        let again = store.claim(at(1), at(60_000), 10).await.unwrap().operations;
+        let again = store
+            .claim(at(1), Duration::from_millis(59_999), 10)
+            .await
+            .unwrap()
+            .operations;
         assert_eq!(again.len(), 1, "claimable long before the old lease ends");
         assert_eq!(again[0].attempt, 2, "the old attempt is fenced out");
     }

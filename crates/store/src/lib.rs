@@ -38,6 +38,8 @@ pub use records::{
     UNREADABLE, Unreadable,
 };
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use bpops_time::Timestamp;
 use tokio::sync::broadcast;
@@ -100,13 +102,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Claims up to `limit` runnable operations: `INIT` ones, and `RUNNING` ones whose lease
     /// ended before `now`, that are the oldest unfinished operation on their resource. Each is
-    /// returned `RUNNING`, with its attempt incremented and a lease until `lease_until`.
+    /// returned `RUNNING`, with its attempt incremented and a lease until `now + lease`.
     ///
     /// A candidate row that cannot be decoded (a corrupt id, a value of the wrong type) does
     /// not fail the claim: in the same transaction it ends `FAILURE` with [`UNREADABLE`],
     /// finished at `now`, and is reported in [`Claimed::unreadable`], so one bad row never
     /// stops the others.
-    async fn claim(&self, now: Timestamp, lease_until: Timestamp, limit: usize) -> Result<Claimed>;
+    async fn claim(&self, now: Timestamp, lease: Duration, limit: usize) -> Result<Claimed>;
 
     /// Extends the lease of a running attempt, and tells whether a cancellation of it was
     /// requested meanwhile ([`Lease::CancelRequested`]) or it is no longer current

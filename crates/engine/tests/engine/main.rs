@@ -207,7 +207,7 @@ impl Fixture {
         let now = self.clock.now();
         let claimed = self
             .store
-            .claim(now, now + Duration::from_secs(30), 10)
+            .claim(now, Duration::from_secs(30), 10)
             .await
             .unwrap();
         claimed.operations.len()

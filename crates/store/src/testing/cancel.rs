@@ -29,7 +29,7 @@ pub async fn cancel_ends_an_init_operation_at_once(store: &dyn Store) {
     })
     .await;
 
-    let claimed = claim(store, T0 + ms(6), T0 + ms(1000), 10).await;
+    let claimed = claim(store, T0 + ms(6), ms(994), 10).await;
     assert_eq!(
         claimed.iter().map(|o| &o.id).collect::<Vec<_>>(),
         vec![&second.id],
@@ -44,7 +44,7 @@ pub async fn cancel_marks_a_running_operation_for_its_worker(store: &dyn Store) 
     let acct = account(1);
     let op = new_op(&acct, None, T0);
     submit(store, &op).await;
-    store.claim(T0, T0 + ms(1000), 10).await.unwrap();
+    store.claim(T0, ms(1000), 10).await.unwrap();
     let mut events = store.subscribe();
     let outcome = store
         .cancel(&acct, &op.id, "OperationCancelled: x", T0 + ms(5))
@@ -75,7 +75,7 @@ pub async fn cancel_marks_a_running_operation_for_its_worker(store: &dyn Store) 
         Cancelled::Requested(_)
     ));
 
-    let taken_over = claim(store, T0 + ms(2001), T0 + ms(5000), 10).await;
+    let taken_over = claim(store, T0 + ms(2001), ms(2999), 10).await;
     assert_eq!(taken_over.len(), 1);
     assert!(
         taken_over[0].cancel_requested,
@@ -101,7 +101,7 @@ pub async fn cancel_leaves_final_operations_alone(store: &dyn Store) {
     let acct = account(1);
     let op = new_op(&acct, None, T0);
     submit(store, &op).await;
-    store.claim(T0, T0 + ms(1000), 10).await.unwrap();
+    store.claim(T0, ms(1000), 10).await.unwrap();
     assert!(
         store
             .finish(&op.id, 1, &finish(Status::Success, T0 + ms(1)))

@@ -26,7 +26,7 @@ pub async fn an_unreadable_row_is_set_aside_and_the_others_run(
     }
     corrupt(&bad.id).await;
 
-    let claimed = store.claim(T0 + ms(10), T0 + ms(1000), 10).await.unwrap();
+    let claimed = store.claim(T0 + ms(10), ms(990), 10).await.unwrap();
     let ids: Vec<_> = claimed.operations.iter().map(|op| &op.id).collect();
     assert_eq!(ids, [&other.id], "the other tenant's operation runs");
     assert_eq!(claimed.unreadable.len(), 1, "{claimed:?}");
@@ -40,7 +40,7 @@ pub async fn an_unreadable_row_is_set_aside_and_the_others_run(
         "the unreadable row is no longer unfinished"
     );
 
-    let next = store.claim(T0 + ms(11), T0 + ms(1000), 10).await.unwrap();
+    let next = store.claim(T0 + ms(11), ms(989), 10).await.unwrap();
     let ids: Vec<_> = next.operations.iter().map(|op| &op.id).collect();
     assert_eq!(ids, [&behind.id], "its resource is free for the next one");
     assert!(next.unreadable.is_empty(), "set aside once: {next:?}");
@@ -54,18 +54,18 @@ pub async fn claim_marks_running_and_counts_attempts(store: &dyn Store) {
     submit(store, &a).await;
     submit(store, &b).await;
 
-    let first = claim(store, T0, T0 + ms(1000), 1).await;
+    let first = claim(store, T0, ms(1000), 1).await;
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].id, a.id, "oldest first");
     assert_eq!(first[0].status, Status::Running);
     assert_eq!(first[0].attempt, 1);
 
-    let second = claim(store, T0, T0 + ms(1000), 10).await;
+    let second = claim(store, T0, ms(1000), 10).await;
     assert_eq!(
         second.iter().map(|o| &o.id).collect::<Vec<_>>(),
         vec![&b.id]
     );
-    assert!(claim(store, T0, T0 + ms(1000), 10).await.is_empty());
+    assert!(claim(store, T0, ms(1000), 10).await.is_empty());
     let stored = store.get(&a.account, &a.id).await.unwrap().unwrap();
     assert_eq!(stored.status, Status::Running);
 }
@@ -82,7 +82,7 @@ pub async fn claim_runs_one_operation_per_resource_in_order(store: &dyn Store) {
         submit(store, op).await;
     }
 
-    let claimed: Vec<_> = claim(store, T0, T0 + ms(1000), 10)
+    let claimed: Vec<_> = claim(store, T0, ms(1000), 10)
         .await
         .into_iter()
         .map(|o| o.id)
@@ -96,7 +96,7 @@ pub async fn claim_runs_one_operation_per_resource_in_order(store: &dyn Store) {
         ]
     );
     assert!(
-        claim(store, T0, T0 + ms(1000), 10).await.is_empty(),
+        claim(store, T0, ms(1000), 10).await.is_empty(),
         "i-1 is busy"
     );
 
@@ -106,7 +106,7 @@ pub async fn claim_runs_one_operation_per_resource_in_order(store: &dyn Store) {
             .await
             .unwrap()
     );
-    let next = claim(store, T0 + ms(10), T0 + ms(1000), 10).await;
+    let next = claim(store, T0 + ms(10), ms(990), 10).await;
     assert_eq!(
         next.iter().map(|o| &o.id).collect::<Vec<_>>(),
         vec![&second.id]
@@ -117,14 +117,10 @@ pub async fn claim_runs_one_operation_per_resource_in_order(store: &dyn Store) {
 pub async fn claim_takes_over_an_expired_lease_only(store: &dyn Store) {
     let op = new_op(&account(1), Some("i-1"), T0);
     submit(store, &op).await;
-    assert_eq!(claim(store, T0, T0 + ms(1000), 10).await.len(), 1);
-    assert!(
-        claim(store, T0 + ms(999), T0 + ms(2000), 10)
-            .await
-            .is_empty()
-    );
+    assert_eq!(claim(store, T0, ms(1000), 10).await.len(), 1);
+    assert!(claim(store, T0 + ms(999), ms(1001), 10).await.is_empty());
 
-    let again = claim(store, T0 + ms(1001), T0 + ms(3000), 10).await;
+    let again = claim(store, T0 + ms(1001), ms(1999), 10).await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempt, 2);
 }
@@ -133,7 +129,7 @@ pub async fn claim_takes_over_an_expired_lease_only(store: &dyn Store) {
 pub async fn renew_lease_is_fenced_by_the_attempt(store: &dyn Store) {
     let op = new_op(&account(1), None, T0);
     submit(store, &op).await;
-    store.claim(T0, T0 + ms(100), 10).await.unwrap();
+    store.claim(T0, ms(100), 10).await.unwrap();
     assert_eq!(
         store.renew_lease(&op.id, 1, T0 + ms(5000)).await.unwrap(),
         Lease::Held
@@ -143,9 +139,7 @@ pub async fn renew_lease_is_fenced_by_the_attempt(store: &dyn Store) {
         Lease::Lost
     );
     assert!(
-        claim(store, T0 + ms(200), T0 + ms(6000), 10)
-            .await
-            .is_empty(),
+        claim(store, T0 + ms(200), ms(5800), 10).await.is_empty(),
         "renewed lease holds"
     );
     assert!(
@@ -166,11 +160,9 @@ pub async fn renew_lease_is_fenced_by_the_attempt(store: &dyn Store) {
 pub async fn release_makes_the_operation_claimable_at_once_and_is_fenced(store: &dyn Store) {
     let op = new_op(&account(1), Some("i-1"), T0);
     submit(store, &op).await;
-    claim(store, T0, T0 + ms(60_000), 10).await;
+    claim(store, T0, ms(60_000), 10).await;
     assert!(
-        claim(store, T0 + ms(1), T0 + ms(60_000), 10)
-            .await
-            .is_empty(),
+        claim(store, T0 + ms(1), ms(59_999), 10).await.is_empty(),
         "leased"
     );
     assert!(
@@ -181,7 +173,7 @@ pub async fn release_makes_the_operation_claimable_at_once_and_is_fenced(store: 
     let mut events = store.subscribe();
     assert!(store.release(&op.id, 1).await.unwrap());
     next_event(&mut events, |e| *e == StoreEvent::Submitted).await;
-    let again = claim(store, T0 + ms(2), T0 + ms(60_000), 10).await;
+    let again = claim(store, T0 + ms(2), ms(59_998), 10).await;
     assert_eq!(
         again.len(),
         1,
@@ -204,11 +196,7 @@ pub async fn release_makes_the_operation_claimable_at_once_and_is_fenced(store: 
     assert!(!store.release(&op.id, 2).await.unwrap(), "final");
     let got = store.get(&op.account, &op.id).await.unwrap().unwrap();
     assert_eq!(got.status, Status::Success);
-    assert!(
-        claim(store, T0 + ms(4), T0 + ms(60_000), 10)
-            .await
-            .is_empty()
-    );
+    assert!(claim(store, T0 + ms(4), ms(59_996), 10).await.is_empty());
 }
 
 /// Several workers claiming and finishing at once (as on several nodes) run every
@@ -228,7 +216,7 @@ pub async fn concurrent_workers_claim_each_operation_once_in_resource_order(stor
     let worker = || async {
         let mut idle_rounds = 0;
         while idle_rounds < 3 {
-            let claimed = claim(store, T0 + ms(100), T0 + ms(60_000), 2).await;
+            let claimed = claim(store, T0 + ms(100), ms(59_900), 2).await;
             if claimed.is_empty() {
                 idle_rounds += 1;
                 tokio::task::yield_now().await;
@@ -263,7 +251,7 @@ pub async fn concurrent_workers_claim_each_operation_once_in_resource_order(stor
     tokio::join!(worker(), worker(), worker(), worker());
     // Workers may all go idle while one still holds a resource: finish the stragglers.
     loop {
-        let claimed = claim(store, T0 + ms(100), T0 + ms(60_000), 10).await;
+        let claimed = claim(store, T0 + ms(100), ms(59_900), 10).await;
         if claimed.is_empty() {
             break;
         }

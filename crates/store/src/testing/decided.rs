@@ -58,7 +58,7 @@ pub async fn submit_decided_stores_a_final_operation_with_its_effect(store: &dyn
     assert_eq!(got.finished_at, Some(T0 + ms(1)));
     let now = store.resource(&seeded.key).await.unwrap().unwrap();
     assert_eq!(now.properties, props(json!({"status": "Stopped"})));
-    assert!(claim(store, T0 + ms(2), T0 + ms(1000), 10).await.is_empty());
+    assert!(claim(store, T0 + ms(2), ms(998), 10).await.is_empty());
     assert_eq!(store.queue_depth().await.unwrap(), QueueDepth::default());
 
     // An operation on a resource the inventory lacks is decided on nothing.
@@ -101,7 +101,7 @@ pub async fn submit_decided_queues_behind_an_unfinished_operation(store: &dyn St
         Submitted::Decided(_)
     ));
 
-    let claimed = claim(store, T0 + ms(3), T0 + ms(1000), 10).await;
+    let claimed = claim(store, T0 + ms(3), ms(997), 10).await;
     assert_eq!(claimed.len(), 1);
     assert!(
         store
@@ -119,7 +119,7 @@ pub async fn submit_decided_queues_behind_an_unfinished_operation(store: &dyn St
         Submitted::Created
     );
     assert!(!asked.load(Ordering::SeqCst), "no decision while queued");
-    let next = claim(store, T0 + ms(6), T0 + ms(1000), 10).await;
+    let next = claim(store, T0 + ms(6), ms(994), 10).await;
     assert_eq!(next.iter().map(|o| &o.id).collect::<Vec<_>>(), [&queued.id]);
 }
 

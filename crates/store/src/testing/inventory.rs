@@ -22,7 +22,7 @@ pub async fn seeding_never_overwrites_the_inventory(store: &dyn Store) {
 
     let op = new_op(&acct, Some("i-2"), T0);
     submit(store, &op).await;
-    store.claim(T0, T0 + ms(1000), 10).await.unwrap();
+    store.claim(T0, ms(1000), 10).await.unwrap();
     let delete = Finish {
         effect: Some(Effect::Delete {
             key: key(&acct, "i-2"),

@@ -89,7 +89,7 @@ pub async fn list_filters_narrow_the_result(store: &dyn Store) {
         submit(store, op).await;
     }
     // `a` runs and finishes, `b` runs, `c` and `d` wait.
-    let claimed = claim(store, T0, T0 + ms(1000), 2).await;
+    let claimed = claim(store, T0, ms(1000), 2).await;
     assert_eq!(claimed.len(), 2);
     assert!(
         store
@@ -193,7 +193,7 @@ pub async fn list_leaves_out_expired_and_foreign_operations(store: &dyn Store) {
     for op in [&old, &pending, &foreign] {
         submit(store, op).await;
     }
-    store.claim(T0, T0 + ms(1000), 1).await.unwrap();
+    store.claim(T0, ms(1000), 1).await.unwrap();
     assert!(
         store
             .finish(&old.id, 1, &finish(Status::Success, T0 + ms(10)))

@@ -71,7 +71,7 @@ pub async fn load_stores_final_operations_as_given(store: &dyn Store) {
     );
     let on_the_resource = new_op(&acct, Some("i-1"), T0 + ms(10));
     submit(store, &on_the_resource).await;
-    let claimed = claim(store, T0 + ms(10), T0 + ms(1000), 10).await;
+    let claimed = claim(store, T0 + ms(10), ms(990), 10).await;
     assert_eq!(
         claimed.len(),
         2,

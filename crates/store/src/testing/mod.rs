@@ -184,17 +184,8 @@ fn props(v: Value) -> Map<String, Value> {
 }
 
 /// The operations `store.claim` takes (none of the rows in these cases is unreadable).
-async fn claim(
-    store: &dyn Store,
-    now: Timestamp,
-    lease_until: Timestamp,
-    limit: usize,
-) -> Vec<Operation> {
-    store
-        .claim(now, lease_until, limit)
-        .await
-        .unwrap()
-        .operations
+async fn claim(store: &dyn Store, now: Timestamp, lease: Duration, limit: usize) -> Vec<Operation> {
+    store.claim(now, lease, limit).await.unwrap().operations
 }
 
 async fn submit(store: &dyn Store, op: &NewOperation) {

@@ -37,7 +37,7 @@ pub async fn queue_depth_counts_unfinished_operations(store: &dyn Store) {
         )
         .await;
     }
-    let claimed = claim(store, T0, T0 + ms(1000), 2).await;
+    let claimed = claim(store, T0, ms(1000), 2).await;
     assert_eq!(
         store.queue_depth().await.unwrap(),
         QueueDepth {
@@ -119,7 +119,7 @@ pub async fn client_token_of_an_expired_operation_is_free(store: &dyn Store) {
     let mut first = new_op(&account(1), None, T0);
     first.client_token = Some("tok".into());
     submit(store, &first).await;
-    let claimed = claim(store, T0, T0 + ms(1000), 10).await;
+    let claimed = claim(store, T0, ms(1000), 10).await;
     assert!(
         store
             .finish(
@@ -184,7 +184,7 @@ pub async fn concurrent_submits_with_one_client_token_create_one_operation(store
             assert!(same_parameters);
         }
     }
-    assert_eq!(claim(store, T0, T0 + ms(1000), 10).await.len(), 1);
+    assert_eq!(claim(store, T0, ms(1000), 10).await.len(), 1);
 }
 
 /// Among concurrent submits (which a backend may store together), one that cannot be stored

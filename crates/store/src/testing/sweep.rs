@@ -17,7 +17,7 @@ pub async fn sweep_deletes_expired_operations_in_batches(store: &dyn Store) {
         submit(store, &op).await;
         finished.push(op);
     }
-    for op in claim(store, T0, T0 + ms(1000), 10).await {
+    for op in claim(store, T0, ms(1000), 10).await {
         assert!(
             store
                 .finish(&op.id, op.attempt, &finish(Status::Success, T0 + ms(10)))
@@ -56,7 +56,7 @@ pub async fn concurrent_sweeps_delete_each_operation_once(store: &dyn Store) {
     for i in 0..10 {
         submit(store, &new_op(&acct, None, T0 + ms(i))).await;
     }
-    for op in claim(store, T0, T0 + ms(1000), 100).await {
+    for op in claim(store, T0, ms(1000), 100).await {
         assert!(
             store
                 .finish(&op.id, op.attempt, &finish(Status::Success, T0 + ms(10)))
