@@ -7,6 +7,7 @@ clock helpers that the replay and clock-skew tests pin (see test_auth.py).
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import os
@@ -475,6 +476,28 @@ class Api:
                               m.GetExecuteOperationResultRequest(
                                   operation_id=operation_id,
                                   resource_group_id=resource_group_id))
+
+    # -- the application family ----------------------------------------------------------
+
+    def call(self, action: str, **params) -> dict:
+        """An action of the application family by its wire name, with the tea model's
+        snake_case parameters (maps as dicts; None leaves a parameter out): tea through its
+        typed method and request model, classic through the action's request class and its
+        setters (which send maps as JSON text, as tea does)."""
+        params = {name: value for name, value in params.items() if value is not None}
+        if self.mode == "classic":
+            module = importlib.import_module(
+                f"aliyunsdkbpstudio.request.v20210931.{action}Request")
+            req = getattr(module, f"{action}Request")()
+            req.set_endpoint(self.endpoint)
+            for name, value in params.items():
+                getattr(req, "set_" + "".join(w.capitalize() for w in name.split("_")))(value)
+            return self._classic_call(req)
+        from alibabacloud_bpstudio20210931 import models as m
+
+        method = re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
+        return self._tea_call(getattr(self._tea, method),
+                              getattr(m, f"{action}Request")(**params))
 
     # -- conveniences ---------------------------------------------------------------------
 

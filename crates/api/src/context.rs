@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use bpops_iam::Principal;
 use bpops_protocol::Action;
-use bpops_store::AccountId;
+use bpops_store::{AccountId, ApplicationQuery};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -25,21 +25,47 @@ impl Ctx<'_> {
         AccountId::new(self.principal.account())
     }
 
+    /// Whether the caller's authorization can depend on resource groups: only a principal
+    /// with grants. A root key is allowed everything in its account and a user without
+    /// policies nothing, whatever the group, so the group of what they reach need not be read
+    /// (which keeps a store read off the hot GetExecuteOperationResult path of root keys).
+    pub(crate) fn decided_by_groups(&self) -> bool {
+        !self.app.directory.grants(self.principal).is_empty()
+    }
+
     /// The resource group of `application` in the caller's account (`None`: in no group, or
-    /// no such application).
-    pub(crate) fn group_of(&self, application: Option<&str>) -> Option<String> {
-        let account = self.principal.account();
-        application
-            .and_then(|id| self.app.directory.group_of(account, id))
-            .map(str::to_owned)
+    /// no such application), as the store holds it now.
+    pub(crate) async fn group_of(
+        &self,
+        application: Option<&str>,
+    ) -> Result<Option<String>, ApiError> {
+        let Some(id) = application else {
+            return Ok(None);
+        };
+        let application = self.app.engine.application(&self.account(), id).await?;
+        Ok(application.and_then(|a| a.resource_group))
+    }
+
+    /// The ids of the caller's applications in resource group `group`.
+    pub(crate) async fn applications_in_group(&self, group: &str) -> Result<Vec<String>, ApiError> {
+        let query = ApplicationQuery {
+            resource_group: Some(group.to_owned()),
+            page: None,
+            ..ApplicationQuery::all(self.account())
+        };
+        let page = self.app.engine.list_applications(&query).await?;
+        Ok(page.applications.into_iter().map(|a| a.id).collect())
     }
 }
 
 /// A successful answer: the envelope's `Message` and `Data` (omitted when `None`), already
-/// serialized, so the envelope is written straight to bytes with no JSON tree in between.
+/// serialized, so the envelope is written straight to bytes with no JSON tree in between;
+/// and for a listing by page number, its `TotalCount` and `NextToken`.
 pub(crate) struct Reply {
     pub message: String,
     pub data: Option<Box<RawValue>>,
+    pub total_count: Option<u64>,
+    pub next_token: Option<u32>,
 }
 
 impl Reply {
@@ -49,6 +75,21 @@ impl Reply {
         Ok(Reply {
             message: "success".to_owned(),
             data: Some(data),
+            total_count: None,
+            next_token: None,
+        })
+    }
+
+    /// `Data` of one page of a listing by page number, with `TotalCount` and `NextToken`.
+    pub(crate) fn page(
+        data: &impl Serialize,
+        total_count: u64,
+        next_token: Option<u32>,
+    ) -> Result<Reply, ApiError> {
+        Ok(Reply {
+            total_count: Some(total_count),
+            next_token,
+            ..Reply::data(data)?
         })
     }
 
@@ -57,6 +98,8 @@ impl Reply {
         Reply {
             message: message.into(),
             data: None,
+            total_count: None,
+            next_token: None,
         }
     }
 }

@@ -130,6 +130,17 @@ impl From<EngineError> for ApiError {
                 "ApplicationId",
                 format!("the target belongs to application \"{actual}\", not \"{named}\""),
             ),
+            EngineError::UnknownTemplate(template) => ApiError::new(
+                ErrorCode::InvalidTemplateIdNotFound,
+                format!("The specified template \"{template}\" does not exist."),
+            ),
+            EngineError::InvalidVariable(invalid) => {
+                ApiError::invalid(&invalid.field, &invalid.reason)
+            }
+            EngineError::ApplicationNameInUse(name) => ApiError::new(
+                ErrorCode::InvalidApplicationNameDuplicate,
+                format!("An application named \"{name}\" already exists."),
+            ),
             EngineError::IdempotentParameterMismatch => ApiError::new(
                 ErrorCode::IdempotentParameterMismatch,
                 "The ClientToken was already used with different request parameters.",

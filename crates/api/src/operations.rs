@@ -92,7 +92,8 @@ pub(crate) async fn list(
             ctx,
             request.application_id,
             request.resource_group_id.as_deref(),
-        ),
+        )
+        .await?,
         created_from: request.create_time_start,
         created_before: request.create_time_end,
         expired_before: Timestamp::EPOCH, // set by the engine from the retention
@@ -154,21 +155,20 @@ pub(crate) async fn cancel(
 
 /// The applications a listing is narrowed to: the one named, the named group's, both (only
 /// the named one, if it is in the group), or all (`None`).
-fn applications(
+async fn applications(
     ctx: &Ctx<'_>,
     application: Option<String>,
     group: Option<&str>,
-) -> Option<Vec<String>> {
-    let in_group = group.map(|group| {
-        ctx.app
-            .directory
-            .applications_in_group(ctx.principal.account(), group)
-    });
-    match (application, in_group) {
+) -> Result<Option<Vec<String>>, ApiError> {
+    let in_group = match group {
+        Some(group) => Some(ctx.applications_in_group(group).await?),
+        None => None,
+    };
+    Ok(match (application, in_group) {
         (None, in_group) => in_group,
         (Some(app), None) => Some(vec![app]),
         (Some(app), Some(in_group)) => Some(in_group.into_iter().filter(|a| *a == app).collect()),
-    }
+    })
 }
 
 fn item(op: Operation) -> OperationItem {

@@ -54,7 +54,11 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
     match outcome {
         Ok((action, reply)) => {
             tracing::info!(action = action.as_str(), "ok");
-            let envelope = Envelope::ok(request_id.clone(), reply.message, reply.data);
+            let envelope = Envelope {
+                total_count: reply.total_count,
+                next_token: reply.next_token,
+                ..Envelope::ok(request_id.clone(), reply.message, reply.data)
+            };
             json(StatusCode::OK, &request_id, &envelope)
         }
         Err(e) => {

@@ -2,6 +2,10 @@
 //! it, both from the same typed value.
 
 use bpops_protocol::Action;
+use bpops_protocol::applications::{
+    ApplicationRequest, CreateApplicationRequest, GetTemplateRequest, ListApplicationRequest,
+    ListTemplateRequest,
+};
 use bpops_protocol::extensions::{CancelExecuteOperationRequest, ListExecuteOperationsRequest};
 use bpops_protocol::params::Params;
 use bpops_protocol::wire::{
@@ -19,6 +23,12 @@ pub(crate) enum ActionRequest {
     GetExecuteOperationResult(GetExecuteOperationResultRequest),
     ListExecuteOperations(ListExecuteOperationsRequest),
     CancelExecuteOperation(CancelExecuteOperationRequest),
+    ListTemplate(ListTemplateRequest),
+    GetTemplate(GetTemplateRequest),
+    CreateApplication(CreateApplicationRequest),
+    GetApplication(ApplicationRequest),
+    ListApplication(ListApplicationRequest),
+    DeleteApplication(ApplicationRequest),
 }
 
 impl ActionRequest {
@@ -47,6 +57,24 @@ impl ActionRequest {
             Action::CancelExecuteOperation => ActionRequest::CancelExecuteOperation(
                 CancelExecuteOperationRequest::from_params(params)?,
             ),
+            Action::ListTemplate => {
+                ActionRequest::ListTemplate(ListTemplateRequest::from_params(params)?)
+            }
+            Action::GetTemplate => {
+                ActionRequest::GetTemplate(GetTemplateRequest::from_params(params)?)
+            }
+            Action::CreateApplication => {
+                ActionRequest::CreateApplication(CreateApplicationRequest::from_params(params)?)
+            }
+            Action::GetApplication => {
+                ActionRequest::GetApplication(ApplicationRequest::from_params(params)?)
+            }
+            Action::ListApplication => {
+                ActionRequest::ListApplication(ListApplicationRequest::from_params(params)?)
+            }
+            Action::DeleteApplication => {
+                ActionRequest::DeleteApplication(ApplicationRequest::from_params(params)?)
+            }
         })
     }
 }

@@ -1,7 +1,9 @@
 //! The route table: for each action, what its RAM check is made against and its handler, and
 //! the check itself ([`authorize`]): the request context is built here, from the request, the
 //! directory and, where the target decides, the target itself, and evaluated by
-//! `bpops_iam::authorize`.
+//! `bpops_iam::authorize`. Applications and their resource groups are read from the store
+//! when the request arrives, so one created a moment ago, on any node, is checked like one
+//! the configuration declared.
 //!
 //! N.B. a request is authorized against what it actually reaches, never against what it
 //! says it reaches: the application its target belongs to, and that application's resource
@@ -10,14 +12,14 @@
 use bpops_engine::{Resolved, Submission};
 use bpops_iam::{Evaluation, RequestContext};
 use bpops_protocol::ErrorCode;
-use bpops_protocol::extensions::ListExecuteOperationsRequest;
+use bpops_protocol::applications::ApplicationRequest;
 use bpops_protocol::wire::ExecuteOperationRequest;
-use bpops_store::{Operation, OperationId};
+use bpops_store::{Application, Operation, OperationId};
 use serde_json::{Map, Value, json};
 
 use crate::context::{Ctx, Reply};
 use crate::request::ActionRequest;
-use crate::{ApiError, catalog, operations};
+use crate::{ApiError, applications, catalog, operations};
 
 /// Authorizes and answers `request`.
 pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply, ApiError> {
@@ -43,18 +45,68 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
         ActionRequest::GetExecuteOperationResult(request) => {
             let group = request.resource_group_id.as_deref();
             let op = operation(ctx, &request.operation_id, group).await?;
-            authorize(ctx, &Check::operation(ctx, op.as_ref(), group))?;
+            authorize(ctx, &Check::operation(ctx, op.as_ref(), group).await?)?;
             operations::get_execute_operation_result(ctx, &request, op).await
         }
         ActionRequest::CancelExecuteOperation(request) => {
             let group = request.resource_group_id.as_deref();
             let op = operation(ctx, &request.operation_id, group).await?;
-            authorize(ctx, &Check::operation(ctx, op.as_ref(), group))?;
+            authorize(ctx, &Check::operation(ctx, op.as_ref(), group).await?)?;
             operations::cancel(ctx, &request, op).await
         }
         ActionRequest::ListExecuteOperations(request) => {
-            authorize(ctx, &Check::listing(ctx, &request))?;
+            let resource = bpops_iam::virtual_arn(ctx.principal.account());
+            let group = request.resource_group_id.as_deref();
+            let application = request.application_id.as_deref();
+            authorize(
+                ctx,
+                &Check::listing(ctx, resource, group, application).await?,
+            )?;
             operations::list(ctx, request).await
+        }
+        ActionRequest::ListTemplate(request) => {
+            let group = request.resource_group_id.as_deref();
+            authorize(ctx, &Check::template(ctx, None, group))?;
+            applications::list_templates(ctx, &request)
+        }
+        ActionRequest::GetTemplate(request) => {
+            let group = request.resource_group_id.as_deref();
+            authorize(
+                ctx,
+                &Check::template(ctx, Some(&request.template_id), group),
+            )?;
+            applications::get_template(ctx, &request)
+        }
+        ActionRequest::CreateApplication(request) => {
+            // Checked against the group it is to be created in, which the request names.
+            let group = request.resource_group_id.as_deref();
+            authorize(
+                ctx,
+                &Check {
+                    resource: bpops_iam::application_arn(ctx.principal.account(), None),
+                    requested_group: group,
+                    target_groups: vec![group.map(str::to_owned)],
+                    service_type: None,
+                    operation: None,
+                },
+            )?;
+            applications::create(ctx, request).await
+        }
+        ActionRequest::GetApplication(request) => {
+            let app = application(ctx, &request).await?;
+            authorize(ctx, &Check::application(ctx, app.as_ref(), &request))?;
+            applications::get(ctx, &request, app).await
+        }
+        ActionRequest::ListApplication(request) => {
+            let resource = bpops_iam::application_arn(ctx.principal.account(), None);
+            let group = request.resource_group_id.as_deref();
+            authorize(ctx, &Check::listing(ctx, resource, group, None).await?)?;
+            applications::list(ctx, request).await
+        }
+        ActionRequest::DeleteApplication(request) => {
+            let app = application(ctx, &request).await?;
+            authorize(ctx, &Check::application(ctx, app.as_ref(), &request))?;
+            applications::delete(ctx, &request, app).await
         }
     }
 }
@@ -82,28 +134,72 @@ impl<'a> Check<'a> {
         }
     }
 
-    /// `bpstudiovirtual/*`, in the group of the operation's application. An operation that
-    /// was not found (or is outside the named group, which answers the same) is authorized
-    /// as if it were in the named group: the answer says nothing about it either way.
-    fn operation(ctx: &Ctx<'_>, op: Option<&Operation>, requested: Option<&'a str>) -> Check<'a> {
-        let target_group = match op {
-            Some(op) => ctx.group_of(op.application.as_deref()),
-            None => requested.map(str::to_owned),
-        };
+    /// `template/{id}` (`template/*` for a listing). Templates are in no resource group: a
+    /// group named in the request must exist, and a grant scoped to it does not count.
+    fn template(ctx: &Ctx<'_>, template: Option<&str>, requested: Option<&'a str>) -> Check<'a> {
         Check {
-            target_groups: vec![target_group],
+            resource: bpops_iam::template_arn(ctx.principal.account(), template),
             requested_group: requested,
             ..Check::virtual_resource(ctx)
         }
     }
 
-    /// `bpstudiovirtual/*`, in the group of every operation the listing may show: the named
-    /// group, or the named application's, or (naming neither) every group of the account.
-    fn listing(ctx: &Ctx<'_>, request: &'a ListExecuteOperationsRequest) -> Check<'a> {
+    /// `bpstudiovirtual/*`, in the group of the operation's application. An operation that
+    /// was not found (or is outside the named group, which answers the same) is authorized
+    /// as if it were in the named group: the answer says nothing about it either way.
+    async fn operation(
+        ctx: &Ctx<'_>,
+        op: Option<&Operation>,
+        requested: Option<&'a str>,
+    ) -> Result<Check<'a>, ApiError> {
+        let target_group = match op {
+            Some(op) if ctx.decided_by_groups() => ctx.group_of(op.application.as_deref()).await?,
+            Some(_) => None,
+            None => requested.map(str::to_owned),
+        };
+        Ok(Check {
+            target_groups: vec![target_group],
+            requested_group: requested,
+            ..Check::virtual_resource(ctx)
+        })
+    }
+
+    /// `application/{id}`, in the application's group; one that was not found (or is
+    /// outside the named group) is authorized as if it were in the named group, as for an
+    /// operation.
+    fn application(
+        ctx: &Ctx<'_>,
+        app: Option<&Application>,
+        request: &'a ApplicationRequest,
+    ) -> Check<'a> {
         let requested = request.resource_group_id.as_deref();
-        let target_groups = match (requested, request.application_id.as_deref()) {
+        let target_group = match app {
+            Some(app) => app.resource_group.clone(),
+            None => requested.map(str::to_owned),
+        };
+        Check {
+            resource: bpops_iam::application_arn(
+                ctx.principal.account(),
+                Some(&request.application_id),
+            ),
+            requested_group: requested,
+            target_groups: vec![target_group],
+            ..Check::virtual_resource(ctx)
+        }
+    }
+
+    /// `resource`, in the group of everything the listing may show: the named group, or the
+    /// named application's, or (naming neither) every group of the account.
+    async fn listing(
+        ctx: &Ctx<'_>,
+        resource: String,
+        requested: Option<&'a str>,
+        application: Option<&str>,
+    ) -> Result<Check<'a>, ApiError> {
+        let target_groups = match (requested, application) {
             (Some(group), _) => vec![Some(group.to_owned())],
-            (None, Some(application)) => vec![ctx.group_of(Some(application))],
+            (None, Some(_)) if !ctx.decided_by_groups() => vec![None],
+            (None, Some(application)) => vec![ctx.group_of(Some(application)).await?],
             (None, None) => {
                 let groups = ctx.app.directory.resource_groups(ctx.principal.account());
                 std::iter::once(None)
@@ -111,11 +207,12 @@ impl<'a> Check<'a> {
                     .collect()
             }
         };
-        Check {
+        Ok(Check {
+            resource,
             target_groups,
             requested_group: requested,
             ..Check::virtual_resource(ctx)
-        }
+        })
     }
 }
 
@@ -138,28 +235,30 @@ async fn execute(ctx: &Ctx<'_>, request: ExecuteOperationRequest) -> Result<Reso
         })
         .await?;
     let application = resolved.application();
+    let record = resolved.application_record();
     let submission = resolved.submission();
     authorize(
         ctx,
         &Check {
             resource: bpops_iam::application_arn(ctx.principal.account(), application),
             requested_group: request.resource_group_id.as_deref(),
-            target_groups: vec![ctx.group_of(application)],
+            target_groups: vec![record.and_then(|app| app.resource_group.clone())],
             service_type: Some(&submission.service),
             operation: Some(&submission.operation),
         },
     )?;
-    if let Some(named) = &submission.application
-        && ctx
+    let named_exists = match &submission.application {
+        None => true,
+        Some(named) if Some(named.as_str()) == application => record.is_some(),
+        Some(named) => ctx
             .app
-            .directory
-            .application(ctx.principal.account(), named)
-            .is_none()
-    {
-        return Err(ApiError::new(
-            ErrorCode::InvalidApplicationIdNotFound,
-            format!("The specified application \"{named}\" does not exist."),
-        ));
+            .engine
+            .application(&ctx.account(), named)
+            .await?
+            .is_some(),
+    };
+    if let (false, Some(named)) = (named_exists, &submission.application) {
+        return Err(applications::unknown_application(named));
     }
     Ok(resolved)
 }
@@ -174,9 +273,33 @@ async fn operation(
     let Ok(id) = id.parse::<OperationId>() else {
         return Ok(None);
     };
-    let op = ctx.app.engine.get(&ctx.account(), &id).await?;
-    Ok(op.filter(|op| {
-        group.is_none_or(|g| ctx.group_of(op.application.as_deref()).as_deref() == Some(g))
+    let Some(op) = ctx.app.engine.get(&ctx.account(), &id).await? else {
+        return Ok(None);
+    };
+    if let Some(group) = group
+        && ctx.group_of(op.application.as_deref()).await?.as_deref() != Some(group)
+    {
+        return Ok(None);
+    }
+    Ok(Some(op))
+}
+
+/// The application the request names in the caller's account, if it exists (not deleted)
+/// and is in the named resource group (always, when none is named).
+async fn application(
+    ctx: &Ctx<'_>,
+    request: &ApplicationRequest,
+) -> Result<Option<Application>, ApiError> {
+    let app = ctx
+        .app
+        .engine
+        .application(&ctx.account(), &request.application_id)
+        .await?;
+    Ok(app.filter(|app| {
+        request
+            .resource_group_id
+            .as_deref()
+            .is_none_or(|group| app.resource_group.as_deref() == Some(group))
     }))
 }
 

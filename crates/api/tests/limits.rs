@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use bpops_api::{App, Settings};
 use bpops_catalog::Catalog;
 use bpops_engine::{Emulation, Engine};
-use bpops_iam::{AccessKey, Application, Directory, Principal, SecretString};
+use bpops_iam::{AccessKey, Directory, Principal, SecretString};
 use bpops_protocol::API_VERSION;
 use bpops_protocol::request::{Acs3Request, SignedRequest};
-use bpops_store::{AccountId, Resource, ResourceKey, Store};
+use bpops_store::{AccountId, Application, Resource, ResourceKey, Store};
 use bpops_store_sqlite::SqliteStore;
 use bpops_time::{Clock, ManualClock, SystemClock, Timestamp};
 use serde_json::{Value, json};
@@ -66,6 +66,8 @@ async fn start_with_clock(
         .unwrap()
         .clone(),
     };
+    let app = Application::declared(AccountId::new(ACCOUNT), APP, None, Timestamp::EPOCH);
+    store.seed_applications(&[app]).await.unwrap();
     store
         .seed_resources(&[instance("i-1"), instance("i-2")])
         .await
@@ -90,13 +92,6 @@ async fn start_with_clock(
         active: true,
     };
     let directory = Directory::builder()
-        .application(
-            ACCOUNT,
-            APP,
-            Application {
-                resource_group: None,
-            },
-        )
         .key(key(ROOT))
         .key(key(FLOODER))
         .build();

@@ -16,16 +16,19 @@ use crate::error::{DeclaredError, InvalidAttribute, LookupError};
 use crate::executor::Executor;
 use crate::retry::RetryPolicy;
 use crate::schema::Schema;
+use crate::templates::{self, Template};
 use crate::{ecs, slb};
 
-/// All operations bpops knows, by (service, operation).
+/// All operations bpops knows, by (service, operation), and the application templates, by
+/// id.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     services: BTreeMap<String, BTreeMap<String, Entry>>,
+    templates: BTreeMap<String, Template>,
 }
 
 impl Catalog {
-    /// The built-in emulated services, `ecs` and `slb`.
+    /// The built-in emulated services, `ecs` and `slb`, and the built-in templates.
     pub fn builtin() -> Catalog {
         let mut services: BTreeMap<String, BTreeMap<String, Entry>> = BTreeMap::new();
         for entry in ecs::entries().into_iter().chain(slb::entries()) {
@@ -34,7 +37,41 @@ impl Catalog {
                 .or_default()
                 .insert(entry.operation.clone(), entry);
         }
-        Catalog { services }
+        let templates = templates::builtin()
+            .into_iter()
+            .map(|template| (template.id.clone(), template))
+            .collect();
+        Catalog {
+            services,
+            templates,
+        }
+    }
+
+    /// This catalog plus a template the configuration declares (`[[templates]]`), refused
+    /// when it does not pass [`Template::check`] or its id is taken.
+    pub fn with_template(mut self, template: Template) -> Result<Catalog, InvalidAttribute> {
+        template.check()?;
+        if self.templates.contains_key(&template.id) {
+            return Err(InvalidAttribute::new(
+                "id",
+                format!(
+                    "\"{}\" is a built-in template or declared more than once",
+                    template.id
+                ),
+            ));
+        }
+        self.templates.insert(template.id.clone(), template);
+        Ok(self)
+    }
+
+    /// The templates, by id.
+    pub fn templates(&self) -> impl Iterator<Item = &Template> {
+        self.templates.values()
+    }
+
+    /// The template with this id.
+    pub fn template(&self, id: &str) -> Option<&Template> {
+        self.templates.get(id)
     }
 
     /// This catalog plus the operations the configuration declares (`[[operations.declared]]`).

@@ -7,7 +7,8 @@
 //! ([`Entry::executor`]). Built-in operations run through [`run_emulated`]; operations the
 //! configuration declares ([`Declared`], added by [`Catalog::with_declared`]) run a program
 //! or call an HTTP endpoint ([`Executor::Command`], [`Executor::Http`]) with a timeout and a
-//! [`RetryPolicy`], through the `bpops-executors` crate.
+//! [`RetryPolicy`], through the `bpops-executors` crate. The catalog also holds the
+//! application [`Template`]s, built-in and declared, that applications are created from.
 //!
 //! The key decision: this crate is **pure**. No I/O, no clock, no randomness. An emulated run
 //! is a function of the attributes and the resource's current state that returns its
@@ -31,6 +32,7 @@ mod executor;
 mod retry;
 mod schema;
 mod slb;
+mod templates;
 mod value;
 
 pub use catalog::{Catalog, Entry, Target};
@@ -40,3 +42,4 @@ pub use error::{DeclaredError, InvalidAttribute, LookupError, SchemaError};
 pub use executor::{CommandSpec, Executor, HttpSpec};
 pub use retry::{FailureKind, RetryPolicy};
 pub use schema::Schema;
+pub use templates::{Node, Template, Variable, VariableType};

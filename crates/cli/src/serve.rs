@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use bpops_engine::Engine;
-use bpops_iam::{AccessKey, Application, Directory, ExposeSecret, Principal, SecretString};
-use bpops_store::{AccountId, BootstrapKey, Resource, ResourceKey, Store};
+use bpops_iam::{AccessKey, Directory, ExposeSecret, Principal, SecretString};
+use bpops_store::{AccountId, Application, BootstrapKey, Resource, ResourceKey, Store};
 use bpops_store_postgres::{DEFAULT_POOL_SIZE, PgStore};
 use bpops_store_sqlite::SqliteStore;
-use bpops_time::SystemClock;
+use bpops_time::{Clock, SystemClock, Timestamp};
 use clap::Args;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -83,13 +83,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {listen}"))?;
     let local = listener.local_addr()?;
     let store = open_store(&storage).await?;
+    let now = SystemClock.now();
+    let applications: Vec<Application> = config
+        .applications
+        .iter()
+        .map(|a| Application::declared(a.account.clone(), &a.id, a.resource_group.clone(), now))
+        .collect();
+    store
+        .seed_applications(&applications)
+        .await
+        .context("seeding the applications")?;
     store
         .seed_resources(&config.resources)
         .await
         .context("seeding the inventory")?;
     let directory = match &args.config {
         Some(_) => config.directory,
-        None => bootstrap_directory(store.as_ref()).await?,
+        None => bootstrap_directory(store.as_ref(), now).await?,
     };
 
     let grace = config.engine.shutdown_grace;
@@ -182,7 +192,7 @@ async fn open_store(url: &StorageUrl) -> anyhow::Result<Arc<dyn Store>> {
 /// Without a configuration file: one account and its root key, created on the first start
 /// and printed once, then reused; and a demo in it (an application with an ECS instance), so
 /// the README's first example runs as pasted.
-async fn bootstrap_directory(store: &dyn Store) -> anyhow::Result<Directory> {
+async fn bootstrap_directory(store: &dyn Store, now: Timestamp) -> anyhow::Result<Directory> {
     let candidate = BootstrapKey {
         account: AccountId::new(format!("1{}", random_chars(b"0123456789", 15))),
         access_key_id: format!("LTAI{}", random_chars(ALPHANUMERIC, 20)),
@@ -194,6 +204,15 @@ async fn bootstrap_directory(store: &dyn Store) -> anyhow::Result<Directory> {
         .context("reading the bootstrap key")?;
     // Seeded at every start, as a file's resources are: a start that stopped after creating
     // the key still gets it, and the instance keeps whatever operations did to it.
+    store
+        .seed_applications(&[Application::declared(
+            key.account.clone(),
+            DEMO_APPLICATION,
+            None,
+            now,
+        )])
+        .await
+        .context("seeding the demo application")?;
     store
         .seed_resources(&[demo_instance(&key.account)])
         .await
@@ -217,13 +236,6 @@ async fn bootstrap_directory(store: &dyn Store) -> anyhow::Result<Directory> {
         tracing::info!(account = %key.account, access_key_id = %key.access_key_id, "using the root key created on first start");
     }
     Ok(Directory::builder()
-        .application(
-            key.account.as_str(),
-            DEMO_APPLICATION,
-            Application {
-                resource_group: None,
-            },
-        )
         .key(AccessKey {
             id: key.access_key_id,
             secret: key.secret,

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use bpops_catalog::{Catalog, Executor};
 use bpops_store::{
-    AccountId, Cancelled, ListPage, ListQuery, NewOperation, Operation, OperationId, Resource,
-    ResourceKey, Store, Submitted,
+    AccountId, Application, Cancelled, ListPage, ListQuery, NewOperation, Operation, OperationId,
+    Resource, ResourceKey, Store, Submitted,
 };
 use bpops_time::{Clock, Timestamp};
 use serde_json::{Map, Value};
@@ -45,6 +45,8 @@ pub struct Submission {
 pub struct Resolved {
     submission: Submission,
     target: Option<Resource>,
+    /// The application it acts in ([`Resolved::application`]), as the store holds it.
+    record: Option<Application>,
 }
 
 impl Resolved {
@@ -62,6 +64,12 @@ impl Resolved {
             .as_ref()
             .map(|target| target.application.as_str())
             .or(self.submission.application.as_deref())
+    }
+
+    /// The application it acts in, as the store held it when the request arrived: `None`
+    /// when it names none, or one that does not exist (or was deleted).
+    pub fn application_record(&self) -> Option<&Application> {
+        self.record.as_ref()
     }
 }
 
@@ -145,9 +153,10 @@ impl Engine {
         tasks
     }
 
-    /// Reads the inventory resource `submission` would act on. An unknown operation, one
-    /// that acts on no inventory resource, or a target that does not exist has none; the
-    /// attributes are validated later, by [`Engine::submit_resolved`].
+    /// Reads the inventory resource `submission` would act on, and the application it acts
+    /// in. An unknown operation, one that acts on no inventory resource, or a target that
+    /// does not exist has none; the attributes are validated later, by
+    /// [`Engine::submit_resolved`].
     pub async fn resolve(&self, submission: Submission) -> Result<Resolved> {
         let target = match self
             .catalog
@@ -168,7 +177,16 @@ impl Engine {
             }
             _ => None,
         };
-        Ok(Resolved { submission, target })
+        let mut resolved = Resolved {
+            submission,
+            target,
+            record: None,
+        };
+        if let Some(application) = resolved.application() {
+            let account = &resolved.submission.account;
+            resolved.record = self.store.application(account, application).await?;
+        }
+        Ok(resolved)
     }
 
     /// [`Engine::resolve`], then [`Engine::submit_resolved`]: for callers that authorize
@@ -182,7 +200,9 @@ impl Engine {
     /// parameters differ. An `ApplicationId` other than the target's is refused.
     pub async fn submit_resolved(&self, resolved: Resolved) -> Result<OperationId> {
         let application = resolved.application().map(str::to_owned);
-        let Resolved { submission, target } = resolved;
+        let Resolved {
+            submission, target, ..
+        } = resolved;
         if let (Some(named), Some(target)) = (&submission.application, &target)
             && *named != target.application
         {
@@ -224,12 +244,12 @@ impl Engine {
             id: OperationId::random(),
             // N.B. over the application as the request named it: a retry must match after
             // the target is gone (deleted by this very operation, say).
-            fingerprint: fingerprint(
+            fingerprint: fingerprint(&[
                 &submission.service,
                 &submission.operation,
-                submission.application.as_deref(),
+                submission.application.as_deref().unwrap_or(""),
                 &attributes,
-            ),
+            ]),
             account: submission.account,
             service: submission.service,
             operation: submission.operation,
@@ -365,15 +385,11 @@ impl Engine {
     }
 }
 
-/// What a reused client token must match: everything that decides what the operation does.
-fn fingerprint(
-    service: &str,
-    operation: &str,
-    application: Option<&str>,
-    attributes: &str,
-) -> String {
+/// What a reused client token must match: a digest of everything that decides what the
+/// request does, each part length-prefixed so that no two lists of parts share one.
+pub(crate) fn fingerprint(parts: &[&str]) -> String {
     let mut hash = Sha256::new();
-    for part in [service, operation, application.unwrap_or(""), attributes] {
+    for part in parts {
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part.as_bytes());
     }

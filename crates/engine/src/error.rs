@@ -28,6 +28,15 @@ pub enum EngineError {
         /// The application the target is in.
         actual: String,
     },
+    /// The catalog has no such template.
+    #[error("the template {0:?} does not exist")]
+    UnknownTemplate(String),
+    /// An application's variables break its template's (the field is `Variables.<name>`).
+    #[error("invalid variable {0}")]
+    InvalidVariable(InvalidAttribute),
+    /// Another application of the account has this name.
+    #[error("an application named {0:?} exists already")]
+    ApplicationNameInUse(String),
     /// The client token was used before with other parameters.
     #[error("the client token was already used with different parameters")]
     IdempotentParameterMismatch,

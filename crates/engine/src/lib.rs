@@ -7,7 +7,8 @@
 //! Background tasks started by [`Engine::start`] claim runnable operations from the store as
 //! soon as they are submitted (woken by events, with a slow fallback poll), execute them,
 //! and sweep expired results. Readers either look once (`get`) or wait for a final status
-//! (`wait`), woken the moment the operation finishes.
+//! (`wait`), woken the moment the operation finishes. Applications are created from the
+//! catalog's templates, read, listed and deleted through it too (`applications`).
 //!
 //! Key decisions:
 //! - Retention is enforced twice: reads hide an operation the moment it expires, and the
@@ -22,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod applications;
 mod emulated;
 mod engine;
 mod error;
@@ -35,6 +37,7 @@ mod sweeper;
 mod waiters;
 mod worker;
 
+pub use applications::ApplicationRequest;
 pub use engine::{CANCELLED_BEFORE_START, CANCELLED_WHILE_RUNNING, Engine, Resolved, Submission};
 pub use error::{EngineError, Result};
 pub use metrics::EngineMetrics;

@@ -1,6 +1,7 @@
-//! The directory: accounts, resource groups, applications, users, access keys and the
-//! policies attached to users, as declared in the configuration. Built once, validated by the
-//! caller, read-only afterwards.
+//! The directory: resource groups, users, access keys and the policies attached to users,
+//! as declared in the configuration. Built once, validated by the caller, read-only
+//! afterwards. Applications are not here: they are created at run time, so the store holds
+//! them.
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,18 +22,10 @@ pub struct AccessKey {
     pub active: bool,
 }
 
-/// An application of an account; resources and operations belong to applications.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Application {
-    /// The resource group it belongs to, if any.
-    pub resource_group: Option<String>,
-}
-
 /// Who exists, read by the request path.
 #[derive(Debug, Default)]
 pub struct Directory {
     keys: HashMap<String, AccessKey>,
-    applications: HashMap<(String, String), Application>,
     resource_groups: HashSet<(String, String)>,
     grants: HashMap<(String, String), Vec<Grant>>,
 }
@@ -48,11 +41,6 @@ impl Directory {
         self.keys.get(id)
     }
 
-    /// An application of an account.
-    pub fn application(&self, account: &str, id: &str) -> Option<&Application> {
-        self.applications.get(&(account.to_owned(), id.to_owned()))
-    }
-
     /// The policies attached to `principal`: none for a root key, which needs none.
     pub fn grants(&self, principal: &Principal) -> &[Grant] {
         match principal {
@@ -62,18 +50,6 @@ impl Directory {
                 .get(&(account.clone(), name.clone()))
                 .map_or(&[], Vec::as_slice),
         }
-    }
-
-    /// The ids of the account's applications in resource group `group`, sorted.
-    pub fn applications_in_group(&self, account: &str, group: &str) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .applications
-            .iter()
-            .filter(|((a, _), app)| a == account && app.resource_group.as_deref() == Some(group))
-            .map(|((_, id), _)| id.clone())
-            .collect();
-        ids.sort_unstable();
-        ids
     }
 
     /// The account's resource groups, sorted.
@@ -86,14 +62,6 @@ impl Directory {
             .collect();
         groups.sort_unstable();
         groups
-    }
-
-    /// The resource group of an application of the account: `None` for one in no group, or
-    /// none at all.
-    pub fn group_of(&self, account: &str, application: &str) -> Option<&str> {
-        self.application(account, application)?
-            .resource_group
-            .as_deref()
     }
 
     /// Whether the account has this resource group.
@@ -121,14 +89,6 @@ impl DirectoryBuilder {
         self.directory
             .resource_groups
             .insert((account.to_owned(), id.to_owned()));
-        self
-    }
-
-    /// Adds an application of an account.
-    pub fn application(mut self, account: &str, id: &str, application: Application) -> Self {
-        self.directory
-            .applications
-            .insert((account.to_owned(), id.to_owned()), application);
         self
     }
 
@@ -168,27 +128,12 @@ mod tests {
     }
 
     #[test]
-    fn applications_are_scoped_to_their_account() {
-        let directory = Directory::builder()
-            .resource_group("1", "rg")
-            .application(
-                "1",
-                "APP",
-                Application {
-                    resource_group: Some("rg".into()),
-                },
-            )
-            .build();
-        assert!(directory.application("1", "APP").is_some());
-        assert!(directory.application("2", "APP").is_none());
+    fn resource_groups_are_scoped_to_their_account() {
+        let directory = Directory::builder().resource_group("1", "rg").build();
         assert!(directory.has_resource_group("1", "rg"));
+        assert!(!directory.has_resource_group("2", "rg"));
         assert_eq!(directory.resource_groups("1"), vec!["rg"]);
         assert!(directory.resource_groups("2").is_empty());
-        assert_eq!(directory.group_of("1", "APP"), Some("rg"));
-        assert_eq!(directory.group_of("2", "APP"), None);
-        assert_eq!(directory.applications_in_group("1", "rg"), vec!["APP"]);
-        assert!(directory.applications_in_group("2", "rg").is_empty());
-        assert!(!directory.has_resource_group("2", "rg"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod glob;
 mod policy;
 mod time;
 
-pub use directory::{AccessKey, Application, Directory, DirectoryBuilder};
+pub use directory::{AccessKey, Directory, DirectoryBuilder};
 pub use evaluate::{
     DecidedBy, DenyKind, Evaluation, Grant, PolicyType, RequestContext, Scope, authorize, evaluate,
 };
@@ -66,11 +66,20 @@ impl Principal {
     }
 }
 
-/// The ARN of an application, the resource of the two Execute actions; `None` gives `*`.
+/// The ARN of an application, the resource of the Execute actions and of the application
+/// family; `None` gives `*`.
 pub fn application_arn(account: &str, application: Option<&str>) -> String {
     format!(
         "acs:bpstudio::{account}:application/{}",
         application.unwrap_or("*")
+    )
+}
+
+/// The ARN of a template, the resource of `ListTemplate` and `GetTemplate`; `None` gives `*`.
+pub fn template_arn(account: &str, template: Option<&str>) -> String {
+    format!(
+        "acs:bpstudio::{account}:template/{}",
+        template.unwrap_or("*")
     )
 }
 

@@ -1,5 +1,5 @@
 //! The actions bpops serves, by their wire names, with the RAM action each one is authorized as.
-//! The other 32 BPStudio actions the SDKs know (wire-protocol.md §1.1) are not served, and
+//! The other 26 BPStudio actions the SDKs know (wire-protocol.md §1.1) are not served, and
 //! [`Action::from_wire`] does not know them either.
 
 use std::fmt;
@@ -23,11 +23,24 @@ pub enum Action {
     ListExecuteOperations,
     /// Cancels an operation that has not finished (a bpops extension).
     CancelExecuteOperation,
+    /// Lists the templates applications are created from.
+    ListTemplate,
+    /// Describes one template and its variables.
+    GetTemplate,
+    /// Creates an application from a template.
+    CreateApplication,
+    /// Describes one application and the resources it holds.
+    GetApplication,
+    /// Lists the caller's applications, a page at a time.
+    ListApplication,
+    /// Deletes an application that holds no resources.
+    DeleteApplication,
 }
 
 impl Action {
-    /// Every served action, in the order of the API table in product.md, then the extensions.
-    pub const ALL: [Action; 8] = [
+    /// Every served action, in the order of the API table in product.md, then the extensions,
+    /// then the application family.
+    pub const ALL: [Action; 14] = [
         Action::ListServices,
         Action::ListOperations,
         Action::GetOperationParams,
@@ -36,6 +49,12 @@ impl Action {
         Action::GetExecuteOperationResult,
         Action::ListExecuteOperations,
         Action::CancelExecuteOperation,
+        Action::ListTemplate,
+        Action::GetTemplate,
+        Action::CreateApplication,
+        Action::GetApplication,
+        Action::ListApplication,
+        Action::DeleteApplication,
     ];
 
     /// The action with wire name `name`, matched exactly: the SDKs send the names verbatim, and
@@ -57,16 +76,25 @@ impl Action {
             Action::GetExecuteOperationResult => "GetExecuteOperationResult",
             Action::ListExecuteOperations => "ListExecuteOperations",
             Action::CancelExecuteOperation => "CancelExecuteOperation",
+            Action::ListTemplate => "ListTemplate",
+            Action::GetTemplate => "GetTemplate",
+            Action::CreateApplication => "CreateApplication",
+            Action::GetApplication => "GetApplication",
+            Action::ListApplication => "ListApplication",
+            Action::DeleteApplication => "DeleteApplication",
         }
     }
 
-    /// Whether it stores something (a submit, a cancel), rather than only reading.
+    /// Whether it stores something (a submit, a cancel, an application), rather than only
+    /// reading.
     pub fn writes(self) -> bool {
         matches!(
             self,
             Action::ExecuteOperationASync
                 | Action::ExecuteOperationSync
                 | Action::CancelExecuteOperation
+                | Action::CreateApplication
+                | Action::DeleteApplication
         )
     }
 
@@ -81,6 +109,12 @@ impl Action {
             Action::GetExecuteOperationResult => "bpstudio:GetExecuteOperationResult",
             Action::ListExecuteOperations => "bpstudio:ListExecuteOperations",
             Action::CancelExecuteOperation => "bpstudio:CancelExecuteOperation",
+            Action::ListTemplate => "bpstudio:ListTemplate",
+            Action::GetTemplate => "bpstudio:GetTemplate",
+            Action::CreateApplication => "bpstudio:CreateApplication",
+            Action::GetApplication => "bpstudio:GetApplication",
+            Action::ListApplication => "bpstudio:ListApplication",
+            Action::DeleteApplication => "bpstudio:DeleteApplication",
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::fmt;
 
 /// The wire error codes: product.md "Errors", plus `RequestEntityTooLarge` for an over-long
-/// body and `RequestTimeout` for one sent too slowly. A code is never reused for another meaning.
+/// body, `RequestTimeout` for one sent too slowly, and the application family's. A code is never reused for another meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// A required parameter is absent or empty.
@@ -47,6 +47,12 @@ pub enum ErrorCode {
     IdempotentParameterMismatch,
     /// The operation is already final and cannot be cancelled.
     IncorrectOperationStatus,
+    /// The template does not exist.
+    InvalidTemplateIdNotFound,
+    /// Another application of the account has this name.
+    InvalidApplicationNameDuplicate,
+    /// The application's status does not allow the step (e.g. deleting a deployed one).
+    IncorrectApplicationStatus,
     /// The body is longer than the server accepts.
     RequestEntityTooLarge,
     /// The body did not arrive within the server's read timeout.
@@ -62,7 +68,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, in the order of product.md (with `RequestEntityTooLarge` and `RequestTimeout` before
     /// `Throttling`).
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::MissingParameter,
         ErrorCode::InvalidParameter,
         ErrorCode::InvalidActionNotFound,
@@ -80,6 +86,9 @@ impl ErrorCode {
         ErrorCode::InvalidOperationIdNotFound,
         ErrorCode::IdempotentParameterMismatch,
         ErrorCode::IncorrectOperationStatus,
+        ErrorCode::InvalidTemplateIdNotFound,
+        ErrorCode::InvalidApplicationNameDuplicate,
+        ErrorCode::IncorrectApplicationStatus,
         ErrorCode::RequestEntityTooLarge,
         ErrorCode::RequestTimeout,
         ErrorCode::Throttling,
@@ -107,6 +116,9 @@ impl ErrorCode {
             ErrorCode::InvalidOperationIdNotFound => "InvalidOperationId.NotFound",
             ErrorCode::IdempotentParameterMismatch => "IdempotentParameterMismatch",
             ErrorCode::IncorrectOperationStatus => "IncorrectOperationStatus",
+            ErrorCode::InvalidTemplateIdNotFound => "InvalidTemplateId.NotFound",
+            ErrorCode::InvalidApplicationNameDuplicate => "InvalidApplicationName.Duplicate",
+            ErrorCode::IncorrectApplicationStatus => "IncorrectApplicationStatus",
             ErrorCode::RequestEntityTooLarge => "RequestEntityTooLarge",
             ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::Throttling => "Throttling",
@@ -133,8 +145,11 @@ impl ErrorCode {
             | ErrorCode::InvalidServiceTypeNotFound
             | ErrorCode::InvalidOperationNotFound
             | ErrorCode::InvalidApplicationIdNotFound
-            | ErrorCode::InvalidOperationIdNotFound => 404,
-            ErrorCode::IncorrectOperationStatus => 409,
+            | ErrorCode::InvalidOperationIdNotFound
+            | ErrorCode::InvalidTemplateIdNotFound => 404,
+            ErrorCode::IncorrectOperationStatus
+            | ErrorCode::InvalidApplicationNameDuplicate
+            | ErrorCode::IncorrectApplicationStatus => 409,
             ErrorCode::RequestTimeout => 408,
             ErrorCode::RequestEntityTooLarge => 413,
             ErrorCode::Throttling => 429,
@@ -217,6 +232,21 @@ mod tests {
             (
                 ErrorCode::IncorrectOperationStatus,
                 "IncorrectOperationStatus",
+                409,
+            ),
+            (
+                ErrorCode::InvalidTemplateIdNotFound,
+                "InvalidTemplateId.NotFound",
+                404,
+            ),
+            (
+                ErrorCode::InvalidApplicationNameDuplicate,
+                "InvalidApplicationName.Duplicate",
+                409,
+            ),
+            (
+                ErrorCode::IncorrectApplicationStatus,
+                "IncorrectApplicationStatus",
                 409,
             ),
             (

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod action;
+pub mod applications;
 pub mod calendar;
 pub mod error;
 pub mod extensions;

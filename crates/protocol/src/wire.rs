@@ -186,6 +186,14 @@ pub struct Envelope<T> {
     /// `T: Default`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<T>,
+    /// `TotalCount`: how many items a listing by page number matches (ListApplication,
+    /// ListTemplate); omitted by the other actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<u64>,
+    /// `NextToken`: the next page's number of a listing by page number; omitted on its last
+    /// page and by the other actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<u32>,
 }
 
 impl<T> Envelope<T> {
@@ -196,6 +204,8 @@ impl<T> Envelope<T> {
             code: "200".to_owned(),
             message: message.into(),
             data,
+            total_count: None,
+            next_token: None,
         }
     }
 }
@@ -287,9 +297,17 @@ pub(crate) fn required(
 }
 
 fn attributes(p: &Params) -> Result<Map<String, Value>, RequestError> {
-    const NAME: &str = "Attributes";
-    let invalid = |reason: String| RequestError::Invalid { name: NAME, reason };
-    let text = match p.get(NAME) {
+    json_object(p, "Attributes")
+}
+
+/// A parameter holding a JSON object as text (how the SDKs send maps): empty when absent,
+/// empty or `null`; at most [`MAX_ATTRIBUTES_BYTES`].
+pub(crate) fn json_object(
+    p: &Params,
+    name: &'static str,
+) -> Result<Map<String, Value>, RequestError> {
+    let invalid = |reason: String| RequestError::Invalid { name, reason };
+    let text = match p.get(name) {
         None | Some("") => return Ok(Map::new()),
         Some(text) => text,
     };

@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod applications;
 mod group_commit;
 mod listener;
 mod migrate;
@@ -36,9 +37,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease, ListPage,
-    ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result,
-    Store, StoreError, StoreEvent, Submitted,
+    AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
+    ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease,
+    ListPage, ListQuery, NewApplication, NewOperation, Operation, OperationId, QueueDepth,
+    Resource, ResourceKey, Result, Store, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
@@ -323,6 +325,38 @@ impl Store for PgStore {
 
     async fn seed_resources(&self, resources: &[Resource]) -> Result<()> {
         queries::seed_resources(&mut self.client().await?, resources).await
+    }
+
+    async fn create_application(&self, new: &NewApplication) -> Result<ApplicationCreated> {
+        applications::create(&mut self.client().await?, new).await
+    }
+
+    async fn application(&self, account: &AccountId, id: &str) -> Result<Option<Application>> {
+        applications::get(&self.client().await?, account, id).await
+    }
+
+    async fn list_applications(&self, query: &ApplicationQuery) -> Result<ApplicationPage> {
+        applications::list(&mut self.client().await?, query).await
+    }
+
+    async fn delete_application(
+        &self,
+        account: &AccountId,
+        id: &str,
+    ) -> Result<ApplicationDeleted> {
+        applications::delete(&mut self.client().await?, account, id).await
+    }
+
+    async fn seed_applications(&self, seeds: &[Application]) -> Result<()> {
+        applications::seed(&mut self.client().await?, seeds).await
+    }
+
+    async fn application_resources(
+        &self,
+        account: &AccountId,
+        application: &str,
+    ) -> Result<Vec<Resource>> {
+        applications::resources(&self.client().await?, account, application).await
     }
 
     async fn bootstrap_key(&self, candidate: &BootstrapKey) -> Result<(BootstrapKey, bool)> {

@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "list_and_cancel",
         include_str!("../migrations/0003_list_and_cancel.sql"),
     ),
+    (
+        4,
+        "applications",
+        include_str!("../migrations/0004_applications.sql"),
+    ),
 ];
 
 /// The advisory lock key of migrations (any constant that nothing else uses).

@@ -90,7 +90,7 @@ async fn nodes_starting_at_once_apply_each_migration_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 3, "each migration applied once");
+    assert_eq!(versions, 4, "each migration applied once");
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod applications;
 mod migrate;
 mod nonces;
 mod queries;
@@ -35,9 +36,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease, ListPage,
-    ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result,
-    Store, StoreError, StoreEvent, Submitted,
+    AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
+    ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease,
+    ListPage, ListQuery, NewApplication, NewOperation, Operation, OperationId, QueueDepth,
+    Resource, ResourceKey, Result, Store, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OpenFlags};
@@ -331,6 +333,50 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn create_application(&self, new: &NewApplication) -> Result<ApplicationCreated> {
+        let new = new.clone();
+        self.write(move |conn| applications::create(conn, &new))
+            .await
+    }
+
+    async fn application(&self, account: &AccountId, id: &str) -> Result<Option<Application>> {
+        let (account, id) = (account.clone(), id.to_owned());
+        self.lookup(move |conn| applications::get(conn, &account, &id))
+            .await
+    }
+
+    async fn list_applications(&self, query: &ApplicationQuery) -> Result<ApplicationPage> {
+        let query = query.clone();
+        self.read(move |conn| applications::list(conn, &query))
+            .await
+    }
+
+    async fn delete_application(
+        &self,
+        account: &AccountId,
+        id: &str,
+    ) -> Result<ApplicationDeleted> {
+        let (account, id) = (account.clone(), id.to_owned());
+        self.write(move |conn| applications::delete(conn, &account, &id))
+            .await
+    }
+
+    async fn seed_applications(&self, seeds: &[Application]) -> Result<()> {
+        let seeds = seeds.to_vec();
+        self.write(move |conn| applications::seed(conn, &seeds))
+            .await
+    }
+
+    async fn application_resources(
+        &self,
+        account: &AccountId,
+        application: &str,
+    ) -> Result<Vec<Resource>> {
+        let (account, application) = (account.clone(), application.to_owned());
+        self.read(move |conn| applications::resources(conn, &account, &application))
+            .await
+    }
+
     async fn bootstrap_key(&self, candidate: &BootstrapKey) -> Result<(BootstrapKey, bool)> {
         let candidate = candidate.clone();
         self.write(move |conn| queries::bootstrap_key(conn, &candidate))
@@ -509,6 +555,6 @@ mod tests {
             .unwrap()
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(versions, 3, "each migration applied once");
+        assert_eq!(versions, 4, "each migration applied once");
     }
 }

@@ -18,6 +18,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "list_and_cancel",
         include_str!("../migrations/0003_list_and_cancel.sql"),
     ),
+    (
+        4,
+        "applications",
+        include_str!("../migrations/0004_applications.sql"),
+    ),
 ];
 
 /// Brings the database to the newest schema.

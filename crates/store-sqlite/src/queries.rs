@@ -582,7 +582,10 @@ fn parse_id(id: String) -> rusqlite::Result<OperationId> {
     id.parse().map_err(|e| corrupt(0, format!("{e}: {id:?}")))
 }
 
-fn parse_properties(column: usize, text: String) -> rusqlite::Result<Map<String, Value>> {
+pub(crate) fn parse_properties(
+    column: usize,
+    text: String,
+) -> rusqlite::Result<Map<String, Value>> {
     match serde_json::from_str(&text) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(corrupt(
@@ -592,6 +595,6 @@ fn parse_properties(column: usize, text: String) -> rusqlite::Result<Map<String,
     }
 }
 
-fn corrupt(column: usize, why: String) -> rusqlite::Error {
+pub(crate) fn corrupt(column: usize, why: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, why.into())
 }

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod applications;
 mod error;
 mod ids;
 pub mod nonces;
@@ -25,6 +26,10 @@ mod records;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use applications::{
+    Application, ApplicationCreated, ApplicationDeleted, ApplicationOrder, ApplicationPage,
+    ApplicationQuery, ApplicationStatus, NewApplication, PageOf,
+};
 pub use error::{Result, StoreError};
 pub use ids::{AccountId, OperationId};
 pub use records::{
@@ -160,6 +165,35 @@ pub trait Store: Send + Sync + 'static {
     /// Adds resources that the inventory has never held. Resources already present, or
     /// deleted by an operation, keep their state: the configuration only seeds the inventory.
     async fn seed_resources(&self, resources: &[Resource]) -> Result<()>;
+
+    /// Stores a new application, unless its client token is held by an application of the
+    /// account that is not deleted ([`ApplicationCreated::Existing`]) or its name is in use
+    /// by one ([`ApplicationCreated::NameInUse`]); then nothing is stored.
+    async fn create_application(&self, new: &NewApplication) -> Result<ApplicationCreated>;
+
+    /// Reads one application of an account; `None` when absent or deleted.
+    async fn application(&self, account: &AccountId, id: &str) -> Result<Option<Application>>;
+
+    /// The account's applications matching `query`, a page at a time, with how many match.
+    async fn list_applications(&self, query: &ApplicationQuery) -> Result<ApplicationPage>;
+
+    /// Deletes an application of an account if its status allows it, in one transaction
+    /// with that check.
+    async fn delete_application(&self, account: &AccountId, id: &str)
+    -> Result<ApplicationDeleted>;
+
+    /// Adds applications that the store has never held: those present, or deleted, keep
+    /// their state, and one whose name is in use in its account is left out. The
+    /// configuration only seeds the applications, as it seeds the inventory.
+    async fn seed_applications(&self, applications: &[Application]) -> Result<()>;
+
+    /// The inventory resources of an application of an account, not deleted, by service
+    /// and id.
+    async fn application_resources(
+        &self,
+        account: &AccountId,
+        application: &str,
+    ) -> Result<Vec<Resource>>;
 
     /// Returns the bootstrap root key stored by an earlier start, or stores `candidate` and
     /// returns it with `true` when there is none yet.

@@ -15,8 +15,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use bpops_catalog::Catalog;
-use bpops_iam::{Application, Directory};
-use bpops_store::Resource;
+use bpops_iam::Directory;
+use bpops_store::{AccountId, Resource};
 
 pub use raw::RawConfig;
 pub use storage::{StorageUrl, parse_storage_url};
@@ -34,10 +34,23 @@ pub struct Config {
     pub api: bpops_api::Settings,
     /// Who exists.
     pub directory: Directory,
+    /// Applications to seed the store with, as deployed.
+    pub applications: Vec<DeclaredApplication>,
     /// Resources to seed the inventory with.
     pub resources: Vec<Resource>,
-    /// The operations: built-in and declared.
+    /// The operations and the templates: built-in and declared.
     pub catalog: Catalog,
+}
+
+/// An application `[[applications]]` declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredApplication {
+    /// Its account.
+    pub account: AccountId,
+    /// Its id, also its name.
+    pub id: String,
+    /// Its resource group, if any.
+    pub resource_group: Option<String>,
 }
 
 /// Reads and validates a configuration file.
@@ -69,6 +82,7 @@ impl RawConfig {
         // N.B. the tables are checked in this order, each against those before it, so a
         // file with several mistakes is always refused for the same one.
         let catalog = operations::catalog(std::mem::take(&mut self.operations.declared))?;
+        let catalog = operations::templates(catalog, std::mem::take(&mut self.templates))?;
         let listen = listen(self.listen.as_deref())?;
         let storage = storage::storage(&self.storage)?;
         let (engine, api) = operations::settings(&self.operations, &catalog)?;
@@ -85,12 +99,6 @@ impl RawConfig {
         for g in &self.resource_groups {
             directory = directory.resource_group(&g.account, &g.id);
         }
-        for a in &self.applications {
-            let application = Application {
-                resource_group: a.resource_group.clone(),
-            };
-            directory = directory.application(&a.account, &a.id, application);
-        }
         for key in keys {
             directory = directory.key(key);
         }
@@ -103,6 +111,15 @@ impl RawConfig {
             engine,
             api,
             directory: directory.build(),
+            applications: self
+                .applications
+                .into_iter()
+                .map(|a| DeclaredApplication {
+                    account: AccountId::new(a.account),
+                    id: a.id,
+                    resource_group: a.resource_group,
+                })
+                .collect(),
             resources,
             catalog,
         })

@@ -1,11 +1,12 @@
-//! `[operations]`: the catalog with the declared operations, the timing of operations and
-//! their emulation, as the engine's and the api's settings.
+//! `[operations]` and `[[templates]]`: the catalog with the declared operations and
+//! templates, the timing of operations and their emulation, as the engine's and the api's
+//! settings.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use bpops_catalog::{Catalog, Declared};
+use anyhow::{Context, anyhow, bail};
+use bpops_catalog::{Catalog, Declared, Template};
 use bpops_engine::Emulation;
 
 use super::raw::{RawEmulation, RawOperations};
@@ -15,6 +16,22 @@ pub(super) fn catalog(declared: Vec<Declared>) -> anyhow::Result<Catalog> {
     Catalog::builtin()
         .with_declared(declared, &bpops_executors::resolve_program)
         .context("[[operations.declared]]")
+}
+
+/// `[[templates]]`: the catalog with the declared templates beside the built-in ones.
+pub(super) fn templates(mut catalog: Catalog, templates: Vec<Template>) -> anyhow::Result<Catalog> {
+    for (n, template) in templates.into_iter().enumerate() {
+        let id = template.id.clone();
+        catalog = catalog.with_template(template).map_err(|e| {
+            anyhow!(
+                "[[templates]] entry {} ({id}): {}: {}",
+                n + 1,
+                e.field,
+                e.reason
+            )
+        })?;
+    }
+    Ok(catalog)
 }
 
 /// `[operations]`: its durations checked against their bounds, then its emulations.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use bpops_catalog::Declared;
+use bpops_catalog::{Declared, Template};
 use bpops_engine::Emulation;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
@@ -34,6 +34,9 @@ pub struct RawConfig {
     /// Resources that seed the emulated inventory.
     #[serde(default)]
     pub resources: Vec<RawResource>,
+    /// Application templates, beside the built-in ones.
+    #[serde(default)]
+    pub templates: Vec<Template>,
     /// RAM users.
     #[serde(default)]
     pub users: Vec<RawUser>,

@@ -211,3 +211,42 @@ fn a_duration_that_does_not_parse_is_refused_at_its_line_and_key() {
         "{e}"
     );
 }
+
+#[test]
+fn templates_join_the_built_in_ones_and_applications_are_declared() {
+    let config = check(include_str!("../../../../bpops.example.toml")).unwrap();
+    let ids: Vec<&str> = config.catalog.templates().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["api-servers", "ecs-instance", "web-tier"]);
+    assert_eq!(
+        config.applications,
+        [DeclaredApplication {
+            account: AccountId::new("1000000000000001"),
+            id: "APP-WEB".into(),
+            resource_group: Some("rg-prod".into()),
+        }]
+    );
+}
+
+#[test]
+fn invalid_templates_name_the_entry_and_the_field() {
+    let template = |body: &str| format!("[[templates]]\nid = \"t\"\nname = \"T\"\n{body}");
+    let e = error(&template(
+        "variables = [{ name = \"size\", type = \"string\" }]\nnodes = [{ name = \"a\", service = \"ecs\", properties = { instance_type = \"${sise}\" } }]",
+    ));
+    assert!(
+        e.contains("[[templates]] entry 1 (t): nodes.1.properties.instance_type")
+            && e.contains("${sise}"),
+        "{e}"
+    );
+    let e = error(&template(
+        "variables = [{ name = \"n\", type = \"number\", default = \"2\" }]",
+    ));
+    assert!(e.contains("variables.1.default"), "{e}");
+    let e = error(&template("variables = [{ name = \"n\", type = \"date\" }]"));
+    assert!(e.contains("date"), "{e}");
+    let e = error("[[templates]]\nid = \"web-tier\"\nname = \"Mine\"");
+    assert!(
+        e.contains("[[templates]] entry 1 (web-tier): id") && e.contains("built-in"),
+        "{e}"
+    );
+}

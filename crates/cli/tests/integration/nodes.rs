@@ -299,3 +299,43 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_created_on_one_node_is_seen_and_checked_on_another_at_once() {
+    let cluster = Cluster::new("").await;
+    let (a, b) = (cluster.node().await, cluster.node().await);
+
+    let created = a
+        .call(
+            ROOT,
+            "CreateApplication",
+            &[("Name", "shared"), ("TemplateId", "ecs-instance")],
+        )
+        .await;
+    let id = created
+        .data()
+        .as_str()
+        .expect("an ApplicationId")
+        .to_owned();
+
+    let listed = b
+        .call(ROOT, "ListApplication", &[("Keyword", "shared")])
+        .await;
+    assert_eq!(listed.data()[0]["ApplicationId"], id.as_str());
+    assert_eq!(listed.json["TotalCount"], 1);
+    // The name is taken on every node.
+    b.call(
+        ROOT,
+        "CreateApplication",
+        &[("Name", "shared"), ("TemplateId", "ecs-instance")],
+    )
+    .await
+    .assert_error(409, "InvalidApplicationName.Duplicate");
+
+    b.call(ROOT, "DeleteApplication", &[("ApplicationId", &id)])
+        .await
+        .assert_ok();
+    a.call(ROOT, "GetApplication", &[("ApplicationId", &id)])
+        .await
+        .assert_error(404, "InvalidApplicationId.NotFound");
+}

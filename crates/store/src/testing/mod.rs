@@ -5,6 +5,7 @@
 //! module per subject; this module holds what several subjects share. Test support only:
 //! compiled with the `testing` feature, which only test targets enable.
 
+pub mod applications;
 pub mod cancel;
 pub mod claims;
 pub mod decided;
@@ -86,6 +87,16 @@ macro_rules! store_conformance {
             inventory::{
                 seeding_never_overwrites_the_inventory,
                 bootstrap_key_is_created_once,
+            },
+            applications::{
+                create_stores_an_application_of_one_account,
+                names_are_unique_per_account_until_deleted,
+                client_token_returns_the_first_application,
+                concurrent_creates_with_one_name_create_one,
+                delete_only_in_a_status_that_allows_it,
+                list_filters_orders_pages_and_counts,
+                seeding_never_overwrites_applications,
+                application_resources_are_its_inventory,
             },
             nonces::{
                 a_nonce_is_spent_once_per_key,
