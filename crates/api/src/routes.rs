@@ -235,21 +235,21 @@ async fn execute(ctx: &Ctx<'_>, request: ExecuteOperationRequest) -> Result<Reso
         })
         .await?;
     let application = resolved.application();
-    let record = resolved.application_record();
+    let place = resolved.application_place();
     let submission = resolved.submission();
     authorize(
         ctx,
         &Check {
             resource: bpops_iam::application_arn(ctx.principal.account(), application),
             requested_group: request.resource_group_id.as_deref(),
-            target_groups: vec![record.and_then(|app| app.resource_group.clone())],
+            target_groups: vec![place.and_then(|place| place.resource_group.clone())],
             service_type: Some(&submission.service),
             operation: Some(&submission.operation),
         },
     )?;
     let named_exists = match &submission.application {
         None => true,
-        Some(named) if Some(named.as_str()) == application => record.is_some(),
+        Some(named) if Some(named.as_str()) == application => place.is_some(),
         Some(named) => ctx
             .app
             .engine

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use bpops_catalog::{Catalog, Executor};
 use bpops_store::{
-    AccountId, Application, Cancelled, ListPage, ListQuery, NewOperation, Operation, OperationId,
-    Resource, ResourceKey, Store, Submitted,
+    AccountId, ApplicationPlace, Cancelled, ListPage, ListQuery, NewOperation, Operation,
+    OperationId, Resource, ResourceKey, Store, Submitted,
 };
 use bpops_time::{Clock, Timestamp};
 use serde_json::{Map, Value};
@@ -45,8 +45,8 @@ pub struct Submission {
 pub struct Resolved {
     submission: Submission,
     target: Option<Resource>,
-    /// The application it acts in ([`Resolved::application`]), as the store holds it.
-    record: Option<Application>,
+    /// Where the application it acts in ([`Resolved::application`]) stands in the store.
+    place: Option<ApplicationPlace>,
 }
 
 impl Resolved {
@@ -66,10 +66,10 @@ impl Resolved {
             .or(self.submission.application.as_deref())
     }
 
-    /// The application it acts in, as the store held it when the request arrived: `None`
-    /// when it names none, or one that does not exist (or was deleted).
-    pub fn application_record(&self) -> Option<&Application> {
-        self.record.as_ref()
+    /// Where the application it acts in stood when the request arrived: `None` when it
+    /// names none, or one that does not exist (or was deleted).
+    pub fn application_place(&self) -> Option<&ApplicationPlace> {
+        self.place.as_ref()
     }
 }
 
@@ -170,23 +170,36 @@ impl Engine {
                             service: target.service,
                             id: target.id,
                         };
-                        self.store.resource(&key).await?
+                        // N.B. the target and its application's group in one read: this is
+                        // on the path of every submit.
+                        self.store.located_resource(&key).await?
                     }
                     None => None,
                 }
             }
             _ => None,
         };
-        let mut resolved = Resolved {
+        let (target, place) = match target {
+            Some(located) => (Some(located.resource), located.application),
+            None => {
+                let place = match &submission.application {
+                    Some(named) => self
+                        .store
+                        .application(&submission.account, named)
+                        .await?
+                        .map(|app| ApplicationPlace {
+                            resource_group: app.resource_group,
+                        }),
+                    None => None,
+                };
+                (None, place)
+            }
+        };
+        Ok(Resolved {
             submission,
             target,
-            record: None,
-        };
-        if let Some(application) = resolved.application() {
-            let account = &resolved.submission.account;
-            resolved.record = self.store.application(account, application).await?;
-        }
-        Ok(resolved)
+            place,
+        })
     }
 
     /// [`Engine::resolve`], then [`Engine::submit_resolved`]: for callers that authorize

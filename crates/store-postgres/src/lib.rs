@@ -39,8 +39,8 @@ use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
     ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease,
-    ListPage, ListQuery, NewApplication, NewOperation, Operation, OperationId, QueueDepth,
-    Resource, ResourceKey, Result, Store, StoreError, StoreEvent, Submitted,
+    ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, Operation, OperationId,
+    QueueDepth, Resource, ResourceKey, Result, Store, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
@@ -321,6 +321,10 @@ impl Store for PgStore {
 
     async fn resource(&self, key: &ResourceKey) -> Result<Option<Resource>> {
         queries::resource(&self.client().await?, key).await
+    }
+
+    async fn located_resource(&self, key: &ResourceKey) -> Result<Option<LocatedResource>> {
+        queries::located_resource(&self.client().await?, key).await
     }
 
     async fn seed_resources(&self, resources: &[Resource]) -> Result<()> {

@@ -3,9 +3,9 @@
 //! `nonces`).
 
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, Claimed, Effect, Finish, Lease, ListPage, ListQuery,
-    Operation, OperationId, QueueDepth, Resource, ResourceKey, Result, Status, StoreError,
-    UNREADABLE, Unreadable,
+    AccountId, ApplicationPlace, BootstrapKey, Cancelled, Claimed, Effect, Finish, Lease, ListPage,
+    ListQuery, LocatedResource, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result,
+    Status, StoreError, UNREADABLE, Unreadable,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Object, Transaction};
@@ -500,6 +500,44 @@ pub(crate) async fn resource(
             key: key.clone(),
             application: row.try_get(0).map_err(from_pg)?,
             properties: parse_properties(row.try_get(1).map_err(from_pg)?)?,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn located_resource(
+    client: &impl GenericClient,
+    key: &ResourceKey,
+) -> Result<Option<LocatedResource>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT r.application, r.properties, a.id IS NOT NULL, a.resource_group
+             FROM resources r
+             LEFT JOIN applications a
+                 ON a.account = r.account AND a.id = r.application AND NOT a.deleted
+             WHERE r.account = $1 AND r.service = $2 AND r.id = $3 AND NOT r.deleted",
+        )
+        .await
+        .map_err(from_pg)?;
+    let row = client
+        .query_opt(&stmt, &[&key.account.as_str(), &key.service, &key.id])
+        .await
+        .map_err(from_pg)?;
+    row.map(|row| {
+        let exists: bool = row.try_get(2).map_err(from_pg)?;
+        Ok(LocatedResource {
+            resource: Resource {
+                key: key.clone(),
+                application: row.try_get(0).map_err(from_pg)?,
+                properties: parse_properties(row.try_get(1).map_err(from_pg)?)?,
+            },
+            application: if exists {
+                Some(ApplicationPlace {
+                    resource_group: row.try_get(3).map_err(from_pg)?,
+                })
+            } else {
+                None
+            },
         })
     })
     .transpose()

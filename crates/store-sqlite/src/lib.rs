@@ -38,8 +38,8 @@ use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
     ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease,
-    ListPage, ListQuery, NewApplication, NewOperation, Operation, OperationId, QueueDepth,
-    Resource, ResourceKey, Result, Store, StoreError, StoreEvent, Submitted,
+    ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, Operation, OperationId,
+    QueueDepth, Resource, ResourceKey, Result, Store, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OpenFlags};
@@ -325,6 +325,12 @@ impl Store for SqliteStore {
     async fn resource(&self, key: &ResourceKey) -> Result<Option<Resource>> {
         let key = key.clone();
         self.lookup(move |conn| queries::resource(conn, &key)).await
+    }
+
+    async fn located_resource(&self, key: &ResourceKey) -> Result<Option<LocatedResource>> {
+        let key = key.clone();
+        self.lookup(move |conn| queries::located_resource(conn, &key))
+            .await
     }
 
     async fn seed_resources(&self, resources: &[Resource]) -> Result<()> {

@@ -1,9 +1,9 @@
 //! The SQL of each store intent, one function per intent, each one transaction.
 
 use bpops_store::{
-    AccountId, BootstrapKey, Cancelled, Claimed, Decide, Effect, Finish, Lease, ListPage,
-    ListQuery, NewOperation, Operation, OperationId, QueueDepth, Resource, ResourceKey, Status,
-    Submitted, UNREADABLE, Unreadable,
+    AccountId, ApplicationPlace, BootstrapKey, Cancelled, Claimed, Decide, Effect, Finish, Lease,
+    ListPage, ListQuery, LocatedResource, NewOperation, Operation, OperationId, QueueDepth,
+    Resource, ResourceKey, Status, Submitted, UNREADABLE, Unreadable,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -486,6 +486,37 @@ pub(crate) fn resource(conn: &Connection, key: &ResourceKey) -> rusqlite::Result
             key: key.clone(),
             application: row.get(0)?,
             properties: parse_properties(1, row.get(1)?)?,
+        })
+    })
+    .optional()
+}
+
+pub(crate) fn located_resource(
+    conn: &Connection,
+    key: &ResourceKey,
+) -> rusqlite::Result<Option<LocatedResource>> {
+    conn.prepare_cached(
+        "SELECT r.application, r.properties, a.id IS NOT NULL, a.resource_group
+         FROM resources r
+         LEFT JOIN applications a
+             ON a.account = r.account AND a.id = r.application AND a.deleted = 0
+         WHERE r.account = ?1 AND r.service = ?2 AND r.id = ?3 AND r.deleted = 0",
+    )?
+    .query_row(params![key.account.as_str(), key.service, key.id], |row| {
+        let exists: bool = row.get(2)?;
+        Ok(LocatedResource {
+            resource: Resource {
+                key: key.clone(),
+                application: row.get(0)?,
+                properties: parse_properties(1, row.get(1)?)?,
+            },
+            application: if exists {
+                Some(ApplicationPlace {
+                    resource_group: row.get(3)?,
+                })
+            } else {
+                None
+            },
         })
     })
     .optional()

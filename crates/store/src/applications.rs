@@ -8,7 +8,7 @@
 use bpops_time::Timestamp;
 use serde_json::{Map, Value};
 
-use crate::AccountId;
+use crate::{AccountId, Resource};
 
 /// Where an application is in its lifecycle, with BPStudio's spellings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -98,6 +98,23 @@ impl ApplicationStatus {
                 | ApplicationStatus::DestroyedSuccess
         )
     }
+}
+
+/// A resource with where its application stands, read together: what a submit is authorized
+/// against.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocatedResource {
+    /// The resource.
+    pub resource: Resource,
+    /// Its application; `None` when that application does not exist (or was deleted).
+    pub application: Option<ApplicationPlace>,
+}
+
+/// Where an application stands, for authorization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplicationPlace {
+    /// Its resource group, if any.
+    pub resource_group: Option<String>,
 }
 
 /// An application, as stored.

@@ -28,7 +28,7 @@ pub mod testing;
 
 pub use applications::{
     Application, ApplicationCreated, ApplicationDeleted, ApplicationOrder, ApplicationPage,
-    ApplicationQuery, ApplicationStatus, NewApplication, PageOf,
+    ApplicationPlace, ApplicationQuery, ApplicationStatus, LocatedResource, NewApplication, PageOf,
 };
 pub use error::{Result, StoreError};
 pub use ids::{AccountId, OperationId};
@@ -161,6 +161,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads one resource of the inventory; `None` when absent or deleted.
     async fn resource(&self, key: &ResourceKey) -> Result<Option<Resource>>;
+
+    /// Reads one resource of the inventory with the resource group of its application, in one
+    /// read, for the authorization of every submit; `None` when absent or deleted.
+    async fn located_resource(&self, key: &ResourceKey) -> Result<Option<LocatedResource>>;
 
     /// Adds resources that the inventory has never held. Resources already present, or
     /// deleted by an operation, keep their state: the configuration only seeds the inventory.

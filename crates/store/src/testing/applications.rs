@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationOrder,
-    ApplicationQuery, ApplicationStatus, NewApplication, PageOf, Resource, Store,
+    ApplicationPlace, ApplicationQuery, ApplicationStatus, NewApplication, PageOf, Resource, Store,
 };
 
 use super::{T0, account, key, props};
@@ -310,4 +310,43 @@ pub async fn application_resources_are_its_inventory(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A resource reads with its application's group in one call; an application that does not
+/// exist, or was deleted, is no place, and another account's resource is not there at all.
+pub async fn a_resource_is_located_in_its_application(store: &dyn Store) {
+    let acct = account(1);
+    let mut grouped = new_application(&acct, "APP1", "one", 0);
+    grouped.application.resource_group = Some("rg-1".into());
+    create(store, &grouped).await;
+    create(store, &new_application(&acct, "APP2", "two", 1)).await;
+    let resource = |id: &str, application: &str| Resource {
+        key: key(&acct, id),
+        application: application.into(),
+        properties: props(json!({"status": "Running"})),
+    };
+    let held = [
+        resource("i-1", "APP1"),
+        resource("i-2", "APP2"),
+        resource("i-3", "APP9"),
+    ];
+    store.seed_resources(&held).await.unwrap();
+    let place = |group: Option<&str>| {
+        Some(ApplicationPlace {
+            resource_group: group.map(str::to_owned),
+        })
+    };
+    let held = &held;
+    let located = |i: usize| async move {
+        let found = store.located_resource(&held[i].key).await.unwrap().unwrap();
+        assert_eq!(found.resource, held[i]);
+        found.application
+    };
+    assert_eq!(located(0).await, place(Some("rg-1")));
+    assert_eq!(located(1).await, place(None));
+    assert_eq!(located(2).await, None, "no such application");
+    store.delete_application(&acct, "APP2").await.unwrap();
+    assert_eq!(located(1).await, None, "a deleted application");
+    let elsewhere = key(&account(2), "i-1");
+    assert_eq!(store.located_resource(&elsewhere).await.unwrap(), None);
 }

@@ -97,6 +97,7 @@ macro_rules! store_conformance {
                 list_filters_orders_pages_and_counts,
                 seeding_never_overwrites_applications,
                 application_resources_are_its_inventory,
+                a_resource_is_located_in_its_application,
             },
             nonces::{
                 a_nonce_is_spent_once_per_key,
