@@ -1,10 +1,12 @@
 """The application family as the SDKs see it: templates (built-in and configured), creating,
-reading, listing and deleting applications, their errors, ClientToken idempotency, RAM
-(by application and by resource group), tenancy, and operations acting in applications."""
+reading, listing and deleting applications, validating and valuating them, their errors,
+ClientToken idempotency, RAM (by application and by resource group), tenancy, and operations
+acting in applications."""
 
 import itertools
 import json
 import re
+import time
 
 import pytest
 
@@ -36,6 +38,7 @@ USERS = {
     "not-on-web": [("Everything", "account"), ("NoGetOnWeb", "account")],
     "prod-denied": [("Everything", "account"), ("DenyAll", RESOURCE_GROUP)],
     "prod-operator": [("Everything", RESOURCE_GROUP)],
+    "no-steps": [("Everything", "account"), ("NoSteps", "account")],
 }
 
 
@@ -48,6 +51,10 @@ POLICIES = {
     "NoGetOnWeb": document({"Effect": "Deny", "Action": "bpstudio:GetApplication",
                             "Resource": WEB_ARN}),
     "DenyAll": document({"Effect": "Deny", "Action": "bpstudio:*", "Resource": "*"}),
+    "NoSteps": document({"Effect": "Deny",
+                         "Action": ["bpstudio:ValidateApplication",
+                                    "bpstudio:ValuateApplication"],
+                         "Resource": f"acs:bpstudio::{ACCOUNT_A}:application/*"}),
 }
 
 
@@ -363,3 +370,132 @@ def test_an_application_outside_the_named_group_answers_as_unknown(api):
     refused(lambda: api.call("DeleteApplication", application_id=app_id,
                              resource_group_id=RESOURCE_GROUP),
             404, "InvalidApplicationId.NotFound")
+
+
+# -- lifecycle steps ---------------------------------------------------------------------
+
+REGION = "cn-hangzhou"
+
+
+def settled(api, app_id: str, timeout: float = 10.0) -> dict:
+    """Polls GetApplication, as the Terraform provider does, until no step is in progress."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data = get(api, app_id)
+        if data["Status"] not in ("Verifying", "Valuating", "Deploying", "Destroying"):
+            return data
+        assert time.monotonic() < deadline, f"{app_id} still {data['Status']}"
+        time.sleep(0.02)
+
+
+def step(api, action: str, app_id: str, **params):
+    body = api.call(action, application_id=app_id, **params)
+    assert_ok(body)
+    return body["Data"]
+
+
+def validated(api, **params) -> str:
+    app_id = create(api, area_id=REGION, **params)
+    step(api, "ValidateApplication", app_id)
+    assert settled(api, app_id)["Status"] == "Verified_Success"
+    return app_id
+
+
+def test_validate_checks_every_node_and_runs_as_an_operation(api):
+    app_id = create(api, area_id=REGION)
+    op_id = step(api, "ValidateApplication", app_id)
+    assert isinstance(op_id, str) and op_id.startswith("op_"), op_id
+    data = settled(api, app_id)
+    assert data["Status"] == "Verified_Success", data
+    assert [c["ResourceName"] for c in data["Checklist"]] == ["web-1", "web-2", "lb"]
+    assert {c["Result"] for c in data["Checklist"]} == {"Success"}
+    assert data["Checklist"][0]["Specification"] == "ecs.g7.large"
+    assert data["Checklist"][2]["ResourceCode"] == "slb"
+    assert all(c["Region"] == REGION for c in data["Checklist"])
+    result, _ = api.wait(op_id)
+    assert result["Status"] == "SUCCESS", result
+
+
+def test_validate_fails_an_application_without_a_known_region(api):
+    app_id = create(api)
+    step(api, "ValidateApplication", app_id)
+    data = settled(api, app_id)
+    assert data["Status"] == "Verified_Failure", data
+    assert "AreaId" in data["Error"], data
+    assert {c["Result"] for c in data["Checklist"]} == {"Failure"}
+    # A failed validation may be repeated, but not valuated.
+    refused(lambda: api.call("ValuateApplication", application_id=app_id),
+            409, "IncorrectApplicationStatus")
+    step(api, "ValidateApplication", app_id)
+    assert settled(api, app_id)["Status"] == "Verified_Failure"
+
+
+def test_valuate_prices_every_node(api):
+    app_id = validated(api)
+    assert step(api, "ValuateApplication", app_id) == 1
+    data = settled(api, app_id)
+    assert data["Status"] == "Valuating_Success", data
+    prices = data["PriceList"]
+    assert [p["InstanceName"] for p in prices] == ["web-1", "web-2", "lb"]
+    assert prices[0]["Specification"] == "ecs.g7.large" and prices[0]["Price"] > 0
+    assert prices[2]["ResourceCode"] == "slb" and prices[2]["Price"] > 0
+    # The checklist stays as validation left it.
+    assert len(data["Checklist"]) == 3
+
+
+def test_valuate_fails_a_node_without_a_price(api):
+    app_id = validated(api, template_id="tpl-api", variables={"size": "ecs.unpriced"})
+    step(api, "ValuateApplication", app_id)
+    data = settled(api, app_id)
+    assert data["Status"] == "Valuating_Failure", data
+    assert "ecs.unpriced" in data["Error"], data
+
+
+def test_a_step_in_the_wrong_status_is_refused_and_changes_nothing(api):
+    app_id = create(api, area_id=REGION)
+    e = refused(lambda: api.call("ValuateApplication", application_id=app_id),
+                409, "IncorrectApplicationStatus")
+    assert "Modified" in e.message
+    assert get(api, app_id)["Status"] == "Modified"
+    refused(lambda: api.call("ValidateApplication", application_id=APP),
+            409, "IncorrectApplicationStatus")
+    assert get(api, APP)["Status"] == "Deployed_Success"
+
+
+def test_client_token_returns_the_first_step_or_refuses_another(api):
+    app_id = create(api, area_id=REGION)
+    token = f"validate-{app_id}"
+    first = step(api, "ValidateApplication", app_id, client_token=token)
+    assert step(api, "ValidateApplication", app_id, client_token=token) == first
+    settled(api, app_id)
+    assert step(api, "ValidateApplication", app_id, client_token=token) == first
+    refused(lambda: api.call("ValuateApplication", application_id=app_id,
+                             client_token=token),
+            400, "IdempotentParameterMismatch")
+    assert get(api, app_id)["Status"] == "Verified_Success"
+
+
+def test_steps_are_authorized_on_the_application(client, server, api):
+    user = client(server, key("no-steps"))
+    app_id = create(user, area_id=REGION)
+    denied(lambda: user.call("ValidateApplication", application_id=app_id),
+           "ValidateApplication", "ExplicitDeny")
+    denied(lambda: user.call("ValuateApplication", application_id=app_id),
+           "ValuateApplication", "ExplicitDeny")
+    assert get(api, app_id)["Status"] == "Modified"
+
+
+def test_another_accounts_application_cannot_be_stepped(api, client, server):
+    app_id = create(api, area_id=REGION)
+    other = client(server, ROOT_KEY_B)
+    for action in ("ValidateApplication", "ValuateApplication"):
+        refused(lambda: other.call(action, application_id=app_id),
+                404, "InvalidApplicationId.NotFound")
+    assert get(api, app_id)["Status"] == "Modified"
+
+
+def test_steps_cannot_be_submitted_as_operations(api):
+    app_id = create(api, area_id=REGION)
+    with pytest.raises(ApiError) as err:
+        api.execute_async("bpstudio", "validateApplication", {}, application_id=app_id)
+    assert (err.value.status, err.value.code) == (400, "InvalidParameter"), err.value

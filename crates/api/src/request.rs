@@ -29,6 +29,10 @@ pub(crate) enum ActionRequest {
     GetApplication(ApplicationRequest),
     ListApplication(ListApplicationRequest),
     DeleteApplication(ApplicationRequest),
+    /// `ValidateApplication`.
+    ValidateApplication(ApplicationRequest),
+    /// `ValuateApplication`.
+    ValuateApplication(ApplicationRequest),
 }
 
 impl ActionRequest {
@@ -74,6 +78,12 @@ impl ActionRequest {
             }
             Action::DeleteApplication => {
                 ActionRequest::DeleteApplication(ApplicationRequest::from_params(params)?)
+            }
+            Action::ValidateApplication => {
+                ActionRequest::ValidateApplication(ApplicationRequest::from_params(params)?)
+            }
+            Action::ValuateApplication => {
+                ActionRequest::ValuateApplication(ApplicationRequest::from_params(params)?)
             }
         })
     }

@@ -9,7 +9,7 @@
 //! says it reaches: the application its target belongs to, and that application's resource
 //! group, named in the request or not.
 
-use bpops_engine::{Resolved, Submission};
+use bpops_engine::{Resolved, Step, Submission};
 use bpops_iam::{Evaluation, RequestContext};
 use bpops_protocol::ErrorCode;
 use bpops_protocol::applications::ApplicationRequest;
@@ -107,6 +107,21 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
             let app = application(ctx, &request).await?;
             authorize(ctx, &Check::application(ctx, app.as_ref(), &request))?;
             applications::delete(ctx, &request, app).await
+        }
+        ActionRequest::ValidateApplication(request) => {
+            let app = application(ctx, &request).await?;
+            authorize(ctx, &Check::application(ctx, app.as_ref(), &request))?;
+            let id = applications::step(ctx, &request, app, Step::Validate).await?;
+            // N.B. a string here, as the SDK models say: the step's operation id.
+            Reply::data(&id)
+        }
+        ActionRequest::ValuateApplication(request) => {
+            let app = application(ctx, &request).await?;
+            authorize(ctx, &Check::application(ctx, app.as_ref(), &request))?;
+            applications::step(ctx, &request, app, Step::Valuate).await?;
+            // N.B. an integer, as the SDK models say; its meaning is not documented: 1 is
+            // "started".
+            Reply::data(&1)
         }
     }
 }

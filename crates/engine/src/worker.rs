@@ -290,6 +290,16 @@ fn cancelled(engine: &Engine) -> Finish {
 /// cancellation during the latency ends it with nothing applied; the executors of declared
 /// operations stop on `cancel` by themselves (a program's whole process group is killed).
 async fn decide(engine: &Engine, op: &Operation, cancel: &CancellationToken) -> Ending {
+    if op.service == crate::STEP_SERVICE {
+        let application = op.application.as_deref().unwrap_or_default();
+        let read = until_answered(op, "reading the application", cancel.cancelled(), || {
+            engine.store.application(&op.account, application)
+        });
+        return Ending::Final(match read.await {
+            Some(app) => engine.finish_step(op, app),
+            None => cancelled(engine),
+        });
+    }
     let emulation = engine.settings.emulation(&op.service, &op.operation);
     if !emulation.latency.is_zero() {
         tokio::select! {

@@ -35,12 +35,16 @@ pub enum Action {
     ListApplication,
     /// Deletes an application that holds no resources.
     DeleteApplication,
+    /// Starts validating an application against its template and region.
+    ValidateApplication,
+    /// Starts pricing an application's resources.
+    ValuateApplication,
 }
 
 impl Action {
     /// Every served action, in the order of the API table in product.md, then the extensions,
     /// then the application family.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 16] = [
         Action::ListServices,
         Action::ListOperations,
         Action::GetOperationParams,
@@ -55,6 +59,8 @@ impl Action {
         Action::GetApplication,
         Action::ListApplication,
         Action::DeleteApplication,
+        Action::ValidateApplication,
+        Action::ValuateApplication,
     ];
 
     /// The action with wire name `name`, matched exactly: the SDKs send the names verbatim, and
@@ -82,6 +88,8 @@ impl Action {
             Action::GetApplication => "GetApplication",
             Action::ListApplication => "ListApplication",
             Action::DeleteApplication => "DeleteApplication",
+            Action::ValidateApplication => "ValidateApplication",
+            Action::ValuateApplication => "ValuateApplication",
         }
     }
 
@@ -95,6 +103,8 @@ impl Action {
                 | Action::CancelExecuteOperation
                 | Action::CreateApplication
                 | Action::DeleteApplication
+                | Action::ValidateApplication
+                | Action::ValuateApplication
         )
     }
 
@@ -115,6 +125,8 @@ impl Action {
             Action::GetApplication => "bpstudio:GetApplication",
             Action::ListApplication => "bpstudio:ListApplication",
             Action::DeleteApplication => "bpstudio:DeleteApplication",
+            Action::ValidateApplication => "bpstudio:ValidateApplication",
+            Action::ValuateApplication => "bpstudio:ValuateApplication",
         }
     }
 }

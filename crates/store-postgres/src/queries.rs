@@ -373,6 +373,37 @@ pub(crate) async fn apply_effect(client: &impl GenericClient, effect: &Effect) -
                 .await
                 .map_err(from_pg)?;
         }
+        Effect::Application(outcome) => {
+            let stmt = client
+                .prepare_cached(
+                    "UPDATE applications SET status = $1, error = $2,
+                         checklist = COALESCE($3, checklist),
+                         price_list = COALESCE($4, price_list), updated_at = $5
+                     WHERE account = $6 AND id = $7 AND NOT deleted",
+                )
+                .await
+                .map_err(from_pg)?;
+            let list = |items: &Option<Vec<Value>>| {
+                items
+                    .as_ref()
+                    .map(|items| Value::Array(items.clone()).to_string())
+            };
+            client
+                .execute(
+                    &stmt,
+                    &[
+                        &outcome.status.as_str(),
+                        &outcome.error,
+                        &list(&outcome.checklist),
+                        &list(&outcome.price_list),
+                        &outcome.updated_at.as_millis(),
+                        &outcome.account.as_str(),
+                        &outcome.id,
+                    ],
+                )
+                .await
+                .map_err(from_pg)?;
+        }
     }
     Ok(())
 }

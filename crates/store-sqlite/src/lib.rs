@@ -38,8 +38,9 @@ use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
     ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease,
-    ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, Operation, OperationId,
-    QueueDepth, Resource, ResourceKey, Result, Store, StoreError, StoreEvent, Submitted,
+    ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, NewStep, Operation,
+    OperationId, QueueDepth, Resource, ResourceKey, Result, StepStarted, Store, StoreError,
+    StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OpenFlags};
@@ -365,6 +366,17 @@ impl Store for SqliteStore {
         let (account, id) = (account.clone(), id.to_owned());
         self.write(move |conn| applications::delete(conn, &account, &id))
             .await
+    }
+
+    async fn start_step(&self, step: &NewStep, expired_before: Timestamp) -> Result<StepStarted> {
+        let step = step.clone();
+        let started = self
+            .write(move |conn| queries::start_step(conn, &step, expired_before))
+            .await?;
+        if started == StepStarted::Started {
+            let _ = self.events.send(StoreEvent::Submitted);
+        }
+        Ok(started)
     }
 
     async fn seed_applications(&self, seeds: &[Application]) -> Result<()> {

@@ -27,8 +27,9 @@ mod records;
 pub mod testing;
 
 pub use applications::{
-    Application, ApplicationCreated, ApplicationDeleted, ApplicationOrder, ApplicationPage,
-    ApplicationPlace, ApplicationQuery, ApplicationStatus, LocatedResource, NewApplication, PageOf,
+    Application, ApplicationCreated, ApplicationDeleted, ApplicationOrder, ApplicationOutcome,
+    ApplicationPage, ApplicationPlace, ApplicationQuery, ApplicationStatus, LocatedResource,
+    NewApplication, NewStep, PageOf, StepStarted,
 };
 pub use error::{Result, StoreError};
 pub use ids::{AccountId, OperationId};
@@ -185,6 +186,13 @@ pub trait Store: Send + Sync + 'static {
     /// with that check.
     async fn delete_application(&self, account: &AccountId, id: &str)
     -> Result<ApplicationDeleted>;
+
+    /// Starts a lifecycle step in one transaction: with a client token already used in the
+    /// account by an operation that has not expired, nothing changes and that operation is
+    /// answered (as [`Store::submit`] does); otherwise, when the application exists and its
+    /// status is one of `step.allowed`, it moves to `step.status` and the step's operation is
+    /// stored `INIT` (publishing [`StoreEvent::Submitted`]); else nothing changes.
+    async fn start_step(&self, step: &NewStep, expired_before: Timestamp) -> Result<StepStarted>;
 
     /// Adds applications that the store has never held: those present, or deleted, keep
     /// their state, and one whose name is in use in its account is left out. The

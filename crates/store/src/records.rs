@@ -6,7 +6,7 @@ use bpops_time::Timestamp;
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
-use crate::{AccountId, OperationId, Result, StoreError};
+use crate::{AccountId, ApplicationOutcome, OperationId, Result, StoreError};
 
 /// Where an operation is in its life. A status only moves forward; a final one never changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -355,6 +355,8 @@ pub enum Effect {
         /// Which resource.
         key: ResourceKey,
     },
+    /// Leave an application as a lifecycle step ends it.
+    Application(ApplicationOutcome),
 }
 
 /// The end of a running attempt.
