@@ -1,5 +1,6 @@
 """The application family as the SDKs see it: templates (built-in and configured), creating,
-reading, listing and deleting applications, validating and valuating them, their errors,
+reading, listing and deleting applications, their lifecycle steps (validate, valuate,
+deploy, release) and the Terraform provider's sequence through them, their errors,
 ClientToken idempotency, RAM (by application and by resource group), tenancy, and operations
 acting in applications."""
 
@@ -53,7 +54,9 @@ POLICIES = {
     "DenyAll": document({"Effect": "Deny", "Action": "bpstudio:*", "Resource": "*"}),
     "NoSteps": document({"Effect": "Deny",
                          "Action": ["bpstudio:ValidateApplication",
-                                    "bpstudio:ValuateApplication"],
+                                    "bpstudio:ValuateApplication",
+                                    "bpstudio:DeployApplication",
+                                    "bpstudio:ReleaseApplication"],
                          "Resource": f"acs:bpstudio::{ACCOUNT_A}:application/*"}),
 }
 
@@ -457,8 +460,13 @@ def test_a_step_in_the_wrong_status_is_refused_and_changes_nothing(api):
                 409, "IncorrectApplicationStatus")
     assert "Modified" in e.message
     assert get(api, app_id)["Status"] == "Modified"
-    refused(lambda: api.call("ValidateApplication", application_id=APP),
-            409, "IncorrectApplicationStatus")
+    for action in ("DeployApplication", "ReleaseApplication"):
+        refused(lambda: api.call(action, application_id=app_id),
+                409, "IncorrectApplicationStatus")
+    assert get(api, app_id)["Status"] == "Modified"
+    for action in ("ValidateApplication", "DeployApplication"):
+        refused(lambda: api.call(action, application_id=APP),
+                409, "IncorrectApplicationStatus")
     assert get(api, APP)["Status"] == "Deployed_Success"
 
 
@@ -480,15 +488,16 @@ def test_steps_are_authorized_on_the_application(client, server, api):
     app_id = create(user, area_id=REGION)
     denied(lambda: user.call("ValidateApplication", application_id=app_id),
            "ValidateApplication", "ExplicitDeny")
-    denied(lambda: user.call("ValuateApplication", application_id=app_id),
-           "ValuateApplication", "ExplicitDeny")
+    for action in ("ValuateApplication", "DeployApplication", "ReleaseApplication"):
+        denied(lambda: user.call(action, application_id=app_id), action, "ExplicitDeny")
     assert get(api, app_id)["Status"] == "Modified"
 
 
 def test_another_accounts_application_cannot_be_stepped(api, client, server):
     app_id = create(api, area_id=REGION)
     other = client(server, ROOT_KEY_B)
-    for action in ("ValidateApplication", "ValuateApplication"):
+    for action in ("ValidateApplication", "ValuateApplication", "DeployApplication",
+                   "ReleaseApplication"):
         refused(lambda: other.call(action, application_id=app_id),
                 404, "InvalidApplicationId.NotFound")
     assert get(api, app_id)["Status"] == "Modified"
@@ -499,3 +508,70 @@ def test_steps_cannot_be_submitted_as_operations(api):
     with pytest.raises(ApiError) as err:
         api.execute_async("bpstudio", "validateApplication", {}, application_id=app_id)
     assert (err.value.status, err.value.code) == (400, "InvalidParameter"), err.value
+
+
+def valuated(api) -> str:
+    app_id = validated(api)
+    step(api, "ValuateApplication", app_id)
+    assert settled(api, app_id)["Status"] == "Valuating_Success"
+    return app_id
+
+
+def test_deploy_creates_every_node_and_release_deletes_them(api):
+    app_id = valuated(api)
+    token = f"deploy-{app_id}"
+    assert step(api, "DeployApplication", app_id, client_token=token) == 1
+    assert step(api, "DeployApplication", app_id, client_token=token) == 1
+    data = settled(api, app_id)
+    assert data["Status"] == "Deployed_Success", data
+    assert data["DeployPercent"] == 100
+    resources = data["ResourceList"]
+    assert sorted(r["ResourceName"] for r in resources if r["ResourceCode"] == "ecs") == [
+        "web-1", "web-2"]
+    assert [r["ResourceCode"] for r in resources].count("slb") == 1, resources
+    for r in resources:
+        assert re.match(r"^(i|lb)-[0-9a-z]{20}$", r["ResourceId"]), r
+    # The same token on another step is another request.
+    refused(lambda: api.call("ReleaseApplication", application_id=app_id,
+                             client_token=token),
+            400, "IdempotentParameterMismatch")
+    refused(lambda: api.call("DeleteApplication", application_id=app_id),
+            409, "IncorrectApplicationStatus")
+
+    assert step(api, "ReleaseApplication", app_id) == 1
+    data = settled(api, app_id)
+    assert data["Status"] == "Destroyed_Success", data
+    assert data.get("ResourceList") in (None, []), data
+    instance = next(r["ResourceId"] for r in resources if r["ResourceCode"] == "ecs")
+    result = api.run("ecs", "rename", {"instanceId": instance, "instance_name": "gone"},
+                     application_id=app_id)
+    assert_failure(result, "InstanceNotFound")
+    body = api.call("DeleteApplication", application_id=app_id)
+    assert_ok(body)
+
+
+def test_the_terraform_providers_sequence(api):
+    """alicloud_bp_studio_application: create, then each step polled through GetApplication
+    until its status, an operation on a deployed instance, then release and delete."""
+    body = api.call("CreateApplication", name=unique("tf"), template_id="ecs-instance",
+                    area_id=REGION, variables={"instance_name": "tf-web"})
+    assert_ok(body)
+    app_id = body["Data"]
+    assert settled(api, app_id)["Status"] == "Modified"
+    for action, status in (("ValidateApplication", "Verified_Success"),
+                           ("ValuateApplication", "Valuating_Success"),
+                           ("DeployApplication", "Deployed_Success")):
+        step(api, action, app_id)
+        assert settled(api, app_id)["Status"] == status, action
+    data = get(api, app_id)
+    [instance] = data["ResourceList"]
+    assert (instance["ResourceName"], instance["Status"]) == ("tf-web", "Running"), instance
+    assert_success(api.run("ecs", "rename",
+                           {"instanceId": instance["ResourceId"], "instance_name": "tf-api"},
+                           application_id=app_id))
+    [renamed] = get(api, app_id)["ResourceList"]
+    assert renamed["ResourceName"] == "tf-api", renamed
+    step(api, "ReleaseApplication", app_id)
+    assert settled(api, app_id)["Status"] == "Destroyed_Success"
+    assert_ok(api.call("DeleteApplication", application_id=app_id))
+    refused(lambda: get(api, app_id), 404, "InvalidApplicationId.NotFound")

@@ -108,20 +108,17 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
             authorize(ctx, &Check::application(ctx, app.as_ref(), &request))?;
             applications::delete(ctx, &request, app).await
         }
-        ActionRequest::ValidateApplication(request) => {
+        ActionRequest::ApplicationStep(step, request) => {
             let app = application(ctx, &request).await?;
             authorize(ctx, &Check::application(ctx, app.as_ref(), &request))?;
-            let id = applications::step(ctx, &request, app, Step::Validate).await?;
-            // N.B. a string here, as the SDK models say: the step's operation id.
-            Reply::data(&id)
-        }
-        ActionRequest::ValuateApplication(request) => {
-            let app = application(ctx, &request).await?;
-            authorize(ctx, &Check::application(ctx, app.as_ref(), &request))?;
-            applications::step(ctx, &request, app, Step::Valuate).await?;
-            // N.B. an integer, as the SDK models say; its meaning is not documented: 1 is
-            // "started".
-            Reply::data(&1)
+            let id = applications::step(ctx, &request, app, step).await?;
+            match step {
+                // N.B. a string, as the SDK models say: the step's operation id.
+                Step::Validate => Reply::data(&id),
+                // An integer, as the SDK models say; what BPStudio means by it is not
+                // documented: 1 is "started".
+                Step::Valuate | Step::Deploy | Step::Release => Reply::data(&1),
+            }
         }
     }
 }

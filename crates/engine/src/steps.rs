@@ -3,15 +3,25 @@
 //! ordered with the application's other steps (they share its resource key) and listed
 //! like any operation; a worker runs it and commits the application's new status with the
 //! operation's end.
+//!
+//! A deploy (a release) creates (deletes) one resource at a time, each in its own write
+//! fenced by the attempt ([`bpops_store::Store::progress`]). A resource's id derives from
+//! the application and the node, and a create leaves a present resource alone, so an
+//! attempt that takes over from one that died never creates a resource twice.
 
+use bpops_catalog::Node;
 use bpops_catalog::lifecycle::{REGIONS, hourly_price};
 use bpops_store::{
     AccountId, Application, ApplicationOutcome, ApplicationStatus, Effect, Finish, NewOperation,
-    NewStep, Operation, OperationId, ResourceKey, Status, StepStarted,
+    NewStep, Operation, OperationId, Progress, Resource, ResourceKey, Status, StepStarted,
 };
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 
+use crate::emulated::{failure, injected_failure};
 use crate::engine::fingerprint;
+use crate::worker::until_answered;
 use crate::{Engine, EngineError, Result};
 
 /// The service type of the steps' operations; reserved, so nobody submits a step by hand.
@@ -27,6 +37,10 @@ pub enum Step {
     Validate,
     /// `ValuateApplication`.
     Valuate,
+    /// `DeployApplication`.
+    Deploy,
+    /// `ReleaseApplication`.
+    Release,
 }
 
 impl Step {
@@ -35,13 +49,22 @@ impl Step {
         match self {
             Step::Validate => "validateApplication",
             Step::Valuate => "valuateApplication",
+            Step::Deploy => "deployApplication",
+            Step::Release => "releaseApplication",
         }
     }
 
-    fn from_operation(name: &str) -> Option<Step> {
-        [Step::Validate, Step::Valuate]
+    /// The step whose operation is `name`.
+    pub fn from_operation(name: &str) -> Option<Step> {
+        [Step::Validate, Step::Valuate, Step::Deploy, Step::Release]
             .into_iter()
             .find(|step| step.operation() == name)
+    }
+
+    /// Whether `[[operations.emulation]]` applies to it, per resource: deploying and
+    /// releasing.
+    pub fn emulated(self) -> bool {
+        matches!(self, Step::Deploy | Step::Release)
     }
 
     /// The statuses it may start from.
@@ -50,6 +73,14 @@ impl Step {
         match self {
             Step::Validate => &[Modified, VerifiedFailure, VerifiedSuccess],
             Step::Valuate => &[VerifiedSuccess, ValuatingFailure, ValuatingSuccess],
+            Step::Deploy => &[ValuatingSuccess, DeployedFailure, PartiallyDeployedSuccess],
+            Step::Release => &[
+                DeployedSuccess,
+                PartiallyDeployedSuccess,
+                DeployedFailure,
+                DestroyedFailure,
+                PartiallyDestroyedSuccess,
+            ],
         }
     }
 
@@ -58,6 +89,8 @@ impl Step {
         match self {
             Step::Validate => ApplicationStatus::Verifying,
             Step::Valuate => ApplicationStatus::Valuating,
+            Step::Deploy => ApplicationStatus::Deploying,
+            Step::Release => ApplicationStatus::Destroying,
         }
     }
 }
@@ -113,33 +146,55 @@ impl Engine {
         }
     }
 
-    /// The end of a step's operation, from its application as it is now (`None`: gone).
-    pub(crate) fn finish_step(&self, op: &Operation, app: Option<Application>) -> Finish {
-        let now = self.clock.now();
+    /// Runs a step's operation on its application as it is now (`None`: gone) and returns
+    /// its end, which carries the application's outcome.
+    pub(crate) async fn run_step(
+        &self,
+        op: &Operation,
+        app: Option<Application>,
+        cancel: &CancellationToken,
+    ) -> Finish {
         let (Some(step), Some(app)) = (Step::from_operation(&op.operation), app) else {
-            return crate::emulated::failure(
+            return failure(
                 "InvalidApplicationId.NotFound: the application does not exist.".to_owned(),
-                now,
+                self.clock.now(),
             );
         };
-        let (status, error, checklist, price_list) = match step {
+        let mut outcome = Outcome::default();
+        match step {
             Step::Validate => {
                 let (error, checklist) = self.validate(&app);
-                let status = match error {
+                outcome.status = match error {
                     None => ApplicationStatus::VerifiedSuccess,
                     Some(_) => ApplicationStatus::VerifiedFailure,
                 };
-                (status, error, Some(checklist), None)
+                (outcome.error, outcome.checklist) = (error, Some(checklist));
             }
             Step::Valuate => {
                 let (error, price_list) = self.valuate(&app);
-                let status = match error {
+                outcome.status = match error {
                     None => ApplicationStatus::ValuatingSuccess,
                     Some(_) => ApplicationStatus::ValuatingFailure,
                 };
-                (status, error, None, Some(price_list))
+                (outcome.error, outcome.price_list) = (error, Some(price_list));
             }
-        };
+            Step::Deploy => match self.deploy(op, &app, cancel).await {
+                Some(deployed) => outcome = deployed,
+                None => return superseded(self),
+            },
+            Step::Release => match self.release(op, &app, cancel).await {
+                Some(released) => outcome = released,
+                None => return superseded(self),
+            },
+        }
+        let now = self.clock.now();
+        let Outcome {
+            status,
+            error,
+            checklist,
+            price_list,
+            deploy_percent,
+        } = outcome;
         let error = error.unwrap_or_default();
         Finish {
             status: if error.is_empty() {
@@ -157,9 +212,136 @@ impl Engine {
                 error,
                 checklist,
                 price_list,
+                deploy_percent,
                 updated_at: now,
             })),
         }
+    }
+
+    /// Creates the resource of each node of the application's template that the inventory
+    /// does not hold yet, one write each; `None` when the attempt lost its lease or was
+    /// cancelled.
+    async fn deploy(
+        &self,
+        op: &Operation,
+        app: &Application,
+        cancel: &CancellationToken,
+    ) -> Option<Outcome> {
+        let nodes = self
+            .catalog
+            .template(&app.template_id)
+            .map(|t| t.nodes.clone())
+            .unwrap_or_default();
+        let mut failed = Vec::new();
+        let mut created = 0;
+        for node in &nodes {
+            let resource = deployed(app, node);
+            let present = until_answered(op, "reading the inventory", cancel.cancelled(), || {
+                self.store.resource(&resource.key)
+            })
+            .await?
+            .is_some();
+            if !present {
+                if !self.emulate(op, cancel).await? {
+                    failed.push(node.name.as_str());
+                    continue;
+                }
+                let progress = Progress {
+                    effect: Effect::Create { resource },
+                    application: app.id.clone(),
+                    deploy_percent: percent(created + 1, nodes.len()),
+                };
+                self.write(op, &progress, cancel).await?;
+            }
+            created += 1;
+        }
+        let status = match (created, failed.len()) {
+            (_, 0) => ApplicationStatus::DeployedSuccess,
+            (0, _) => ApplicationStatus::DeployedFailure,
+            _ => ApplicationStatus::PartiallyDeployedSuccess,
+        };
+        Some(Outcome {
+            status,
+            error: (!failed.is_empty())
+                .then(|| format!("InjectedFailure: not created: {}", failed.join(", "))),
+            deploy_percent: Some(percent(created, nodes.len())),
+            ..Outcome::default()
+        })
+    }
+
+    /// Deletes every resource the application holds, one write each; `None` when the
+    /// attempt lost its lease or was cancelled.
+    async fn release(
+        &self,
+        op: &Operation,
+        app: &Application,
+        cancel: &CancellationToken,
+    ) -> Option<Outcome> {
+        let resources = until_answered(op, "reading the inventory", cancel.cancelled(), || {
+            self.store.application_resources(&app.account, &app.id)
+        })
+        .await?;
+        let total = resources.len();
+        let mut failed = Vec::new();
+        let mut released = 0;
+        for resource in resources {
+            if !self.emulate(op, cancel).await? {
+                failed.push(resource.key.id);
+                continue;
+            }
+            released += 1;
+            let progress = Progress {
+                effect: Effect::Delete { key: resource.key },
+                application: app.id.clone(),
+                deploy_percent: percent(total - released, total),
+            };
+            self.write(op, &progress, cancel).await?;
+        }
+        let status = match (released, failed.len()) {
+            (_, 0) => ApplicationStatus::DestroyedSuccess,
+            (0, _) => ApplicationStatus::DestroyedFailure,
+            _ => ApplicationStatus::PartiallyDestroyedSuccess,
+        };
+        Some(Outcome {
+            status,
+            error: (!failed.is_empty())
+                .then(|| format!("InjectedFailure: not released: {}", failed.join(", "))),
+            // N.B. what a release found is all the application holds: none left is 0 %.
+            deploy_percent: Some(if total == 0 {
+                0.0
+            } else {
+                percent(total - released, total)
+            }),
+            ..Outcome::default()
+        })
+    }
+
+    /// The latency and failure `[[operations.emulation]]` gives the step's operation, for
+    /// one resource: whether it succeeds; `None` when cancelled meanwhile.
+    async fn emulate(&self, op: &Operation, cancel: &CancellationToken) -> Option<bool> {
+        let emulation = self.settings.emulation(&op.service, &op.operation);
+        if !emulation.latency.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(emulation.latency) => {}
+                () = cancel.cancelled() => return None,
+            }
+        }
+        let clock = self.clock.as_ref();
+        Some(injected_failure(&emulation, clock, &op.service, &op.operation).is_none())
+    }
+
+    /// One fenced write of the attempt; `None` when it is no longer current.
+    async fn write(
+        &self,
+        op: &Operation,
+        progress: &Progress,
+        cancel: &CancellationToken,
+    ) -> Option<()> {
+        let written = until_answered(op, "writing a deployment step", cancel.cancelled(), || {
+            self.store.progress(&op.id, op.attempt, progress)
+        })
+        .await?;
+        written.then_some(())
     }
 
     /// Checks the application's variables against its template and its region: the first
@@ -239,5 +421,73 @@ impl Engine {
             })
             .collect();
         (problem, price_list)
+    }
+}
+
+/// How a step leaves its application.
+struct Outcome {
+    status: ApplicationStatus,
+    error: Option<String>,
+    checklist: Option<Vec<Value>>,
+    price_list: Option<Vec<Value>>,
+    deploy_percent: Option<f64>,
+}
+
+impl Default for Outcome {
+    fn default() -> Outcome {
+        Outcome {
+            status: ApplicationStatus::Modified,
+            error: None,
+            checklist: None,
+            price_list: None,
+            deploy_percent: None,
+        }
+    }
+}
+
+/// The end of an attempt that lost its lease (or was cancelled) midway: its finish is fenced
+/// out, so it never reaches the application.
+fn superseded(engine: &Engine) -> Finish {
+    failure("the attempt was superseded".to_owned(), engine.clock.now())
+}
+
+/// `part` of `whole`, in percent (100 when there is nothing to do).
+fn percent(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        return 100.0;
+    }
+    (part as f64 * 100.0 / whole as f64).round()
+}
+
+/// Letters and digits of the ids of deployed resources, lower case like the cloud's.
+const RESOURCE_ID_ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+
+/// The resource a node of an application deploys: its id derives from the account, the
+/// application and the node (`i-` or `lb-` and 20 lower-case letters and digits), so every
+/// attempt of a deploy names the same resource.
+fn deployed(app: &Application, node: &Node) -> Resource {
+    let digest = Sha256::new()
+        .chain_update(app.account.as_str())
+        .chain_update([0])
+        .chain_update(&app.id)
+        .chain_update([0])
+        .chain_update(&node.name)
+        .finalize();
+    let suffix: String = digest
+        .iter()
+        .take(20)
+        .map(|b| RESOURCE_ID_ALPHABET[usize::from(*b) % RESOURCE_ID_ALPHABET.len()] as char)
+        .collect();
+    let prefix = if node.service == "ecs" { "i-" } else { "lb-" };
+    let mut properties = node.resolved(&app.variables);
+    properties.insert("region_id".to_owned(), json!(app.area_id));
+    Resource {
+        key: ResourceKey {
+            account: app.account.clone(),
+            service: node.service.clone(),
+            id: format!("{prefix}{suffix}"),
+        },
+        application: app.id.clone(),
+        properties,
     }
 }

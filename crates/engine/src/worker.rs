@@ -223,7 +223,7 @@ async fn commit(engine: &Engine, op: &Operation, finish: &Finish) -> bool {
 /// Calls the store until it answers, backing off between tries: a store failure during a
 /// run (a lost connection, a full disk) is never the operation's verdict. Gives up, with
 /// `None`, once `stop` completes.
-async fn until_answered<T, Fut>(
+pub(crate) async fn until_answered<T, Fut>(
     op: &Operation,
     what: &str,
     stop: impl Future<Output = ()>,
@@ -296,7 +296,7 @@ async fn decide(engine: &Engine, op: &Operation, cancel: &CancellationToken) -> 
             engine.store.application(&op.account, application)
         });
         return Ending::Final(match read.await {
-            Some(app) => engine.finish_step(op, app),
+            Some(app) => engine.run_step(op, app, cancel).await,
             None => cancelled(engine),
         });
     }

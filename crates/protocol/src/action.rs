@@ -39,12 +39,16 @@ pub enum Action {
     ValidateApplication,
     /// Starts pricing an application's resources.
     ValuateApplication,
+    /// Starts creating an application's resources.
+    DeployApplication,
+    /// Starts releasing an application's resources.
+    ReleaseApplication,
 }
 
 impl Action {
     /// Every served action, in the order of the API table in product.md, then the extensions,
     /// then the application family.
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 18] = [
         Action::ListServices,
         Action::ListOperations,
         Action::GetOperationParams,
@@ -61,6 +65,8 @@ impl Action {
         Action::DeleteApplication,
         Action::ValidateApplication,
         Action::ValuateApplication,
+        Action::DeployApplication,
+        Action::ReleaseApplication,
     ];
 
     /// The action with wire name `name`, matched exactly: the SDKs send the names verbatim, and
@@ -90,6 +96,8 @@ impl Action {
             Action::DeleteApplication => "DeleteApplication",
             Action::ValidateApplication => "ValidateApplication",
             Action::ValuateApplication => "ValuateApplication",
+            Action::DeployApplication => "DeployApplication",
+            Action::ReleaseApplication => "ReleaseApplication",
         }
     }
 
@@ -105,6 +113,8 @@ impl Action {
                 | Action::DeleteApplication
                 | Action::ValidateApplication
                 | Action::ValuateApplication
+                | Action::DeployApplication
+                | Action::ReleaseApplication
         )
     }
 
@@ -127,6 +137,8 @@ impl Action {
             Action::DeleteApplication => "bpstudio:DeleteApplication",
             Action::ValidateApplication => "bpstudio:ValidateApplication",
             Action::ValuateApplication => "bpstudio:ValuateApplication",
+            Action::DeployApplication => "bpstudio:DeployApplication",
+            Action::ReleaseApplication => "bpstudio:ReleaseApplication",
         }
     }
 }
@@ -166,7 +178,7 @@ mod tests {
             "ExecuteOperationAsync",
             "listservices",
             " ListServices",
-            "DeployApplication",
+            "deployapplication",
             "",
         ] {
             assert_eq!(Action::from_wire(name), None, "{name:?}");

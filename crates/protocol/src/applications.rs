@@ -170,7 +170,8 @@ pub fn check_application_name(name: &str) -> Result<(), &'static str> {
 }
 
 /// `GetApplication`, `DeleteApplication` and the lifecycle steps (`ValidateApplication`,
-/// `ValuateApplication`), which take the same parameters.
+/// `ValuateApplication`, `DeployApplication`, `ReleaseApplication`), which take the same
+/// parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplicationRequest {
     /// `ApplicationId`, required.

@@ -40,8 +40,8 @@ use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
     ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease,
     ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, NewStep, Operation,
-    OperationId, QueueDepth, Resource, ResourceKey, Result, StepStarted, Store, StoreError,
-    StoreEvent, Submitted,
+    OperationId, Progress, QueueDepth, Resource, ResourceKey, Result, StepStarted, Store,
+    StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
@@ -309,6 +309,10 @@ impl Store for PgStore {
             self.publish(StoreEvent::Finished(id.clone()));
         }
         Ok(finished)
+    }
+
+    async fn progress(&self, id: &OperationId, attempt: u32, progress: &Progress) -> Result<bool> {
+        queries::progress(&mut self.client().await?, id, attempt, progress).await
     }
 
     async fn sweep(&self, expired_before: Timestamp, limit: usize) -> Result<usize> {

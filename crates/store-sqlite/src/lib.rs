@@ -39,8 +39,8 @@ use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
     ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease,
     ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, NewStep, Operation,
-    OperationId, QueueDepth, Resource, ResourceKey, Result, StepStarted, Store, StoreError,
-    StoreEvent, Submitted,
+    OperationId, Progress, QueueDepth, Resource, ResourceKey, Result, StepStarted, Store,
+    StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OpenFlags};
@@ -310,6 +310,12 @@ impl Store for SqliteStore {
             let _ = self.events.send(StoreEvent::Finished(id.clone()));
         }
         Ok(finished)
+    }
+
+    async fn progress(&self, id: &OperationId, attempt: u32, progress: &Progress) -> Result<bool> {
+        let (id, progress) = (id.clone(), progress.clone());
+        self.write(move |conn| queries::progress(conn, &id, attempt, &progress))
+            .await
     }
 
     async fn sweep(&self, expired_before: Timestamp, limit: usize) -> Result<usize> {

@@ -2,7 +2,7 @@
 
 use bpops_store::{
     AccountId, ApplicationPlace, BootstrapKey, Cancelled, Claimed, Decide, Effect, Finish, Lease,
-    ListPage, ListQuery, LocatedResource, NewOperation, NewStep, Operation, OperationId,
+    ListPage, ListQuery, LocatedResource, NewOperation, NewStep, Operation, OperationId, Progress,
     QueueDepth, Resource, ResourceKey, Status, StepStarted, Submitted, UNREADABLE, Unreadable,
 };
 
@@ -438,6 +438,35 @@ pub(crate) fn finish(
     Ok(true)
 }
 
+/// Writes one step of a running attempt: see `Store::progress`.
+pub(crate) fn progress(
+    conn: &mut Connection,
+    id: &OperationId,
+    attempt: u32,
+    progress: &Progress,
+) -> rusqlite::Result<bool> {
+    let tx = conn.savepoint()?;
+    let current = tx
+        .prepare_cached(
+            "SELECT 1 FROM operations WHERE id = ?1 AND attempt = ?2 AND status = 'RUNNING'",
+        )?
+        .exists(params![id.as_str(), attempt])?;
+    if !current {
+        return Ok(false);
+    }
+    apply_effect(&tx, Some(&progress.effect))?;
+    tx.prepare_cached(
+        "UPDATE applications SET deploy_percent = ?1 WHERE account = ?2 AND id = ?3",
+    )?
+    .execute(params![
+        progress.deploy_percent,
+        progress.effect.account().as_str(),
+        progress.application
+    ])?;
+    tx.commit()?;
+    Ok(true)
+}
+
 /// Applies a result's change to the inventory, in the caller's transaction.
 fn apply_effect(conn: &Connection, effect: Option<&Effect>) -> rusqlite::Result<()> {
     match effect {
@@ -454,6 +483,7 @@ fn apply_effect(conn: &Connection, effect: Option<&Effect>) -> rusqlite::Result<
                 key.id
             ])?;
         }
+        Some(Effect::Create { resource }) => add_resource(conn, resource)?,
         Some(Effect::Delete { key }) => {
             conn.prepare_cached(
                 "UPDATE resources SET deleted = 1 WHERE account = ?1 AND service = ?2 AND id = ?3",
@@ -461,6 +491,7 @@ fn apply_effect(conn: &Connection, effect: Option<&Effect>) -> rusqlite::Result<
             .execute(params![key.account.as_str(), key.service, key.id])?;
         }
         Some(Effect::Application(outcome)) => {
+            // N.B. `DeployPercent` kept when the outcome does not say.
             let list = |items: &Option<Vec<Value>>| {
                 items
                     .as_ref()
@@ -469,7 +500,7 @@ fn apply_effect(conn: &Connection, effect: Option<&Effect>) -> rusqlite::Result<
             conn.prepare_cached(
                 "UPDATE applications SET status = ?1, error = ?2,
                      checklist = COALESCE(?3, checklist), price_list = COALESCE(?4, price_list),
-                     updated_at = ?5
+                     deploy_percent = COALESCE(?8, deploy_percent), updated_at = ?5
                  WHERE account = ?6 AND id = ?7 AND deleted = 0",
             )?
             .execute(params![
@@ -479,7 +510,8 @@ fn apply_effect(conn: &Connection, effect: Option<&Effect>) -> rusqlite::Result<
                 list(&outcome.price_list),
                 outcome.updated_at.as_millis(),
                 outcome.account.as_str(),
-                outcome.id
+                outcome.id,
+                outcome.deploy_percent
             ])?;
         }
     }
@@ -617,22 +649,26 @@ pub(crate) fn seed_resources(
     resources: &[Resource],
 ) -> rusqlite::Result<()> {
     let tx = conn.savepoint()?;
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO resources (account, service, id, application, properties)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-        )?;
-        for r in resources {
-            insert.execute(params![
-                r.key.account.as_str(),
-                r.key.service,
-                r.key.id,
-                r.application,
-                Value::Object(r.properties.clone()).to_string()
-            ])?;
-        }
+    for resource in resources {
+        add_resource(&tx, resource)?;
     }
     tx.commit()
+}
+
+/// Adds a resource the inventory has never held; one it holds (or held) keeps its state.
+fn add_resource(conn: &Connection, r: &Resource) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO resources (account, service, id, application, properties)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![
+        r.key.account.as_str(),
+        r.key.service,
+        r.key.id,
+        r.application,
+        Value::Object(r.properties.clone()).to_string()
+    ])?;
+    Ok(())
 }
 
 pub(crate) fn bootstrap_key(

@@ -341,6 +341,8 @@ pub struct ApplicationOutcome {
     pub checklist: Option<Vec<Value>>,
     /// Its new `PriceList`, when the step makes one.
     pub price_list: Option<Vec<Value>>,
+    /// Its new `DeployPercent`, when the step changes it.
+    pub deploy_percent: Option<f64>,
     /// When it changed.
     pub updated_at: Timestamp,
 }

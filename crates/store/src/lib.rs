@@ -35,8 +35,8 @@ pub use error::{Result, StoreError};
 pub use ids::{AccountId, OperationId};
 pub use records::{
     BootstrapKey, Cancelled, Claimed, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
-    NewOperation, Operation, QueueDepth, Resource, ResourceKey, Status, StoreEvent, Submitted,
-    UNREADABLE, Unreadable,
+    NewOperation, Operation, Progress, QueueDepth, Resource, ResourceKey, Status, StoreEvent,
+    Submitted, UNREADABLE, Unreadable,
 };
 
 use std::time::Duration;
@@ -131,6 +131,13 @@ pub trait Store: Send + Sync + 'static {
     /// transaction, then publishes [`StoreEvent::Finished`]. `false` (and nothing written)
     /// when the attempt is no longer current.
     async fn finish(&self, id: &OperationId, attempt: u32, finish: &Finish) -> Result<bool>;
+
+    /// Writes one step of a running attempt before it ends (a resource a deploy creates or a
+    /// release deletes) with its application's `DeployPercent`, in one transaction. `false`
+    /// (and nothing written) when the attempt is no longer current. Creating a resource the
+    /// inventory holds already changes nothing, so an attempt that resumes another's work
+    /// never creates a resource twice.
+    async fn progress(&self, id: &OperationId, attempt: u32, progress: &Progress) -> Result<bool>;
 
     /// One page of an account's operations matching `query`, newest first (submission time,
     /// then submission order), with where the next page starts.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use bpops_catalog::{Catalog, Declared, Template};
-use bpops_engine::Emulation;
+use bpops_engine::{Emulation, STEP_SERVICE, Step};
 
 use super::raw::{RawEmulation, RawOperations};
 
@@ -68,7 +68,8 @@ pub(super) fn settings(
     Ok((engine, api))
 }
 
-/// `[[operations.emulation]]`: one per catalogued operation.
+/// `[[operations.emulation]]`: one per catalogued operation, or per application step that
+/// creates or deletes resources (`bpstudio:deployApplication`, `bpstudio:releaseApplication`).
 fn emulations(
     raw: &[RawEmulation],
     catalog: &Catalog,
@@ -81,9 +82,14 @@ fn emulations(
             e.service,
             e.operation
         );
-        catalog
-            .entry(&e.service, &e.operation)
-            .with_context(|| at.clone())?;
+        let step = Some(e.service.as_str())
+            .filter(|service| *service == STEP_SERVICE)
+            .and_then(|_| Step::from_operation(&e.operation));
+        if !step.is_some_and(Step::emulated) {
+            catalog
+                .entry(&e.service, &e.operation)
+                .with_context(|| at.clone())?;
+        }
         if !(0.0..=1.0).contains(&e.failure_rate) {
             bail!("{at}: failure_rate must be between 0.0 and 1.0");
         }

@@ -192,6 +192,22 @@ fn emulation_is_read_per_operation() {
 }
 
 #[test]
+fn emulation_applies_to_deploying_and_releasing_applications_only() {
+    let config = check("[[operations.emulation]]\nservice = \"bpstudio\"\noperation = \"deployApplication\"\nlatency = \"1s\"\n\n[[operations.emulation]]\nservice = \"bpstudio\"\noperation = \"releaseApplication\"\nfailure_rate = 0.5").unwrap();
+    let deploy = config.engine.emulation("bpstudio", "deployApplication");
+    assert_eq!(deploy.latency, Duration::from_secs(1));
+    let release = config.engine.emulation("bpstudio", "releaseApplication");
+    assert_eq!(release.failure_rate, 0.5);
+    let e = error(
+        "[[operations.emulation]]\nservice = \"bpstudio\"\noperation = \"validateApplication\"",
+    );
+    assert!(
+        e.contains("[[operations.emulation]] entry 1 (bpstudio:validateApplication)"),
+        "{e}"
+    );
+}
+
+#[test]
 fn access_key_secrets_never_show_in_debug_output() {
     let raw: RawConfig =
         toml::from_str("[[access_keys]]\nid = \"K\"\nsecret = \"hunter2\"\naccount = \"1\"")

@@ -80,6 +80,9 @@ engine_tests!(
     a_step_runs_once_as_an_operation_and_moves_its_application,
     a_step_whose_worker_died_is_taken_over_and_ends_once,
     steps_cannot_be_submitted_as_operations,
+    a_deploy_resumed_by_a_new_attempt_creates_no_resource_twice,
+    a_release_deletes_what_a_deploy_created,
+    an_injected_failure_of_every_resource_deploys_nothing,
 );
 
 /// Which store a case runs on.

@@ -105,6 +105,7 @@ macro_rules! store_conformance {
                 a_step_client_token_returns_the_first_step,
                 concurrent_steps_on_one_application_start_one,
                 a_step_ends_with_its_application_outcome,
+                progress_is_fenced_and_creates_a_resource_once,
             },
             nonces::{
                 a_nonce_is_spent_once_per_key,

@@ -1,16 +1,17 @@
 //! Lifecycle steps: starting one (status check, status move and operation in one
-//! transaction, client tokens), and ending one with its application's outcome.
+//! transaction, client tokens), the fenced writes of a deploy or release, and ending one
+//! with its application's outcome.
 
 use futures_util::future::join_all;
 use serde_json::json;
 
 use crate::{
-    AccountId, ApplicationOutcome, ApplicationStatus, Effect, NewStep, ResourceKey, Status,
-    StepStarted, Store,
+    AccountId, ApplicationOutcome, ApplicationStatus, Effect, NewStep, Progress, Resource,
+    ResourceKey, Status, StepStarted, Store,
 };
 
 use super::applications::new_application;
-use super::{T0, account, claim, finish, list_query, ms, new_op};
+use super::{T0, account, claim, finish, key, list_query, ms, new_op, props};
 
 const FROM_MODIFIED: &[ApplicationStatus] = &[ApplicationStatus::Modified];
 
@@ -158,6 +159,7 @@ pub async fn a_step_ends_with_its_application_outcome(store: &dyn Store) {
         error: "AreaId is unknown".into(),
         checklist: Some(vec![json!({"ResourceName": "web", "Result": "Failure"})]),
         price_list: None,
+        deploy_percent: None,
         updated_at: T0 + ms(3),
     }));
     assert!(
@@ -182,4 +184,83 @@ pub async fn a_step_ends_with_its_application_outcome(store: &dyn Store) {
     );
     assert_eq!(app.price_list, created.application.price_list);
     assert_eq!(app.updated_at, T0 + ms(3));
+}
+
+/// A deploy's write creates a resource once, only while its attempt is current, and moves
+/// the application's `DeployPercent` with it; a release's write deletes one.
+pub async fn progress_is_fenced_and_creates_a_resource_once(store: &dyn Store) {
+    let acct = account(1);
+    store
+        .create_application(&new_application(&acct, "APP1", "web", 0))
+        .await
+        .unwrap();
+    let step = new_step(&acct, 1);
+    assert_eq!(start(store, &step).await, StepStarted::Started);
+    let first = claim(store, T0 + ms(2), ms(1_000), 10).await[0].attempt;
+    let created = |name: &str, percent: f64| Progress {
+        effect: Effect::Create {
+            resource: Resource {
+                key: key(&acct, "i-deployed"),
+                application: "APP1".into(),
+                properties: props(json!({"instance_name": name})),
+            },
+        },
+        application: "APP1".into(),
+        deploy_percent: percent,
+    };
+    let id = &step.operation.id;
+    assert!(
+        store
+            .progress(id, first, &created("web", 50.0))
+            .await
+            .unwrap()
+    );
+    let resource = store.resource(&key(&acct, "i-deployed")).await.unwrap();
+    assert_eq!(resource.unwrap().properties["instance_name"], "web");
+    let app = store.application(&acct, "APP1").await.unwrap().unwrap();
+    assert_eq!(app.deploy_percent, 50.0);
+
+    // The attempt's lease ends; its successor creates the same resource again.
+    let second = claim(store, T0 + ms(2_000), ms(1_000), 10).await[0].attempt;
+    assert!(
+        !store
+            .progress(id, first, &created("stale", 100.0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .progress(id, second, &created("again", 100.0))
+            .await
+            .unwrap()
+    );
+    let resource = store.resource(&key(&acct, "i-deployed")).await.unwrap();
+    assert_eq!(
+        resource.unwrap().properties["instance_name"],
+        "web",
+        "a present resource is left alone"
+    );
+    assert_eq!(
+        store
+            .application_resources(&acct, "APP1")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let released = Progress {
+        effect: Effect::Delete {
+            key: key(&acct, "i-deployed"),
+        },
+        application: "APP1".into(),
+        deploy_percent: 0.0,
+    };
+    assert!(store.progress(id, second, &released).await.unwrap());
+    assert_eq!(
+        store.resource(&key(&acct, "i-deployed")).await.unwrap(),
+        None
+    );
+    let app = store.application(&acct, "APP1").await.unwrap().unwrap();
+    assert_eq!(app.deploy_percent, 0.0);
 }
