@@ -70,6 +70,7 @@ def server(start):
     config = build_config(second_account=True)
     config["resource_groups"].append({"account": ACCOUNT_A, "id": DEV_GROUP})
     config["templates"] = [CUSTOM_TEMPLATE]
+    config["pricing"] = {"ecs": {"ecs.configured": 3.25}}
     config["users"] = [{"account": ACCOUNT_A, "name": name} for name in USERS]
     config["access_keys"] += [
         {"id": key(name)[0], "secret": key(name)[1], "account": ACCOUNT_A, "user": name}
@@ -444,6 +445,15 @@ def test_valuate_prices_every_node(api):
     assert prices[2]["ResourceCode"] == "slb" and prices[2]["Price"] > 0
     # The checklist stays as validation left it.
     assert len(data["Checklist"]) == 3
+
+
+def test_valuate_reads_the_configured_prices(api):
+    app_id = validated(api, template_id="tpl-api", variables={"size": "ecs.configured"})
+    step(api, "ValuateApplication", app_id)
+    data = settled(api, app_id)
+    assert data["Status"] == "Valuating_Success", data
+    [price] = data["PriceList"]
+    assert (price["Specification"], price["Price"]) == ("ecs.configured", 3.25), price
 
 
 def test_valuate_fails_a_node_without_a_price(api):

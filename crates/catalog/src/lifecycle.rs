@@ -1,6 +1,8 @@
 //! What the lifecycle steps of an application check and price, as pure functions of its
 //! template, variables and region: the regions bpops deploys to, a node's specification,
-//! and the built-in price table.
+//! and the price table.
+
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
@@ -25,8 +27,8 @@ pub const REGIONS: [&str; 12] = [
 /// A load balancer's specification when its node names none.
 const DEFAULT_SLB_SPEC: &str = "slb.s1.small";
 
-/// Prices per hour, in CNY, by service and specification: a small built-in table.
-const PRICES: [(&str, &str, f64); 8] = [
+/// The built-in prices per hour, in CNY, by service and specification.
+const BUILTIN_PRICES: [(&str, &str, f64); 8] = [
     ("ecs", "ecs.t6-c1m1.large", 0.12),
     ("ecs", "ecs.g7.large", 0.69),
     ("ecs", "ecs.g7.xlarge", 1.38),
@@ -63,13 +65,35 @@ impl Node {
     }
 }
 
-/// The price per hour of one resource of `service` with `specification`, if the table has
-/// one.
-pub fn hourly_price(service: &str, specification: &str) -> Option<f64> {
-    PRICES
-        .iter()
-        .find(|(s, spec, _)| *s == service && *spec == specification)
-        .map(|(_, _, price)| *price)
+/// The price table a valuation reads: per hour, by service and specification. The built-in
+/// prices, with those of the configuration's `[pricing]` over them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prices(BTreeMap<(String, String), f64>);
+
+impl Default for Prices {
+    fn default() -> Prices {
+        let mut prices = Prices(BTreeMap::new());
+        for (service, specification, per_hour) in BUILTIN_PRICES {
+            prices.set(service, specification, per_hour);
+        }
+        prices
+    }
+}
+
+impl Prices {
+    /// Sets the price per hour of one resource of `service` with `specification`.
+    pub fn set(&mut self, service: &str, specification: &str, per_hour: f64) {
+        self.0
+            .insert((service.to_owned(), specification.to_owned()), per_hour);
+    }
+
+    /// The price per hour of one resource of `service` with `specification`, if the table
+    /// has one.
+    pub fn hourly(&self, service: &str, specification: &str) -> Option<f64> {
+        self.0
+            .get(&(service.to_owned(), specification.to_owned()))
+            .copied()
+    }
 }
 
 fn substitute(value: &Value, variables: &Map<String, Value>) -> Value {
@@ -125,7 +149,11 @@ mod tests {
 
     #[test]
     fn prices_come_from_the_table_or_not_at_all() {
-        assert_eq!(hourly_price("ecs", "ecs.g7.large"), Some(0.69));
-        assert_eq!(hourly_price("ecs", "ecs.unknown"), None);
+        let mut prices = Prices::default();
+        assert_eq!(prices.hourly("ecs", "ecs.g7.large"), Some(0.69));
+        assert_eq!(prices.hourly("ecs", "ecs.unknown"), None);
+        prices.set("ecs", "ecs.g7.large", 1.0);
+        assert_eq!(prices.hourly("ecs", "ecs.g7.large"), Some(1.0));
+        assert_eq!(prices.hourly("slb", "ecs.g7.large"), None);
     }
 }

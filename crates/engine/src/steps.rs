@@ -10,7 +10,7 @@
 //! attempt that takes over from one that died never creates a resource twice.
 
 use bpops_catalog::Node;
-use bpops_catalog::lifecycle::{REGIONS, hourly_price};
+use bpops_catalog::lifecycle::REGIONS;
 use bpops_store::{
     AccountId, Application, ApplicationOutcome, ApplicationStatus, Effect, Finish, NewOperation,
     NewStep, Operation, OperationId, Progress, Resource, ResourceKey, Status, StepStarted,
@@ -395,7 +395,7 @@ impl Engine {
             .iter()
             .map(|node| {
                 let spec = node.specification(&app.variables);
-                let price = hourly_price(&node.service, &spec);
+                let price = self.settings.prices.hourly(&node.service, &spec);
                 if price.is_none() && problem.is_none() {
                     problem = Some(format!(
                         "no price for {} \"{spec}\" (node \"{}\")",
