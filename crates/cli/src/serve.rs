@@ -93,6 +93,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .seed_applications(&applications)
         .await
         .context("seeding the applications")?;
+    warn_where_the_store_differs(store.as_ref(), &applications).await?;
     store
         .seed_resources(&config.resources)
         .await
@@ -138,6 +139,39 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Err(_) => tracing::warn!("requests still in flight at the end of the grace are dropped"),
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Seeding never overwrites, so an application the file declares keeps what the store holds
+/// (its resource group included) once it exists; says so where the two differ, since an
+/// operator who edits the file expects the edit to count.
+async fn warn_where_the_store_differs(
+    store: &dyn Store,
+    declared: &[Application],
+) -> anyhow::Result<()> {
+    for app in declared {
+        let held = store
+            .application(&app.account, &app.id)
+            .await
+            .context("reading the declared applications")?;
+        match held {
+            None => tracing::warn!(
+                account = %app.account,
+                application = %app.id,
+                "a declared application is not in the store: deleted through the API, or its \
+                 name is held by an application created through it"
+            ),
+            Some(held) if held.resource_group != app.resource_group => tracing::warn!(
+                account = %app.account,
+                application = %app.id,
+                stored = held.resource_group.as_deref().unwrap_or("none"),
+                declared = app.resource_group.as_deref().unwrap_or("none"),
+                "a declared application is in another resource group in the store, which \
+                 applies: the configuration only seeds applications"
+            ),
+            Some(_) => {}
+        }
+    }
     Ok(())
 }
 

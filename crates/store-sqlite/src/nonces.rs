@@ -27,8 +27,9 @@ use rusqlite::Connection;
 use crate::from_sqlite;
 use crate::writer::Writer;
 
-/// How many of the oldest spends each spend looks at to delete the expired ones.
-const FORGET_PER_SPEND: i64 = 8;
+/// The oldest spends, which each spend looks at to delete the expired ones: eight. N.B. a
+/// literal limit: with a bound one SQLite prepares the statement again at every spend.
+const OLDEST_SPENDS: &str = "SELECT rowid, expires_at FROM spent_nonces ORDER BY rowid LIMIT 8";
 
 pub(crate) struct SpentNonces {
     table: Nonces,
@@ -104,8 +105,8 @@ fn append(
     )?
     .execute((access_key_id, nonce, expires_at.as_millis()))?;
     let head: Vec<(i64, Timestamp)> = conn
-        .prepare_cached("SELECT rowid, expires_at FROM spent_nonces ORDER BY rowid LIMIT ?1")?
-        .query_map([FORGET_PER_SPEND], |row| {
+        .prepare_cached(OLDEST_SPENDS)?
+        .query_map([], |row| {
             Ok((row.get(0)?, Timestamp::from_millis(row.get(1)?)))
         })?
         .collect::<rusqlite::Result<_>>()?;

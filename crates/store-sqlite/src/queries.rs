@@ -613,35 +613,31 @@ pub(crate) fn resource(conn: &Connection, key: &ResourceKey) -> rusqlite::Result
     .optional()
 }
 
+/// N.B. two statements, not a join: SQLite prepared the join again at every call (a bound
+/// parameter its planner used expired the statement at each binding), about 180,000
+/// instructions, where a second lookup on the same connection costs a few thousand.
 pub(crate) fn located_resource(
     conn: &Connection,
     key: &ResourceKey,
 ) -> rusqlite::Result<Option<LocatedResource>> {
-    conn.prepare_cached(
-        "SELECT r.application, r.properties, a.id IS NOT NULL, a.resource_group
-         FROM resources r
-         LEFT JOIN applications a
-             ON a.account = r.account AND a.id = r.application AND a.deleted = 0
-         WHERE r.account = ?1 AND r.service = ?2 AND r.id = ?3 AND r.deleted = 0",
-    )?
-    .query_row(params![key.account.as_str(), key.service, key.id], |row| {
-        let exists: bool = row.get(2)?;
-        Ok(LocatedResource {
-            resource: Resource {
-                key: key.clone(),
-                application: row.get(0)?,
-                properties: parse_properties(1, row.get(1)?)?,
-            },
-            application: if exists {
-                Some(ApplicationPlace {
-                    resource_group: row.get(3)?,
-                })
-            } else {
-                None
-            },
+    let Some(resource) = resource(conn, key)? else {
+        return Ok(None);
+    };
+    let application = conn
+        .prepare_cached(
+            "SELECT resource_group FROM applications
+             WHERE account = ?1 AND id = ?2 AND deleted = 0",
+        )?
+        .query_row(params![key.account.as_str(), resource.application], |row| {
+            Ok(ApplicationPlace {
+                resource_group: row.get(0)?,
+            })
         })
-    })
-    .optional()
+        .optional()?;
+    Ok(Some(LocatedResource {
+        resource,
+        application,
+    }))
 }
 
 pub(crate) fn seed_resources(

@@ -6,7 +6,7 @@ use std::ffi::OsString;
 
 use serde_json::json;
 
-use crate::common::{Exited, Key, TestDir, add_tags, operation_id};
+use crate::common::{APP, Exited, Key, ROOT, TestDir, add_tags, operation_id};
 
 #[tokio::test]
 async fn a_dangling_reference_stops_serve_naming_table_entry_and_problem() {
@@ -204,4 +204,29 @@ fn printed_value(stdout: &str, label: &str) -> String {
         .unwrap_or_else(|| panic!("no {label} line in:\n{stdout}"))
         .trim()
         .to_owned()
+}
+
+#[tokio::test]
+async fn a_declared_application_moved_in_the_file_keeps_its_stored_group_and_says_so() {
+    let dir = TestDir::new();
+    let config = dir.config("");
+    dir.serve(&config).await.stop("TERM").await;
+    let moved = std::fs::read_to_string(&config).unwrap().replace(
+        "id = \"APP-WEB\"\nresource_group = \"rg-prod\"",
+        "id = \"APP-WEB\"",
+    );
+    std::fs::write(&config, moved).unwrap();
+    let server = dir.serve(&config).await;
+    let logs = server.stderr_so_far();
+    assert!(
+        logs.contains("a declared application is in another resource group in the store")
+            && logs.contains("stored=\"rg-prod\"")
+            && logs.contains("declared=\"none\""),
+        "{logs}"
+    );
+    // The store's group is the one that applies.
+    let reply = server
+        .call(ROOT, "GetApplication", &[("ApplicationId", APP)])
+        .await;
+    assert_eq!(reply.data()["ResourceGroupId"], "rg-prod");
 }
