@@ -5,12 +5,12 @@ use bpops_store::{
     ListPage, ListQuery, LocatedResource, NewOperation, NewStep, Operation, OperationId, Progress,
     QueueDepth, Resource, ResourceKey, Status, StepStarted, Submitted, UNREADABLE, Unreadable,
 };
-
-use crate::applications;
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
+
+use crate::applications;
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
      attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested";
