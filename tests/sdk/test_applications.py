@@ -1,10 +1,13 @@
 """The application family as the SDKs see it: templates (built-in and configured), creating,
-reading, listing and deleting applications, their errors, ClientToken idempotency, RAM
-(by application and by resource group), tenancy, and operations acting in applications."""
+reading, listing and deleting applications, their lifecycle steps (validate, valuate,
+deploy, release) and the Terraform provider's sequence through them, their errors,
+ClientToken idempotency, RAM (by application and by resource group), tenancy, and operations
+acting in applications."""
 
 import itertools
 import json
 import re
+import time
 
 import pytest
 
@@ -36,6 +39,7 @@ USERS = {
     "not-on-web": [("Everything", "account"), ("NoGetOnWeb", "account")],
     "prod-denied": [("Everything", "account"), ("DenyAll", RESOURCE_GROUP)],
     "prod-operator": [("Everything", RESOURCE_GROUP)],
+    "no-steps": [("Everything", "account"), ("NoSteps", "account")],
 }
 
 
@@ -48,6 +52,12 @@ POLICIES = {
     "NoGetOnWeb": document({"Effect": "Deny", "Action": "bpstudio:GetApplication",
                             "Resource": WEB_ARN}),
     "DenyAll": document({"Effect": "Deny", "Action": "bpstudio:*", "Resource": "*"}),
+    "NoSteps": document({"Effect": "Deny",
+                         "Action": ["bpstudio:ValidateApplication",
+                                    "bpstudio:ValuateApplication",
+                                    "bpstudio:DeployApplication",
+                                    "bpstudio:ReleaseApplication"],
+                         "Resource": f"acs:bpstudio::{ACCOUNT_A}:application/*"}),
 }
 
 
@@ -60,6 +70,7 @@ def server(start):
     config = build_config(second_account=True)
     config["resource_groups"].append({"account": ACCOUNT_A, "id": DEV_GROUP})
     config["templates"] = [CUSTOM_TEMPLATE]
+    config["pricing"] = {"ecs": {"ecs.configured": 3.25}}
     config["users"] = [{"account": ACCOUNT_A, "name": name} for name in USERS]
     config["access_keys"] += [
         {"id": key(name)[0], "secret": key(name)[1], "account": ACCOUNT_A, "user": name}
@@ -363,3 +374,214 @@ def test_an_application_outside_the_named_group_answers_as_unknown(api):
     refused(lambda: api.call("DeleteApplication", application_id=app_id,
                              resource_group_id=RESOURCE_GROUP),
             404, "InvalidApplicationId.NotFound")
+
+
+# -- lifecycle steps ---------------------------------------------------------------------
+
+REGION = "cn-hangzhou"
+
+
+def settled(api, app_id: str, timeout: float = 10.0) -> dict:
+    """Polls GetApplication, as the Terraform provider does, until no step is in progress."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data = get(api, app_id)
+        if data["Status"] not in ("Verifying", "Valuating", "Deploying", "Destroying"):
+            return data
+        assert time.monotonic() < deadline, f"{app_id} still {data['Status']}"
+        time.sleep(0.02)
+
+
+def step(api, action: str, app_id: str, **params):
+    body = api.call(action, application_id=app_id, **params)
+    assert_ok(body)
+    return body["Data"]
+
+
+def validated(api, **params) -> str:
+    app_id = create(api, area_id=REGION, **params)
+    step(api, "ValidateApplication", app_id)
+    assert settled(api, app_id)["Status"] == "Verified_Success"
+    return app_id
+
+
+def test_validate_checks_every_node_and_runs_as_an_operation(api):
+    app_id = create(api, area_id=REGION)
+    op_id = step(api, "ValidateApplication", app_id)
+    assert isinstance(op_id, str) and op_id.startswith("op_"), op_id
+    data = settled(api, app_id)
+    assert data["Status"] == "Verified_Success", data
+    assert [c["ResourceName"] for c in data["Checklist"]] == ["web-1", "web-2", "lb"]
+    assert {c["Result"] for c in data["Checklist"]} == {"Success"}
+    assert data["Checklist"][0]["Specification"] == "ecs.g7.large"
+    assert data["Checklist"][2]["ResourceCode"] == "slb"
+    assert all(c["Region"] == REGION for c in data["Checklist"])
+    result, _ = api.wait(op_id)
+    assert result["Status"] == "SUCCESS", result
+
+
+def test_validate_fails_an_application_without_a_known_region(api):
+    app_id = create(api)
+    step(api, "ValidateApplication", app_id)
+    data = settled(api, app_id)
+    assert data["Status"] == "Verified_Failure", data
+    assert "AreaId" in data["Error"], data
+    assert {c["Result"] for c in data["Checklist"]} == {"Failure"}
+    # A failed validation may be repeated, but not valuated.
+    refused(lambda: api.call("ValuateApplication", application_id=app_id),
+            409, "IncorrectApplicationStatus")
+    step(api, "ValidateApplication", app_id)
+    assert settled(api, app_id)["Status"] == "Verified_Failure"
+
+
+def test_valuate_prices_every_node(api):
+    app_id = validated(api)
+    assert step(api, "ValuateApplication", app_id) == 1
+    data = settled(api, app_id)
+    assert data["Status"] == "Valuating_Success", data
+    prices = data["PriceList"]
+    assert [p["InstanceName"] for p in prices] == ["web-1", "web-2", "lb"]
+    assert prices[0]["Specification"] == "ecs.g7.large" and prices[0]["Price"] > 0
+    assert prices[2]["ResourceCode"] == "slb" and prices[2]["Price"] > 0
+    # The checklist stays as validation left it.
+    assert len(data["Checklist"]) == 3
+
+
+def test_valuate_reads_the_configured_prices(api):
+    app_id = validated(api, template_id="tpl-api", variables={"size": "ecs.configured"})
+    step(api, "ValuateApplication", app_id)
+    data = settled(api, app_id)
+    assert data["Status"] == "Valuating_Success", data
+    [price] = data["PriceList"]
+    assert (price["Specification"], price["Price"]) == ("ecs.configured", 3.25), price
+
+
+def test_valuate_fails_a_node_without_a_price(api):
+    app_id = validated(api, template_id="tpl-api", variables={"size": "ecs.unpriced"})
+    step(api, "ValuateApplication", app_id)
+    data = settled(api, app_id)
+    assert data["Status"] == "Valuating_Failure", data
+    assert "ecs.unpriced" in data["Error"], data
+
+
+def test_a_step_in_the_wrong_status_is_refused_and_changes_nothing(api):
+    app_id = create(api, area_id=REGION)
+    e = refused(lambda: api.call("ValuateApplication", application_id=app_id),
+                409, "IncorrectApplicationStatus")
+    assert "Modified" in e.message
+    assert get(api, app_id)["Status"] == "Modified"
+    for action in ("DeployApplication", "ReleaseApplication"):
+        refused(lambda: api.call(action, application_id=app_id),
+                409, "IncorrectApplicationStatus")
+    assert get(api, app_id)["Status"] == "Modified"
+    for action in ("ValidateApplication", "DeployApplication"):
+        refused(lambda: api.call(action, application_id=APP),
+                409, "IncorrectApplicationStatus")
+    assert get(api, APP)["Status"] == "Deployed_Success"
+
+
+def test_client_token_returns_the_first_step_or_refuses_another(api):
+    app_id = create(api, area_id=REGION)
+    token = f"validate-{app_id}"
+    first = step(api, "ValidateApplication", app_id, client_token=token)
+    assert step(api, "ValidateApplication", app_id, client_token=token) == first
+    settled(api, app_id)
+    assert step(api, "ValidateApplication", app_id, client_token=token) == first
+    refused(lambda: api.call("ValuateApplication", application_id=app_id,
+                             client_token=token),
+            400, "IdempotentParameterMismatch")
+    assert get(api, app_id)["Status"] == "Verified_Success"
+
+
+def test_steps_are_authorized_on_the_application(client, server, api):
+    user = client(server, key("no-steps"))
+    app_id = create(user, area_id=REGION)
+    denied(lambda: user.call("ValidateApplication", application_id=app_id),
+           "ValidateApplication", "ExplicitDeny")
+    for action in ("ValuateApplication", "DeployApplication", "ReleaseApplication"):
+        denied(lambda: user.call(action, application_id=app_id), action, "ExplicitDeny")
+    assert get(api, app_id)["Status"] == "Modified"
+
+
+def test_another_accounts_application_cannot_be_stepped(api, client, server):
+    app_id = create(api, area_id=REGION)
+    other = client(server, ROOT_KEY_B)
+    for action in ("ValidateApplication", "ValuateApplication", "DeployApplication",
+                   "ReleaseApplication"):
+        refused(lambda: other.call(action, application_id=app_id),
+                404, "InvalidApplicationId.NotFound")
+    assert get(api, app_id)["Status"] == "Modified"
+
+
+def test_steps_cannot_be_submitted_as_operations(api):
+    app_id = create(api, area_id=REGION)
+    with pytest.raises(ApiError) as err:
+        api.execute_async("bpstudio", "validateApplication", {}, application_id=app_id)
+    assert (err.value.status, err.value.code) == (400, "InvalidParameter"), err.value
+
+
+def valuated(api) -> str:
+    app_id = validated(api)
+    step(api, "ValuateApplication", app_id)
+    assert settled(api, app_id)["Status"] == "Valuating_Success"
+    return app_id
+
+
+def test_deploy_creates_every_node_and_release_deletes_them(api):
+    app_id = valuated(api)
+    token = f"deploy-{app_id}"
+    assert step(api, "DeployApplication", app_id, client_token=token) == 1
+    assert step(api, "DeployApplication", app_id, client_token=token) == 1
+    data = settled(api, app_id)
+    assert data["Status"] == "Deployed_Success", data
+    assert data["DeployPercent"] == 100
+    resources = data["ResourceList"]
+    assert sorted(r["ResourceName"] for r in resources if r["ResourceCode"] == "ecs") == [
+        "web-1", "web-2"]
+    assert [r["ResourceCode"] for r in resources].count("slb") == 1, resources
+    for r in resources:
+        assert re.match(r"^(i|lb)-[0-9a-z]{20}$", r["ResourceId"]), r
+    # The same token on another step is another request.
+    refused(lambda: api.call("ReleaseApplication", application_id=app_id,
+                             client_token=token),
+            400, "IdempotentParameterMismatch")
+    refused(lambda: api.call("DeleteApplication", application_id=app_id),
+            409, "IncorrectApplicationStatus")
+
+    assert step(api, "ReleaseApplication", app_id) == 1
+    data = settled(api, app_id)
+    assert data["Status"] == "Destroyed_Success", data
+    assert data.get("ResourceList") in (None, []), data
+    instance = next(r["ResourceId"] for r in resources if r["ResourceCode"] == "ecs")
+    result = api.run("ecs", "rename", {"instanceId": instance, "instance_name": "gone"},
+                     application_id=app_id)
+    assert_failure(result, "InstanceNotFound")
+    body = api.call("DeleteApplication", application_id=app_id)
+    assert_ok(body)
+
+
+def test_the_terraform_providers_sequence(api):
+    """alicloud_bp_studio_application: create, then each step polled through GetApplication
+    until its status, an operation on a deployed instance, then release and delete."""
+    body = api.call("CreateApplication", name=unique("tf"), template_id="ecs-instance",
+                    area_id=REGION, variables={"instance_name": "tf-web"})
+    assert_ok(body)
+    app_id = body["Data"]
+    assert settled(api, app_id)["Status"] == "Modified"
+    for action, status in (("ValidateApplication", "Verified_Success"),
+                           ("ValuateApplication", "Valuating_Success"),
+                           ("DeployApplication", "Deployed_Success")):
+        step(api, action, app_id)
+        assert settled(api, app_id)["Status"] == status, action
+    data = get(api, app_id)
+    [instance] = data["ResourceList"]
+    assert (instance["ResourceName"], instance["Status"]) == ("tf-web", "Running"), instance
+    assert_success(api.run("ecs", "rename",
+                           {"instanceId": instance["ResourceId"], "instance_name": "tf-api"},
+                           application_id=app_id))
+    [renamed] = get(api, app_id)["ResourceList"]
+    assert renamed["ResourceName"] == "tf-api", renamed
+    step(api, "ReleaseApplication", app_id)
+    assert settled(api, app_id)["Status"] == "Destroyed_Success"
+    assert_ok(api.call("DeleteApplication", application_id=app_id))
+    refused(lambda: get(api, app_id), 404, "InvalidApplicationId.NotFound")

@@ -7,7 +7,7 @@
 //! `ResourceGroupId`, of that group. Templates are the catalog's, the same for every account.
 
 use bpops_catalog::Template;
-use bpops_engine::{ApplicationRequest as NewApplicationRequest, EngineError};
+use bpops_engine::{ApplicationRequest as NewApplicationRequest, EngineError, Step};
 use bpops_protocol::ErrorCode;
 use bpops_protocol::applications::{
     ApplicationDetail, ApplicationItem, ApplicationRequest, ApplicationResource,
@@ -189,6 +189,30 @@ pub(crate) async fn delete(
                 status.as_str()
             ),
         )),
+    }
+}
+
+/// Starts a lifecycle step on the application the route read, and returns the id of its
+/// operation.
+pub(crate) async fn step(
+    ctx: &Ctx<'_>,
+    request: &ApplicationRequest,
+    app: Option<Application>,
+    step: Step,
+) -> Result<String, ApiError> {
+    let app = app.ok_or_else(|| unknown_application(&request.application_id))?;
+    let started = ctx
+        .app
+        .engine
+        .start_step(app.account, &app.id, step, request.client_token.clone())
+        .await;
+    match started {
+        Ok(id) => Ok(id.to_string()),
+        // Deleted meanwhile by another request.
+        Err(EngineError::UnknownApplication(_)) => {
+            Err(unknown_application(&request.application_id))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -145,6 +145,18 @@ impl From<EngineError> for ApiError {
                 ErrorCode::IdempotentParameterMismatch,
                 "The ClientToken was already used with different request parameters.",
             ),
+            EngineError::UnknownApplication(id) => crate::applications::unknown_application(&id),
+            EngineError::IncorrectApplicationStatus(status) => ApiError::new(
+                ErrorCode::IncorrectApplicationStatus,
+                format!(
+                    "The application is {}, which does not allow this step.",
+                    status.as_str()
+                ),
+            ),
+            EngineError::ReservedService(service) => ApiError::invalid(
+                "ServiceType",
+                format!("\"{service}\" is reserved for the application lifecycle actions"),
+            ),
             EngineError::Store(e) => e.into(),
         }
     }

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use bpops_engine::Resolved;
+use bpops_engine::{Resolved, STEP_SERVICE};
 use bpops_protocol::ErrorCode;
 use bpops_protocol::extensions::{
     CancelExecuteOperationRequest, ListExecuteOperationsRequest, OperationItem, OperationPage,
@@ -131,6 +131,14 @@ pub(crate) async fn cancel(
     // A final operation never changes: nothing to ask the store.
     if op.status.is_final() {
         return Err(already_final(&op));
+    }
+    // A lifecycle step moves its application on: cancelled, it would strand the application
+    // in its in-progress status, so it runs to its end.
+    if op.service == STEP_SERVICE {
+        return Err(ApiError::new(
+            ErrorCode::IncorrectOperationStatus,
+            "The operation is a lifecycle step of an application and cannot be cancelled.",
+        ));
     }
     let (account, id) = (ctx.account(), op.id);
     let engine = &ctx.app.engine;

@@ -1,6 +1,7 @@
 //! The request of each action, parsed once: the route authorizes it and its handler answers
 //! it, both from the same typed value.
 
+use bpops_engine::Step;
 use bpops_protocol::Action;
 use bpops_protocol::applications::{
     ApplicationRequest, CreateApplicationRequest, GetTemplateRequest, ListApplicationRequest,
@@ -29,6 +30,9 @@ pub(crate) enum ActionRequest {
     GetApplication(ApplicationRequest),
     ListApplication(ListApplicationRequest),
     DeleteApplication(ApplicationRequest),
+    /// `ValidateApplication`, `ValuateApplication`, `DeployApplication` and
+    /// `ReleaseApplication`: the step, and the application it starts on.
+    ApplicationStep(Step, ApplicationRequest),
 }
 
 impl ActionRequest {
@@ -75,6 +79,17 @@ impl ActionRequest {
             Action::DeleteApplication => {
                 ActionRequest::DeleteApplication(ApplicationRequest::from_params(params)?)
             }
+            Action::ValidateApplication => step(Step::Validate, params)?,
+            Action::ValuateApplication => step(Step::Valuate, params)?,
+            Action::DeployApplication => step(Step::Deploy, params)?,
+            Action::ReleaseApplication => step(Step::Release, params)?,
         })
     }
+}
+
+fn step(step: Step, params: &Params) -> Result<ActionRequest, RequestError> {
+    Ok(ActionRequest::ApplicationStep(
+        step,
+        ApplicationRequest::from_params(params)?,
+    ))
 }

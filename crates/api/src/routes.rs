@@ -9,7 +9,7 @@
 //! says it reaches: the application its target belongs to, and that application's resource
 //! group, named in the request or not.
 
-use bpops_engine::{Resolved, Submission};
+use bpops_engine::{Resolved, Step, Submission};
 use bpops_iam::{Evaluation, RequestContext};
 use bpops_protocol::ErrorCode;
 use bpops_protocol::applications::ApplicationRequest;
@@ -107,6 +107,18 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
             let app = application(ctx, &request).await?;
             authorize(ctx, &Check::application(ctx, app.as_ref(), &request))?;
             applications::delete(ctx, &request, app).await
+        }
+        ActionRequest::ApplicationStep(step, request) => {
+            let app = application(ctx, &request).await?;
+            authorize(ctx, &Check::application(ctx, app.as_ref(), &request))?;
+            let id = applications::step(ctx, &request, app, step).await?;
+            match step {
+                // N.B. a string, as the SDK models say: the step's operation id.
+                Step::Validate => Reply::data(&id),
+                // An integer, as the SDK models say; what BPStudio means by it is not
+                // documented: 1 is "started".
+                Step::Valuate | Step::Deploy | Step::Release => Reply::data(&1),
+            }
         }
     }
 }

@@ -29,6 +29,7 @@ mod ecs;
 mod emulated;
 mod error;
 mod executor;
+pub mod lifecycle;
 mod retry;
 mod schema;
 mod slb;

@@ -212,6 +212,9 @@ impl Engine {
     /// returns the first operation's id, or `IdempotentParameterMismatch` when the
     /// parameters differ. An `ApplicationId` other than the target's is refused.
     pub async fn submit_resolved(&self, resolved: Resolved) -> Result<OperationId> {
+        if resolved.submission.service == crate::STEP_SERVICE {
+            return Err(EngineError::ReservedService(resolved.submission.service));
+        }
         let application = resolved.application().map(str::to_owned);
         let Resolved {
             submission, target, ..

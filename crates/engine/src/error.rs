@@ -1,7 +1,7 @@
 //! Errors of the engine: the refusals a client can act on, and store failures.
 
 use bpops_catalog::{InvalidAttribute, LookupError};
-use bpops_store::StoreError;
+use bpops_store::{ApplicationStatus, StoreError};
 
 /// Why the engine refused or failed a request.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,16 @@ pub enum EngineError {
     /// The client token was used before with other parameters.
     #[error("the client token was already used with different parameters")]
     IdempotentParameterMismatch,
+    /// The application does not exist in the account (or was deleted).
+    #[error("the application {0:?} does not exist")]
+    UnknownApplication(String),
+    /// The application's status does not allow the step.
+    #[error("the application is {}", .0.as_str())]
+    IncorrectApplicationStatus(ApplicationStatus),
+    /// `ServiceType` names the lifecycle steps' service, which only the application
+    /// actions submit.
+    #[error("the service type {0:?} is reserved for the application lifecycle")]
+    ReservedService(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -33,6 +33,7 @@ mod metrics;
 mod running;
 mod settings;
 mod shutdown;
+mod steps;
 mod sweeper;
 mod waiters;
 mod worker;
@@ -42,3 +43,4 @@ pub use engine::{CANCELLED_BEFORE_START, CANCELLED_WHILE_RUNNING, Engine, Resolv
 pub use error::{EngineError, Result};
 pub use metrics::EngineMetrics;
 pub use settings::{Emulation, Settings};
+pub use steps::{STEP_SERVICE, Step};

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use bpops_catalog::lifecycle::Prices;
+
 /// Emulated latency and failure injection for one operation.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Emulation {
@@ -37,6 +39,8 @@ pub struct Settings {
     /// still running then are released, so another node (or this one, restarted) resumes them
     /// at once.
     pub shutdown_grace: Duration,
+    /// The price table `ValuateApplication` reads.
+    pub prices: Prices,
 }
 
 impl Default for Settings {
@@ -50,6 +54,7 @@ impl Default for Settings {
             emulation: HashMap::new(),
             decide_at_submit: true,
             shutdown_grace: Duration::from_secs(10),
+            prices: Prices::default(),
         }
     }
 }

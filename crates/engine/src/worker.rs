@@ -223,7 +223,7 @@ async fn commit(engine: &Engine, op: &Operation, finish: &Finish) -> bool {
 /// Calls the store until it answers, backing off between tries: a store failure during a
 /// run (a lost connection, a full disk) is never the operation's verdict. Gives up, with
 /// `None`, once `stop` completes.
-async fn until_answered<T, Fut>(
+pub(crate) async fn until_answered<T, Fut>(
     op: &Operation,
     what: &str,
     stop: impl Future<Output = ()>,
@@ -290,6 +290,16 @@ fn cancelled(engine: &Engine) -> Finish {
 /// cancellation during the latency ends it with nothing applied; the executors of declared
 /// operations stop on `cancel` by themselves (a program's whole process group is killed).
 async fn decide(engine: &Engine, op: &Operation, cancel: &CancellationToken) -> Ending {
+    if op.service == crate::STEP_SERVICE {
+        let application = op.application.as_deref().unwrap_or_default();
+        let read = until_answered(op, "reading the application", cancel.cancelled(), || {
+            engine.store.application(&op.account, application)
+        });
+        return Ending::Final(match read.await {
+            Some(app) => engine.run_step(op, app, cancel).await,
+            None => cancelled(engine),
+        });
+    }
     let emulation = engine.settings.emulation(&op.service, &op.operation);
     if !emulation.latency.is_zero() {
         tokio::select! {

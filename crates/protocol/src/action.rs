@@ -35,12 +35,20 @@ pub enum Action {
     ListApplication,
     /// Deletes an application that holds no resources.
     DeleteApplication,
+    /// Starts validating an application against its template and region.
+    ValidateApplication,
+    /// Starts pricing an application's resources.
+    ValuateApplication,
+    /// Starts creating an application's resources.
+    DeployApplication,
+    /// Starts releasing an application's resources.
+    ReleaseApplication,
 }
 
 impl Action {
     /// Every served action, in the order of the API table in product.md, then the extensions,
     /// then the application family.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 18] = [
         Action::ListServices,
         Action::ListOperations,
         Action::GetOperationParams,
@@ -55,6 +63,10 @@ impl Action {
         Action::GetApplication,
         Action::ListApplication,
         Action::DeleteApplication,
+        Action::ValidateApplication,
+        Action::ValuateApplication,
+        Action::DeployApplication,
+        Action::ReleaseApplication,
     ];
 
     /// The action with wire name `name`, matched exactly: the SDKs send the names verbatim, and
@@ -82,6 +94,10 @@ impl Action {
             Action::GetApplication => "GetApplication",
             Action::ListApplication => "ListApplication",
             Action::DeleteApplication => "DeleteApplication",
+            Action::ValidateApplication => "ValidateApplication",
+            Action::ValuateApplication => "ValuateApplication",
+            Action::DeployApplication => "DeployApplication",
+            Action::ReleaseApplication => "ReleaseApplication",
         }
     }
 
@@ -95,6 +111,10 @@ impl Action {
                 | Action::CancelExecuteOperation
                 | Action::CreateApplication
                 | Action::DeleteApplication
+                | Action::ValidateApplication
+                | Action::ValuateApplication
+                | Action::DeployApplication
+                | Action::ReleaseApplication
         )
     }
 
@@ -115,6 +135,10 @@ impl Action {
             Action::GetApplication => "bpstudio:GetApplication",
             Action::ListApplication => "bpstudio:ListApplication",
             Action::DeleteApplication => "bpstudio:DeleteApplication",
+            Action::ValidateApplication => "bpstudio:ValidateApplication",
+            Action::ValuateApplication => "bpstudio:ValuateApplication",
+            Action::DeployApplication => "bpstudio:DeployApplication",
+            Action::ReleaseApplication => "bpstudio:ReleaseApplication",
         }
     }
 }
@@ -154,7 +178,7 @@ mod tests {
             "ExecuteOperationAsync",
             "listservices",
             " ListServices",
-            "DeployApplication",
+            "deployapplication",
             "",
         ] {
             assert_eq!(Action::from_wire(name), None, "{name:?}");

@@ -169,13 +169,17 @@ pub fn check_application_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// `GetApplication` and `DeleteApplication`, which take the same parameters.
+/// `GetApplication`, `DeleteApplication` and the lifecycle steps (`ValidateApplication`,
+/// `ValuateApplication`, `DeployApplication`, `ReleaseApplication`), which take the same
+/// parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplicationRequest {
     /// `ApplicationId`, required.
     pub application_id: String,
     /// `ResourceGroupId`: the group the application must be in.
     pub resource_group_id: Option<String>,
+    /// `ClientToken`, for the idempotency of a step.
+    pub client_token: Option<String>,
 }
 
 impl ApplicationRequest {
@@ -189,6 +193,7 @@ impl ApplicationRequest {
         Ok(Self {
             application_id: required(p, "ApplicationId", MAX_PARAM_CHARS)?,
             resource_group_id: optional(p, "ResourceGroupId", MAX_PARAM_CHARS)?,
+            client_token: optional(p, "ClientToken", MAX_CLIENT_TOKEN_CHARS)?,
         })
     }
 }

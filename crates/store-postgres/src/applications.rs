@@ -301,7 +301,7 @@ fn from_row(row: &Row) -> Result<Application> {
     })
 }
 
-fn parse_status(text: String) -> Result<ApplicationStatus> {
+pub(crate) fn parse_status(text: String) -> Result<ApplicationStatus> {
     ApplicationStatus::parse(&text)
         .ok_or_else(|| StoreError::Corrupt(format!("unknown application status {text:?}")))
 }

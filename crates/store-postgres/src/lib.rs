@@ -39,8 +39,9 @@ use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
     ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease,
-    ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, Operation, OperationId,
-    QueueDepth, Resource, ResourceKey, Result, Store, StoreError, StoreEvent, Submitted,
+    ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, NewStep, Operation,
+    OperationId, Progress, QueueDepth, Resource, ResourceKey, Result, StepStarted, Store,
+    StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
@@ -310,6 +311,10 @@ impl Store for PgStore {
         Ok(finished)
     }
 
+    async fn progress(&self, id: &OperationId, attempt: u32, progress: &Progress) -> Result<bool> {
+        queries::progress(&mut self.client().await?, id, attempt, progress).await
+    }
+
     async fn sweep(&self, expired_before: Timestamp, limit: usize) -> Result<usize> {
         queries::sweep(&self.client().await?, expired_before, limit).await
     }
@@ -349,6 +354,14 @@ impl Store for PgStore {
         id: &str,
     ) -> Result<ApplicationDeleted> {
         applications::delete(&mut self.client().await?, account, id).await
+    }
+
+    async fn start_step(&self, step: &NewStep, expired_before: Timestamp) -> Result<StepStarted> {
+        let started = submits::start_step(&self.pool, &self.channel, step, expired_before).await?;
+        if started == StepStarted::Started {
+            self.publish(StoreEvent::Submitted);
+        }
+        Ok(started)
     }
 
     async fn seed_applications(&self, seeds: &[Application]) -> Result<()> {

@@ -4,8 +4,8 @@
 
 use bpops_store::{
     AccountId, ApplicationPlace, BootstrapKey, Cancelled, Claimed, Effect, Finish, Lease, ListPage,
-    ListQuery, LocatedResource, Operation, OperationId, QueueDepth, Resource, ResourceKey, Result,
-    Status, StoreError, UNREADABLE, Unreadable,
+    ListQuery, LocatedResource, Operation, OperationId, Progress, QueueDepth, Resource,
+    ResourceKey, Result, Status, StoreError, UNREADABLE, Unreadable,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Object, Transaction};
@@ -340,6 +340,42 @@ pub(crate) async fn finish(
     Ok(true)
 }
 
+/// Writes one step of a running attempt: see `Store::progress`.
+pub(crate) async fn progress(
+    client: &mut Object,
+    id: &OperationId,
+    attempt: u32,
+    progress: &Progress,
+) -> Result<bool> {
+    let tx = client.transaction().await.map_err(from_pg)?;
+    // N.B. FOR UPDATE: a claim that supersedes the attempt waits until this commits, so no
+    // write of a lost attempt lands after its successor started.
+    let current = tx
+        .query_opt(
+            "SELECT 1 FROM operations
+             WHERE id = $1 AND attempt = $2 AND status = 'RUNNING' FOR UPDATE",
+            &[&id.as_str(), &i64::from(attempt)],
+        )
+        .await
+        .map_err(from_pg)?;
+    if current.is_none() {
+        return Ok(false);
+    }
+    apply_effect(&tx, &progress.effect).await?;
+    tx.execute(
+        "UPDATE applications SET deploy_percent = $1 WHERE account = $2 AND id = $3",
+        &[
+            &progress.deploy_percent,
+            &progress.effect.account().as_str(),
+            &progress.application,
+        ],
+    )
+    .await
+    .map_err(from_pg)?;
+    tx.commit().await.map_err(from_pg)?;
+    Ok(true)
+}
+
 /// Applies a result's change to the inventory, in the caller's transaction.
 pub(crate) async fn apply_effect(client: &impl GenericClient, effect: &Effect) -> Result<()> {
     match effect {
@@ -360,6 +396,7 @@ pub(crate) async fn apply_effect(client: &impl GenericClient, effect: &Effect) -
                 .await
                 .map_err(from_pg)?;
         }
+        Effect::Create { resource } => add_resource(client, resource).await?,
         Effect::Delete { key } => {
             let stmt = client
                 .prepare_cached(
@@ -370,6 +407,39 @@ pub(crate) async fn apply_effect(client: &impl GenericClient, effect: &Effect) -
                 .map_err(from_pg)?;
             client
                 .execute(&stmt, &[&key.account.as_str(), &key.service, &key.id])
+                .await
+                .map_err(from_pg)?;
+        }
+        Effect::Application(outcome) => {
+            let stmt = client
+                .prepare_cached(
+                    "UPDATE applications SET status = $1, error = $2,
+                         checklist = COALESCE($3, checklist),
+                         price_list = COALESCE($4, price_list),
+                         deploy_percent = COALESCE($8, deploy_percent), updated_at = $5
+                     WHERE account = $6 AND id = $7 AND NOT deleted",
+                )
+                .await
+                .map_err(from_pg)?;
+            let list = |items: &Option<Vec<Value>>| {
+                items
+                    .as_ref()
+                    .map(|items| Value::Array(items.clone()).to_string())
+            };
+            client
+                .execute(
+                    &stmt,
+                    &[
+                        &outcome.status.as_str(),
+                        &outcome.error,
+                        &list(&outcome.checklist),
+                        &list(&outcome.price_list),
+                        &outcome.updated_at.as_millis(),
+                        &outcome.account.as_str(),
+                        &outcome.id,
+                        &outcome.deploy_percent,
+                    ],
+                )
                 .await
                 .map_err(from_pg)?;
         }
@@ -545,15 +615,23 @@ pub(crate) async fn located_resource(
 
 pub(crate) async fn seed_resources(client: &mut Object, resources: &[Resource]) -> Result<()> {
     let tx = client.transaction().await.map_err(from_pg)?;
-    let insert = tx
+    for resource in resources {
+        add_resource(&tx, resource).await?;
+    }
+    tx.commit().await.map_err(from_pg)
+}
+
+/// Adds a resource the inventory has never held; one it holds (or held) keeps its state.
+async fn add_resource(client: &impl GenericClient, r: &Resource) -> Result<()> {
+    let insert = client
         .prepare_cached(
             "INSERT INTO resources (account, service, id, application, properties)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
         )
         .await
         .map_err(from_pg)?;
-    for r in resources {
-        tx.execute(
+    client
+        .execute(
             &insert,
             &[
                 &r.key.account.as_str(),
@@ -565,8 +643,7 @@ pub(crate) async fn seed_resources(client: &mut Object, resources: &[Resource]) 
         )
         .await
         .map_err(from_pg)?;
-    }
-    tx.commit().await.map_err(from_pg)
+    Ok(())
 }
 
 pub(crate) async fn bootstrap_key(

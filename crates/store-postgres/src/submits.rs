@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use bpops_store::{
-    Decide, Finish, NewOperation, Resource, Result, Status, StoreError, StoreEvent, Submitted,
+    Decide, Finish, NewOperation, NewStep, Resource, Result, Status, StepStarted, StoreError,
+    StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Pool, Transaction};
@@ -15,6 +16,7 @@ use tokio::sync::broadcast;
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 
+use crate::applications::parse_status;
 use crate::group_commit::{GroupCommit, Member, each_alone};
 use crate::queries::{apply_effect, notify, parse_id, parse_properties, resource_column};
 use crate::{from_pg, get};
@@ -50,17 +52,21 @@ struct Pending {
 impl Pending {
     /// The advisory locks storing it takes.
     fn locks(&self) -> impl Iterator<Item = Lock> {
-        let op = &self.op;
-        let token = op
-            .client_token
-            .as_ref()
-            .map(|token| Lock::Token(format!("token/{}/{token}", op.account)));
-        let resource = op
-            .resource
-            .as_ref()
-            .map(|resource| Lock::Resource(format!("resource/{resource}")));
-        token.into_iter().chain(resource)
+        locks(&self.op)
     }
+}
+
+/// The advisory locks storing `op` takes.
+fn locks(op: &NewOperation) -> impl Iterator<Item = Lock> + use<'_> {
+    let token = op
+        .client_token
+        .as_ref()
+        .map(|token| Lock::Token(format!("token/{}/{token}", op.account)));
+    let resource = op
+        .resource
+        .as_ref()
+        .map(|resource| Lock::Resource(format!("resource/{resource}")));
+    token.into_iter().chain(resource)
 }
 
 /// A transaction-scoped advisory lock (its name hashed to 64 bits). Ordered as a transaction
@@ -319,6 +325,72 @@ async fn submit_group(
         },
     )?;
     Ok(answers)
+}
+
+/// Starts a lifecycle step (see `Store::start_step`) in a transaction of its own, under the
+/// locks a submit of its operation takes, so it is ordered with the submits and steps of
+/// the same token and resource.
+pub(crate) async fn start_step(
+    pool: &Pool,
+    channel: &str,
+    step: &NewStep,
+    expired_before: Timestamp,
+) -> Result<StepStarted> {
+    let op = &step.operation;
+    let mut client = get(pool).await?;
+    let tx = client.transaction().await.map_err(from_pg)?;
+    let sql = SubmitStatements::prepare(&tx).await?;
+    let mut taken: Vec<Lock> = locks(op).collect();
+    taken.sort();
+    let names: Vec<&str> = taken.iter().map(Lock::name).collect();
+    if !names.is_empty() {
+        tx.execute(&sql.lock, &[&names]).await.map_err(from_pg)?;
+    }
+    if let Some(holder) = holder(&tx, &sql, op).await? {
+        if holder.finished_at.is_some_and(|at| at < expired_before) {
+            // The holder has expired but is not swept yet: the token is free again.
+            tx.execute(&sql.free_token, &[&holder.id])
+                .await
+                .map_err(from_pg)?;
+        } else {
+            return Ok(StepStarted::Existing {
+                id: parse_id(holder.id)?,
+                same_parameters: holder.fingerprint == op.fingerprint,
+            });
+        }
+    }
+    let application = op.application.as_deref().unwrap_or_default();
+    let row = tx
+        .query_opt(
+            "SELECT status FROM applications
+             WHERE account = $1 AND id = $2 AND NOT deleted FOR UPDATE",
+            &[&op.account.as_str(), &application],
+        )
+        .await
+        .map_err(from_pg)?;
+    let Some(row) = row else {
+        return Ok(StepStarted::NotFound);
+    };
+    let status = parse_status(row.try_get(0).map_err(from_pg)?)?;
+    if !step.allowed.contains(&status) {
+        return Ok(StepStarted::Refused(status));
+    }
+    tx.execute(
+        "UPDATE applications SET status = $1, error = '', updated_at = $2
+         WHERE account = $3 AND id = $4",
+        &[
+            &step.status.as_str(),
+            &op.created_at.as_millis(),
+            &op.account.as_str(),
+            &application,
+        ],
+    )
+    .await
+    .map_err(from_pg)?;
+    insert(&tx, &sql, op, None).await?;
+    notify(&tx, channel, "submitted").await?;
+    tx.commit().await.map_err(from_pg)?;
+    Ok(StepStarted::Started)
 }
 
 /// The operation already holding `op`'s client token.

@@ -251,7 +251,7 @@ fn from_row(row: &Row) -> rusqlite::Result<Application> {
     })
 }
 
-fn parse_status(column: usize, text: &str) -> rusqlite::Result<ApplicationStatus> {
+pub(crate) fn parse_status(column: usize, text: &str) -> rusqlite::Result<ApplicationStatus> {
     ApplicationStatus::parse(text)
         .ok_or_else(|| corrupt(column, format!("unknown application status {text:?}")))
 }

@@ -38,8 +38,9 @@ use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
     ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, Lease,
-    ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, Operation, OperationId,
-    QueueDepth, Resource, ResourceKey, Result, Store, StoreError, StoreEvent, Submitted,
+    ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, NewStep, Operation,
+    OperationId, Progress, QueueDepth, Resource, ResourceKey, Result, StepStarted, Store,
+    StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OpenFlags};
@@ -311,6 +312,12 @@ impl Store for SqliteStore {
         Ok(finished)
     }
 
+    async fn progress(&self, id: &OperationId, attempt: u32, progress: &Progress) -> Result<bool> {
+        let (id, progress) = (id.clone(), progress.clone());
+        self.write(move |conn| queries::progress(conn, &id, attempt, &progress))
+            .await
+    }
+
     async fn sweep(&self, expired_before: Timestamp, limit: usize) -> Result<usize> {
         self.write(move |conn| queries::sweep(conn, expired_before, limit))
             .await
@@ -365,6 +372,17 @@ impl Store for SqliteStore {
         let (account, id) = (account.clone(), id.to_owned());
         self.write(move |conn| applications::delete(conn, &account, &id))
             .await
+    }
+
+    async fn start_step(&self, step: &NewStep, expired_before: Timestamp) -> Result<StepStarted> {
+        let step = step.clone();
+        let started = self
+            .write(move |conn| queries::start_step(conn, &step, expired_before))
+            .await?;
+        if started == StepStarted::Started {
+            let _ = self.events.send(StoreEvent::Submitted);
+        }
+        Ok(started)
     }
 
     async fn seed_applications(&self, seeds: &[Application]) -> Result<()> {

@@ -2,13 +2,15 @@
 
 use bpops_store::{
     AccountId, ApplicationPlace, BootstrapKey, Cancelled, Claimed, Decide, Effect, Finish, Lease,
-    ListPage, ListQuery, LocatedResource, NewOperation, Operation, OperationId, QueueDepth,
-    Resource, ResourceKey, Status, Submitted, UNREADABLE, Unreadable,
+    ListPage, ListQuery, LocatedResource, NewOperation, NewStep, Operation, OperationId, Progress,
+    QueueDepth, Resource, ResourceKey, Status, StepStarted, Submitted, UNREADABLE, Unreadable,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
+
+use crate::applications;
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
      attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested";
@@ -22,35 +24,8 @@ pub(crate) fn submit(
     decide: Option<Decide>,
 ) -> rusqlite::Result<Submitted> {
     let tx = conn.savepoint()?;
-    if let Some(token) = &op.client_token {
-        let existing = tx
-            .query_row(
-                "SELECT id, fingerprint, finished_at FROM operations
-                 WHERE account = ?1 AND client_token = ?2",
-                params![op.account.as_str(), token],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, Option<i64>>(2)?.map(Timestamp::from_millis),
-                    ))
-                },
-            )
-            .optional()?;
-        if let Some((id, fingerprint, finished_at)) = existing {
-            if finished_at.is_some_and(|at| at < expired_before) {
-                // The holder has expired but is not swept yet: the token is free again.
-                tx.execute(
-                    "UPDATE operations SET client_token = NULL WHERE id = ?1",
-                    [&id],
-                )?;
-            } else {
-                return Ok(Submitted::Existing {
-                    id: parse_id(id)?,
-                    same_parameters: fingerprint == op.fingerprint,
-                });
-            }
-        }
+    if let Some(existing) = token_holder(&tx, &op, expired_before)? {
+        return Ok(existing);
     }
     let decided = match decide {
         Some(mut decide) if runnable_now(&tx, &op)? => {
@@ -78,6 +53,99 @@ pub(crate) fn submit(
     };
     tx.commit()?;
     Ok(submitted)
+}
+
+/// The operation already holding `op`'s client token, as [`Submitted::Existing`]; an
+/// expired holder that is not swept yet gives its token up.
+fn token_holder(
+    tx: &Connection,
+    op: &NewOperation,
+    expired_before: Timestamp,
+) -> rusqlite::Result<Option<Submitted>> {
+    let Some(token) = &op.client_token else {
+        return Ok(None);
+    };
+    let existing = tx
+        .query_row(
+            "SELECT id, fingerprint, finished_at FROM operations
+             WHERE account = ?1 AND client_token = ?2",
+            params![op.account.as_str(), token],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, Option<i64>>(2)?.map(Timestamp::from_millis),
+                ))
+            },
+        )
+        .optional()?;
+    let Some((id, fingerprint, finished_at)) = existing else {
+        return Ok(None);
+    };
+    if finished_at.is_some_and(|at| at < expired_before) {
+        // The holder has expired but is not swept yet: the token is free again.
+        tx.execute(
+            "UPDATE operations SET client_token = NULL WHERE id = ?1",
+            [&id],
+        )?;
+        return Ok(None);
+    }
+    Ok(Some(Submitted::Existing {
+        id: parse_id(id)?,
+        same_parameters: fingerprint == op.fingerprint,
+    }))
+}
+
+/// Starts a lifecycle step: see `Store::start_step`.
+pub(crate) fn start_step(
+    conn: &mut Connection,
+    step: &NewStep,
+    expired_before: Timestamp,
+) -> rusqlite::Result<StepStarted> {
+    let tx = conn.savepoint()?;
+    let op = &step.operation;
+    if let Some(Submitted::Existing {
+        id,
+        same_parameters,
+    }) = token_holder(&tx, op, expired_before)?
+    {
+        return Ok(StepStarted::Existing {
+            id,
+            same_parameters,
+        });
+    }
+    let application = op.application.as_deref().unwrap_or_default();
+    let status: Option<String> = tx
+        .prepare_cached(
+            "SELECT status FROM applications WHERE account = ?1 AND id = ?2 AND deleted = 0",
+        )?
+        .query_row(params![op.account.as_str(), application], |row| row.get(0))
+        .optional()?;
+    let Some(status) = status else {
+        return Ok(StepStarted::NotFound);
+    };
+    let status = applications::parse_status(0, &status)?;
+    if !step.allowed.contains(&status) {
+        return Ok(StepStarted::Refused(status));
+    }
+    tx.execute(
+        "UPDATE applications SET status = ?1, error = '', updated_at = ?2
+         WHERE account = ?3 AND id = ?4",
+        params![
+            step.status.as_str(),
+            op.created_at.as_millis(),
+            op.account.as_str(),
+            application
+        ],
+    )?;
+    insert(
+        &mut tx.prepare_cached(INSERT)?,
+        &op.clone().stored(None),
+        op.client_token.as_deref(),
+        &op.fingerprint,
+    )?;
+    tx.commit()?;
+    Ok(StepStarted::Started)
 }
 
 /// Whether `op` could run at once: no unfinished operation holds its resource.
@@ -370,6 +438,35 @@ pub(crate) fn finish(
     Ok(true)
 }
 
+/// Writes one step of a running attempt: see `Store::progress`.
+pub(crate) fn progress(
+    conn: &mut Connection,
+    id: &OperationId,
+    attempt: u32,
+    progress: &Progress,
+) -> rusqlite::Result<bool> {
+    let tx = conn.savepoint()?;
+    let current = tx
+        .prepare_cached(
+            "SELECT 1 FROM operations WHERE id = ?1 AND attempt = ?2 AND status = 'RUNNING'",
+        )?
+        .exists(params![id.as_str(), attempt])?;
+    if !current {
+        return Ok(false);
+    }
+    apply_effect(&tx, Some(&progress.effect))?;
+    tx.prepare_cached(
+        "UPDATE applications SET deploy_percent = ?1 WHERE account = ?2 AND id = ?3",
+    )?
+    .execute(params![
+        progress.deploy_percent,
+        progress.effect.account().as_str(),
+        progress.application
+    ])?;
+    tx.commit()?;
+    Ok(true)
+}
+
 /// Applies a result's change to the inventory, in the caller's transaction.
 fn apply_effect(conn: &Connection, effect: Option<&Effect>) -> rusqlite::Result<()> {
     match effect {
@@ -386,11 +483,36 @@ fn apply_effect(conn: &Connection, effect: Option<&Effect>) -> rusqlite::Result<
                 key.id
             ])?;
         }
+        Some(Effect::Create { resource }) => add_resource(conn, resource)?,
         Some(Effect::Delete { key }) => {
             conn.prepare_cached(
                 "UPDATE resources SET deleted = 1 WHERE account = ?1 AND service = ?2 AND id = ?3",
             )?
             .execute(params![key.account.as_str(), key.service, key.id])?;
+        }
+        Some(Effect::Application(outcome)) => {
+            // N.B. `DeployPercent` kept when the outcome does not say.
+            let list = |items: &Option<Vec<Value>>| {
+                items
+                    .as_ref()
+                    .map(|items| Value::Array(items.clone()).to_string())
+            };
+            conn.prepare_cached(
+                "UPDATE applications SET status = ?1, error = ?2,
+                     checklist = COALESCE(?3, checklist), price_list = COALESCE(?4, price_list),
+                     deploy_percent = COALESCE(?8, deploy_percent), updated_at = ?5
+                 WHERE account = ?6 AND id = ?7 AND deleted = 0",
+            )?
+            .execute(params![
+                outcome.status.as_str(),
+                outcome.error,
+                list(&outcome.checklist),
+                list(&outcome.price_list),
+                outcome.updated_at.as_millis(),
+                outcome.account.as_str(),
+                outcome.id,
+                outcome.deploy_percent
+            ])?;
         }
     }
     Ok(())
@@ -523,22 +645,26 @@ pub(crate) fn seed_resources(
     resources: &[Resource],
 ) -> rusqlite::Result<()> {
     let tx = conn.savepoint()?;
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO resources (account, service, id, application, properties)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-        )?;
-        for r in resources {
-            insert.execute(params![
-                r.key.account.as_str(),
-                r.key.service,
-                r.key.id,
-                r.application,
-                Value::Object(r.properties.clone()).to_string()
-            ])?;
-        }
+    for resource in resources {
+        add_resource(&tx, resource)?;
     }
     tx.commit()
+}
+
+/// Adds a resource the inventory has never held; one it holds (or held) keeps its state.
+fn add_resource(conn: &Connection, r: &Resource) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO resources (account, service, id, application, properties)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![
+        r.key.account.as_str(),
+        r.key.service,
+        r.key.id,
+        r.application,
+        Value::Object(r.properties.clone()).to_string()
+    ])?;
+    Ok(())
 }
 
 pub(crate) fn bootstrap_key(

@@ -8,17 +8,21 @@
 use bpops_time::Timestamp;
 use serde_json::{Map, Value};
 
-use crate::{AccountId, Resource};
+use crate::{AccountId, NewOperation, OperationId, Resource};
 
 /// Where an application is in its lifecycle, with BPStudio's spellings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ApplicationStatus {
     /// Created or reconfigured, not validated since.
     Modified,
+    /// Being validated.
+    Verifying,
     /// Validation passed.
     VerifiedSuccess,
     /// Validation found problems.
     VerifiedFailure,
+    /// Being priced.
+    Valuating,
     /// Priced.
     ValuatingSuccess,
     /// Pricing failed.
@@ -43,10 +47,12 @@ pub enum ApplicationStatus {
 
 impl ApplicationStatus {
     /// Every status.
-    pub const ALL: [ApplicationStatus; 13] = [
+    pub const ALL: [ApplicationStatus; 15] = [
         ApplicationStatus::Modified,
+        ApplicationStatus::Verifying,
         ApplicationStatus::VerifiedSuccess,
         ApplicationStatus::VerifiedFailure,
+        ApplicationStatus::Valuating,
         ApplicationStatus::ValuatingSuccess,
         ApplicationStatus::ValuatingFailure,
         ApplicationStatus::Deploying,
@@ -63,8 +69,10 @@ impl ApplicationStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             ApplicationStatus::Modified => "Modified",
+            ApplicationStatus::Verifying => "Verifying",
             ApplicationStatus::VerifiedSuccess => "Verified_Success",
             ApplicationStatus::VerifiedFailure => "Verified_Failure",
+            ApplicationStatus::Valuating => "Valuating",
             ApplicationStatus::ValuatingSuccess => "Valuating_Success",
             ApplicationStatus::ValuatingFailure => "Valuating_Failure",
             ApplicationStatus::Deploying => "Deploying",
@@ -285,4 +293,56 @@ pub struct ApplicationPage {
     pub applications: Vec<Application>,
     /// How many applications match the query, on every page.
     pub total: u64,
+}
+
+/// A lifecycle step to start on an application: its operation, stored only when the
+/// application's status allows the step, in the transaction that moves it to `status`.
+#[derive(Clone, Debug)]
+pub struct NewStep {
+    /// The step's operation; its `application` names the application (in its account).
+    pub operation: NewOperation,
+    /// The statuses the application may be in for the step to start.
+    pub allowed: &'static [ApplicationStatus],
+    /// The status the application is in while the step runs.
+    pub status: ApplicationStatus,
+}
+
+/// What [`crate::Store::start_step`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepStarted {
+    /// The application moved to the step's status and its operation was stored, `INIT`.
+    Started,
+    /// The client token was already used; nothing changed.
+    Existing {
+        /// The operation the token belongs to.
+        id: OperationId,
+        /// Whether it was submitted with the same parameters.
+        same_parameters: bool,
+    },
+    /// The account has no such application (or it was deleted); nothing changed.
+    NotFound,
+    /// The application's status does not allow the step; nothing changed.
+    Refused(ApplicationStatus),
+}
+
+/// How a lifecycle step leaves its application: part of the step's [`crate::Effect`],
+/// committed with the operation's final status.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApplicationOutcome {
+    /// The owning account.
+    pub account: AccountId,
+    /// The application.
+    pub id: String,
+    /// Its new status.
+    pub status: ApplicationStatus,
+    /// Why the step failed; empty when it did not.
+    pub error: String,
+    /// Its new `Checklist`, when the step makes one.
+    pub checklist: Option<Vec<Value>>,
+    /// Its new `PriceList`, when the step makes one.
+    pub price_list: Option<Vec<Value>>,
+    /// Its new `DeployPercent`, when the step changes it.
+    pub deploy_percent: Option<f64>,
+    /// When it changed.
+    pub updated_at: Timestamp,
 }

@@ -27,15 +27,16 @@ mod records;
 pub mod testing;
 
 pub use applications::{
-    Application, ApplicationCreated, ApplicationDeleted, ApplicationOrder, ApplicationPage,
-    ApplicationPlace, ApplicationQuery, ApplicationStatus, LocatedResource, NewApplication, PageOf,
+    Application, ApplicationCreated, ApplicationDeleted, ApplicationOrder, ApplicationOutcome,
+    ApplicationPage, ApplicationPlace, ApplicationQuery, ApplicationStatus, LocatedResource,
+    NewApplication, NewStep, PageOf, StepStarted,
 };
 pub use error::{Result, StoreError};
 pub use ids::{AccountId, OperationId};
 pub use records::{
     BootstrapKey, Cancelled, Claimed, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
-    NewOperation, Operation, QueueDepth, Resource, ResourceKey, Status, StoreEvent, Submitted,
-    UNREADABLE, Unreadable,
+    NewOperation, Operation, Progress, QueueDepth, Resource, ResourceKey, Status, StoreEvent,
+    Submitted, UNREADABLE, Unreadable,
 };
 
 use std::time::Duration;
@@ -131,6 +132,13 @@ pub trait Store: Send + Sync + 'static {
     /// when the attempt is no longer current.
     async fn finish(&self, id: &OperationId, attempt: u32, finish: &Finish) -> Result<bool>;
 
+    /// Writes one step of a running attempt before it ends (a resource a deploy creates or a
+    /// release deletes) with its application's `DeployPercent`, in one transaction. `false`
+    /// (and nothing written) when the attempt is no longer current. Creating a resource the
+    /// inventory holds already changes nothing, so an attempt that resumes another's work
+    /// never creates a resource twice.
+    async fn progress(&self, id: &OperationId, attempt: u32, progress: &Progress) -> Result<bool>;
+
     /// One page of an account's operations matching `query`, newest first (submission time,
     /// then submission order), with where the next page starts.
     async fn list(&self, query: &ListQuery) -> Result<ListPage>;
@@ -185,6 +193,13 @@ pub trait Store: Send + Sync + 'static {
     /// with that check.
     async fn delete_application(&self, account: &AccountId, id: &str)
     -> Result<ApplicationDeleted>;
+
+    /// Starts a lifecycle step in one transaction: with a client token already used in the
+    /// account by an operation that has not expired, nothing changes and that operation is
+    /// answered (as [`Store::submit`] does); otherwise, when the application exists and its
+    /// status is one of `step.allowed`, it moves to `step.status` and the step's operation is
+    /// stored `INIT` (publishing [`StoreEvent::Submitted`]); else nothing changes.
+    async fn start_step(&self, step: &NewStep, expired_before: Timestamp) -> Result<StepStarted>;
 
     /// Adds applications that the store has never held: those present, or deleted, keep
     /// their state, and one whose name is in use in its account is left out. The

@@ -6,7 +6,7 @@ use bpops_time::Timestamp;
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
-use crate::{AccountId, OperationId, Result, StoreError};
+use crate::{AccountId, ApplicationOutcome, OperationId, Result, StoreError};
 
 /// Where an operation is in its life. A status only moves forward; a final one never changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -350,11 +350,42 @@ pub enum Effect {
         /// Its whole new state.
         properties: Map<String, Value>,
     },
+    /// Add the resource unless the inventory holds it already (a deploy's, which an earlier
+    /// attempt may have added).
+    Create {
+        /// The resource, with its application and first state.
+        resource: Resource,
+    },
     /// Delete the resource for good.
     Delete {
         /// Which resource.
         key: ResourceKey,
     },
+    /// Leave an application as a lifecycle step ends it.
+    Application(ApplicationOutcome),
+}
+
+impl Effect {
+    /// The account whose inventory or application it changes.
+    pub fn account(&self) -> &AccountId {
+        match self {
+            Effect::Create { resource } => &resource.key.account,
+            Effect::Update { key, .. } | Effect::Delete { key } => &key.account,
+            Effect::Application(outcome) => &outcome.account,
+        }
+    }
+}
+
+/// One resource a running deploy or release creates or deletes, written before the attempt
+/// ends, with how far its application's deployment now is: see [`crate::Store::progress`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    /// The change to the inventory.
+    pub effect: Effect,
+    /// The application (in the effect's account).
+    pub application: String,
+    /// Its new `DeployPercent`, 0 to 100.
+    pub deploy_percent: f64,
 }
 
 /// The end of a running attempt.

@@ -85,7 +85,7 @@ impl RawConfig {
         let catalog = operations::templates(catalog, std::mem::take(&mut self.templates))?;
         let listen = listen(self.listen.as_deref())?;
         let storage = storage::storage(&self.storage)?;
-        let (engine, api) = operations::settings(&self.operations, &catalog)?;
+        let (engine, api) = operations::settings(&self.operations, &self.pricing, &catalog)?;
         let accounts = tenancy::accounts(&self.accounts)?;
         let groups = tenancy::resource_groups(&self.resource_groups, &accounts)?;
         let applications = tenancy::applications(&self.applications, &accounts, &groups)?;

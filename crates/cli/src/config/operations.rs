@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+use bpops_catalog::lifecycle::Prices;
 use bpops_catalog::{Catalog, Declared, Template};
-use bpops_engine::Emulation;
+use bpops_engine::{Emulation, STEP_SERVICE, Step};
 
-use super::raw::{RawEmulation, RawOperations};
+use super::raw::{RawEmulation, RawOperations, RawPricing};
 
 /// `[[operations.declared]]`: the built-in operations and the declared ones.
 pub(super) fn catalog(declared: Vec<Declared>) -> anyhow::Result<Catalog> {
@@ -34,9 +35,11 @@ pub(super) fn templates(mut catalog: Catalog, templates: Vec<Template>) -> anyho
     Ok(catalog)
 }
 
-/// `[operations]`: its durations checked against their bounds, then its emulations.
+/// `[operations]`: its durations checked against their bounds, then its emulations; and
+/// `[pricing]`.
 pub(super) fn settings(
     raw: &RawOperations,
+    pricing: &RawPricing,
     catalog: &Catalog,
 ) -> anyhow::Result<(bpops_engine::Settings, bpops_api::Settings)> {
     if raw.shutdown_grace > Duration::from_secs(600) {
@@ -59,6 +62,7 @@ pub(super) fn settings(
         lease: raw.lease,
         shutdown_grace: raw.shutdown_grace,
         emulation: emulations(&raw.emulation, catalog)?,
+        prices: prices(pricing)?,
         ..bpops_engine::Settings::default()
     };
     let api = bpops_api::Settings {
@@ -68,7 +72,28 @@ pub(super) fn settings(
     Ok((engine, api))
 }
 
-/// `[[operations.emulation]]`: one per catalogued operation.
+/// `[pricing]`: finite prices of zero or more, over the built-in ones.
+fn prices(raw: &RawPricing) -> anyhow::Result<Prices> {
+    let mut prices = Prices::default();
+    for (service, table) in [("ecs", &raw.ecs), ("slb", &raw.slb)] {
+        for (specification, per_hour) in table {
+            if specification.is_empty() {
+                bail!("[pricing.{service}]: a specification must not be empty");
+            }
+            if !per_hour.is_finite() || *per_hour < 0.0 {
+                bail!(
+                    "[pricing.{service}] {specification:?}: the price must be a number of \
+                     zero or more"
+                );
+            }
+            prices.set(service, specification, *per_hour);
+        }
+    }
+    Ok(prices)
+}
+
+/// `[[operations.emulation]]`: one per catalogued operation, or per application step that
+/// creates or deletes resources (`bpstudio:deployApplication`, `bpstudio:releaseApplication`).
 fn emulations(
     raw: &[RawEmulation],
     catalog: &Catalog,
@@ -81,9 +106,14 @@ fn emulations(
             e.service,
             e.operation
         );
-        catalog
-            .entry(&e.service, &e.operation)
-            .with_context(|| at.clone())?;
+        let step = Some(e.service.as_str())
+            .filter(|service| *service == STEP_SERVICE)
+            .and_then(|_| Step::from_operation(&e.operation));
+        if !step.is_some_and(Step::emulated) {
+            catalog
+                .entry(&e.service, &e.operation)
+                .with_context(|| at.clone())?;
+        }
         if !(0.0..=1.0).contains(&e.failure_rate) {
             bail!("{at}: failure_rate must be between 0.0 and 1.0");
         }

@@ -2,6 +2,7 @@
 //! durations here; a key left out takes the default of the settings type it feeds, so no
 //! default is repeated in the configuration.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bpops_catalog::{Declared, Template};
@@ -22,6 +23,9 @@ pub struct RawConfig {
     /// Operation timing.
     #[serde(default)]
     pub operations: RawOperations,
+    /// Prices per hour for `ValuateApplication`, over the built-in ones.
+    #[serde(default)]
+    pub pricing: RawPricing,
     /// Tenants.
     #[serde(default)]
     pub accounts: Vec<RawAccount>,
@@ -117,6 +121,18 @@ fn default_lease() -> Duration {
 
 fn default_shutdown_grace() -> Duration {
     bpops_engine::Settings::default().shutdown_grace
+}
+
+/// `[pricing]`: prices per hour, by specification.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPricing {
+    /// By instance type, e.g. `"ecs.g7.large" = 0.69`.
+    #[serde(default)]
+    pub ecs: BTreeMap<String, f64>,
+    /// By load balancer specification, e.g. `"slb.s1.small" = 0.07`.
+    #[serde(default)]
+    pub slb: BTreeMap<String, f64>,
 }
 
 /// `[[operations.emulation]]`

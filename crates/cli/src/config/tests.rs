@@ -192,6 +192,39 @@ fn emulation_is_read_per_operation() {
 }
 
 #[test]
+fn emulation_applies_to_deploying_and_releasing_applications_only() {
+    let config = check("[[operations.emulation]]\nservice = \"bpstudio\"\noperation = \"deployApplication\"\nlatency = \"1s\"\n\n[[operations.emulation]]\nservice = \"bpstudio\"\noperation = \"releaseApplication\"\nfailure_rate = 0.5").unwrap();
+    let deploy = config.engine.emulation("bpstudio", "deployApplication");
+    assert_eq!(deploy.latency, Duration::from_secs(1));
+    let release = config.engine.emulation("bpstudio", "releaseApplication");
+    assert_eq!(release.failure_rate, 0.5);
+    let e = error(
+        "[[operations.emulation]]\nservice = \"bpstudio\"\noperation = \"validateApplication\"",
+    );
+    assert!(
+        e.contains("[[operations.emulation]] entry 1 (bpstudio:validateApplication)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn pricing_sets_prices_over_the_built_in_ones() {
+    let config = check(
+        "[pricing]\necs = { \"ecs.g7.large\" = 2.5, \"ecs.new\" = 0 }\nslb = { \"slb.s9\" = 1.25 }",
+    )
+    .unwrap();
+    let prices = &config.engine.prices;
+    assert_eq!(prices.hourly("ecs", "ecs.g7.large"), Some(2.5));
+    assert_eq!(prices.hourly("ecs", "ecs.new"), Some(0.0));
+    assert_eq!(prices.hourly("slb", "slb.s9"), Some(1.25));
+    assert_eq!(prices.hourly("slb", "slb.s1.small"), Some(0.07), "built in");
+    let e = error("[pricing]\necs = { \"ecs.g7.large\" = -1 }");
+    assert!(e.contains("[pricing.ecs] \"ecs.g7.large\""), "{e}");
+    let e = error("[pricing]\nrds = { \"x\" = 1 }");
+    assert!(e.contains("rds"), "{e}");
+}
+
+#[test]
 fn access_key_secrets_never_show_in_debug_output() {
     let raw: RawConfig =
         toml::from_str("[[access_keys]]\nid = \"K\"\nsecret = \"hunter2\"\naccount = \"1\"")

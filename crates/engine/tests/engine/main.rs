@@ -23,10 +23,12 @@ use tokio_util::sync::CancellationToken;
 mod cancelling;
 mod retention;
 mod running;
+mod steps;
 
 use cancelling::*;
 use retention::*;
 use running::*;
+use steps::*;
 
 /// Runs each named case (an `async fn(Backend)`) as one test per backend:
 /// `sqlite::<case>` and `postgres::<case>`.
@@ -75,6 +77,12 @@ engine_tests!(
     cancel_of_a_final_operation_changes_nothing_and_expired_ones_are_unknown,
     list_shows_the_operations_within_retention_newest_first,
     an_operation_acts_only_in_its_target_application,
+    a_step_runs_once_as_an_operation_and_moves_its_application,
+    a_step_whose_worker_died_is_taken_over_and_ends_once,
+    steps_cannot_be_submitted_as_operations,
+    a_deploy_resumed_by_a_new_attempt_creates_no_resource_twice,
+    a_release_deletes_what_a_deploy_created,
+    an_injected_failure_of_every_resource_deploys_nothing,
 );
 
 /// Which store a case runs on.
@@ -111,6 +119,14 @@ fn queued() -> Settings {
     Settings {
         decide_at_submit: false,
         ..Settings::default()
+    }
+}
+
+/// [`queued`], with a lease of 30 s: for cases where a worker dies holding one.
+fn leased() -> Settings {
+    Settings {
+        lease: Duration::from_secs(30),
+        ..queued()
     }
 }
 

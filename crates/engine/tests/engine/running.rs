@@ -228,14 +228,7 @@ pub(crate) async fn injected_failures_end_in_failure_without_touching_the_invent
 }
 
 pub(crate) async fn an_operation_whose_worker_died_is_taken_over_after_its_lease(backend: Backend) {
-    let f = fixture(
-        backend,
-        Settings {
-            lease: Duration::from_secs(30),
-            ..queued()
-        },
-    )
-    .await;
+    let f = fixture(backend, leased()).await;
     let id = f.rename("i-run", "alpha").await;
     // A worker claims it and dies without finishing.
     assert_eq!(f.claim_and_die().await, 1);

@@ -14,6 +14,7 @@ pub mod inventory;
 pub mod listing;
 pub mod load;
 pub mod nonces;
+pub mod steps;
 pub mod submit;
 pub mod sweep;
 
@@ -98,6 +99,13 @@ macro_rules! store_conformance {
                 seeding_never_overwrites_applications,
                 application_resources_are_its_inventory,
                 a_resource_is_located_in_its_application,
+            },
+            steps::{
+                a_step_starts_only_from_an_allowed_status,
+                a_step_client_token_returns_the_first_step,
+                concurrent_steps_on_one_application_start_one,
+                a_step_ends_with_its_application_outcome,
+                progress_is_fenced_and_creates_a_resource_once,
             },
             nonces::{
                 a_nonce_is_spent_once_per_key,
