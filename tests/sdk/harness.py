@@ -174,6 +174,32 @@ def build_config(
     return doc
 
 
+def policy_document(*statements: dict) -> str:
+    """A RAM policy document holding `statements`."""
+    return json.dumps({"Version": "1", "Statement": list(statements)})
+
+
+def user_key(user: str) -> tuple[str, str]:
+    """The AccessKey pair `add_users` gives RAM user `user`."""
+    return (f"LTAI5tUsr{user.replace('-', '')[:12]:0<12}01", f"secret-of-{user}")
+
+
+def add_users(config: dict, users: dict, policies: dict) -> None:
+    """Adds to `config` the RAM `users` (name -> (account, [(policy, scope)], active)), each
+    with the key `user_key` gives it, and the `policies` ((account, name) -> document)."""
+    config["users"] = [{"account": account, "name": name}
+                       for name, (account, _, _) in users.items()]
+    config["access_keys"] += [
+        {"id": user_key(name)[0], "secret": user_key(name)[1], "account": account,
+         "user": name, "active": active}
+        for name, (account, _, active) in users.items()]
+    config["policies"] = [{"account": account, "name": name, "document": doc}
+                          for (account, name), doc in policies.items()]
+    config["attachments"] = [
+        {"account": account, "policy": policy, "user": name, "scope": scope}
+        for name, (account, grants, _) in users.items() for policy, scope in grants]
+
+
 # --------------------------------------------------------------------------------------------
 # The server process
 # --------------------------------------------------------------------------------------------

@@ -5,14 +5,14 @@ ClientToken idempotency, RAM (by application and by resource group), tenancy, an
 acting in applications."""
 
 import itertools
-import json
 import re
 import time
 
 import pytest
 
-from harness import (ACCOUNT_A, APP, RESOURCE_GROUP, ROOT_KEY_B, ApiError,
-                     assert_failure, assert_ok, assert_success, build_config)
+from harness import (ACCOUNT_A, APP, RESOURCE_GROUP, ROOT_KEY_B, ApiError, add_users,
+                     assert_failure, assert_ok, assert_success, build_config, policy_document,
+                     user_key)
 
 DEV_GROUP = "rg-dev"
 APP_ID_RE = re.compile(r"^[0-9A-Z]{16}$")
@@ -33,36 +33,27 @@ CUSTOM_TEMPLATE = {
     ],
 }
 
-# user name -> [(policy, scope)]
+# user name -> (account, [(policy, scope)], active)
 USERS = {
-    "app-admin": [("Everything", "account")],
-    "not-on-web": [("Everything", "account"), ("NoGetOnWeb", "account")],
-    "prod-denied": [("Everything", "account"), ("DenyAll", RESOURCE_GROUP)],
-    "prod-operator": [("Everything", RESOURCE_GROUP)],
-    "no-steps": [("Everything", "account"), ("NoSteps", "account")],
+    "app-admin": (ACCOUNT_A, [("Everything", "account")], True),
+    "not-on-web": (ACCOUNT_A, [("Everything", "account"), ("NoGetOnWeb", "account")], True),
+    "prod-denied": (ACCOUNT_A, [("Everything", "account"), ("DenyAll", RESOURCE_GROUP)], True),
+    "prod-operator": (ACCOUNT_A, [("Everything", RESOURCE_GROUP)], True),
+    "no-steps": (ACCOUNT_A, [("Everything", "account"), ("NoSteps", "account")], True),
 }
 
-
-def document(*statements: dict) -> str:
-    return json.dumps({"Version": "1", "Statement": list(statements)})
-
-
-POLICIES = {
-    "Everything": document({"Effect": "Allow", "Action": "bpstudio:*", "Resource": "*"}),
-    "NoGetOnWeb": document({"Effect": "Deny", "Action": "bpstudio:GetApplication",
-                            "Resource": WEB_ARN}),
-    "DenyAll": document({"Effect": "Deny", "Action": "bpstudio:*", "Resource": "*"}),
-    "NoSteps": document({"Effect": "Deny",
-                         "Action": ["bpstudio:ValidateApplication",
-                                    "bpstudio:ValuateApplication",
-                                    "bpstudio:DeployApplication",
-                                    "bpstudio:ReleaseApplication"],
-                         "Resource": f"acs:bpstudio::{ACCOUNT_A}:application/*"}),
-}
-
-
-def key(user: str) -> tuple[str, str]:
-    return (f"LTAI5tApp{user.replace('-', '')[:12]:0<12}01", f"secret-of-{user}")
+POLICIES = {(ACCOUNT_A, name): doc for name, doc in {
+    "Everything": policy_document({"Effect": "Allow", "Action": "bpstudio:*", "Resource": "*"}),
+    "NoGetOnWeb": policy_document({"Effect": "Deny", "Action": "bpstudio:GetApplication",
+                                   "Resource": WEB_ARN}),
+    "DenyAll": policy_document({"Effect": "Deny", "Action": "bpstudio:*", "Resource": "*"}),
+    "NoSteps": policy_document({"Effect": "Deny",
+                                "Action": ["bpstudio:ValidateApplication",
+                                           "bpstudio:ValuateApplication",
+                                           "bpstudio:DeployApplication",
+                                           "bpstudio:ReleaseApplication"],
+                                "Resource": f"acs:bpstudio::{ACCOUNT_A}:application/*"}),
+}.items()}
 
 
 @pytest.fixture(scope="module")
@@ -71,15 +62,7 @@ def server(start):
     config["resource_groups"].append({"account": ACCOUNT_A, "id": DEV_GROUP})
     config["templates"] = [CUSTOM_TEMPLATE]
     config["pricing"] = {"ecs": {"ecs.configured": 3.25}}
-    config["users"] = [{"account": ACCOUNT_A, "name": name} for name in USERS]
-    config["access_keys"] += [
-        {"id": key(name)[0], "secret": key(name)[1], "account": ACCOUNT_A, "user": name}
-        for name in USERS]
-    config["policies"] = [{"account": ACCOUNT_A, "name": name, "document": doc}
-                          for name, doc in POLICIES.items()]
-    config["attachments"] = [
-        {"account": ACCOUNT_A, "policy": policy, "user": name, "scope": scope}
-        for name, grants in USERS.items() for policy, scope in grants]
+    add_users(config, USERS, POLICIES)
     return start(config)
 
 
@@ -333,14 +316,14 @@ def denied(call, action: str, kind: str = "ImplicitDeny") -> None:
 
 
 def test_a_deny_on_one_application_denies_it_only(client, server, api):
-    user = client(server, key("not-on-web"))
+    user = client(server, user_key("not-on-web"))
     denied(lambda: get(user, APP), "GetApplication", "ExplicitDeny")
     app_id = create(user)
     assert get(user, app_id)["ApplicationId"] == app_id
 
 
 def test_a_deny_scoped_to_a_group_applies_whether_it_is_named_or_not(client, server):
-    user = client(server, key("prod-denied"))
+    user = client(server, user_key("prod-denied"))
     denied(lambda: get(user, APP), "GetApplication", "ExplicitDeny")
     denied(lambda: get(user, APP, resource_group_id=RESOURCE_GROUP), "GetApplication",
            "ExplicitDeny")
@@ -354,7 +337,7 @@ def test_a_deny_scoped_to_a_group_applies_whether_it_is_named_or_not(client, ser
 
 
 def test_a_grant_scoped_to_a_group_counts_when_the_group_is_named(client, server):
-    user = client(server, key("prod-operator"))
+    user = client(server, user_key("prod-operator"))
     assert get(user, APP, resource_group_id=RESOURCE_GROUP)["ApplicationId"] == APP
     denied(lambda: get(user, APP), "GetApplication")
     assert APP in listed(user, resource_group_id=RESOURCE_GROUP, max_results=50)[0]
@@ -494,7 +477,7 @@ def test_client_token_returns_the_first_step_or_refuses_another(api):
 
 
 def test_steps_are_authorized_on_the_application(client, server, api):
-    user = client(server, key("no-steps"))
+    user = client(server, user_key("no-steps"))
     app_id = create(user, area_id=REGION)
     denied(lambda: user.call("ValidateApplication", application_id=app_id),
            "ValidateApplication", "ExplicitDeny")

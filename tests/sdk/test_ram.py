@@ -4,12 +4,12 @@ scoped grants, explicit Deny, inactive keys, and RAM users of two accounts kept 
 Every denial is HTTP 403 NoPermission; the tea SDK also exposes AccessDeniedDetail, which is
 checked in the two tea modes (the classic SDK does not read it)."""
 
-import json
 
 import pytest
 
-from harness import (ACCOUNT_A, ACCOUNT_B, APP, REGION, RESOURCE_GROUP, ApiError, assert_ok,
-                     assert_success, build_config, random_operation_id)
+from harness import (ACCOUNT_A, ACCOUNT_B, APP, REGION, RESOURCE_GROUP, ApiError, add_users,
+                     assert_ok, assert_success, build_config, policy_document,
+                     random_operation_id, user_key)
 
 DEV_GROUP = "rg-dev"
 DEV_APP = "APP-DEV"
@@ -18,10 +18,6 @@ BETA_GROUP = "rg-beta"
 BETA_APP = "APP-BETA"
 BETA_INSTANCES = [f"i-beta{n}" for n in range(1, 5)]
 BETA_ARN = f"acs:bpstudio::{ACCOUNT_A}:application/{BETA_APP}"
-
-
-def document(*statements: dict) -> str:
-    return json.dumps({"Version": "1", "Statement": list(statements)})
 
 
 def allow(action, resource="*", **condition) -> dict:
@@ -51,23 +47,19 @@ USERS = {
 }
 
 POLICIES = {
-    (ACCOUNT_A, "ReadResults"): document(allow("bpstudio:GetExecuteOperationResult")),
+    (ACCOUNT_A, "ReadResults"): policy_document(allow("bpstudio:GetExecuteOperationResult")),
     # Allows running exactly ecs:addTags, and nothing else (not even reading results).
-    (ACCOUNT_A, "EcsAddTagsOnly"): document(allow(
+    (ACCOUNT_A, "EcsAddTagsOnly"): policy_document(allow(
         ["bpstudio:ExecuteOperationASync", "bpstudio:ExecuteOperationSync"],
         StringEquals={"bpstudio:ServiceType": "ecs", "bpstudio:Operation": "addTags"})),
-    (ACCOUNT_A, "Everything"): document(allow("bpstudio:*")),
-    (ACCOUNT_A, "NoExecute"): document(deny("bpstudio:Execute*")),
-    (ACCOUNT_B, "EverythingB"): document(allow("*")),
-    (ACCOUNT_A, "NoExecuteOnBeta"): document(deny("bpstudio:Execute*", BETA_ARN)),
-    (ACCOUNT_A, "ExecuteButNotOnBeta"): document(
+    (ACCOUNT_A, "Everything"): policy_document(allow("bpstudio:*")),
+    (ACCOUNT_A, "NoExecute"): policy_document(deny("bpstudio:Execute*")),
+    (ACCOUNT_B, "EverythingB"): policy_document(allow("*")),
+    (ACCOUNT_A, "NoExecuteOnBeta"): policy_document(deny("bpstudio:Execute*", BETA_ARN)),
+    (ACCOUNT_A, "ExecuteButNotOnBeta"): policy_document(
         {"Effect": "Allow", "Action": "bpstudio:Execute*", "NotResource": BETA_ARN}),
-    (ACCOUNT_A, "DenyAll"): document(deny("bpstudio:*")),
+    (ACCOUNT_A, "DenyAll"): policy_document(deny("bpstudio:*")),
 }
-
-
-def key(user: str) -> tuple[str, str]:
-    return (f"LTAI5tRam{user.replace('-', '')[:12]:0<12}01", f"secret-of-{user}")
 
 
 @pytest.fixture(scope="module")
@@ -88,23 +80,13 @@ def server(start):
          "properties": {"instance_name": iid, "instance_type": "ecs.g7.large",
                         "status": "Running", "region_id": REGION}}
         for iid in BETA_INSTANCES]
-    config["users"] = [{"account": account, "name": name}
-                       for name, (account, _, _) in USERS.items()]
-    config["access_keys"] += [
-        {"id": key(name)[0], "secret": key(name)[1], "account": account, "user": name,
-         "active": active}
-        for name, (account, _, active) in USERS.items()]
-    config["policies"] = [{"account": account, "name": name, "document": doc}
-                          for (account, name), doc in POLICIES.items()]
-    config["attachments"] = [
-        {"account": account, "policy": policy, "user": name, "scope": scope}
-        for name, (account, grants, _) in USERS.items() for policy, scope in grants]
+    add_users(config, USERS, POLICIES)
     return start(config)
 
 
 @pytest.fixture
 def as_user(client, server):
-    return lambda name: client(server, key(name))
+    return lambda name: client(server, user_key(name))
 
 
 def denied(mode, call, action: str, kind: str = "ImplicitDeny") -> ApiError:
