@@ -516,6 +516,9 @@ class Api:
                 f"aliyunsdkbpstudio.request.v20210931.{action}Request")
             req = getattr(module, f"{action}Request")()
             req.set_endpoint(self.endpoint)
+            # Some request classes pin HTTPS (GetApplicationVariables, ReConfigApplication);
+            # bpops serves plain HTTP, as Config(protocol="HTTP") tells tea.
+            req.set_protocol_type("http")
             for name, value in params.items():
                 getattr(req, "set_" + "".join(w.capitalize() for w in name.split("_")))(value)
             return self._classic_call(req)
