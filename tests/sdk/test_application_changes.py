@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from harness import (ACCOUNT_A, APP, REGION, RESOURCE_GROUP, ROOT_KEY_B, ApiError, add_users,
-                     assert_ok, build_config, policy_document, user_key)
+from harness import (ACCOUNT_A, APP, REGION, RESOURCE_GROUP, ROOT_KEY_B, add_users, assert_ok,
+                     build_config, denied, get_application as get, policy_document, refused,
+                     settled, user_key)
 
 DEV_GROUP = "rg-dev"
 DEPLOY_LATENCY = 1.5  # seconds per resource: long enough to act while a deploy runs
@@ -47,41 +48,11 @@ def server(start):
 _names = itertools.count()
 
 
-def refused(call, status: int, code: str) -> ApiError:
-    with pytest.raises(ApiError) as err:
-        call()
-    assert (err.value.status, err.value.code) == (status, code), err.value
-    return err.value
-
-
-def denied(call, action: str, kind: str = "ImplicitDeny") -> None:
-    e = refused(call, 403, "NoPermission")
-    if e.mode != "classic":
-        assert e.access_denied_detail.get("AuthAction") == f"bpstudio:{action}"
-        assert e.access_denied_detail.get("NoPermissionType") == kind
-
-
 def create(api, template_id: str = "web-tier", **params) -> str:
     body = api.call("CreateApplication", name=f"chg-{next(_names)}", template_id=template_id,
                     area_id=REGION, **params)
     assert_ok(body)
     return body["Data"]
-
-
-def get(api, app_id: str, **params) -> dict:
-    body = api.call("GetApplication", application_id=app_id, **params)
-    assert_ok(body)
-    return body["Data"]
-
-
-def settled(api, app_id: str, timeout: float = 20.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        data = get(api, app_id)
-        if data["Status"] not in ("Verifying", "Valuating", "Deploying", "Destroying"):
-            return data
-        assert time.monotonic() < deadline, f"{app_id} still {data['Status']}"
-        time.sleep(0.05)
 
 
 def run_step(api, action: str, app_id: str, status: str) -> dict:

@@ -141,17 +141,7 @@ pub struct VariableValue {
 mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
-        Params::parse(
-            "",
-            Some("application/x-www-form-urlencoded"),
-            body.as_bytes(),
-        )
-        .unwrap()
-    }
+    use crate::params::form as params;
 
     #[test]
     fn change_resource_group_moves_applications_only() {

@@ -107,17 +107,9 @@ impl ApplicationStatus {
     }
 
     /// Whether an application in this status may be deleted: only one that holds no
-    /// resources, because it never deployed or released them all.
+    /// resources, because it never deployed (and runs no step) or released them all.
     pub fn deletable(self) -> bool {
-        matches!(
-            self,
-            ApplicationStatus::Modified
-                | ApplicationStatus::VerifiedSuccess
-                | ApplicationStatus::VerifiedFailure
-                | ApplicationStatus::ValuatingSuccess
-                | ApplicationStatus::ValuatingFailure
-                | ApplicationStatus::DestroyedSuccess
-        )
+        self.reconfigurable() || self == ApplicationStatus::DestroyedSuccess
     }
 }
 

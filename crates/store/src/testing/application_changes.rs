@@ -6,13 +6,13 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 use crate::{
-    AccountId, ApplicationOutcome, ApplicationPlace, ApplicationQuery, ApplicationStatus, Effect,
-    GroupChange, GroupChanged, Reconfiguration, Reconfigured, Resource, Status, StepStarted, Store,
+    AccountId, ApplicationPlace, ApplicationQuery, ApplicationStatus, GroupChange, GroupChanged,
+    Reconfiguration, Reconfigured, Resource, StepStarted, Store,
 };
 
 use super::applications::new_application;
-use super::steps::new_step;
-use super::{T0, account, claim, finish, key, ms, props};
+use super::steps::{new_step, validation_end};
+use super::{T0, account, claim, key, ms, props};
 
 fn move_to(account: &AccountId, from: Option<&str>, to: &str) -> GroupChange {
     GroupChange {
@@ -132,17 +132,7 @@ pub async fn a_move_beside_a_running_step_keeps_both(store: &dyn Store) {
         })
     );
 
-    let mut end = finish(Status::Success, T0 + ms(3));
-    end.effect = Some(Effect::Application(ApplicationOutcome {
-        account: acct.clone(),
-        id: "APP1".into(),
-        status: ApplicationStatus::VerifiedSuccess,
-        error: String::new(),
-        checklist: Some(vec![json!({"Result": "Success"})]),
-        price_list: None,
-        deploy_percent: None,
-        updated_at: T0 + ms(3),
-    }));
+    let end = validation_end(&acct, "", 3);
     assert!(
         store
             .finish(&step.operation.id, claimed[0].attempt, &end)
