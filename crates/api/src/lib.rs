@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod application_changes;
 mod applications;
 mod catalog;
 mod context;

@@ -3,6 +3,9 @@
 
 use bpops_engine::Step;
 use bpops_protocol::Action;
+use bpops_protocol::application_changes::{
+    ChangeResourceGroupRequest, GetApplicationVariablesRequest, ReConfigApplicationRequest,
+};
 use bpops_protocol::applications::{
     ApplicationRequest, CreateApplicationRequest, GetTemplateRequest, ListApplicationRequest,
     ListTemplateRequest,
@@ -33,6 +36,9 @@ pub(crate) enum ActionRequest {
     /// `ValidateApplication`, `ValuateApplication`, `DeployApplication` and
     /// `ReleaseApplication`: the step, and the application it starts on.
     ApplicationStep(Step, ApplicationRequest),
+    ChangeResourceGroup(ChangeResourceGroupRequest),
+    GetApplicationVariables(GetApplicationVariablesRequest),
+    ReConfigApplication(ReConfigApplicationRequest),
 }
 
 impl ActionRequest {
@@ -83,6 +89,15 @@ impl ActionRequest {
             Action::ValuateApplication => step(Step::Valuate, params)?,
             Action::DeployApplication => step(Step::Deploy, params)?,
             Action::ReleaseApplication => step(Step::Release, params)?,
+            Action::ChangeResourceGroup => {
+                ActionRequest::ChangeResourceGroup(ChangeResourceGroupRequest::from_params(params)?)
+            }
+            Action::GetApplicationVariables => ActionRequest::GetApplicationVariables(
+                GetApplicationVariablesRequest::from_params(params)?,
+            ),
+            Action::ReConfigApplication => {
+                ActionRequest::ReConfigApplication(ReConfigApplicationRequest::from_params(params)?)
+            }
         })
     }
 }

@@ -53,6 +53,8 @@ pub enum ErrorCode {
     InvalidApplicationNameDuplicate,
     /// The application's status does not allow the step (e.g. deleting a deployed one).
     IncorrectApplicationStatus,
+    /// The resource group an application is to be moved to is not in the caller's account.
+    InvalidResourceGroupIdNotFound,
     /// The body is longer than the server accepts.
     RequestEntityTooLarge,
     /// The body did not arrive within the server's read timeout.
@@ -68,7 +70,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, in the order of product.md (with `RequestEntityTooLarge` and `RequestTimeout` before
     /// `Throttling`).
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::MissingParameter,
         ErrorCode::InvalidParameter,
         ErrorCode::InvalidActionNotFound,
@@ -89,6 +91,7 @@ impl ErrorCode {
         ErrorCode::InvalidTemplateIdNotFound,
         ErrorCode::InvalidApplicationNameDuplicate,
         ErrorCode::IncorrectApplicationStatus,
+        ErrorCode::InvalidResourceGroupIdNotFound,
         ErrorCode::RequestEntityTooLarge,
         ErrorCode::RequestTimeout,
         ErrorCode::Throttling,
@@ -119,6 +122,7 @@ impl ErrorCode {
             ErrorCode::InvalidTemplateIdNotFound => "InvalidTemplateId.NotFound",
             ErrorCode::InvalidApplicationNameDuplicate => "InvalidApplicationName.Duplicate",
             ErrorCode::IncorrectApplicationStatus => "IncorrectApplicationStatus",
+            ErrorCode::InvalidResourceGroupIdNotFound => "InvalidResourceGroupId.NotFound",
             ErrorCode::RequestEntityTooLarge => "RequestEntityTooLarge",
             ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::Throttling => "Throttling",
@@ -146,7 +150,8 @@ impl ErrorCode {
             | ErrorCode::InvalidOperationNotFound
             | ErrorCode::InvalidApplicationIdNotFound
             | ErrorCode::InvalidOperationIdNotFound
-            | ErrorCode::InvalidTemplateIdNotFound => 404,
+            | ErrorCode::InvalidTemplateIdNotFound
+            | ErrorCode::InvalidResourceGroupIdNotFound => 404,
             ErrorCode::IncorrectOperationStatus
             | ErrorCode::InvalidApplicationNameDuplicate
             | ErrorCode::IncorrectApplicationStatus => 409,
@@ -248,6 +253,11 @@ mod tests {
                 ErrorCode::IncorrectApplicationStatus,
                 "IncorrectApplicationStatus",
                 409,
+            ),
+            (
+                ErrorCode::InvalidResourceGroupIdNotFound,
+                "InvalidResourceGroupId.NotFound",
+                404,
             ),
             (
                 ErrorCode::RequestEntityTooLarge,

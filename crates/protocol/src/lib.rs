@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod action;
+pub mod application_changes;
 pub mod applications;
 pub mod calendar;
 pub mod error;
