@@ -9,6 +9,7 @@ use bpops_protocol::applications::{
 };
 use bpops_protocol::extensions::{CancelExecuteOperationRequest, ListExecuteOperationsRequest};
 use bpops_protocol::params::Params;
+use bpops_protocol::test_clock::AdvanceClockRequest;
 use bpops_protocol::wire::{
     ExecuteOperationRequest, GetExecuteOperationResultRequest, GetOperationParamsRequest,
     ListOperationsRequest, RequestError,
@@ -33,6 +34,7 @@ pub(crate) enum ActionRequest {
     /// `ValidateApplication`, `ValuateApplication`, `DeployApplication` and
     /// `ReleaseApplication`: the step, and the application it starts on.
     ApplicationStep(Step, ApplicationRequest),
+    AdvanceClock(AdvanceClockRequest),
 }
 
 impl ActionRequest {
@@ -83,6 +85,9 @@ impl ActionRequest {
             Action::ValuateApplication => step(Step::Valuate, params)?,
             Action::DeployApplication => step(Step::Deploy, params)?,
             Action::ReleaseApplication => step(Step::Release, params)?,
+            Action::AdvanceClock => {
+                ActionRequest::AdvanceClock(AdvanceClockRequest::from_params(params)?)
+            }
         })
     }
 }

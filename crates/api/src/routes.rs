@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use crate::context::{Ctx, Reply};
 use crate::request::ActionRequest;
-use crate::{ApiError, applications, catalog, operations};
+use crate::{ApiError, applications, catalog, operations, test_clock};
 
 /// Authorizes and answers `request`.
 pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply, ApiError> {
@@ -120,6 +120,11 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
                 Step::Valuate | Step::Deploy | Step::Release => Reply::data(&1),
             }
         }
+        ActionRequest::AdvanceClock(request) => {
+            let resource = bpops_iam::test_clock_arn(ctx.principal.account());
+            authorize(ctx, &Check::ungrouped(resource))?;
+            test_clock::advance(ctx, &request).await
+        }
     }
 }
 
@@ -137,8 +142,13 @@ struct Check<'a> {
 impl<'a> Check<'a> {
     /// `acs:bpstudio::{account}:bpstudiovirtual/*`, in no resource group: the catalog.
     fn virtual_resource(ctx: &Ctx<'_>) -> Check<'a> {
+        Self::ungrouped(bpops_iam::virtual_arn(ctx.principal.account()))
+    }
+
+    /// `resource`, in no resource group, and no group named.
+    fn ungrouped(resource: String) -> Check<'a> {
         Check {
-            resource: bpops_iam::virtual_arn(ctx.principal.account()),
+            resource,
             requested_group: None,
             target_groups: vec![None],
             service_type: None,

@@ -53,6 +53,8 @@ pub enum ErrorCode {
     InvalidApplicationNameDuplicate,
     /// The application's status does not allow the step (e.g. deleting a deployed one).
     IncorrectApplicationStatus,
+    /// `AdvanceClock` on a server that runs on the system's clock.
+    TestClockDisabled,
     /// The body is longer than the server accepts.
     RequestEntityTooLarge,
     /// The body did not arrive within the server's read timeout.
@@ -68,7 +70,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, in the order of product.md (with `RequestEntityTooLarge` and `RequestTimeout` before
     /// `Throttling`).
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::MissingParameter,
         ErrorCode::InvalidParameter,
         ErrorCode::InvalidActionNotFound,
@@ -89,6 +91,7 @@ impl ErrorCode {
         ErrorCode::InvalidTemplateIdNotFound,
         ErrorCode::InvalidApplicationNameDuplicate,
         ErrorCode::IncorrectApplicationStatus,
+        ErrorCode::TestClockDisabled,
         ErrorCode::RequestEntityTooLarge,
         ErrorCode::RequestTimeout,
         ErrorCode::Throttling,
@@ -119,6 +122,7 @@ impl ErrorCode {
             ErrorCode::InvalidTemplateIdNotFound => "InvalidTemplateId.NotFound",
             ErrorCode::InvalidApplicationNameDuplicate => "InvalidApplicationName.Duplicate",
             ErrorCode::IncorrectApplicationStatus => "IncorrectApplicationStatus",
+            ErrorCode::TestClockDisabled => "TestClock.Disabled",
             ErrorCode::RequestEntityTooLarge => "RequestEntityTooLarge",
             ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::Throttling => "Throttling",
@@ -139,7 +143,9 @@ impl ErrorCode {
             | ErrorCode::InvalidTimeStampExpired
             | ErrorCode::SignatureNonceUsed
             | ErrorCode::IdempotentParameterMismatch => 400,
-            ErrorCode::InvalidAccessKeyIdInactive | ErrorCode::NoPermission => 403,
+            ErrorCode::InvalidAccessKeyIdInactive
+            | ErrorCode::NoPermission
+            | ErrorCode::TestClockDisabled => 403,
             ErrorCode::InvalidActionNotFound
             | ErrorCode::InvalidAccessKeyIdNotFound
             | ErrorCode::InvalidServiceTypeNotFound
@@ -249,6 +255,7 @@ mod tests {
                 "IncorrectApplicationStatus",
                 409,
             ),
+            (ErrorCode::TestClockDisabled, "TestClock.Disabled", 403),
             (
                 ErrorCode::RequestEntityTooLarge,
                 "RequestEntityTooLarge",
