@@ -22,6 +22,7 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import pytest
@@ -408,6 +409,27 @@ class Api:
         for k, v in (body or {}).items():
             req.add_body_params(k, v)
         return self._classic_call(req)
+
+    def extension(self, action: str, **params) -> dict:
+        """A bpops extension action, which no SDK has a model for: the classic SDK through its
+        CommonRequest, tea through the generic `call_api` with the request shape its own
+        generated methods use (RPC, POST, form body)."""
+        if self.mode == "classic":
+            return self.classic_common(action, body=params)
+        from alibabacloud_tea_openapi import models as open_api_models
+        from alibabacloud_tea_util import models as util_models
+
+        shape = open_api_models.Params(
+            action=action, version=VERSION, protocol="HTTPS", pathname="/", method="POST",
+            auth_type="AK", style="RPC", req_body_type="formData", body_type="json")
+        request = open_api_models.OpenApiRequest(body=params)
+
+        def send():
+            raw = self._tea.call_api(shape, request, util_models.RuntimeOptions())
+            return SimpleNamespace(status_code=raw["statusCode"],
+                                   body=SimpleNamespace(to_map=lambda: raw["body"]))
+
+        return self._tea_call(send)
 
     # -- the six actions ------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ mod pipeline;
 mod probes;
 mod request;
 mod routes;
+mod test_clock;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -12,6 +12,7 @@ use bpops_protocol::applications::{
 };
 use bpops_protocol::extensions::{CancelExecuteOperationRequest, ListExecuteOperationsRequest};
 use bpops_protocol::params::Params;
+use bpops_protocol::test_clock::AdvanceClockRequest;
 use bpops_protocol::wire::{
     ExecuteOperationRequest, GetExecuteOperationResultRequest, GetOperationParamsRequest,
     ListOperationsRequest, RequestError,
@@ -39,6 +40,7 @@ pub(crate) enum ActionRequest {
     ChangeResourceGroup(ChangeResourceGroupRequest),
     GetApplicationVariables(GetApplicationVariablesRequest),
     ReConfigApplication(ReConfigApplicationRequest),
+    AdvanceClock(AdvanceClockRequest),
 }
 
 impl ActionRequest {
@@ -97,6 +99,9 @@ impl ActionRequest {
             ),
             Action::ReConfigApplication => {
                 ActionRequest::ReConfigApplication(ReConfigApplicationRequest::from_params(params)?)
+            }
+            Action::AdvanceClock => {
+                ActionRequest::AdvanceClock(AdvanceClockRequest::from_params(params)?)
             }
         })
     }

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use crate::context::{Ctx, Reply};
 use crate::request::ActionRequest;
-use crate::{ApiError, application_changes, applications, catalog, operations};
+use crate::{ApiError, application_changes, applications, catalog, operations, test_clock};
 
 /// Authorizes and answers `request`.
 pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply, ApiError> {
@@ -161,6 +161,11 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
             permit(ctx, &Check::own_group(ctx, app.as_ref(), &request.app_id))?;
             application_changes::reconfigure(ctx, request, app).await
         }
+        ActionRequest::AdvanceClock(request) => {
+            let resource = bpops_iam::test_clock_arn(ctx.principal.account());
+            authorize(ctx, &Check::ungrouped(resource))?;
+            test_clock::advance(ctx, &request).await
+        }
     }
 }
 
@@ -178,8 +183,13 @@ struct Check<'a> {
 impl<'a> Check<'a> {
     /// `acs:bpstudio::{account}:bpstudiovirtual/*`, in no resource group: the catalog.
     fn virtual_resource(ctx: &Ctx<'_>) -> Check<'a> {
+        Self::ungrouped(bpops_iam::virtual_arn(ctx.principal.account()))
+    }
+
+    /// `resource`, in no resource group, and no group named.
+    fn ungrouped(resource: String) -> Check<'a> {
         Check {
-            resource: bpops_iam::virtual_arn(ctx.principal.account()),
+            resource,
             requested_group: None,
             target_groups: vec![None],
             service_type: None,

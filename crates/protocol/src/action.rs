@@ -49,12 +49,14 @@ pub enum Action {
     GetApplicationVariables,
     /// Changes an application's variables before it is deployed.
     ReConfigApplication,
+    /// Moves the test clock forward (a bpops extension; only with `[testing] clock`).
+    AdvanceClock,
 }
 
 impl Action {
     /// Every served action, in the order of the API table in product.md, then the extensions,
-    /// then the application family.
-    pub const ALL: [Action; 21] = [
+    /// then the application family, then the test clock's.
+    pub const ALL: [Action; 22] = [
         Action::ListServices,
         Action::ListOperations,
         Action::GetOperationParams,
@@ -76,6 +78,7 @@ impl Action {
         Action::ChangeResourceGroup,
         Action::GetApplicationVariables,
         Action::ReConfigApplication,
+        Action::AdvanceClock,
     ];
 
     /// The action with wire name `name`, matched exactly: the SDKs send the names verbatim, and
@@ -110,6 +113,7 @@ impl Action {
             Action::ChangeResourceGroup => "ChangeResourceGroup",
             Action::GetApplicationVariables => "GetApplicationVariables",
             Action::ReConfigApplication => "ReConfigApplication",
+            Action::AdvanceClock => "AdvanceClock",
         }
     }
 
@@ -129,6 +133,7 @@ impl Action {
                 | Action::ReleaseApplication
                 | Action::ChangeResourceGroup
                 | Action::ReConfigApplication
+                | Action::AdvanceClock
         )
     }
 
@@ -156,6 +161,7 @@ impl Action {
             Action::ChangeResourceGroup => "bpstudio:ChangeResourceGroup",
             Action::GetApplicationVariables => "bpstudio:GetApplicationVariables",
             Action::ReConfigApplication => "bpstudio:ReConfigApplication",
+            Action::AdvanceClock => "bpstudio:AdvanceClock",
         }
     }
 }

@@ -55,6 +55,8 @@ pub enum ErrorCode {
     IncorrectApplicationStatus,
     /// The resource group an application is to be moved to is not in the caller's account.
     InvalidResourceGroupIdNotFound,
+    /// `AdvanceClock` on a server that runs on the system's clock.
+    TestClockDisabled,
     /// The body is longer than the server accepts.
     RequestEntityTooLarge,
     /// The body did not arrive within the server's read timeout.
@@ -70,7 +72,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, in the order of product.md (with `RequestEntityTooLarge` and `RequestTimeout` before
     /// `Throttling`).
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::MissingParameter,
         ErrorCode::InvalidParameter,
         ErrorCode::InvalidActionNotFound,
@@ -92,6 +94,7 @@ impl ErrorCode {
         ErrorCode::InvalidApplicationNameDuplicate,
         ErrorCode::IncorrectApplicationStatus,
         ErrorCode::InvalidResourceGroupIdNotFound,
+        ErrorCode::TestClockDisabled,
         ErrorCode::RequestEntityTooLarge,
         ErrorCode::RequestTimeout,
         ErrorCode::Throttling,
@@ -123,6 +126,7 @@ impl ErrorCode {
             ErrorCode::InvalidApplicationNameDuplicate => "InvalidApplicationName.Duplicate",
             ErrorCode::IncorrectApplicationStatus => "IncorrectApplicationStatus",
             ErrorCode::InvalidResourceGroupIdNotFound => "InvalidResourceGroupId.NotFound",
+            ErrorCode::TestClockDisabled => "TestClock.Disabled",
             ErrorCode::RequestEntityTooLarge => "RequestEntityTooLarge",
             ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::Throttling => "Throttling",
@@ -143,7 +147,9 @@ impl ErrorCode {
             | ErrorCode::InvalidTimeStampExpired
             | ErrorCode::SignatureNonceUsed
             | ErrorCode::IdempotentParameterMismatch => 400,
-            ErrorCode::InvalidAccessKeyIdInactive | ErrorCode::NoPermission => 403,
+            ErrorCode::InvalidAccessKeyIdInactive
+            | ErrorCode::NoPermission
+            | ErrorCode::TestClockDisabled => 403,
             ErrorCode::InvalidActionNotFound
             | ErrorCode::InvalidAccessKeyIdNotFound
             | ErrorCode::InvalidServiceTypeNotFound
@@ -259,6 +265,7 @@ mod tests {
                 "InvalidResourceGroupId.NotFound",
                 404,
             ),
+            (ErrorCode::TestClockDisabled, "TestClock.Disabled", 403),
             (
                 ErrorCode::RequestEntityTooLarge,
                 "RequestEntityTooLarge",

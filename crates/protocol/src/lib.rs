@@ -31,6 +31,7 @@ pub mod extensions;
 pub mod params;
 pub mod request;
 pub mod signature;
+pub mod test_clock;
 pub mod wire;
 
 pub use action::Action;

@@ -18,7 +18,7 @@ use bpops_catalog::Catalog;
 use bpops_iam::Directory;
 use bpops_store::{AccountId, Resource};
 
-pub use raw::RawConfig;
+pub use raw::{ClockKind, RawConfig};
 pub use storage::{StorageUrl, parse_storage_url};
 
 /// The validated configuration.
@@ -40,6 +40,8 @@ pub struct Config {
     pub resources: Vec<Resource>,
     /// The operations and the templates: built-in and declared.
     pub catalog: Catalog,
+    /// `[testing] clock`.
+    pub clock: ClockKind,
 }
 
 /// An application `[[applications]]` declares.
@@ -122,6 +124,7 @@ impl RawConfig {
                 .collect(),
             resources,
             catalog,
+            clock: self.testing.clock,
         })
     }
 }
