@@ -65,10 +65,15 @@ impl Progress {
         Progress { live }
     }
 
-    /// Redraws the line.
+    /// Redraws the line with an operation's status and how long it has been waited for.
     pub fn show(&self, id: &str, status: &str, elapsed: Duration) {
+        self.draw(&format!("{id}  {status}  {:.1}s", elapsed.as_secs_f64()));
+    }
+
+    /// Redraws the line as `line`.
+    pub fn draw(&self, line: &str) {
         if self.live {
-            eprint!("\r\x1b[2K{id}  {status}  {:.1}s", elapsed.as_secs_f64());
+            eprint!("\r\x1b[2K{line}");
             let _ = std::io::stderr().flush();
         }
     }

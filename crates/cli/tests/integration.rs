@@ -5,6 +5,10 @@
 //! Tests run in parallel; nothing is shared between them but the binary. Waiting is always
 //! polling against a deadline, never a fixed sleep.
 
+/// `bpops app`: an application's lifecycle through the CLI, its refusals and exit statuses.
+#[path = "integration/app.rs"]
+mod app;
+
 /// `bpops bench`: the scale scenario's phases, and its refusal of `--endpoint`.
 #[path = "integration/bench.rs"]
 mod bench;
