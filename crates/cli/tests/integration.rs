@@ -25,6 +25,11 @@ mod common;
 #[path = "integration/config.rs"]
 mod config;
 
+/// A deploy whose node is killed with SIGKILL resumes and creates each resource once, on
+/// SQLite after a restart and on PostgreSQL on another node.
+#[path = "integration/deploys.rs"]
+mod deploys;
+
 /// Declared operations bound to real scripts and a real HTTP receiver.
 #[path = "integration/declared.rs"]
 mod declared;
