@@ -11,6 +11,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+use bpops_client::Page;
 use bpops_protocol::applications::{
     ApplicationDetail, ApplicationRequest, CreateApplicationRequest, DEFAULT_PAGE_SIZE,
     GetTemplateRequest, ListApplicationRequest, ListTemplateRequest, PageRequest,
@@ -18,6 +19,7 @@ use bpops_protocol::applications::{
 use bpops_protocol::{Action, ErrorCode};
 use bpops_store::ApplicationStatus;
 use clap::{Args, Subcommand};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::commands::{ClientArgs, Exit, as_value, connect, json_object};
@@ -230,17 +232,12 @@ async fn templates(args: TemplatesArgs) -> anyhow::Result<Exit> {
             page: page_request(&args.page),
         })
         .await?;
-    if args.client.json {
-        output::json(&as_value(&page));
-        return Ok(Exit::Done);
-    }
-    let rows: Vec<Vec<String>> = page
-        .data
-        .into_iter()
-        .map(|t| vec![t.template_id, t.name, t.description])
-        .collect();
-    output::table(&["TEMPLATE ID", "NAME", "DESCRIPTION"], &rows);
-    more(page.next_token, page.total_count);
+    print_page(
+        page,
+        args.client.json,
+        &["TEMPLATE ID", "NAME", "DESCRIPTION"],
+        |t| vec![t.template_id, t.name, t.description],
+    );
     Ok(Exit::Done)
 }
 
@@ -289,11 +286,7 @@ async fn create(args: CreateArgs) -> anyhow::Result<Exit> {
             client_token: args.client_token,
         })
         .await?;
-    if args.client.json {
-        output::json(&json!({ "ApplicationId": id }));
-    } else {
-        println!("{id}");
-    }
+    output::id("ApplicationId", &id, args.client.json);
     Ok(Exit::Done)
 }
 
@@ -317,14 +310,17 @@ async fn list(args: ListArgs) -> anyhow::Result<Exit> {
             page: page_request(&args.page),
         })
         .await?;
-    if args.client.json {
-        output::json(&as_value(&page));
-        return Ok(Exit::Done);
-    }
-    let rows: Vec<Vec<String>> = page
-        .data
-        .into_iter()
-        .map(|app| {
+    print_page(
+        page,
+        args.client.json,
+        &[
+            "APPLICATION ID",
+            "NAME",
+            "STATUS",
+            "RESOURCE GROUP",
+            "CREATED",
+        ],
+        |app| {
             let group = app.resource_group_id.unwrap_or_else(|| "-".to_owned());
             vec![
                 app.application_id,
@@ -333,19 +329,8 @@ async fn list(args: ListArgs) -> anyhow::Result<Exit> {
                 group,
                 app.create_time,
             ]
-        })
-        .collect();
-    output::table(
-        &[
-            "APPLICATION ID",
-            "NAME",
-            "STATUS",
-            "RESOURCE GROUP",
-            "CREATED",
-        ],
-        &rows,
+        },
     );
-    more(page.next_token, page.total_count);
     Ok(Exit::Done)
 }
 
@@ -475,7 +460,7 @@ fn progress_line(application: &str, status: &str, percent: f64) -> String {
     )
 }
 
-/// An application, as a people read it or as the server's `Data`.
+/// An application, as people read it or as the server's `Data`.
 fn print_application(app: &ApplicationDetail, as_json: bool) {
     if as_json {
         output::json(&as_value(app));
@@ -584,10 +569,23 @@ fn page_request(args: &PageArgs) -> PageRequest {
     }
 }
 
-/// After a page that is not the last, says on stderr how to get the next one.
-fn more(next_token: Option<u32>, total_count: u64) {
-    if let Some(next) = next_token {
-        eprintln!("more: --page {next} ({total_count} in all)");
+/// A page of a listing: with `--json` as `{Data, TotalCount, NextToken}`; else a table
+/// under `headers` with a `row` per item, and, when it is not the last page, how to get the
+/// next one on stderr.
+fn print_page<T: Serialize>(
+    page: Page<T>,
+    as_json: bool,
+    headers: &[&str],
+    row: impl Fn(T) -> Vec<String>,
+) {
+    if as_json {
+        output::json(&as_value(&page));
+        return;
+    }
+    let rows: Vec<Vec<String>> = page.data.into_iter().map(row).collect();
+    output::table(headers, &rows);
+    if let Some(next) = page.next_token {
+        eprintln!("more: --page {next} ({} in all)", page.total_count);
     }
 }
 

@@ -9,7 +9,7 @@ use bpops_client::{Client, Credentials, Execute, ListExecutions};
 use bpops_protocol::wire::OperationResult;
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::{app, output};
 
@@ -229,11 +229,7 @@ async fn exec(args: ExecArgs) -> anyhow::Result<Exit> {
     if args.wait {
         return wait(&client, &args.client, &id, None).await;
     }
-    if args.client.json {
-        output::json(&json!({ "OperationId": id }));
-    } else {
-        println!("{id}");
-    }
+    output::id("OperationId", &id, args.client.json);
     Ok(Exit::Done)
 }
 
@@ -510,6 +506,8 @@ fn unknown(id: &str, as_json: bool) -> anyhow::Result<Exit> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

@@ -10,6 +10,17 @@ pub fn json(value: &Value) {
     println!("{value}");
 }
 
+/// Prints a new id: alone on its line, or with `--json` as `{"<name>": "<id>"}`.
+pub fn id(name: &str, id: &str, as_json: bool) {
+    if as_json {
+        let mut object = serde_json::Map::new();
+        object.insert(name.to_owned(), Value::String(id.to_owned()));
+        json(&Value::Object(object));
+    } else {
+        println!("{id}");
+    }
+}
+
 /// Prints rows under headers, columns aligned.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();

@@ -36,6 +36,14 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Asserts the command said each of `parts` on stderr.
+fn says(output: &Output, parts: &[&str]) {
+    let text = stderr(output);
+    for part in parts {
+        assert!(text.contains(part), "{part:?} not said: {output:?}");
+    }
+}
+
 /// Creates a `web-tier` application named `name` in `cn-hangzhou` and returns its id.
 async fn create_web_tier(server: &Server, name: &str) -> String {
     let output = app(
@@ -167,10 +175,7 @@ async fn an_application_goes_through_its_whole_lifecycle_with_json_output() {
     assert_eq!(listed["Data"][0]["Status"], "Deployed_Success");
 
     let refused = app(&server, &["delete", &id], 2).await;
-    assert!(
-        stderr(&refused).contains("IncorrectApplicationStatus"),
-        "{refused:?}"
-    );
+    says(&refused, &["IncorrectApplicationStatus"]);
 
     let released = json(&app(&server, &["release", &id, "--json"], 0).await);
     assert_eq!(
@@ -182,10 +187,7 @@ async fn an_application_goes_through_its_whole_lifecycle_with_json_output() {
     assert_eq!(deleted, json!({ "ApplicationId": id }));
     let gone = app(&server, &["get", &id, "--json"], 3).await;
     assert_eq!(json(&gone), Value::Null);
-    assert!(
-        stderr(&gone).contains("InvalidApplicationId.NotFound"),
-        "{gone:?}"
-    );
+    says(&gone, &["InvalidApplicationId.NotFound"]);
 }
 
 #[tokio::test]
@@ -207,18 +209,12 @@ async fn tables_for_people_and_a_hint_for_the_next_page() {
     // The configuration's APP-WEB and "second".
     let first = app(&server, &["list", "--max-results", "1"], 0).await;
     assert_eq!(stdout(&first).lines().count(), 2, "{first:?}");
-    assert!(
-        stderr(&first).contains("more: --page 2 (2 in all)"),
-        "{first:?}"
-    );
+    says(&first, &["more: --page 2 (2 in all)"]);
     let last = app(&server, &["list", "--max-results", "1", "--page", "2"], 0).await;
     assert_eq!(stderr(&last), "");
 
     let too_big = app(&server, &["list", "--max-results", "51"], 2).await;
-    assert!(
-        stderr(&too_big).contains("InvalidParameter") && stderr(&too_big).contains("MaxResults"),
-        "{too_big:?}"
-    );
+    says(&too_big, &["InvalidParameter", "MaxResults"]);
 }
 
 #[tokio::test]
@@ -226,10 +222,7 @@ async fn unknown_templates_and_applications_exit_3() {
     let dir = TestDir::new();
     let server = dir.serve(&dir.config("")).await;
     let template = app(&server, &["template", "no-such-template"], 3).await;
-    assert!(
-        stderr(&template).contains("InvalidTemplateId.NotFound"),
-        "{template:?}"
-    );
+    says(&template, &["InvalidTemplateId.NotFound"]);
     let create = app(
         &server,
         &[
@@ -246,10 +239,7 @@ async fn unknown_templates_and_applications_exit_3() {
     assert_eq!(json(&create), Value::Null);
     for command in ["get", "validate", "deploy", "release", "delete"] {
         let output = app(&server, &[command, "NOSUCHAPPLICATION"], 3).await;
-        assert!(
-            stderr(&output).contains("InvalidApplicationId.NotFound"),
-            "{command}: {output:?}"
-        );
+        says(&output, &["InvalidApplicationId.NotFound"]);
     }
 }
 
@@ -279,10 +269,7 @@ async fn bad_variables_and_names_are_refused_with_exit_2_and_nothing_is_created(
     for (extra, expected) in cases {
         let mut args = vec!["create", "--template", "web-tier", "--name", "web"];
         args.extend_from_slice(extra);
-        let text = stderr(&app(&server, &args, 2).await);
-        for part in expected {
-            assert!(text.contains(part), "{extra:?}: {part} missing from {text}");
-        }
+        says(&app(&server, &args, 2).await, expected);
     }
     let named = app(
         &server,
@@ -290,10 +277,7 @@ async fn bad_variables_and_names_are_refused_with_exit_2_and_nothing_is_created(
         2,
     )
     .await;
-    assert!(
-        stderr(&named).contains("InvalidParameter") && stderr(&named).contains("Name"),
-        "{named:?}"
-    );
+    says(&named, &["InvalidParameter", "Name"]);
     let listed = json(&app(&server, &["list", "--template", "web-tier", "--json"], 0).await);
     assert_eq!(listed["TotalCount"], 0, "nothing was created: {listed}");
 }
@@ -317,20 +301,14 @@ async fn a_client_token_returns_the_first_application_and_a_name_is_taken_once()
     let again = stdout(&app(&server, &tokened("tokened"), 0).await);
     assert_eq!(first, again);
     let mismatch = app(&server, &tokened("renamed"), 2).await;
-    assert!(
-        stderr(&mismatch).contains("IdempotentParameterMismatch"),
-        "{mismatch:?}"
-    );
+    says(&mismatch, &["IdempotentParameterMismatch"]);
     let duplicate = app(
         &server,
         &["create", "--template", "web-tier", "--name", "tokened"],
         2,
     )
     .await;
-    assert!(
-        stderr(&duplicate).contains("InvalidApplicationName.Duplicate"),
-        "{duplicate:?}"
-    );
+    says(&duplicate, &["InvalidApplicationName.Duplicate"]);
 }
 
 #[tokio::test]
@@ -340,11 +318,7 @@ async fn a_step_in_the_wrong_state_is_refused_with_exit_2_and_changes_nothing() 
     let id = create_web_tier(&server, "web").await;
     for step in ["valuate", "deploy", "release"] {
         let refused = app(&server, &[step, &id], 2).await;
-        assert!(
-            stderr(&refused).contains("IncorrectApplicationStatus")
-                && stderr(&refused).contains("Modified"),
-            "{step}: {refused:?}"
-        );
+        says(&refused, &["IncorrectApplicationStatus", "Modified"]);
     }
     let unchanged = json(&app(&server, &["get", &id, "--json"], 0).await);
     assert_eq!(unchanged["Status"], "Modified");
@@ -367,18 +341,12 @@ async fn a_step_that_fails_exits_1_with_the_applications_error() {
     let nowhere = stdout(&created).trim().to_owned();
     let validate = app(&server, &["validate", &nowhere, "--json"], 1).await;
     assert_eq!(json(&validate)["Status"], "Verified_Failure");
-    assert!(
-        stderr(&validate).contains("ended Verified_Failure: AreaId"),
-        "{validate:?}"
-    );
+    says(&validate, &["ended Verified_Failure: AreaId"]);
 
     let id = ready_to_deploy(&server, "doomed").await;
     let deploy = app(&server, &["deploy", &id], 1).await;
     assert!(stdout(&deploy).contains("Deployed_Failure"), "{deploy:?}");
-    assert!(
-        stderr(&deploy).contains("ended Deployed_Failure: InjectedFailure"),
-        "{deploy:?}"
-    );
+    says(&deploy, &["ended Deployed_Failure: InjectedFailure"]);
 }
 
 #[tokio::test]
@@ -393,11 +361,7 @@ async fn no_wait_returns_at_once_and_timeout_stops_waiting_with_exit_4() {
     let no_wait = json(&app(&server, &["deploy", &started, "--no-wait", "--json"], 0).await);
     assert_eq!(no_wait["Status"], "Deploying", "{no_wait}");
     let again = app(&server, &["deploy", &started], 2).await;
-    assert!(
-        stderr(&again).contains("IncorrectApplicationStatus")
-            && stderr(&again).contains("Deploying"),
-        "{again:?}"
-    );
+    says(&again, &["IncorrectApplicationStatus", "Deploying"]);
 
     let began = Instant::now();
     let timed_out = app(
@@ -412,10 +376,7 @@ async fn no_wait_returns_at_once_and_timeout_stops_waiting_with_exit_4() {
         "--timeout 500ms waited {took:?}"
     );
     assert_eq!(json(&timed_out)["Status"], "Deploying");
-    assert!(
-        stderr(&timed_out).contains("timed out after 500ms"),
-        "{timed_out:?}"
-    );
+    says(&timed_out, &["timed out after 500ms"]);
 }
 
 #[tokio::test]
@@ -445,20 +406,14 @@ scope = "account"
         vec!["templates"],
     ] {
         let denied = app_as(&server, READER, &args, 2).await;
-        assert!(
-            stderr(&denied).contains("NoPermission"),
-            "{args:?}: {denied:?}"
-        );
+        says(&denied, &["NoPermission"]);
     }
     let unchanged = json(&app(&server, &["get", &id, "--json"], 0).await);
     assert_eq!(unchanged["Status"], "Modified");
 
     for command in ["get", "validate", "delete"] {
         let hidden = app_as(&server, OTHER_ROOT, &[command, &id], 3).await;
-        assert!(
-            stderr(&hidden).contains("InvalidApplicationId.NotFound"),
-            "{command}: {hidden:?}"
-        );
+        says(&hidden, &["InvalidApplicationId.NotFound"]);
     }
     let theirs = json(&app_as(&server, OTHER_ROOT, &["list", "--json"], 0).await);
     assert!(
