@@ -23,6 +23,8 @@ pub enum Action {
     ListExecuteOperations,
     /// Cancels an operation that has not finished (a bpops extension).
     CancelExecuteOperation,
+    /// Lists the events of one operation's history, oldest first (a bpops extension).
+    ListExecuteOperationEvents,
     /// Lists the templates applications are created from.
     ListTemplate,
     /// Describes one template and its variables.
@@ -48,7 +50,7 @@ pub enum Action {
 impl Action {
     /// Every served action, in the order of the API table in product.md, then the extensions,
     /// then the application family.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::ListServices,
         Action::ListOperations,
         Action::GetOperationParams,
@@ -57,6 +59,7 @@ impl Action {
         Action::GetExecuteOperationResult,
         Action::ListExecuteOperations,
         Action::CancelExecuteOperation,
+        Action::ListExecuteOperationEvents,
         Action::ListTemplate,
         Action::GetTemplate,
         Action::CreateApplication,
@@ -88,6 +91,7 @@ impl Action {
             Action::GetExecuteOperationResult => "GetExecuteOperationResult",
             Action::ListExecuteOperations => "ListExecuteOperations",
             Action::CancelExecuteOperation => "CancelExecuteOperation",
+            Action::ListExecuteOperationEvents => "ListExecuteOperationEvents",
             Action::ListTemplate => "ListTemplate",
             Action::GetTemplate => "GetTemplate",
             Action::CreateApplication => "CreateApplication",
@@ -129,6 +133,7 @@ impl Action {
             Action::GetExecuteOperationResult => "bpstudio:GetExecuteOperationResult",
             Action::ListExecuteOperations => "bpstudio:ListExecuteOperations",
             Action::CancelExecuteOperation => "bpstudio:CancelExecuteOperation",
+            Action::ListExecuteOperationEvents => "bpstudio:ListExecuteOperationEvents",
             Action::ListTemplate => "bpstudio:ListTemplate",
             Action::GetTemplate => "bpstudio:GetTemplate",
             Action::CreateApplication => "bpstudio:CreateApplication",

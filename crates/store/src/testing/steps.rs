@@ -16,7 +16,7 @@ use super::{T0, account, claim, finish, key, list_query, ms, new_op, props};
 const FROM_MODIFIED: &[ApplicationStatus] = &[ApplicationStatus::Modified];
 
 /// A step on application `APP1` of `account`, allowed from `Modified` only, to `Verifying`.
-fn new_step(account: &AccountId, at: u64) -> NewStep {
+pub(super) fn new_step(account: &AccountId, at: u64) -> NewStep {
     let mut operation = new_op(account, None, T0 + ms(at));
     operation.service = "bpstudio".into();
     operation.operation = "validateApplication".into();

@@ -1,0 +1,11 @@
+-- Each operation's history, written in the transaction of the change each event records and
+-- deleted with its operation. `seq` numbers an operation's events from 1; `detail` is the
+-- event as JSON (what is read back); `kind` repeats its kind for a person reading the table.
+CREATE TABLE operation_events (
+    operation_id TEXT    NOT NULL,
+    seq          INTEGER NOT NULL,
+    at           BIGINT  NOT NULL,   -- Unix milliseconds
+    kind         TEXT    NOT NULL,
+    detail       TEXT    NOT NULL,
+    PRIMARY KEY (operation_id, seq)
+);

@@ -1,0 +1,93 @@
+//! The SQL of operation histories: appending an event in the caller's transaction, and
+//! reading a page of them.
+
+use bpops_store::{Event, HistoryEvent, HistoryPage, HistoryQuery};
+use bpops_time::Timestamp;
+use rusqlite::{Connection, params};
+
+use crate::queries::corrupt;
+
+/// Appends `event` at `at` to the history of operation `id`, in the caller's transaction,
+/// as the next position; nothing when the history holds [`Event::limit`] events already.
+pub(crate) fn append(
+    conn: &Connection,
+    id: &str,
+    at: Timestamp,
+    event: &Event,
+) -> rusqlite::Result<()> {
+    // N.B. the caller's write on the operation's row comes first, and one writer writes at
+    // a time, so no other event of this operation can take the same position.
+    conn.prepare_cached(
+        "INSERT INTO operation_events (operation_id, seq, at, kind, detail)
+         SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4
+         FROM operation_events WHERE operation_id = ?1
+         HAVING COALESCE(MAX(seq), 0) < ?5",
+    )?
+    .execute(params![
+        id,
+        at.as_millis(),
+        event.kind(),
+        event.encode(),
+        event.limit()
+    ])?;
+    Ok(())
+}
+
+/// Writes the first events of a new operation's history, from position 1.
+pub(crate) fn start(
+    conn: &Connection,
+    id: &str,
+    events: &[(Timestamp, Event)],
+) -> rusqlite::Result<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO operation_events (operation_id, seq, at, kind, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (seq, (at, event)) in (1i64..).zip(events) {
+        insert.execute(params![
+            id,
+            seq,
+            at.as_millis(),
+            event.kind(),
+            event.encode()
+        ])?;
+    }
+    Ok(())
+}
+
+/// Deletes the histories of swept operations, in the sweep's transaction.
+pub(crate) fn delete(conn: &Connection, ids: &[String]) -> rusqlite::Result<()> {
+    let mut delete = conn.prepare_cached("DELETE FROM operation_events WHERE operation_id = ?1")?;
+    for id in ids {
+        delete.execute([id])?;
+    }
+    Ok(())
+}
+
+pub(crate) fn page(conn: &Connection, query: &HistoryQuery) -> rusqlite::Result<HistoryPage> {
+    let events = conn
+        .prepare_cached(
+            "SELECT e.seq, e.at, e.detail FROM operation_events e
+             WHERE e.operation_id = ?1 AND e.seq > ?3
+               AND EXISTS (SELECT 1 FROM operations o WHERE o.id = ?1 AND o.account = ?2)
+             ORDER BY e.seq LIMIT ?4",
+        )?
+        .query_map(
+            params![
+                query.id.as_str(),
+                query.account.as_str(),
+                query.after,
+                query.rows_to_fetch()
+            ],
+            |row| {
+                let detail: String = row.get(2)?;
+                Ok(HistoryEvent {
+                    seq: row.get(0)?,
+                    at: Timestamp::from_millis(row.get(1)?),
+                    event: Event::decode(&detail).map_err(|why| corrupt(2, why))?,
+                })
+            },
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(HistoryPage::from_rows(query, events))
+}
