@@ -1,5 +1,5 @@
-//! The client subcommands: `exec`, `get`, `wait`, `list`, `cancel`, `services`,
-//! `operations`, `params`.
+//! The client subcommands: `exec`, `get`, `wait`, `list`, `cancel`, `history` (in its own
+//! module), `services`, `operations`, `params`.
 //! Human output by default (aligned, coloured only on a terminal), `--json` for scripts.
 
 use std::io::IsTerminal;
@@ -43,7 +43,7 @@ pub struct ClientArgs {
     access_key_secret: Option<String>,
     /// Print machine-readable JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// The client commands.
@@ -60,6 +60,9 @@ pub enum ClientCommand {
     List(ListArgs),
     /// Cancel an operation (CancelExecuteOperation); exit 3 when the id is unknown.
     Cancel(IdArgs),
+    /// Show an operation's history: who submitted it, each claim, retry and cancel request,
+    /// and its end (ListExecuteOperationEvents); exit 3 when the id is unknown.
+    History(IdArgs),
     /// List the service types.
     Services(ClientOnly),
     /// List a service's operations.
@@ -99,9 +102,9 @@ pub struct ExecArgs {
 #[derive(Args)]
 pub struct IdArgs {
     /// The operation id.
-    operation_id: String,
+    pub(crate) operation_id: String,
     #[command(flatten)]
-    client: ClientArgs,
+    pub(crate) client: ClientArgs,
 }
 
 /// Flags of `wait`.
@@ -186,6 +189,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<Exit> {
             }
             ClientCommand::List(args) => list_operations(args).await,
             ClientCommand::Cancel(args) => cancel(args).await,
+            ClientCommand::History(args) => crate::history::history(args).await,
             ClientCommand::Services(args) => services(args).await,
             ClientCommand::Operations(args) => operations(args).await,
             ClientCommand::Params(args) => params(args).await,
@@ -193,7 +197,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<Exit> {
     })
 }
 
-fn connect(args: &ClientArgs) -> anyhow::Result<Client> {
+pub(crate) fn connect(args: &ClientArgs) -> anyhow::Result<Client> {
     // Checked here rather than by clap, whose message would name only the flags.
     let (Some(access_key_id), Some(access_key_secret)) =
         (&args.access_key_id, &args.access_key_secret)
@@ -482,11 +486,11 @@ fn print_result(result: &OperationResult, as_json: bool) {
 }
 
 /// `data` as a JSON value, printed as the server's answer was: keys in sorted order.
-fn as_value(data: &impl Serialize) -> Value {
+pub(crate) fn as_value(data: &impl Serialize) -> Value {
     serde_json::to_value(data).expect("wire types serialize")
 }
 
-fn unknown(id: &str, as_json: bool) -> anyhow::Result<Exit> {
+pub(crate) fn unknown(id: &str, as_json: bool) -> anyhow::Result<Exit> {
     if as_json {
         output::json(&Value::Null);
     }

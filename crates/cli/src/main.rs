@@ -4,6 +4,7 @@
 
 mod commands;
 mod config;
+mod history;
 mod output;
 mod serve;
 

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod history;
 
 use bpops_protocol::API_VERSION;
 use bpops_protocol::extensions::OperationPage;
