@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{bpops, json as printed_json};
 use crate::common::{ROOT, TestDir};
-use crate::declared::{declared, script, submit};
+use crate::declared::{flaky_server, submit};
 use crate::extensions::{SLOW_RENAME, running_rename};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -110,18 +110,7 @@ async fn a_history_agrees_with_its_operation_after_kill_9() {
 #[tokio::test]
 async fn each_retry_is_recorded_with_its_reason_and_time() {
     let dir = TestDir::new();
-    let program = script(
-        &dir,
-        "flaky.sh",
-        r#"job=$(cat)
-case "$job" in *'"Attempt":1'*|*'"Attempt":2'*) echo "transient trouble" >&2; exit 3;; esac
-printf '{"Arguments":{"job":%s}}' "$job""#,
-    );
-    let retry =
-        "retry = { attempts = 3, backoff = \"50ms\", max_backoff = \"100ms\", on = [\"exit\"] }";
-    let server = dir
-        .serve(&dir.config(&declared("flaky", &program, retry)))
-        .await;
+    let server = flaky_server(&dir).await;
     let id = submit(&server, "flaky", &json!({"version": "v1"})).await;
     let result = server.wait_final(ROOT, &id, WAIT).await;
     assert_eq!(result["Status"], "SUCCESS", "{result}");
