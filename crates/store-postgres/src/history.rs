@@ -20,10 +20,12 @@ pub(crate) async fn append(
     // holds its lock until the commit: no other event of it can take the same position.
     let stmt = client
         .prepare_cached(
-            "INSERT INTO operation_events (operation_id, seq, at, kind, detail)
-             SELECT $1::text, COALESCE(MAX(seq), 0) + 1, $2::bigint, $3::text, $4::text
-             FROM operation_events WHERE operation_id = $1
-             HAVING COALESCE(MAX(seq), 0) < $5::bigint",
+            "INSERT INTO operation_events (operation_seq, seq, at, kind, detail)
+             SELECT o.seq, COALESCE(MAX(e.seq), 0) + 1, $2::bigint, $3::text, $4::text
+             FROM operations o LEFT JOIN operation_events e ON e.operation_seq = o.seq
+             WHERE o.id = $1::text
+             GROUP BY o.seq
+             HAVING COALESCE(MAX(e.seq), 0) < $5::bigint",
         )
         .await
         .map_err(from_pg)?;
@@ -47,15 +49,19 @@ pub(crate) async fn append(
 pub(crate) async fn prepare_start(client: &impl GenericClient) -> Result<Statement> {
     client
         .prepare_cached(
-            "INSERT INTO operation_events (operation_id, seq, at, kind, detail)
-             SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[])",
+            "INSERT INTO operation_events (operation_seq, seq, at, kind, detail)
+             SELECT o.seq, n.seq, n.at, n.kind, n.detail
+             FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[])
+                 AS n (id, seq, at, kind, detail)
+             JOIN operations o ON o.id = n.id",
         )
         .await
         .map_err(from_pg)
 }
 
 /// Writes the first events of new operations' histories (each list from position 1), all in
-/// one statement, through `stmt` from [`prepare_start`].
+/// one statement, through `stmt` from [`prepare_start`]. N.B. sent after the operations'
+/// rows, in the same transaction: it finds their `seq` by id.
 pub(crate) async fn start<'a>(
     client: &impl GenericClient,
     stmt: &Statement,
@@ -85,9 +91,9 @@ pub(crate) async fn start<'a>(
 pub(crate) async fn page(client: &Object, query: &HistoryQuery) -> Result<HistoryPage> {
     let stmt = client
         .prepare_cached(
-            "SELECT e.seq, e.at, e.detail FROM operation_events e
-             WHERE e.operation_id = $1 AND e.seq > $3
-               AND EXISTS (SELECT 1 FROM operations o WHERE o.id = $1 AND o.account = $2)
+            "SELECT e.seq, e.at, e.detail
+             FROM operations o JOIN operation_events e ON e.operation_seq = o.seq
+             WHERE o.id = $1 AND o.account = $2 AND e.seq > $3
              ORDER BY e.seq LIMIT $4",
         )
         .await

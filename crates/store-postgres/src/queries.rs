@@ -557,9 +557,9 @@ pub(crate) async fn sweep(
                      ORDER BY finished_at
                      LIMIT $2
                      FOR UPDATE SKIP LOCKED)
-                 RETURNING id),
+                 RETURNING seq),
              events AS (
-                 DELETE FROM operation_events WHERE operation_id IN (SELECT id FROM swept))
+                 DELETE FROM operation_events WHERE operation_seq IN (SELECT seq FROM swept))
              SELECT count(*) FROM swept",
         )
         .await

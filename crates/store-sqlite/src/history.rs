@@ -15,13 +15,15 @@ pub(crate) fn append(
     at: Timestamp,
     event: &Event,
 ) -> rusqlite::Result<()> {
-    // N.B. the caller's write on the operation's row comes first, and one writer writes at
-    // a time, so no other event of this operation can take the same position.
+    // N.B. one writer writes at a time, so no other event of this operation can take the
+    // same position.
     conn.prepare_cached(
-        "INSERT INTO operation_events (operation_id, seq, at, kind, detail)
-         SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4
-         FROM operation_events WHERE operation_id = ?1
-         HAVING COALESCE(MAX(seq), 0) < ?5",
+        "INSERT INTO operation_events (operation_seq, seq, at, kind, detail)
+         SELECT o.seq, COALESCE(MAX(e.seq), 0) + 1, ?2, ?3, ?4
+         FROM operations o LEFT JOIN operation_events e ON e.operation_seq = o.seq
+         WHERE o.id = ?1
+         GROUP BY o.seq
+         HAVING COALESCE(MAX(e.seq), 0) < ?5",
     )?
     .execute(params![
         id,
@@ -33,19 +35,20 @@ pub(crate) fn append(
     Ok(())
 }
 
-/// Writes the first events of a new operation's history, from position 1.
+/// Writes the first events of the history of the operation stored as `operation_seq`, from
+/// position 1.
 pub(crate) fn start(
     conn: &Connection,
-    id: &str,
+    operation_seq: i64,
     events: &[(Timestamp, Event)],
 ) -> rusqlite::Result<()> {
     let mut insert = conn.prepare_cached(
-        "INSERT INTO operation_events (operation_id, seq, at, kind, detail)
+        "INSERT INTO operation_events (operation_seq, seq, at, kind, detail)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for (seq, (at, event)) in (1i64..).zip(events) {
         insert.execute(params![
-            id,
+            operation_seq,
             seq,
             at.as_millis(),
             event.kind(),
@@ -55,11 +58,12 @@ pub(crate) fn start(
     Ok(())
 }
 
-/// Deletes the histories of swept operations, in the sweep's transaction.
-pub(crate) fn delete(conn: &Connection, ids: &[String]) -> rusqlite::Result<()> {
-    let mut delete = conn.prepare_cached("DELETE FROM operation_events WHERE operation_id = ?1")?;
-    for id in ids {
-        delete.execute([id])?;
+/// Deletes the histories of swept operations (their `seq`s), in the sweep's transaction.
+pub(crate) fn delete(conn: &Connection, operation_seqs: &[i64]) -> rusqlite::Result<()> {
+    let mut delete =
+        conn.prepare_cached("DELETE FROM operation_events WHERE operation_seq = ?1")?;
+    for operation_seq in operation_seqs {
+        delete.execute([operation_seq])?;
     }
     Ok(())
 }
@@ -67,9 +71,9 @@ pub(crate) fn delete(conn: &Connection, ids: &[String]) -> rusqlite::Result<()> 
 pub(crate) fn page(conn: &Connection, query: &HistoryQuery) -> rusqlite::Result<HistoryPage> {
     let events = conn
         .prepare_cached(
-            "SELECT e.seq, e.at, e.detail FROM operation_events e
-             WHERE e.operation_id = ?1 AND e.seq > ?3
-               AND EXISTS (SELECT 1 FROM operations o WHERE o.id = ?1 AND o.account = ?2)
+            "SELECT e.seq, e.at, e.detail
+             FROM operations o JOIN operation_events e ON e.operation_seq = o.seq
+             WHERE o.id = ?1 AND o.account = ?2 AND e.seq > ?3
              ORDER BY e.seq LIMIT ?4",
         )?
         .query_map(

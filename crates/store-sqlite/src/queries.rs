@@ -40,13 +40,13 @@ pub(crate) fn submit(
     };
     let events = op.first_events(decided.as_ref());
     let (client_token, fingerprint) = (op.client_token.take(), std::mem::take(&mut op.fingerprint));
-    history::start(&tx, op.id.as_str(), &events)?;
     insert(
         &mut tx.prepare_cached(INSERT)?,
         &op.stored(decided.as_ref()),
         client_token.as_deref(),
         &fingerprint,
     )?;
+    history::start(&tx, tx.last_insert_rowid(), &events)?;
     let submitted = match decided {
         Some(finish) => {
             apply_effect(&tx, finish.effect.as_ref())?;
@@ -147,7 +147,7 @@ pub(crate) fn start_step(
         op.client_token.as_deref(),
         &op.fingerprint,
     )?;
-    history::start(&tx, op.id.as_str(), &op.first_events(None))?;
+    history::start(&tx, tx.last_insert_rowid(), &op.first_events(None))?;
     tx.commit()?;
     Ok(StepStarted::Started)
 }
@@ -583,17 +583,17 @@ pub(crate) fn sweep(
     limit: usize,
 ) -> rusqlite::Result<usize> {
     let tx = conn.savepoint()?;
-    let swept: Vec<String> = tx
+    let swept: Vec<i64> = tx
         .prepare_cached(
             "DELETE FROM operations WHERE seq IN (
                  SELECT seq FROM operations
                  WHERE finished_at IS NOT NULL AND finished_at < ?1
                  ORDER BY finished_at
                  LIMIT ?2)
-             RETURNING id",
+             RETURNING seq",
         )?
         .query_map(params![expired_before.as_millis(), limit as i64], |row| {
-            Ok(as_text(row.get_ref(0)?))
+            row.get(0)
         })?
         .collect::<rusqlite::Result<_>>()?;
     history::delete(&tx, &swept)?;
