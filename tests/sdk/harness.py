@@ -22,7 +22,10 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BPOPS_BIN = Path(os.environ.get("BPOPS_BIN", REPO / "target" / "debug" / "bpops"))
@@ -407,6 +410,27 @@ class Api:
             req.add_body_params(k, v)
         return self._classic_call(req)
 
+    def extension(self, action: str, **params) -> dict:
+        """A bpops extension action, which no SDK has a model for: the classic SDK through its
+        CommonRequest, tea through the generic `call_api` with the request shape its own
+        generated methods use (RPC, POST, form body)."""
+        if self.mode == "classic":
+            return self.classic_common(action, body=params)
+        from alibabacloud_tea_openapi import models as open_api_models
+        from alibabacloud_tea_util import models as util_models
+
+        shape = open_api_models.Params(
+            action=action, version=VERSION, protocol="HTTPS", pathname="/", method="POST",
+            auth_type="AK", style="RPC", req_body_type="formData", body_type="json")
+        request = open_api_models.OpenApiRequest(body=params)
+
+        def send():
+            raw = self._tea.call_api(shape, request, util_models.RuntimeOptions())
+            return SimpleNamespace(status_code=raw["statusCode"],
+                                   body=SimpleNamespace(to_map=lambda: raw["body"]))
+
+        return self._tea_call(send)
+
     # -- the six actions ------------------------------------------------------------------
 
     def list_services(self) -> dict:
@@ -516,6 +540,9 @@ class Api:
                 f"aliyunsdkbpstudio.request.v20210931.{action}Request")
             req = getattr(module, f"{action}Request")()
             req.set_endpoint(self.endpoint)
+            # Some request classes pin HTTPS (GetApplicationVariables, ReConfigApplication);
+            # bpops serves plain HTTP, as Config(protocol="HTTP") tells tea.
+            req.set_protocol_type("http")
             for name, value in params.items():
                 getattr(req, "set_" + "".join(w.capitalize() for w in name.split("_")))(value)
             return self._classic_call(req)
@@ -619,6 +646,41 @@ def assert_failure(data: dict, code: str | None = None) -> str:
     else:
         assert FAILURE_CODE_RE.match(message), data
     return message
+
+
+def refused(call: Callable, status: int, code: str) -> ApiError:
+    """Runs `call`, which must fail with HTTP `status` and `code`; returns the error."""
+    with pytest.raises(ApiError) as err:
+        call()
+    assert (err.value.status, err.value.code) == (status, code), err.value
+    return err.value
+
+
+def denied(call: Callable, action: str, kind: str = "ImplicitDeny") -> None:
+    """Runs `call`, which must be denied `bpstudio:<action>` (`kind` is checked where the SDK
+    shows AccessDeniedDetail)."""
+    e = refused(call, 403, "NoPermission")
+    if e.mode != "classic":
+        assert e.access_denied_detail.get("AuthAction") == f"bpstudio:{action}"
+        assert e.access_denied_detail.get("NoPermissionType") == kind
+
+
+def get_application(api: Api, app_id: str, **params) -> dict:
+    """GetApplication's Data."""
+    body = api.call("GetApplication", application_id=app_id, **params)
+    assert_ok(body)
+    return body["Data"]
+
+
+def settled(api: Api, app_id: str, timeout: float = 20.0) -> dict:
+    """Polls GetApplication, as the Terraform provider does, until no step is in progress."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data = get_application(api, app_id)
+        if data["Status"] not in ("Verifying", "Valuating", "Deploying", "Destroying"):
+            return data
+        assert time.monotonic() < deadline, f"{app_id} still {data['Status']}"
+        time.sleep(0.02)
 
 
 def random_operation_id() -> str:

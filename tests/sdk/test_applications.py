@@ -6,13 +6,12 @@ acting in applications."""
 
 import itertools
 import re
-import time
 
 import pytest
 
 from harness import (ACCOUNT_A, APP, RESOURCE_GROUP, ROOT_KEY_B, ApiError, add_users,
-                     assert_failure, assert_ok, assert_success, build_config, policy_document,
-                     user_key)
+                     assert_failure, assert_ok, assert_success, build_config, denied,
+                     get_application as get, policy_document, refused, settled, user_key)
 
 DEV_GROUP = "rg-dev"
 APP_ID_RE = re.compile(r"^[0-9A-Z]{16}$")
@@ -81,19 +80,6 @@ def create(api, name: str | None = None, template_id: str = "web-tier", **params
     app_id = body["Data"]
     assert isinstance(app_id, str) and APP_ID_RE.match(app_id), body
     return app_id
-
-
-def refused(call, status: int, code: str) -> ApiError:
-    with pytest.raises(ApiError) as err:
-        call()
-    assert (err.value.status, err.value.code) == (status, code), err.value
-    return err.value
-
-
-def get(api, app_id: str, **params) -> dict:
-    body = api.call("GetApplication", application_id=app_id, **params)
-    assert_ok(body)
-    return body["Data"]
 
 
 def listed(api, **params) -> tuple[list[str], dict]:
@@ -308,13 +294,6 @@ def test_another_accounts_applications_are_not_found(api, client, server):
     assert get(api, app_id)["ApplicationId"] == app_id
 
 
-def denied(call, action: str, kind: str = "ImplicitDeny") -> None:
-    e = refused(call, 403, "NoPermission")
-    if e.mode != "classic":
-        assert e.access_denied_detail.get("AuthAction") == f"bpstudio:{action}"
-        assert e.access_denied_detail.get("NoPermissionType") == kind
-
-
 def test_a_deny_on_one_application_denies_it_only(client, server, api):
     user = client(server, user_key("not-on-web"))
     denied(lambda: get(user, APP), "GetApplication", "ExplicitDeny")
@@ -362,17 +341,6 @@ def test_an_application_outside_the_named_group_answers_as_unknown(api):
 # -- lifecycle steps ---------------------------------------------------------------------
 
 REGION = "cn-hangzhou"
-
-
-def settled(api, app_id: str, timeout: float = 10.0) -> dict:
-    """Polls GetApplication, as the Terraform provider does, until no step is in progress."""
-    deadline = time.monotonic() + timeout
-    while True:
-        data = get(api, app_id)
-        if data["Status"] not in ("Verifying", "Valuating", "Deploying", "Destroying"):
-            return data
-        assert time.monotonic() < deadline, f"{app_id} still {data['Status']}"
-        time.sleep(0.02)
 
 
 def step(api, action: str, app_id: str, **params):

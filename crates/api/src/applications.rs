@@ -73,7 +73,7 @@ pub(crate) fn get_template(ctx: &Ctx<'_>, request: &GetTemplateRequest) -> Resul
             .map(|v| TemplateVariable {
                 variable: v.name.clone(),
                 data_type: v.kind.as_str().to_owned(),
-                default_value: v.default.as_ref().map(default_text),
+                default_value: v.default.as_ref().map(value_text),
                 attribute: v.description.clone(),
             })
             .collect(),
@@ -252,8 +252,9 @@ fn create_time(at: Timestamp) -> String {
     format!("{} {}", &iso[..10], &iso[11..19])
 }
 
-/// A variable's default as `DefaultValue` text: a string as itself, anything else as JSON.
-fn default_text(value: &Value) -> String {
+/// A variable's value as text (`DefaultValue`, a `VariableList`'s `Value`): a string as
+/// itself, anything else as JSON.
+pub(crate) fn value_text(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         other => other.to_string(),

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod application_changes;
 mod applications;
 mod catalog;
 mod context;
@@ -25,6 +26,7 @@ mod pipeline;
 mod probes;
 mod request;
 mod routes;
+mod test_clock;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -3,6 +3,9 @@
 
 use bpops_engine::Step;
 use bpops_protocol::Action;
+use bpops_protocol::application_changes::{
+    ChangeResourceGroupRequest, GetApplicationVariablesRequest, ReConfigApplicationRequest,
+};
 use bpops_protocol::applications::{
     ApplicationRequest, CreateApplicationRequest, GetTemplateRequest, ListApplicationRequest,
     ListTemplateRequest,
@@ -10,6 +13,7 @@ use bpops_protocol::applications::{
 use bpops_protocol::extensions::{CancelExecuteOperationRequest, ListExecuteOperationsRequest};
 use bpops_protocol::history::ListExecuteOperationEventsRequest;
 use bpops_protocol::params::Params;
+use bpops_protocol::test_clock::AdvanceClockRequest;
 use bpops_protocol::wire::{
     ExecuteOperationRequest, GetExecuteOperationResultRequest, GetOperationParamsRequest,
     ListOperationsRequest, RequestError,
@@ -35,6 +39,10 @@ pub(crate) enum ActionRequest {
     /// `ValidateApplication`, `ValuateApplication`, `DeployApplication` and
     /// `ReleaseApplication`: the step, and the application it starts on.
     ApplicationStep(Step, ApplicationRequest),
+    ChangeResourceGroup(ChangeResourceGroupRequest),
+    GetApplicationVariables(GetApplicationVariablesRequest),
+    ReConfigApplication(ReConfigApplicationRequest),
+    AdvanceClock(AdvanceClockRequest),
 }
 
 impl ActionRequest {
@@ -88,6 +96,18 @@ impl ActionRequest {
             Action::ValuateApplication => step(Step::Valuate, params)?,
             Action::DeployApplication => step(Step::Deploy, params)?,
             Action::ReleaseApplication => step(Step::Release, params)?,
+            Action::ChangeResourceGroup => {
+                ActionRequest::ChangeResourceGroup(ChangeResourceGroupRequest::from_params(params)?)
+            }
+            Action::GetApplicationVariables => ActionRequest::GetApplicationVariables(
+                GetApplicationVariablesRequest::from_params(params)?,
+            ),
+            Action::ReConfigApplication => {
+                ActionRequest::ReConfigApplication(ReConfigApplicationRequest::from_params(params)?)
+            }
+            Action::AdvanceClock => {
+                ActionRequest::AdvanceClock(AdvanceClockRequest::from_params(params)?)
+            }
         })
     }
 }

@@ -12,6 +12,7 @@
 use bpops_engine::{Resolved, Step, Submission};
 use bpops_iam::{Evaluation, RequestContext};
 use bpops_protocol::ErrorCode;
+use bpops_protocol::application_changes::ChangeResourceGroupRequest;
 use bpops_protocol::applications::ApplicationRequest;
 use bpops_protocol::wire::ExecuteOperationRequest;
 use bpops_store::{Application, Operation, OperationId};
@@ -19,7 +20,9 @@ use serde_json::{Map, Value, json};
 
 use crate::context::{Ctx, Reply};
 use crate::request::ActionRequest;
-use crate::{ApiError, applications, catalog, history, operations};
+use crate::{
+    ApiError, application_changes, applications, catalog, history, operations, test_clock,
+};
 
 /// Authorizes and answers `request`.
 pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply, ApiError> {
@@ -127,6 +130,51 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
                 Step::Valuate | Step::Deploy | Step::Release => Reply::data(&1),
             }
         }
+        ActionRequest::ChangeResourceGroup(request) => {
+            let target = request.new_resource_group_id.as_str();
+            if !ctx
+                .app
+                .directory
+                .has_resource_group(ctx.principal.account(), target)
+            {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidResourceGroupIdNotFound,
+                    format!("The resource group \"{target}\" does not exist."),
+                ));
+            }
+            loop {
+                let app = account_application(ctx, &request.resource_id).await?;
+                // Allowed where the application is and where it goes: a grant in one group
+                // neither pushes an application out of it nor pulls one into it.
+                permit(
+                    ctx,
+                    &Check::own_group(ctx, app.as_ref(), &request.resource_id),
+                )?;
+                permit(ctx, &Check::moved_to(ctx, &request))?;
+                // N.B. `None`: another move came between the read and this one, so the check
+                // above was against a group the application has left; check again.
+                if let Some(reply) =
+                    application_changes::change_resource_group(ctx, &request, app).await?
+                {
+                    break Ok(reply);
+                }
+            }
+        }
+        ActionRequest::GetApplicationVariables(request) => {
+            let app = account_application(ctx, &request.app_id).await?;
+            permit(ctx, &Check::own_group(ctx, app.as_ref(), &request.app_id))?;
+            application_changes::variables(&request.app_id, app)
+        }
+        ActionRequest::ReConfigApplication(request) => {
+            let app = account_application(ctx, &request.app_id).await?;
+            permit(ctx, &Check::own_group(ctx, app.as_ref(), &request.app_id))?;
+            application_changes::reconfigure(ctx, request, app).await
+        }
+        ActionRequest::AdvanceClock(request) => {
+            let resource = bpops_iam::test_clock_arn(ctx.principal.account());
+            authorize(ctx, &Check::ungrouped(resource))?;
+            test_clock::advance(ctx, &request).await
+        }
     }
 }
 
@@ -144,8 +192,13 @@ struct Check<'a> {
 impl<'a> Check<'a> {
     /// `acs:bpstudio::{account}:bpstudiovirtual/*`, in no resource group: the catalog.
     fn virtual_resource(ctx: &Ctx<'_>) -> Check<'a> {
+        Self::ungrouped(bpops_iam::virtual_arn(ctx.principal.account()))
+    }
+
+    /// `resource`, in no resource group, and no group named.
+    fn ungrouped(resource: String) -> Check<'a> {
         Check {
-            resource: bpops_iam::virtual_arn(ctx.principal.account()),
+            resource,
             requested_group: None,
             target_groups: vec![None],
             service_type: None,
@@ -203,6 +256,36 @@ impl<'a> Check<'a> {
             ),
             requested_group: requested,
             target_groups: vec![target_group],
+            ..Check::virtual_resource(ctx)
+        }
+    }
+
+    /// `application/{id}` in the application's group, for the actions whose BPStudio
+    /// request names the application but has no `ResourceGroupId` (ChangeResourceGroup,
+    /// GetApplicationVariables, ReConfigApplication): naming the application names its
+    /// group, so a grant scoped to that group counts. One that was not found is authorized
+    /// as in no group: the answer says nothing about it either way.
+    fn own_group(ctx: &Ctx<'_>, app: Option<&'a Application>, id: &str) -> Check<'a> {
+        let group = app.and_then(|app| app.resource_group.as_deref());
+        Check {
+            resource: bpops_iam::application_arn(ctx.principal.account(), Some(id)),
+            requested_group: group,
+            target_groups: vec![group.map(str::to_owned)],
+            ..Check::virtual_resource(ctx)
+        }
+    }
+
+    /// `application/{id}` in the group ChangeResourceGroup moves it to, which the request
+    /// names.
+    fn moved_to(ctx: &Ctx<'_>, request: &'a ChangeResourceGroupRequest) -> Check<'a> {
+        let group = request.new_resource_group_id.as_str();
+        Check {
+            resource: bpops_iam::application_arn(
+                ctx.principal.account(),
+                Some(&request.resource_id),
+            ),
+            requested_group: Some(group),
+            target_groups: vec![Some(group.to_owned())],
             ..Check::virtual_resource(ctx)
         }
     }
@@ -310,11 +393,7 @@ async fn application(
     ctx: &Ctx<'_>,
     request: &ApplicationRequest,
 ) -> Result<Option<Application>, ApiError> {
-    let app = ctx
-        .app
-        .engine
-        .application(&ctx.account(), &request.application_id)
-        .await?;
+    let app = account_application(ctx, &request.application_id).await?;
     Ok(app.filter(|app| {
         request
             .resource_group_id
@@ -323,6 +402,12 @@ async fn application(
     }))
 }
 
+/// The application `id` names in the caller's account, if it exists (not deleted).
+async fn account_application(ctx: &Ctx<'_>, id: &str) -> Result<Option<Application>, ApiError> {
+    Ok(ctx.app.engine.application(&ctx.account(), id).await?)
+}
+
+/// Checks that the group the request names in `ResourceGroupId` exists, then [`permit`]s it.
 fn authorize(ctx: &Ctx<'_>, check: &Check<'_>) -> Result<(), ApiError> {
     let account = ctx.principal.account();
     if let Some(group) = check.requested_group
@@ -333,6 +418,12 @@ fn authorize(ctx: &Ctx<'_>, check: &Check<'_>) -> Result<(), ApiError> {
             format!("the resource group \"{group}\" does not exist"),
         ));
     }
+    permit(ctx, check)
+}
+
+/// Evaluates the caller's policies against `check`, for each group its target may be in.
+fn permit(ctx: &Ctx<'_>, check: &Check<'_>) -> Result<(), ApiError> {
+    let account = ctx.principal.account();
     let ram_action = ctx.action.ram_action();
     let grants = ctx.app.directory.grants(ctx.principal);
     let now = ctx.app.engine.clock().now();

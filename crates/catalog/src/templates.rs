@@ -154,45 +154,52 @@ impl Template {
         Ok(())
     }
 
-    /// The variables of an application of this template: `given`, checked against the
-    /// declared names and types, with the defaults of those it leaves out. The error names
-    /// the variable (`Variables.<name>`) and the problem.
+    /// The variables of an application of this template: `given`, checked as
+    /// [`Template::check_values`] does, with the defaults of those it leaves out. The error
+    /// names the variable (`Variables.<name>`) and the problem.
     pub fn variables(
         &self,
         given: &Map<String, Value>,
     ) -> Result<Map<String, Value>, InvalidAttribute> {
-        let field = |name: &str| format!("Variables.{name}");
-        if let Some(unknown) = given
-            .keys()
-            .find(|name| !self.variables.iter().any(|v| &v.name == *name))
-        {
-            return Err(InvalidAttribute::new(
-                field(unknown),
-                format!("template \"{}\" has no such variable", self.id),
-            ));
-        }
+        self.check_values(given)?;
         let mut values = Map::new();
         for variable in &self.variables {
-            let value = match (given.get(&variable.name), &variable.default) {
-                (Some(value), _) if variable.kind.admits(value) => value.clone(),
-                (Some(_), _) => {
-                    return Err(InvalidAttribute::new(
-                        field(&variable.name),
-                        format!("must be a {}", variable.kind.as_str()),
-                    ));
-                }
-                (None, Some(default)) => default.clone(),
-                (None, None) => {
-                    return Err(InvalidAttribute::new(
-                        field(&variable.name),
-                        "is required: the template gives it no default",
-                    ));
-                }
+            let Some(value) = given.get(&variable.name).or(variable.default.as_ref()) else {
+                return Err(InvalidAttribute::new(
+                    variable_field(&variable.name),
+                    "is required: the template gives it no default",
+                ));
             };
-            values.insert(variable.name.clone(), value);
+            values.insert(variable.name.clone(), value.clone());
         }
         Ok(values)
     }
+
+    /// Checks values for some of the template's variables (a reconfiguration's, or a new
+    /// application's): each names a variable the template declares and is of its type. The
+    /// error names the variable (`Variables.<name>`) and the problem.
+    pub fn check_values(&self, given: &Map<String, Value>) -> Result<(), InvalidAttribute> {
+        for (name, value) in given {
+            let Some(variable) = self.variables.iter().find(|v| &v.name == name) else {
+                return Err(InvalidAttribute::new(
+                    variable_field(name),
+                    format!("template \"{}\" has no such variable", self.id),
+                ));
+            };
+            if !variable.kind.admits(value) {
+                return Err(InvalidAttribute::new(
+                    variable_field(name),
+                    format!("must be a {}", variable.kind.as_str()),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How an error names a variable: as the request's `Variables` parameter holds it.
+fn variable_field(name: &str) -> String {
+    format!("Variables.{name}")
 }
 
 /// The names `${name}` refers to anywhere in `value`.
@@ -314,6 +321,24 @@ mod tests {
             .unwrap_err();
         assert_eq!(wrong.field, "Variables.listener_port");
         assert!(wrong.reason.contains("number"), "{}", wrong.reason);
+    }
+
+    #[test]
+    fn check_values_takes_some_variables_of_their_types() {
+        let template = web_tier();
+        assert_eq!(
+            template.check_values(&object(json!({"listener_port": 8080}))),
+            Ok(())
+        );
+        let unknown = template
+            .check_values(&object(json!({"nope": "x"})))
+            .unwrap_err();
+        assert_eq!(unknown.field, "Variables.nope");
+        let wrong = template
+            .check_values(&object(json!({"instance_type": 7})))
+            .unwrap_err();
+        assert_eq!(wrong.field, "Variables.instance_type");
+        assert!(wrong.reason.contains("string"), "{}", wrong.reason);
     }
 
     #[test]

@@ -12,12 +12,12 @@ use bpops_iam::{AccessKey, Directory, ExposeSecret, Principal, SecretString};
 use bpops_store::{AccountId, Application, BootstrapKey, Resource, ResourceKey, Store};
 use bpops_store_postgres::{DEFAULT_POOL_SIZE, PgStore};
 use bpops_store_sqlite::SqliteStore;
-use bpops_time::{Clock, SystemClock, Timestamp};
+use bpops_time::{Clock, ManualClock, SystemClock, Timestamp};
 use clap::Args;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{self, Config, StorageUrl};
+use crate::config::{self, ClockKind, Config, StorageUrl};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_DATA: &str = "bpops-data";
@@ -109,7 +109,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&store),
         Arc::new(config.catalog),
         config.engine,
-        Arc::new(SystemClock),
+        clock(config.clock),
     );
     let app = bpops_api::App::new(
         Arc::clone(&engine),
@@ -334,4 +334,19 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     }
     tracing::info!("shutting down");
     shutdown.cancel();
+}
+
+/// The engine's clock: the system's, or the test clock, said loudly, since every expiry,
+/// lease and latency then follows what clients tell it.
+fn clock(kind: ClockKind) -> Arc<dyn Clock> {
+    match kind {
+        ClockKind::System => Arc::new(SystemClock),
+        ClockKind::Manual => {
+            tracing::warn!(
+                "TEST CLOCK: [testing] clock = \"manual\": AdvanceClock moves this server's time \
+                 forward (retention, leases, latency, backoff); never serve production with it"
+            );
+            Arc::new(ManualClock::following_system())
+        }
+    }
 }

@@ -55,6 +55,10 @@ mod operations;
 #[path = "integration/protocol.rs"]
 mod protocol;
 
+/// The test clock: AdvanceClock moves retention, latency, backoff and leases, not signatures.
+#[path = "integration/test_clock.rs"]
+mod test_clock;
+
 /// SIGTERM and Ctrl-C: waiters answered at once, running operations finished within the
 /// grace or released for a restart.
 #[path = "integration/shutdown.rs"]

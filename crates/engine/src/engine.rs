@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use bpops_catalog::{Catalog, Executor};
 use bpops_store::{
-    AccountId, ApplicationPlace, Cancelled, HistoryPage, HistoryQuery, ListPage, ListQuery,
+    AccountId, ApplicationPlace, Cancelled, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery,
     NewOperation, Operation, OperationId, Requester, Resource, ResourceKey, Store, Submitted,
 };
 use bpops_time::{Clock, Timestamp};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, RwLock};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -86,6 +86,10 @@ pub struct Engine {
     pub(crate) waiters: Waiters,
     /// The attempts running on this node, for cancellation.
     pub(crate) running: Running,
+    /// Held shared while a lease is computed from the clock and written, exclusively while a
+    /// test clock is advanced: no lease is read off the time before an advance and written
+    /// after it (see [`Engine::advance_clock`]).
+    pub(crate) clock_steady: RwLock<()>,
     pub(crate) metrics: EngineMetrics,
     /// Final operations read lately: they never change, so reads need not ask the store.
     pub(crate) final_cache: FinalCache,
@@ -116,6 +120,7 @@ impl Engine {
             work: Notify::new(),
             waiters: Waiters::default(),
             running: Running::default(),
+            clock_steady: RwLock::new(()),
             metrics: EngineMetrics::default(),
             final_cache: FinalCache::default(),
         })
@@ -129,6 +134,35 @@ impl Engine {
     /// The clock the engine runs on.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// Moves a test clock forward by `by` (see [`bpops_time::ManualClock`]) and answers the new time;
+    /// `None`, moving nothing, when the engine runs on a clock that cannot be moved.
+    ///
+    /// Whatever waits on the clock follows at once: emulated latencies and retry backoffs
+    /// that end within the advance end, operations past retention are gone, the sweeper
+    /// runs. The attempts running on this node keep their leases (renewed first, to the new
+    /// time plus a lease), so none is taken for abandoned and run twice. The clock is this
+    /// node's alone: on several nodes, each has its own.
+    pub async fn advance_clock(&self, by: Duration) -> Result<Option<Timestamp>> {
+        let Some(clock) = self.clock.as_manual() else {
+            return Ok(None);
+        };
+        let _advancing = self.clock_steady.write().await;
+        let until = clock.now() + by + self.settings.lease;
+        for (id, attempt) in self.running.attempts() {
+            match self.store.renew_lease(&id, attempt, until).await? {
+                Lease::Held | Lease::Lost => {}
+                Lease::CancelRequested => {
+                    self.running.cancel(&id);
+                }
+            }
+        }
+        let now = clock.advance(by);
+        tracing::warn!(by = ?by, now = %now, "TEST CLOCK advanced");
+        // Retries whose backoff ended are runnable now.
+        self.work.notify_one();
+        Ok(Some(now))
     }
 
     /// What the engine counts.

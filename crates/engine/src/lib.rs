@@ -8,7 +8,8 @@
 //! soon as they are submitted (woken by events, with a slow fallback poll), execute them,
 //! and sweep expired results. Readers either look once (`get`) or wait for a final status
 //! (`wait`), woken the moment the operation finishes. Applications are created from the
-//! catalog's templates, read, listed and deleted through it too (`applications`).
+//! catalog's templates, read, listed and deleted through it too (`applications`), and
+//! moved between resource groups or reconfigured (`application_changes`).
 //!
 //! Key decisions:
 //! - Retention is enforced twice: reads hide an operation the moment it expires, and the
@@ -23,6 +24,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod application_changes;
 mod applications;
 mod emulated;
 mod engine;

@@ -3,31 +3,43 @@
 //! lease renewal) reaches the executor running the operation.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bpops_store::OperationId;
 use tokio_util::sync::CancellationToken;
 
+type Attempts = Mutex<HashMap<OperationId, (u32, CancellationToken)>>;
+
 /// The node-local registry of running attempts.
 #[derive(Default)]
 pub(crate) struct Running {
-    attempts: Mutex<HashMap<OperationId, (u32, CancellationToken)>>,
+    attempts: Arc<Attempts>,
 }
 
 impl Running {
     /// Registers attempt `attempt` of `id`; it is unregistered when the guard drops.
-    pub(crate) fn register(&self, id: &OperationId, attempt: u32) -> Registration<'_> {
+    pub(crate) fn register(&self, id: &OperationId, attempt: u32) -> Registration {
         let token = CancellationToken::new();
         self.attempts
             .lock()
             .expect("running registry lock poisoned")
             .insert(id.clone(), (attempt, token.clone()));
         Registration {
-            running: self,
+            attempts: Arc::clone(&self.attempts),
             id: id.clone(),
             attempt,
             token,
         }
+    }
+
+    /// Every attempt registered now, as `(id, attempt)`.
+    pub(crate) fn attempts(&self) -> Vec<(OperationId, u32)> {
+        self.attempts
+            .lock()
+            .expect("running registry lock poisoned")
+            .iter()
+            .map(|(id, (attempt, _))| (id.clone(), *attempt))
+            .collect()
     }
 
     /// Cancels the attempt of `id` running here, if any. Returns whether there was one.
@@ -47,24 +59,23 @@ impl Running {
 }
 
 /// A registered attempt; dropping it unregisters it.
-pub(crate) struct Registration<'a> {
-    running: &'a Running,
+pub(crate) struct Registration {
+    attempts: Arc<Attempts>,
     id: OperationId,
     attempt: u32,
     token: CancellationToken,
 }
 
-impl Registration<'_> {
+impl Registration {
     /// The token cancelled when the operation is cancelled.
     pub(crate) fn token(&self) -> &CancellationToken {
         &self.token
     }
 }
 
-impl Drop for Registration<'_> {
+impl Drop for Registration {
     fn drop(&mut self) {
         let mut attempts = self
-            .running
             .attempts
             .lock()
             .expect("running registry lock poisoned");
@@ -89,10 +100,12 @@ mod tests {
         let id = OperationId::random();
         assert!(!running.cancel(&id));
         let first = running.register(&id, 1);
+        assert_eq!(running.attempts(), [(id.clone(), 1)]);
         assert!(running.cancel(&id));
         assert!(first.token().is_cancelled());
         drop(first);
         assert!(!running.cancel(&id), "unregistered when it ends");
+        assert!(running.attempts().is_empty());
     }
 
     #[test]

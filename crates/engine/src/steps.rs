@@ -325,7 +325,7 @@ impl Engine {
         let emulation = self.settings.emulation(&op.service, &op.operation);
         if !emulation.latency.is_zero() {
             tokio::select! {
-                () = tokio::time::sleep(emulation.latency) => {}
+                () = self.clock.sleep(emulation.latency) => {}
                 () = cancel.cancelled() => return None,
             }
         }

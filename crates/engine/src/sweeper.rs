@@ -14,7 +14,7 @@ pub(crate) async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
         sweep_all(&engine).await;
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(interval) => {}
+            () = engine.clock.sleep(interval) => {}
         }
     }
 }

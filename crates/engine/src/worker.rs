@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::emulated::{self, draw, failure};
+use crate::running::Registration;
 use crate::{CANCELLED_WHILE_RUNNING, Engine, shutdown};
 
 /// How long the dispatcher, and a run waiting for the store, back off after a store failure.
@@ -63,9 +64,9 @@ async fn claim_and_run(
             }
         };
         // N.B. a row set aside may have freed its resource for the next operation.
-        let idle = claimed.operations.is_empty() && claimed.unreadable.is_empty();
+        let idle = claimed.operations.is_empty() && !claimed.unreadable;
         let mut first = Some(first);
-        for op in claimed.operations {
+        for (op, registration) in claimed.operations {
             let permit = match first.take() {
                 Some(permit) => permit,
                 None => Arc::clone(&slots)
@@ -76,7 +77,7 @@ async fn claim_and_run(
             let engine = Arc::clone(engine);
             let abandon = abandon.clone();
             attempts.spawn(async move {
-                execute(&engine, op, &abandon).await;
+                execute(&engine, op, registration, &abandon).await;
                 drop(permit);
             });
         }
@@ -98,26 +99,50 @@ impl Engine {
         let claimed = claim(self, self.settings.concurrency).await?.operations;
         let n = claimed.len();
         let mut running = tokio::task::JoinSet::new();
-        for op in claimed {
+        for (op, registration) in claimed {
             let engine = Arc::clone(self);
-            running.spawn(async move { execute(&engine, op, &CancellationToken::new()).await });
+            let abandon = CancellationToken::new();
+            running.spawn(async move { execute(&engine, op, registration, &abandon).await });
         }
         running.join_all().await;
         Ok(n)
     }
 }
 
-/// Claims up to `limit` operations; the rows the store set aside are logged and counted.
-async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Claimed> {
+/// What one claim took: each operation with its attempt registered on this node.
+struct Taken {
+    operations: Vec<(Operation, Registration)>,
+    /// Whether the store set rows aside (their resources may be free now).
+    unreadable: bool,
+}
+
+/// Claims up to `limit` operations and registers their attempts; the rows the store set
+/// aside are logged and counted.
+async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Taken> {
+    // N.B. the leases are taken and the attempts registered with no test clock advance in
+    // between: an advance renews the lease of every registered attempt (see
+    // `Engine::advance_clock`), so none is found expired and claimed a second time.
+    let _steady = engine.clock_steady.read().await;
     let now = engine.clock.now();
-    let claimed = engine
+    let claimed: Claimed = engine
         .store
         .claim(&engine.settings.node, now, engine.settings.lease, limit)
         .await?;
     for row in &claimed.unreadable {
         unreadable(engine, &row.id, &row.reason);
     }
-    Ok(claimed)
+    let operations = claimed
+        .operations
+        .into_iter()
+        .map(|op| {
+            let registration = engine.running.register(&op.id, op.attempt);
+            (op, registration)
+        })
+        .collect();
+    Ok(Taken {
+        operations,
+        unreadable: !claimed.unreadable.is_empty(),
+    })
 }
 
 /// A stored operation that cannot be read ends `FAILURE` (the store or the run ends it) and
@@ -135,7 +160,12 @@ fn unreadable(engine: &Engine, id: &str, reason: &str) {
 /// result. A store failure is never the operation's verdict: the attempt asks the store
 /// again, and if its lease ends first, the operation is claimed and run again. When
 /// `abandon` is cancelled first, the attempt is dropped and its lease released.
-async fn execute(engine: &Arc<Engine>, op: Operation, abandon: &CancellationToken) {
+async fn execute(
+    engine: &Arc<Engine>,
+    op: Operation,
+    registration: Registration,
+    abandon: &CancellationToken,
+) {
     if op.cancel_requested {
         // Cancelled while an earlier attempt ran, on a node that is gone (or between
         // attempts): end it without running it again.
@@ -148,7 +178,6 @@ async fn execute(engine: &Arc<Engine>, op: Operation, abandon: &CancellationToke
         return;
     }
     let started = std::time::Instant::now();
-    let registration = engine.running.register(&op.id, op.attempt);
     let cancel = registration.token();
     let renew_every = engine.settings.lease / 3;
     // Boxed, so that it can be dropped before the lease is released.
@@ -163,7 +192,8 @@ async fn execute(engine: &Arc<Engine>, op: Operation, abandon: &CancellationToke
                 shutdown::release(engine, &op).await;
                 return;
             }
-            () = tokio::time::sleep(renew_every) => {
+            () = engine.clock.sleep(renew_every) => {
+                let _steady = engine.clock_steady.read().await;
                 let until = engine.clock.now() + engine.settings.lease;
                 match engine.store.renew_lease(&op.id, op.attempt, until).await {
                     Ok(Lease::Held) => {}
@@ -261,9 +291,9 @@ async fn retry_later(engine: &Arc<Engine>, op: &Operation, after: Duration, mess
         // A cancellation requested meanwhile ends it at the next claim.
         Ok(Lease::Held | Lease::CancelRequested) => {
             tracing::info!(operation = %op.id, attempt = op.attempt, retry_in = ?after, failure = message, "attempt failed; retrying");
-            let engine = Arc::clone(engine);
+            let (engine, backoff) = (Arc::clone(engine), engine.clock.sleep(after));
             tokio::spawn(async move {
-                tokio::time::sleep(after).await;
+                backoff.await;
                 engine.work.notify_one();
             });
         }
@@ -306,7 +336,7 @@ async fn decide(engine: &Engine, op: &Operation, cancel: &CancellationToken) -> 
     let emulation = engine.settings.emulation(&op.service, &op.operation);
     if !emulation.latency.is_zero() {
         tokio::select! {
-            () = tokio::time::sleep(emulation.latency) => {}
+            () = engine.clock.sleep(emulation.latency) => {}
             () = cancel.cancelled() => return Ending::Final(cancelled(engine)),
         }
     }

@@ -88,6 +88,12 @@ pub fn virtual_arn(account: &str) -> String {
     format!("acs:bpstudio::{account}:bpstudiovirtual/*")
 }
 
+/// The resource `AdvanceClock` is authorized against: the server's test clock, which every
+/// account of the server shares.
+pub fn test_clock_arn(account: &str) -> String {
+    format!("acs:bpstudio::{account}:testclock/*")
+}
+
 /// The account field of `acs:service:region:account:resource`.
 pub(crate) fn arn_account(arn: &str) -> Option<&str> {
     let mut parts = arn.splitn(5, ':');

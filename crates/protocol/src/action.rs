@@ -1,6 +1,6 @@
 //! The actions bpops serves, by their wire names, with the RAM action each one is authorized as.
-//! The other 26 BPStudio actions the SDKs know (wire-protocol.md §1.1) are not served, and
-//! [`Action::from_wire`] does not know them either.
+//! The other 19 of the 38 BPStudio actions the SDKs know (wire-protocol.md §1.1) are not
+//! served, and [`Action::from_wire`] does not know them either.
 
 use std::fmt;
 
@@ -45,12 +45,20 @@ pub enum Action {
     DeployApplication,
     /// Starts releasing an application's resources.
     ReleaseApplication,
+    /// Moves an application to another resource group.
+    ChangeResourceGroup,
+    /// Reads the values of an application's variables.
+    GetApplicationVariables,
+    /// Changes an application's variables before it is deployed.
+    ReConfigApplication,
+    /// Moves the test clock forward (a bpops extension; only with `[testing] clock`).
+    AdvanceClock,
 }
 
 impl Action {
     /// Every served action, in the order of the API table in product.md, then the extensions,
-    /// then the application family.
-    pub const ALL: [Action; 19] = [
+    /// then the application family, then the test clock's.
+    pub const ALL: [Action; 23] = [
         Action::ListServices,
         Action::ListOperations,
         Action::GetOperationParams,
@@ -70,6 +78,10 @@ impl Action {
         Action::ValuateApplication,
         Action::DeployApplication,
         Action::ReleaseApplication,
+        Action::ChangeResourceGroup,
+        Action::GetApplicationVariables,
+        Action::ReConfigApplication,
+        Action::AdvanceClock,
     ];
 
     /// The action with wire name `name`, matched exactly: the SDKs send the names verbatim, and
@@ -102,6 +114,10 @@ impl Action {
             Action::ValuateApplication => "ValuateApplication",
             Action::DeployApplication => "DeployApplication",
             Action::ReleaseApplication => "ReleaseApplication",
+            Action::ChangeResourceGroup => "ChangeResourceGroup",
+            Action::GetApplicationVariables => "GetApplicationVariables",
+            Action::ReConfigApplication => "ReConfigApplication",
+            Action::AdvanceClock => "AdvanceClock",
         }
     }
 
@@ -119,6 +135,9 @@ impl Action {
                 | Action::ValuateApplication
                 | Action::DeployApplication
                 | Action::ReleaseApplication
+                | Action::ChangeResourceGroup
+                | Action::ReConfigApplication
+                | Action::AdvanceClock
         )
     }
 
@@ -144,6 +163,10 @@ impl Action {
             Action::ValuateApplication => "bpstudio:ValuateApplication",
             Action::DeployApplication => "bpstudio:DeployApplication",
             Action::ReleaseApplication => "bpstudio:ReleaseApplication",
+            Action::ChangeResourceGroup => "bpstudio:ChangeResourceGroup",
+            Action::GetApplicationVariables => "bpstudio:GetApplicationVariables",
+            Action::ReConfigApplication => "bpstudio:ReConfigApplication",
+            Action::AdvanceClock => "bpstudio:AdvanceClock",
         }
     }
 }

@@ -366,17 +366,7 @@ pub struct ApplicationResource {
 mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
-        Params::parse(
-            "",
-            Some("application/x-www-form-urlencoded"),
-            body.as_bytes(),
-        )
-        .unwrap()
-    }
+    use crate::params::form as params;
 
     #[test]
     fn application_names_follow_bpstudio_rules() {

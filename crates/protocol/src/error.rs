@@ -53,6 +53,10 @@ pub enum ErrorCode {
     InvalidApplicationNameDuplicate,
     /// The application's status does not allow the step (e.g. deleting a deployed one).
     IncorrectApplicationStatus,
+    /// The resource group an application is to be moved to is not in the caller's account.
+    InvalidResourceGroupIdNotFound,
+    /// `AdvanceClock` on a server that runs on the system's clock.
+    TestClockDisabled,
     /// The body is longer than the server accepts.
     RequestEntityTooLarge,
     /// The body did not arrive within the server's read timeout.
@@ -68,7 +72,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, in the order of product.md (with `RequestEntityTooLarge` and `RequestTimeout` before
     /// `Throttling`).
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::MissingParameter,
         ErrorCode::InvalidParameter,
         ErrorCode::InvalidActionNotFound,
@@ -89,6 +93,8 @@ impl ErrorCode {
         ErrorCode::InvalidTemplateIdNotFound,
         ErrorCode::InvalidApplicationNameDuplicate,
         ErrorCode::IncorrectApplicationStatus,
+        ErrorCode::InvalidResourceGroupIdNotFound,
+        ErrorCode::TestClockDisabled,
         ErrorCode::RequestEntityTooLarge,
         ErrorCode::RequestTimeout,
         ErrorCode::Throttling,
@@ -119,6 +125,8 @@ impl ErrorCode {
             ErrorCode::InvalidTemplateIdNotFound => "InvalidTemplateId.NotFound",
             ErrorCode::InvalidApplicationNameDuplicate => "InvalidApplicationName.Duplicate",
             ErrorCode::IncorrectApplicationStatus => "IncorrectApplicationStatus",
+            ErrorCode::InvalidResourceGroupIdNotFound => "InvalidResourceGroupId.NotFound",
+            ErrorCode::TestClockDisabled => "TestClock.Disabled",
             ErrorCode::RequestEntityTooLarge => "RequestEntityTooLarge",
             ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::Throttling => "Throttling",
@@ -139,14 +147,17 @@ impl ErrorCode {
             | ErrorCode::InvalidTimeStampExpired
             | ErrorCode::SignatureNonceUsed
             | ErrorCode::IdempotentParameterMismatch => 400,
-            ErrorCode::InvalidAccessKeyIdInactive | ErrorCode::NoPermission => 403,
+            ErrorCode::InvalidAccessKeyIdInactive
+            | ErrorCode::NoPermission
+            | ErrorCode::TestClockDisabled => 403,
             ErrorCode::InvalidActionNotFound
             | ErrorCode::InvalidAccessKeyIdNotFound
             | ErrorCode::InvalidServiceTypeNotFound
             | ErrorCode::InvalidOperationNotFound
             | ErrorCode::InvalidApplicationIdNotFound
             | ErrorCode::InvalidOperationIdNotFound
-            | ErrorCode::InvalidTemplateIdNotFound => 404,
+            | ErrorCode::InvalidTemplateIdNotFound
+            | ErrorCode::InvalidResourceGroupIdNotFound => 404,
             ErrorCode::IncorrectOperationStatus
             | ErrorCode::InvalidApplicationNameDuplicate
             | ErrorCode::IncorrectApplicationStatus => 409,
@@ -249,6 +260,12 @@ mod tests {
                 "IncorrectApplicationStatus",
                 409,
             ),
+            (
+                ErrorCode::InvalidResourceGroupIdNotFound,
+                "InvalidResourceGroupId.NotFound",
+                404,
+            ),
+            (ErrorCode::TestClockDisabled, "TestClock.Disabled", 403),
             (
                 ErrorCode::RequestEntityTooLarge,
                 "RequestEntityTooLarge",

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod action;
+pub mod application_changes;
 pub mod applications;
 pub mod calendar;
 pub mod error;
@@ -31,6 +32,7 @@ pub mod history;
 pub mod params;
 pub mod request;
 pub mod signature;
+pub mod test_clock;
 pub mod wire;
 
 pub use action::Action;

@@ -259,6 +259,16 @@ fn is_form_media_type(content_type: &str) -> bool {
     media_type.trim().eq_ignore_ascii_case(FORM_MEDIA_TYPE)
 }
 
+/// The parameters of a form body holding `pairs`: what the request types' unit tests read
+/// their requests from.
+#[cfg(test)]
+pub(crate) fn form(pairs: &[(&str, &str)]) -> Params {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    Params::parse("", Some(FORM_MEDIA_TYPE), body.as_bytes()).expect("a form body parses")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

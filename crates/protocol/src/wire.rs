@@ -344,17 +344,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
-        Params::parse(
-            "",
-            Some("application/x-www-form-urlencoded"),
-            body.as_bytes(),
-        )
-        .unwrap()
-    }
+    use crate::params::form as params;
 
     fn execute(pairs: &[(&str, &str)]) -> Result<ExecuteOperationRequest, RequestError> {
         let mut all = vec![("ServiceType", "ecs"), ("Operation", "rename")];

@@ -6,8 +6,8 @@
 
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationOrder,
-    ApplicationPage, ApplicationQuery, ApplicationStatus, NewApplication, Resource, ResourceKey,
-    Result, StoreError,
+    ApplicationPage, ApplicationQuery, ApplicationStatus, GroupChange, GroupChanged,
+    NewApplication, Reconfiguration, Reconfigured, Resource, ResourceKey, Result, StoreError,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Object};
@@ -193,6 +193,78 @@ pub(crate) async fn delete(
     .map_err(from_pg)?;
     tx.commit().await.map_err(from_pg)?;
     Ok(ApplicationDeleted::Deleted)
+}
+
+pub(crate) async fn change_group(
+    client: &mut Object,
+    change: &GroupChange,
+) -> Result<GroupChanged> {
+    let tx = client.transaction().await.map_err(from_pg)?;
+    let account = change.account.as_str();
+    let row = tx
+        .query_opt(
+            "SELECT resource_group FROM applications
+             WHERE account = $1 AND id = $2 AND NOT deleted FOR UPDATE",
+            &[&account, &change.id],
+        )
+        .await
+        .map_err(from_pg)?;
+    let Some(row) = row else {
+        return Ok(GroupChanged::NotFound);
+    };
+    let group: Option<String> = row.try_get(0).map_err(from_pg)?;
+    if group != change.from {
+        return Ok(GroupChanged::Elsewhere);
+    }
+    tx.execute(
+        "UPDATE applications SET resource_group = $1 WHERE account = $2 AND id = $3",
+        &[&change.to, &account, &change.id],
+    )
+    .await
+    .map_err(from_pg)?;
+    tx.commit().await.map_err(from_pg)?;
+    Ok(GroupChanged::Moved)
+}
+
+pub(crate) async fn reconfigure(
+    client: &mut Object,
+    change: &Reconfiguration,
+) -> Result<Reconfigured> {
+    let tx = client.transaction().await.map_err(from_pg)?;
+    let account = change.account.as_str();
+    let row = tx
+        .query_opt(
+            "SELECT status, variables FROM applications
+             WHERE account = $1 AND id = $2 AND NOT deleted FOR UPDATE",
+            &[&account, &change.id],
+        )
+        .await
+        .map_err(from_pg)?;
+    let Some(row) = row else {
+        return Ok(Reconfigured::NotFound);
+    };
+    let status = parse_status(row.try_get(0).map_err(from_pg)?)?;
+    if !status.reconfigurable() {
+        return Ok(Reconfigured::Refused(status));
+    }
+    let mut variables = parse_object(row.try_get(1).map_err(from_pg)?)?;
+    variables.extend(change.variables.clone());
+    tx.execute(
+        "UPDATE applications SET variables = $1, status = $2, error = '', checklist = '[]',
+             price_list = '[]', updated_at = $3
+         WHERE account = $4 AND id = $5",
+        &[
+            &Value::Object(variables).to_string(),
+            &ApplicationStatus::Modified.as_str(),
+            &change.updated_at.as_millis(),
+            &account,
+            &change.id,
+        ],
+    )
+    .await
+    .map_err(from_pg)?;
+    tx.commit().await.map_err(from_pg)?;
+    Ok(Reconfigured::Reconfigured)
 }
 
 pub(crate) async fn resources(

@@ -39,10 +39,11 @@ use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
-    ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, HistoryPage,
-    HistoryQuery, Lease, ListPage, ListQuery, LocatedResource, NewApplication, NewOperation,
-    NewStep, Operation, OperationId, Progress, QueueDepth, Requester, Resource, ResourceKey,
-    Result, StepStarted, Store, StoreError, StoreEvent, Submitted,
+    ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, GroupChange,
+    GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery, LocatedResource,
+    NewApplication, NewOperation, NewStep, Operation, OperationId, Progress, QueueDepth,
+    Reconfiguration, Reconfigured, Requester, Resource, ResourceKey, Result, StepStarted, Store,
+    StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
@@ -387,6 +388,14 @@ impl Store for PgStore {
             self.publish(StoreEvent::Submitted);
         }
         Ok(started)
+    }
+
+    async fn change_resource_group(&self, change: &GroupChange) -> Result<GroupChanged> {
+        applications::change_group(&mut self.client().await?, change).await
+    }
+
+    async fn reconfigure_application(&self, change: &Reconfiguration) -> Result<Reconfigured> {
+        applications::reconfigure(&mut self.client().await?, change).await
     }
 
     async fn seed_applications(&self, seeds: &[Application]) -> Result<()> {

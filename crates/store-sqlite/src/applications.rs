@@ -3,7 +3,8 @@
 
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationOrder,
-    ApplicationPage, ApplicationQuery, ApplicationStatus, NewApplication, Resource, ResourceKey,
+    ApplicationPage, ApplicationQuery, ApplicationStatus, GroupChange, GroupChanged,
+    NewApplication, Reconfiguration, Reconfigured, Resource, ResourceKey,
 };
 use bpops_time::Timestamp;
 use rusqlite::types::Value as Sql;
@@ -169,6 +170,73 @@ pub(crate) fn delete(
     )?;
     tx.commit()?;
     Ok(ApplicationDeleted::Deleted)
+}
+
+pub(crate) fn change_group(
+    conn: &mut Connection,
+    change: &GroupChange,
+) -> rusqlite::Result<GroupChanged> {
+    let tx = conn.savepoint()?;
+    let account = change.account.as_str();
+    let group: Option<Option<String>> = tx
+        .prepare_cached(
+            "SELECT resource_group FROM applications
+             WHERE account = ?1 AND id = ?2 AND deleted = 0",
+        )?
+        .query_row(params![account, change.id], |row| row.get(0))
+        .optional()?;
+    let Some(group) = group else {
+        return Ok(GroupChanged::NotFound);
+    };
+    if group != change.from {
+        return Ok(GroupChanged::Elsewhere);
+    }
+    tx.execute(
+        "UPDATE applications SET resource_group = ?1 WHERE account = ?2 AND id = ?3",
+        params![change.to, account, change.id],
+    )?;
+    tx.commit()?;
+    Ok(GroupChanged::Moved)
+}
+
+pub(crate) fn reconfigure(
+    conn: &mut Connection,
+    change: &Reconfiguration,
+) -> rusqlite::Result<Reconfigured> {
+    let tx = conn.savepoint()?;
+    let account = change.account.as_str();
+    let row: Option<(String, String)> = tx
+        .prepare_cached(
+            "SELECT status, variables FROM applications
+             WHERE account = ?1 AND id = ?2 AND deleted = 0",
+        )?
+        .query_row(params![account, change.id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    let Some((status, variables)) = row else {
+        return Ok(Reconfigured::NotFound);
+    };
+    let status = parse_status(0, &status)?;
+    if !status.reconfigurable() {
+        return Ok(Reconfigured::Refused(status));
+    }
+    let mut variables = parse_properties(1, variables)?;
+    variables.extend(change.variables.clone());
+    tx.execute(
+        "UPDATE applications SET variables = ?1, status = ?2, error = '', checklist = '[]',
+             price_list = '[]', updated_at = ?3
+         WHERE account = ?4 AND id = ?5",
+        params![
+            Value::Object(variables).to_string(),
+            ApplicationStatus::Modified.as_str(),
+            change.updated_at.as_millis(),
+            account,
+            change.id
+        ],
+    )?;
+    tx.commit()?;
+    Ok(Reconfigured::Reconfigured)
 }
 
 pub(crate) fn resources(

@@ -38,10 +38,11 @@ use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
-    ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, HistoryPage,
-    HistoryQuery, Lease, ListPage, ListQuery, LocatedResource, NewApplication, NewOperation,
-    NewStep, Operation, OperationId, Progress, QueueDepth, Requester, Resource, ResourceKey,
-    Result, StepStarted, Store, StoreError, StoreEvent, Submitted,
+    ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, GroupChange,
+    GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery, LocatedResource,
+    NewApplication, NewOperation, NewStep, Operation, OperationId, Progress, QueueDepth,
+    Reconfiguration, Reconfigured, Requester, Resource, ResourceKey, Result, StepStarted, Store,
+    StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OpenFlags};
@@ -410,6 +411,18 @@ impl Store for SqliteStore {
             let _ = self.events.send(StoreEvent::Submitted);
         }
         Ok(started)
+    }
+
+    async fn change_resource_group(&self, change: &GroupChange) -> Result<GroupChanged> {
+        let change = change.clone();
+        self.write(move |conn| applications::change_group(conn, &change))
+            .await
+    }
+
+    async fn reconfigure_application(&self, change: &Reconfiguration) -> Result<Reconfigured> {
+        let change = change.clone();
+        self.write(move |conn| applications::reconfigure(conn, &change))
+            .await
     }
 
     async fn seed_applications(&self, seeds: &[Application]) -> Result<()> {

@@ -93,9 +93,9 @@ impl ApplicationStatus {
             .find(|status| status.as_str() == s)
     }
 
-    /// Whether an application in this status may be deleted: only one that holds no
-    /// resources, because it never deployed or released them all.
-    pub fn deletable(self) -> bool {
+    /// Whether an application in this status may have its variables changed: only one not
+    /// deployed yet, with no step running (the steps read the variables as they run).
+    pub fn reconfigurable(self) -> bool {
         matches!(
             self,
             ApplicationStatus::Modified
@@ -103,8 +103,13 @@ impl ApplicationStatus {
                 | ApplicationStatus::VerifiedFailure
                 | ApplicationStatus::ValuatingSuccess
                 | ApplicationStatus::ValuatingFailure
-                | ApplicationStatus::DestroyedSuccess
         )
+    }
+
+    /// Whether an application in this status may be deleted: only one that holds no
+    /// resources, because it never deployed (and runs no step) or released them all.
+    pub fn deletable(self) -> bool {
+        self.reconfigurable() || self == ApplicationStatus::DestroyedSuccess
     }
 }
 

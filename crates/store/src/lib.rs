@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod application_changes;
 mod applications;
 mod error;
 mod history;
@@ -29,6 +30,7 @@ mod records;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use application_changes::{GroupChange, GroupChanged, Reconfiguration, Reconfigured};
 pub use applications::{
     Application, ApplicationCreated, ApplicationDeleted, ApplicationOrder, ApplicationOutcome,
     ApplicationPage, ApplicationPlace, ApplicationQuery, ApplicationStatus, LocatedResource,
@@ -231,6 +233,18 @@ pub trait Store: Send + Sync + 'static {
     /// status is one of `step.allowed`, it moves to `step.status` and the step's operation is
     /// stored `INIT` (publishing [`StoreEvent::Submitted`]); else nothing changes.
     async fn start_step(&self, step: &NewStep, expired_before: Timestamp) -> Result<StepStarted>;
+
+    /// Moves an application of an account to the group `change.to`, in one transaction with
+    /// the check that it is still in `change.from` ([`GroupChanged::Elsewhere`] otherwise).
+    /// Only its group changes, whatever its status, so a lifecycle step running meanwhile
+    /// ends as it would have.
+    async fn change_resource_group(&self, change: &GroupChange) -> Result<GroupChanged>;
+
+    /// Gives some variables of an application of an account new values, in one transaction
+    /// with the check that its status allows it ([`ApplicationStatus::reconfigurable`]):
+    /// the application moves back to `Modified`, with no `Error`, `Checklist` or
+    /// `PriceList` (it must be validated and valuated again).
+    async fn reconfigure_application(&self, change: &Reconfiguration) -> Result<Reconfigured>;
 
     /// Adds applications that the store has never held: those present, or deleted, keep
     /// their state, and one whose name is in use in its account is left out. The

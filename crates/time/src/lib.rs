@@ -8,7 +8,7 @@
 
 mod clock;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, Sleep, SystemClock};
 
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub};

@@ -19,7 +19,7 @@ use bpops_catalog::Catalog;
 use bpops_iam::Directory;
 use bpops_store::{AccountId, Resource};
 
-pub use raw::RawConfig;
+pub use raw::{ClockKind, RawConfig};
 pub use storage::{StorageUrl, parse_storage_url};
 
 /// The validated configuration.
@@ -41,6 +41,8 @@ pub struct Config {
     pub resources: Vec<Resource>,
     /// The operations and the templates: built-in and declared.
     pub catalog: Catalog,
+    /// `[testing] clock`.
+    pub clock: ClockKind,
 }
 
 /// An application `[[applications]]` declares.
@@ -124,6 +126,7 @@ impl RawConfig {
                 .collect(),
             resources,
             catalog,
+            clock: self.testing.clock,
         })
     }
 }

@@ -56,6 +56,9 @@ pub struct RawConfig {
     /// Policy attachments.
     #[serde(default)]
     pub attachments: Vec<RawAttachment>,
+    /// What only a test server does.
+    #[serde(default)]
+    pub testing: RawTesting,
 }
 
 /// `[storage]`
@@ -133,6 +136,27 @@ fn default_lease() -> Duration {
 
 fn default_shutdown_grace() -> Duration {
     bpops_engine::Settings::default().shutdown_grace
+}
+
+/// `[testing]`: settings for a server that runs a client's tests, never a production one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTesting {
+    /// `"system"` (the default) or `"manual"`: the system's time, which `AdvanceClock` moves
+    /// forward.
+    #[serde(default)]
+    pub clock: ClockKind,
+}
+
+/// `[testing] clock`
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockKind {
+    /// The system's clock.
+    #[default]
+    System,
+    /// The test clock: the system's time plus what `AdvanceClock` added.
+    Manual,
 }
 
 /// `[pricing]`: prices per hour, by specification.

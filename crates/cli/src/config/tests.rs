@@ -48,6 +48,22 @@ fn an_empty_file_gives_defaults() {
     assert_eq!(config.engine.shutdown_grace, Duration::from_secs(10));
     assert_eq!(config.listen, None);
     assert_eq!(config.storage, None);
+    assert_eq!(config.clock, ClockKind::System);
+}
+
+#[test]
+fn the_test_clock_is_on_only_when_the_file_says_manual() {
+    let config = check("[testing]\nclock = \"manual\"").unwrap();
+    assert_eq!(config.clock, ClockKind::Manual);
+    assert_eq!(
+        check("[testing]\nclock = \"system\"").unwrap().clock,
+        ClockKind::System
+    );
+    let refused = error("[testing]\nclock = \"frozen\"");
+    assert!(
+        refused.contains("frozen") && refused.contains("manual"),
+        "{refused}"
+    );
 }
 
 #[test]

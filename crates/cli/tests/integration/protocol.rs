@@ -186,7 +186,7 @@ async fn an_unknown_action_is_not_found() {
     let dir = TestDir::new();
     let server = dir.serve(&dir.config("")).await;
     // A real BPStudio action that bpops does not serve, and a made-up one.
-    for action in ["ChangeResourceGroup", "NoSuchAction"] {
+    for action in ["AppFailOver", "NoSuchAction"] {
         let reply = server.call(ROOT, action, &[]).await;
         reply.assert_error(404, "InvalidAction.NotFound");
         assert!(reply.message().contains(action), "{}", reply.message());

@@ -5,6 +5,7 @@
 //! module per subject; this module holds what several subjects share. Test support only:
 //! compiled with the `testing` feature, which only test targets enable.
 
+pub mod application_changes;
 pub mod applications;
 pub mod cancel;
 pub mod claims;
@@ -111,6 +112,13 @@ macro_rules! store_conformance {
                 seeding_never_overwrites_applications,
                 application_resources_are_its_inventory,
                 a_resource_is_located_in_its_application,
+            },
+            application_changes::{
+                a_move_changes_the_group_only_from_the_expected_one,
+                a_move_beside_a_running_step_keeps_both,
+                reconfigure_changes_variables_and_returns_to_modified,
+                reconfigure_only_before_deployment,
+                concurrent_reconfigurations_keep_every_change,
             },
             steps::{
                 a_step_starts_only_from_an_allowed_status,

@@ -6,7 +6,7 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 use crate::{
-    AccountId, ApplicationOutcome, ApplicationStatus, Effect, NewStep, Progress, Resource,
+    AccountId, ApplicationOutcome, ApplicationStatus, Effect, Finish, NewStep, Progress, Resource,
     ResourceKey, Status, StepStarted, Store,
 };
 
@@ -16,7 +16,7 @@ use super::{T0, account, claim, finish, key, list_query, ms, new_op, props};
 const FROM_MODIFIED: &[ApplicationStatus] = &[ApplicationStatus::Modified];
 
 /// A step on application `APP1` of `account`, allowed from `Modified` only, to `Verifying`.
-pub(super) fn new_step(account: &AccountId, at: u64) -> NewStep {
+pub fn new_step(account: &AccountId, at: u64) -> NewStep {
     let mut operation = new_op(account, None, T0 + ms(at));
     operation.service = "bpstudio".into();
     operation.operation = "validateApplication".into();
@@ -31,6 +31,36 @@ pub(super) fn new_step(account: &AccountId, at: u64) -> NewStep {
         allowed: FROM_MODIFIED,
         status: ApplicationStatus::Verifying,
     }
+}
+
+/// The end of [`new_step`]'s validation at `at` ms: `APP1` `Verified_Success` with a
+/// passing checklist when `error` is empty, else `Verified_Failure` with `error`.
+pub fn validation_end(account: &AccountId, error: &str, at: u64) -> Finish {
+    let (status, app_status, result) = if error.is_empty() {
+        (
+            Status::Success,
+            ApplicationStatus::VerifiedSuccess,
+            "Success",
+        )
+    } else {
+        (
+            Status::Failure,
+            ApplicationStatus::VerifiedFailure,
+            "Failure",
+        )
+    };
+    let mut end = finish(status, T0 + ms(at));
+    end.effect = Some(Effect::Application(ApplicationOutcome {
+        account: account.clone(),
+        id: "APP1".into(),
+        status: app_status,
+        error: error.into(),
+        checklist: Some(vec![json!({"ResourceName": "web", "Result": result})]),
+        price_list: None,
+        deploy_percent: None,
+        updated_at: T0 + ms(at),
+    }));
+    end
 }
 
 async fn start(store: &dyn Store, step: &NewStep) -> StepStarted {
@@ -151,17 +181,7 @@ pub async fn a_step_ends_with_its_application_outcome(store: &dyn Store) {
     assert_eq!(start(store, &step).await, StepStarted::Started);
     let claimed = claim(store, T0 + ms(2), ms(1_000), 10).await;
     assert_eq!(claimed.len(), 1);
-    let mut end = finish(Status::Failure, T0 + ms(3));
-    end.effect = Some(Effect::Application(ApplicationOutcome {
-        account: acct.clone(),
-        id: "APP1".into(),
-        status: ApplicationStatus::VerifiedFailure,
-        error: "AreaId is unknown".into(),
-        checklist: Some(vec![json!({"ResourceName": "web", "Result": "Failure"})]),
-        price_list: None,
-        deploy_percent: None,
-        updated_at: T0 + ms(3),
-    }));
+    let end = validation_end(&acct, "AreaId is unknown", 3);
     assert!(
         !store
             .finish(&step.operation.id, claimed[0].attempt + 1, &end)
