@@ -1,5 +1,5 @@
-//! The client subcommands: `exec`, `get`, `wait`, `list`, `cancel`, `history` (in its own
-//! module), `services`, `operations`, `params`.
+//! The client subcommands: `exec`, `get`, `wait`, `list`, `cancel`, `services`,
+//! `operations`, `params`, `history` (in `history.rs`) and the `app` family (in `app.rs`).
 //! Human output by default (aligned, coloured only on a terminal), `--json` for scripts.
 
 use std::io::IsTerminal;
@@ -9,20 +9,20 @@ use bpops_client::{Client, Credentials, Execute, ListExecutions};
 use bpops_protocol::wire::OperationResult;
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use crate::output;
+use crate::{app, output};
 
 /// How a client command ended, beyond errors: it picks the exit status.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Exit {
     /// Done; for `wait`, the operation succeeded.
     Done,
-    /// The operation ended in FAILURE.
+    /// The operation ended in FAILURE, or an application step failed.
     OperationFailed,
-    /// The operation id is unknown or expired.
+    /// The operation id is unknown or expired, or the application or template is unknown.
     Unknown,
-    /// `wait --timeout` ran out before the operation was final.
+    /// `--timeout` ran out before the operation (the application step) was final.
     TimedOut,
 }
 
@@ -69,6 +69,9 @@ pub enum ClientCommand {
     Operations(ServiceArgs),
     /// Show an operation's parameter schema.
     Params(OperationArgs),
+    /// Templates and applications: create, deploy, release (the application family).
+    #[command(subcommand)]
+    App(app::AppCommand),
 }
 
 /// Flags of `exec`.
@@ -193,6 +196,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<Exit> {
             ClientCommand::Services(args) => services(args).await,
             ClientCommand::Operations(args) => operations(args).await,
             ClientCommand::Params(args) => params(args).await,
+            ClientCommand::App(command) => app::run(command).await,
         }
     })
 }
@@ -229,11 +233,7 @@ async fn exec(args: ExecArgs) -> anyhow::Result<Exit> {
     if args.wait {
         return wait(&client, &args.client, &id, None).await;
     }
-    if args.client.json {
-        output::json(&json!({ "OperationId": id }));
-    } else {
-        println!("{id}");
-    }
+    output::id("OperationId", &id, args.client.json);
     Ok(Exit::Done)
 }
 
@@ -453,23 +453,33 @@ async fn params(args: OperationArgs) -> anyhow::Result<Exit> {
 
 /// The `Attributes` parameter from `--attributes-json` and `--attr` entries.
 fn attributes(base: Option<&str>, attrs: &[String]) -> anyhow::Result<String> {
+    let object = json_object(("--attributes-json", base), ("--attr", attrs))?;
+    Ok(Value::Object(object).to_string())
+}
+
+/// A JSON object from a flag holding one (`base`, named by its flag) and a repeatable flag
+/// of `KEY=VALUE` entries added to it; VALUE is JSON when it parses, else a string.
+pub(crate) fn json_object(
+    (base_flag, base): (&str, Option<&str>),
+    (entry_flag, entries): (&str, &[String]),
+) -> anyhow::Result<Map<String, Value>> {
     let mut object = match base {
         None => Map::new(),
         Some(text) => match serde_json::from_str(text) {
             Ok(Value::Object(object)) => object,
-            Ok(_) => anyhow::bail!("--attributes-json must be a JSON object"),
+            Ok(_) => anyhow::bail!("{base_flag} must be a JSON object"),
             // serde_json names the problem and where: "… at line 1 column 2".
-            Err(e) => anyhow::bail!("--attributes-json is not valid JSON: {e}"),
+            Err(e) => anyhow::bail!("{base_flag} is not valid JSON: {e}"),
         },
     };
-    for attr in attrs {
-        let Some((key, value)) = attr.split_once('=') else {
-            anyhow::bail!("--attr {attr:?} is not KEY=VALUE");
+    for entry in entries {
+        let Some((key, value)) = entry.split_once('=') else {
+            anyhow::bail!("{entry_flag} {entry:?} is not KEY=VALUE");
         };
         let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
         object.insert(key.to_owned(), value);
     }
-    Ok(Value::Object(object).to_string())
+    Ok(object)
 }
 
 fn print_result(result: &OperationResult, as_json: bool) {
@@ -500,6 +510,8 @@ pub(crate) fn unknown(id: &str, as_json: bool) -> anyhow::Result<Exit> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

@@ -2,6 +2,7 @@
 //! for it.
 #![forbid(unsafe_code)]
 
+mod app;
 mod commands;
 mod config;
 mod history;
@@ -53,9 +54,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Exit statuses of the client commands: 0 done (SUCCESS when waiting), 1 FAILURE, 2 usage or
-/// transport error (clap uses 2 for usage errors too), 3 unknown or expired operation, 4 a
-/// `wait --timeout` that ran out.
+/// Exit statuses of the client commands: 0 done (SUCCESS when waiting), 1 FAILURE (or an
+/// application step that failed), 2 usage or transport error or a refusal (clap uses 2 for
+/// usage errors too), 3 unknown or expired operation (or unknown application or template), 4
+/// a `--timeout` that ran out.
 fn client_exit(result: anyhow::Result<Exit>) -> ExitCode {
     match result {
         Ok(Exit::Done) => ExitCode::SUCCESS,

@@ -10,6 +10,17 @@ pub fn json(value: &Value) {
     println!("{value}");
 }
 
+/// Prints a new id: alone on its line, or with `--json` as `{"<name>": "<id>"}`.
+pub fn id(name: &str, id: &str, as_json: bool) {
+    if as_json {
+        let mut object = serde_json::Map::new();
+        object.insert(name.to_owned(), Value::String(id.to_owned()));
+        json(&Value::Object(object));
+    } else {
+        println!("{id}");
+    }
+}
+
 /// Prints rows under headers, columns aligned.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -65,10 +76,15 @@ impl Progress {
         Progress { live }
     }
 
-    /// Redraws the line.
+    /// Redraws the line with an operation's status and how long it has been waited for.
     pub fn show(&self, id: &str, status: &str, elapsed: Duration) {
+        self.draw(&format!("{id}  {status}  {:.1}s", elapsed.as_secs_f64()));
+    }
+
+    /// Redraws the line as `line`.
+    pub fn draw(&self, line: &str) {
         if self.live {
-            eprint!("\r\x1b[2K{id}  {status}  {:.1}s", elapsed.as_secs_f64());
+            eprint!("\r\x1b[2K{line}");
             let _ = std::io::stderr().flush();
         }
     }

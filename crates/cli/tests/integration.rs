@@ -5,6 +5,10 @@
 //! Tests run in parallel; nothing is shared between them but the binary. Waiting is always
 //! polling against a deadline, never a fixed sleep.
 
+/// `bpops app`: an application's lifecycle through the CLI, its refusals and exit statuses.
+#[path = "integration/app.rs"]
+mod app;
+
 /// `bpops bench`: the scale scenario's phases, and its refusal of `--endpoint`.
 #[path = "integration/bench.rs"]
 mod bench;
@@ -20,6 +24,11 @@ mod common;
 /// Configuration loading and the first-start bootstrap, seen from the command line.
 #[path = "integration/config.rs"]
 mod config;
+
+/// A deploy whose node is killed with SIGKILL resumes and creates each resource once, on
+/// SQLite after a restart and on PostgreSQL on another node.
+#[path = "integration/deploys.rs"]
+mod deploys;
 
 /// Declared operations bound to real scripts and a real HTTP receiver.
 #[path = "integration/declared.rs"]

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod applications;
 mod error;
 mod history;
 
@@ -25,6 +26,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+pub use crate::applications::Page;
 pub use crate::error::{Error, Result};
 
 /// Where the server is and whom to sign as.

@@ -179,31 +179,24 @@ async fn execute(
     }
     let started = std::time::Instant::now();
     let cancel = registration.token();
-    let renew_every = engine.settings.lease / 3;
     // Boxed, so that it can be dropped before the lease is released.
     let mut run = Box::pin(decide(engine, &op, cancel));
-    let ending = loop {
-        tokio::select! {
-            ending = &mut run => break ending,
-            () = abandon.cancelled() => {
-                // N.B. dropping the attempt kills a declared program's process group, so the
-                // operation never runs twice at once once another node claims it.
-                drop(run);
-                shutdown::release(engine, &op).await;
-                return;
-            }
-            () = engine.clock.sleep(renew_every) => {
-                let _steady = engine.clock_steady.read().await;
-                let until = engine.clock.now() + engine.settings.lease;
-                match engine.store.renew_lease(&op.id, op.attempt, until).await {
-                    Ok(Lease::Held) => {}
-                    // Requested on a node whose event did not reach this one.
-                    Ok(Lease::CancelRequested) => cancel.cancel(),
-                    Ok(Lease::Lost) => return, // another worker took over: its result counts.
-                    Err(e) => tracing::warn!(operation = %op.id, error = %e, "lease renewal failed"),
-                }
-            }
+    // N.B. polled together with the run, never instead of it: a renewal waits for the
+    // operation's row, which a write of the run (a deployment step) may hold locked until
+    // the run is polled again.
+    let renewing = heartbeat(engine, &op, cancel);
+    tokio::pin!(renewing);
+    let ending = tokio::select! {
+        ending = &mut run => ending,
+        () = abandon.cancelled() => {
+            // N.B. dropping the attempt kills a declared program's process group, so the
+            // operation never runs twice at once once another node claims it.
+            drop(run);
+            shutdown::release(engine, &op).await;
+            return;
         }
+        // Another worker took over: its result counts.
+        () = &mut renewing => return,
     };
     match ending {
         Ending::Final(finish) => {
@@ -218,6 +211,24 @@ async fn execute(
             }
         }
         Ending::Retry { after, message } => retry_later(engine, &op, after, &message).await,
+    }
+}
+
+/// Renews the attempt's lease every third of a lease, for as long as it holds it; returns
+/// once it is lost. A cancellation requested on a node whose event did not reach this one
+/// shows in the renewal and cancels the attempt.
+async fn heartbeat(engine: &Engine, op: &Operation, cancel: &CancellationToken) {
+    let renew_every = engine.settings.lease / 3;
+    loop {
+        engine.clock.sleep(renew_every).await;
+        let _steady = engine.clock_steady.read().await;
+        let until = engine.clock.now() + engine.settings.lease;
+        match engine.store.renew_lease(&op.id, op.attempt, until).await {
+            Ok(Lease::Held) => {}
+            Ok(Lease::CancelRequested) => cancel.cancel(),
+            Ok(Lease::Lost) => return,
+            Err(e) => tracing::warn!(operation = %op.id, error = %e, "lease renewal failed"),
+        }
     }
 }
 

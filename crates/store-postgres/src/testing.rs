@@ -35,16 +35,39 @@ fn unique_name(prefix: &str) -> String {
 
 /// Runs `sql` on a connection to `config`, panicking with a hint when the server is down.
 async fn execute(config: &Config, sql: &str) {
-    let (client, connection) = config.connect(NoTls).await.unwrap_or_else(|e| {
-        panic!("cannot reach the test PostgreSQL server ({e}); `.ci/run` starts it")
-    });
-    let connection = tokio::spawn(connection);
+    let (client, connection) = connect(config).await;
     client
         .batch_execute(sql)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     drop(client);
     let _ = connection.await;
+}
+
+/// The first column, as text, of the rows the query `sql` returns on `config`.
+async fn column(config: &Config, sql: &str) -> Vec<String> {
+    let (client, connection) = connect(config).await;
+    let rows = client
+        .query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    drop(client);
+    let _ = connection.await;
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+/// A connection to `config` and the task driving it (it ends once the client is dropped),
+/// panicking with a hint when the server is down.
+async fn connect(
+    config: &Config,
+) -> (
+    tokio_postgres::Client,
+    tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+) {
+    let (client, connection) = config.connect(NoTls).await.unwrap_or_else(|e| {
+        panic!("cannot reach the test PostgreSQL server ({e}); `.ci/run` starts it")
+    });
+    (client, tokio::spawn(connection))
 }
 
 /// Runs each statement of `sql` from a thread of its own, for `Drop`, which cannot await;
@@ -157,9 +180,19 @@ impl TestDatabase {
 
     /// Runs `sql` in the database, as an operator at a `psql` prompt would.
     pub async fn execute(&self, sql: &str) {
+        execute(&self.config(), sql).await;
+    }
+
+    /// The first column, as text, of the rows the query `sql` returns in the database: what
+    /// a test reads of the stored state.
+    pub async fn column(&self, sql: &str) -> Vec<String> {
+        column(&self.config(), sql).await
+    }
+
+    fn config(&self) -> Config {
         let mut config = server_config();
         config.dbname(&self.name);
-        execute(&config, sql).await;
+        config
     }
 
     /// Ends every open connection to the database (as a restart or a network cut would);

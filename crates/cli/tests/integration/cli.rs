@@ -6,16 +6,21 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{ROOT, RUNNING_INSTANCE, Server, TestDir, add_tags};
+use crate::common::{Key, ROOT, RUNNING_INSTANCE, Server, TestDir, add_tags};
 use crate::extensions::{SLOW_RENAME, running_rename};
 
 /// Runs `bpops <args>` against `server` with the root key from the environment.
 pub(crate) async fn bpops(server: &Server, args: &[&str]) -> Output {
+    bpops_as(server, ROOT, args).await
+}
+
+/// Runs `bpops <args>` against `server` with `key` from the environment.
+pub(crate) async fn bpops_as(server: &Server, key: Key<'_>, args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_bpops"))
         .args(args)
         .env("BPOPS_ENDPOINT", format!("http://{}", server.host()))
-        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", ROOT.id)
-        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ROOT.secret)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", key.id)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", key.secret)
         .output()
         .await
         .expect("running bpops")
@@ -31,7 +36,7 @@ pub(crate) fn json(output: &Output) -> Value {
     })
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 

@@ -26,15 +26,15 @@ const LEASE: &str = "2s";
 const BOUND: Duration = Duration::from_secs(30);
 
 /// Nodes sharing one fresh database.
-struct Cluster {
+pub(crate) struct Cluster {
     dir: TestDir,
     config: PathBuf,
-    database: TestDatabase,
+    pub(crate) database: TestDatabase,
 }
 
 impl Cluster {
     /// A fresh database and a configuration for it, with `extra` tables appended.
-    async fn new(extra: &str) -> Cluster {
+    pub(crate) async fn new(extra: &str) -> Cluster {
         let database = TestDatabase::create().await;
         let dir = TestDir::new();
         let text = format!(
@@ -50,7 +50,7 @@ impl Cluster {
     }
 
     /// Starts one more node.
-    async fn node(&self) -> Server {
+    pub(crate) async fn node(&self) -> Server {
         self.dir.serve(&self.config).await
     }
 

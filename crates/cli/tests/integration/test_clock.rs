@@ -46,6 +46,15 @@ async fn reaches(server: &Server, id: &str, status: &str) -> Value {
     }
 }
 
+/// Polls until the program under test has written `path`.
+async fn appears(path: &std::path::Path, otherwise: &str) {
+    let deadline = Instant::now() + WAIT;
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{otherwise}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_result_is_gone_once_the_clock_passes_its_retention_and_signatures_still_hold() {
     let dir = TestDir::new();
@@ -157,11 +166,7 @@ printf '{{"Arguments":{{"job":%s}}}}' "$job""#,
     let config = format!("{TEST_CLOCK}{}", declared("flaky", &program, retry));
     let server = dir.serve(&dir.config(&config)).await;
     let id = submit(&server, "flaky", &json!({"version": "v1"})).await;
-    let deadline = Instant::now() + WAIT;
-    while !marker.exists() {
-        assert!(Instant::now() < deadline, "the first attempt never ran");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    appears(&marker, "the first attempt never ran").await;
     // The first attempt failed and waits out its backoff; an hour later it runs again.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(server.result(ROOT, &id).await.data()["Status"], "RUNNING");
@@ -193,11 +198,7 @@ printf '{{"Arguments":{{"job":%s}}}}' "$job""#,
     let server = dir.serve(&dir.config(&config)).await;
     let id = submit(&server, "long", &json!({"version": "v1"})).await;
     reaches(&server, &id, "RUNNING").await;
-    let deadline = Instant::now() + WAIT;
-    while !runs.exists() {
-        assert!(Instant::now() < deadline, "the program never started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    appears(&runs, "the program never started").await;
     // Ten leases' worth: had the lease not been renewed first, the operation would be taken
     // for abandoned and started a second time.
     advance(&server, "5m").await;

@@ -83,6 +83,7 @@ engine_tests!(
     a_deploy_resumed_by_a_new_attempt_creates_no_resource_twice,
     a_release_deletes_what_a_deploy_created,
     an_injected_failure_of_every_resource_deploys_nothing,
+    resources_failing_one_by_one_leave_deploys_and_releases_partial,
 );
 
 /// Which store a case runs on.

@@ -252,3 +252,66 @@ pub(crate) async fn an_injected_failure_of_every_resource_deploys_nothing(backen
         ApplicationStatus::DestroyedSuccess
     );
 }
+
+/// With half the resources failing, a deploy and each release that follows end in the status
+/// that what they did calls for: every outcome of the step table, checked against the
+/// inventory each time, until the application holds nothing.
+pub(crate) async fn resources_failing_one_by_one_leave_deploys_and_releases_partial(
+    backend: Backend,
+) {
+    use ApplicationStatus::{
+        DeployedFailure, DeployedSuccess, DestroyedFailure, DestroyedSuccess,
+        PartiallyDeployedSuccess, PartiallyDestroyedSuccess,
+    };
+    let mut settings = queued();
+    for step in [Step::Deploy, Step::Release] {
+        settings.emulation.insert(
+            (STEP_SERVICE.into(), step.operation().into()),
+            Emulation {
+                latency: Duration::ZERO,
+                failure_rate: 0.5,
+            },
+        );
+    }
+    let f = fixture(backend, settings).await;
+    let wanted = [
+        PartiallyDeployedSuccess,
+        DeployedFailure,
+        PartiallyDestroyedSuccess,
+        DestroyedFailure,
+    ];
+    let mut seen = Vec::new();
+    // Each outcome has a chance of at least 1/8 per step: 40 deployments all but never miss one.
+    for n in 0..40 {
+        let app = f.valuated(&format!("web-{n}")).await;
+        f.step(&app, Step::Deploy).await.unwrap();
+        assert_eq!(f.engine.run_once().await.unwrap(), 1);
+        let mut held = f.resources(&app).await.len();
+        let deployed = f.app_status(&app).await;
+        let expected = match held {
+            3 => DeployedSuccess,
+            0 => DeployedFailure,
+            _ => PartiallyDeployedSuccess,
+        };
+        assert_eq!(deployed, expected, "{held} of 3 created");
+        seen.push(deployed);
+        while held > 0 {
+            f.step(&app, Step::Release).await.unwrap();
+            assert_eq!(f.engine.run_once().await.unwrap(), 1);
+            let left = f.resources(&app).await.len();
+            let released = f.app_status(&app).await;
+            let expected = match (held - left, left) {
+                (_, 0) => DestroyedSuccess,
+                (0, _) => DestroyedFailure,
+                _ => PartiallyDestroyedSuccess,
+            };
+            assert_eq!(released, expected, "{left} of {held} left");
+            seen.push(released);
+            held = left;
+        }
+        if wanted.iter().all(|status| seen.contains(status)) {
+            return;
+        }
+    }
+    panic!("not every outcome in 40 deployments: {seen:?}");
+}
