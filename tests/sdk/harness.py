@@ -552,6 +552,29 @@ class Api:
         return self._tea_call(getattr(self._tea, method),
                               getattr(m, f"{action}Request")(**params))
 
+    def extension(self, action: str, **params) -> dict:
+        """A bpops extension action, which no SDK models, by wire name with its PascalCase
+        parameters (None leaves one out): tea through the SDK client's generic `call_api`,
+        exactly as its typed methods call it (RPC, form body); classic through CommonRequest."""
+        params = {name: value for name, value in params.items() if value is not None}
+        if self.mode == "classic":
+            return self.classic_common(action, body=params)
+        from types import SimpleNamespace
+
+        from alibabacloud_tea_openapi import models as open_api_models
+        from alibabacloud_tea_util import models as util_models
+
+        request = open_api_models.OpenApiRequest(body=params)
+        spec = open_api_models.Params(action=action, version=VERSION, protocol="HTTPS",
+                                      pathname="/", method="POST", auth_type="AK",
+                                      style="RPC", req_body_type="formData", body_type="json")
+
+        def send():
+            raw = self._tea.call_api(spec, request, util_models.RuntimeOptions())
+            return SimpleNamespace(status_code=raw["statusCode"],
+                                   body=SimpleNamespace(to_map=lambda: raw["body"]))
+        return self._tea_call(send)
+
     # -- conveniences ---------------------------------------------------------------------
 
     def submit(self, service_type: str, operation: str, attributes: dict, **kw) -> str:

@@ -204,7 +204,13 @@ pub(crate) async fn step(
     let started = ctx
         .app
         .engine
-        .start_step(app.account, &app.id, step, request.client_token.clone())
+        .start_step(
+            app.account,
+            &app.id,
+            step,
+            request.client_token.clone(),
+            Some(ctx.requester()),
+        )
         .await;
     match started {
         Ok(id) => Ok(id.to_string()),

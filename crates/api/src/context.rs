@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use bpops_iam::Principal;
 use bpops_protocol::Action;
-use bpops_store::{AccountId, ApplicationQuery};
+use bpops_store::{AccountId, ApplicationQuery, Requester};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -17,12 +17,29 @@ pub(crate) struct Ctx<'a> {
     pub action: Action,
     /// The TCP peer, `acs:SourceIp`.
     pub peer: IpAddr,
+    /// The AccessKeyId that signed the request.
+    pub access_key_id: &'a str,
+    /// The request's RequestId.
+    pub request_id: &'a str,
 }
 
 impl Ctx<'_> {
     /// The caller's account.
     pub(crate) fn account(&self) -> AccountId {
         AccountId::new(self.principal.account())
+    }
+
+    /// Who makes the request, as an operation's history records it.
+    pub(crate) fn requester(&self) -> Requester {
+        Requester {
+            user: match self.principal {
+                Principal::User { name, .. } => Some(name.clone()),
+                Principal::Root { .. } => None,
+            },
+            access_key_id: self.access_key_id.to_owned(),
+            source_ip: self.peer.to_string(),
+            request_id: self.request_id.to_owned(),
+        }
     }
 
     /// Whether the caller's authorization can depend on resource groups: only a principal

@@ -19,6 +19,7 @@ mod applications;
 mod catalog;
 mod context;
 mod error;
+mod history;
 mod metrics;
 mod operations;
 mod pipeline;

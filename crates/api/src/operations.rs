@@ -146,7 +146,7 @@ pub(crate) async fn cancel(
     // then: since the route read it, it may have started, finished, or expired and been swept
     // (not found). The route's checks (the caller's account, the named group) need no
     // repeating: they concern the operation's account and application, which never change.
-    match engine.cancel(&account, &id).await? {
+    match engine.cancel(&account, &id, &ctx.requester()).await? {
         Cancelled::NotFound => Err(unknown_operation(&request.operation_id)),
         Cancelled::AlreadyFinal(op) => Err(already_final(&op)),
         Cancelled::Ended(op) => Reply::data(&result(op)),
@@ -203,7 +203,7 @@ fn already_final(op: &Operation) -> ApiError {
 }
 
 /// Unknown, expired, another account's, or outside the named group: one answer for all.
-fn unknown_operation(id: &str) -> ApiError {
+pub(crate) fn unknown_operation(id: &str) -> ApiError {
     ApiError::new(
         ErrorCode::InvalidOperationIdNotFound,
         format!("The operation \"{id}\" does not exist or has expired."),

@@ -37,7 +37,8 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
     let deadline = app.settings.request_timeout;
     let started = std::time::Instant::now();
     let mut action = None;
-    let outcome = tokio::time::timeout(deadline, process(&app, peer, request, &mut action))
+    let processed = process(&app, peer, &request_id, request, &mut action);
+    let outcome = tokio::time::timeout(deadline, processed)
         .instrument(span.clone())
         .await
         .unwrap_or_else(|_| {
@@ -82,6 +83,7 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
 async fn process(
     app: &App,
     peer: SocketAddr,
+    request_id: &str,
     request: Request,
     action_seen: &mut Option<Action>,
 ) -> Result<(Action, Reply), ApiError> {
@@ -125,7 +127,7 @@ async fn process(
         headers: &headers,
         body: &body,
     };
-    let (principal, action) = authenticate(app, &raw, &params).await?;
+    let (principal, access_key_id, action) = authenticate(app, &raw, &params).await?;
     *action_seen = Some(action);
     let request = ActionRequest::parse(action, &params)?;
 
@@ -134,6 +136,8 @@ async fn process(
         principal: &principal,
         action,
         peer: peer.ip(),
+        access_key_id: &access_key_id,
+        request_id,
     };
     let reply = routes::route(&ctx, request).await?;
     Ok((action, reply))
@@ -193,12 +197,13 @@ async fn discard(mut body: Body, bytes: usize, time: Duration) {
     .await;
 }
 
-/// Checks who signed the request and that the signature, clock and nonce are good.
+/// Checks who signed the request and that the signature, clock and nonce are good: the
+/// principal, with the AccessKeyId it signed with, and the action.
 async fn authenticate(
     app: &App,
     raw: &RawRequest<'_>,
     params: &Params,
-) -> Result<(Principal, Action), ApiError> {
+) -> Result<(Principal, String, Action), ApiError> {
     let claim = signature::inspect(raw, params)?;
     match claim.version.as_deref() {
         None | Some("") => return Err(ApiError::missing("Version")),
@@ -296,7 +301,7 @@ async fn authenticate(
     if nonce_expired(expires_at, app.engine.clock().real_now()) {
         return Err(expired());
     }
-    Ok((key.principal.clone(), action))
+    Ok((key.principal.clone(), claim.access_key_id, action))
 }
 
 fn nonce_used() -> ApiError {

@@ -11,6 +11,7 @@ use bpops_protocol::applications::{
     ListTemplateRequest,
 };
 use bpops_protocol::extensions::{CancelExecuteOperationRequest, ListExecuteOperationsRequest};
+use bpops_protocol::history::ListExecuteOperationEventsRequest;
 use bpops_protocol::params::Params;
 use bpops_protocol::test_clock::AdvanceClockRequest;
 use bpops_protocol::wire::{
@@ -28,6 +29,7 @@ pub(crate) enum ActionRequest {
     GetExecuteOperationResult(GetExecuteOperationResultRequest),
     ListExecuteOperations(ListExecuteOperationsRequest),
     CancelExecuteOperation(CancelExecuteOperationRequest),
+    ListExecuteOperationEvents(ListExecuteOperationEventsRequest),
     ListTemplate(ListTemplateRequest),
     GetTemplate(GetTemplateRequest),
     CreateApplication(CreateApplicationRequest),
@@ -68,6 +70,9 @@ impl ActionRequest {
             ),
             Action::CancelExecuteOperation => ActionRequest::CancelExecuteOperation(
                 CancelExecuteOperationRequest::from_params(params)?,
+            ),
+            Action::ListExecuteOperationEvents => ActionRequest::ListExecuteOperationEvents(
+                ListExecuteOperationEventsRequest::from_params(params)?,
             ),
             Action::ListTemplate => {
                 ActionRequest::ListTemplate(ListTemplateRequest::from_params(params)?)

@@ -20,7 +20,9 @@ use serde_json::{Map, Value, json};
 
 use crate::context::{Ctx, Reply};
 use crate::request::ActionRequest;
-use crate::{ApiError, application_changes, applications, catalog, operations, test_clock};
+use crate::{
+    ApiError, application_changes, applications, catalog, history, operations, test_clock,
+};
 
 /// Authorizes and answers `request`.
 pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply, ApiError> {
@@ -54,6 +56,13 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
             let op = operation(ctx, &request.operation_id, group).await?;
             authorize(ctx, &Check::operation(ctx, op.as_ref(), group).await?)?;
             operations::cancel(ctx, &request, op).await
+        }
+        ActionRequest::ListExecuteOperationEvents(request) => {
+            // N.B. read and checked exactly as GetExecuteOperationResult, under its own action.
+            let group = request.resource_group_id.as_deref();
+            let op = operation(ctx, &request.operation_id, group).await?;
+            authorize(ctx, &Check::operation(ctx, op.as_ref(), group).await?)?;
+            history::list(ctx, &request, op).await
         }
         ActionRequest::ListExecuteOperations(request) => {
             let resource = bpops_iam::virtual_arn(ctx.principal.account());
@@ -325,6 +334,7 @@ async fn execute(ctx: &Ctx<'_>, request: ExecuteOperationRequest) -> Result<Reso
             attributes: request.attributes,
             application: request.application_id,
             client_token: request.client_token,
+            submitted_by: Some(ctx.requester()),
         })
         .await?;
     let application = resolved.application();

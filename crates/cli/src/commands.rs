@@ -1,5 +1,5 @@
 //! The client subcommands: `exec`, `get`, `wait`, `list`, `cancel`, `services`,
-//! `operations`, `params`, and the `app` family (in `app.rs`).
+//! `operations`, `params`, `history` (in `history.rs`) and the `app` family (in `app.rs`).
 //! Human output by default (aligned, coloured only on a terminal), `--json` for scripts.
 
 use std::io::IsTerminal;
@@ -60,6 +60,9 @@ pub enum ClientCommand {
     List(ListArgs),
     /// Cancel an operation (CancelExecuteOperation); exit 3 when the id is unknown.
     Cancel(IdArgs),
+    /// Show an operation's history: who submitted it, each claim, retry and cancel request,
+    /// and its end (ListExecuteOperationEvents); exit 3 when the id is unknown.
+    History(IdArgs),
     /// List the service types.
     Services(ClientOnly),
     /// List a service's operations.
@@ -102,9 +105,9 @@ pub struct ExecArgs {
 #[derive(Args)]
 pub struct IdArgs {
     /// The operation id.
-    operation_id: String,
+    pub(crate) operation_id: String,
     #[command(flatten)]
-    client: ClientArgs,
+    pub(crate) client: ClientArgs,
 }
 
 /// Flags of `wait`.
@@ -189,6 +192,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<Exit> {
             }
             ClientCommand::List(args) => list_operations(args).await,
             ClientCommand::Cancel(args) => cancel(args).await,
+            ClientCommand::History(args) => crate::history::history(args).await,
             ClientCommand::Services(args) => services(args).await,
             ClientCommand::Operations(args) => operations(args).await,
             ClientCommand::Params(args) => params(args).await,
@@ -496,7 +500,7 @@ pub(crate) fn as_value(data: &impl Serialize) -> Value {
     serde_json::to_value(data).expect("wire types serialize")
 }
 
-fn unknown(id: &str, as_json: bool) -> anyhow::Result<Exit> {
+pub(crate) fn unknown(id: &str, as_json: bool) -> anyhow::Result<Exit> {
     if as_json {
         output::json(&Value::Null);
     }

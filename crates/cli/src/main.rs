@@ -5,6 +5,7 @@
 mod app;
 mod commands;
 mod config;
+mod history;
 mod output;
 mod serve;
 

@@ -104,6 +104,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
 
     let grace = config.engine.shutdown_grace;
+    let node = config.engine.node.clone();
     let engine = Engine::new(
         Arc::clone(&store),
         Arc::new(config.catalog),
@@ -120,7 +121,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let mut engine_tasks = engine.start(shutdown.clone());
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    tracing::info!(address = %local, "serving");
+    tracing::info!(address = %local, node = %node, "serving");
     // Tests and scripts read this line to learn the port (it may have been 0).
     println!("listening on {local}");
     std::io::stdout().flush()?;

@@ -38,6 +38,11 @@ mod declared;
 #[path = "integration/extensions.rs"]
 mod extensions;
 
+/// Each operation's history, `bpops history`, and its agreement with the operation after
+/// `kill -9`.
+#[path = "integration/history.rs"]
+mod history;
+
 /// A full disk: writes refused as unavailable, reads served, recovery without a restart.
 #[path = "integration/disk_full.rs"]
 mod disk_full;

@@ -11,6 +11,7 @@
 
 mod applications;
 mod error;
+mod history;
 
 use bpops_protocol::API_VERSION;
 use bpops_protocol::extensions::OperationPage;

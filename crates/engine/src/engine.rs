@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use bpops_catalog::{Catalog, Executor};
 use bpops_store::{
-    AccountId, ApplicationPlace, Cancelled, Lease, ListPage, ListQuery, NewOperation, Operation,
-    OperationId, Resource, ResourceKey, Store, Submitted,
+    AccountId, ApplicationPlace, Cancelled, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery,
+    NewOperation, Operation, OperationId, Requester, Resource, ResourceKey, Store, Submitted,
 };
 use bpops_time::{Clock, Timestamp};
 use serde_json::{Map, Value};
@@ -37,6 +37,8 @@ pub struct Submission {
     pub application: Option<String>,
     /// `ClientToken`, for idempotency.
     pub client_token: Option<String>,
+    /// Who submits it, for its history; `None` when not submitted through the API.
+    pub submitted_by: Option<Requester>,
 }
 
 /// A submission with the inventory resource it acts on, as read when it arrived: what the
@@ -308,6 +310,7 @@ impl Engine {
             attributes,
             client_token: submission.client_token,
             created_at: self.clock.now(),
+            submitted_by: submission.submitted_by,
         };
         let expired_before = self.expired_before();
         let submitted = match decide {
@@ -405,10 +408,17 @@ impl Engine {
     /// `RUNNING` one is stopped by whichever node runs it (this one at once; another when
     /// the store's event reaches it, or at its next lease renewal; one whose node is gone
     /// when it is next claimed). An expired operation is not found, like an unknown one.
-    pub async fn cancel(&self, account: &AccountId, id: &OperationId) -> Result<Cancelled> {
+    /// `by` is recorded in its history.
+    pub async fn cancel(
+        &self,
+        account: &AccountId,
+        id: &OperationId,
+        by: &Requester,
+    ) -> Result<Cancelled> {
+        let now = self.clock.now();
         let cancelled = self
             .store
-            .cancel(account, id, CANCELLED_BEFORE_START, self.clock.now())
+            .cancel(account, id, by, CANCELLED_BEFORE_START, now)
             .await?;
         match &cancelled {
             Cancelled::AlreadyFinal(op) if self.is_expired(op) => return Ok(Cancelled::NotFound),
@@ -423,6 +433,12 @@ impl Engine {
             Cancelled::NotFound | Cancelled::AlreadyFinal(_) => {}
         }
         Ok(cancelled)
+    }
+
+    /// One page of an operation's history, oldest first. The caller has read the operation
+    /// ([`Engine::get`]): an expired one is not found before its history is asked for.
+    pub async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage> {
+        Ok(self.store.history(query).await?)
     }
 
     /// Operations that finished before this instant have expired.

@@ -41,6 +41,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// The price table `ValuateApplication` reads.
     pub prices: Prices,
+    /// This node's name, as its claims record it in operation histories (`[node] name`).
+    pub node: String,
 }
 
 impl Default for Settings {
@@ -55,6 +57,7 @@ impl Default for Settings {
             decide_at_submit: true,
             shutdown_grace: Duration::from_secs(10),
             prices: Prices::default(),
+            node: "bpops".to_owned(),
         }
     }
 }

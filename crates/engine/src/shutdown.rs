@@ -45,7 +45,11 @@ pub(crate) async fn drain(engine: &Engine, attempts: TaskTracker, abandon: Cance
 
 /// Releases the lease of an abandoned attempt.
 pub(crate) async fn release(engine: &Engine, op: &Operation) {
-    match engine.store.release(&op.id, op.attempt).await {
+    match engine
+        .store
+        .release(&op.id, op.attempt, engine.clock.now())
+        .await
+    {
         Ok(true) => {
             tracing::info!(operation = %op.id, attempt = op.attempt, "lease released")
         }

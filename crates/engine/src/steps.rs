@@ -13,7 +13,8 @@ use bpops_catalog::Node;
 use bpops_catalog::lifecycle::REGIONS;
 use bpops_store::{
     AccountId, Application, ApplicationOutcome, ApplicationStatus, Effect, Finish, NewOperation,
-    NewStep, Operation, OperationId, Progress, Resource, ResourceKey, Status, StepStarted,
+    NewStep, Operation, OperationId, Progress, Requester, Resource, ResourceKey, Status,
+    StepStarted,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -106,6 +107,7 @@ impl Engine {
         application: &str,
         step: Step,
         client_token: Option<String>,
+        submitted_by: Option<Requester>,
     ) -> Result<OperationId> {
         let operation = NewOperation {
             id: OperationId::random(),
@@ -122,6 +124,7 @@ impl Engine {
             attributes: "{}".to_owned(),
             client_token,
             created_at: self.clock.now(),
+            submitted_by,
         };
         let new = NewStep {
             operation,

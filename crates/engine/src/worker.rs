@@ -126,7 +126,7 @@ async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Taken> {
     let now = engine.clock.now();
     let claimed: Claimed = engine
         .store
-        .claim(now, engine.settings.lease, limit)
+        .claim(&engine.settings.node, now, engine.settings.lease, limit)
         .await?;
     for row in &claimed.unreadable {
         unreadable(engine, &row.id, &row.reason);
@@ -294,8 +294,11 @@ where
 /// and keeps its place on its resource; its lease is set to end when the backoff does, so
 /// whichever node claims it then runs the next attempt, and a crash meanwhile loses nothing.
 async fn retry_later(engine: &Arc<Engine>, op: &Operation, after: Duration, message: &str) {
-    let until = engine.clock.now() + after;
-    match engine.store.renew_lease(&op.id, op.attempt, until).await {
+    let now = engine.clock.now();
+    let scheduled = engine
+        .store
+        .schedule_retry(&op.id, op.attempt, now, now + after, message);
+    match scheduled.await {
         // A cancellation requested meanwhile ends it at the next claim.
         Ok(Lease::Held | Lease::CancelRequested) => {
             tracing::info!(operation = %op.id, attempt = op.attempt, retry_in = ?after, failure = message, "attempt failed; retrying");

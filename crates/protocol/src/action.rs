@@ -23,6 +23,8 @@ pub enum Action {
     ListExecuteOperations,
     /// Cancels an operation that has not finished (a bpops extension).
     CancelExecuteOperation,
+    /// Lists the events of one operation's history, oldest first (a bpops extension).
+    ListExecuteOperationEvents,
     /// Lists the templates applications are created from.
     ListTemplate,
     /// Describes one template and its variables.
@@ -56,7 +58,7 @@ pub enum Action {
 impl Action {
     /// Every served action, in the order of the API table in product.md, then the extensions,
     /// then the application family, then the test clock's.
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 23] = [
         Action::ListServices,
         Action::ListOperations,
         Action::GetOperationParams,
@@ -65,6 +67,7 @@ impl Action {
         Action::GetExecuteOperationResult,
         Action::ListExecuteOperations,
         Action::CancelExecuteOperation,
+        Action::ListExecuteOperationEvents,
         Action::ListTemplate,
         Action::GetTemplate,
         Action::CreateApplication,
@@ -100,6 +103,7 @@ impl Action {
             Action::GetExecuteOperationResult => "GetExecuteOperationResult",
             Action::ListExecuteOperations => "ListExecuteOperations",
             Action::CancelExecuteOperation => "CancelExecuteOperation",
+            Action::ListExecuteOperationEvents => "ListExecuteOperationEvents",
             Action::ListTemplate => "ListTemplate",
             Action::GetTemplate => "GetTemplate",
             Action::CreateApplication => "CreateApplication",
@@ -148,6 +152,7 @@ impl Action {
             Action::GetExecuteOperationResult => "bpstudio:GetExecuteOperationResult",
             Action::ListExecuteOperations => "bpstudio:ListExecuteOperations",
             Action::CancelExecuteOperation => "bpstudio:CancelExecuteOperation",
+            Action::ListExecuteOperationEvents => "bpstudio:ListExecuteOperationEvents",
             Action::ListTemplate => "bpstudio:ListTemplate",
             Action::GetTemplate => "bpstudio:GetTemplate",
             Action::CreateApplication => "bpstudio:CreateApplication",

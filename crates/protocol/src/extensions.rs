@@ -95,17 +95,7 @@ impl ListExecuteOperationsRequest {
                 reason: format!("must be one of {}", STATUSES.join(", ")),
             });
         }
-        let max_results = match optional(p, "MaxResults", MAX_PARAM_CHARS)? {
-            None => DEFAULT_MAX_RESULTS,
-            Some(text) => text
-                .parse()
-                .ok()
-                .filter(|n| (1..=MAX_MAX_RESULTS).contains(n))
-                .ok_or_else(|| RequestError::Invalid {
-                    name: "MaxResults",
-                    reason: format!("must be a whole number from 1 to {MAX_MAX_RESULTS}"),
-                })?,
-        };
+        let max_results = max_results(p)?;
         let next_token = match optional(p, "NextToken", MAX_PARAM_CHARS)? {
             None => None,
             Some(text) => Some(PageToken::decode(&text).ok_or(RequestError::Invalid {
@@ -124,6 +114,21 @@ impl ListExecuteOperationsRequest {
             max_results,
             next_token,
         })
+    }
+}
+
+/// `MaxResults`: 1 to [`MAX_MAX_RESULTS`], [`DEFAULT_MAX_RESULTS`] when absent.
+pub(crate) fn max_results(p: &Params) -> Result<usize, RequestError> {
+    match optional(p, "MaxResults", MAX_PARAM_CHARS)? {
+        None => Ok(DEFAULT_MAX_RESULTS),
+        Some(text) => text
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_MAX_RESULTS).contains(n))
+            .ok_or_else(|| RequestError::Invalid {
+                name: "MaxResults",
+                reason: format!("must be a whole number from 1 to {MAX_MAX_RESULTS}"),
+            }),
     }
 }
 
@@ -199,11 +204,12 @@ impl CancelExecuteOperationRequest {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn params(pairs: &[(&str, &str)]) -> Params {
+    /// The parameters of a form body holding `pairs`.
+    pub(crate) fn params(pairs: &[(&str, &str)]) -> Params {
         let body = pairs
             .iter()
             .map(|(k, v)| format!("{k}={}", crate::percent_encode(v)))

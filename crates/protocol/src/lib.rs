@@ -28,6 +28,7 @@ pub mod applications;
 pub mod calendar;
 pub mod error;
 pub mod extensions;
+pub mod history;
 pub mod params;
 pub mod request;
 pub mod signature;

@@ -24,6 +24,7 @@
 
 mod applications;
 mod group_commit;
+mod history;
 mod listener;
 mod migrate;
 mod nonces;
@@ -39,9 +40,10 @@ use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
     ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, GroupChange,
-    GroupChanged, Lease, ListPage, ListQuery, LocatedResource, NewApplication, NewOperation,
-    NewStep, Operation, OperationId, Progress, QueueDepth, Reconfiguration, Reconfigured, Resource,
-    ResourceKey, Result, StepStarted, Store, StoreError, StoreEvent, Submitted,
+    GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery, LocatedResource,
+    NewApplication, NewOperation, NewStep, Operation, OperationId, Progress, QueueDepth,
+    Reconfiguration, Reconfigured, Requester, Resource, ResourceKey, Result, StepStarted, Store,
+    StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
@@ -259,9 +261,27 @@ impl Store for PgStore {
         queries::queue_depth(&self.client().await?).await
     }
 
-    async fn claim(&self, now: Timestamp, lease: Duration, limit: usize) -> Result<Claimed> {
+    async fn claim(
+        &self,
+        node: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Claimed> {
         let lease_until = now + lease;
-        queries::claim(&mut self.client().await?, now, lease_until, limit).await
+        queries::claim(&mut self.client().await?, node, now, lease_until, limit).await
+    }
+
+    async fn schedule_retry(
+        &self,
+        id: &OperationId,
+        attempt: u32,
+        now: Timestamp,
+        retry_at: Timestamp,
+        reason: &str,
+    ) -> Result<Lease> {
+        let mut client = self.client().await?;
+        queries::schedule_retry(&mut client, id, attempt, now, retry_at, reason).await
     }
 
     async fn renew_lease(
@@ -273,9 +293,9 @@ impl Store for PgStore {
         queries::renew_lease(&self.client().await?, id, attempt, lease_until).await
     }
 
-    async fn release(&self, id: &OperationId, attempt: u32) -> Result<bool> {
-        let released =
-            queries::release(&mut self.client().await?, &self.channel, id, attempt).await?;
+    async fn release(&self, id: &OperationId, attempt: u32, now: Timestamp) -> Result<bool> {
+        let mut client = self.client().await?;
+        let released = queries::release(&mut client, &self.channel, id, attempt, now).await?;
         if released {
             self.publish(StoreEvent::Submitted);
         }
@@ -290,12 +310,14 @@ impl Store for PgStore {
         &self,
         account: &AccountId,
         id: &OperationId,
+        by: &Requester,
         message: &str,
         now: Timestamp,
     ) -> Result<Cancelled> {
         let mut client = self.client().await?;
+        let channel = &self.channel;
         let cancelled =
-            queries::cancel(&mut client, &self.channel, account, id, message, now).await?;
+            queries::cancel(&mut client, channel, account, id, by, message, now).await?;
         if let Some(event) = cancelled.event() {
             self.publish(event);
         }
@@ -317,6 +339,10 @@ impl Store for PgStore {
 
     async fn sweep(&self, expired_before: Timestamp, limit: usize) -> Result<usize> {
         queries::sweep(&self.client().await?, expired_before, limit).await
+    }
+
+    async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage> {
+        history::page(&self.client().await?, query).await
     }
 
     async fn load(&self, ops: &[Operation]) -> Result<()> {

@@ -3,19 +3,20 @@
 //! `nonces`).
 
 use bpops_store::{
-    AccountId, ApplicationPlace, BootstrapKey, Cancelled, Claimed, Effect, Finish, Lease, ListPage,
-    ListQuery, LocatedResource, Operation, OperationId, Progress, QueueDepth, Resource,
-    ResourceKey, Result, Status, StoreError, UNREADABLE, Unreadable,
+    AccountId, ApplicationPlace, BootstrapKey, Cancelled, Claimed, Effect, Event, Finish, Lease,
+    ListPage, ListQuery, LocatedResource, Operation, OperationId, Progress, QueueDepth, Requester,
+    Resource, ResourceKey, Result, Status, StoreError, UNREADABLE, Unreadable,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Object, Transaction};
+use futures_util::future::try_join_all;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio_postgres::Row;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 
-use crate::from_pg;
+use crate::{from_pg, history};
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
      attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested";
@@ -52,6 +53,7 @@ pub(crate) async fn get(
 
 pub(crate) async fn claim(
     client: &mut Object,
+    node: &str,
     now: Timestamp,
     lease_until: Timestamp,
     limit: usize,
@@ -106,6 +108,21 @@ pub(crate) async fn claim(
         }
     }
     decoded.sort_by_key(|(seq, _)| *seq);
+    // N.B. sent together: they travel pipelined on the transaction's connection.
+    let claims: Vec<Event> = decoded
+        .iter()
+        .map(|(_, op)| Event::Claimed {
+            node: node.to_owned(),
+            attempt: op.attempt,
+        })
+        .collect();
+    try_join_all(
+        decoded
+            .iter()
+            .zip(&claims)
+            .map(|((_, op), claimed_by)| history::append(&tx, op.id.as_str(), now, claimed_by)),
+    )
+    .await?;
     let mut claimed = Claimed {
         operations: decoded.into_iter().map(|(_, op)| op).collect(),
         unreadable: Vec::with_capacity(undecodable.len()),
@@ -125,7 +142,12 @@ pub(crate) async fn claim(
                 .query_one(&set_aside, &[&UNREADABLE, &now.as_millis(), &seq])
                 .await
                 .map_err(from_pg)?;
-            let id = row.get(0);
+            let id: String = row.get(0);
+            let ended = Event::Finished {
+                status: Status::Failure,
+                message: UNREADABLE.to_owned(),
+            };
+            history::append(&tx, &id, now, &ended).await?;
             claimed.unreadable.push(Unreadable { id, reason });
         }
     }
@@ -138,6 +160,7 @@ pub(crate) async fn release(
     channel: &str,
     id: &OperationId,
     attempt: u32,
+    now: Timestamp,
 ) -> Result<bool> {
     let tx = client.transaction().await.map_err(from_pg)?;
     let stmt = tx
@@ -154,13 +177,37 @@ pub(crate) async fn release(
     if changed == 0 {
         return Ok(false);
     }
+    history::append(&tx, id.as_str(), now, &Event::Released { attempt }).await?;
     notify(&tx, channel, "submitted").await?;
     tx.commit().await.map_err(from_pg)?;
     Ok(true)
 }
 
+/// Schedules the next attempt: see `Store::schedule_retry`.
+pub(crate) async fn schedule_retry(
+    client: &mut Object,
+    id: &OperationId,
+    attempt: u32,
+    now: Timestamp,
+    retry_at: Timestamp,
+    reason: &str,
+) -> Result<Lease> {
+    let tx = client.transaction().await.map_err(from_pg)?;
+    let lease = renew_lease(&tx, id, attempt, retry_at).await?;
+    if lease != Lease::Lost {
+        let scheduled = Event::RetryScheduled {
+            attempt,
+            reason: reason.to_owned(),
+            retry_at,
+        };
+        history::append(&tx, id.as_str(), now, &scheduled).await?;
+        tx.commit().await.map_err(from_pg)?;
+    }
+    Ok(lease)
+}
+
 pub(crate) async fn renew_lease(
-    client: &Object,
+    client: &impl GenericClient,
     id: &OperationId,
     attempt: u32,
     lease_until: Timestamp,
@@ -248,6 +295,7 @@ pub(crate) async fn cancel(
     channel: &str,
     account: &AccountId,
     id: &OperationId,
+    by: &Requester,
     message: &str,
     now: Timestamp,
 ) -> Result<Cancelled> {
@@ -264,9 +312,16 @@ pub(crate) async fn cancel(
     let Some(op) = row.as_ref().map(operation_from_row).transpose()? else {
         return Ok(Cancelled::NotFound);
     };
+    let requested = Event::CancelRequested { by: by.clone() };
     let (cancelled, payload): (fn(Operation) -> Cancelled, String) = match op.status {
         Status::Success | Status::Failure => return Ok(Cancelled::AlreadyFinal(op)),
         Status::Init => {
+            history::append(&tx, id.as_str(), now, &requested).await?;
+            let ended = Event::Finished {
+                status: Status::Failure,
+                message: message.to_owned(),
+            };
+            history::append(&tx, id.as_str(), now, &ended).await?;
             tx.execute(
                 "UPDATE operations
                  SET status = 'FAILURE', message = $1, finished_at = $2, lease_until = NULL
@@ -278,6 +333,9 @@ pub(crate) async fn cancel(
             (Cancelled::Ended, format!("finished {id}"))
         }
         Status::Running => {
+            if !op.cancel_requested {
+                history::append(&tx, id.as_str(), now, &requested).await?;
+            }
             tx.execute(
                 "UPDATE operations SET cancel_requested = TRUE WHERE id = $1",
                 &[&id.as_str()],
@@ -335,7 +393,11 @@ pub(crate) async fn finish(
     if let Some(effect) = &finish.effect {
         apply_effect(&tx, effect).await?;
     }
-    notify(&tx, channel, &format!("finished {id}")).await?;
+    let (ended, payload) = (finish.event(), format!("finished {id}"));
+    tokio::try_join!(
+        history::append(&tx, id.as_str(), finish.finished_at, &ended),
+        notify(&tx, channel, &payload),
+    )?;
     tx.commit().await.map_err(from_pg)?;
     Ok(true)
 }
@@ -485,23 +547,29 @@ pub(crate) async fn sweep(
 ) -> Result<usize> {
     // SKIP LOCKED: sweepers on several nodes take disjoint batches instead of queueing.
     // Oldest first, by the index on finished_at: a scan that stops at the first operation
-    // still retained, however many there are.
+    // still retained, however many there are. Their histories go in the same statement.
     let stmt = client
         .prepare_cached(
-            "DELETE FROM operations WHERE seq IN (
-                 SELECT seq FROM operations
-                 WHERE finished_at IS NOT NULL AND finished_at < $1
-                 ORDER BY finished_at
-                 LIMIT $2
-                 FOR UPDATE SKIP LOCKED)",
+            "WITH swept AS (
+                 DELETE FROM operations WHERE seq IN (
+                     SELECT seq FROM operations
+                     WHERE finished_at IS NOT NULL AND finished_at < $1
+                     ORDER BY finished_at
+                     LIMIT $2
+                     FOR UPDATE SKIP LOCKED)
+                 RETURNING seq),
+             events AS (
+                 DELETE FROM operation_events WHERE operation_seq IN (SELECT seq FROM swept))
+             SELECT count(*) FROM swept",
         )
         .await
         .map_err(from_pg)?;
-    let deleted = client
-        .execute(&stmt, &[&expired_before.as_millis(), &(limit as i64)])
+    let row = client
+        .query_one(&stmt, &[&expired_before.as_millis(), &(limit as i64)])
         .await
         .map_err(from_pg)?;
-    Ok(deleted as usize)
+    let deleted: i64 = row.try_get(0).map_err(from_pg)?;
+    Ok(deleted.max(0) as usize)
 }
 
 /// Binary `COPY` in one transaction: the fastest way into PostgreSQL, one round trip per

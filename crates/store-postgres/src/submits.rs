@@ -18,6 +18,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::applications::parse_status;
 use crate::group_commit::{GroupCommit, Member, each_alone};
+use crate::history;
 use crate::queries::{apply_effect, notify, parse_id, parse_properties, resource_column};
 use crate::{from_pg, get};
 
@@ -203,12 +204,14 @@ struct SubmitStatements {
     turn: Statement,
     free_token: Statement,
     insert: Statement,
+    /// The first events of the operations' histories.
+    start_history: Statement,
 }
 
 impl SubmitStatements {
     async fn prepare(client: &impl GenericClient) -> Result<SubmitStatements> {
         let prepare = |sql| async move { client.prepare_cached(sql).await.map_err(from_pg) };
-        let (lock, holder, turn, free_token, insert) = tokio::try_join!(
+        let (lock, holder, turn, free_token, insert, start_history) = tokio::try_join!(
             prepare(
                 "SELECT count(pg_advisory_xact_lock(hashtextextended(name, 0)))
                  FROM unnest($1::text[]) AS name"
@@ -233,6 +236,7 @@ impl SubmitStatements {
                      created_at, finished_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
             ),
+            history::prepare_start(client),
         )?;
         Ok(SubmitStatements {
             lock,
@@ -240,6 +244,7 @@ impl SubmitStatements {
             turn,
             free_token,
             insert,
+            start_history,
         })
     }
 }
@@ -308,6 +313,7 @@ async fn submit_group(
             })
     };
     let effects = stored().filter_map(|(_, finish)| finish?.effect.as_ref());
+    let histories = stored().map(|(op, finish)| (op.id.as_str(), op.first_events(finish)));
     let queued = answers.contains(&Submitted::Created);
     tokio::try_join!(
         try_join_all(
@@ -317,6 +323,7 @@ async fn submit_group(
         ),
         try_join_all(stored().map(|(op, finish)| insert(tx, &sql, op, finish))),
         try_join_all(effects.map(|effect| apply_effect(tx, effect))),
+        history::start(tx, &sql.start_history, histories),
         async {
             if queued {
                 notify(tx, channel, "submitted").await?;
@@ -388,6 +395,8 @@ pub(crate) async fn start_step(
     .await
     .map_err(from_pg)?;
     insert(&tx, &sql, op, None).await?;
+    let first = std::iter::once((op.id.as_str(), op.first_events(None)));
+    history::start(&tx, &sql.start_history, first).await?;
     notify(&tx, channel, "submitted").await?;
     tx.commit().await.map_err(from_pg)?;
     Ok(StepStarted::Started)

@@ -56,7 +56,7 @@ async fn another_node_hears_submits_and_finishes() {
     let op = new_op(0);
     a.submit(&op, at(0)).await.unwrap();
     let claimed = a
-        .claim(at(0), Duration::from_millis(60_000), 1)
+        .claim("test-node", at(0), Duration::from_millis(60_000), 1)
         .await
         .unwrap()
         .operations;
@@ -90,7 +90,8 @@ async fn nodes_starting_at_once_apply_each_migration_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 4, "each migration applied once");
+    let expected = crate::migrate::MIGRATIONS.len() as i64;
+    assert_eq!(versions, expected, "each migration applied once");
 }
 
 #[tokio::test]
@@ -100,7 +101,7 @@ async fn opening_keeps_the_leases_of_other_nodes() {
     first.submit(&new_op(0), at(0)).await.unwrap();
     assert_eq!(
         first
-            .claim(at(0), Duration::from_millis(60_000), 10)
+            .claim("test-node", at(0), Duration::from_millis(60_000), 10)
             .await
             .unwrap()
             .operations
@@ -110,7 +111,7 @@ async fn opening_keeps_the_leases_of_other_nodes() {
     let second = schema.open().await;
     assert!(
         second
-            .claim(at(1), Duration::from_millis(59_999), 10)
+            .claim("test-node", at(1), Duration::from_millis(59_999), 10)
             .await
             .unwrap()
             .operations
@@ -119,7 +120,7 @@ async fn opening_keeps_the_leases_of_other_nodes() {
     );
     assert_eq!(
         second
-            .claim(at(60_001), Duration::from_millis(29_999), 10)
+            .claim("test-node", at(60_001), Duration::from_millis(29_999), 10)
             .await
             .unwrap()
             .operations

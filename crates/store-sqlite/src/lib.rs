@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod applications;
+mod history;
 mod migrate;
 mod nonces;
 mod queries;
@@ -38,9 +39,10 @@ use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
     ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, GroupChange,
-    GroupChanged, Lease, ListPage, ListQuery, LocatedResource, NewApplication, NewOperation,
-    NewStep, Operation, OperationId, Progress, QueueDepth, Reconfiguration, Reconfigured, Resource,
-    ResourceKey, Result, StepStarted, Store, StoreError, StoreEvent, Submitted,
+    GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery, LocatedResource,
+    NewApplication, NewOperation, NewStep, Operation, OperationId, Progress, QueueDepth,
+    Reconfiguration, Reconfigured, Requester, Resource, ResourceKey, Result, StepStarted, Store,
+    StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OpenFlags};
@@ -251,9 +253,15 @@ impl Store for SqliteStore {
         self.read(queries::queue_depth).await
     }
 
-    async fn claim(&self, now: Timestamp, lease: Duration, limit: usize) -> Result<Claimed> {
-        let lease_until = now + lease;
-        self.write(move |conn| queries::claim(conn, now, lease_until, limit))
+    async fn claim(
+        &self,
+        node: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Claimed> {
+        let (node, lease_until) = (node.to_owned(), now + lease);
+        self.write(move |conn| queries::claim(conn, &node, now, lease_until, limit))
             .await
     }
 
@@ -268,10 +276,23 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn release(&self, id: &OperationId, attempt: u32) -> Result<bool> {
+    async fn schedule_retry(
+        &self,
+        id: &OperationId,
+        attempt: u32,
+        now: Timestamp,
+        retry_at: Timestamp,
+        reason: &str,
+    ) -> Result<Lease> {
+        let (id, reason) = (id.clone(), reason.to_owned());
+        self.write(move |conn| queries::schedule_retry(conn, &id, attempt, now, retry_at, &reason))
+            .await
+    }
+
+    async fn release(&self, id: &OperationId, attempt: u32, now: Timestamp) -> Result<bool> {
         let owned_id = id.clone();
         let released = self
-            .write(move |conn| queries::release(conn, &owned_id, attempt))
+            .write(move |conn| queries::release(conn, &owned_id, attempt, now))
             .await?;
         if released {
             let _ = self.events.send(StoreEvent::Submitted);
@@ -288,12 +309,14 @@ impl Store for SqliteStore {
         &self,
         account: &AccountId,
         id: &OperationId,
+        by: &Requester,
         message: &str,
         now: Timestamp,
     ) -> Result<Cancelled> {
         let (account, owned_id, message) = (account.clone(), id.clone(), message.to_owned());
+        let by = by.clone();
         let cancelled = self
-            .write(move |conn| queries::cancel(conn, &account, &owned_id, &message, now))
+            .write(move |conn| queries::cancel(conn, &account, &owned_id, &by, &message, now))
             .await?;
         if let Some(event) = cancelled.event() {
             let _ = self.events.send(event);
@@ -321,6 +344,11 @@ impl Store for SqliteStore {
     async fn sweep(&self, expired_before: Timestamp, limit: usize) -> Result<usize> {
         self.write(move |conn| queries::sweep(conn, expired_before, limit))
             .await
+    }
+
+    async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage> {
+        let query = query.clone();
+        self.read(move |conn| history::page(conn, &query)).await
     }
 
     async fn load(&self, ops: &[Operation]) -> Result<()> {
@@ -462,7 +490,7 @@ mod tests {
             store.submit(&op, at(0)).await.unwrap();
             assert_eq!(
                 store
-                    .claim(at(0), Duration::from_millis(60_000), 10)
+                    .claim("test-node", at(0), Duration::from_millis(60_000), 10)
                     .await
                     .unwrap()
                     .operations
@@ -472,7 +500,7 @@ mod tests {
         }
         let store = SqliteStore::open(&path).unwrap();
         let again = store
-            .claim(at(1), Duration::from_millis(59_999), 10)
+            .claim("test-node", at(1), Duration::from_millis(59_999), 10)
             .await
             .unwrap()
             .operations;
@@ -591,6 +619,7 @@ mod tests {
             .unwrap()
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(versions, 4, "each migration applied once");
+        let expected = crate::migrate::MIGRATIONS.len() as i64;
+        assert_eq!(versions, expected, "each migration applied once");
     }
 }

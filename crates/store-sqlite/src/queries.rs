@@ -1,16 +1,17 @@
 //! The SQL of each store intent, one function per intent, each one transaction.
 
 use bpops_store::{
-    AccountId, ApplicationPlace, BootstrapKey, Cancelled, Claimed, Decide, Effect, Finish, Lease,
-    ListPage, ListQuery, LocatedResource, NewOperation, NewStep, Operation, OperationId, Progress,
-    QueueDepth, Resource, ResourceKey, Status, StepStarted, Submitted, UNREADABLE, Unreadable,
+    AccountId, ApplicationPlace, BootstrapKey, Cancelled, Claimed, Decide, Effect, Event, Finish,
+    Lease, ListPage, ListQuery, LocatedResource, NewOperation, NewStep, Operation, OperationId,
+    Progress, QueueDepth, Requester, Resource, ResourceKey, Status, StepStarted, Submitted,
+    UNREADABLE, Unreadable,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
-use crate::applications;
+use crate::{applications, history};
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
      attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested";
@@ -37,6 +38,7 @@ pub(crate) fn submit(
         }
         _ => None,
     };
+    let events = op.first_events(decided.as_ref());
     let (client_token, fingerprint) = (op.client_token.take(), std::mem::take(&mut op.fingerprint));
     insert(
         &mut tx.prepare_cached(INSERT)?,
@@ -44,6 +46,7 @@ pub(crate) fn submit(
         client_token.as_deref(),
         &fingerprint,
     )?;
+    history::start(&tx, tx.last_insert_rowid(), &events)?;
     let submitted = match decided {
         Some(finish) => {
             apply_effect(&tx, finish.effect.as_ref())?;
@@ -144,6 +147,7 @@ pub(crate) fn start_step(
         op.client_token.as_deref(),
         &op.fingerprint,
     )?;
+    history::start(&tx, tx.last_insert_rowid(), &op.first_events(None))?;
     tx.commit()?;
     Ok(StepStarted::Started)
 }
@@ -200,6 +204,7 @@ pub(crate) fn queue_depth(conn: &Connection) -> rusqlite::Result<QueueDepth> {
 
 pub(crate) fn claim(
     conn: &mut Connection,
+    node: &str,
     now: Timestamp,
     lease_until: Timestamp,
     limit: usize,
@@ -235,12 +240,24 @@ pub(crate) fn claim(
         )?;
         for seq in seqs {
             match update.query_row(params![lease_until.as_millis(), seq], operation_from_row) {
-                Ok(op) => claimed.operations.push(op),
+                Ok(op) => {
+                    let claimed_by = Event::Claimed {
+                        node: node.to_owned(),
+                        attempt: op.attempt,
+                    };
+                    history::append(&tx, op.id.as_str(), now, &claimed_by)?;
+                    claimed.operations.push(op);
+                }
                 Err(e) if is_undecodable(&e) => {
                     let id = set_aside
                         .query_row(params![UNREADABLE, now.as_millis(), seq], |row| {
                             Ok(as_text(row.get_ref(0)?))
                         })?;
+                    let ended = Event::Finished {
+                        status: Status::Failure,
+                        message: UNREADABLE.to_owned(),
+                    };
+                    history::append(&tx, &id, now, &ended)?;
                     let reason = e.to_string();
                     claimed.unreadable.push(Unreadable { id, reason });
                 }
@@ -282,18 +299,48 @@ pub(crate) fn release(
     conn: &mut Connection,
     id: &OperationId,
     attempt: u32,
+    now: Timestamp,
 ) -> rusqlite::Result<bool> {
-    let changed = conn
+    let tx = conn.savepoint()?;
+    let changed = tx
         .prepare_cached(
             "UPDATE operations SET lease_until = 0
              WHERE id = ?1 AND attempt = ?2 AND status = 'RUNNING'",
         )?
         .execute(params![id.as_str(), attempt])?;
-    Ok(changed > 0)
+    if changed == 0 {
+        return Ok(false);
+    }
+    history::append(&tx, id.as_str(), now, &Event::Released { attempt })?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// Schedules the next attempt: see `Store::schedule_retry`.
+pub(crate) fn schedule_retry(
+    conn: &mut Connection,
+    id: &OperationId,
+    attempt: u32,
+    now: Timestamp,
+    retry_at: Timestamp,
+    reason: &str,
+) -> rusqlite::Result<Lease> {
+    let tx = conn.savepoint()?;
+    let lease = renew_lease(&tx, id, attempt, retry_at)?;
+    if lease != Lease::Lost {
+        let scheduled = Event::RetryScheduled {
+            attempt,
+            reason: reason.to_owned(),
+            retry_at,
+        };
+        history::append(&tx, id.as_str(), now, &scheduled)?;
+        tx.commit()?;
+    }
+    Ok(lease)
 }
 
 pub(crate) fn renew_lease(
-    conn: &mut Connection,
+    conn: &Connection,
     id: &OperationId,
     attempt: u32,
     lease_until: Timestamp,
@@ -371,6 +418,7 @@ pub(crate) fn cancel(
     conn: &mut Connection,
     account: &AccountId,
     id: &OperationId,
+    by: &Requester,
     message: &str,
     now: Timestamp,
 ) -> rusqlite::Result<Cancelled> {
@@ -384,9 +432,16 @@ pub(crate) fn cancel(
     else {
         return Ok(Cancelled::NotFound);
     };
+    let requested = Event::CancelRequested { by: by.clone() };
     let cancelled = match op.status {
         Status::Success | Status::Failure => return Ok(Cancelled::AlreadyFinal(op)),
         Status::Init => {
+            history::append(&tx, id.as_str(), now, &requested)?;
+            let ended = Event::Finished {
+                status: Status::Failure,
+                message: message.to_owned(),
+            };
+            history::append(&tx, id.as_str(), now, &ended)?;
             tx.prepare_cached(
                 "UPDATE operations
                  SET status = 'FAILURE', message = ?1, finished_at = ?2, lease_until = NULL
@@ -396,6 +451,9 @@ pub(crate) fn cancel(
             Cancelled::Ended
         }
         Status::Running => {
+            if !op.cancel_requested {
+                history::append(&tx, id.as_str(), now, &requested)?;
+            }
             tx.prepare_cached("UPDATE operations SET cancel_requested = 1 WHERE id = ?1")?
                 .execute(params![id.as_str()])?;
             Cancelled::Requested
@@ -434,6 +492,7 @@ pub(crate) fn finish(
         return Ok(false);
     }
     apply_effect(&tx, finish.effect.as_ref())?;
+    history::append(&tx, id.as_str(), finish.finished_at, &finish.event())?;
     tx.commit()?;
     Ok(true)
 }
@@ -523,14 +582,23 @@ pub(crate) fn sweep(
     expired_before: Timestamp,
     limit: usize,
 ) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
-        "DELETE FROM operations WHERE seq IN (
-             SELECT seq FROM operations
-             WHERE finished_at IS NOT NULL AND finished_at < ?1
-             ORDER BY finished_at
-             LIMIT ?2)",
-    )?
-    .execute(params![expired_before.as_millis(), limit as i64])
+    let tx = conn.savepoint()?;
+    let swept: Vec<i64> = tx
+        .prepare_cached(
+            "DELETE FROM operations WHERE seq IN (
+                 SELECT seq FROM operations
+                 WHERE finished_at IS NOT NULL AND finished_at < ?1
+                 ORDER BY finished_at
+                 LIMIT ?2)
+             RETURNING seq",
+        )?
+        .query_map(params![expired_before.as_millis(), limit as i64], |row| {
+            row.get(0)
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    history::delete(&tx, &swept)?;
+    tx.commit()?;
+    Ok(swept.len())
 }
 
 /// Page cache of a load, in KiB: enough for the id index of a few million operations.

@@ -12,6 +12,8 @@
 //!   claim was superseded changes nothing and reports it.
 //! - The inventory effect of an emulated operation and its final status commit together in
 //!   [`Store::finish`], so a crash never applies an effect twice or loses it.
+//! - Every change to an operation appends to its history ([`Event`]) in the same
+//!   transaction, so the history never disagrees with the operation.
 //! - Wake-ups go through the store: it publishes a [`StoreEvent`] when a submit or a finish
 //!   commits, to every process sharing the database, so workers and waiters on any node
 //!   react at once instead of polling.
@@ -21,6 +23,7 @@
 mod application_changes;
 mod applications;
 mod error;
+mod history;
 mod ids;
 pub mod nonces;
 mod records;
@@ -34,6 +37,7 @@ pub use applications::{
     NewApplication, NewStep, PageOf, StepStarted,
 };
 pub use error::{Result, StoreError};
+pub use history::{Event, HistoryEvent, HistoryPage, HistoryQuery, MAX_EVENTS, Requester};
 pub use ids::{AccountId, OperationId};
 pub use records::{
     BootstrapKey, Cancelled, Claimed, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
@@ -103,15 +107,22 @@ pub trait Store: Send + Sync + 'static {
     /// How many operations wait to run and run now, across every account and node.
     async fn queue_depth(&self) -> Result<QueueDepth>;
 
-    /// Claims up to `limit` runnable operations: `INIT` ones, and `RUNNING` ones whose lease
-    /// ended before `now`, that are the oldest unfinished operation on their resource. Each is
-    /// returned `RUNNING`, with its attempt incremented and a lease until `now + lease`.
+    /// Claims up to `limit` runnable operations for `node`: `INIT` ones, and `RUNNING` ones
+    /// whose lease ended before `now`, that are the oldest unfinished operation on their
+    /// resource. Each is returned `RUNNING`, with its attempt incremented and a lease until
+    /// `now + lease`, and its history records [`Event::Claimed`].
     ///
     /// A candidate row that cannot be decoded (a corrupt id, a value of the wrong type) does
     /// not fail the claim: in the same transaction it ends `FAILURE` with [`UNREADABLE`],
     /// finished at `now`, and is reported in [`Claimed::unreadable`], so one bad row never
     /// stops the others.
-    async fn claim(&self, now: Timestamp, lease: Duration, limit: usize) -> Result<Claimed>;
+    async fn claim(
+        &self,
+        node: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Claimed>;
 
     /// Extends the lease of a running attempt, and tells whether a cancellation of it was
     /// requested meanwhile ([`Lease::CancelRequested`]) or it is no longer current
@@ -123,11 +134,24 @@ pub trait Store: Send + Sync + 'static {
         lease_until: Timestamp,
     ) -> Result<Lease>;
 
+    /// Schedules the next attempt of a running one that failed: its lease is set to end at
+    /// `retry_at`, so that any node claims it then, and its history records
+    /// [`Event::RetryScheduled`] with `reason`, at `now`. Answers as [`Store::renew_lease`]
+    /// does (nothing written when [`Lease::Lost`]).
+    async fn schedule_retry(
+        &self,
+        id: &OperationId,
+        attempt: u32,
+        now: Timestamp,
+        retry_at: Timestamp,
+        reason: &str,
+    ) -> Result<Lease>;
+
     /// Gives up a running attempt's lease, so that any node may claim the operation at once
     /// (as a new attempt), and publishes [`StoreEvent::Submitted`]: for a node that stops
     /// before the attempt ends. `false` (and nothing written) when the attempt is no longer
-    /// current or the operation is final.
-    async fn release(&self, id: &OperationId, attempt: u32) -> Result<bool>;
+    /// current or the operation is final. Its history records [`Event::Released`] at `now`.
+    async fn release(&self, id: &OperationId, attempt: u32, now: Timestamp) -> Result<bool>;
 
     /// Ends a running attempt: applies the effect and sets the final status in one
     /// transaction, then publishes [`StoreEvent::Finished`]. `false` (and nothing written)
@@ -148,17 +172,20 @@ pub trait Store: Send + Sync + 'static {
     /// Cancels an operation of `account` in one transaction: an `INIT` one becomes `FAILURE`
     /// with `message`, finished at `now`, and [`StoreEvent::Finished`] is published; a
     /// `RUNNING` one is marked `cancel_requested` and [`StoreEvent::CancelRequested`] is
-    /// published, for the node running it; a final one is left alone.
+    /// published, for the node running it; a final one is left alone. The history records
+    /// [`Event::CancelRequested`] by `by` the first time a cancel changes anything (and
+    /// [`Event::Finished`] when it ends the operation).
     async fn cancel(
         &self,
         account: &AccountId,
         id: &OperationId,
+        by: &Requester,
         message: &str,
         now: Timestamp,
     ) -> Result<Cancelled>;
 
     /// Deletes at most `limit` operations that finished before `expired_before`, with their
-    /// client tokens. Returns how many were deleted.
+    /// client tokens and their histories. Returns how many were deleted.
     async fn sweep(&self, expired_before: Timestamp, limit: usize) -> Result<usize>;
 
     /// Stores final operations as given (ids, times, results), in one transaction per call:
@@ -168,6 +195,10 @@ pub trait Store: Send + Sync + 'static {
     /// with). An operation that is not final ([`Operation::check_loadable`]) is refused, and
     /// then nothing is stored. No event is published: nothing waits on a final operation.
     async fn load(&self, ops: &[Operation]) -> Result<()>;
+
+    /// One page of the history of an operation of `query.account`, oldest first; empty for
+    /// an operation the account does not have.
+    async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage>;
 
     /// Reads one resource of the inventory; `None` when absent or deleted.
     async fn resource(&self, key: &ResourceKey) -> Result<Option<Resource>>;

@@ -6,7 +6,7 @@ use bpops_time::Timestamp;
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
-use crate::{AccountId, ApplicationOutcome, OperationId, Result, StoreError};
+use crate::{AccountId, ApplicationOutcome, Event, OperationId, Requester, Result, StoreError};
 
 /// Where an operation is in its life. A status only moves forward; a final one never changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -100,9 +100,25 @@ pub struct NewOperation {
     pub fingerprint: String,
     /// Submission time.
     pub created_at: Timestamp,
+    /// Who submitted it, for its history; `None` when not submitted through the API.
+    pub submitted_by: Option<Requester>,
 }
 
 impl NewOperation {
+    /// The first events of its history as a submit stores it: [`Event::Submitted`], then
+    /// [`Event::Finished`] when it was decided as it was stored.
+    pub fn first_events(&self, finish: Option<&Finish>) -> Vec<(Timestamp, Event)> {
+        let submitted = Event::Submitted {
+            by: self.submitted_by.clone(),
+            client_token: self.client_token.clone(),
+        };
+        let mut events = vec![(self.created_at, submitted)];
+        if let Some(f) = finish {
+            events.push((f.finished_at, f.event()));
+        }
+        events
+    }
+
     /// The operation as a submit stores it: `INIT`, or final with `finish` when it was
     /// decided as it was stored ([`crate::Store::submit_decided`]).
     pub fn stored(self, finish: Option<&Finish>) -> Operation {
@@ -401,6 +417,16 @@ pub struct Finish {
     pub finished_at: Timestamp,
     /// The inventory change to commit with it.
     pub effect: Option<Effect>,
+}
+
+impl Finish {
+    /// The history event that records it.
+    pub fn event(&self) -> Event {
+        Event::Finished {
+            status: self.status,
+            message: self.message.clone(),
+        }
+    }
 }
 
 /// The root key created on a first start without a configuration file.

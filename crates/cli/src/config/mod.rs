@@ -3,6 +3,7 @@
 //! the entry and the problem.
 
 mod iam;
+mod node;
 mod operations;
 mod raw;
 mod storage;
@@ -87,7 +88,8 @@ impl RawConfig {
         let catalog = operations::templates(catalog, std::mem::take(&mut self.templates))?;
         let listen = listen(self.listen.as_deref())?;
         let storage = storage::storage(&self.storage)?;
-        let (engine, api) = operations::settings(&self.operations, &self.pricing, &catalog)?;
+        let (mut engine, api) = operations::settings(&self.operations, &self.pricing, &catalog)?;
+        engine.node = node::name(&self.node)?;
         let accounts = tenancy::accounts(&self.accounts)?;
         let groups = tenancy::resource_groups(&self.resource_groups, &accounts)?;
         let applications = tenancy::applications(&self.applications, &accounts, &groups)?;

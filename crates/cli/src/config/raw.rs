@@ -20,6 +20,9 @@ pub struct RawConfig {
     /// Where data lives.
     #[serde(default)]
     pub storage: RawStorage,
+    /// This node.
+    #[serde(default)]
+    pub node: RawNode,
     /// Operation timing.
     #[serde(default)]
     pub operations: RawOperations,
@@ -65,6 +68,15 @@ pub struct RawStorage {
     /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`; default
     /// `sqlite://<data dir>/bpops.db`.
     pub url: Option<String>,
+}
+
+/// `[node]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNode {
+    /// The name this node's claims record in operation histories, up to 64 printable
+    /// characters; default `<hostname>:<pid>`.
+    pub name: Option<String>,
 }
 
 /// `[operations]`

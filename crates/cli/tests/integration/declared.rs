@@ -68,12 +68,11 @@ printf '{"Message":"rolled out","Arguments":{"env":"%s","home":"%s","job":%s}}' 
     assert_eq!(seen["job"]["Attempt"], 1);
 }
 
-#[tokio::test]
-async fn a_failing_command_is_retried_by_its_policy_then_succeeds() {
-    let dir = TestDir::new();
-    // Fails its first two attempts, succeeds on the third.
+/// A server with the declared operation `flaky`, whose program fails its first two attempts
+/// ("transient trouble", exit 3) and succeeds on the third, which its retry policy allows.
+pub(crate) async fn flaky_server(dir: &TestDir) -> Server {
     let program = script(
-        &dir,
+        dir,
         "flaky.sh",
         r#"job=$(cat)
 case "$job" in *'"Attempt":1'*|*'"Attempt":2'*) echo "transient trouble" >&2; exit 3;; esac
@@ -81,9 +80,14 @@ printf '{"Arguments":{"job":%s}}' "$job""#,
     );
     let retry =
         "retry = { attempts = 3, backoff = \"50ms\", max_backoff = \"100ms\", on = [\"exit\"] }";
-    let server = dir
-        .serve(&dir.config(&declared("flaky", &program, retry)))
-        .await;
+    dir.serve(&dir.config(&declared("flaky", &program, retry)))
+        .await
+}
+
+#[tokio::test]
+async fn a_failing_command_is_retried_by_its_policy_then_succeeds() {
+    let dir = TestDir::new();
+    let server = flaky_server(&dir).await;
     let id = submit(&server, "flaky", &json!({"version": "v1"})).await;
     let data = server.wait_final(ROOT, &id, WAIT).await;
     assert_eq!(data["Status"], "SUCCESS", "{data}");

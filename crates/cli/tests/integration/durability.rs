@@ -132,6 +132,44 @@ pub(crate) async fn check_exactly_once(
         check_chain(&instance, acked, results);
     }
     check_final_tags(server, acked).await;
+    check_histories(server, acked, results).await;
+}
+
+/// Each operation's history agrees with it: submitted first, each claim a new attempt, and
+/// one end, last, with the operation's result, whatever node died in between.
+async fn check_histories(server: &Server, acked: &[Acked], results: &BTreeMap<String, Value>) {
+    for op in acked {
+        let reply = server
+            .call(
+                ROOT,
+                "ListExecuteOperationEvents",
+                &[("OperationId", op.id.as_str()), ("MaxResults", "100")],
+            )
+            .await;
+        reply.assert_ok();
+        let events = reply.data()["Events"].as_array().unwrap().clone();
+        let kinds: Vec<&str> = events.iter().map(|e| e["Type"].as_str().unwrap()).collect();
+        assert_eq!(kinds.first(), Some(&"Submitted"), "{op:?}: {events:?}");
+        assert_eq!(kinds.last(), Some(&"Finished"), "{op:?}: {events:?}");
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "Finished").count(),
+            1,
+            "{op:?}: {events:?}"
+        );
+        let attempts: Vec<u64> = events
+            .iter()
+            .filter(|e| e["Type"] == "Claimed")
+            .map(|e| e["Attempt"].as_u64().unwrap())
+            .collect();
+        let expected: Vec<u64> = (1..=attempts.len() as u64).collect();
+        assert_eq!(attempts, expected, "{op:?}: {events:?}");
+        let (end, result) = (events.last().unwrap(), &results[&op.id]);
+        assert_eq!(
+            (&end["Status"], &end["Message"]),
+            (&result["Status"], &result["Message"]),
+            "{op:?}"
+        );
+    }
 }
 
 /// 40 running instances in the base application; `addTags` takes 200 ms, so most operations

@@ -179,6 +179,32 @@ async fn the_operations_a_stopped_node_released_are_resumed_at_once_by_another()
         "resumed by the other node {:?} after the exit",
         exited.elapsed()
     );
+
+    // Its history, read on the node that finished it, tells the same story.
+    let reply = other
+        .call(
+            ROOT,
+            "ListExecuteOperationEvents",
+            &[("OperationId", id.as_str())],
+        )
+        .await;
+    reply.assert_ok();
+    let events = reply.data()["Events"].as_array().unwrap().clone();
+    let summary: Vec<(String, serde_json::Value)> = events
+        .iter()
+        .map(|e| (e["Type"].as_str().unwrap().to_owned(), e["Attempt"].clone()))
+        .collect();
+    let expected = [
+        ("Submitted", json!(null)),
+        ("Claimed", json!(1)),
+        ("Released", json!(1)),
+        ("Claimed", json!(2)),
+        ("Finished", json!(null)),
+    ]
+    .map(|(kind, attempt)| (kind.to_owned(), attempt));
+    assert_eq!(summary, expected, "{events:?}");
+    assert_ne!(events[1]["Node"], events[3]["Node"], "{events:?}");
+    assert_eq!(events[4]["Status"], data["Status"]);
 }
 
 /// Issue 11, item 6: connections to the database cut again and again during a burst are

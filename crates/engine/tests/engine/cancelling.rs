@@ -1,11 +1,13 @@
 //! Cancelling operations: before they run, while they run, and after.
 
+use bpops_store::testing::requester;
+
 use super::*;
 
 impl Fixture {
     async fn cancel(&self, id: &OperationId) -> Cancelled {
         self.engine
-            .cancel(&AccountId::new(ACCOUNT), id)
+            .cancel(&AccountId::new(ACCOUNT), id, &requester())
             .await
             .unwrap()
     }
@@ -75,7 +77,13 @@ pub(crate) async fn cancel_reaches_a_running_attempt_through_its_lease_renewal(b
     f.until_running(&id).await;
     let outcome = f
         .store
-        .cancel(&AccountId::new(ACCOUNT), &id, "unused", f.clock.now())
+        .cancel(
+            &AccountId::new(ACCOUNT),
+            &id,
+            &requester(),
+            "unused",
+            f.clock.now(),
+        )
         .await
         .unwrap();
     assert!(matches!(outcome, Cancelled::Requested(_)));
@@ -127,7 +135,10 @@ pub(crate) async fn cancel_of_a_final_operation_changes_nothing_and_expired_ones
     let stranger = AccountId::new("2000000000000002");
     let other = f.rename("i-run", "other").await;
     assert_eq!(
-        f.engine.cancel(&stranger, &other).await.unwrap(),
+        f.engine
+            .cancel(&stranger, &other, &requester())
+            .await
+            .unwrap(),
         Cancelled::NotFound
     );
     assert_eq!(f.status(&other).await, Status::Init);

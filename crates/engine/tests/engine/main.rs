@@ -190,6 +190,7 @@ fn submission(operation: &str, attributes: Value) -> Submission {
         attributes: object(attributes),
         application: Some("APP".into()),
         client_token: None,
+        submitted_by: None,
     }
 }
 
@@ -224,7 +225,7 @@ impl Fixture {
         let now = self.clock.now();
         let claimed = self
             .store
-            .claim(now, Duration::from_secs(30), 10)
+            .claim("node", now, Duration::from_secs(30), 10)
             .await
             .unwrap();
         claimed.operations.len()

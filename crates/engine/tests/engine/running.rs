@@ -314,7 +314,7 @@ pub(crate) async fn stopping_answers_waiters_at_once_and_releases_what_outlives_
     let now = f.clock.now();
     let claimed = f
         .store
-        .claim(now, Duration::from_secs(1), 10)
+        .claim("node", now, Duration::from_secs(1), 10)
         .await
         .unwrap()
         .operations;

@@ -61,7 +61,7 @@ impl Fixture {
 
     async fn step(&self, app: &str, step: Step) -> bpops_engine::Result<bpops_store::OperationId> {
         self.engine
-            .start_step(AccountId::new(super::ACCOUNT), app, step, None)
+            .start_step(AccountId::new(super::ACCOUNT), app, step, None, None)
             .await
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::{AccountId, Cancelled, Lease, OperationId, Status, Store, StoreEvent};
 
-use super::{T0, account, claim, finish, ms, new_op, next_event, submit};
+use super::{NODE, T0, account, claim, finish, ms, new_op, next_event, requester, submit};
 
 /// Cancelling an `INIT` operation ends it `FAILURE` at once, frees its resource for the next
 /// one, and wakes its waiters.
@@ -14,7 +14,13 @@ pub async fn cancel_ends_an_init_operation_at_once(store: &dyn Store) {
     submit(store, &second).await;
     let mut events = store.subscribe();
     let outcome = store
-        .cancel(&acct, &first.id, "OperationCancelled: x", T0 + ms(5))
+        .cancel(
+            &acct,
+            &first.id,
+            &requester(),
+            "OperationCancelled: x",
+            T0 + ms(5),
+        )
         .await
         .unwrap();
     let Cancelled::Ended(op) = outcome else {
@@ -44,10 +50,16 @@ pub async fn cancel_marks_a_running_operation_for_its_worker(store: &dyn Store) 
     let acct = account(1);
     let op = new_op(&acct, None, T0);
     submit(store, &op).await;
-    store.claim(T0, ms(1000), 10).await.unwrap();
+    store.claim(NODE, T0, ms(1000), 10).await.unwrap();
     let mut events = store.subscribe();
     let outcome = store
-        .cancel(&acct, &op.id, "OperationCancelled: x", T0 + ms(5))
+        .cancel(
+            &acct,
+            &op.id,
+            &requester(),
+            "OperationCancelled: x",
+            T0 + ms(5),
+        )
         .await
         .unwrap();
     let Cancelled::Requested(marked) = outcome else {
@@ -69,7 +81,7 @@ pub async fn cancel_marks_a_running_operation_for_its_worker(store: &dyn Store) 
     );
     assert!(matches!(
         store
-            .cancel(&acct, &op.id, "again", T0 + ms(6))
+            .cancel(&acct, &op.id, &requester(), "again", T0 + ms(6))
             .await
             .unwrap(),
         Cancelled::Requested(_)
@@ -101,7 +113,7 @@ pub async fn cancel_leaves_final_operations_alone(store: &dyn Store) {
     let acct = account(1);
     let op = new_op(&acct, None, T0);
     submit(store, &op).await;
-    store.claim(T0, ms(1000), 10).await.unwrap();
+    store.claim(NODE, T0, ms(1000), 10).await.unwrap();
     assert!(
         store
             .finish(&op.id, 1, &finish(Status::Success, T0 + ms(1)))
@@ -109,7 +121,13 @@ pub async fn cancel_leaves_final_operations_alone(store: &dyn Store) {
             .unwrap()
     );
     let outcome = store
-        .cancel(&acct, &op.id, "OperationCancelled: x", T0 + ms(5))
+        .cancel(
+            &acct,
+            &op.id,
+            &requester(),
+            "OperationCancelled: x",
+            T0 + ms(5),
+        )
         .await
         .unwrap();
     let Cancelled::AlreadyFinal(done) = outcome else {
@@ -126,7 +144,7 @@ pub async fn cancel_finds_nothing_outside_the_account(store: &dyn Store) {
     submit(store, &op).await;
     let cancel = |account: AccountId, id: OperationId| async move {
         store
-            .cancel(&account, &id, "OperationCancelled: x", T0)
+            .cancel(&account, &id, &requester(), "OperationCancelled: x", T0)
             .await
             .unwrap()
     };

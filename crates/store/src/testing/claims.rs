@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use crate::{Lease, OperationId, QueueDepth, Status, Store, StoreEvent};
 
-use super::{T0, account, claim, finish, ms, new_op, next_event, submit};
+use super::{NODE, T0, account, claim, finish, ms, new_op, next_event, submit};
 
 /// Issue 11, item 8: a row that cannot be decoded does not stop claims. With the oldest
 /// operation's row corrupted by `corrupt` (directly in the database, as the backend's own
@@ -26,7 +26,7 @@ pub async fn an_unreadable_row_is_set_aside_and_the_others_run(
     }
     corrupt(&bad.id).await;
 
-    let claimed = store.claim(T0 + ms(10), ms(990), 10).await.unwrap();
+    let claimed = store.claim(NODE, T0 + ms(10), ms(990), 10).await.unwrap();
     let ids: Vec<_> = claimed.operations.iter().map(|op| &op.id).collect();
     assert_eq!(ids, [&other.id], "the other tenant's operation runs");
     assert_eq!(claimed.unreadable.len(), 1, "{claimed:?}");
@@ -40,7 +40,7 @@ pub async fn an_unreadable_row_is_set_aside_and_the_others_run(
         "the unreadable row is no longer unfinished"
     );
 
-    let next = store.claim(T0 + ms(11), ms(989), 10).await.unwrap();
+    let next = store.claim(NODE, T0 + ms(11), ms(989), 10).await.unwrap();
     let ids: Vec<_> = next.operations.iter().map(|op| &op.id).collect();
     assert_eq!(ids, [&behind.id], "its resource is free for the next one");
     assert!(next.unreadable.is_empty(), "set aside once: {next:?}");
@@ -129,7 +129,7 @@ pub async fn claim_takes_over_an_expired_lease_only(store: &dyn Store) {
 pub async fn renew_lease_is_fenced_by_the_attempt(store: &dyn Store) {
     let op = new_op(&account(1), None, T0);
     submit(store, &op).await;
-    store.claim(T0, ms(100), 10).await.unwrap();
+    store.claim(NODE, T0, ms(100), 10).await.unwrap();
     assert_eq!(
         store.renew_lease(&op.id, 1, T0 + ms(5000)).await.unwrap(),
         Lease::Held
@@ -166,12 +166,12 @@ pub async fn release_makes_the_operation_claimable_at_once_and_is_fenced(store: 
         "leased"
     );
     assert!(
-        !store.release(&op.id, 2).await.unwrap(),
+        !store.release(&op.id, 2, T0).await.unwrap(),
         "not yet an attempt"
     );
 
     let mut events = store.subscribe();
-    assert!(store.release(&op.id, 1).await.unwrap());
+    assert!(store.release(&op.id, 1, T0).await.unwrap());
     next_event(&mut events, |e| *e == StoreEvent::Submitted).await;
     let again = claim(store, T0 + ms(2), ms(59_998), 10).await;
     assert_eq!(
@@ -181,7 +181,7 @@ pub async fn release_makes_the_operation_claimable_at_once_and_is_fenced(store: 
     );
     assert_eq!((again[0].status, again[0].attempt), (Status::Running, 2));
 
-    assert!(!store.release(&op.id, 1).await.unwrap(), "superseded");
+    assert!(!store.release(&op.id, 1, T0).await.unwrap(), "superseded");
     assert_eq!(
         store.renew_lease(&op.id, 2, T0 + ms(90_000)).await.unwrap(),
         Lease::Held,
@@ -193,7 +193,7 @@ pub async fn release_makes_the_operation_claimable_at_once_and_is_fenced(store: 
             .await
             .unwrap()
     );
-    assert!(!store.release(&op.id, 2).await.unwrap(), "final");
+    assert!(!store.release(&op.id, 2, T0).await.unwrap(), "final");
     let got = store.get(&op.account, &op.id).await.unwrap().unwrap();
     assert_eq!(got.status, Status::Success);
     assert!(claim(store, T0 + ms(4), ms(59_996), 10).await.is_empty());

@@ -4,14 +4,16 @@ use serde_json::json;
 
 use crate::{Effect, Finish, Status, Store, StoreEvent};
 
-use super::{T0, account, claim, finish, ms, new_op, next_event, props, seed_instance, submit};
+use super::{
+    NODE, T0, account, claim, finish, ms, new_op, next_event, props, seed_instance, submit,
+};
 
 /// Only the current attempt can finish; a final status never changes.
 pub async fn finish_is_fenced_by_the_attempt(store: &dyn Store) {
     let op = new_op(&account(1), None, T0);
     submit(store, &op).await;
-    store.claim(T0, ms(10), 10).await.unwrap();
-    store.claim(T0 + ms(11), ms(989), 10).await.unwrap();
+    store.claim(NODE, T0, ms(10), 10).await.unwrap();
+    store.claim(NODE, T0 + ms(11), ms(989), 10).await.unwrap();
 
     assert!(
         !store
@@ -46,7 +48,7 @@ pub async fn finish_commits_effect_with_status(store: &dyn Store) {
     let seeded = seed_instance(store, &acct, json!({"status": "Running"})).await;
     let op = new_op(&acct, Some("i-1"), T0);
     submit(store, &op).await;
-    store.claim(T0, ms(1000), 10).await.unwrap();
+    store.claim(NODE, T0, ms(1000), 10).await.unwrap();
 
     let stale = Finish {
         effect: Some(Effect::Update {
@@ -80,7 +82,7 @@ pub async fn finish_commits_effect_with_status(store: &dyn Store) {
 
     let delete_op = new_op(&acct, Some("i-1"), T0 + ms(2));
     submit(store, &delete_op).await;
-    store.claim(T0 + ms(2), ms(998), 10).await.unwrap();
+    store.claim(NODE, T0 + ms(2), ms(998), 10).await.unwrap();
     let delete = Finish {
         effect: Some(Effect::Delete {
             key: seeded.key.clone(),

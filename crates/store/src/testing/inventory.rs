@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::{BootstrapKey, Effect, Finish, Resource, Status, Store};
 
-use super::{T0, account, finish, key, ms, new_op, props, submit};
+use super::{NODE, T0, account, finish, key, ms, new_op, props, submit};
 
 /// Seeding adds only resources never held before: changed and deleted ones keep their state.
 pub async fn seeding_never_overwrites_the_inventory(store: &dyn Store) {
@@ -22,7 +22,7 @@ pub async fn seeding_never_overwrites_the_inventory(store: &dyn Store) {
 
     let op = new_op(&acct, Some("i-2"), T0);
     submit(store, &op).await;
-    store.claim(T0, ms(1000), 10).await.unwrap();
+    store.claim(NODE, T0, ms(1000), 10).await.unwrap();
     let delete = Finish {
         effect: Some(Effect::Delete {
             key: key(&acct, "i-2"),

@@ -6,7 +6,7 @@ use bpops_time::Timestamp;
 
 use crate::{ListQuery, OperationId, Status, Store};
 
-use super::{T0, account, all_pages, claim, finish, list_query, ms, new_op, submit};
+use super::{NODE, T0, account, all_pages, claim, finish, list_query, ms, new_op, submit};
 
 /// A listing is newest first (submission time, then submission order for equal times), in
 /// pages of at most `limit`, each item exactly once; the last page has no cursor.
@@ -193,7 +193,7 @@ pub async fn list_leaves_out_expired_and_foreign_operations(store: &dyn Store) {
     for op in [&old, &pending, &foreign] {
         submit(store, op).await;
     }
-    store.claim(T0, ms(1000), 1).await.unwrap();
+    store.claim(NODE, T0, ms(1000), 1).await.unwrap();
     assert!(
         store
             .finish(&old.id, 1, &finish(Status::Success, T0 + ms(10)))

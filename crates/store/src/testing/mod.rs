@@ -11,6 +11,7 @@ pub mod cancel;
 pub mod claims;
 pub mod decided;
 pub mod finish;
+pub mod history;
 pub mod inventory;
 pub mod listing;
 pub mod load;
@@ -26,8 +27,8 @@ use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
 use crate::{
-    AccountId, Finish, ListQuery, NewOperation, Operation, OperationId, Resource, ResourceKey,
-    Status, Store, StoreEvent, Submitted,
+    AccountId, Finish, ListQuery, NewOperation, Operation, OperationId, Requester, Resource,
+    ResourceKey, Status, Store, StoreEvent, Submitted,
 };
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an expression whose
@@ -80,6 +81,17 @@ macro_rules! store_conformance {
             sweep::{
                 sweep_deletes_expired_operations_in_batches,
                 concurrent_sweeps_delete_each_operation_once,
+            },
+            history::{
+                history_records_each_transition_in_order,
+                history_pages_oldest_first,
+                a_decided_submit_is_submitted_and_finished_at_once,
+                a_fenced_out_finish_or_release_writes_no_event,
+                cancel_records_who_asked_once,
+                a_step_records_its_submission,
+                history_is_bounded_however_often_an_operation_is_claimed,
+                sweep_deletes_histories_with_their_operations,
+                another_accounts_operation_has_no_history,
             },
             load::{
                 load_stores_final_operations_as_given,
@@ -135,6 +147,9 @@ macro_rules! store_conformance {
 
 const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
 
+/// The node the cases claim as.
+const NODE: &str = "node-a";
+
 /// `n` milliseconds: the cases' instants are `T0` and spans after it.
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -166,6 +181,17 @@ pub fn new_op(account: &AccountId, resource: Option<&str>, created_at: Timestamp
         client_token: None,
         fingerprint: "f1".into(),
         created_at,
+        submitted_by: None,
+    }
+}
+
+/// A caller of the API: any will do for the cases here and for the engine's own tests.
+pub fn requester() -> Requester {
+    Requester {
+        user: Some("alice".into()),
+        access_key_id: "LTAIalice".into(),
+        source_ip: "127.0.0.1".into(),
+        request_id: "REQ-1".into(),
     }
 }
 
@@ -202,7 +228,11 @@ fn props(v: Value) -> Map<String, Value> {
 
 /// The operations `store.claim` takes (none of the rows in these cases is unreadable).
 async fn claim(store: &dyn Store, now: Timestamp, lease: Duration, limit: usize) -> Vec<Operation> {
-    store.claim(now, lease, limit).await.unwrap().operations
+    store
+        .claim(NODE, now, lease, limit)
+        .await
+        .unwrap()
+        .operations
 }
 
 async fn submit(store: &dyn Store, op: &NewOperation) {
