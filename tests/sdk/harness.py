@@ -410,27 +410,6 @@ class Api:
             req.add_body_params(k, v)
         return self._classic_call(req)
 
-    def extension(self, action: str, **params) -> dict:
-        """A bpops extension action, which no SDK has a model for: the classic SDK through its
-        CommonRequest, tea through the generic `call_api` with the request shape its own
-        generated methods use (RPC, POST, form body)."""
-        if self.mode == "classic":
-            return self.classic_common(action, body=params)
-        from alibabacloud_tea_openapi import models as open_api_models
-        from alibabacloud_tea_util import models as util_models
-
-        shape = open_api_models.Params(
-            action=action, version=VERSION, protocol="HTTPS", pathname="/", method="POST",
-            auth_type="AK", style="RPC", req_body_type="formData", body_type="json")
-        request = open_api_models.OpenApiRequest(body=params)
-
-        def send():
-            raw = self._tea.call_api(shape, request, util_models.RuntimeOptions())
-            return SimpleNamespace(status_code=raw["statusCode"],
-                                   body=SimpleNamespace(to_map=lambda: raw["body"]))
-
-        return self._tea_call(send)
-
     # -- the six actions ------------------------------------------------------------------
 
     def list_services(self) -> dict:
@@ -559,8 +538,6 @@ class Api:
         params = {name: value for name, value in params.items() if value is not None}
         if self.mode == "classic":
             return self.classic_common(action, body=params)
-        from types import SimpleNamespace
-
         from alibabacloud_tea_openapi import models as open_api_models
         from alibabacloud_tea_util import models as util_models
 
