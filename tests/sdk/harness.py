@@ -369,6 +369,9 @@ class Api:
             raise ApiError(self.mode, e.status_code, e.code,
                            data.get("Message", e.message), e.request_id,
                            getattr(e, "access_denied_detail", None), data) from None
+        if isinstance(resp, dict):  # call_api's raw answer, for actions without a model
+            self.last_status = resp.get("statusCode")
+            return resp["body"]
         self.last_status = resp.status_code
         return resp.body.to_map()
 
@@ -524,6 +527,22 @@ class Api:
         method = re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
         return self._tea_call(getattr(self._tea, method),
                               getattr(m, f"{action}Request")(**params))
+
+    def extension(self, action: str, **params) -> dict:
+        """A bpops extension action, which no SDK models, by its wire name with its wire
+        parameters in the form body (None leaves one out): tea through its generic call_api,
+        classic through CommonRequest."""
+        params = {name: value for name, value in params.items() if value is not None}
+        if self.mode == "classic":
+            return self.classic_common(action, body=params)
+        from alibabacloud_tea_openapi import models as open_api_models
+        from alibabacloud_tea_util import models as util_models
+
+        request = open_api_models.OpenApiRequest(body=params)
+        spec = open_api_models.Params(
+            action=action, version=VERSION, protocol="HTTPS", pathname="/", method="POST",
+            auth_type="AK", style="RPC", req_body_type="formData", body_type="json")
+        return self._tea_call(self._tea.call_api, spec, request, util_models.RuntimeOptions())
 
     # -- conveniences ---------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ use bpops_store::{AccountId, ApplicationQuery};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::audit::Target;
 use crate::{ApiError, App};
 
 /// An authenticated request's context.
@@ -17,6 +18,8 @@ pub(crate) struct Ctx<'a> {
     pub action: Action,
     /// The TCP peer, `acs:SourceIp`.
     pub peer: IpAddr,
+    /// What the request reaches, for its audit record.
+    pub target: &'a Target,
 }
 
 impl Ctx<'_> {

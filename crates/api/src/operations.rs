@@ -24,11 +24,13 @@ use crate::context::{Ctx, Reply};
 
 pub(crate) async fn execute_async(ctx: &Ctx<'_>, resolved: Resolved) -> Result<Reply, ApiError> {
     let id = ctx.app.engine.submit_resolved(resolved).await?;
+    ctx.target.created(id.as_str());
     Reply::data(&id.as_str())
 }
 
 pub(crate) async fn execute_sync(ctx: &Ctx<'_>, resolved: Resolved) -> Result<Reply, ApiError> {
     let id = ctx.app.engine.submit_resolved(resolved).await?;
+    ctx.target.created(id.as_str());
     let op = ctx
         .app
         .engine

@@ -7,6 +7,7 @@ use bpops_protocol::applications::{
     ApplicationRequest, CreateApplicationRequest, GetTemplateRequest, ListApplicationRequest,
     ListTemplateRequest,
 };
+use bpops_protocol::audit::LookupEventsRequest;
 use bpops_protocol::extensions::{CancelExecuteOperationRequest, ListExecuteOperationsRequest};
 use bpops_protocol::params::Params;
 use bpops_protocol::wire::{
@@ -33,6 +34,7 @@ pub(crate) enum ActionRequest {
     /// `ValidateApplication`, `ValuateApplication`, `DeployApplication` and
     /// `ReleaseApplication`: the step, and the application it starts on.
     ApplicationStep(Step, ApplicationRequest),
+    LookupEvents(LookupEventsRequest),
 }
 
 impl ActionRequest {
@@ -83,6 +85,9 @@ impl ActionRequest {
             Action::ValuateApplication => step(Step::Valuate, params)?,
             Action::DeployApplication => step(Step::Deploy, params)?,
             Action::ReleaseApplication => step(Step::Release, params)?,
+            Action::LookupEvents => {
+                ActionRequest::LookupEvents(LookupEventsRequest::from_params(params)?)
+            }
         })
     }
 }

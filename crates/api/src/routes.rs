@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use crate::context::{Ctx, Reply};
 use crate::request::ActionRequest;
-use crate::{ApiError, applications, catalog, operations};
+use crate::{ApiError, applications, audit, catalog, operations};
 
 /// Authorizes and answers `request`.
 pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply, ApiError> {
@@ -112,6 +112,7 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
             let app = application(ctx, &request).await?;
             authorize(ctx, &Check::application(ctx, app.as_ref(), &request))?;
             let id = applications::step(ctx, &request, app, step).await?;
+            ctx.target.created(&id);
             match step {
                 // N.B. a string, as the SDK models say: the step's operation id.
                 Step::Validate => Reply::data(&id),
@@ -119,6 +120,10 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
                 // documented: 1 is "started".
                 Step::Valuate | Step::Deploy | Step::Release => Reply::data(&1),
             }
+        }
+        ActionRequest::LookupEvents(request) => {
+            authorize(ctx, &Check::audit(ctx))?;
+            audit::lookup::lookup_events(ctx, request).await
         }
     }
 }
@@ -143,6 +148,15 @@ impl<'a> Check<'a> {
             target_groups: vec![None],
             service_type: None,
             operation: None,
+        }
+    }
+
+    /// `audit/*`, in no resource group: the account's audit trail, a resource of its own so
+    /// that reading the trail can be granted apart from everything else.
+    fn audit(ctx: &Ctx<'_>) -> Check<'a> {
+        Check {
+            resource: bpops_iam::audit_arn(ctx.principal.account()),
+            ..Check::virtual_resource(ctx)
         }
     }
 
@@ -316,6 +330,7 @@ async fn application(
 }
 
 fn authorize(ctx: &Ctx<'_>, check: &Check<'_>) -> Result<(), ApiError> {
+    ctx.target.authorized_against(&check.resource);
     let account = ctx.principal.account();
     if let Some(group) = check.requested_group
         && !ctx.app.directory.has_resource_group(account, group)

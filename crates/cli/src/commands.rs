@@ -1,5 +1,5 @@
 //! The client subcommands: `exec`, `get`, `wait`, `list`, `cancel`, `services`,
-//! `operations`, `params`.
+//! `operations`, `params`, and `audit` (in its own module).
 //! Human output by default (aligned, coloured only on a terminal), `--json` for scripts.
 
 use std::io::IsTerminal;
@@ -43,7 +43,7 @@ pub struct ClientArgs {
     access_key_secret: Option<String>,
     /// Print machine-readable JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// The client commands.
@@ -66,6 +66,8 @@ pub enum ClientCommand {
     Operations(ServiceArgs),
     /// Show an operation's parameter schema.
     Params(OperationArgs),
+    /// Show your account's audit trail of API requests, newest first (LookupEvents).
+    Audit(crate::audit::AuditArgs),
 }
 
 /// Flags of `exec`.
@@ -189,11 +191,12 @@ pub fn run(command: ClientCommand) -> anyhow::Result<Exit> {
             ClientCommand::Services(args) => services(args).await,
             ClientCommand::Operations(args) => operations(args).await,
             ClientCommand::Params(args) => params(args).await,
+            ClientCommand::Audit(args) => crate::audit::run(args).await,
         }
     })
 }
 
-fn connect(args: &ClientArgs) -> anyhow::Result<Client> {
+pub(crate) fn connect(args: &ClientArgs) -> anyhow::Result<Client> {
     // Checked here rather than by clap, whose message would name only the flags.
     let (Some(access_key_id), Some(access_key_secret)) =
         (&args.access_key_id, &args.access_key_secret)
@@ -372,15 +375,20 @@ async fn list_operations(args: ListArgs) -> anyhow::Result<Exit> {
         &rows,
     );
     if let Some(token) = token {
-        // The next page with the same filters and page size, as a command to paste.
-        let mut next = String::from("bpops list");
-        for (flag, value) in &flags {
-            next.push_str(&format!(" {flag} {}", shell_word(value)));
-        }
-        next.push_str(&format!(" --next-token {}", shell_word(&token)));
-        eprintln!("more: {next} (or --all)");
+        print_more("bpops list", &flags, &token);
     }
     Ok(Exit::Done)
+}
+
+/// Prints, on stderr, the command that gets the page after `token`: `command` with the same
+/// `flags` (filters and page size), to paste.
+pub(crate) fn print_more(command: &str, flags: &[(&str, &str)], token: &str) {
+    let mut next = String::from(command);
+    for (flag, value) in flags {
+        next.push_str(&format!(" {flag} {}", shell_word(value)));
+    }
+    next.push_str(&format!(" --next-token {}", shell_word(token)));
+    eprintln!("more: {next} (or --all)");
 }
 
 /// `word` as one shell word: as is when it holds only safe characters, else single-quoted.
@@ -482,7 +490,7 @@ fn print_result(result: &OperationResult, as_json: bool) {
 }
 
 /// `data` as a JSON value, printed as the server's answer was: keys in sorted order.
-fn as_value(data: &impl Serialize) -> Value {
+pub(crate) fn as_value(data: &impl Serialize) -> Value {
     serde_json::to_value(data).expect("wire types serialize")
 }
 

@@ -2,6 +2,7 @@
 //! for it.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod commands;
 mod config;
 mod output;

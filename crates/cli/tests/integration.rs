@@ -5,6 +5,10 @@
 //! Tests run in parallel; nothing is shared between them but the binary. Waiting is always
 //! polling against a deadline, never a fixed sleep.
 
+/// The audit trail: `bpops audit`, unsigned requests, its metrics, and SIGTERM flushing it.
+#[path = "integration/audit.rs"]
+mod audit;
+
 /// `bpops bench`: the scale scenario's phases, and its refusal of `--endpoint`.
 #[path = "integration/bench.rs"]
 mod bench;

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod audit;
 mod error;
 
 use bpops_protocol::API_VERSION;
@@ -24,6 +25,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+pub use crate::audit::LookupEvents;
 pub use crate::error::{Error, Result};
 
 /// Where the server is and whom to sign as.

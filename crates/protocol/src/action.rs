@@ -43,12 +43,14 @@ pub enum Action {
     DeployApplication,
     /// Starts releasing an application's resources.
     ReleaseApplication,
+    /// Reads the account's audit trail, newest first (a bpops extension, after ActionTrail).
+    LookupEvents,
 }
 
 impl Action {
     /// Every served action, in the order of the API table in product.md, then the extensions,
-    /// then the application family.
-    pub const ALL: [Action; 18] = [
+    /// then the application family, then the audit trail.
+    pub const ALL: [Action; 19] = [
         Action::ListServices,
         Action::ListOperations,
         Action::GetOperationParams,
@@ -67,6 +69,7 @@ impl Action {
         Action::ValuateApplication,
         Action::DeployApplication,
         Action::ReleaseApplication,
+        Action::LookupEvents,
     ];
 
     /// The action with wire name `name`, matched exactly: the SDKs send the names verbatim, and
@@ -98,6 +101,7 @@ impl Action {
             Action::ValuateApplication => "ValuateApplication",
             Action::DeployApplication => "DeployApplication",
             Action::ReleaseApplication => "ReleaseApplication",
+            Action::LookupEvents => "LookupEvents",
         }
     }
 
@@ -139,6 +143,7 @@ impl Action {
             Action::ValuateApplication => "bpstudio:ValuateApplication",
             Action::DeployApplication => "bpstudio:DeployApplication",
             Action::ReleaseApplication => "bpstudio:ReleaseApplication",
+            Action::LookupEvents => "bpstudio:LookupEvents",
         }
     }
 }

@@ -24,6 +24,7 @@
 
 pub mod action;
 pub mod applications;
+pub mod audit;
 pub mod calendar;
 pub mod error;
 pub mod extensions;

@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "applications",
         include_str!("../migrations/0004_applications.sql"),
     ),
+    (
+        6,
+        "audit_trail",
+        include_str!("../migrations/0006_audit_trail.sql"),
+    ),
 ];
 
 /// The advisory lock key of migrations (any constant that nothing else uses).

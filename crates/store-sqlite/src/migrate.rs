@@ -6,7 +6,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// `(version, name, sql)`, in order; never edit one that has shipped, add a new one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/0001_initial.sql")),
     (
         2,
@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "applications",
         include_str!("../migrations/0004_applications.sql"),
+    ),
+    (
+        6,
+        "audit_trail",
+        include_str!("../migrations/0006_audit_trail.sql"),
     ),
 ];
 

@@ -2,6 +2,7 @@
 //! [`RawConfig::validate`] into typed settings, table by table. Every error names the table,
 //! the entry and the problem.
 
+mod audit;
 mod iam;
 mod operations;
 mod raw;
@@ -86,6 +87,7 @@ impl RawConfig {
         let listen = listen(self.listen.as_deref())?;
         let storage = storage::storage(&self.storage)?;
         let (engine, api) = operations::settings(&self.operations, &self.pricing, &catalog)?;
+        let (engine, api) = audit::settings(&self.audit, engine, api)?;
         let accounts = tenancy::accounts(&self.accounts)?;
         let groups = tenancy::resource_groups(&self.resource_groups, &accounts)?;
         let applications = tenancy::applications(&self.applications, &accounts, &groups)?;
