@@ -135,7 +135,8 @@ def test_secrets_are_never_stored(api, server, mode):
         string_to_sign = api.classic_string_to_sign()
         mac = hmac.new(f"{ROOT_KEY_A[1]}&".encode(), string_to_sign.encode(), hashlib.sha1)
         signatures.append(base64.b64encode(mac.digest()).decode())
-    db = sqlite3.connect(f"file:{server.workdir / 'bpops.db'}?mode=ro", uri=True)
+    # `bpops serve --data` (as the harness starts it) keeps the database there.
+    db = sqlite3.connect(f"file:{server.workdir / 'data' / 'bpops.db'}?mode=ro", uri=True)
     try:
         rows = db.execute("SELECT * FROM audit_events").fetchall()
     finally:
