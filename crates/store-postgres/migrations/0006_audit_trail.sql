@@ -1,5 +1,7 @@
--- The audit trail: one row per API request, appended in batches, never updated; rows leave
--- only through the retention sweep (by time). Reads are one account's, newest first.
+-- The audit trail: one row per API request, appended in batches, never updated. Reads are
+-- one account's, newest first. Rows leave only through the retention sweep, oldest first by
+-- `seq`: records are appended in time order, give or take a batch, so no index on time is
+-- kept up.
 CREATE TABLE audit_events (
     seq           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     occurred_at   BIGINT  NOT NULL,
@@ -20,7 +22,6 @@ CREATE TABLE audit_events (
 
 CREATE INDEX audit_events_by_account ON audit_events (account, occurred_at, seq)
     WHERE account IS NOT NULL;
-CREATE INDEX audit_events_by_time ON audit_events (occurred_at);
 
 -- Nothing changes a record once written, whatever the code above the store does.
 CREATE FUNCTION audit_events_refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$

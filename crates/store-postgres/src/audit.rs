@@ -105,12 +105,15 @@ pub(crate) async fn lookup(client: &Object, query: &AuditQuery) -> Result<AuditP
 }
 
 pub(crate) async fn sweep(client: &Object, before: Timestamp, limit: usize) -> Result<usize> {
-    // SKIP LOCKED: sweepers on several nodes take disjoint batches instead of queueing.
+    // N.B. the oldest `limit` records by `seq`, of those the ones past the cutoff: records are
+    // appended in time order, give or take a batch (and the clocks of the nodes), so this
+    // reads no more than it deletes and needs no index on time. SKIP LOCKED: sweepers on
+    // several nodes take disjoint batches instead of queueing.
     let stmt = client
         .prepare_cached(
-            "DELETE FROM audit_events WHERE seq IN (
-                 SELECT seq FROM audit_events WHERE occurred_at < $1
-                 ORDER BY occurred_at
+            "DELETE FROM audit_events WHERE occurred_at < $1 AND seq IN (
+                 SELECT seq FROM audit_events
+                 ORDER BY seq
                  LIMIT $2
                  FOR UPDATE SKIP LOCKED)",
         )

@@ -1,7 +1,8 @@
--- The audit trail: one row per API request, appended in batches, never updated; rows leave
--- only through the retention sweep (by time). Reads are one account's, newest first. `seq`
--- (the rowid, without AUTOINCREMENT's extra write per insert) only orders records of one
--- millisecond: the sweep deletes the oldest, so a new row always gets the largest.
+-- The audit trail: one row per API request, appended in batches, never updated. Reads are
+-- one account's, newest first. Rows leave only through the retention sweep, oldest first by
+-- `seq`: records are appended in time order, give or take a batch, so no index on time is
+-- kept up. `seq` is the rowid, without AUTOINCREMENT's extra write per insert: the sweep
+-- deletes the oldest rows, so a new row always gets the largest.
 CREATE TABLE audit_events (
     seq           INTEGER PRIMARY KEY,
     occurred_at   INTEGER NOT NULL,
@@ -22,7 +23,6 @@ CREATE TABLE audit_events (
 
 CREATE INDEX audit_events_by_account ON audit_events (account, occurred_at, seq)
     WHERE account IS NOT NULL;
-CREATE INDEX audit_events_by_time ON audit_events (occurred_at);
 
 -- Nothing changes a record once written, whatever the code above the store does.
 CREATE TRIGGER audit_events_are_append_only BEFORE UPDATE ON audit_events

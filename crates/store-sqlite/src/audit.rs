@@ -89,9 +89,12 @@ pub(crate) fn sweep(
     before: Timestamp,
     limit: usize,
 ) -> rusqlite::Result<usize> {
+    // N.B. the oldest `limit` records by `seq`, of those the ones past the cutoff: records are
+    // appended in time order, give or take a batch, so this reads no more than it deletes and
+    // needs no index on time; a record a little younger among them only stops this batch short.
     conn.prepare_cached(
-        "DELETE FROM audit_events WHERE seq IN (
-             SELECT seq FROM audit_events WHERE occurred_at < ?1 ORDER BY occurred_at LIMIT ?2)",
+        "DELETE FROM audit_events WHERE occurred_at < ?1 AND seq IN (
+             SELECT seq FROM audit_events ORDER BY seq LIMIT ?2)",
     )?
     .execute(params![before.as_millis(), limit as i64])
 }

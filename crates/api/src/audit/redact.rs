@@ -9,8 +9,10 @@
 //! the record still shows that it was sent. Headers are never recorded, so neither is the
 //! ACS3 `Authorization` header nor a security-token header.
 
+use std::borrow::Cow;
+
 use bpops_protocol::Params;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// What a secret's value becomes.
 pub(crate) const REDACTED: &str = "******";
@@ -41,66 +43,113 @@ const NOT_SECRETS: [&str; 2] = ["clienttoken", "nexttoken"];
 
 /// The parameters as the trail keeps them: a JSON object of at most
 /// [`MAX_PARAMETERS_BYTES`] (plus the marker of what was left out).
+///
+/// N.B. written straight to JSON text, on the request path of every request: only a value
+/// that holds JSON is parsed (to redact inside it).
 pub(crate) fn parameters(params: &Params) -> String {
-    let mut kept = Map::new();
-    let mut bytes = 2;
+    let mut out = Vec::with_capacity(256);
+    out.push(b'{');
+    let mut entry = Vec::new();
     let mut left_out = 0;
     for (name, value) in params.iter() {
-        let name = bounded(name, MAX_VALUE_CHARS);
-        let value = if is_secret(&name) {
-            Value::from(REDACTED)
+        entry.clear();
+        let name = cut(name, MAX_VALUE_CHARS);
+        push_str(&mut entry, &name);
+        entry.push(b':');
+        if is_secret(&name) {
+            push_str(&mut entry, REDACTED);
         } else {
-            value_of(value)
-        };
-        let size = name.len() + value.to_string().len() + 4;
-        if bytes + size > MAX_PARAMETERS_BYTES {
+            push_value(&mut entry, value);
+        }
+        // One byte for the comma, one for the closing brace.
+        if out.len() + entry.len() + 2 > MAX_PARAMETERS_BYTES {
             left_out += 1;
             continue;
         }
-        bytes += size;
-        kept.insert(name, value);
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&entry);
     }
     if left_out > 0 {
-        kept.insert(
-            "…".to_owned(),
-            Value::from(format!("{left_out} more parameters left out")),
-        );
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        push_str(&mut out, "…");
+        out.push(b':');
+        push_str(&mut out, &format!("{left_out} more parameters left out"));
     }
-    Value::Object(kept).to_string()
+    out.push(b'}');
+    String::from_utf8(out).expect("JSON written from strings is UTF-8")
 }
 
 /// Whether a parameter or JSON key of this name holds a secret.
 pub(crate) fn is_secret(name: &str) -> bool {
-    let folded: String = name
-        .chars()
+    // N.B. without allocating for the usual short ASCII name; any other is folded by Unicode
+    // rules (a non-ASCII letter may lower-case to an ASCII one).
+    let mut folded = [0u8; 64];
+    let mut len = 0;
+    for byte in name.bytes() {
+        if byte == b'_' || byte == b'-' {
+            continue;
+        }
+        if len == folded.len() || !byte.is_ascii() {
+            return is_secret_folded(&fold(name));
+        }
+        folded[len] = byte.to_ascii_lowercase();
+        len += 1;
+    }
+    is_secret_folded(std::str::from_utf8(&folded[..len]).expect("ASCII"))
+}
+
+/// `name` lower-cased without `_` and `-`.
+fn fold(name: &str) -> String {
+    name.chars()
         .filter(|c| *c != '_' && *c != '-')
         .flat_map(char::to_lowercase)
-        .collect();
-    !NOT_SECRETS.contains(&folded.as_str()) && SECRET_MARKS.iter().any(|m| folded.contains(m))
+        .collect()
+}
+
+fn is_secret_folded(folded: &str) -> bool {
+    !NOT_SECRETS.contains(&folded) && SECRET_MARKS.iter().any(|m| folded.contains(m))
 }
 
 /// `text` cut to `max` characters, marked with `…` when cut.
 pub(crate) fn bounded(text: &str, max: usize) -> String {
+    cut(text, max).into_owned()
+}
+
+/// `text` cut to `max` characters, marked with `…` when cut; borrowed when not.
+fn cut(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
     match text.char_indices().nth(max) {
-        None => text.to_owned(),
-        Some((end, _)) => format!("{}…", &text[..end]),
+        None => Cow::Borrowed(text),
+        Some((end, _)) => Cow::Owned(format!("{}…", &text[..end])),
     }
 }
 
-/// A parameter's value: a JSON object or array redacted inside (then cut as text when still
-/// too long), anything else as a bounded string.
-fn value_of(text: &str) -> Value {
+/// `text` as a JSON string.
+fn push_str(out: &mut Vec<u8>, text: &str) {
+    serde_json::to_writer(out, text).expect("writing to memory never fails");
+}
+
+/// A parameter's value: a JSON object or array redacted inside (then cut, as a string, when
+/// still too long), anything else as a bounded string.
+fn push_value(out: &mut Vec<u8>, text: &str) {
     let looks_like_json = matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['));
     if looks_like_json && let Ok(mut json) = serde_json::from_str::<Value>(text) {
         redact(&mut json);
-        let text = json.to_string();
-        return if text.chars().count() > MAX_JSON_CHARS {
-            Value::from(bounded(&text, MAX_JSON_CHARS))
+        let written = serde_json::to_string(&json).expect("a JSON value serializes");
+        if written.len() <= MAX_JSON_CHARS || written.chars().count() <= MAX_JSON_CHARS {
+            out.extend_from_slice(written.as_bytes());
         } else {
-            json
-        };
+            push_str(out, &cut(&written, MAX_JSON_CHARS));
+        }
+        return;
     }
-    Value::from(bounded(text, MAX_VALUE_CHARS))
+    push_str(out, &cut(text, MAX_VALUE_CHARS));
 }
 
 /// Replaces the value of every secret key, at any depth.
