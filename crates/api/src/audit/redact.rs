@@ -99,7 +99,14 @@ pub(crate) fn is_secret(name: &str) -> bool {
         folded[len] = byte.to_ascii_lowercase();
         len += 1;
     }
-    is_secret_folded(std::str::from_utf8(&folded[..len]).expect("ASCII"))
+    let folded = &folded[..len];
+    // N.B. a plain scan: names are short, and a searcher's set-up would cost more.
+    let contains = |mark: &str| {
+        let mark = mark.as_bytes();
+        (0..folded.len().saturating_sub(mark.len() - 1))
+            .any(|i| folded[i] == mark[0] && folded[i..].starts_with(mark))
+    };
+    !NOT_SECRETS.iter().any(|n| folded == n.as_bytes()) && SECRET_MARKS.iter().any(|m| contains(m))
 }
 
 /// `name` lower-cased without `_` and `-`.
@@ -140,8 +147,13 @@ fn push_str(out: &mut Vec<u8>, text: &str) {
 fn push_value(out: &mut Vec<u8>, text: &str) {
     let looks_like_json = matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['));
     if looks_like_json && let Ok(mut json) = serde_json::from_str::<Value>(text) {
-        redact(&mut json);
-        let written = serde_json::to_string(&json).expect("a JSON value serializes");
+        // Written again only when something was redacted: otherwise the text is valid JSON
+        // as it came.
+        let written = if redact(&mut json) {
+            Cow::Owned(serde_json::to_string(&json).expect("a JSON value serializes"))
+        } else {
+            Cow::Borrowed(text)
+        };
         if written.len() <= MAX_JSON_CHARS || written.chars().count() <= MAX_JSON_CHARS {
             out.extend_from_slice(written.as_bytes());
         } else {
@@ -152,20 +164,23 @@ fn push_value(out: &mut Vec<u8>, text: &str) {
     push_str(out, &cut(text, MAX_VALUE_CHARS));
 }
 
-/// Replaces the value of every secret key, at any depth.
-fn redact(value: &mut Value) {
+/// Replaces the value of every secret key, at any depth; tells whether there was one.
+fn redact(value: &mut Value) -> bool {
     match value {
         Value::Object(map) => {
+            let mut redacted = false;
             for (key, inner) in map.iter_mut() {
                 if is_secret(key) {
                     *inner = Value::from(REDACTED);
+                    redacted = true;
                 } else {
-                    redact(inner);
+                    redacted |= redact(inner);
                 }
             }
+            redacted
         }
-        Value::Array(items) => items.iter_mut().for_each(redact),
-        _ => {}
+        Value::Array(items) => items.iter_mut().fold(false, |any, item| redact(item) | any),
+        _ => false,
     }
 }
 
