@@ -4,7 +4,8 @@ use std::net::IpAddr;
 
 use bpops_iam::Principal;
 use bpops_protocol::Action;
-use bpops_store::{AccountId, ApplicationQuery};
+use bpops_protocol::extensions::PageToken;
+use bpops_store::{AccountId, ApplicationQuery, ListCursor};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -105,4 +106,23 @@ impl Reply {
             next_token: None,
         }
     }
+}
+
+/// Where a listing's page starts, from the request's `NextToken`.
+pub(crate) fn page_start(token: Option<PageToken>) -> Option<ListCursor> {
+    token.map(|t| ListCursor {
+        created_at: t.created_at,
+        seq: t.seq,
+    })
+}
+
+/// The `NextToken` of the page after one that ended at `next`.
+pub(crate) fn next_token(next: Option<ListCursor>) -> Option<String> {
+    next.map(|c| {
+        PageToken {
+            created_at: c.created_at,
+            seq: c.seq,
+        }
+        .encode()
+    })
 }

@@ -10,7 +10,7 @@ use tokio_postgres::Client;
 use crate::from_pg;
 
 /// `(version, name, sql)`, in order; never edit one that has shipped, add a new one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/0001_initial.sql")),
     (
         2,

@@ -2,13 +2,12 @@
 //! read; the account is always the caller's, so no filter can reach another's records.
 
 use bpops_protocol::audit::{EventItem, EventPage, LookupEventsRequest, LookupKey, UserIdentity};
-use bpops_protocol::extensions::PageToken;
 use bpops_protocol::signature::format_timestamp;
-use bpops_store::{AuditQuery, AuditRecord, ListCursor};
+use bpops_store::{AuditQuery, AuditRecord};
 use serde_json::{Map, Value};
 
 use crate::ApiError;
-use crate::context::{Ctx, Reply};
+use crate::context::{Ctx, Reply, next_token, page_start};
 
 pub(crate) async fn lookup_events(
     ctx: &Ctx<'_>,
@@ -24,22 +23,13 @@ pub(crate) async fn lookup_events(
         access_key_id: attribute(LookupKey::EventAccessKeyId),
         resource: attribute(LookupKey::ResourceName),
         code: attribute(LookupKey::ResultCode),
-        after: request.next_token.map(|t| ListCursor {
-            created_at: t.created_at,
-            seq: t.seq,
-        }),
+        after: page_start(request.next_token),
         limit: request.max_results,
     };
     let page = ctx.app.store.lookup_audit(&query).await?;
     Reply::data(&EventPage {
         events: page.records.into_iter().map(item).collect(),
-        next_token: page.next.map(|c| {
-            PageToken {
-                created_at: c.created_at,
-                seq: c.seq,
-            }
-            .encode()
-        }),
+        next_token: next_token(page.next),
         max_results: request.max_results,
     })
 }
