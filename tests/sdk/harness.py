@@ -22,7 +22,6 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable
 
 import pytest
@@ -372,6 +371,9 @@ class Api:
             raise ApiError(self.mode, e.status_code, e.code,
                            data.get("Message", e.message), e.request_id,
                            getattr(e, "access_denied_detail", None), data) from None
+        if isinstance(resp, dict):  # call_api's raw answer, for actions without a model
+            self.last_status = resp.get("statusCode")
+            return resp["body"]
         self.last_status = resp.status_code
         return resp.body.to_map()
 
@@ -532,9 +534,9 @@ class Api:
                               getattr(m, f"{action}Request")(**params))
 
     def extension(self, action: str, **params) -> dict:
-        """A bpops extension action, which no SDK models, by wire name with its PascalCase
-        parameters (None leaves one out): tea through the SDK client's generic `call_api`,
-        exactly as its typed methods call it (RPC, form body); classic through CommonRequest."""
+        """A bpops extension action, which no SDK models, by its wire name with its wire
+        parameters in the form body (None leaves one out): tea through its generic call_api,
+        classic through CommonRequest."""
         params = {name: value for name, value in params.items() if value is not None}
         if self.mode == "classic":
             return self.classic_common(action, body=params)
@@ -542,15 +544,10 @@ class Api:
         from alibabacloud_tea_util import models as util_models
 
         request = open_api_models.OpenApiRequest(body=params)
-        spec = open_api_models.Params(action=action, version=VERSION, protocol="HTTPS",
-                                      pathname="/", method="POST", auth_type="AK",
-                                      style="RPC", req_body_type="formData", body_type="json")
-
-        def send():
-            raw = self._tea.call_api(spec, request, util_models.RuntimeOptions())
-            return SimpleNamespace(status_code=raw["statusCode"],
-                                   body=SimpleNamespace(to_map=lambda: raw["body"]))
-        return self._tea_call(send)
+        spec = open_api_models.Params(
+            action=action, version=VERSION, protocol="HTTPS", pathname="/", method="POST",
+            auth_type="AK", style="RPC", req_body_type="formData", body_type="json")
+        return self._tea_call(self._tea.call_api, spec, request, util_models.RuntimeOptions())
 
     # -- conveniences ---------------------------------------------------------------------
 

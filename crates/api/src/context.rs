@@ -4,10 +4,12 @@ use std::net::IpAddr;
 
 use bpops_iam::Principal;
 use bpops_protocol::Action;
-use bpops_store::{AccountId, ApplicationQuery, Requester};
+use bpops_protocol::extensions::PageToken;
+use bpops_store::{AccountId, ApplicationQuery, ListCursor, Requester};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::audit::Target;
 use crate::{ApiError, App};
 
 /// An authenticated request's context.
@@ -21,6 +23,8 @@ pub(crate) struct Ctx<'a> {
     pub access_key_id: &'a str,
     /// The request's RequestId.
     pub request_id: &'a str,
+    /// What the request reaches, for its audit record.
+    pub target: &'a Target,
 }
 
 impl Ctx<'_> {
@@ -119,4 +123,23 @@ impl Reply {
             next_token: None,
         }
     }
+}
+
+/// Where a listing's page starts, from the request's `NextToken`.
+pub(crate) fn page_start(token: Option<PageToken>) -> Option<ListCursor> {
+    token.map(|t| ListCursor {
+        created_at: t.created_at,
+        seq: t.seq,
+    })
+}
+
+/// The `NextToken` of the page after one that ended at `next`.
+pub(crate) fn next_token(next: Option<ListCursor>) -> Option<String> {
+    next.map(|c| {
+        PageToken {
+            created_at: c.created_at,
+            seq: c.seq,
+        }
+        .encode()
+    })
 }

@@ -16,6 +16,7 @@
 
 mod application_changes;
 mod applications;
+mod audit;
 mod catalog;
 mod context;
 mod error;
@@ -45,8 +46,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use audit::AuditSettings;
 pub use error::ApiError;
 
+use crate::audit::Trail;
 use crate::metrics::Metrics;
 
 /// Request-path settings. Every limit here is the server's: no request can raise or lift one.
@@ -87,6 +90,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// The most connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// How the audit trail of the requests is kept.
+    pub audit: AuditSettings,
 }
 
 impl Default for Settings {
@@ -104,6 +109,7 @@ impl Default for Settings {
             body_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(90),
             max_connections: 1024,
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -118,11 +124,14 @@ pub struct App {
     settings: Settings,
     nonces: Nonces,
     metrics: Metrics,
+    /// Where each request's audit record goes.
+    trail: Trail,
 }
 
 impl App {
     /// The application over an engine, the store that engine keeps operations in, and a
-    /// directory.
+    /// directory. Starts the audit trail's writer (see [`AuditSettings`]), so it must be
+    /// called on a Tokio runtime.
     pub fn new(
         engine: Arc<Engine>,
         store: Arc<dyn Store>,
@@ -130,7 +139,8 @@ impl App {
         settings: Settings,
     ) -> Arc<App> {
         let nonces = Nonces::new(settings.max_nonces_per_key);
-        let metrics = Metrics::new(engine.metrics());
+        let (metrics, trail_metrics) = Metrics::new(engine.metrics());
+        let trail = Trail::start(Arc::clone(&store), &settings.audit, trail_metrics);
         Arc::new(App {
             engine,
             store,
@@ -138,13 +148,14 @@ impl App {
             settings,
             nonces,
             metrics,
+            trail,
         })
     }
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then closes the listener and
 /// lets in-flight requests finish (idle keep-alive connections close at once, and the
-/// engine answers waits at once when it stops).
+/// engine answers waits at once when it stops), and writes the audit records still queued.
 ///
 /// One HTTP/1.1 connection per task, with hyper's own limits on the request head (count and
 /// size of headers, time to send them); the pipeline enforces the rest. Connections beyond
@@ -188,6 +199,8 @@ pub async fn serve_on(
     drop(listener);
     tasks.close();
     tasks.wait().await;
+    // N.B. after the last request is answered, so its record is among those written.
+    app.trail.close().await;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `/metrics` in the Prometheus (OpenMetrics) text format: requests by action and code,
 //! request latency by action, the engine's operation counters and execution times, and the
-//! queue depth, read from the store at each scrape. Labels carry no tenant data.
+//! queue depth, read from the store at each scrape; the audit records written and dropped.
+//! Labels carry no tenant data.
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::App;
+use crate::audit::TrailMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -42,7 +44,9 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn new(engine: &bpops_engine::EngineMetrics) -> Metrics {
+    /// The metrics, registered with the engine's, and the audit trail's counters (registered
+    /// here too).
+    pub(crate) fn new(engine: &bpops_engine::EngineMetrics) -> (Metrics, TrailMetrics) {
         let mut registry = Registry::default();
         engine.register(&mut registry);
         let requests = Family::<RequestLabels, Counter>::default();
@@ -66,12 +70,25 @@ impl Metrics {
             "Operations waiting (INIT) or running (RUNNING), in the whole store",
             queue.clone(),
         );
-        Metrics {
+        let trail = TrailMetrics::default();
+        registry.register(
+            "bpops_audit_records",
+            "Audit records written to the store",
+            trail.written.clone(),
+        );
+        registry.register(
+            "bpops_audit_dropped",
+            "Audit records dropped, by reason: the queue was full (queue_full), or their batch \
+             could not be written (write_failed)",
+            trail.dropped.clone(),
+        );
+        let metrics = Metrics {
             registry,
             requests,
             latency,
             queue,
-        }
+        };
+        (metrics, trail)
     }
 
     /// Counts one answered request. `action` is `None` when the request never named a valid

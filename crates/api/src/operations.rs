@@ -12,23 +12,24 @@ use bpops_engine::{Resolved, STEP_SERVICE};
 use bpops_protocol::ErrorCode;
 use bpops_protocol::extensions::{
     CancelExecuteOperationRequest, ListExecuteOperationsRequest, OperationItem, OperationPage,
-    PageToken,
 };
 use bpops_protocol::signature::format_timestamp;
 use bpops_protocol::wire::{GetExecuteOperationResultRequest, OperationResult};
-use bpops_store::{AccountId, Cancelled, ListCursor, ListQuery, Operation, Status};
+use bpops_store::{AccountId, Cancelled, ListQuery, Operation, Status};
 use bpops_time::Timestamp;
 
 use crate::ApiError;
-use crate::context::{Ctx, Reply};
+use crate::context::{Ctx, Reply, next_token, page_start};
 
 pub(crate) async fn execute_async(ctx: &Ctx<'_>, resolved: Resolved) -> Result<Reply, ApiError> {
     let id = ctx.app.engine.submit_resolved(resolved).await?;
+    ctx.target.created(id.as_str());
     Reply::data(&id.as_str())
 }
 
 pub(crate) async fn execute_sync(ctx: &Ctx<'_>, resolved: Resolved) -> Result<Reply, ApiError> {
     let id = ctx.app.engine.submit_resolved(resolved).await?;
+    ctx.target.created(id.as_str());
     let op = ctx
         .app
         .engine
@@ -97,22 +98,13 @@ pub(crate) async fn list(
         created_from: request.create_time_start,
         created_before: request.create_time_end,
         expired_before: Timestamp::EPOCH, // set by the engine from the retention
-        after: request.next_token.map(|t| ListCursor {
-            created_at: t.created_at,
-            seq: t.seq,
-        }),
+        after: page_start(request.next_token),
         limit: request.max_results,
     };
     let page = ctx.app.engine.list(query).await?;
     Reply::data(&OperationPage {
         operations: page.operations.into_iter().map(item).collect(),
-        next_token: page.next.map(|c| {
-            PageToken {
-                created_at: c.created_at,
-                seq: c.seq,
-            }
-            .encode()
-        }),
+        next_token: next_token(page.next),
         max_results: request.max_results,
     })
 }

@@ -1,6 +1,6 @@
 //! The request pipeline, in its fixed order: bounded read → parameters → authenticate →
 //! authorize and dispatch → envelope. Every answer, success or error, is JSON with a fresh
-//! RequestId.
+//! RequestId, and every request, whatever its answer, leaves an audit record.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,11 +16,12 @@ use bpops_protocol::signature::{self, RawRequest};
 use bpops_protocol::wire::{Envelope, ErrorBody};
 use bpops_protocol::{API_VERSION, Action, ErrorCode};
 use bpops_store::nonces::{NonceCheck, NonceSpend};
-use bpops_store::{StoreError, nonce_expired};
+use bpops_store::{SUCCESS, StoreError, nonce_expired};
 use http_body_util::BodyExt;
 use serde::Serialize;
 use tracing::Instrument;
 
+use crate::audit::Entry;
 use crate::context::{Ctx, Reply};
 use crate::request::ActionRequest;
 use crate::routes;
@@ -36,9 +37,11 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
     let span = tracing::info_span!("request", request_id = %request_id, peer = %peer);
     let deadline = app.settings.request_timeout;
     let started = std::time::Instant::now();
+    let arrived = app.engine.clock().now();
     let mut action = None;
-    let processed = process(&app, peer, &request_id, request, &mut action);
-    let outcome = tokio::time::timeout(deadline, processed)
+    let mut entry = Entry::default();
+    let processing = process(&app, peer, &request_id, request, &mut action, &mut entry);
+    let outcome = tokio::time::timeout(deadline, processing)
         .instrument(span.clone())
         .await
         .unwrap_or_else(|_| {
@@ -52,6 +55,16 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
     let code = outcome.as_ref().map_or_else(|e| e.code.as_str(), |_| "200");
     app.metrics
         .request(action.map(Action::as_str), code, started.elapsed());
+    if app.trail.enabled() {
+        let (code, status) = match &outcome {
+            Ok(_) => (SUCCESS, StatusCode::OK.as_u16()),
+            Err(e) => (e.code.as_str(), e.code.http_status()),
+        };
+        let directory = &app.directory;
+        entry.find_account(|key| Some(directory.key(key)?.principal.account().to_owned()));
+        let record = entry.into_record(arrived, request_id.clone(), peer.ip(), code, status);
+        app.trail.record(record);
+    }
     match outcome {
         Ok((action, reply)) => {
             tracing::info!(action = action.as_str(), "ok");
@@ -79,13 +92,15 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
     }
 }
 
-/// Runs the pipeline; `action` is set as soon as the request is known to name one.
+/// Runs the pipeline; `action` is set as soon as the request is known to name one, and
+/// `entry` gathers the request's audit record as each step learns its part.
 async fn process(
     app: &App,
     peer: SocketAddr,
     request_id: &str,
     request: Request,
     action_seen: &mut Option<Action>,
+    entry: &mut Entry,
 ) -> Result<(Action, Reply), ApiError> {
     let (parts, body) = request.into_parts();
     if parts.method != Method::POST && parts.method != Method::GET {
@@ -109,6 +124,10 @@ async fn process(
     let query = parts.uri.query().unwrap_or("");
     let params =
         Params::parse(query, content_type, &body).map_err(|e| ApiError::invalid("request", e))?;
+    if app.trail.enabled() {
+        let action_header = parts.headers.get("x-acs-action");
+        entry.parameters(&params, action_header.and_then(|v| v.to_str().ok()));
+    }
 
     let headers: Vec<(String, String)> = parts
         .headers
@@ -127,7 +146,7 @@ async fn process(
         headers: &headers,
         body: &body,
     };
-    let (principal, access_key_id, action) = authenticate(app, &raw, &params).await?;
+    let (principal, access_key_id, action) = authenticate(app, &raw, &params, entry).await?;
     *action_seen = Some(action);
     let request = ActionRequest::parse(action, &params)?;
 
@@ -138,6 +157,7 @@ async fn process(
         peer: peer.ip(),
         access_key_id: &access_key_id,
         request_id,
+        target: &entry.target,
     };
     let reply = routes::route(&ctx, request).await?;
     Ok((action, reply))
@@ -198,13 +218,16 @@ async fn discard(mut body: Body, bytes: usize, time: Duration) {
 }
 
 /// Checks who signed the request and that the signature, clock and nonce are good: the
-/// principal, with the AccessKeyId it signed with, and the action.
+/// principal, with the AccessKeyId it signed with, and the action. Notes in `entry` who
+/// claims to have signed it, and whether that was verified.
 async fn authenticate(
     app: &App,
     raw: &RawRequest<'_>,
     params: &Params,
+    entry: &mut Entry,
 ) -> Result<(Principal, String, Action), ApiError> {
     let claim = signature::inspect(raw, params)?;
+    entry.claimed(claim.action.as_deref(), &claim.access_key_id);
     match claim.version.as_deref() {
         None | Some("") => return Err(ApiError::missing("Version")),
         Some(API_VERSION) => {}
@@ -260,7 +283,9 @@ async fn authenticate(
             "The specified AccessKeyId does not exist.",
         )
     })?;
+    entry.key_found(key.principal.account());
     signature::verify(raw, params, &claim, key.secret.expose_secret())?;
+    entry.verified(&key.principal);
     if !key.active {
         return Err(ApiError::new(
             ErrorCode::InvalidAccessKeyIdInactive,

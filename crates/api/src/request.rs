@@ -10,6 +10,7 @@ use bpops_protocol::applications::{
     ApplicationRequest, CreateApplicationRequest, GetTemplateRequest, ListApplicationRequest,
     ListTemplateRequest,
 };
+use bpops_protocol::audit::LookupEventsRequest;
 use bpops_protocol::extensions::{CancelExecuteOperationRequest, ListExecuteOperationsRequest};
 use bpops_protocol::history::ListExecuteOperationEventsRequest;
 use bpops_protocol::params::Params;
@@ -43,6 +44,7 @@ pub(crate) enum ActionRequest {
     GetApplicationVariables(GetApplicationVariablesRequest),
     ReConfigApplication(ReConfigApplicationRequest),
     AdvanceClock(AdvanceClockRequest),
+    LookupEvents(LookupEventsRequest),
 }
 
 impl ActionRequest {
@@ -107,6 +109,9 @@ impl ActionRequest {
             }
             Action::AdvanceClock => {
                 ActionRequest::AdvanceClock(AdvanceClockRequest::from_params(params)?)
+            }
+            Action::LookupEvents => {
+                ActionRequest::LookupEvents(LookupEventsRequest::from_params(params)?)
             }
         })
     }

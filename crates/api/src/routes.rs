@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use crate::context::{Ctx, Reply};
 use crate::request::ActionRequest;
 use crate::{
-    ApiError, application_changes, applications, catalog, history, operations, test_clock,
+    ApiError, application_changes, applications, audit, catalog, history, operations, test_clock,
 };
 
 /// Authorizes and answers `request`.
@@ -122,6 +122,7 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
             let app = application(ctx, &request).await?;
             authorize(ctx, &Check::application(ctx, app.as_ref(), &request))?;
             let id = applications::step(ctx, &request, app, step).await?;
+            ctx.target.created(&id);
             match step {
                 // N.B. a string, as the SDK models say: the step's operation id.
                 Step::Validate => Reply::data(&id),
@@ -175,6 +176,10 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
             authorize(ctx, &Check::ungrouped(resource))?;
             test_clock::advance(ctx, &request).await
         }
+        ActionRequest::LookupEvents(request) => {
+            authorize(ctx, &Check::audit(ctx))?;
+            audit::lookup::lookup_events(ctx, request).await
+        }
     }
 }
 
@@ -203,6 +208,15 @@ impl<'a> Check<'a> {
             target_groups: vec![None],
             service_type: None,
             operation: None,
+        }
+    }
+
+    /// `audit/*`, in no resource group: the account's audit trail, a resource of its own so
+    /// that reading the trail can be granted apart from everything else.
+    fn audit(ctx: &Ctx<'_>) -> Check<'a> {
+        Check {
+            resource: bpops_iam::audit_arn(ctx.principal.account()),
+            ..Check::virtual_resource(ctx)
         }
     }
 
@@ -423,6 +437,7 @@ fn authorize(ctx: &Ctx<'_>, check: &Check<'_>) -> Result<(), ApiError> {
 
 /// Evaluates the caller's policies against `check`, for each group its target may be in.
 fn permit(ctx: &Ctx<'_>, check: &Check<'_>) -> Result<(), ApiError> {
+    ctx.target.authorized_against(&check.resource);
     let account = ctx.principal.account();
     let ram_action = ctx.action.ram_action();
     let grants = ctx.app.directory.grants(ctx.principal);

@@ -1,5 +1,6 @@
 //! The client subcommands: `exec`, `get`, `wait`, `list`, `cancel`, `services`,
-//! `operations`, `params`, `history` (in `history.rs`) and the `app` family (in `app.rs`).
+//! `operations`, `params`, `history` (in `history.rs`), `audit` (in `audit.rs`) and the `app`
+//! family (in `app.rs`).
 //! Human output by default (aligned, coloured only on a terminal), `--json` for scripts.
 
 use std::io::IsTerminal;
@@ -72,6 +73,8 @@ pub enum ClientCommand {
     /// Templates and applications: create, deploy, release (the application family).
     #[command(subcommand)]
     App(app::AppCommand),
+    /// Show your account's audit trail of API requests, newest first (LookupEvents).
+    Audit(crate::audit::AuditArgs),
 }
 
 /// Flags of `exec`.
@@ -197,6 +200,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<Exit> {
             ClientCommand::Operations(args) => operations(args).await,
             ClientCommand::Params(args) => params(args).await,
             ClientCommand::App(command) => app::run(command).await,
+            ClientCommand::Audit(args) => crate::audit::run(args).await,
         }
     })
 }
@@ -376,15 +380,20 @@ async fn list_operations(args: ListArgs) -> anyhow::Result<Exit> {
         &rows,
     );
     if let Some(token) = token {
-        // The next page with the same filters and page size, as a command to paste.
-        let mut next = String::from("bpops list");
-        for (flag, value) in &flags {
-            next.push_str(&format!(" {flag} {}", shell_word(value)));
-        }
-        next.push_str(&format!(" --next-token {}", shell_word(&token)));
-        eprintln!("more: {next} (or --all)");
+        print_more("bpops list", &flags, &token);
     }
     Ok(Exit::Done)
+}
+
+/// Prints, on stderr, the command that gets the page after `token`: `command` with the same
+/// `flags` (filters and page size), to paste.
+pub(crate) fn print_more(command: &str, flags: &[(&str, &str)], token: &str) {
+    let mut next = String::from(command);
+    for (flag, value) in flags {
+        next.push_str(&format!(" {flag} {}", shell_word(value)));
+    }
+    next.push_str(&format!(" --next-token {}", shell_word(token)));
+    eprintln!("more: {next} (or --all)");
 }
 
 /// `word` as one shell word: as is when it holds only safe characters, else single-quoted.

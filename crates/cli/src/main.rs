@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod audit;
 mod commands;
 mod config;
 mod history;

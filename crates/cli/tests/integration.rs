@@ -8,6 +8,9 @@
 /// `bpops app`: an application's lifecycle through the CLI, its refusals and exit statuses.
 #[path = "integration/app.rs"]
 mod app;
+/// The audit trail: `bpops audit`, unsigned requests, its metrics, and SIGTERM flushing it.
+#[path = "integration/audit.rs"]
+mod audit;
 
 /// `bpops bench`: the scale scenario's phases, and its refusal of `--endpoint`.
 #[path = "integration/bench.rs"]

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod applications;
+mod audit;
 mod error;
 mod history;
 
@@ -27,6 +28,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 pub use crate::applications::Page;
+pub use crate::audit::LookupEvents;
 pub use crate::error::{Error, Result};
 
 /// Where the server is and whom to sign as.

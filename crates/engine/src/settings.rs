@@ -19,6 +19,8 @@ pub struct Emulation {
 pub struct Settings {
     /// How long a finished operation stays readable.
     pub retention: Duration,
+    /// How long an audit record is kept; the sweeper deletes older ones.
+    pub audit_retention: Duration,
     /// How long a claim holds before another worker may take the operation over; renewed
     /// while the operation runs.
     pub lease: Duration,
@@ -49,6 +51,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             retention: Duration::from_secs(3600),
+            audit_retention: Duration::from_secs(7 * 24 * 3600),
             lease: Duration::from_secs(30),
             concurrency: 256,
             fallback_poll: Duration::from_secs(1),

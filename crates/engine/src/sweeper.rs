@@ -1,8 +1,9 @@
-//! Deletes expired operations in bounded batches, so a large backlog never holds the
-//! database for long.
+//! Deletes expired operations and audit records past their retention, in bounded batches,
+//! so a large backlog never holds the database for long.
 
 use std::sync::Arc;
 
+use bpops_time::Timestamp;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -12,6 +13,7 @@ pub(crate) async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
     let interval = engine.settings.sweep_interval();
     loop {
         sweep_all(&engine).await;
+        sweep_audit(&engine).await;
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = engine.clock.sleep(interval) => {}
@@ -19,24 +21,53 @@ pub(crate) async fn run(engine: Arc<Engine>, shutdown: CancellationToken) {
     }
 }
 
-/// Sweeps until a batch comes back short. Returns how many operations were deleted.
+/// What a sweep deletes: operations that finished, or audit records written, before a cutoff.
+#[derive(Clone, Copy)]
+enum Swept {
+    Operations(Timestamp),
+    AuditRecords(Timestamp),
+}
+
+/// Sweeps expired operations until a batch comes back short. Returns how many were deleted.
+async fn sweep_all(engine: &Engine) -> usize {
+    let total = in_batches(engine, Swept::Operations(engine.expired_before())).await;
+    if total > 0 {
+        tracing::debug!(deleted = total, "swept expired operations");
+    }
+    total
+}
+
+/// Deletes the audit records older than their retention, as [`sweep_all`] does operations.
+async fn sweep_audit(engine: &Engine) -> usize {
+    let cutoff = engine.clock.now() - engine.settings.audit_retention;
+    let total = in_batches(engine, Swept::AuditRecords(cutoff)).await;
+    if total > 0 {
+        tracing::debug!(deleted = total, "swept audit records past their retention");
+    }
+    total
+}
+
+/// Deletes what `swept` names, a batch at a time, until a batch comes back short; returns
+/// how many were deleted.
 ///
 /// Between full batches it pauses twice as long as the last batch took, so a backlog (a
 /// million operations expiring together, say) holds the store's writer, and a core, at most
 /// a third of the time, in short bursts, and requests keep their latency while it drains.
-pub(crate) async fn sweep_all(engine: &Engine) -> usize {
+async fn in_batches(engine: &Engine, swept: Swept) -> usize {
     let batch = engine.settings.sweep_batch;
     let mut total = 0;
     loop {
         let started = Instant::now();
-        match engine.store.sweep(engine.expired_before(), batch).await {
+        let deleted = match swept {
+            Swept::Operations(cutoff) => engine.store.sweep(cutoff, batch).await.inspect(|&n| {
+                engine.metrics.swept(n);
+            }),
+            Swept::AuditRecords(cutoff) => engine.store.sweep_audit(cutoff, batch).await,
+        };
+        match deleted {
             Ok(n) => {
                 total += n;
-                engine.metrics.swept(n);
                 if n < batch {
-                    if total > 0 {
-                        tracing::debug!(deleted = total, "swept expired operations");
-                    }
                     return total;
                 }
                 tokio::time::sleep(2 * started.elapsed()).await;

@@ -83,6 +83,11 @@ pub fn template_arn(account: &str, template: Option<&str>) -> String {
     )
 }
 
+/// The ARN of an account's audit trail, the resource of `LookupEvents`.
+pub fn audit_arn(account: &str) -> String {
+    format!("acs:bpstudio::{account}:audit/*")
+}
+
 /// The ARN checked by the actions that act on no particular application.
 pub fn virtual_arn(account: &str) -> String {
     format!("acs:bpstudio::{account}:bpstudiovirtual/*")

@@ -53,12 +53,14 @@ pub enum Action {
     ReConfigApplication,
     /// Moves the test clock forward (a bpops extension; only with `[testing] clock`).
     AdvanceClock,
+    /// Reads the account's audit trail, newest first (a bpops extension, after ActionTrail).
+    LookupEvents,
 }
 
 impl Action {
     /// Every served action, in the order of the API table in product.md, then the extensions,
-    /// then the application family, then the test clock's.
-    pub const ALL: [Action; 23] = [
+    /// then the application family, then the test clock's and the audit trail's.
+    pub const ALL: [Action; 24] = [
         Action::ListServices,
         Action::ListOperations,
         Action::GetOperationParams,
@@ -82,6 +84,7 @@ impl Action {
         Action::GetApplicationVariables,
         Action::ReConfigApplication,
         Action::AdvanceClock,
+        Action::LookupEvents,
     ];
 
     /// The action with wire name `name`, matched exactly: the SDKs send the names verbatim, and
@@ -118,6 +121,7 @@ impl Action {
             Action::GetApplicationVariables => "GetApplicationVariables",
             Action::ReConfigApplication => "ReConfigApplication",
             Action::AdvanceClock => "AdvanceClock",
+            Action::LookupEvents => "LookupEvents",
         }
     }
 
@@ -167,6 +171,7 @@ impl Action {
             Action::GetApplicationVariables => "bpstudio:GetApplicationVariables",
             Action::ReConfigApplication => "bpstudio:ReConfigApplication",
             Action::AdvanceClock => "bpstudio:AdvanceClock",
+            Action::LookupEvents => "bpstudio:LookupEvents",
         }
     }
 }

@@ -95,14 +95,8 @@ impl ListExecuteOperationsRequest {
                 reason: format!("must be one of {}", STATUSES.join(", ")),
             });
         }
-        let max_results = max_results(p)?;
-        let next_token = match optional(p, "NextToken", MAX_PARAM_CHARS)? {
-            None => None,
-            Some(text) => Some(PageToken::decode(&text).ok_or(RequestError::Invalid {
-                name: "NextToken",
-                reason: "is not a token from a previous page".to_owned(),
-            })?),
-        };
+        let max_results = max_results(p, DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS)?;
+        let next_token = next_token(p)?;
         Ok(Self {
             status,
             service_type: optional(p, "ServiceType", MAX_PARAM_CHARS)?,
@@ -117,22 +111,36 @@ impl ListExecuteOperationsRequest {
     }
 }
 
-/// `MaxResults`: 1 to [`MAX_MAX_RESULTS`], [`DEFAULT_MAX_RESULTS`] when absent.
-pub(crate) fn max_results(p: &Params) -> Result<usize, RequestError> {
+/// `MaxResults`: from 1 to `max`, `default` when absent.
+pub(crate) fn max_results(p: &Params, default: usize, max: usize) -> Result<usize, RequestError> {
     match optional(p, "MaxResults", MAX_PARAM_CHARS)? {
-        None => Ok(DEFAULT_MAX_RESULTS),
+        None => Ok(default),
         Some(text) => text
             .parse()
             .ok()
-            .filter(|n| (1..=MAX_MAX_RESULTS).contains(n))
+            .filter(|n| (1..=max).contains(n))
             .ok_or_else(|| RequestError::Invalid {
                 name: "MaxResults",
-                reason: format!("must be a whole number from 1 to {MAX_MAX_RESULTS}"),
+                reason: format!("must be a whole number from 1 to {max}"),
             }),
     }
 }
 
-fn time(p: &Params, name: &'static str) -> Result<Option<Timestamp>, RequestError> {
+/// `NextToken`: one this server issued, or none.
+pub(crate) fn next_token(p: &Params) -> Result<Option<PageToken>, RequestError> {
+    match optional(p, "NextToken", MAX_PARAM_CHARS)? {
+        None => Ok(None),
+        Some(text) => PageToken::decode(&text)
+            .map(Some)
+            .ok_or(RequestError::Invalid {
+                name: "NextToken",
+                reason: "is not a token from a previous page".to_owned(),
+            }),
+    }
+}
+
+/// A time parameter, `YYYY-MM-DDThh:mm:ssZ`.
+pub(crate) fn time(p: &Params, name: &'static str) -> Result<Option<Timestamp>, RequestError> {
     match optional(p, name, MAX_PARAM_CHARS)? {
         None => Ok(None),
         Some(text) => parse_timestamp(&text)

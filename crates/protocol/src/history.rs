@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bpops_time::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::extensions::max_results;
+use crate::extensions::{DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS, max_results};
 use crate::params::Params;
 use crate::signature::format_timestamp;
 use crate::wire::{MAX_PARAM_CHARS, RequestError, optional, required};
@@ -50,7 +50,7 @@ impl ListExecuteOperationEventsRequest {
         Ok(Self {
             operation_id: required(p, "OperationId", MAX_PARAM_CHARS)?,
             resource_group_id: optional(p, "ResourceGroupId", MAX_PARAM_CHARS)?,
-            max_results: max_results(p)?,
+            max_results: max_results(p, DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS)?,
             next_token,
         })
     }

@@ -25,6 +25,7 @@
 pub mod action;
 pub mod application_changes;
 pub mod applications;
+pub mod audit;
 pub mod calendar;
 pub mod error;
 pub mod extensions;

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod applications;
+mod audit;
 mod group_commit;
 mod history;
 mod listener;
@@ -39,11 +40,11 @@ use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
-    ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, GroupChange,
-    GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery, LocatedResource,
-    NewApplication, NewOperation, NewStep, Operation, OperationId, Progress, QueueDepth,
-    Reconfiguration, Reconfigured, Requester, Resource, ResourceKey, Result, StepStarted, Store,
-    StoreError, StoreEvent, Submitted,
+    ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Cancelled, Claimed, Decide,
+    EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage,
+    ListQuery, LocatedResource, NewApplication, NewOperation, NewStep, Operation, OperationId,
+    Progress, QueueDepth, Reconfiguration, Reconfigured, Requester, Resource, ResourceKey, Result,
+    StepStarted, Store, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
@@ -422,6 +423,21 @@ impl Store for PgStore {
             expires_at: spend.expires_at,
         };
         self.nonces.spend(spend).await
+    }
+
+    async fn record_audit(&self, records: &[AuditRecord]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        audit::record(&self.client().await?, records).await
+    }
+
+    async fn lookup_audit(&self, query: &AuditQuery) -> Result<AuditPage> {
+        audit::lookup(&self.client().await?, query).await
+    }
+
+    async fn sweep_audit(&self, before: Timestamp, limit: usize) -> Result<usize> {
+        audit::sweep(&self.client().await?, before, limit).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {

@@ -795,7 +795,7 @@ fn operation_from_columns(row: &Row, first: usize) -> Result<Operation> {
     })
 }
 
-fn corrupt(e: tokio_postgres::Error) -> StoreError {
+pub(crate) fn corrupt(e: tokio_postgres::Error) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 

@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod applications;
+mod audit;
 mod history;
 mod migrate;
 mod nonces;
@@ -38,11 +39,11 @@ use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
-    ApplicationQuery, BootstrapKey, Cancelled, Claimed, Decide, EVENT_BUFFER, Finish, GroupChange,
-    GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery, LocatedResource,
-    NewApplication, NewOperation, NewStep, Operation, OperationId, Progress, QueueDepth,
-    Reconfiguration, Reconfigured, Requester, Resource, ResourceKey, Result, StepStarted, Store,
-    StoreError, StoreEvent, Submitted,
+    ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Cancelled, Claimed, Decide,
+    EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage,
+    ListQuery, LocatedResource, NewApplication, NewOperation, NewStep, Operation, OperationId,
+    Progress, QueueDepth, Reconfiguration, Reconfigured, Requester, Resource, ResourceKey, Result,
+    StepStarted, Store, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OpenFlags};
@@ -449,6 +450,24 @@ impl Store for SqliteStore {
 
     async fn spend_nonce(&self, spend: &NonceSpend<'_>, now: Timestamp) -> Result<bool> {
         self.nonces.spend(spend, now).await
+    }
+
+    async fn record_audit(&self, records: &[AuditRecord]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let records = records.to_vec();
+        self.write(move |conn| audit::record(conn, &records)).await
+    }
+
+    async fn lookup_audit(&self, query: &AuditQuery) -> Result<AuditPage> {
+        let query = query.clone();
+        self.read(move |conn| audit::lookup(conn, &query)).await
+    }
+
+    async fn sweep_audit(&self, before: Timestamp, limit: usize) -> Result<usize> {
+        self.write(move |conn| audit::sweep(conn, before, limit))
+            .await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {

@@ -28,6 +28,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "operation_events",
         include_str!("../migrations/0005_operation_events.sql"),
     ),
+    (
+        6,
+        "audit_trail",
+        include_str!("../migrations/0006_audit_trail.sql"),
+    ),
 ];
 
 /// Brings the database to the newest schema.

@@ -22,6 +22,7 @@
 
 mod application_changes;
 mod applications;
+mod audit;
 mod error;
 mod history;
 mod ids;
@@ -36,6 +37,7 @@ pub use applications::{
     ApplicationPage, ApplicationPlace, ApplicationQuery, ApplicationStatus, LocatedResource,
     NewApplication, NewStep, PageOf, StepStarted,
 };
+pub use audit::{AuditPage, AuditQuery, AuditRecord, SUCCESS};
 pub use error::{Result, StoreError};
 pub use history::{Event, HistoryEvent, HistoryPage, HistoryQuery, MAX_EVENTS, Requester};
 pub use ids::{AccountId, OperationId};
@@ -268,6 +270,16 @@ pub trait Store: Send + Sync + 'static {
     /// across restarts. `now` lets the backend forget expired nonces as it goes, so the spends
     /// kept are about one window's.
     async fn spend_nonce(&self, spend: &NonceSpend<'_>, now: Timestamp) -> Result<bool>;
+
+    /// Appends `records` to the audit trail, all in one transaction.
+    async fn record_audit(&self, records: &[AuditRecord]) -> Result<()>;
+
+    /// One page of an account's audit records matching `query`, newest first.
+    async fn lookup_audit(&self, query: &AuditQuery) -> Result<AuditPage>;
+
+    /// Deletes at most `limit` audit records older than `before`. Returns how many were
+    /// deleted. The only way a record ever leaves the trail.
+    async fn sweep_audit(&self, before: Timestamp, limit: usize) -> Result<usize>;
 
     /// Events committed from now on by any process sharing this store. A subscriber that
     /// falls behind gets `RecvError::Lagged`, which means the same as [`StoreEvent::Missed`].

@@ -2,6 +2,7 @@
 //! [`RawConfig::validate`] into typed settings, table by table. Every error names the table,
 //! the entry and the problem.
 
+mod audit;
 mod iam;
 mod node;
 mod operations;
@@ -88,7 +89,8 @@ impl RawConfig {
         let catalog = operations::templates(catalog, std::mem::take(&mut self.templates))?;
         let listen = listen(self.listen.as_deref())?;
         let storage = storage::storage(&self.storage)?;
-        let (mut engine, api) = operations::settings(&self.operations, &self.pricing, &catalog)?;
+        let (engine, api) = operations::settings(&self.operations, &self.pricing, &catalog)?;
+        let (mut engine, api) = audit::settings(&self.audit, engine, api)?;
         engine.node = node::name(&self.node)?;
         let accounts = tenancy::accounts(&self.accounts)?;
         let groups = tenancy::resource_groups(&self.resource_groups, &accounts)?;

@@ -29,6 +29,9 @@ pub struct RawConfig {
     /// Prices per hour for `ValuateApplication`, over the built-in ones.
     #[serde(default)]
     pub pricing: RawPricing,
+    /// The audit trail of API requests.
+    #[serde(default)]
+    pub audit: RawAudit,
     /// Tenants.
     #[serde(default)]
     pub accounts: Vec<RawAccount>,
@@ -157,6 +160,36 @@ pub enum ClockKind {
     System,
     /// The test clock: the system's time plus what `AdvanceClock` added.
     Manual,
+}
+
+/// `[audit]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// Whether every API request is recorded (default true).
+    #[serde(default = "default_audit_enabled")]
+    pub enabled: bool,
+    /// How long a record is kept (humantime, default 7d).
+    #[serde(default = "default_audit_retention", deserialize_with = "duration")]
+    pub retention: Duration,
+}
+
+/// No `[audit]` table: every key left out.
+impl Default for RawAudit {
+    fn default() -> Self {
+        RawAudit {
+            enabled: default_audit_enabled(),
+            retention: default_audit_retention(),
+        }
+    }
+}
+
+fn default_audit_enabled() -> bool {
+    bpops_api::AuditSettings::default().enabled
+}
+
+fn default_audit_retention() -> Duration {
+    bpops_engine::Settings::default().audit_retention
 }
 
 /// `[pricing]`: prices per hour, by specification.

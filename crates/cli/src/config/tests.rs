@@ -67,6 +67,25 @@ fn the_test_clock_is_on_only_when_the_file_says_manual() {
 }
 
 #[test]
+fn audit_is_on_for_7_days_unless_the_file_says_otherwise() {
+    let config = check("").unwrap();
+    assert!(config.api.audit.enabled);
+    assert_eq!(
+        config.engine.audit_retention,
+        Duration::from_secs(7 * 24 * 3600)
+    );
+    let config = check("[audit]\nenabled = false\nretention = \"30d\"").unwrap();
+    assert!(!config.api.audit.enabled);
+    assert_eq!(
+        config.engine.audit_retention,
+        Duration::from_secs(30 * 24 * 3600)
+    );
+    assert!(error("[audit]\nretention = \"0s\"").contains("[audit] retention"));
+    assert!(error("[audit]\nretention = \"soon\"").contains("soon"));
+    assert!(error("[audit]\nenabeld = true").contains("enabeld"));
+}
+
+#[test]
 fn unknown_keys_are_refused_with_their_name() {
     assert!(error("[operations]\nretention = \"1h\"\nretnetion = \"2h\"").contains("retnetion"));
     assert!(error("[[accounts]]\nid = \"1\"\ncolour = \"red\"").contains("colour"));

@@ -112,7 +112,7 @@ async fn health_and_readiness_answer_unsigned_and_reveal_nothing() {
 }
 
 /// The value of the sample `name{labels}` in a Prometheus text page, 0 when absent.
-fn sample(page: &str, series: &str) -> f64 {
+pub(crate) fn sample(page: &str, series: &str) -> f64 {
     page.lines()
         .find_map(|line| {
             line.strip_prefix(series)?

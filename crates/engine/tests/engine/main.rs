@@ -59,6 +59,7 @@ engine_tests!(
     a_client_token_returns_the_first_operation_for_the_same_parameters,
     results_expire_after_the_retention_and_are_swept,
     the_sweeper_deletes_expired_operations_in_the_background,
+    the_sweeper_deletes_audit_records_past_their_own_retention,
     a_client_token_is_remembered_for_the_retention_then_freed,
     operations_on_one_resource_run_one_at_a_time_in_submission_order,
     the_rules_of_the_emulated_cloud_hold_when_operations_run,

@@ -89,6 +89,47 @@ pub(crate) async fn the_sweeper_deletes_expired_operations_in_the_background(bac
     assert!(swept, "the sweeper removed the expired operation");
 }
 
+pub(crate) async fn the_sweeper_deletes_audit_records_past_their_own_retention(backend: Backend) {
+    let settings = Settings {
+        retention: Duration::from_millis(100),
+        audit_retention: Duration::from_secs(60),
+        ..Settings::default()
+    };
+    let f = fixture(backend, settings).await;
+    let account = AccountId::new(ACCOUNT);
+    let now = f.clock.now();
+    let record = |age: Duration, id: &str| {
+        bpops_store::testing::audit::audit_record(&account, now - age, id)
+    };
+    f.store
+        .record_audit(&[
+            record(Duration::from_secs(61), "R-old"),
+            record(Duration::from_secs(59), "R-kept"),
+        ])
+        .await
+        .unwrap();
+
+    let shutdown = CancellationToken::new();
+    let tasks = f.engine.start(shutdown.clone());
+    let query = bpops_store::AuditQuery::all(account.clone(), 10);
+    let mut left = Vec::new();
+    for _ in 0..100 {
+        let page = f.store.lookup_audit(&query).await.unwrap();
+        left = page.records.into_iter().map(|r| r.request_id).collect();
+        if left.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    tasks.join_all().await;
+    assert_eq!(
+        left,
+        ["R-kept"],
+        "only the record past its retention is swept"
+    );
+}
+
 pub(crate) async fn a_client_token_is_remembered_for_the_retention_then_freed(backend: Backend) {
     let settings = Settings {
         retention: Duration::from_secs(60),

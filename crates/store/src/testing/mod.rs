@@ -7,6 +7,7 @@
 
 pub mod application_changes;
 pub mod applications;
+pub mod audit;
 pub mod cancel;
 pub mod claims;
 pub mod decided;
@@ -126,6 +127,12 @@ macro_rules! store_conformance {
                 concurrent_steps_on_one_application_start_one,
                 a_step_ends_with_its_application_outcome,
                 progress_is_fenced_and_creates_a_resource_once,
+            },
+            audit::{
+                audit_records_read_back_newest_first_in_pages,
+                audit_filters_narrow_the_result,
+                audit_records_are_invisible_to_other_accounts,
+                audit_sweep_deletes_old_records_in_batches,
             },
             nonces::{
                 a_nonce_is_spent_once_per_key,
