@@ -248,23 +248,10 @@ pub struct UserIdentity {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        let body = pairs
-            .iter()
-            .map(|(k, v)| format!("{k}={}", crate::percent_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        Params::parse(
-            "",
-            Some("application/x-www-form-urlencoded"),
-            body.as_bytes(),
-        )
-        .unwrap()
-    }
+    use crate::params::form;
 
     fn invalid(pairs: &[(&str, &str)]) -> &'static str {
-        match LookupEventsRequest::from_params(&params(pairs)) {
+        match LookupEventsRequest::from_params(&form(pairs)) {
             Err(RequestError::Invalid { name, .. }) => name,
             other => panic!("expected Invalid, got {other:?}"),
         }
@@ -272,7 +259,7 @@ mod tests {
 
     #[test]
     fn lookup_defaults_to_20_newest_without_filters() {
-        let request = LookupEventsRequest::from_params(&params(&[])).unwrap();
+        let request = LookupEventsRequest::from_params(&form(&[])).unwrap();
         assert_eq!(request.max_results, DEFAULT_MAX_RESULTS);
         assert!(request.attributes.is_empty());
         assert_eq!((request.start_time, request.end_time), (None, None));
@@ -285,7 +272,7 @@ mod tests {
             seq: 7,
         };
         let encoded = token.encode();
-        let request = LookupEventsRequest::from_params(&params(&[
+        let request = LookupEventsRequest::from_params(&form(&[
             ("StartTime", "2026-11-28T07:00:00Z"),
             ("EndTime", "2026-11-28T08:00:00Z"),
             ("LookupAttribute.1.Key", "EventName"),

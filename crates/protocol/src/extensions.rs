@@ -212,27 +212,13 @@ impl CancelExecuteOperationRequest {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::params::form;
     use serde_json::json;
 
-    /// The parameters of a form body holding `pairs`.
-    pub(crate) fn params(pairs: &[(&str, &str)]) -> Params {
-        let body = pairs
-            .iter()
-            .map(|(k, v)| format!("{k}={}", crate::percent_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        Params::parse(
-            "",
-            Some("application/x-www-form-urlencoded"),
-            body.as_bytes(),
-        )
-        .unwrap()
-    }
-
     fn invalid(pairs: &[(&str, &str)]) -> &'static str {
-        match ListExecuteOperationsRequest::from_params(&params(pairs)) {
+        match ListExecuteOperationsRequest::from_params(&form(pairs)) {
             Err(RequestError::Invalid { name, .. }) => name,
             other => panic!("expected Invalid, got {other:?}"),
         }
@@ -240,7 +226,7 @@ pub(crate) mod tests {
 
     #[test]
     fn list_defaults_to_20_newest_without_filters() {
-        let request = ListExecuteOperationsRequest::from_params(&params(&[])).unwrap();
+        let request = ListExecuteOperationsRequest::from_params(&form(&[])).unwrap();
         assert_eq!(request.max_results, DEFAULT_MAX_RESULTS);
         assert_eq!(request.status, None);
         assert_eq!(request.next_token, None);
@@ -253,7 +239,7 @@ pub(crate) mod tests {
             seq: 42,
         };
         let encoded = token.encode();
-        let request = ListExecuteOperationsRequest::from_params(&params(&[
+        let request = ListExecuteOperationsRequest::from_params(&form(&[
             ("Status", "RUNNING"),
             ("ServiceType", "ecs"),
             ("Operation", "rename"),
@@ -293,7 +279,7 @@ pub(crate) mod tests {
         assert_eq!(invalid(&[("CreateTimeEnd", "yesterday")]), "CreateTimeEnd");
         assert_eq!(invalid(&[("NextToken", "not-a-token")]), "NextToken");
         assert_eq!(
-            ListExecuteOperationsRequest::from_params(&params(&[("MaxResults", "1")]))
+            ListExecuteOperationsRequest::from_params(&form(&[("MaxResults", "1")]))
                 .unwrap()
                 .max_results,
             1
@@ -338,10 +324,10 @@ pub(crate) mod tests {
     #[test]
     fn cancel_needs_an_operation_id() {
         assert_eq!(
-            CancelExecuteOperationRequest::from_params(&params(&[])),
+            CancelExecuteOperationRequest::from_params(&form(&[])),
             Err(RequestError::Missing("OperationId"))
         );
-        let request = CancelExecuteOperationRequest::from_params(&params(&[
+        let request = CancelExecuteOperationRequest::from_params(&form(&[
             ("OperationId", "op_1"),
             ("ResourceGroupId", "rg"),
         ]))

@@ -141,11 +141,11 @@ pub struct EventItem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extensions::tests::params;
+    use crate::params::form;
     use serde_json::json;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<ListExecuteOperationEventsRequest, RequestError> {
-        ListExecuteOperationEventsRequest::from_params(&params(pairs))
+        ListExecuteOperationEventsRequest::from_params(&form(pairs))
     }
 
     #[test]

@@ -53,16 +53,10 @@ pub struct ClockReading {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::form;
 
     fn parse(duration: &str) -> Result<AdvanceClockRequest, RequestError> {
-        let body = format!("Duration={duration}");
-        let params = Params::parse(
-            "",
-            Some("application/x-www-form-urlencoded"),
-            body.as_bytes(),
-        )
-        .unwrap();
-        AdvanceClockRequest::from_params(&params)
+        AdvanceClockRequest::from_params(&form(&[("Duration", duration)]))
     }
 
     #[test]
