@@ -277,6 +277,21 @@ impl Server {
         text(&self.stderr)
     }
 
+    /// Waits until the server's log holds `line` (its log is read apart from its stdout, so
+    /// a line written before "listening" may arrive after it).
+    pub async fn logged(&self, line: &str) {
+        let bound = Duration::from_secs(10);
+        let deadline = Instant::now() + bound;
+        while !self.stderr_so_far().contains(line) {
+            assert!(
+                Instant::now() < deadline,
+                "{line:?} not logged within {bound:?}:\n{}",
+                self.stderr_so_far()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Kills the server with SIGKILL (`kill -9`: no shutdown code runs), waits for it to
     /// die and returns everything it wrote.
     pub async fn kill(mut self) -> Output {

@@ -217,11 +217,12 @@ async fn a_declared_application_moved_in_the_file_keeps_its_stored_group_and_say
     );
     std::fs::write(&config, moved).unwrap();
     let server = dir.serve(&config).await;
+    server
+        .logged("a declared application is in another resource group in the store")
+        .await;
     let logs = server.stderr_so_far();
     assert!(
-        logs.contains("a declared application is in another resource group in the store")
-            && logs.contains("stored=\"rg-prod\"")
-            && logs.contains("declared=\"none\""),
+        logs.contains("stored=\"rg-prod\"") && logs.contains("declared=\"none\""),
         "{logs}"
     );
     // The store's group is the one that applies.

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -53,7 +53,9 @@ async fn a_full_disk_refuses_writes_as_unavailable_keeps_reads_and_recovers_by_i
 
     check_full(&server, &before).await;
     // The running operation's result cannot be recorded: it must wait, not fail.
-    logged(&server, "recording the result failed; trying again").await;
+    server
+        .logged("recording the result failed; trying again")
+        .await;
 
     std::fs::remove_file(&filler).expect("removing the filler");
     assert_eq!(readyz(&server).await, (200, json!({"status": "ready"})));
@@ -94,19 +96,6 @@ pub(crate) async fn readyz(server: &Server) -> (u16, Value) {
     );
     let reply = server.send_raw(request.as_bytes()).await;
     (reply.status, reply.json)
-}
-
-/// Waits until the server's log holds `line`.
-async fn logged(server: &Server, line: &str) {
-    let deadline = Instant::now() + BOUND;
-    while !server.stderr_so_far().contains(line) {
-        assert!(
-            Instant::now() < deadline,
-            "{line:?} not logged within {BOUND:?}:\n{}",
-            server.stderr_so_far()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Writes a file in `dir` until its file system has no byte left; returns its path.
