@@ -28,6 +28,7 @@ mod history;
 mod ids;
 pub mod nonces;
 mod records;
+mod trace;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -41,6 +42,7 @@ pub use audit::{AuditPage, AuditQuery, AuditRecord, SUCCESS};
 pub use error::{Result, StoreError};
 pub use history::{Event, HistoryEvent, HistoryPage, HistoryQuery, MAX_EVENTS, Requester};
 pub use ids::{AccountId, OperationId};
+pub use trace::{MalformedTraceParent, TraceParent};
 pub use records::{
     BootstrapKey, Cancelled, Claimed, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
     NewOperation, Operation, Progress, QueueDepth, Resource, ResourceKey, Status, StoreEvent,
