@@ -46,7 +46,15 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
     let arrived = app.engine.clock().now();
     let mut action = None;
     let mut entry = Entry::default();
-    let processing = process(&app, peer, &request_id, trace, request, &mut action, &mut entry);
+    let processing = process(
+        &app,
+        peer,
+        &request_id,
+        trace,
+        request,
+        &mut action,
+        &mut entry,
+    );
     let outcome = tokio::time::timeout(deadline, processing)
         .instrument(span.clone())
         .await

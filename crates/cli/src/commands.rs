@@ -369,7 +369,8 @@ async fn list_operations(args: ListArgs) -> anyhow::Result<Exit> {
                 output::status(&op.status),
                 op.create_time,
                 optional(op.finish_time),
-                op.submitted_by.map_or_else(|| "-".to_owned(), |by| submitter(&by)),
+                op.submitted_by
+                    .map_or_else(|| "-".to_owned(), |by| submitter(&by)),
                 optional(op.trace_id),
             ]
         })

@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use bpops_store::{
     Decide, Finish, NewOperation, NewStep, Requester, Resource, Result, Status, StepStarted,
-    StoreError,
-    StoreEvent, Submitted,
+    StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Pool, Transaction};

@@ -28,9 +28,9 @@ mod history;
 mod ids;
 pub mod nonces;
 mod records;
-mod trace;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod trace;
 
 pub use application_changes::{GroupChange, GroupChanged, Reconfiguration, Reconfigured};
 pub use applications::{
@@ -42,12 +42,12 @@ pub use audit::{AuditPage, AuditQuery, AuditRecord, SUCCESS};
 pub use error::{Result, StoreError};
 pub use history::{Event, HistoryEvent, HistoryPage, HistoryQuery, MAX_EVENTS, Requester};
 pub use ids::{AccountId, OperationId};
-pub use trace::{MalformedTraceParent, TraceParent};
 pub use records::{
     BootstrapKey, Cancelled, Claimed, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
     NewOperation, Operation, Progress, QueueDepth, Resource, ResourceKey, Status, StoreEvent,
     Submitted, UNREADABLE, Unreadable,
 };
+pub use trace::{MalformedTraceParent, TraceParent};
 
 use std::time::Duration;
 

@@ -169,7 +169,11 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b+-01",
         ] {
-            assert_eq!(bad.parse::<TraceParent>(), Err(MalformedTraceParent), "{bad}");
+            assert_eq!(
+                bad.parse::<TraceParent>(),
+                Err(MalformedTraceParent),
+                "{bad}"
+            );
         }
     }
 

@@ -51,10 +51,18 @@ pub(crate) fn parts(traceparent: &str) -> (String, String, String) {
     assert_eq!(fields.len(), 4, "{traceparent:?}");
     assert_eq!(fields[0], "00", "{traceparent:?}");
     let hex = |s: &str, n: usize| {
-        s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     };
-    assert!(hex(fields[1], 32) && fields[1] != "0".repeat(32), "{traceparent:?}");
-    assert!(hex(fields[2], 16) && fields[2] != "0".repeat(16), "{traceparent:?}");
+    assert!(
+        hex(fields[1], 32) && fields[1] != "0".repeat(32),
+        "{traceparent:?}"
+    );
+    assert!(
+        hex(fields[2], 16) && fields[2] != "0".repeat(16),
+        "{traceparent:?}"
+    );
     assert!(hex(fields[3], 2), "{traceparent:?}");
     (fields[1].into(), fields[2].into(), fields[3].into())
 }
@@ -150,7 +158,11 @@ async fn a_malformed_or_missing_traceparent_starts_a_new_trace() {
     }
     traces.sort();
     traces.dedup();
-    assert_eq!(traces.len(), malformed.len() + 1, "each starts a trace of its own");
+    assert_eq!(
+        traces.len(),
+        malformed.len() + 1,
+        "each starts a trace of its own"
+    );
 }
 
 #[tokio::test]
@@ -168,7 +180,8 @@ printf '{{}}'"#,
             seen = seen.display()
         ),
     );
-    let retry = "retry = { attempts = 3, backoff = \"50ms\", max_backoff = \"100ms\", on = [\"exit\"] }";
+    let retry =
+        "retry = { attempts = 3, backoff = \"50ms\", max_backoff = \"100ms\", on = [\"exit\"] }";
     let server = dir
         .serve(&dir.config(&declared("flaky", &program, retry)))
         .await;

@@ -143,18 +143,23 @@ fn spec(address: SocketAddr, path: &str, secret: &str) -> HttpSpec {
     }
 }
 
-#[tokio::test]
-async fn signed_post_is_verified_and_its_json_answer_is_the_result() {
+/// Runs `sent` against a fresh receiver's `/hooks/rollout`, which verifies it.
+async fn rollout(sent: &Job) -> bpops_executors::Success {
     let address = receiver().await;
-    let sent = job("op_Http00000000000000000");
-    let success = run_http(
+    run_http(
         &spec(address, "/hooks/rollout", SECRET),
-        &sent,
+        sent,
         LONG,
         &CancellationToken::new(),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn signed_post_is_verified_and_its_json_answer_is_the_result() {
+    let sent = job("op_Http00000000000000000");
+    let success = rollout(&sent).await;
     assert_eq!(success.message, "rolled out v12");
     let arguments: Value = serde_json::from_str(&success.arguments).unwrap();
     assert_eq!(
@@ -166,20 +171,11 @@ async fn signed_post_is_verified_and_its_json_answer_is_the_result() {
 
 #[tokio::test]
 async fn without_a_trace_no_traceparent_is_sent() {
-    let address = receiver().await;
     let sent = Job {
         traceparent: None,
         ..job("op_Http00000000000000001")
     };
-    let success = run_http(
-        &spec(address, "/hooks/rollout", SECRET),
-        &sent,
-        LONG,
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    let arguments: Value = serde_json::from_str(&success.arguments).unwrap();
+    let arguments: Value = serde_json::from_str(&rollout(&sent).await.arguments).unwrap();
     assert_eq!(arguments["traceparent"], Value::Null);
 }
 

@@ -50,10 +50,7 @@ pub async fn the_submitter_is_kept_by_every_submit(store: &dyn Store) {
         ..new_op(&acct, Some("i-2"), T0 + ms(2))
     };
     let decide: Decide = Box::new(|_| finish(Status::Success, T0 + ms(2)));
-    let answer = store
-        .submit_decided(&decided, T0, decide)
-        .await
-        .unwrap();
+    let answer = store.submit_decided(&decided, T0, decide).await.unwrap();
     assert!(matches!(answer, Submitted::Decided(_)), "{answer:?}");
     let got = read_back(store, &acct, &decided).await;
     assert_eq!(got.trace(), root_requester(2).trace.as_ref());
