@@ -111,8 +111,15 @@ impl<'de> Deserialize<'de> for TraceParent {
     }
 }
 
+/// Lower-case hex, in one allocation: it runs on every request (the log span's trace id).
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(2 * bytes.len());
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    text
 }
 
 /// Exactly `2 * N` lower-case hex digits (W3C forbids upper case).
