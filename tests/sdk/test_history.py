@@ -88,8 +88,9 @@ def test_a_submission_records_who_submitted_it_and_how_it_ended(api, server, mod
     assert submitted == {
         "Sequence": 1, "Time": submitted["Time"], "Type": "Submitted",
         "AccountId": ACCOUNT_A, "AccessKeyId": ROOT_KEY_A[0], "SourceIp": "127.0.0.1",
-        "RequestId": request_id, "ClientToken": token,
+        "RequestId": request_id, "ClientToken": token, "TraceId": submitted["TraceId"],
     }, "a root key has no UserName"
+    assert re.match(r"^[0-9a-f]{32}$", submitted["TraceId"]), submitted
     assert finished == {"Sequence": 2, "Time": finished["Time"], "Type": "Finished",
                         "Status": "SUCCESS", "Message": finished["Message"]}
     assert finished["Message"] == api.get_result(op_id)["Data"]["Message"]

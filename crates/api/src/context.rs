@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use bpops_iam::Principal;
 use bpops_protocol::Action;
 use bpops_protocol::extensions::PageToken;
-use bpops_store::{AccountId, ApplicationQuery, ListCursor, Requester};
+use bpops_store::{AccountId, ApplicationQuery, ListCursor, Requester, TraceParent};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -23,6 +23,8 @@ pub(crate) struct Ctx<'a> {
     pub access_key_id: &'a str,
     /// The request's RequestId.
     pub request_id: &'a str,
+    /// The request's span: in the caller's trace when it sent a valid `traceparent`.
+    pub trace: TraceParent,
     /// What the request reaches, for its audit record.
     pub target: &'a Target,
 }
@@ -43,6 +45,7 @@ impl Ctx<'_> {
             access_key_id: self.access_key_id.to_owned(),
             source_ip: self.peer.to_string(),
             request_id: self.request_id.to_owned(),
+            trace: Some(self.trace),
         }
     }
 

@@ -95,6 +95,7 @@ fn requested_by(account: &str, by: Option<Requester>, item: EventItem) -> EventI
             access_key_id: Some(by.access_key_id),
             source_ip: Some(by.source_ip),
             request_id: Some(by.request_id),
+            trace_id: by.trace.map(|trace| trace.trace_id()),
             ..item
         },
         None => item,

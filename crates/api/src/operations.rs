@@ -12,10 +12,11 @@ use bpops_engine::{Resolved, STEP_SERVICE};
 use bpops_protocol::ErrorCode;
 use bpops_protocol::extensions::{
     CancelExecuteOperationRequest, ListExecuteOperationsRequest, OperationItem, OperationPage,
+    Submitter,
 };
 use bpops_protocol::signature::format_timestamp;
 use bpops_protocol::wire::{GetExecuteOperationResultRequest, OperationResult};
-use bpops_store::{AccountId, Cancelled, ListQuery, Operation, Status};
+use bpops_store::{AccountId, Cancelled, ListQuery, Operation, Status, TraceParent};
 use bpops_time::Timestamp;
 
 use crate::ApiError;
@@ -172,6 +173,12 @@ async fn applications(
 }
 
 fn item(op: Operation) -> OperationItem {
+    let trace_id = op.trace().map(TraceParent::trace_id);
+    let submitted_by = op.submitted_by.map(|by| Submitter {
+        account_id: op.account.to_string(),
+        user_name: by.user,
+        access_key_id: by.access_key_id,
+    });
     OperationItem {
         operation_id: op.id.to_string(),
         service_type: op.service,
@@ -180,6 +187,8 @@ fn item(op: Operation) -> OperationItem {
         status: op.status.as_str().to_owned(),
         create_time: format_timestamp(op.created_at),
         finish_time: op.finished_at.map(format_timestamp),
+        submitted_by,
+        trace_id,
     }
 }
 

@@ -16,7 +16,7 @@ use bpops_protocol::signature::{self, RawRequest};
 use bpops_protocol::wire::{Envelope, ErrorBody};
 use bpops_protocol::{API_VERSION, Action, ErrorCode};
 use bpops_store::nonces::{NonceCheck, NonceSpend};
-use bpops_store::{SUCCESS, StoreError, nonce_expired};
+use bpops_store::{SUCCESS, StoreError, TraceParent, nonce_expired};
 use http_body_util::BodyExt;
 use serde::Serialize;
 use tracing::Instrument;
@@ -34,13 +34,27 @@ const MAX_NONCE_CHARS: usize = 128;
 pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
     let host_id = host(request.headers());
-    let span = tracing::info_span!("request", request_id = %request_id, peer = %peer);
+    let trace = TraceParent::for_request(traceparent(request.headers()));
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        peer = %peer,
+        trace_id = %trace.trace_id()
+    );
     let deadline = app.settings.request_timeout;
     let started = std::time::Instant::now();
     let arrived = app.engine.clock().now();
     let mut action = None;
     let mut entry = Entry::default();
-    let processing = process(&app, peer, &request_id, request, &mut action, &mut entry);
+    let processing = process(
+        &app,
+        peer,
+        &request_id,
+        trace,
+        request,
+        &mut action,
+        &mut entry,
+    );
     let outcome = tokio::time::timeout(deadline, processing)
         .instrument(span.clone())
         .await
@@ -98,6 +112,7 @@ async fn process(
     app: &App,
     peer: SocketAddr,
     request_id: &str,
+    trace: TraceParent,
     request: Request,
     action_seen: &mut Option<Action>,
     entry: &mut Entry,
@@ -157,6 +172,7 @@ async fn process(
         peer: peer.ip(),
         access_key_id: &access_key_id,
         request_id,
+        trace,
         target: &entry.target,
     };
     let reply = routes::route(&ctx, request).await?;
@@ -334,6 +350,16 @@ fn nonce_used() -> ApiError {
         ErrorCode::SignatureNonceUsed,
         "The request signature nonce has been used.",
     )
+}
+
+/// The request's `traceparent` header, when it has exactly one that is text: W3C asks that
+/// several be treated as none.
+fn traceparent(headers: &HeaderMap) -> Option<&str> {
+    let mut values = headers.get_all("traceparent").iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok(),
+        _ => None,
+    }
 }
 
 fn host(headers: &HeaderMap) -> String {

@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use bpops_client::{Client, Credentials, Execute, ListExecutions};
+use bpops_protocol::extensions::Submitter;
 use bpops_protocol::wire::OperationResult;
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -52,7 +53,8 @@ pub struct ClientArgs {
 pub enum ClientCommand {
     /// Submit an operation (ExecuteOperationASync) and print its id, or wait for it.
     Exec(ExecArgs),
-    /// Show an operation's result.
+    /// Show an operation's result, and who submitted it in which trace (from its history,
+    /// when the key may read it).
     Get(IdArgs),
     /// Wait until an operation is final; exit 0 on SUCCESS, 1 on FAILURE, 3 when unknown, 4
     /// when `--timeout` runs out first.
@@ -246,6 +248,9 @@ async fn get(args: IdArgs) -> anyhow::Result<Exit> {
     match client.get_result(&args.operation_id, None).await? {
         Some(result) => {
             print_result(&result, args.client.json);
+            if !args.client.json {
+                crate::history::print_submission(&client, &args.operation_id).await;
+            }
             Ok(Exit::Done)
         }
         None => unknown(&args.operation_id, args.client.json),
@@ -364,6 +369,9 @@ async fn list_operations(args: ListArgs) -> anyhow::Result<Exit> {
                 output::status(&op.status),
                 op.create_time,
                 optional(op.finish_time),
+                op.submitted_by
+                    .map_or_else(|| "-".to_owned(), |by| submitter(&by)),
+                optional(op.trace_id),
             ]
         })
         .collect();
@@ -376,6 +384,8 @@ async fn list_operations(args: ListArgs) -> anyhow::Result<Exit> {
             "STATUS",
             "CREATED",
             "FINISHED",
+            "SUBMITTED BY",
+            "TRACE ID",
         ],
         &rows,
     );
@@ -383,6 +393,15 @@ async fn list_operations(args: ListArgs) -> anyhow::Result<Exit> {
         print_more("bpops list", &flags, &token);
     }
     Ok(Exit::Done)
+}
+
+/// Who submitted an operation, in a few words: the RAM user or the account's root key, and
+/// the AccessKeyId.
+fn submitter(by: &Submitter) -> String {
+    match &by.user_name {
+        Some(user) => format!("{user} ({})", by.access_key_id),
+        None => format!("root ({})", by.access_key_id),
+    }
 }
 
 /// Prints, on stderr, the command that gets the page after `token`: `command` with the same

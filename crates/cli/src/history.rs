@@ -1,6 +1,7 @@
 //! `bpops history OP_ID`: an operation's whole history (ListExecuteOperationEvents), oldest
 //! first, one line per event, or as JSON with `--json`.
 
+use bpops_client::Client;
 use bpops_protocol::history::EventItem;
 use serde_json::json;
 
@@ -38,6 +39,20 @@ pub(crate) async fn history(args: IdArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Done)
 }
 
+/// Prints who submitted operation `id` and in which trace, from its history's first event,
+/// as `bpops get` shows them; nothing when the key may not read the history.
+pub(crate) async fn print_submission(client: &Client, id: &str) {
+    let Ok(page) = client.operation_events(id, Some(1), None).await else {
+        return;
+    };
+    if let Some(submitted) = page.events.first().filter(|e| e.kind == "Submitted") {
+        output::fields(&[
+            ("SubmittedBy", who(submitted)),
+            ("TraceId", submitted.trace_id.clone().unwrap_or("-".into())),
+        ]);
+    }
+}
+
 /// What an event says beyond its type, in a few words.
 fn detail(e: &EventItem) -> String {
     let text = |field: &Option<String>| field.clone().unwrap_or_default();
@@ -47,6 +62,9 @@ fn detail(e: &EventItem) -> String {
             let mut words = format!("by {}", who(e));
             if let Some(token) = &e.client_token {
                 words.push_str(&format!(" token={token}"));
+            }
+            if let Some(trace) = &e.trace_id {
+                words.push_str(&format!(" trace={trace}"));
             }
             words
         }

@@ -76,6 +76,10 @@ mod test_clock;
 #[path = "integration/shutdown.rs"]
 mod shutdown;
 
+/// W3C trace context: from the submitting request to each attempt of a declared command.
+#[path = "integration/traces.rs"]
+mod traces;
+
 /// Waiting for results without polling, and the operator endpoints: probes and metrics.
 #[path = "integration/waiting.rs"]
 mod waiting;

@@ -112,6 +112,7 @@ mod tests {
             created_at: Timestamp::EPOCH,
             finished_at: status.is_final().then_some(Timestamp::from_millis(1)),
             cancel_requested: false,
+            submitted_by: None,
         }
     }
 

@@ -443,6 +443,7 @@ fn job(op: &Operation, attributes: Map<String, Value>) -> Job {
         attributes,
         application: op.application.clone(),
         attempt: op.attempt,
+        traceparent: op.trace().map(|trace| trace.child().to_string()),
     }
 }
 

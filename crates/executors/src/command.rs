@@ -33,6 +33,7 @@ pub async fn run_command(
         .args(&spec.args)
         .env_clear()
         .env("BPOPS_OPERATION_ID", &job.operation_id)
+        .envs(job.traceparent.iter().map(|t| ("TRACEPARENT", t)))
         .current_dir("/")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -40,7 +40,7 @@ pub async fn run_http(
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
-    let request = Request::builder()
+    let mut request = Request::builder()
         .method(Method::POST)
         .uri(&spec.url)
         .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
@@ -50,7 +50,11 @@ pub async fn run_http(
         .header(
             "X-Bpops-Signature",
             signature(spec.secret.expose_secret(), timestamp, &body),
-        )
+        );
+    if let Some(traceparent) = &job.traceparent {
+        request = request.header("traceparent", traceparent);
+    }
+    let request = request
         .body(Full::new(Bytes::from(body)))
         .map_err(|error| {
             Failure::new(

@@ -42,6 +42,11 @@ pub struct Job {
     /// Which attempt this is, from 1.
     #[serde(rename = "Attempt")]
     pub attempt: u32,
+    /// The attempt's span as a W3C `traceparent` (the operation's trace, a span of its own),
+    /// passed as `TRACEPARENT` to a command and as the `traceparent` header of an HTTP call,
+    /// not in the JSON.
+    #[serde(skip)]
+    pub traceparent: Option<String>,
 }
 
 impl Job {
@@ -193,6 +198,7 @@ mod tests {
             attributes: json!({"version": "v1"}).as_object().unwrap().clone(),
             application: None,
             attempt: 2,
+            traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
         };
         let value: Value = serde_json::from_slice(&job.to_json()).unwrap();
         assert_eq!(

@@ -34,7 +34,8 @@
 //! # Commands
 //!
 //! The program runs without a shell, in `/`, with a **cleared environment** holding only
-//! `BPOPS_OPERATION_ID`, in a process group of its own. A non-zero exit is a failure whose
+//! `BPOPS_OPERATION_ID` and `TRACEPARENT` (the attempt's W3C trace context, when it has one),
+//! in a process group of its own. A non-zero exit is a failure whose
 //! message carries the tail of stderr. On timeout or cancellation, and once the program
 //! exits, **every process it started** is killed (`SIGKILL`), in its group or out of it
 //! (`setsid`), and reaped: an operation's processes never outlive its attempt (how, in

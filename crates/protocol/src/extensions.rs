@@ -185,6 +185,27 @@ pub struct OperationItem {
     /// `FinishTime`, ISO 8601 UTC; omitted while the operation is unfinished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_time: Option<String>,
+    /// `SubmittedBy`, who submitted it; omitted when it was not submitted through the API
+    /// (or before submitters were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_by: Option<Submitter>,
+    /// `TraceId`, the W3C trace of the request that submitted it, 32 hex digits; omitted
+    /// with `SubmittedBy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+}
+
+/// [`OperationItem::submitted_by`]: the principal that signed the submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Submitter {
+    /// `AccountId`.
+    pub account_id: String,
+    /// `UserName`, the RAM user; omitted for the account's root key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// `AccessKeyId` that signed.
+    pub access_key_id: String,
 }
 
 /// `CancelExecuteOperation`: cancel one operation.
@@ -307,7 +328,22 @@ mod tests {
             status: "RUNNING".into(),
             create_time: "2026-11-28T07:00:00Z".into(),
             finish_time: None,
+            submitted_by: None,
+            trace_id: None,
         };
+        let submitted = OperationItem {
+            submitted_by: Some(Submitter {
+                account_id: "1".into(),
+                user_name: None,
+                access_key_id: "LTAIroot".into(),
+            }),
+            trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+            ..item.clone()
+        };
+        assert_eq!(
+            serde_json::to_value(&submitted).unwrap()["SubmittedBy"],
+            json!({"AccountId": "1", "AccessKeyId": "LTAIroot"})
+        );
         let page = OperationPage {
             operations: vec![item],
             next_token: None,

@@ -115,6 +115,9 @@ pub struct EventItem {
     /// `RequestId` of the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// `TraceId`, the W3C trace the request was part of, 32 hex digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
     /// `ClientToken` of the submission (Submitted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_token: Option<String>,

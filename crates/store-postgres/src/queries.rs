@@ -19,7 +19,8 @@ use tokio_postgres::types::Type;
 use crate::{from_pg, history};
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
-     attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested";
+     attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested, \
+     submitted_by";
 
 /// Queues a notification, delivered to every listener when the transaction commits.
 pub(crate) async fn notify(tx: &Transaction<'_>, channel: &str, payload: &str) -> Result<()> {
@@ -283,7 +284,7 @@ pub(crate) async fn list(client: &Object, query: &ListQuery) -> Result<ListPage>
         .map(|row| {
             Ok((
                 operation_from_row(row)?,
-                row.try_get::<_, i64>(14).map_err(corrupt)?,
+                row.try_get::<_, i64>(15).map_err(corrupt)?,
             ))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -582,14 +583,15 @@ pub(crate) async fn load(client: &mut Object, ops: &[Operation]) -> Result<()> {
         .copy_in(
             "COPY operations (id, account, service, operation, application, resource,
                  attributes, fingerprint, status, message, arguments, attempt, created_at,
-                 finished_at, cancel_requested)
+                 finished_at, cancel_requested, submitted_by)
              FROM STDIN BINARY",
         )
         .await
         .map_err(from_pg)?;
-    // The eleven text columns, then attempt, created_at, finished_at and cancel_requested.
+    // The eleven text columns, then attempt, created_at, finished_at, cancel_requested and
+    // submitted_by.
     let mut types = vec![Type::TEXT; 11];
-    types.extend([Type::INT8, Type::INT8, Type::INT8, Type::BOOL]);
+    types.extend([Type::INT8, Type::INT8, Type::INT8, Type::BOOL, Type::TEXT]);
     let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
     for op in ops {
         writer
@@ -610,6 +612,7 @@ pub(crate) async fn load(client: &mut Object, ops: &[Operation]) -> Result<()> {
                 &op.created_at.as_millis(),
                 &op.finished_at.map(Timestamp::as_millis),
                 &op.cancel_requested,
+                &op.submitted_by.as_ref().map(Requester::encode),
             ])
             .await
             .map_err(from_pg)?;
@@ -792,6 +795,9 @@ fn operation_from_columns(row: &Row, first: usize) -> Result<Operation> {
             .map_err(corrupt)?
             .map(Timestamp::from_millis),
         cancel_requested: row.try_get(first + 13).map_err(corrupt)?,
+        submitted_by: optional(14)?
+            .map(|text| Requester::decode(&text).map_err(StoreError::Corrupt))
+            .transpose()?,
     })
 }
 

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use bpops_store::{
-    Decide, Finish, NewOperation, NewStep, Resource, Result, Status, StepStarted, StoreError,
-    StoreEvent, Submitted,
+    Decide, Finish, NewOperation, NewStep, Requester, Resource, Result, Status, StepStarted,
+    StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Pool, Transaction};
@@ -233,8 +233,8 @@ impl SubmitStatements {
             prepare(
                 "INSERT INTO operations (id, account, service, operation, application, resource,
                      attributes, client_token, fingerprint, status, message, arguments, attempt,
-                     created_at, finished_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                     created_at, finished_at, submitted_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
             ),
             history::prepare_start(client),
         )?;
@@ -493,7 +493,8 @@ async fn insert(
         op.resource.as_ref().map(resource_column),
     );
     let (status, created_at) = (status.as_str(), op.created_at.as_millis());
-    let params: [&(dyn ToSql + Sync); 15] = [
+    let submitted_by = op.submitted_by.as_ref().map(Requester::encode);
+    let params: [&(dyn ToSql + Sync); 16] = [
         &id,
         &account,
         &op.service,
@@ -509,6 +510,7 @@ async fn insert(
         &attempt,
         &created_at,
         &finished_at,
+        &submitted_by,
     ];
     tx.execute(&sql.insert, &params).await.map_err(from_pg)?;
     Ok(())

@@ -33,6 +33,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_trail",
         include_str!("../migrations/0006_audit_trail.sql"),
     ),
+    (
+        7,
+        "submitted_by",
+        include_str!("../migrations/0007_submitted_by.sql"),
+    ),
 ];
 
 /// Brings the database to the newest schema.

@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 use crate::{applications, history};
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
-     attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested";
+     attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested, \
+     submitted_by";
 
 /// Stores `op`; with `decide`, already final when it could run at once (see
 /// `Store::submit_decided`).
@@ -406,7 +407,7 @@ pub(crate) fn list(conn: &Connection, query: &ListQuery) -> rusqlite::Result<Lis
             ],
             |row| {
                 let op = operation_from_row(row)?;
-                let seq: i64 = row.get(14)?;
+                let seq: i64 = row.get(15)?;
                 Ok((op, seq))
             },
         )?
@@ -634,8 +635,8 @@ fn insert_all(conn: &mut Connection, ops: &[Operation]) -> rusqlite::Result<()> 
 /// The statement of [`insert`].
 const INSERT: &str = "INSERT INTO operations (id, account, service, operation, application,
          resource, attributes, client_token, fingerprint, status, message, arguments, attempt,
-         created_at, finished_at, cancel_requested)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+         created_at, finished_at, cancel_requested, submitted_by)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 
 /// Inserts `op`, with the client token and fingerprint it was submitted with, through
 /// `statement`, prepared from [`INSERT`].
@@ -662,6 +663,7 @@ fn insert(
         op.created_at.as_millis(),
         op.finished_at.map(Timestamp::as_millis),
         op.cancel_requested,
+        op.submitted_by.as_ref().map(Requester::encode),
     ])?;
     Ok(())
 }
@@ -796,6 +798,10 @@ fn operation_from_row(row: &Row) -> rusqlite::Result<Operation> {
         created_at: Timestamp::from_millis(row.get(11)?),
         finished_at: row.get::<_, Option<i64>>(12)?.map(Timestamp::from_millis),
         cancel_requested: row.get(13)?,
+        submitted_by: row
+            .get::<_, Option<String>>(14)?
+            .map(|text| Requester::decode(&text).map_err(|why| corrupt(14, why)))
+            .transpose()?,
     })
 }
 

@@ -9,7 +9,7 @@
 use bpops_time::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::{AccountId, OperationId, Status};
+use crate::{AccountId, OperationId, Status, TraceParent};
 
 /// The most events an operation keeps before it ends: attempts are bounded by the retry
 /// policy, but a node killed again and again mid-attempt makes a claim each time. Past this,
@@ -28,6 +28,22 @@ pub struct Requester {
     pub source_ip: String,
     /// The RequestId of the request.
     pub request_id: String,
+    /// The request's span in its trace (`None` in histories written before traces were
+    /// kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceParent>,
+}
+
+impl Requester {
+    /// The JSON text a backend keeps in the operation's row.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("a requester always serializes")
+    }
+
+    /// Reads what [`Requester::encode`] wrote; the error says what is wrong with it.
+    pub fn decode(text: &str) -> std::result::Result<Requester, String> {
+        serde_json::from_str(text).map_err(|e| format!("unreadable submitter: {e}"))
+    }
 }
 
 /// One event of an operation's history.
@@ -206,6 +222,7 @@ mod tests {
             access_key_id: "LTAIalice".into(),
             source_ip: "127.0.0.1".into(),
             request_id: "R-1".into(),
+            trace: Some(TraceParent::for_request(None)),
         };
         let events = [
             Event::Submitted {

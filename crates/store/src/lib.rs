@@ -30,6 +30,7 @@ pub mod nonces;
 mod records;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod trace;
 
 pub use application_changes::{GroupChange, GroupChanged, Reconfiguration, Reconfigured};
 pub use applications::{
@@ -46,6 +47,7 @@ pub use records::{
     NewOperation, Operation, Progress, QueueDepth, Resource, ResourceKey, Status, StoreEvent,
     Submitted, UNREADABLE, Unreadable,
 };
+pub use trace::{MalformedTraceParent, TraceParent};
 
 use std::time::Duration;
 

@@ -6,7 +6,9 @@ use bpops_time::Timestamp;
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
-use crate::{AccountId, ApplicationOutcome, Event, OperationId, Requester, Result, StoreError};
+use crate::{
+    AccountId, ApplicationOutcome, Event, OperationId, Requester, Result, StoreError, TraceParent,
+};
 
 /// Where an operation is in its life. A status only moves forward; a final one never changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -100,7 +102,8 @@ pub struct NewOperation {
     pub fingerprint: String,
     /// Submission time.
     pub created_at: Timestamp,
-    /// Who submitted it, for its history; `None` when not submitted through the API.
+    /// Who submitted it, kept with the operation and in its history's first event; `None`
+    /// when not submitted through the API.
     pub submitted_by: Option<Requester>,
 }
 
@@ -147,6 +150,7 @@ impl NewOperation {
             created_at: self.created_at,
             finished_at,
             cancel_requested: false,
+            submitted_by: self.submitted_by,
         }
     }
 }
@@ -223,9 +227,17 @@ pub struct Operation {
     /// Whether a cancellation was requested while it was running: its worker, or the next
     /// claim of it, ends it `FAILURE` with `OperationCancelled`.
     pub cancel_requested: bool,
+    /// Who submitted it, with the trace of their request; `None` when not submitted through
+    /// the API.
+    pub submitted_by: Option<Requester>,
 }
 
 impl Operation {
+    /// The span of the request that submitted it, which its attempts continue.
+    pub fn trace(&self) -> Option<&TraceParent> {
+        self.submitted_by.as_ref()?.trace.as_ref()
+    }
+
     /// Refuses an operation that [`crate::Store::load`] cannot store: one that is not final
     /// (a final status and a finish time), since a loaded operation is never claimed.
     pub fn check_loadable(&self) -> Result<()> {

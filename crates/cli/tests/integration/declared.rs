@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::common::{ROOT, Server, TestDir, arguments, operation_id};
+use crate::traces::parts;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -178,7 +179,7 @@ async fn an_http_executor_posts_the_signed_job_and_its_answer_becomes_the_result
                 };
                 let body = json!({
                     "Message": "accepted",
-                    "Arguments": {"key": header("idempotency-key"), "signed": header("x-bpops-signature").starts_with("sha256=")},
+                    "Arguments": {"key": header("idempotency-key"), "signed": header("x-bpops-signature").starts_with("sha256="), "traceparent": header("traceparent")},
                 })
                 .to_string();
                 let answer = format!(
@@ -199,8 +200,13 @@ async fn an_http_executor_posts_the_signed_job_and_its_answer_becomes_the_result
     let data = server.wait_final(ROOT, &id, WAIT).await;
     assert_eq!(data["Status"], "SUCCESS", "{data}");
     assert_eq!(data["Message"], "accepted");
+    let seen = arguments(&data);
     assert_eq!(
-        arguments(&data),
-        json!({"key": id.to_lowercase(), "signed": true})
+        (&seen["key"], &seen["signed"]),
+        (&json!(id.to_lowercase()), &json!(true))
     );
+    // The call is a span of the operation's trace, which the submit started.
+    let (trace, ..) = parts(seen["traceparent"].as_str().unwrap());
+    let listed = server.call(ROOT, "ListExecuteOperations", &[]).await;
+    assert_eq!(listed.data()["Operations"][0]["TraceId"], trace.as_str());
 }

@@ -7,7 +7,7 @@ use bpops_executors::{FailureKind, OUTPUT_LIMIT, RESULT_LIMIT, STDERR_TAIL, run_
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{assert_dies, is_dead, job, read_pid, run, script, tempdir};
+use crate::common::{TRACEPARENT, assert_dies, is_dead, job, read_pid, run, script, tempdir};
 
 const LONG: Duration = Duration::from_secs(20);
 
@@ -29,7 +29,7 @@ echo '{"Arguments": {"url": "https://app.example/v12"}, "Message": "rolled out"}
 }
 
 #[tokio::test]
-async fn program_gets_the_job_on_stdin_and_only_the_operation_id_in_its_environment() {
+async fn program_gets_the_job_on_stdin_and_only_the_operation_id_and_trace_in_its_environment() {
     let (_guard, dir) = tempdir();
     let environ = dir.join("environ");
     let spec = script(
@@ -62,9 +62,17 @@ printf '{{"Arguments": %s, "Message": "%s"}}' "$input" "$BPOPS_OPERATION_ID""#,
         .split(|byte| *byte == 0)
         .filter(|entry| !entry.is_empty())
         .collect();
+    let traceparent = format!("TRACEPARENT={TRACEPARENT}");
     assert_eq!(
         variables,
-        vec![&b"BPOPS_OPERATION_ID=op_EchoMe0000000000000000"[..]]
+        vec![
+            &b"BPOPS_OPERATION_ID=op_EchoMe0000000000000000"[..],
+            traceparent.as_bytes()
+        ]
+    );
+    assert!(
+        !String::from_utf8_lossy(&sent.to_json()).contains("traceparent"),
+        "the trace is passed beside the job, not in it"
     );
 }
 

@@ -18,8 +18,12 @@ pub fn job(operation_id: &str) -> Job {
         attributes: json!({"version": "v12"}).as_object().unwrap().clone(),
         application: Some("APP-WEB".to_string()),
         attempt: 1,
+        traceparent: Some(TRACEPARENT.to_string()),
     }
 }
+
+/// The span [`job`] runs in.
+pub const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 /// Writes an executable `#!/bin/sh` script named `name` into `dir`.
 pub fn script(dir: &Path, name: &str, body: &str) -> CommandSpec {

@@ -10,14 +10,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use bpops_catalog::HttpSpec;
-use bpops_executors::{FailureKind, OUTPUT_LIMIT, RESULT_LIMIT, run_http};
+use bpops_executors::{FailureKind, Job, OUTPUT_LIMIT, RESULT_LIMIT, run_http};
 use hmac::{Hmac, Mac};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 
-use crate::common::job;
+use crate::common::{TRACEPARENT, job};
 
 const SECRET: &str = "receiver-shared-secret";
 const LONG: Duration = Duration::from_secs(20);
@@ -66,8 +66,9 @@ fn verified(headers: &HeaderMap, body: &[u8]) -> Result<Value, (StatusCode, Stri
 async fn hook(headers: HeaderMap, body: Bytes) -> impl IntoResponse {
     match verified(&headers, &body) {
         Ok(job) => {
+            let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
             let answer = json!({
-                "Arguments": {"received": job},
+                "Arguments": {"received": job, "traceparent": traceparent},
                 "Message": format!("rolled out {}", job["Attributes"]["version"].as_str().unwrap_or("?")),
             });
             (
@@ -142,24 +143,40 @@ fn spec(address: SocketAddr, path: &str, secret: &str) -> HttpSpec {
     }
 }
 
-#[tokio::test]
-async fn signed_post_is_verified_and_its_json_answer_is_the_result() {
+/// Runs `sent` against a fresh receiver's `/hooks/rollout`, which verifies it.
+async fn rollout(sent: &Job) -> bpops_executors::Success {
     let address = receiver().await;
-    let sent = job("op_Http00000000000000000");
-    let success = run_http(
+    run_http(
         &spec(address, "/hooks/rollout", SECRET),
-        &sent,
+        sent,
         LONG,
         &CancellationToken::new(),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn signed_post_is_verified_and_its_json_answer_is_the_result() {
+    let sent = job("op_Http00000000000000000");
+    let success = rollout(&sent).await;
     assert_eq!(success.message, "rolled out v12");
     let arguments: Value = serde_json::from_str(&success.arguments).unwrap();
     assert_eq!(
         arguments["received"],
         serde_json::from_slice::<Value>(&sent.to_json()).unwrap()
     );
+    assert_eq!(arguments["traceparent"], TRACEPARENT);
+}
+
+#[tokio::test]
+async fn without_a_trace_no_traceparent_is_sent() {
+    let sent = Job {
+        traceparent: None,
+        ..job("op_Http00000000000000001")
+    };
+    let arguments: Value = serde_json::from_str(&rollout(&sent).await.arguments).unwrap();
+    assert_eq!(arguments["traceparent"], Value::Null);
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use bpops_time::Timestamp;
 
 use crate::{AccountId, ListQuery, Operation, OperationId, QueueDepth, Status, Store, StoreError};
 
-use super::{T0, account, all_pages, claim, key, list_query, ms, new_op, submit};
+use super::{T0, account, all_pages, claim, key, list_query, ms, new_op, requester, submit};
 
 /// A final operation of `account` as [`Store::load`] takes it.
 fn finished_op(account: &AccountId, created_at: Timestamp, finished_at: Timestamp) -> Operation {
@@ -23,6 +23,7 @@ fn finished_op(account: &AccountId, created_at: Timestamp, finished_at: Timestam
         created_at,
         finished_at: Some(finished_at),
         cancel_requested: false,
+        submitted_by: None,
     }
 }
 
@@ -40,6 +41,7 @@ pub async fn load_stores_final_operations_as_given(store: &dyn Store) {
         resource: None,
         attempt: 3,
         cancel_requested: true,
+        submitted_by: Some(requester()),
         ..finished_op(&acct, T0, T0 + ms(6))
     };
     let third = Operation {

@@ -19,6 +19,7 @@ pub mod load;
 pub mod nonces;
 pub mod steps;
 pub mod submit;
+pub mod submitter;
 pub mod sweep;
 
 use std::time::Duration;
@@ -93,6 +94,10 @@ macro_rules! store_conformance {
                 history_is_bounded_however_often_an_operation_is_claimed,
                 sweep_deletes_histories_with_their_operations,
                 another_accounts_operation_has_no_history,
+            },
+            submitter::{
+                the_submitter_is_kept_by_every_submit,
+                concurrent_submits_keep_their_own_submitters,
             },
             load::{
                 load_stores_final_operations_as_given,
@@ -199,6 +204,9 @@ pub fn requester() -> Requester {
         access_key_id: "LTAIalice".into(),
         source_ip: "127.0.0.1".into(),
         request_id: "REQ-1".into(),
+        trace: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            .parse()
+            .ok(),
     }
 }
 
