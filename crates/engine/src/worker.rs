@@ -13,6 +13,7 @@ use std::time::Duration;
 use bpops_catalog::{self as catalog, Executor};
 use bpops_executors::{self as executors, Job};
 use bpops_store::{Claimed, Finish, Lease, Operation, Status};
+use bpops_time::Timestamp;
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -64,9 +65,9 @@ async fn claim_and_run(
             }
         };
         // N.B. a row set aside may have freed its resource for the next operation.
-        let idle = claimed.operations.is_empty() && !claimed.unreadable;
+        let idle = claimed.attempts.is_empty() && !claimed.unreadable;
         let mut first = Some(first);
-        for (op, registration) in claimed.operations {
+        for attempt in claimed.attempts {
             let permit = match first.take() {
                 Some(permit) => permit,
                 None => Arc::clone(&slots)
@@ -77,7 +78,7 @@ async fn claim_and_run(
             let engine = Arc::clone(engine);
             let abandon = abandon.clone();
             attempts.spawn(async move {
-                execute(&engine, op, registration, &abandon).await;
+                execute(&engine, attempt, &abandon).await;
                 drop(permit);
             });
         }
@@ -96,24 +97,33 @@ impl Engine {
     /// Claims one batch of runnable operations and runs them all to their end, without
     /// background tasks. Returns how many ran. Lets tests drive the engine step by step.
     pub async fn run_once(self: &Arc<Self>) -> bpops_store::Result<usize> {
-        let claimed = claim(self, self.settings.concurrency).await?.operations;
+        let claimed = claim(self, self.settings.concurrency).await?.attempts;
         let n = claimed.len();
         let mut running = tokio::task::JoinSet::new();
-        for (op, registration) in claimed {
+        for attempt in claimed {
             let engine = Arc::clone(self);
             let abandon = CancellationToken::new();
-            running.spawn(async move { execute(&engine, op, registration, &abandon).await });
+            running.spawn(async move { execute(&engine, attempt, &abandon).await });
         }
         running.join_all().await;
         Ok(n)
     }
 }
 
-/// What one claim took: each operation with its attempt registered on this node.
+/// What one claim took.
 struct Taken {
-    operations: Vec<(Operation, Registration)>,
+    attempts: Vec<Attempt>,
     /// Whether the store set rows aside (their resources may be free now).
     unreadable: bool,
+}
+
+/// A claimed operation, its attempt registered on this node.
+struct Attempt {
+    op: Operation,
+    registration: Registration,
+    /// The clock's time when it was claimed: an emulated latency runs from there, so a test
+    /// clock advanced between the claim and the wait still counts.
+    began: Timestamp,
 }
 
 /// Claims up to `limit` operations and registers their attempts; the rows the store set
@@ -131,16 +141,17 @@ async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Taken> {
     for row in &claimed.unreadable {
         unreadable(engine, &row.id, &row.reason);
     }
-    let operations = claimed
+    let attempts = claimed
         .operations
         .into_iter()
-        .map(|op| {
-            let registration = engine.running.register(&op.id, op.attempt);
-            (op, registration)
+        .map(|op| Attempt {
+            registration: engine.running.register(&op.id, op.attempt),
+            op,
+            began: now,
         })
         .collect();
     Ok(Taken {
-        operations,
+        attempts,
         unreadable: !claimed.unreadable.is_empty(),
     })
 }
@@ -160,12 +171,12 @@ fn unreadable(engine: &Engine, id: &str, reason: &str) {
 /// result. A store failure is never the operation's verdict: the attempt asks the store
 /// again, and if its lease ends first, the operation is claimed and run again. When
 /// `abandon` is cancelled first, the attempt is dropped and its lease released.
-async fn execute(
-    engine: &Arc<Engine>,
-    op: Operation,
-    registration: Registration,
-    abandon: &CancellationToken,
-) {
+async fn execute(engine: &Arc<Engine>, attempt: Attempt, abandon: &CancellationToken) {
+    let Attempt {
+        op,
+        registration,
+        began,
+    } = attempt;
     if op.cancel_requested {
         // Cancelled while an earlier attempt ran, on a node that is gone (or between
         // attempts): end it without running it again.
@@ -180,7 +191,7 @@ async fn execute(
     let started = std::time::Instant::now();
     let cancel = registration.token();
     // Boxed, so that it can be dropped before the lease is released.
-    let mut run = Box::pin(decide(engine, &op, cancel));
+    let mut run = Box::pin(decide(engine, &op, began, cancel));
     // N.B. polled together with the run, never instead of it: a renewal waits for the
     // operation's row, which a write of the run (a deployment step) may hold locked until
     // the run is polled again.
@@ -333,7 +344,12 @@ fn cancelled(engine: &Engine) -> Finish {
 /// Decides how an attempt ends: emulated latency, injected failure, then the executor. A
 /// cancellation during the latency ends it with nothing applied; the executors of declared
 /// operations stop on `cancel` by themselves (a program's whole process group is killed).
-async fn decide(engine: &Engine, op: &Operation, cancel: &CancellationToken) -> Ending {
+async fn decide(
+    engine: &Engine,
+    op: &Operation,
+    began: Timestamp,
+    cancel: &CancellationToken,
+) -> Ending {
     if op.service == crate::STEP_SERVICE {
         let application = op.application.as_deref().unwrap_or_default();
         let read = until_answered(op, "reading the application", cancel.cancelled(), || {
@@ -347,7 +363,7 @@ async fn decide(engine: &Engine, op: &Operation, cancel: &CancellationToken) -> 
     let emulation = engine.settings.emulation(&op.service, &op.operation);
     if !emulation.latency.is_zero() {
         tokio::select! {
-            () = engine.clock.sleep(emulation.latency) => {}
+            () = engine.clock.sleep_until(began + emulation.latency) => {}
             () = cancel.cancelled() => return Ending::Final(cancelled(engine)),
         }
     }
