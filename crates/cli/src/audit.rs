@@ -2,11 +2,12 @@
 //! by default, `--json` for scripts.
 
 use bpops_client::LookupEvents;
+use bpops_protocol::audit::{EventItem, EventPage};
 use bpops_protocol::signature::{format_timestamp, parse_timestamp};
 use bpops_time::{Clock, SystemClock};
 use clap::Args;
 
-use crate::commands::{ClientArgs, Exit, as_value, connect, print_more};
+use crate::commands::{ClientArgs, Exit, Paged, as_value, connect, print_more, read_pages};
 use crate::output;
 
 /// Flags of `audit`.
@@ -52,34 +53,27 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<Exit> {
     let since = args.since.as_deref().map(instant).transpose()?;
     let until = args.until.as_deref().map(instant).transpose()?;
     let max_results = args.max_results.map(|n| n.to_string());
-    let mut events = Vec::new();
-    let mut token = args.next_token.clone();
-    let mut page = loop {
-        let mut page = client
-            .lookup_events(&LookupEvents {
-                start_time: since.as_deref(),
-                end_time: until.as_deref(),
-                event_name: args.action.as_deref(),
-                user: args.user.as_deref(),
-                access_key_id: args.key.as_deref(),
-                resource: args.resource.as_deref(),
-                result_code: args.code.as_deref(),
-                max_results: args.max_results,
-                next_token: token.as_deref(),
-            })
-            .await?;
-        events.append(&mut page.events);
-        token.clone_from(&page.next_token);
-        if !args.all || token.is_none() {
-            break page;
-        }
-    };
+    let (client, args, window) = (&client, &args, (&since, &until));
+    let mut page = read_pages(args.next_token.clone(), args.all, |token| async move {
+        let request = LookupEvents {
+            start_time: window.0.as_deref(),
+            end_time: window.1.as_deref(),
+            event_name: args.action.as_deref(),
+            user: args.user.as_deref(),
+            access_key_id: args.key.as_deref(),
+            resource: args.resource.as_deref(),
+            result_code: args.code.as_deref(),
+            max_results: args.max_results,
+            next_token: token.as_deref(),
+        };
+        Ok(client.lookup_events(&request).await?)
+    })
+    .await?;
     if args.client.json {
-        page.events = events;
         output::json(&as_value(&page));
         return Ok(Exit::Done);
     }
-    let rows: Vec<Vec<String>> = events
+    let rows: Vec<Vec<String>> = std::mem::take(&mut page.events)
         .into_iter()
         .map(|e| {
             let who = match (&e.user_identity.user_name, e.user_identity.verified) {
@@ -118,7 +112,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<Exit> {
         ],
         &rows,
     );
-    if let Some(token) = token {
+    if let Some(token) = &page.next_token {
         // The times as sent, so the next page covers the same span.
         let flags: Vec<(&str, &str)> = [
             ("--since", &since),
@@ -133,7 +127,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<Exit> {
         .into_iter()
         .filter_map(|(flag, value)| Some((flag, value.as_deref()?)))
         .collect();
-        print_more("bpops audit", &flags, &token);
+        print_more("bpops audit", &flags, token);
     }
     Ok(Exit::Done)
 }
@@ -148,6 +142,16 @@ fn instant(text: &str) -> anyhow::Result<String> {
         Err(_) => anyhow::bail!(
             "{text:?} is neither a time such as 2026-11-28T07:00:00Z nor a span such as 1h"
         ),
+    }
+}
+
+impl Paged for EventPage {
+    type Item = EventItem;
+    fn items(&mut self) -> &mut Vec<EventItem> {
+        &mut self.events
+    }
+    fn next_token(&self) -> Option<&str> {
+        self.next_token.as_deref()
     }
 }
 

@@ -7,13 +7,49 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use bpops_client::{Client, Credentials, Execute, ListExecutions};
-use bpops_protocol::extensions::Submitter;
+use bpops_protocol::extensions::{OperationItem, OperationPage, Submitter};
 use bpops_protocol::wire::OperationResult;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::{app, output};
+
+/// A listing paged by `NextToken`: its items, and the token of the page after it.
+pub(crate) trait Paged {
+    type Item;
+    fn items(&mut self) -> &mut Vec<Self::Item>;
+    fn next_token(&self) -> Option<&str>;
+}
+
+impl Paged for OperationPage {
+    type Item = OperationItem;
+    fn items(&mut self) -> &mut Vec<OperationItem> {
+        &mut self.operations
+    }
+    fn next_token(&self) -> Option<&str> {
+        self.next_token.as_deref()
+    }
+}
+
+/// Reads the page at `token` and, with `all`, every page after it: the last page read,
+/// holding the items of all of them (so its `NextToken` is where a reader goes on).
+pub(crate) async fn read_pages<P: Paged, F: Future<Output = anyhow::Result<P>>>(
+    mut token: Option<String>,
+    all: bool,
+    mut read: impl FnMut(Option<String>) -> F,
+) -> anyhow::Result<P> {
+    let mut items = Vec::new();
+    loop {
+        let mut page = read(token.take()).await?;
+        items.append(page.items());
+        token = page.next_token().map(str::to_owned);
+        if !all || token.is_none() {
+            *page.items() = items;
+            return Ok(page);
+        }
+    }
+}
 
 /// How a client command ended, beyond errors: it picks the exit status.
 #[derive(Debug, PartialEq, Eq)]
@@ -333,31 +369,24 @@ async fn list_operations(args: ListArgs) -> anyhow::Result<Exit> {
     .into_iter()
     .filter_map(|(flag, value)| Some((flag, value.as_deref()?)))
     .collect();
-    let mut operations = Vec::new();
-    let mut token = args.next_token.clone();
-    let mut page = loop {
-        let mut page = client
-            .list_executions(&ListExecutions {
-                status: args.status.as_deref(),
-                service_type: args.service.as_deref(),
-                operation: args.operation.as_deref(),
-                application_id: args.application.as_deref(),
-                max_results: args.max_results,
-                next_token: token.as_deref(),
-            })
-            .await?;
-        operations.append(&mut page.operations);
-        token.clone_from(&page.next_token);
-        if !args.all || token.is_none() {
-            break page;
-        }
-    };
+    let (client, args) = (&client, &args);
+    let mut page = read_pages(args.next_token.clone(), args.all, |token| async move {
+        let request = ListExecutions {
+            status: args.status.as_deref(),
+            service_type: args.service.as_deref(),
+            operation: args.operation.as_deref(),
+            application_id: args.application.as_deref(),
+            max_results: args.max_results,
+            next_token: token.as_deref(),
+        };
+        Ok(client.list_executions(&request).await?)
+    })
+    .await?;
     if args.client.json {
-        page.operations = operations;
         output::json(&as_value(&page));
         return Ok(Exit::Done);
     }
-    let rows: Vec<Vec<String>> = operations
+    let rows: Vec<Vec<String>> = std::mem::take(&mut page.operations)
         .into_iter()
         .map(|op| {
             let optional = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
@@ -389,8 +418,8 @@ async fn list_operations(args: ListArgs) -> anyhow::Result<Exit> {
         ],
         &rows,
     );
-    if let Some(token) = token {
-        print_more("bpops list", &flags, &token);
+    if let Some(token) = &page.next_token {
+        print_more("bpops list", &flags, token);
     }
     Ok(Exit::Done)
 }
