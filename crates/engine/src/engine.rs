@@ -6,7 +6,7 @@ use std::time::Duration;
 use bpops_catalog::{Catalog, Executor};
 use bpops_store::{
     AccountId, ApplicationPlace, Cancelled, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery,
-    NewOperation, Operation, OperationId, Requester, Resource, ResourceKey, Store, Submitted,
+    NewOperation, Operation, OperationId, Pool, Requester, Resource, ResourceKey, Store, Submitted,
 };
 use bpops_time::{Clock, Timestamp};
 use serde_json::{Map, Value};
@@ -307,6 +307,7 @@ impl Engine {
             operation: submission.operation,
             application,
             resource,
+            pool: pool_of(entry.executor()),
             attributes,
             client_token: submission.client_token,
             created_at: self.clock.now(),
@@ -448,6 +449,15 @@ impl Engine {
 
     fn is_expired(&self, op: &Operation) -> bool {
         op.finished_at.is_some_and(|at| at < self.expired_before())
+    }
+}
+
+/// The pool an operation's attempts take their slot from: what its executor waits on.
+fn pool_of(executor: &Executor) -> Pool {
+    match executor {
+        Executor::Emulated => Pool::Emulated,
+        Executor::Http(_) => Pool::Http,
+        Executor::Command(_) => Pool::Command,
     }
 }
 

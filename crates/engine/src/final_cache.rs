@@ -91,7 +91,7 @@ fn cost(op: &Operation) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use bpops_store::Status;
+    use bpops_store::{Pool, Status};
     use bpops_time::Timestamp;
 
     use super::*;
@@ -104,6 +104,7 @@ mod tests {
             operation: "rename".into(),
             application: None,
             resource: None,
+            pool: Pool::Emulated,
             attributes: "{}".into(),
             status,
             message: String::new(),

@@ -44,5 +44,5 @@ pub use applications::ApplicationRequest;
 pub use engine::{CANCELLED_BEFORE_START, CANCELLED_WHILE_RUNNING, Engine, Resolved, Submission};
 pub use error::{EngineError, Result};
 pub use metrics::EngineMetrics;
-pub use settings::{Emulation, Settings};
+pub use settings::{Emulation, Settings, default_concurrency};
 pub use steps::{STEP_SERVICE, Step};

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bpops_catalog::lifecycle::Prices;
+use bpops_store::{Budget, Pool};
 
 /// Emulated latency and failure injection for one operation.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -24,8 +25,8 @@ pub struct Settings {
     /// How long a claim holds before another worker may take the operation over; renewed
     /// while the operation runs.
     pub lease: Duration,
-    /// How many operations run at once.
-    pub concurrency: usize,
+    /// How many attempts of each pool run at once on this node.
+    pub concurrency: Budget,
     /// How often workers look for work when no event woke them.
     pub fallback_poll: Duration,
     /// How many expired operations one sweep transaction deletes at most: small, so a
@@ -53,7 +54,7 @@ impl Default for Settings {
             retention: Duration::from_secs(3600),
             audit_retention: Duration::from_secs(7 * 24 * 3600),
             lease: Duration::from_secs(30),
-            concurrency: 256,
+            concurrency: default_concurrency(),
             fallback_poll: Duration::from_secs(1),
             sweep_batch: 100,
             emulation: HashMap::new(),
@@ -63,6 +64,18 @@ impl Default for Settings {
             node: "bpops".to_owned(),
         }
     }
+}
+
+/// How many attempts of each pool a node runs at once unless configured: a waiting timer
+/// costs a task and a few hundred bytes, a socket a file descriptor, a process a fork and
+/// its memory, a lifecycle step a stream of store writes.
+pub fn default_concurrency() -> Budget {
+    let mut limits = Budget::default();
+    limits[Pool::Emulated] = 10_000;
+    limits[Pool::Http] = 512;
+    limits[Pool::Command] = 32;
+    limits[Pool::Step] = 256;
+    limits
 }
 
 impl Settings {

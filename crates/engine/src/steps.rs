@@ -13,7 +13,7 @@ use bpops_catalog::Node;
 use bpops_catalog::lifecycle::REGIONS;
 use bpops_store::{
     AccountId, Application, ApplicationOutcome, ApplicationStatus, Effect, Finish, NewOperation,
-    NewStep, Operation, OperationId, Progress, Requester, Resource, ResourceKey, Status,
+    NewStep, Operation, OperationId, Pool, Progress, Requester, Resource, ResourceKey, Status,
     StepStarted,
 };
 use serde_json::{Value, json};
@@ -121,6 +121,7 @@ impl Engine {
             service: STEP_SERVICE.to_owned(),
             operation: step.operation().to_owned(),
             application: Some(application.to_owned()),
+            pool: Pool::Step,
             attributes: "{}".to_owned(),
             client_token,
             created_at: self.clock.now(),

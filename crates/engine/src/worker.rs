@@ -1,21 +1,22 @@
 //! Claims runnable operations and executes them.
 //!
-//! One dispatcher claims as many operations as there are free execution slots, whenever
-//! something may have become runnable (a submit, a finish freeing a resource, on any node,
-//! as the store's events tell) or, failing that, every `fallback_poll` (to take over
-//! expired leases). Each claimed operation runs
-//! in its own task, renewing its lease until it finishes. The tasks are tracked, so that
-//! on shutdown the dispatcher stops claiming and drains them (see `shutdown`).
+//! One dispatcher claims as many operations as there are free execution slots in each pool
+//! (what the attempts wait on: a timer, a socket, a process; see `bpops_store::Pool`),
+//! whenever something may have become runnable (a submit, a finish freeing a resource, on
+//! any node, as the store's events tell) or a slot was freed, or, failing that, every
+//! `fallback_poll` (to take over expired leases). Each claimed operation runs in its own
+//! task, renewing its lease until it finishes. The tasks are tracked, so that on shutdown
+//! the dispatcher stops claiming and drains them (see `shutdown`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bpops_catalog::{self as catalog, Executor};
 use bpops_executors::{self as executors, Job};
-use bpops_store::{Claimed, Finish, Lease, Operation, Status};
+use bpops_store::{Budget, Claimed, Finish, Lease, Operation, Pool, Status};
 use bpops_time::Timestamp;
 use serde_json::{Map, Value};
-use tokio::sync::Semaphore;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -43,21 +44,24 @@ async fn claim_and_run(
     attempts: &TaskTracker,
     abandon: &CancellationToken,
 ) {
-    let slots = Arc::new(Semaphore::new(engine.settings.concurrency));
+    let slots = Arc::new(Slots::new(engine.settings.concurrency));
     loop {
-        // Wait for a free slot before claiming, so nothing is claimed that cannot start.
-        // N.B. biased: once stopping, never claim again, even with a slot free.
-        let first = tokio::select! {
-            biased;
-            () = stop.cancelled() => return,
-            permit = Arc::clone(&slots).acquire_owned() => permit.expect("the semaphore is never closed"),
-        };
-        let free = slots.available_permits() + 1;
+        // Only what can start at once is claimed: at most the free slots of each pool.
+        let free = slots.free();
+        if free.total() == 0 {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = slots.freed.notified() => continue,
+            }
+        }
+        // N.B. once stopping, never claim again, even with a slot free.
+        if stop.is_cancelled() {
+            return;
+        }
         let claimed = match claim(engine, free).await {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming operations failed");
-                drop(first);
                 tokio::select! {
                     () = stop.cancelled() => return,
                     () = tokio::time::sleep(STORE_RETRY) => continue,
@@ -66,30 +70,75 @@ async fn claim_and_run(
         };
         // N.B. a row set aside may have freed its resource for the next operation.
         let idle = claimed.attempts.is_empty() && !claimed.unreadable;
-        let mut first = Some(first);
         for attempt in claimed.attempts {
-            let permit = match first.take() {
-                Some(permit) => permit,
-                None => Arc::clone(&slots)
-                    .acquire_owned()
-                    .await
-                    .expect("the semaphore is never closed"),
-            };
+            let slot = Slot::take(&slots, attempt.op.pool);
             let engine = Arc::clone(engine);
             let abandon = abandon.clone();
             attempts.spawn(async move {
                 execute(&engine, attempt, &abandon).await;
-                drop(permit);
+                drop(slot);
             });
         }
-        drop(first);
         if idle {
+            // N.B. also woken by a freed slot: the finish that frees it wakes `work` before
+            // the slot is given back, and a claim in between finds its pool full.
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = engine.work.notified() => {}
+                () = slots.freed.notified() => {}
                 () = tokio::time::sleep(engine.settings.fallback_poll) => {}
             }
         }
+    }
+}
+
+/// The free execution slots of this node, per pool.
+struct Slots {
+    free: Mutex<Budget>,
+    /// Notified when an attempt gives its slot back.
+    freed: Notify,
+}
+
+impl Slots {
+    fn new(limits: Budget) -> Slots {
+        Slots {
+            free: Mutex::new(limits),
+            freed: Notify::new(),
+        }
+    }
+
+    fn free(&self) -> Budget {
+        *self.free.lock().expect("no slot count panics")
+    }
+}
+
+/// A slot an attempt holds while it runs; given back when dropped.
+struct Slot {
+    slots: Arc<Slots>,
+    pool: Pool,
+}
+
+impl Slot {
+    /// Takes a slot of `pool`. The claim took no more of a pool than it had free, and only
+    /// the dispatcher takes slots, so one is free.
+    fn take(slots: &Arc<Slots>, pool: Pool) -> Slot {
+        let mut free = slots.free.lock().expect("no slot count panics");
+        debug_assert!(
+            free[pool] > 0,
+            "a claim took more {pool} attempts than were free"
+        );
+        free[pool] = free[pool].saturating_sub(1);
+        Slot {
+            slots: Arc::clone(slots),
+            pool,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.slots.free.lock().expect("no slot count panics")[self.pool] += 1;
+        self.slots.freed.notify_one();
     }
 }
 
@@ -126,9 +175,9 @@ struct Attempt {
     began: Timestamp,
 }
 
-/// Claims up to `limit` operations and registers their attempts; the rows the store set
+/// Claims up to `budget` operations and registers their attempts; the rows the store set
 /// aside are logged and counted.
-async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Taken> {
+async fn claim(engine: &Engine, budget: Budget) -> bpops_store::Result<Taken> {
     // N.B. the leases are taken and the attempts registered with no test clock advance in
     // between: an advance renews the lease of every registered attempt (see
     // `Engine::advance_clock`), so none is found expired and claimed a second time.
@@ -136,7 +185,7 @@ async fn claim(engine: &Engine, limit: usize) -> bpops_store::Result<Taken> {
     let now = engine.clock.now();
     let claimed: Claimed = engine
         .store
-        .claim(&engine.settings.node, now, engine.settings.lease, limit)
+        .claim(&engine.settings.node, now, engine.settings.lease, budget)
         .await?;
     for row in &claimed.unreadable {
         unreadable(engine, &row.id, &row.reason);

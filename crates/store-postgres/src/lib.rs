@@ -40,11 +40,11 @@ use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
-    ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Cancelled, Claimed, Decide,
-    EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage,
-    ListQuery, LocatedResource, NewApplication, NewOperation, NewStep, Operation, OperationId,
-    Progress, QueueDepth, Reconfiguration, Reconfigured, Requester, Resource, ResourceKey, Result,
-    StepStarted, Store, StoreError, StoreEvent, Submitted,
+    ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Budget, Cancelled, Claimed,
+    Decide, EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease,
+    ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, NewStep, Operation,
+    OperationId, Progress, QueueDepth, Reconfiguration, Reconfigured, Requester, Resource,
+    ResourceKey, Result, StepStarted, Store, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
@@ -267,10 +267,10 @@ impl Store for PgStore {
         node: &str,
         now: Timestamp,
         lease: Duration,
-        limit: usize,
+        budget: Budget,
     ) -> Result<Claimed> {
         let lease_until = now + lease;
-        queries::claim(&mut self.client().await?, node, now, lease_until, limit).await
+        queries::claim(&mut self.client().await?, node, now, lease_until, budget).await
     }
 
     async fn schedule_retry(

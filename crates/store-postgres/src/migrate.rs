@@ -42,6 +42,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "submitted_by",
         include_str!("../migrations/0007_submitted_by.sql"),
     ),
+    (10, "pools", include_str!("../migrations/0010_pools.sql")),
 ];
 
 /// The advisory lock key of migrations (any constant that nothing else uses).

@@ -3,9 +3,10 @@
 //! `nonces`).
 
 use bpops_store::{
-    AccountId, ApplicationPlace, BootstrapKey, Cancelled, Claimed, Effect, Event, Finish, Lease,
-    ListPage, ListQuery, LocatedResource, Operation, OperationId, Progress, QueueDepth, Requester,
-    Resource, ResourceKey, Result, Status, StoreError, UNREADABLE, Unreadable,
+    AccountId, ApplicationPlace, BootstrapKey, Budget, Cancelled, Claimed, Effect, Event, Finish,
+    Lease, ListPage, ListQuery, LocatedResource, Operation, OperationId, Pool, Progress,
+    QueueDepth, Requester, Resource, ResourceKey, Result, Status, StoreError, UNREADABLE,
+    Unreadable,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Object, Transaction};
@@ -20,7 +21,9 @@ use crate::{from_pg, history};
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
      attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested, \
-     submitted_by";
+     submitted_by, pool";
+/// How many columns [`OPERATION_COLUMNS`] names: a query that selects more reads them after.
+const OPERATION_COLUMN_COUNT: usize = 16;
 
 /// Queues a notification, delivered to every listener when the transaction commits.
 pub(crate) async fn notify(tx: &Transaction<'_>, channel: &str, payload: &str) -> Result<()> {
@@ -57,7 +60,7 @@ pub(crate) async fn claim(
     node: &str,
     now: Timestamp,
     lease_until: Timestamp,
-    limit: usize,
+    budget: Budget,
 ) -> Result<Claimed> {
     // N.B. only the head of each resource's queue (no older unfinished operation on it) is
     // a candidate. Rows another node is claiming right now are skipped, not waited for;
@@ -74,7 +77,7 @@ pub(crate) async fn claim(
         .prepare_cached(&format!(
             "WITH picked AS (
                  SELECT o.seq FROM operations o
-                 WHERE o.status IN ('INIT', 'RUNNING')
+                 WHERE o.pool = $4 AND o.status IN ('INIT', 'RUNNING')
                    AND (o.status = 'INIT' OR o.lease_until <= $1)
                    AND (o.resource IS NULL OR NOT EXISTS (
                          SELECT 1 FROM operations p
@@ -91,13 +94,19 @@ pub(crate) async fn claim(
         ))
         .await
         .map_err(from_pg)?;
-    let rows = tx
-        .query(
-            &stmt,
-            &[&now.as_millis(), &lease_until.as_millis(), &(limit as i64)],
-        )
-        .await
-        .map_err(from_pg)?;
+    // N.B. one statement per pool with room, pipelined on the transaction's connection.
+    let (now_ms, lease_ms) = (now.as_millis(), lease_until.as_millis());
+    let (tx_ref, stmt_ref) = (&tx, &stmt);
+    let per_pool = try_join_all(budget.nonzero().map(|(pool, limit)| {
+        let (tx, stmt, limit) = (tx_ref, stmt_ref, limit as i64);
+        async move {
+            tx.query(stmt, &[&now_ms, &lease_ms, &limit, &pool.as_str()])
+                .await
+                .map_err(from_pg)
+        }
+    }))
+    .await?;
+    let rows: Vec<Row> = per_pool.into_iter().flatten().collect();
     let mut decoded = Vec::with_capacity(rows.len());
     let mut undecodable = Vec::new();
     for row in &rows {
@@ -284,7 +293,8 @@ pub(crate) async fn list(client: &Object, query: &ListQuery) -> Result<ListPage>
         .map(|row| {
             Ok((
                 operation_from_row(row)?,
-                row.try_get::<_, i64>(15).map_err(corrupt)?,
+                row.try_get::<_, i64>(OPERATION_COLUMN_COUNT)
+                    .map_err(corrupt)?,
             ))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -583,15 +593,22 @@ pub(crate) async fn load(client: &mut Object, ops: &[Operation]) -> Result<()> {
         .copy_in(
             "COPY operations (id, account, service, operation, application, resource,
                  attributes, fingerprint, status, message, arguments, attempt, created_at,
-                 finished_at, cancel_requested, submitted_by)
+                 finished_at, cancel_requested, submitted_by, pool)
              FROM STDIN BINARY",
         )
         .await
         .map_err(from_pg)?;
-    // The eleven text columns, then attempt, created_at, finished_at, cancel_requested and
-    // submitted_by.
+    // The eleven text columns, then attempt, created_at, finished_at, cancel_requested,
+    // submitted_by and pool.
     let mut types = vec![Type::TEXT; 11];
-    types.extend([Type::INT8, Type::INT8, Type::INT8, Type::BOOL, Type::TEXT]);
+    types.extend([
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::BOOL,
+        Type::TEXT,
+        Type::TEXT,
+    ]);
     let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
     for op in ops {
         writer
@@ -613,6 +630,7 @@ pub(crate) async fn load(client: &mut Object, ops: &[Operation]) -> Result<()> {
                 &op.finished_at.map(Timestamp::as_millis),
                 &op.cancel_requested,
                 &op.submitted_by.as_ref().map(Requester::encode),
+                &op.pool.as_str(),
             ])
             .await
             .map_err(from_pg)?;
@@ -798,6 +816,11 @@ fn operation_from_columns(row: &Row, first: usize) -> Result<Operation> {
         submitted_by: optional(14)?
             .map(|text| Requester::decode(&text).map_err(StoreError::Corrupt))
             .transpose()?,
+        pool: {
+            let pool = text(15)?;
+            Pool::parse(&pool)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown pool {pool:?}")))?
+        },
     })
 }
 

@@ -233,8 +233,9 @@ impl SubmitStatements {
             prepare(
                 "INSERT INTO operations (id, account, service, operation, application, resource,
                      attributes, client_token, fingerprint, status, message, arguments, attempt,
-                     created_at, finished_at, submitted_by)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                     created_at, finished_at, submitted_by, pool)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17)"
             ),
             history::prepare_start(client),
         )?;
@@ -494,7 +495,8 @@ async fn insert(
     );
     let (status, created_at) = (status.as_str(), op.created_at.as_millis());
     let submitted_by = op.submitted_by.as_ref().map(Requester::encode);
-    let params: [&(dyn ToSql + Sync); 16] = [
+    let pool = op.pool.as_str();
+    let params: [&(dyn ToSql + Sync); 17] = [
         &id,
         &account,
         &op.service,
@@ -511,6 +513,7 @@ async fn insert(
         &created_at,
         &finished_at,
         &submitted_by,
+        &pool,
     ];
     tx.execute(&sql.insert, &params).await.map_err(from_pg)?;
     Ok(())

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bpops_store::nonces::NonceSpend;
-use bpops_store::{AccountId, NewOperation, OperationId, Store, StoreError, StoreEvent};
+use bpops_store::{AccountId, Budget, NewOperation, OperationId, Store, StoreError, StoreEvent};
 use bpops_time::Timestamp;
 use futures_util::future::join_all;
 
@@ -56,7 +56,12 @@ async fn another_node_hears_submits_and_finishes() {
     let op = new_op(0);
     a.submit(&op, at(0)).await.unwrap();
     let claimed = a
-        .claim("test-node", at(0), Duration::from_millis(60_000), 1)
+        .claim(
+            "test-node",
+            at(0),
+            Duration::from_millis(60_000),
+            Budget::uniform(1),
+        )
         .await
         .unwrap()
         .operations;
@@ -101,7 +106,12 @@ async fn opening_keeps_the_leases_of_other_nodes() {
     first.submit(&new_op(0), at(0)).await.unwrap();
     assert_eq!(
         first
-            .claim("test-node", at(0), Duration::from_millis(60_000), 10)
+            .claim(
+                "test-node",
+                at(0),
+                Duration::from_millis(60_000),
+                Budget::uniform(10)
+            )
             .await
             .unwrap()
             .operations
@@ -111,7 +121,12 @@ async fn opening_keeps_the_leases_of_other_nodes() {
     let second = schema.open().await;
     assert!(
         second
-            .claim("test-node", at(1), Duration::from_millis(59_999), 10)
+            .claim(
+                "test-node",
+                at(1),
+                Duration::from_millis(59_999),
+                Budget::uniform(10)
+            )
             .await
             .unwrap()
             .operations
@@ -120,7 +135,12 @@ async fn opening_keeps_the_leases_of_other_nodes() {
     );
     assert_eq!(
         second
-            .claim("test-node", at(60_001), Duration::from_millis(29_999), 10)
+            .claim(
+                "test-node",
+                at(60_001),
+                Duration::from_millis(29_999),
+                Budget::uniform(10)
+            )
             .await
             .unwrap()
             .operations

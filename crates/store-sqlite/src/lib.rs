@@ -39,11 +39,11 @@ use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
-    ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Cancelled, Claimed, Decide,
-    EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage,
-    ListQuery, LocatedResource, NewApplication, NewOperation, NewStep, Operation, OperationId,
-    Progress, QueueDepth, Reconfiguration, Reconfigured, Requester, Resource, ResourceKey, Result,
-    StepStarted, Store, StoreError, StoreEvent, Submitted,
+    ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Budget, Cancelled, Claimed,
+    Decide, EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease,
+    ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, NewStep, Operation,
+    OperationId, Progress, QueueDepth, Reconfiguration, Reconfigured, Requester, Resource,
+    ResourceKey, Result, StepStarted, Store, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OpenFlags};
@@ -259,10 +259,10 @@ impl Store for SqliteStore {
         node: &str,
         now: Timestamp,
         lease: Duration,
-        limit: usize,
+        budget: Budget,
     ) -> Result<Claimed> {
         let (node, lease_until) = (node.to_owned(), now + lease);
-        self.write(move |conn| queries::claim(conn, &node, now, lease_until, limit))
+        self.write(move |conn| queries::claim(conn, &node, now, lease_until, budget))
             .await
     }
 
@@ -480,8 +480,8 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use bpops_store::Store;
     use bpops_store::nonces::NonceSpend;
+    use bpops_store::{Budget, Store};
     use bpops_time::Timestamp;
 
     use super::SqliteStore;
@@ -509,7 +509,12 @@ mod tests {
             store.submit(&op, at(0)).await.unwrap();
             assert_eq!(
                 store
-                    .claim("test-node", at(0), Duration::from_millis(60_000), 10)
+                    .claim(
+                        "test-node",
+                        at(0),
+                        Duration::from_millis(60_000),
+                        Budget::uniform(10)
+                    )
                     .await
                     .unwrap()
                     .operations
@@ -519,7 +524,12 @@ mod tests {
         }
         let store = SqliteStore::open(&path).unwrap();
         let again = store
-            .claim("test-node", at(1), Duration::from_millis(59_999), 10)
+            .claim(
+                "test-node",
+                at(1),
+                Duration::from_millis(59_999),
+                Budget::uniform(10),
+            )
             .await
             .unwrap()
             .operations;

@@ -38,6 +38,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "submitted_by",
         include_str!("../migrations/0007_submitted_by.sql"),
     ),
+    (10, "pools", include_str!("../migrations/0010_pools.sql")),
 ];
 
 /// Brings the database to the newest schema.

@@ -1,10 +1,10 @@
 //! The SQL of each store intent, one function per intent, each one transaction.
 
 use bpops_store::{
-    AccountId, ApplicationPlace, BootstrapKey, Cancelled, Claimed, Decide, Effect, Event, Finish,
-    Lease, ListPage, ListQuery, LocatedResource, NewOperation, NewStep, Operation, OperationId,
-    Progress, QueueDepth, Requester, Resource, ResourceKey, Status, StepStarted, Submitted,
-    UNREADABLE, Unreadable,
+    AccountId, ApplicationPlace, BootstrapKey, Budget, Cancelled, Claimed, Decide, Effect, Event,
+    Finish, Lease, ListPage, ListQuery, LocatedResource, NewOperation, NewStep, Operation,
+    OperationId, Pool, Progress, QueueDepth, Requester, Resource, ResourceKey, Status, StepStarted,
+    Submitted, UNREADABLE, Unreadable,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -15,7 +15,9 @@ use crate::{applications, history};
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
      attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested, \
-     submitted_by";
+     submitted_by, pool";
+/// How many columns [`OPERATION_COLUMNS`] names: a query that selects more reads them after.
+const OPERATION_COLUMN_COUNT: usize = 16;
 
 /// Stores `op`; with `decide`, already final when it could run at once (see
 /// `Store::submit_decided`).
@@ -208,25 +210,34 @@ pub(crate) fn claim(
     node: &str,
     now: Timestamp,
     lease_until: Timestamp,
-    limit: usize,
+    budget: Budget,
 ) -> rusqlite::Result<Claimed> {
     let tx = conn.savepoint()?;
     // N.B. an operation is runnable only when no older unfinished operation holds its
     // resource: that is what keeps one resource's operations in submission order.
-    let seqs: Vec<i64> = tx
-        .prepare_cached(
-            "SELECT o.seq FROM operations o
-             WHERE o.status IN ('INIT', 'RUNNING')
-               AND (o.status = 'INIT' OR o.lease_until <= ?1)
-               AND (o.resource IS NULL OR NOT EXISTS (
-                     SELECT 1 FROM operations p
-                     WHERE p.status IN ('INIT', 'RUNNING')
-                       AND p.account = o.account AND p.resource = o.resource
-                       AND p.seq < o.seq))
-             ORDER BY o.seq LIMIT ?2",
-        )?
-        .query_map(params![now.as_millis(), limit as i64], |row| row.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let mut runnable = tx.prepare_cached(
+        "SELECT o.seq FROM operations o
+         WHERE o.pool = ?1 AND o.status IN ('INIT', 'RUNNING')
+           AND (o.status = 'INIT' OR o.lease_until <= ?2)
+           AND (o.resource IS NULL OR NOT EXISTS (
+                 SELECT 1 FROM operations p
+                 WHERE p.status IN ('INIT', 'RUNNING')
+                   AND p.account = o.account AND p.resource = o.resource
+                   AND p.seq < o.seq))
+         ORDER BY o.seq LIMIT ?3",
+    )?;
+    let mut seqs = Vec::new();
+    for (pool, limit) in budget.nonzero() {
+        let rows = runnable.query_map(
+            params![pool.as_str(), now.as_millis(), limit as i64],
+            |row| row.get::<_, i64>(0),
+        )?;
+        for seq in rows {
+            seqs.push(seq?);
+        }
+    }
+    drop(runnable);
+    seqs.sort_unstable();
     let mut claimed = Claimed::default();
     {
         let mut update = tx.prepare_cached(&format!(
@@ -407,7 +418,7 @@ pub(crate) fn list(conn: &Connection, query: &ListQuery) -> rusqlite::Result<Lis
             ],
             |row| {
                 let op = operation_from_row(row)?;
-                let seq: i64 = row.get(15)?;
+                let seq: i64 = row.get(OPERATION_COLUMN_COUNT)?;
                 Ok((op, seq))
             },
         )?
@@ -635,8 +646,8 @@ fn insert_all(conn: &mut Connection, ops: &[Operation]) -> rusqlite::Result<()> 
 /// The statement of [`insert`].
 const INSERT: &str = "INSERT INTO operations (id, account, service, operation, application,
          resource, attributes, client_token, fingerprint, status, message, arguments, attempt,
-         created_at, finished_at, cancel_requested, submitted_by)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+         created_at, finished_at, cancel_requested, submitted_by, pool)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 
 /// Inserts `op`, with the client token and fingerprint it was submitted with, through
 /// `statement`, prepared from [`INSERT`].
@@ -664,6 +675,7 @@ fn insert(
         op.finished_at.map(Timestamp::as_millis),
         op.cancel_requested,
         op.submitted_by.as_ref().map(Requester::encode),
+        op.pool.as_str(),
     ])?;
     Ok(())
 }
@@ -802,6 +814,10 @@ fn operation_from_row(row: &Row) -> rusqlite::Result<Operation> {
             .get::<_, Option<String>>(14)?
             .map(|text| Requester::decode(&text).map_err(|why| corrupt(14, why)))
             .transpose()?,
+        pool: {
+            let pool: String = row.get(15)?;
+            Pool::parse(&pool).ok_or_else(|| corrupt(15, format!("unknown pool {pool:?}")))?
+        },
     })
 }
 

@@ -27,6 +27,7 @@ mod error;
 mod history;
 mod ids;
 pub mod nonces;
+mod pools;
 mod records;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -42,6 +43,7 @@ pub use audit::{AuditPage, AuditQuery, AuditRecord, SUCCESS};
 pub use error::{Result, StoreError};
 pub use history::{Event, HistoryEvent, HistoryPage, HistoryQuery, MAX_EVENTS, Requester};
 pub use ids::{AccountId, OperationId};
+pub use pools::{Budget, Pool};
 pub use records::{
     BootstrapKey, Cancelled, Claimed, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
     NewOperation, Operation, Progress, QueueDepth, Resource, ResourceKey, Status, StoreEvent,
@@ -111,10 +113,11 @@ pub trait Store: Send + Sync + 'static {
     /// How many operations wait to run and run now, across every account and node.
     async fn queue_depth(&self) -> Result<QueueDepth>;
 
-    /// Claims up to `limit` runnable operations for `node`: `INIT` ones, and `RUNNING` ones
-    /// whose lease ended before `now`, that are the oldest unfinished operation on their
-    /// resource. Each is returned `RUNNING`, with its attempt incremented and a lease until
-    /// `now + lease`, and its history records [`Event::Claimed`].
+    /// Claims runnable operations for `node`, at most `budget[pool]` of each pool, oldest
+    /// first within a pool: `INIT` ones, and `RUNNING` ones whose lease ended before `now`,
+    /// that are the oldest unfinished operation on their resource. Each is returned
+    /// `RUNNING`, with its attempt incremented and a lease until `now + lease`, and its
+    /// history records [`Event::Claimed`].
     ///
     /// A candidate row that cannot be decoded (a corrupt id, a value of the wrong type) does
     /// not fail the claim: in the same transaction it ends `FAILURE` with [`UNREADABLE`],
@@ -125,7 +128,7 @@ pub trait Store: Send + Sync + 'static {
         node: &str,
         now: Timestamp,
         lease: Duration,
-        limit: usize,
+        budget: Budget,
     ) -> Result<Claimed>;
 
     /// Extends the lease of a running attempt, and tells whether a cancellation of it was

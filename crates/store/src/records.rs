@@ -7,7 +7,8 @@ use secrecy::SecretString;
 use serde_json::{Map, Value};
 
 use crate::{
-    AccountId, ApplicationOutcome, Event, OperationId, Requester, Result, StoreError, TraceParent,
+    AccountId, ApplicationOutcome, Event, OperationId, Pool, Requester, Result, StoreError,
+    TraceParent,
 };
 
 /// Where an operation is in its life. A status only moves forward; a final one never changes.
@@ -94,6 +95,8 @@ pub struct NewOperation {
     pub application: Option<String>,
     /// The resource it acts on; operations on one resource run one at a time, in order.
     pub resource: Option<ResourceKey>,
+    /// What its attempts wait on: the concurrency limit they count against.
+    pub pool: Pool,
     /// The validated attributes, as JSON text.
     pub attributes: String,
     /// The request's `ClientToken`, if any.
@@ -142,6 +145,7 @@ impl NewOperation {
             operation: self.operation,
             application: self.application,
             resource: self.resource,
+            pool: self.pool,
             attributes: self.attributes,
             status,
             message,
@@ -210,6 +214,8 @@ pub struct Operation {
     pub application: Option<String>,
     /// The resource it acts on, if any.
     pub resource: Option<ResourceKey>,
+    /// What its attempts wait on.
+    pub pool: Pool,
     /// Attributes as JSON text.
     pub attributes: String,
     /// Current status.

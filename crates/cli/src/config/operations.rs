@@ -10,7 +10,9 @@ use bpops_catalog::lifecycle::Prices;
 use bpops_catalog::{Catalog, Declared, Template};
 use bpops_engine::{Emulation, STEP_SERVICE, Step};
 
-use super::raw::{RawEmulation, RawOperations, RawPricing};
+use bpops_store::{Budget, Pool};
+
+use super::raw::{RawConcurrency, RawEmulation, RawOperations, RawPricing};
 
 /// `[[operations.declared]]`: the built-in operations and the declared ones.
 pub(super) fn catalog(declared: Vec<Declared>) -> anyhow::Result<Catalog> {
@@ -61,6 +63,7 @@ pub(super) fn settings(
         retention: raw.retention,
         lease: raw.lease,
         shutdown_grace: raw.shutdown_grace,
+        concurrency: concurrency(&raw.concurrency)?,
         emulation: emulations(&raw.emulation, catalog)?,
         prices: prices(pricing)?,
         ..bpops_engine::Settings::default()
@@ -70,6 +73,29 @@ pub(super) fn settings(
         ..bpops_api::Settings::default()
     };
     Ok((engine, api))
+}
+
+/// The most attempts of one pool a node may be told to run at once.
+const MAX_CONCURRENCY: usize = 100_000;
+
+/// `[operations.concurrency]`: each pool's limit, or its default. Zero is allowed: a node
+/// that runs none of a pool's operations leaves them to the other nodes.
+fn concurrency(raw: &RawConcurrency) -> anyhow::Result<Budget> {
+    let mut limits = bpops_engine::default_concurrency();
+    for (pool, limit) in [
+        (Pool::Emulated, raw.emulated),
+        (Pool::Http, raw.http),
+        (Pool::Command, raw.command),
+        (Pool::Step, raw.step),
+    ] {
+        if let Some(limit) = limit {
+            if limit > MAX_CONCURRENCY {
+                bail!("[operations.concurrency] {pool} must be at most {MAX_CONCURRENCY}");
+            }
+            limits[pool] = limit;
+        }
+    }
+    Ok(limits)
 }
 
 /// `[pricing]`: finite prices of zero or more, over the built-in ones.

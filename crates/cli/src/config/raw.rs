@@ -109,6 +109,24 @@ pub struct RawOperations {
     /// Operations users declare and bind to their own programs or HTTP endpoints.
     #[serde(default)]
     pub declared: Vec<Declared>,
+    /// How many attempts of each pool run at once on this node.
+    #[serde(default)]
+    pub concurrency: RawConcurrency,
+}
+
+/// `[operations.concurrency]`: per pool, how many attempts run at once on this node; a pool
+/// left out keeps its default (`bpops_engine::default_concurrency`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConcurrency {
+    /// Emulated operations (they wait on a timer).
+    pub emulated: Option<usize>,
+    /// Declared operations of the HTTP executor (a socket each).
+    pub http: Option<usize>,
+    /// Declared operations of the command executor (a process each).
+    pub command: Option<usize>,
+    /// Application lifecycle steps.
+    pub step: Option<usize>,
 }
 
 /// No `[operations]` table: every key left out.
@@ -121,6 +139,7 @@ impl Default for RawOperations {
             shutdown_grace: default_shutdown_grace(),
             emulation: Vec::new(),
             declared: Vec::new(),
+            concurrency: RawConcurrency::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use bpops_iam::{Principal, Scope};
+use bpops_store::Pool;
 
 use super::*;
 
@@ -63,6 +64,40 @@ fn the_test_clock_is_on_only_when_the_file_says_manual() {
     assert!(
         refused.contains("frozen") && refused.contains("manual"),
         "{refused}"
+    );
+}
+
+#[test]
+fn concurrency_is_per_pool_with_defaults_for_the_pools_left_out() {
+    let defaults = check("").unwrap().engine.concurrency;
+    assert_eq!(defaults, bpops_engine::default_concurrency());
+    assert!(defaults[Pool::Emulated] > defaults[Pool::Command]);
+    let set = check(
+        "[operations.concurrency]
+command = 4
+http = 0",
+    )
+    .unwrap()
+    .engine
+    .concurrency;
+    assert_eq!((set[Pool::Command], set[Pool::Http]), (4, 0));
+    assert_eq!(set[Pool::Emulated], defaults[Pool::Emulated]);
+    let e = error(
+        "[operations.concurrency]
+emulated = 1000000",
+    );
+    assert!(e.contains("[operations.concurrency] emulated"), "{e}");
+    let e = error(
+        "[operations.concurrency]
+timer = 5",
+    );
+    assert!(e.contains("timer"), "{e}");
+    assert!(
+        error(
+            "[operations.concurrency]
+command = -1"
+        )
+        .contains("command")
     );
 }
 

@@ -12,7 +12,8 @@ use bpops_engine::{
     Submission,
 };
 use bpops_store::{
-    AccountId, Cancelled, Operation, OperationId, Resource, ResourceKey, Status, Store,
+    AccountId, Budget, Cancelled, Operation, OperationId, Pool, Resource, ResourceKey, Status,
+    Store,
 };
 use bpops_store_postgres::testing::TestSchema;
 use bpops_store_sqlite::SqliteStore;
@@ -67,6 +68,7 @@ engine_tests!(
     an_operation_without_latency_waits_its_turn_on_a_busy_resource,
     injected_failures_end_in_failure_without_touching_the_inventory,
     an_operation_whose_worker_died_is_taken_over_after_its_lease,
+    emulated_operations_run_up_to_their_own_pools_limit,
     workers_are_woken_by_submissions_not_by_polling,
     stopping_answers_waiters_at_once_and_releases_what_outlives_the_grace,
     wait_answers_with_the_current_status_when_time_is_up,
@@ -226,7 +228,7 @@ impl Fixture {
         let now = self.clock.now();
         let claimed = self
             .store
-            .claim("node", now, Duration::from_secs(30), 10)
+            .claim("node", now, Duration::from_secs(30), Budget::uniform(10))
             .await
             .unwrap();
         claimed.operations.len()

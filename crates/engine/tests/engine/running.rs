@@ -314,7 +314,7 @@ pub(crate) async fn stopping_answers_waiters_at_once_and_releases_what_outlives_
     let now = f.clock.now();
     let claimed = f
         .store
-        .claim("node", now, Duration::from_secs(1), 10)
+        .claim("node", now, Duration::from_secs(1), Budget::uniform(10))
         .await
         .unwrap()
         .operations;
@@ -391,7 +391,7 @@ async fn postgres_an_operation_submitted_on_one_node_and_run_on_another_wakes_it
     let schema = TestSchema::create().await;
     let node = |concurrency: usize, store: Arc<dyn Store>| {
         let settings = Settings {
-            concurrency,
+            concurrency: Budget::uniform(concurrency),
             fallback_poll: Duration::from_secs(3600),
             ..queued()
         };
@@ -567,4 +567,49 @@ pub(crate) async fn an_operation_acts_only_in_its_target_application(backend: Ba
         let key = instance_key(instance);
         assert_eq!(f.store.resource(&key).await.unwrap(), Some(late(instance)));
     }
+}
+
+/// What waits on a timer is limited by its own pool, not by the others': a node runs as many
+/// emulated operations at once as its emulated limit, though every other pool allows one.
+pub(crate) async fn emulated_operations_run_up_to_their_own_pools_limit(backend: Backend) {
+    const LIMIT: usize = 300;
+    const SUBMITTED: usize = 400;
+    let mut concurrency = Budget::uniform(1);
+    concurrency[Pool::Emulated] = LIMIT;
+    let settings = Settings {
+        concurrency,
+        ..slow_rename(Duration::from_secs(3600))
+    };
+    let f = fixture(backend, settings).await;
+    let instances: Vec<Resource> = (0..SUBMITTED)
+        .map(|n| Resource {
+            key: instance_key(&format!("i-{n}")),
+            application: "APP".into(),
+            properties: object(json!({"instance_name": "web", "status": "Running"})),
+        })
+        .collect();
+    f.store.seed_resources(&instances).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let tasks = f.engine.start(shutdown.clone());
+
+    let names: Vec<String> = (0..SUBMITTED).map(|n| format!("i-{n}")).collect();
+    futures_util::future::join_all(names.iter().map(|id| f.rename(id, "renamed"))).await;
+    // The manual clock never ends the hour of latency: what runs stays running.
+    let limit_reached = async {
+        while f.store.queue_depth().await.unwrap().running < LIMIT as u64 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), limit_reached)
+        .await
+        .expect("the emulated pool fills up");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let depth = f.store.queue_depth().await.unwrap();
+    assert_eq!(
+        (depth.running, depth.init),
+        (LIMIT as u64, (SUBMITTED - LIMIT) as u64),
+        "no more than the pool's limit runs"
+    );
+    shutdown.cancel();
+    tasks.join_all().await;
 }

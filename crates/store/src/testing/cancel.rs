@@ -1,6 +1,6 @@
 //! Cancelling: of waiting, running and final operations, and only within an account.
 
-use crate::{AccountId, Cancelled, Lease, OperationId, Status, Store, StoreEvent};
+use crate::{AccountId, Budget, Cancelled, Lease, OperationId, Status, Store, StoreEvent};
 
 use super::{NODE, T0, account, claim, finish, ms, new_op, next_event, requester, submit};
 
@@ -50,7 +50,10 @@ pub async fn cancel_marks_a_running_operation_for_its_worker(store: &dyn Store) 
     let acct = account(1);
     let op = new_op(&acct, None, T0);
     submit(store, &op).await;
-    store.claim(NODE, T0, ms(1000), 10).await.unwrap();
+    store
+        .claim(NODE, T0, ms(1000), Budget::uniform(10))
+        .await
+        .unwrap();
     let mut events = store.subscribe();
     let outcome = store
         .cancel(
@@ -113,7 +116,10 @@ pub async fn cancel_leaves_final_operations_alone(store: &dyn Store) {
     let acct = account(1);
     let op = new_op(&acct, None, T0);
     submit(store, &op).await;
-    store.claim(NODE, T0, ms(1000), 10).await.unwrap();
+    store
+        .claim(NODE, T0, ms(1000), Budget::uniform(10))
+        .await
+        .unwrap();
     assert!(
         store
             .finish(&op.id, 1, &finish(Status::Success, T0 + ms(1)))

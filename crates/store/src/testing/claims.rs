@@ -3,7 +3,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use crate::{Lease, OperationId, QueueDepth, Status, Store, StoreEvent};
+use crate::{
+    Budget, Lease, NewOperation, Operation, OperationId, Pool, QueueDepth, Status, Store,
+    StoreEvent,
+};
+use bpops_time::Timestamp;
 
 use super::{NODE, T0, account, claim, finish, ms, new_op, next_event, submit};
 
@@ -26,7 +30,10 @@ pub async fn an_unreadable_row_is_set_aside_and_the_others_run(
     }
     corrupt(&bad.id).await;
 
-    let claimed = store.claim(NODE, T0 + ms(10), ms(990), 10).await.unwrap();
+    let claimed = store
+        .claim(NODE, T0 + ms(10), ms(990), Budget::uniform(10))
+        .await
+        .unwrap();
     let ids: Vec<_> = claimed.operations.iter().map(|op| &op.id).collect();
     assert_eq!(ids, [&other.id], "the other tenant's operation runs");
     assert_eq!(claimed.unreadable.len(), 1, "{claimed:?}");
@@ -40,7 +47,10 @@ pub async fn an_unreadable_row_is_set_aside_and_the_others_run(
         "the unreadable row is no longer unfinished"
     );
 
-    let next = store.claim(NODE, T0 + ms(11), ms(989), 10).await.unwrap();
+    let next = store
+        .claim(NODE, T0 + ms(11), ms(989), Budget::uniform(10))
+        .await
+        .unwrap();
     let ids: Vec<_> = next.operations.iter().map(|op| &op.id).collect();
     assert_eq!(ids, [&behind.id], "its resource is free for the next one");
     assert!(next.unreadable.is_empty(), "set aside once: {next:?}");
@@ -129,7 +139,10 @@ pub async fn claim_takes_over_an_expired_lease_only(store: &dyn Store) {
 pub async fn renew_lease_is_fenced_by_the_attempt(store: &dyn Store) {
     let op = new_op(&account(1), None, T0);
     submit(store, &op).await;
-    store.claim(NODE, T0, ms(100), 10).await.unwrap();
+    store
+        .claim(NODE, T0, ms(100), Budget::uniform(10))
+        .await
+        .unwrap();
     assert_eq!(
         store.renew_lease(&op.id, 1, T0 + ms(5000)).await.unwrap(),
         Lease::Held
@@ -271,4 +284,59 @@ pub async fn concurrent_workers_claim_each_operation_once_in_resource_order(stor
         }
     }
     assert_eq!(ran.into_inner().unwrap(), submitted);
+}
+
+/// A claim takes at most its budget of each pool, the oldest first within a pool: a pool
+/// with no room leaves its operations queued and never holds back another pool's, and the
+/// pool is kept with the operation.
+pub async fn a_claim_takes_at_most_each_pools_budget(store: &dyn Store) {
+    let acct = account(1);
+    let in_pool = |pool: Pool, n: u64| NewOperation {
+        pool,
+        ..new_op(&acct, None, T0 + ms(n))
+    };
+    // The oldest operations are commands: a full command pool must not hide the rest.
+    let commands: Vec<_> = (0..3).map(|n| in_pool(Pool::Command, n)).collect();
+    let emulated: Vec<_> = (3..6).map(|n| in_pool(Pool::Emulated, n)).collect();
+    let http = in_pool(Pool::Http, 6);
+    for op in commands.iter().chain(&emulated).chain([&http]) {
+        submit(store, op).await;
+    }
+
+    let mut budget = Budget::default();
+    budget[Pool::Emulated] = 2;
+    budget[Pool::Http] = 5;
+    let first = claim_budget(store, T0 + ms(10), budget).await;
+    let ids: Vec<_> = first.iter().map(|op| &op.id).collect();
+    assert_eq!(
+        ids,
+        [&emulated[0].id, &emulated[1].id, &http.id],
+        "two emulated and the http one, in submission order; no command"
+    );
+    assert_eq!(first[2].pool, Pool::Http);
+
+    budget = Budget::default();
+    budget[Pool::Command] = 2;
+    let second = claim_budget(store, T0 + ms(11), budget).await;
+    let ids: Vec<_> = second.iter().map(|op| &op.id).collect();
+    assert_eq!(
+        ids,
+        [&commands[0].id, &commands[1].id],
+        "the oldest commands"
+    );
+    assert!(second.iter().all(|op| op.pool == Pool::Command));
+
+    let rest = claim_budget(store, T0 + ms(12), Budget::uniform(10)).await;
+    let ids: Vec<_> = rest.iter().map(|op| &op.id).collect();
+    assert_eq!(
+        ids,
+        [&commands[2].id, &emulated[2].id],
+        "the rest, oldest first"
+    );
+}
+
+async fn claim_budget(store: &dyn Store, now: Timestamp, budget: Budget) -> Vec<Operation> {
+    let claimed = store.claim(NODE, now, ms(1000), budget).await.unwrap();
+    assert!(claimed.unreadable.is_empty(), "{claimed:?}");
+    claimed.operations
 }

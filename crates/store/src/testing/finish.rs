@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::{Effect, Finish, Status, Store, StoreEvent};
+use crate::{Budget, Effect, Finish, Status, Store, StoreEvent};
 
 use super::{
     NODE, T0, account, claim, finish, ms, new_op, next_event, props, seed_instance, submit,
@@ -12,8 +12,14 @@ use super::{
 pub async fn finish_is_fenced_by_the_attempt(store: &dyn Store) {
     let op = new_op(&account(1), None, T0);
     submit(store, &op).await;
-    store.claim(NODE, T0, ms(10), 10).await.unwrap();
-    store.claim(NODE, T0 + ms(11), ms(989), 10).await.unwrap();
+    store
+        .claim(NODE, T0, ms(10), Budget::uniform(10))
+        .await
+        .unwrap();
+    store
+        .claim(NODE, T0 + ms(11), ms(989), Budget::uniform(10))
+        .await
+        .unwrap();
 
     assert!(
         !store
@@ -48,7 +54,10 @@ pub async fn finish_commits_effect_with_status(store: &dyn Store) {
     let seeded = seed_instance(store, &acct, json!({"status": "Running"})).await;
     let op = new_op(&acct, Some("i-1"), T0);
     submit(store, &op).await;
-    store.claim(NODE, T0, ms(1000), 10).await.unwrap();
+    store
+        .claim(NODE, T0, ms(1000), Budget::uniform(10))
+        .await
+        .unwrap();
 
     let stale = Finish {
         effect: Some(Effect::Update {
@@ -82,7 +91,10 @@ pub async fn finish_commits_effect_with_status(store: &dyn Store) {
 
     let delete_op = new_op(&acct, Some("i-1"), T0 + ms(2));
     submit(store, &delete_op).await;
-    store.claim(NODE, T0 + ms(2), ms(998), 10).await.unwrap();
+    store
+        .claim(NODE, T0 + ms(2), ms(998), Budget::uniform(10))
+        .await
+        .unwrap();
     let delete = Finish {
         effect: Some(Effect::Delete {
             key: seeded.key.clone(),

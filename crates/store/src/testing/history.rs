@@ -4,7 +4,7 @@
 use bpops_time::Timestamp;
 
 use crate::{
-    AccountId, Decide, Event, HistoryEvent, HistoryQuery, Lease, MAX_EVENTS, NewOperation,
+    AccountId, Budget, Decide, Event, HistoryEvent, HistoryQuery, Lease, MAX_EVENTS, NewOperation,
     OperationId, Status, Store, Submitted,
 };
 
@@ -75,7 +75,7 @@ pub async fn history_records_each_transition_in_order(store: &dyn Store) {
     assert_eq!(claim(store, T0 + ms(50), ms(1000), 10).await.len(), 1);
     assert!(store.release(&op.id, 2, T0 + ms(60)).await.unwrap());
     let third = store
-        .claim("node-b", T0 + ms(61), ms(1000), 10)
+        .claim("node-b", T0 + ms(61), ms(1000), Budget::uniform(10))
         .await
         .unwrap();
     assert_eq!(third.operations[0].attempt, 3);

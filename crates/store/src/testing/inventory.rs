@@ -3,7 +3,7 @@
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use crate::{BootstrapKey, Effect, Finish, Resource, Status, Store};
+use crate::{BootstrapKey, Budget, Effect, Finish, Resource, Status, Store};
 
 use super::{NODE, T0, account, finish, key, ms, new_op, props, submit};
 
@@ -22,7 +22,10 @@ pub async fn seeding_never_overwrites_the_inventory(store: &dyn Store) {
 
     let op = new_op(&acct, Some("i-2"), T0);
     submit(store, &op).await;
-    store.claim(NODE, T0, ms(1000), 10).await.unwrap();
+    store
+        .claim(NODE, T0, ms(1000), Budget::uniform(10))
+        .await
+        .unwrap();
     let delete = Finish {
         effect: Some(Effect::Delete {
             key: key(&acct, "i-2"),

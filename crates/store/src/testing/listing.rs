@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use bpops_time::Timestamp;
 
-use crate::{ListQuery, OperationId, Status, Store};
+use crate::{Budget, ListQuery, OperationId, Status, Store};
 
 use super::{NODE, T0, account, all_pages, claim, finish, list_query, ms, new_op, submit};
 
@@ -193,7 +193,10 @@ pub async fn list_leaves_out_expired_and_foreign_operations(store: &dyn Store) {
     for op in [&old, &pending, &foreign] {
         submit(store, op).await;
     }
-    store.claim(NODE, T0, ms(1000), 1).await.unwrap();
+    store
+        .claim(NODE, T0, ms(1000), Budget::uniform(1))
+        .await
+        .unwrap();
     assert!(
         store
             .finish(&old.id, 1, &finish(Status::Success, T0 + ms(10)))

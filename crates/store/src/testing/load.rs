@@ -2,7 +2,9 @@
 
 use bpops_time::Timestamp;
 
-use crate::{AccountId, ListQuery, Operation, OperationId, QueueDepth, Status, Store, StoreError};
+use crate::{
+    AccountId, ListQuery, Operation, OperationId, Pool, QueueDepth, Status, Store, StoreError,
+};
 
 use super::{T0, account, all_pages, claim, key, list_query, ms, new_op, requester, submit};
 
@@ -15,6 +17,7 @@ fn finished_op(account: &AccountId, created_at: Timestamp, finished_at: Timestam
         operation: "rename".into(),
         application: Some("APP-WEB".into()),
         resource: Some(key(account, "i-1")),
+        pool: Pool::Emulated,
         attributes: r#"{"instanceId":"i-1","instance_name":"web-2"}"#.into(),
         status: Status::Success,
         message: String::new(),

@@ -29,8 +29,8 @@ use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
 use crate::{
-    AccountId, Finish, ListQuery, NewOperation, Operation, OperationId, Requester, Resource,
-    ResourceKey, Status, Store, StoreEvent, Submitted,
+    AccountId, Budget, Finish, ListQuery, NewOperation, Operation, OperationId, Pool, Requester,
+    Resource, ResourceKey, Status, Store, StoreEvent, Submitted,
 };
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an expression whose
@@ -62,6 +62,7 @@ macro_rules! store_conformance {
                 renew_lease_is_fenced_by_the_attempt,
                 release_makes_the_operation_claimable_at_once_and_is_fenced,
                 concurrent_workers_claim_each_operation_once_in_resource_order,
+                a_claim_takes_at_most_each_pools_budget,
             },
             finish::{
                 finish_is_fenced_by_the_attempt,
@@ -189,6 +190,7 @@ pub fn new_op(account: &AccountId, resource: Option<&str>, created_at: Timestamp
         operation: "addTags".into(),
         application: Some("APP-WEB".into()),
         resource: resource.map(|r| key(account, r)),
+        pool: Pool::Emulated,
         attributes: r#"{"instanceId":"i-1"}"#.into(),
         client_token: None,
         fingerprint: "f1".into(),
@@ -244,7 +246,7 @@ fn props(v: Value) -> Map<String, Value> {
 /// The operations `store.claim` takes (none of the rows in these cases is unreadable).
 async fn claim(store: &dyn Store, now: Timestamp, lease: Duration, limit: usize) -> Vec<Operation> {
     store
-        .claim(NODE, now, lease, limit)
+        .claim(NODE, now, lease, Budget::uniform(limit))
         .await
         .unwrap()
         .operations

@@ -1,0 +1,12 @@
+-- What each operation's attempts wait on (`bpops_store::Pool`): a node's concurrency limit
+-- is per pool, and a claim takes each pool's runnable operations oldest first. The submit
+-- sets it; an operation stored before this column existed is an emulated one, or a
+-- lifecycle step in service `bpstudio` (a declared operation still queued then takes an
+-- emulated slot for its next attempt).
+ALTER TABLE operations ADD COLUMN pool TEXT NOT NULL DEFAULT 'emulated';
+UPDATE operations SET pool = 'step'
+WHERE service = 'bpstudio' AND status IN ('INIT', 'RUNNING');
+
+DROP INDEX operations_unfinished;
+CREATE INDEX operations_unfinished_by_pool
+    ON operations (pool, seq) WHERE status IN ('INIT', 'RUNNING');
