@@ -1,5 +1,6 @@
 //! `bpops bench`: a load generator that signs its requests like the SDK and measures bpops
-//! end to end: throughput until every operation is final, sequential latency, signed reads,
+//! end to end: throughput until every operation is final, operations that wait a second
+//! each (in flight at once), sequential latency, signed reads,
 //! and reads at scale (a million retained operations, and while a million expired ones are
 //! swept), and the memory a server holds under the largest operations it accepts
 //! (`memory`). It drives a server at `--endpoint`, or starts its own (`bpops serve` on a fresh
@@ -61,6 +62,10 @@ pub struct BenchArgs {
     /// Operations submitted by the throughput scenario.
     #[arg(long, default_value_t = 20_000)]
     operations: usize,
+    /// Operations of the in-flight scenario, each waiting a second (at most one per seeded
+    /// instance of that scenario).
+    #[arg(long, default_value_t = server::FLIGHT_INSTANCES)]
+    in_flight: usize,
     /// Concurrent clients of the throughput and read scenarios.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
@@ -103,6 +108,9 @@ pub struct BenchArgs {
 pub enum Scenario {
     /// Submit operations from many clients and count until every one is final.
     Throughput,
+    /// Operations that each wait an emulated second, each on its own resource, submitted
+    /// from many clients: the time until every one is final.
+    InFlight,
     /// One operation at a time, submit to SUCCESS: polling, and ExecuteOperationSync.
     Latency,
     /// Signed GetExecuteOperationResult on existing ids from many clients.
@@ -140,6 +148,7 @@ pub struct Report {
 pub fn run(mut args: BenchArgs, open_store: OpenStore) -> anyhow::Result<()> {
     if args.short {
         args.operations = args.operations.min(500);
+        args.in_flight = args.in_flight.min(500);
         args.concurrency = args.concurrency.min(8);
         args.sequential = args.sequential.min(50);
         args.read_for = args.read_for.min(Duration::from_secs(1));
@@ -151,8 +160,9 @@ pub fn run(mut args: BenchArgs, open_store: OpenStore) -> anyhow::Result<()> {
     }
     if args.scenario.is_empty() {
         args.scenario = vec![Scenario::Throughput, Scenario::Latency, Scenario::Read];
-        // Last: it leaves a million operations in the store.
         if args.endpoint.is_none() {
+            args.scenario.insert(1, Scenario::InFlight);
+            // Last: it leaves a million operations in the store.
             args.scenario.push(Scenario::Scale);
         }
     }
@@ -160,6 +170,11 @@ pub fn run(mut args: BenchArgs, open_store: OpenStore) -> anyhow::Result<()> {
         args.endpoint.is_none() || !args.scenario.contains(&Scenario::Scale),
         "the scale scenario loads the store directly while the server is stopped, so it \
          needs the server bench starts: leave out --endpoint, or the scale scenario"
+    );
+    anyhow::ensure!(
+        args.endpoint.is_none() || !args.scenario.contains(&Scenario::InFlight),
+        "the in-flight scenario acts on instances and an emulated latency of the server bench \
+         starts: leave out --endpoint, or the in-flight scenario"
     );
     anyhow::ensure!(
         args.endpoint.is_none() || !args.scenario.contains(&Scenario::Memory),
@@ -192,6 +207,14 @@ pub fn run(mut args: BenchArgs, open_store: OpenStore) -> anyhow::Result<()> {
             let mut found = match scenario {
                 Scenario::Throughput => {
                     vec![scenarios::throughput(&client, args.operations, args.concurrency).await?]
+                }
+                Scenario::InFlight => {
+                    anyhow::ensure!(
+                        args.in_flight <= server::FLIGHT_INSTANCES,
+                        "--in-flight: at most {} (one per seeded instance)",
+                        server::FLIGHT_INSTANCES
+                    );
+                    vec![scenarios::in_flight(&client, args.in_flight, args.concurrency).await?]
                 }
                 Scenario::Latency => scenarios::latency(&client, args.sequential).await?,
                 Scenario::Read => {

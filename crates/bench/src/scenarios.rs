@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::task::JoinSet;
 
 use super::Report;
-use super::server::{APPLICATION, instance};
+use super::server::{APPLICATION, FLIGHT_LATENCY, flight_instance, instance};
 use super::stats::Percentiles;
 
 /// Operations a server runs, one at a time, before anything is measured: as many as
@@ -38,12 +38,56 @@ pub async fn throughput(
     n: usize,
     concurrency: usize,
 ) -> anyhow::Result<Report> {
+    let scenario = "throughput (submit until final)";
+    until_all_final(client, scenario, n, concurrency, |client, i| async move {
+        submit(&client, i).await.is_ok()
+    })
+    .await
+}
+
+/// Submits `n` operations that each wait an emulated latency of [`FLIGHT_LATENCY`], each on
+/// an instance of its own, from `concurrency` clients, and counts until all are final: how
+/// many operations a node keeps in flight at once decides the time, not its CPU.
+pub async fn in_flight(
+    client: &Arc<Client>,
+    n: usize,
+    concurrency: usize,
+) -> anyhow::Result<Report> {
+    let scenario = format!("in flight ({n} × {FLIGHT_LATENCY} latency)");
+    until_all_final(client, &scenario, n, concurrency, |client, i| async move {
+        let attributes =
+            json!({"instanceId": flight_instance(i), "pay_type": "PrePaid"}).to_string();
+        let modify = Execute {
+            service_type: "ecs",
+            operation: "modifyPayType",
+            attributes: &attributes,
+            application_id: Some(APPLICATION),
+            client_token: None,
+        };
+        client.execute_async(&modify).await.is_ok()
+    })
+    .await
+}
+
+/// Runs `submit(client, i)` for `i` in `0..n` from `concurrency` clients, then counts until
+/// every operation is final; see [`throughput`].
+async fn until_all_final<F, Fut>(
+    client: &Arc<Client>,
+    scenario: &str,
+    n: usize,
+    concurrency: usize,
+    submit: F,
+) -> anyhow::Result<Report>
+where
+    F: Fn(Arc<Client>, usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = bool> + Send,
+{
     let failed_before = count_listed(client, "FAILURE").await?;
     let started = Instant::now();
     let client_ = Arc::clone(client);
     let (latencies, mut errors) = for_each(n, concurrency, move |i| {
-        let client = Arc::clone(&client_);
-        async move { submit(&client, i).await.is_ok() }
+        let (client, submit) = (Arc::clone(&client_), submit.clone());
+        async move { submit(client, i).await }
     })
     .await;
     // N.B. in this order: a status only moves forward, so once no INIT is left none can
@@ -54,7 +98,7 @@ pub async fn throughput(
     let elapsed = started.elapsed();
     errors += count_listed(client, "FAILURE").await? - failed_before;
     Ok(report(
-        "throughput (submit until final)",
+        scenario,
         n - errors.min(n),
         elapsed,
         latencies,

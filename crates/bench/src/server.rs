@@ -14,6 +14,10 @@ use bpops_client::Credentials;
 pub const INSTANCES: usize = 1024;
 /// Their application.
 pub const APPLICATION: &str = "APP-BENCH";
+/// Instances of the in-flight scenario, one per operation, so that none waits its turn.
+pub const FLIGHT_INSTANCES: usize = 10_000;
+/// The emulated latency of the in-flight scenario's operation (`ecs modifyPayType`).
+pub const FLIGHT_LATENCY: &str = "1s";
 
 /// The account of the bench's key and operations.
 pub const ACCOUNT: &str = "1000000000000001";
@@ -132,14 +136,18 @@ fn configuration(storage: &str) -> String {
     let mut text = format!(
         "[storage]\nurl = \"{storage}\"\n\n[[accounts]]\nid = \"{ACCOUNT}\"\n\n\
          [[applications]]\naccount = \"{ACCOUNT}\"\nid = \"{APPLICATION}\"\n\n\
-         [[access_keys]]\nid = \"{KEY_ID}\"\nsecret = \"{SECRET}\"\naccount = \"{ACCOUNT}\"\n"
+         [[access_keys]]\nid = \"{KEY_ID}\"\nsecret = \"{SECRET}\"\naccount = \"{ACCOUNT}\"\n\n\
+         [[operations.emulation]]\nservice = \"ecs\"\noperation = \"modifyPayType\"\n\
+         latency = \"{FLIGHT_LATENCY}\"\n"
     );
-    for n in 0..INSTANCES {
+    let ids = (0..INSTANCES)
+        .map(instance)
+        .chain((0..FLIGHT_INSTANCES).map(flight_instance));
+    for id in ids {
         text.push_str(&format!(
-            "\n[[resources]]\napplication = \"{APPLICATION}\"\nservice = \"ecs\"\nid = \"{}\"\n\
+            "\n[[resources]]\napplication = \"{APPLICATION}\"\nservice = \"ecs\"\nid = \"{id}\"\n\
              properties = {{ instance_name = \"bench\", instance_type = \"ecs.g7.large\", \
-             status = \"Running\", region_id = \"cn-hangzhou\" }}\n",
-            instance(n)
+             status = \"Running\", region_id = \"cn-hangzhou\" }}\n"
         ));
     }
     text
@@ -148,4 +156,9 @@ fn configuration(storage: &str) -> String {
 /// The id of the `n`th seeded instance (wrapping).
 pub fn instance(n: usize) -> String {
     format!("i-bench-{:04}", n % INSTANCES)
+}
+
+/// The id of the `n`th instance of the in-flight scenario (wrapping).
+pub fn flight_instance(n: usize) -> String {
+    format!("i-flight-{:05}", n % FLIGHT_INSTANCES)
 }
