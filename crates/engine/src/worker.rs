@@ -405,7 +405,7 @@ async fn decide(
             engine.store.application(&op.account, application)
         });
         return Ending::Final(match read.await {
-            Some(app) => engine.run_step(op, app, cancel).await,
+            Some(app) => Box::pin(engine.run_step(op, app, cancel)).await,
             None => cancelled(engine),
         });
     }
@@ -424,7 +424,9 @@ async fn decide(
     {
         return Ending::Final(failed);
     }
-    match run_executor(engine, op, cancel).await {
+    // N.B. boxed, as a step's run above: an executor's future is several KB, and thousands of
+    // attempts may wait on their latency at once; the box is only allocated once it runs.
+    match Box::pin(run_executor(engine, op, cancel)).await {
         Ok(finish) => Ending::Final(finish),
         Err(RunError::Cancelled) => Ending::Final(cancelled(engine)),
         Err(RunError::Fatal(message)) => Ending::Final(failure(message, clock.now())),
