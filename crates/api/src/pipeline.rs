@@ -1,6 +1,7 @@
 //! The request pipeline, in its fixed order: bounded read → parameters → authenticate →
 //! authorize and dispatch → envelope. Every answer, success or error, is JSON with a fresh
-//! RequestId, and every request, whatever its answer, leaves an audit record.
+//! RequestId, and every request, whatever its answer, leaves an audit record (and a span,
+//! when spans are exported).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
-//! `bpops serve`: reads the configuration, opens the store, starts the engine and serves
-//! the API until SIGINT or SIGTERM.
+//! `bpops serve`: reads the configuration, opens the store, starts the span export (when
+//! configured) and the engine, and serves the API until SIGINT or SIGTERM.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
