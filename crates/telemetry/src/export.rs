@@ -2,7 +2,8 @@
 //! them ([`start`], [`Exporter`]).
 //!
 //! Spans queue up to [`QUEUE`]; the task takes what queued within [`FLUSH_INTERVAL`] of the
-//! first (up to [`BATCH`]) and sends it in one OTLP request, one request at a time. A batch
+//! first, or a full [`BATCH`] at once, and sends it in one OTLP request, one request at a
+//! time. A batch
 //! the collector refuses or does not answer within [`EXPORT_TIMEOUT`] is dropped and counted,
 //! not retried: the queue behind it matters more than the batch, and a collector that is down
 //! would only be asked the same thing again.
@@ -173,12 +174,14 @@ async fn run(
             () = stop.cancelled() => break,
             n = queued.recv_many(&mut batch, BATCH) => if n == 0 { break },
         }
-        // What arrives meanwhile joins the batch.
-        tokio::select! {
-            () = stop.cancelled() => {}
-            () = tokio::time::sleep(FLUSH_INTERVAL) => {}
+        if batch.len() < BATCH {
+            // What arrives meanwhile joins the batch; under load, full batches go at once.
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = tokio::time::sleep(FLUSH_INTERVAL) => {}
+            }
+            fill(&mut batch, &mut queued);
         }
-        fill(&mut batch, &mut queued);
         export(&exporter, &mut batch, &metrics, &mut failures).await;
     }
     // Stopping: nothing new gets in, and what is queued is sent.
