@@ -139,7 +139,7 @@ impl App {
         settings: Settings,
     ) -> Arc<App> {
         let nonces = Nonces::new(settings.max_nonces_per_key);
-        let (metrics, trail_metrics) = Metrics::new(engine.metrics());
+        let (metrics, trail_metrics) = Metrics::new(engine.metrics(), engine.spans());
         let trail = Trail::start(Arc::clone(&store), &settings.audit, trail_metrics);
         Arc::new(App {
             engine,

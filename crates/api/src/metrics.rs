@@ -1,6 +1,7 @@
 //! `/metrics` in the Prometheus (OpenMetrics) text format: requests by action and code,
 //! request latency by action, the engine's operation counters and execution times, and the
-//! queue depth, read from the store at each scrape; the audit records written and dropped.
+//! queue depth, read from the store at each scrape; the audit records written and dropped;
+//! the spans exported and dropped.
 //! Labels carry no tenant data.
 
 use std::time::Duration;
@@ -44,11 +45,15 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    /// The metrics, registered with the engine's, and the audit trail's counters (registered
-    /// here too).
-    pub(crate) fn new(engine: &bpops_engine::EngineMetrics) -> (Metrics, TrailMetrics) {
+    /// The metrics, registered with the engine's and the span export's, and the audit
+    /// trail's counters (registered here too).
+    pub(crate) fn new(
+        engine: &bpops_engine::EngineMetrics,
+        spans: &bpops_telemetry::Spans,
+    ) -> (Metrics, TrailMetrics) {
         let mut registry = Registry::default();
         engine.register(&mut registry);
+        spans.register(&mut registry);
         let requests = Family::<RequestLabels, Counter>::default();
         // 0.1 ms to about 100 s: reads take well under a millisecond, waits up to a minute.
         let latency = Family::<ActionLabels, Histogram>::new_with_constructor(|| {

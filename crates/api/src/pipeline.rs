@@ -1,6 +1,7 @@
 //! The request pipeline, in its fixed order: bounded read → parameters → authenticate →
 //! authorize and dispatch → envelope. Every answer, success or error, is JSON with a fresh
-//! RequestId, and every request, whatever its answer, leaves an audit record.
+//! RequestId, and every request, whatever its answer, leaves an audit record (and a span,
+//! when spans are exported).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use bpops_protocol::wire::{Envelope, ErrorBody};
 use bpops_protocol::{API_VERSION, Action, ErrorCode};
 use bpops_store::nonces::{NonceCheck, NonceSpend};
 use bpops_store::{SUCCESS, StoreError, TraceParent, nonce_expired};
+use bpops_telemetry::RequestSpan;
 use http_body_util::BodyExt;
 use serde::Serialize;
 use tracing::Instrument;
@@ -34,7 +36,13 @@ const MAX_NONCE_CHARS: usize = 128;
 pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
     let host_id = host(request.headers());
-    let trace = TraceParent::for_request(traceparent(request.headers()));
+    // A valid `traceparent` puts the request in its caller's trace, as a span of its own;
+    // without one it starts a trace, sampled when this server exports its spans.
+    let caller = traceparent(request.headers()).and_then(|h| h.parse::<TraceParent>().ok());
+    let trace = match caller {
+        Some(caller) => caller.child(),
+        None => TraceParent::new_trace(app.engine.spans().enabled()),
+    };
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
@@ -66,14 +74,27 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
             ))
         });
     let _enter = span.enter();
-    let code = outcome.as_ref().map_or_else(|e| e.code.as_str(), |_| "200");
+    let elapsed = started.elapsed();
+    let (code, status) = match &outcome {
+        Ok(_) => ("200", StatusCode::OK.as_u16()),
+        Err(e) => (e.code.as_str(), e.code.http_status()),
+    };
     app.metrics
-        .request(action.map(Action::as_str), code, started.elapsed());
+        .request(action.map(Action::as_str), code, elapsed);
+    app.engine.spans().request(RequestSpan {
+        trace,
+        caller,
+        action: action.map_or("unknown", Action::as_str),
+        request_id: &request_id,
+        account: entry.account(),
+        status,
+        code,
+        start: arrived,
+        duration: elapsed,
+    });
     if app.trail.enabled() {
-        let (code, status) = match &outcome {
-            Ok(_) => (SUCCESS, StatusCode::OK.as_u16()),
-            Err(e) => (e.code.as_str(), e.code.http_status()),
-        };
+        // The trail's code of a success is the word, as LookupEvents answers it.
+        let code = if outcome.is_ok() { SUCCESS } else { code };
         let directory = &app.directory;
         entry.find_account(|key| Some(directory.key(key)?.principal.account().to_owned()));
         let record = entry.into_record(arrived, request_id.clone(), peer.ip(), code, status);

@@ -1,5 +1,5 @@
-//! `bpops serve`: reads the configuration, opens the store, starts the engine and serves
-//! the API until SIGINT or SIGTERM.
+//! `bpops serve`: reads the configuration, opens the store, starts the span export (when
+//! configured) and the engine, and serves the API until SIGINT or SIGTERM.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -71,7 +71,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => config::load(path)?,
         None => config::parse("")?,
     };
@@ -105,6 +105,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let grace = config.engine.shutdown_grace;
     let node = config.engine.node.clone();
+    let exporter = match &config.telemetry {
+        Some(telemetry) => {
+            let (spans, exporter) = bpops_telemetry::start(telemetry)?;
+            tracing::info!(endpoint = %telemetry.endpoint, "exporting spans over OTLP");
+            config.engine.spans = spans;
+            Some(exporter)
+        }
+        None => None,
+    };
     let engine = Engine::new(
         Arc::clone(&store),
         Arc::new(config.catalog),
@@ -138,6 +147,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .context("the server task failed")?
             .context("serving")?,
         Err(_) => tracing::warn!("requests still in flight at the end of the grace are dropped"),
+    }
+    // N.B. last: the spans of the requests and attempts that ended above are queued now.
+    if let Some(exporter) = exporter {
+        exporter.close().await;
     }
     tracing::info!("stopped");
     Ok(())

@@ -76,6 +76,11 @@ mod test_clock;
 #[path = "integration/shutdown.rs"]
 mod shutdown;
 
+/// OTLP span export to a collector started by the test: the spans of a request, its
+/// operation's queue wait and attempts; no export without an endpoint; a dead collector.
+#[path = "integration/spans.rs"]
+mod spans;
+
 /// W3C trace context: from the submitting request to each attempt of a declared command.
 #[path = "integration/traces.rs"]
 mod traces;

@@ -8,6 +8,7 @@ use bpops_store::{
     AccountId, ApplicationPlace, Cancelled, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery,
     NewOperation, Operation, OperationId, Pool, Requester, Resource, ResourceKey, Store, Submitted,
 };
+use bpops_telemetry::Spans;
 use bpops_time::{Clock, Timestamp};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -168,6 +169,11 @@ impl Engine {
     /// What the engine counts.
     pub fn metrics(&self) -> &EngineMetrics {
         &self.metrics
+    }
+
+    /// Where spans go ([`Settings::spans`]): the request path records its own there too.
+    pub fn spans(&self) -> &Spans {
+        &self.settings.spans
     }
 
     /// Starts the dispatcher, the store event listener and the sweeper; they stop when

@@ -9,7 +9,9 @@
 //! and sweep expired results. Readers either look once (`get`) or wait for a final status
 //! (`wait`), woken the moment the operation finishes. Applications are created from the
 //! catalog's templates, read, listed and deleted through it too (`applications`), and
-//! moved between resource groups or reconfigured (`application_changes`).
+//! moved between resource groups or reconfigured (`application_changes`). When spans are
+//! exported ([`Settings::spans`]), an operation's wait for its first attempt and each
+//! attempt are spans in the trace of the request that submitted it.
 //!
 //! Key decisions:
 //! - Retention is enforced twice: reads hide an operation the moment it expires, and the

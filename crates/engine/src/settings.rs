@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bpops_catalog::lifecycle::Prices;
 use bpops_store::{Budget, Pool};
+use bpops_telemetry::Spans;
 
 /// Emulated latency and failure injection for one operation.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -46,6 +47,8 @@ pub struct Settings {
     pub prices: Prices,
     /// This node's name, as its claims record it in operation histories (`[node] name`).
     pub node: String,
+    /// Where the spans of operations' queue waits and attempts go; nowhere by default.
+    pub spans: Spans,
 }
 
 impl Default for Settings {
@@ -62,6 +65,7 @@ impl Default for Settings {
             shutdown_grace: Duration::from_secs(10),
             prices: Prices::default(),
             node: "bpops".to_owned(),
+            spans: Spans::disabled(),
         }
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use bpops_catalog::{self as catalog, Executor};
 use bpops_executors::{self as executors, Job};
 use bpops_store::{Budget, Claimed, Finish, Lease, Operation, Pool, Status};
+use bpops_telemetry::{AttemptSpan, Outcome};
 use bpops_time::Timestamp;
 use serde_json::{Map, Value};
 use tokio::sync::Notify;
@@ -226,6 +227,12 @@ async fn execute(engine: &Arc<Engine>, attempt: Attempt, abandon: &CancellationT
         registration,
         began,
     } = attempt;
+    if op.attempt == 1
+        && let Some(request) = op.trace()
+    {
+        let spans = &engine.settings.spans;
+        spans.queue_wait(request, op.id.as_str(), op.created_at, began);
+    }
     if op.cancel_requested {
         // Cancelled while an earlier attempt ran, on a node that is gone (or between
         // attempts): end it without running it again.
@@ -258,6 +265,7 @@ async fn execute(engine: &Arc<Engine>, attempt: Attempt, abandon: &CancellationT
         // Another worker took over: its result counts.
         () = &mut renewing => return,
     };
+    trace_attempt(engine, &op, began, started.elapsed(), &ending);
     match ending {
         Ending::Final(finish) => {
             if commit(engine, &op, &finish).await {
@@ -272,6 +280,35 @@ async fn execute(engine: &Arc<Engine>, attempt: Attempt, abandon: &CancellationT
         }
         Ending::Retry { after, message } => retry_later(engine, &op, after, &message).await,
     }
+}
+
+/// Records the attempt's span, a child of the request that submitted the operation.
+fn trace_attempt(
+    engine: &Engine,
+    op: &Operation,
+    began: Timestamp,
+    ran: Duration,
+    ending: &Ending,
+) {
+    let Some(request) = op.trace() else {
+        return;
+    };
+    let outcome = match ending {
+        Ending::Final(finish) if finish.status == Status::Success => Outcome::Success,
+        Ending::Final(finish) => Outcome::Failure(&finish.message),
+        Ending::Retry { message, .. } => Outcome::Retry(message),
+    };
+    engine.settings.spans.attempt(AttemptSpan {
+        request: *request,
+        operation_id: op.id.as_str(),
+        service: &op.service,
+        operation: &op.operation,
+        attempt: op.attempt,
+        node: &engine.settings.node,
+        outcome,
+        start: began,
+        duration: ran,
+    });
 }
 
 /// Renews the attempt's lease every third of a lease, for as long as it holds it; returns
@@ -510,7 +547,9 @@ fn job(op: &Operation, attributes: Map<String, Value>) -> Job {
         attributes,
         application: op.application.clone(),
         attempt: op.attempt,
-        traceparent: op.trace().map(|trace| trace.child().to_string()),
+        traceparent: op
+            .trace()
+            .map(|request| request.attempt(op.id.as_str(), op.attempt).to_string()),
     }
 }
 

@@ -222,7 +222,7 @@ mod tests {
             access_key_id: "LTAIalice".into(),
             source_ip: "127.0.0.1".into(),
             request_id: "R-1".into(),
-            trace: Some(TraceParent::for_request(None)),
+            trace: Some(TraceParent::new_trace(false)),
         };
         let events = [
             Event::Submitted {

@@ -10,6 +10,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
+use sha2::{Digest, Sha256};
 
 /// One span's place in a trace, as a `traceparent` header carries it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -20,21 +21,19 @@ pub struct TraceParent {
 }
 
 impl TraceParent {
-    /// The span of a request that carried `header`: in the caller's trace when `header` is a
-    /// valid `traceparent`, else (absent or malformed: never an error) in a new trace. Either
-    /// way the span id is new, this server's own.
-    pub fn for_request(header: Option<&str>) -> TraceParent {
-        match header.and_then(|h| h.parse::<TraceParent>().ok()) {
-            Some(caller) => caller.child(),
-            None => TraceParent {
-                trace_id: random_nonzero(),
-                parent_id: random_nonzero(),
-                flags: 0,
-            },
+    /// The span of a request that starts a trace of its own (it carried no valid
+    /// `traceparent`): random ids, and the sampled flag when this server records its traces
+    /// (`sampled`), so that what it passes on says so.
+    pub fn new_trace(sampled: bool) -> TraceParent {
+        TraceParent {
+            trace_id: random_nonzero(),
+            parent_id: random_nonzero(),
+            flags: u8::from(sampled),
         }
     }
 
-    /// A new span in the same trace, whose parent is this one (an attempt of an operation).
+    /// A new span in the same trace, whose parent is this one (a request in its caller's
+    /// trace, an operation's wait in its queue).
     pub fn child(&self) -> TraceParent {
         TraceParent {
             parent_id: random_nonzero(),
@@ -42,9 +41,47 @@ impl TraceParent {
         }
     }
 
+    /// The span of attempt `attempt` of operation `operation_id`, a child of this span (the
+    /// request that submitted the operation). Its id is derived from the three, not drawn,
+    /// so that whichever node runs a retry knows the id of the first attempt, to link to it.
+    pub fn attempt(&self, operation_id: &str, attempt: u32) -> TraceParent {
+        let digest = Sha256::new()
+            .chain_update(self.trace_id)
+            .chain_update(self.parent_id)
+            .chain_update(operation_id.as_bytes())
+            .chain_update(attempt.to_be_bytes())
+            .finalize();
+        let mut parent_id: [u8; 8] = digest[..8].try_into().expect("a digest has 32 bytes");
+        // W3C reserves all zeros for "invalid"; one chance in 2^64.
+        if parent_id == [0; 8] {
+            parent_id[7] = 1;
+        }
+        TraceParent { parent_id, ..*self }
+    }
+
     /// The trace id, 32 lower-case hex digits.
     pub fn trace_id(&self) -> String {
         hex(&self.trace_id)
+    }
+
+    /// The trace id's 16 bytes.
+    pub fn trace_id_bytes(&self) -> [u8; 16] {
+        self.trace_id
+    }
+
+    /// The id of the span this is (the `parent-id` of the header it is written as).
+    pub fn span_id_bytes(&self) -> [u8; 8] {
+        self.parent_id
+    }
+
+    /// The trace flags (`01`: sampled, the trace is being recorded).
+    pub fn flags(&self) -> u8 {
+        self.flags
+    }
+
+    /// Whether the trace is recorded: its sampled flag is set.
+    pub fn sampled(&self) -> bool {
+        self.flags & 1 == 1
     }
 }
 
@@ -191,28 +228,50 @@ mod tests {
     }
 
     #[test]
-    fn a_request_continues_a_valid_trace_with_its_own_span() {
+    fn a_child_is_a_new_span_in_the_same_trace() {
         let caller: TraceParent = VALID.parse().unwrap();
-        let span = TraceParent::for_request(Some(VALID));
+        let span = caller.child();
         assert_eq!(span.trace_id, caller.trace_id);
         assert_eq!(span.flags, caller.flags);
         assert_ne!(span.parent_id, caller.parent_id);
-        let child = span.child();
-        assert_eq!(child.trace_id, span.trace_id);
-        assert_ne!(child.parent_id, span.parent_id);
     }
 
     #[test]
-    fn a_request_without_a_valid_header_starts_a_trace() {
+    fn a_new_trace_is_random_and_sampled_when_asked() {
         let caller: TraceParent = VALID.parse().unwrap();
-        for header in [None, Some("garbage"), Some(&VALID[..54])] {
-            let span = TraceParent::for_request(header);
+        for sampled in [false, true] {
+            let span = TraceParent::new_trace(sampled);
             assert_ne!(span.trace_id, caller.trace_id);
+            assert_eq!(span.sampled(), sampled);
             assert_eq!(span.to_string().parse(), Ok(span));
         }
         assert_ne!(
-            TraceParent::for_request(None).trace_id,
-            TraceParent::for_request(None).trace_id
+            TraceParent::new_trace(false).trace_id,
+            TraceParent::new_trace(false).trace_id
         );
+    }
+
+    #[test]
+    fn an_attempt_s_span_is_derived_from_the_request_the_operation_and_the_attempt() {
+        let request: TraceParent = VALID.parse().unwrap();
+        let first = request.attempt("op_a", 1);
+        assert_eq!(
+            first,
+            request.attempt("op_a", 1),
+            "any node derives the same"
+        );
+        assert_eq!(
+            (first.trace_id, first.flags),
+            (request.trace_id, request.flags)
+        );
+        let others = [
+            request,
+            request.attempt("op_a", 2),
+            request.attempt("op_b", 1),
+            request.child().attempt("op_a", 1),
+        ];
+        for other in others {
+            assert_ne!(first.parent_id, other.parent_id);
+        }
     }
 }

@@ -80,6 +80,11 @@ impl Entry {
         self.account = Some(account.to_owned());
     }
 
+    /// The account of the claimed key, once the key is found.
+    pub(crate) fn account(&self) -> Option<&str> {
+        self.account.as_deref()
+    }
+
     /// For a request refused before its key was looked up (unsigned, malformed), the account
     /// of the key it names, from `account_of`: the attempt shows in that account's trail.
     pub(crate) fn find_account(&mut self, account_of: impl FnOnce(&str) -> Option<String>) {

@@ -8,6 +8,7 @@ mod node;
 mod operations;
 mod raw;
 mod storage;
+mod telemetry;
 mod tenancy;
 #[cfg(test)]
 mod tests;
@@ -44,6 +45,8 @@ pub struct Config {
     pub catalog: Catalog,
     /// `[testing] clock`.
     pub clock: ClockKind,
+    /// `[telemetry]`: where spans are exported, when they are.
+    pub telemetry: Option<bpops_telemetry::Settings>,
 }
 
 /// An application `[[applications]]` declares.
@@ -92,6 +95,7 @@ impl RawConfig {
         let (engine, api) = operations::settings(&self.operations, &self.pricing, &catalog)?;
         let (mut engine, api) = audit::settings(&self.audit, engine, api)?;
         engine.node = node::name(&self.node)?;
+        let telemetry = telemetry::settings(&self.telemetry)?;
         let accounts = tenancy::accounts(&self.accounts)?;
         let groups = tenancy::resource_groups(&self.resource_groups, &accounts)?;
         let applications = tenancy::applications(&self.applications, &accounts, &groups)?;
@@ -129,6 +133,7 @@ impl RawConfig {
             resources,
             catalog,
             clock: self.testing.clock,
+            telemetry,
         })
     }
 }

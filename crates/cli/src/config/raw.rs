@@ -62,6 +62,9 @@ pub struct RawConfig {
     /// What only a test server does.
     #[serde(default)]
     pub testing: RawTesting,
+    /// Where this server's own spans are exported.
+    #[serde(default)]
+    pub telemetry: RawTelemetry,
 }
 
 /// `[storage]`
@@ -158,6 +161,17 @@ fn default_lease() -> Duration {
 
 fn default_shutdown_grace() -> Duration {
     bpops_engine::Settings::default().shutdown_grace
+}
+
+/// `[telemetry]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    /// The base URL of an OTLP/HTTP collector, such as `http://127.0.0.1:4318`; spans go to
+    /// its `/v1/traces`. None: nothing is exported.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` the spans are exported under (default `bpops`).
+    pub service_name: Option<String>,
 }
 
 /// `[testing]`: settings for a server that runs a client's tests, never a production one.
