@@ -42,6 +42,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "submitted_by",
         include_str!("../migrations/0007_submitted_by.sql"),
     ),
+    (
+        9,
+        "console_sessions",
+        include_str!("../migrations/0009_console_sessions.sql"),
+    ),
 ];
 
 /// The advisory lock key of migrations (any constant that nothing else uses).
