@@ -1,6 +1,11 @@
 //! The request pipeline, in its fixed order: bounded read → parameters → authenticate →
 //! authorize and dispatch → envelope. Every answer, success or error, is JSON with a fresh
 //! RequestId, and every request, whatever its answer, leaves an audit record.
+//!
+//! Two kinds of caller go through it: a request signed with an AccessKey (the API), and the
+//! web console's, made with the session of a browser that signed in with one. They differ in
+//! the authentication step alone: either way the principal is that key's, and the route
+//! table authorizes and answers the request as it does any other.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,14 +29,28 @@ use tracing::Instrument;
 use crate::audit::Entry;
 use crate::context::{Ctx, Reply};
 use crate::request::ActionRequest;
-use crate::routes;
 use crate::{ApiError, App, Settings};
+use crate::{console, routes};
 
 /// The longest `SignatureNonce` accepted: the SDKs send 32 to 36 characters.
 const MAX_NONCE_CHARS: usize = 128;
 
+/// How a request proves who makes it.
+#[derive(Clone, Copy)]
+pub(crate) enum Caller {
+    /// Signed with an AccessKey, as the SDKs do.
+    Signed,
+    /// A web console session's cookie and CSRF token.
+    Console,
+}
+
 /// Answers one request from `peer`.
-pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) -> Response {
+pub(crate) async fn handle(
+    app: Arc<App>,
+    peer: SocketAddr,
+    request: Request,
+    caller: Caller,
+) -> Response {
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
     let host_id = host(request.headers());
     let trace = TraceParent::for_request(traceparent(request.headers()));
@@ -52,6 +71,7 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
         &request_id,
         trace,
         request,
+        caller,
         &mut action,
         &mut entry,
     );
@@ -114,6 +134,7 @@ async fn process(
     request_id: &str,
     trace: TraceParent,
     request: Request,
+    caller: Caller,
     action_seen: &mut Option<Action>,
     entry: &mut Entry,
 ) -> Result<(Action, Reply), ApiError> {
@@ -144,24 +165,29 @@ async fn process(
         entry.parameters(&params, action_header.and_then(|v| v.to_str().ok()));
     }
 
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let raw = RawRequest {
-        method: parts.method.as_str(),
-        target,
-        headers: &headers,
-        body: &body,
+    let (principal, access_key_id, action) = match caller {
+        Caller::Signed => {
+            let headers: Vec<(String, String)> = parts
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+            let raw = RawRequest {
+                method: parts.method.as_str(),
+                target,
+                headers: &headers,
+                body: &body,
+            };
+            authenticate(app, &raw, &params, entry).await?
+        }
+        Caller::Console => console::authenticate(app, &parts.headers, &params, entry).await?,
     };
-    let (principal, access_key_id, action) = authenticate(app, &raw, &params, entry).await?;
     *action_seen = Some(action);
     let request = ActionRequest::parse(action, &params)?;
 
@@ -254,15 +280,7 @@ async fn authenticate(
             ));
         }
     }
-    let action = match claim.action.as_deref() {
-        None | Some("") => return Err(ApiError::missing("Action")),
-        Some(name) => Action::from_wire(name).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidActionNotFound,
-                format!("The specified action \"{name}\" is not valid."),
-            )
-        })?,
-    };
+    let action = action(claim.action.as_deref())?;
 
     // N.B. the real time, even on a test clock: advancing it must not expire signatures.
     let now = app.engine.clock().real_now();
@@ -345,6 +363,19 @@ async fn authenticate(
     Ok((key.principal.clone(), claim.access_key_id, action))
 }
 
+/// The action a request names.
+pub(crate) fn action(name: Option<&str>) -> Result<Action, ApiError> {
+    match name {
+        None | Some("") => Err(ApiError::missing("Action")),
+        Some(name) => Action::from_wire(name).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidActionNotFound,
+                format!("The specified action \"{name}\" is not valid."),
+            )
+        }),
+    }
+}
+
 fn nonce_used() -> ApiError {
     ApiError::new(
         ErrorCode::SignatureNonceUsed,
@@ -384,7 +415,7 @@ fn recommend(code: ErrorCode) -> &'static str {
     }
 }
 
-fn json(status: StatusCode, request_id: &str, body: &impl Serialize) -> Response {
+pub(crate) fn json(status: StatusCode, request_id: &str, body: &impl Serialize) -> Response {
     let bytes = match serde_json::to_vec(body) {
         Ok(bytes) => bytes,
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
