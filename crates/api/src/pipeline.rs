@@ -44,6 +44,12 @@ pub(crate) enum Caller {
     Console,
 }
 
+/// Where a request comes from: its TCP peer, and how it proves who makes it.
+struct Origin {
+    peer: SocketAddr,
+    caller: Caller,
+}
+
 /// Answers one request from `peer`.
 pub(crate) async fn handle(
     app: Arc<App>,
@@ -67,11 +73,10 @@ pub(crate) async fn handle(
     let mut entry = Entry::default();
     let processing = process(
         &app,
-        peer,
+        Origin { peer, caller },
         &request_id,
         trace,
         request,
-        caller,
         &mut action,
         &mut entry,
     );
@@ -130,11 +135,10 @@ pub(crate) async fn handle(
 /// `entry` gathers the request's audit record as each step learns its part.
 async fn process(
     app: &App,
-    peer: SocketAddr,
+    Origin { peer, caller }: Origin,
     request_id: &str,
     trace: TraceParent,
     request: Request,
-    caller: Caller,
     action_seen: &mut Option<Action>,
     entry: &mut Entry,
 ) -> Result<(Action, Reply), ApiError> {
