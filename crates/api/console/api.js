@@ -21,6 +21,10 @@ async function send(url, init) {
     throw new ApiError('InternalError', `Unreadable answer (HTTP ${response.status}).`, response.status);
   }
   if (!response.ok) {
+    // The session ended (expired, signed out elsewhere): the page goes back to sign-in.
+    if (body.Code === 'InvalidSession' && url === '/console/api') {
+      window.dispatchEvent(new Event('console:signed-out'));
+    }
     throw new ApiError(body.Code || 'InternalError', body.Message || '', response.status);
   }
   return body;

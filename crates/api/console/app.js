@@ -93,6 +93,12 @@ document.addEventListener('click', (event) => {
   navigate(url.pathname + url.search, { state: link.navState || null });
 });
 window.addEventListener('popstate', draw);
+window.addEventListener('console:signed-out', () => {
+  if (!me) return;
+  me = null;
+  const next = location.pathname + location.search;
+  navigate(`/console/sign-in?next=${encodeURIComponent(next)}`, { replace: true });
+});
 
 me = await currentSession();
 draw();
