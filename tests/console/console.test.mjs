@@ -359,6 +359,8 @@ test('what a tenant typed renders as text, never as markup', async () => {
     await page.locator('pre[data-field="arguments"]').waitFor();
     await page.getByText('Finished', { exact: true }).waitFor();
     const shown = await page.locator('main').innerText();
+    // Opened by its link alone, the page still knows what the operation is.
+    assert.match(await page.locator('dl.attributes').innerText(), id === tagged ? /addTags/ : /rename/);
     assert.ok(shown.includes(id === tagged ? IMG : SCRIPT), `the payload is shown as text on ${id}`);
     assert.equal(await page.locator('main img').count(), 0);
     assert.equal(await page.locator('main script').count(), 0);
@@ -374,7 +376,8 @@ test('the keyboard reaches everything: sign in and open an operation without a m
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(`${endpoint}/console/sign-in`);
-  await page.keyboard.type(ROOT[0]); // the key field has the focus
+  await page.locator('input[name="AccessKeyId"]:focus').waitFor(); // focused once drawn
+  await page.keyboard.type(ROOT[0]);
   await page.keyboard.press('Tab');
   await page.keyboard.type(ROOT[1]);
   await page.keyboard.press('Enter');

@@ -19,9 +19,9 @@ let me = null;
 let stop = null;
 
 /** Shows `url` (a path with its query), as a new history entry unless `replace`. */
-function navigate(url, { replace = false, state = null } = {}) {
-  if (replace) history.replaceState(state, '', url);
-  else history.pushState(state, '', url);
+function navigate(url, { replace = false } = {}) {
+  if (replace) history.replaceState(null, '', url);
+  else history.pushState(null, '', url);
   draw();
 }
 
@@ -47,7 +47,6 @@ async function draw() {
     navigate,
     params: new URLSearchParams(location.search),
     match,
-    state: history.state,
     signedIn: (who) => { me = who; },
   };
   try {
@@ -90,7 +89,7 @@ document.addEventListener('click', (event) => {
   const url = new URL(link.href);
   if (url.origin !== location.origin) return;
   event.preventDefault();
-  navigate(url.pathname + url.search, { state: link.navState || null });
+  navigate(url.pathname + url.search);
 });
 window.addEventListener('popstate', draw);
 window.addEventListener('console:signed-out', () => {

@@ -9,8 +9,6 @@ const REFRESH_MS = 2000;
 
 export async function detailPage(main, ctx) {
   const id = decodeURIComponent(ctx.match[1]);
-  // What the listing knew of it, when the page was opened from there.
-  const listed = ctx.state && ctx.state.OperationId === id ? ctx.state : null;
   const body = h('div');
   const error = h('p', { class: 'error', role: 'alert' });
   fill(main,
@@ -25,7 +23,9 @@ export async function detailPage(main, ctx) {
     try {
       const [result, history] = await Promise.all([
         call('GetExecuteOperationResult', { OperationId: id }),
-        call('ListExecuteOperationEvents', { OperationId: id, MaxResults: 100 }),
+        // A key may read results without being allowed the history: the page shows less.
+        call('ListExecuteOperationEvents', { OperationId: id, MaxResults: 100 })
+          .catch((e) => { if (e.code === 'NoPermission') return { Data: null }; throw e; }),
       ]);
       fill(error);
       if (!result.Data) {
@@ -34,13 +34,14 @@ export async function detailPage(main, ctx) {
         return;
       }
       final = result.Data.Status === 'SUCCESS' || result.Data.Status === 'FAILURE';
-      draw(result.Data, (history.Data && history.Data.Events) || []);
+      draw(result.Data, history.Data);
     } catch (e) {
       fill(error, `${e.code}: ${e.message}`);
     }
   }
 
-  function draw(op, events) {
+  function draw(op, history) {
+    const events = history ? history.Events : [];
     const submitted = events.find((e) => e.Type === 'Submitted');
     const finished = events.find((e) => e.Type === 'Finished');
     const attempts = events.filter((e) => e.Type === 'Claimed').length;
@@ -49,9 +50,9 @@ export async function detailPage(main, ctx) {
       : '';
     const attributes = [
       ['Status', status(op.Status)],
-      ['Service', listed ? listed.ServiceType : ''],
-      ['Operation', listed ? listed.Operation : ''],
-      ['Application', listed ? listed.ApplicationId || '' : ''],
+      ['Service', history ? history.ServiceType : ''],
+      ['Operation', history ? history.Operation : ''],
+      ['Application', (history && history.ApplicationId) || ''],
       ['Created (UTC)', submitted ? submitted.Time : ''],
       ['Finished (UTC)', finished ? finished.Time : ''],
       ['Submitted by', who],
@@ -69,7 +70,9 @@ export async function detailPage(main, ctx) {
       h('h2', {}, 'Arguments'),
       h('pre', { 'data-field': 'arguments' }, formatJson(op.Arguments || '{}')),
       h('h2', {}, 'Timeline'),
-      h('ol', { class: 'timeline' }, events.map(eventLine)),
+      history
+        ? h('ol', { class: 'timeline' }, events.map(eventLine))
+        : h('p', {}, 'This key may not read the history (bpstudio:ListExecuteOperationEvents).'),
       h('h2', {}, 'Copy as'),
       copyAs(id));
   }

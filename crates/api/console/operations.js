@@ -40,7 +40,6 @@ export async function operationsPage(main, ctx) {
     const final = item.Status === 'SUCCESS' || item.Status === 'FAILURE';
     const link = h('a', { href: `/console/operations/${encodeURIComponent(item.OperationId)}`, 'data-nav': true },
       item.OperationId);
-    link.navState = item;
     const cells = {
       status: h('td', {}, status(item.Status)),
       finished: h('td', {}, item.FinishTime || ''),
