@@ -127,7 +127,12 @@ before(async () => {
     server.stderr.on('data', read);
     server.on('exit', (code) => reject(new Error(`bpops exited ${code}:\n${seen}`)));
   });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  // Nothing but the server under test: no background fetches of Chromium's own.
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
 });
 
 after(async () => {
