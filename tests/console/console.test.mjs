@@ -297,6 +297,7 @@ test('select running operations and cancel them, with a confirmation and a resul
   await dialog.getByRole('button', { name: 'Cancel them' }).click();
   await page.locator(`ul.results li[data-id="${slow}"]`).filter({ hasText: 'FAILURE' }).waitFor();
   await page.locator(`tr[data-id="${slow}"][data-status="FAILURE"]`).waitFor();
+  await page.screenshot({ path: join(SHOTS, 'cancelled.png') });
   await noPayloadRan(page);
   await page.context().close();
 });
