@@ -289,7 +289,8 @@ test('select running operations and cancel them, with a confirmation and a resul
   await page.locator(`tr[data-id="${slow}"][data-status="RUNNING"]`).waitFor({ timeout: 10000 });
   await page.locator(`tr[data-id="${done}"][data-status="SUCCESS"]`).waitFor({ timeout: 15000 });
   assert.ok(await row(page, done).getByRole('checkbox').isDisabled(), 'a final operation cannot be selected');
-  await row(page, slow).getByRole('checkbox').check();
+  await page.getByLabel('Select every unfinished operation shown').check();
+  assert.ok(await row(page, slow).getByRole('checkbox').isChecked());
   await page.getByRole('button', { name: 'Cancel selected (1)' }).click();
   const dialog = page.getByRole('dialog');
   await dialog.getByText(slow).waitFor();

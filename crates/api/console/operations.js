@@ -29,6 +29,21 @@ export async function operationsPage(main, ctx) {
       'Cancel selected')
     : null;
   const more = h('div', { class: 'toolbar' });
+  const selectAll = canCancel
+    ? h('input', {
+      type: 'checkbox',
+      'aria-label': 'Select every unfinished operation shown',
+      onchange: () => {
+        for (const r of rows.values()) {
+          if (!r.box || r.box.disabled) continue;
+          r.box.checked = selectAll.checked;
+          if (selectAll.checked) selected.add(r.item.OperationId);
+          else selected.delete(r.item.OperationId);
+        }
+        selectionChanged();
+      },
+    })
+    : null;
 
   function selectionChanged() {
     if (!cancelButton) return;
@@ -147,6 +162,7 @@ export async function operationsPage(main, ctx) {
       }
     }
     selected.clear();
+    selectAll.checked = false;
     for (const r of rows.values()) if (r.box) r.box.checked = false;
     announce(`Cancel finished for ${ids.length} operation(s).`);
     refresh();
@@ -172,7 +188,7 @@ export async function operationsPage(main, ctx) {
     h('table', {},
       h('caption', { class: 'visually-hidden' }, 'Operations, newest first'),
       h('thead', {}, h('tr', {},
-        canCancel ? h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Select')) : null,
+        canCancel ? h('th', { scope: 'col' }, selectAll) : null,
         ['Operation id', 'Status', 'Service', 'Operation', 'Application', 'Created (UTC)', 'Finished (UTC)', 'Submitted by']
           .map((name) => h('th', { scope: 'col' }, name)))),
       tbody),
