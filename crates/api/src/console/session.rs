@@ -51,58 +51,49 @@ const SIGN_OUT: &str = "ConsoleSignOut";
 /// out.
 pub(super) async fn handle(app: &App, peer: SocketAddr, request: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
-    let method = request.method().clone();
-    let (response, entry) = match method {
-        Method::POST => {
-            let mut entry = Entry::default();
-            let outcome = sign_in(app, peer, request, &mut entry).await;
-            let response = match outcome {
-                Ok((token, signed_in)) => {
-                    let mut response = json(StatusCode::OK, &request_id, &signed_in);
-                    set_cookie(
-                        &mut response,
-                        &token,
-                        app.settings.console_session.as_secs(),
-                    );
-                    Ok(response)
-                }
-                Err(e) => Err(e),
-            };
-            (response, Some(entry))
-        }
-        Method::GET => (
-            current(app, peer, request.headers(), &request_id).await,
-            None,
-        ),
-        Method::DELETE => {
-            let mut entry = Entry::default();
-            let outcome = sign_out(app, request.headers(), &mut entry).await;
-            let response = outcome.map(|()| {
+    let arrived = app.engine.clock().now();
+    let mut entry = Entry::default();
+    let outcome = match *request.method() {
+        Method::POST => sign_in(app, peer, request, &mut entry)
+            .await
+            .map(|(token, signed_in)| {
+                let mut response = json(StatusCode::OK, &request_id, &signed_in);
+                set_cookie(
+                    &mut response,
+                    &token,
+                    app.settings.console_session.as_secs(),
+                );
+                response
+            }),
+        Method::DELETE => sign_out(app, request.headers(), &mut entry)
+            .await
+            .map(|()| {
                 let mut response = json(StatusCode::OK, &request_id, &serde_json::json!({}));
                 set_cookie(&mut response, "", 0);
                 response
-            });
-            (response, Some(entry))
+            }),
+        // Not audited: it reads the caller's own session, and nothing else.
+        Method::GET => {
+            return current(app, peer, request.headers(), &request_id)
+                .await
+                .unwrap_or_else(|e| refusal(&request_id, e));
         }
-        _ => (
-            Err(ApiError::invalid("method", "use POST, GET or DELETE")),
-            None,
-        ),
+        _ => {
+            let e = ApiError::invalid("method", "use POST, GET or DELETE");
+            return refusal(&request_id, e);
+        }
     };
-    if let Some(mut entry) = entry
-        && app.trail.enabled()
-    {
-        let directory = &app.directory;
-        entry.find_account(|key| Some(directory.key(key)?.principal.account().to_owned()));
-        let (code, status) = match &response {
+    if app.trail.enabled() {
+        let (code, status) = match &outcome {
             Ok(_) => (SUCCESS, StatusCode::OK.as_u16()),
             Err(e) => (e.code.as_str(), e.code.http_status()),
         };
-        let arrived = app.engine.clock().now();
+        let directory = &app.directory;
+        entry.find_account(|key| Some(directory.key(key)?.principal.account().to_owned()));
         let record = entry.into_record(arrived, request_id.clone(), peer.ip(), code, status);
         app.trail.record(record);
     }
-    response.unwrap_or_else(|e| refusal(&request_id, e))
+    outcome.unwrap_or_else(|e| refusal(&request_id, e))
 }
 
 /// Authenticates a console API call: the principal of its session's key, that key's id and
