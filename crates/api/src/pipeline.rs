@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bpops_iam::{ExposeSecret, Principal};
@@ -170,26 +171,7 @@ async fn process(
     }
 
     let (principal, access_key_id, action) = match caller {
-        Caller::Signed => {
-            let headers: Vec<(String, String)> = parts
-                .headers
-                .iter()
-                .map(|(name, value)| {
-                    (
-                        name.as_str().to_owned(),
-                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-            let raw = RawRequest {
-                method: parts.method.as_str(),
-                target,
-                headers: &headers,
-                body: &body,
-            };
-            authenticate(app, &raw, &params, entry).await?
-        }
+        Caller::Signed => authenticate(app, &parts, &body, &params, entry).await?,
         Caller::Console => console::authenticate(app, &parts.headers, &params, entry).await?,
     };
     *action_seen = Some(action);
@@ -268,10 +250,27 @@ async fn discard(mut body: Body, bytes: usize, time: Duration) {
 /// claims to have signed it, and whether that was verified.
 async fn authenticate(
     app: &App,
-    raw: &RawRequest<'_>,
+    parts: &Parts,
+    body: &[u8],
     params: &Params,
     entry: &mut Entry,
 ) -> Result<(Principal, String, Action), ApiError> {
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let raw = &RawRequest {
+        method: parts.method.as_str(),
+        target: parts.uri.path_and_query().map_or("/", |pq| pq.as_str()),
+        headers: &headers,
+        body,
+    };
     let claim = signature::inspect(raw, params)?;
     entry.claimed(claim.action.as_deref(), &claim.access_key_id);
     match claim.version.as_deref() {
