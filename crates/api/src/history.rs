@@ -28,6 +28,9 @@ pub(crate) async fn list(
     let page = ctx.app.engine.history(&query).await?;
     Reply::data(&EventPage {
         operation_id: op.id.to_string(),
+        service_type: op.service,
+        operation: op.operation,
+        application_id: op.application,
         events: page
             .events
             .into_iter()

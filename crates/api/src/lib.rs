@@ -18,6 +18,7 @@ mod application_changes;
 mod applications;
 mod audit;
 mod catalog;
+mod console;
 mod context;
 mod error;
 mod history;
@@ -50,6 +51,7 @@ pub use audit::AuditSettings;
 pub use error::ApiError;
 
 use crate::audit::Trail;
+use crate::console::SignInThrottle;
 use crate::metrics::Metrics;
 
 /// Request-path settings. Every limit here is the server's: no request can raise or lift one.
@@ -92,6 +94,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// How the audit trail of the requests is kept.
     pub audit: AuditSettings,
+    /// How long a web console session lasts from its sign-in.
+    pub console_session: Duration,
 }
 
 impl Default for Settings {
@@ -110,6 +114,7 @@ impl Default for Settings {
             request_timeout: Duration::from_secs(90),
             max_connections: 1024,
             audit: AuditSettings::default(),
+            console_session: Duration::from_secs(8 * 60 * 60),
         }
     }
 }
@@ -126,6 +131,8 @@ pub struct App {
     metrics: Metrics,
     /// Where each request's audit record goes.
     trail: Trail,
+    /// Failed console sign-ins, by source address.
+    sign_ins: SignInThrottle,
 }
 
 impl App {
@@ -149,6 +156,7 @@ impl App {
             nonces,
             metrics,
             trail,
+            sign_ins: SignInThrottle::default(),
         })
     }
 }
@@ -222,10 +230,14 @@ async fn serve_connection(
         hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let app = Arc::clone(&app);
             async move {
+                let request = request.map(Body::new);
+                if console::owns(request.uri().path()) {
+                    return Ok::<_, Infallible>(console::handle(app, peer, request).await);
+                }
                 let probe = probes::answer(&app, request.method(), request.uri().path()).await;
                 let response = match probe {
                     Some(response) => response,
-                    None => pipeline::handle(app, peer, request.map(Body::new)).await,
+                    None => pipeline::handle(app, peer, request, pipeline::Caller::Signed).await,
                 };
                 Ok::<_, Infallible>(response)
             }

@@ -2,6 +2,11 @@
 //! authorize and dispatch → envelope. Every answer, success or error, is JSON with a fresh
 //! RequestId, and every request, whatever its answer, leaves an audit record (and a span,
 //! when spans are exported).
+//!
+//! Two kinds of caller go through it: a request signed with an AccessKey (the API), and the
+//! web console's, made with the session of a browser that signed in with one. They differ in
+//! the authentication step alone: either way the principal is that key's, and the route
+//! table authorizes and answers the request as it does any other.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,6 +14,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bpops_iam::{ExposeSecret, Principal};
@@ -26,21 +32,41 @@ use tracing::Instrument;
 use crate::audit::Entry;
 use crate::context::{Ctx, Reply};
 use crate::request::ActionRequest;
-use crate::routes;
 use crate::{ApiError, App, Settings};
+use crate::{console, routes};
 
 /// The longest `SignatureNonce` accepted: the SDKs send 32 to 36 characters.
 const MAX_NONCE_CHARS: usize = 128;
 
+/// How a request proves who makes it.
+#[derive(Clone, Copy)]
+pub(crate) enum Caller {
+    /// Signed with an AccessKey, as the SDKs do.
+    Signed,
+    /// A web console session's cookie and CSRF token.
+    Console,
+}
+
+/// Where a request comes from: its TCP peer, and how it proves who makes it.
+struct Origin {
+    peer: SocketAddr,
+    caller: Caller,
+}
+
 /// Answers one request from `peer`.
-pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) -> Response {
+pub(crate) async fn handle(
+    app: Arc<App>,
+    peer: SocketAddr,
+    request: Request,
+    caller: Caller,
+) -> Response {
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
     let host_id = host(request.headers());
     // A valid `traceparent` puts the request in its caller's trace, as a span of its own;
     // without one it starts a trace, sampled when this server exports its spans.
-    let caller = traceparent(request.headers()).and_then(|h| h.parse::<TraceParent>().ok());
-    let trace = match caller {
-        Some(caller) => caller.child(),
+    let parent = traceparent(request.headers()).and_then(|h| h.parse::<TraceParent>().ok());
+    let trace = match parent {
+        Some(parent) => parent.child(),
         None => TraceParent::new_trace(app.engine.spans().enabled()),
     };
     let span = tracing::info_span!(
@@ -56,7 +82,7 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
     let mut entry = Entry::default();
     let processing = process(
         &app,
-        peer,
+        Origin { peer, caller },
         &request_id,
         trace,
         request,
@@ -83,7 +109,7 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
         .request(action.map(Action::as_str), code, elapsed);
     app.engine.spans().request(RequestSpan {
         trace,
-        caller,
+        caller: parent,
         action: action.map_or("unknown", Action::as_str),
         request_id: &request_id,
         account: entry.account(),
@@ -131,7 +157,7 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
 /// `entry` gathers the request's audit record as each step learns its part.
 async fn process(
     app: &App,
-    peer: SocketAddr,
+    Origin { peer, caller }: Origin,
     request_id: &str,
     trace: TraceParent,
     request: Request,
@@ -165,24 +191,10 @@ async fn process(
         entry.parameters(&params, action_header.and_then(|v| v.to_str().ok()));
     }
 
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let raw = RawRequest {
-        method: parts.method.as_str(),
-        target,
-        headers: &headers,
-        body: &body,
+    let (principal, access_key_id, action) = match caller {
+        Caller::Signed => authenticate(app, &parts, &body, &params, entry).await?,
+        Caller::Console => console::authenticate(app, &parts.headers, &params, entry).await?,
     };
-    let (principal, access_key_id, action) = authenticate(app, &raw, &params, entry).await?;
     *action_seen = Some(action);
     let request = ActionRequest::parse(action, &params)?;
 
@@ -259,10 +271,27 @@ async fn discard(mut body: Body, bytes: usize, time: Duration) {
 /// claims to have signed it, and whether that was verified.
 async fn authenticate(
     app: &App,
-    raw: &RawRequest<'_>,
+    parts: &Parts,
+    body: &[u8],
     params: &Params,
     entry: &mut Entry,
 ) -> Result<(Principal, String, Action), ApiError> {
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let raw = &RawRequest {
+        method: parts.method.as_str(),
+        target: parts.uri.path_and_query().map_or("/", |pq| pq.as_str()),
+        headers: &headers,
+        body,
+    };
     let claim = signature::inspect(raw, params)?;
     entry.claimed(claim.action.as_deref(), &claim.access_key_id);
     match claim.version.as_deref() {
@@ -275,15 +304,7 @@ async fn authenticate(
             ));
         }
     }
-    let action = match claim.action.as_deref() {
-        None | Some("") => return Err(ApiError::missing("Action")),
-        Some(name) => Action::from_wire(name).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidActionNotFound,
-                format!("The specified action \"{name}\" is not valid."),
-            )
-        })?,
-    };
+    let action = action(claim.action.as_deref())?;
 
     // N.B. the real time, even on a test clock: advancing it must not expire signatures.
     let now = app.engine.clock().real_now();
@@ -366,6 +387,19 @@ async fn authenticate(
     Ok((key.principal.clone(), claim.access_key_id, action))
 }
 
+/// The action a request names.
+pub(crate) fn action(name: Option<&str>) -> Result<Action, ApiError> {
+    match name {
+        None | Some("") => Err(ApiError::missing("Action")),
+        Some(name) => Action::from_wire(name).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidActionNotFound,
+                format!("The specified action \"{name}\" is not valid."),
+            )
+        }),
+    }
+}
+
 fn nonce_used() -> ApiError {
     ApiError::new(
         ErrorCode::SignatureNonceUsed,
@@ -405,7 +439,7 @@ fn recommend(code: ErrorCode) -> &'static str {
     }
 }
 
-fn json(status: StatusCode, request_id: &str, body: &impl Serialize) -> Response {
+pub(crate) fn json(status: StatusCode, request_id: &str, body: &impl Serialize) -> Response {
     let bytes = match serde_json::to_vec(body) {
         Ok(bytes) => bytes,
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),

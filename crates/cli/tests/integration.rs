@@ -24,6 +24,10 @@ mod cli;
 #[path = "integration/common.rs"]
 mod common;
 
+/// The web console's sessions across nodes, their audit records and sign-in throttling.
+#[path = "integration/console.rs"]
+mod console;
+
 /// Configuration loading and the first-start bootstrap, seen from the command line.
 #[path = "integration/config.rs"]
 mod config;

@@ -8,7 +8,7 @@
 use std::fmt;
 
 /// The wire error codes: product.md "Errors", plus `RequestEntityTooLarge` for an over-long
-/// body, `RequestTimeout` for one sent too slowly, and the application family's. A code is never reused for another meaning.
+/// body, `RequestTimeout` for one sent too slowly, the application family's, and the web console's. A code is never reused for another meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// A required parameter is absent or empty.
@@ -57,6 +57,12 @@ pub enum ErrorCode {
     InvalidResourceGroupIdNotFound,
     /// `AdvanceClock` on a server that runs on the system's clock.
     TestClockDisabled,
+    /// A web console request without a live session (none, expired or signed out).
+    InvalidSession,
+    /// A web console sign-in with an AccessKey pair that is not one.
+    SignInFailed,
+    /// A web console change without its session's CSRF token.
+    InvalidCsrfToken,
     /// The body is longer than the server accepts.
     RequestEntityTooLarge,
     /// The body did not arrive within the server's read timeout.
@@ -72,7 +78,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, in the order of product.md (with `RequestEntityTooLarge` and `RequestTimeout` before
     /// `Throttling`).
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::MissingParameter,
         ErrorCode::InvalidParameter,
         ErrorCode::InvalidActionNotFound,
@@ -95,6 +101,9 @@ impl ErrorCode {
         ErrorCode::IncorrectApplicationStatus,
         ErrorCode::InvalidResourceGroupIdNotFound,
         ErrorCode::TestClockDisabled,
+        ErrorCode::InvalidSession,
+        ErrorCode::SignInFailed,
+        ErrorCode::InvalidCsrfToken,
         ErrorCode::RequestEntityTooLarge,
         ErrorCode::RequestTimeout,
         ErrorCode::Throttling,
@@ -127,6 +136,9 @@ impl ErrorCode {
             ErrorCode::IncorrectApplicationStatus => "IncorrectApplicationStatus",
             ErrorCode::InvalidResourceGroupIdNotFound => "InvalidResourceGroupId.NotFound",
             ErrorCode::TestClockDisabled => "TestClock.Disabled",
+            ErrorCode::InvalidSession => "InvalidSession",
+            ErrorCode::SignInFailed => "SignInFailed",
+            ErrorCode::InvalidCsrfToken => "InvalidCsrfToken",
             ErrorCode::RequestEntityTooLarge => "RequestEntityTooLarge",
             ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::Throttling => "Throttling",
@@ -149,7 +161,9 @@ impl ErrorCode {
             | ErrorCode::IdempotentParameterMismatch => 400,
             ErrorCode::InvalidAccessKeyIdInactive
             | ErrorCode::NoPermission
-            | ErrorCode::TestClockDisabled => 403,
+            | ErrorCode::TestClockDisabled
+            | ErrorCode::InvalidCsrfToken => 403,
+            ErrorCode::InvalidSession | ErrorCode::SignInFailed => 401,
             ErrorCode::InvalidActionNotFound
             | ErrorCode::InvalidAccessKeyIdNotFound
             | ErrorCode::InvalidServiceTypeNotFound
@@ -266,6 +280,9 @@ mod tests {
                 404,
             ),
             (ErrorCode::TestClockDisabled, "TestClock.Disabled", 403),
+            (ErrorCode::InvalidSession, "InvalidSession", 401),
+            (ErrorCode::SignInFailed, "SignInFailed", 401),
+            (ErrorCode::InvalidCsrfToken, "InvalidCsrfToken", 403),
             (
                 ErrorCode::RequestEntityTooLarge,
                 "RequestEntityTooLarge",

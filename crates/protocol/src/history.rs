@@ -79,6 +79,15 @@ pub fn format_event_time(at: Timestamp) -> String {
 pub struct EventPage {
     /// `OperationId`.
     pub operation_id: String,
+    /// `ServiceType` of the operation.
+    #[serde(default)]
+    pub service_type: String,
+    /// `Operation`, its name in the catalog.
+    #[serde(default)]
+    pub operation: String,
+    /// `ApplicationId`; omitted when it was submitted without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<String>,
     /// `Events`, oldest first.
     pub events: Vec<EventItem>,
     /// `NextToken`, to pass for the next page; omitted on the last page.

@@ -30,6 +30,7 @@ mod listener;
 mod migrate;
 mod nonces;
 mod queries;
+mod sessions;
 mod submits;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -40,11 +41,11 @@ use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
-    ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Budget, Cancelled, Claimed,
-    Decide, EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease,
-    ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, NewStep, Operation,
+    ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Budget, Cancelled, Claimed, Decide,
+    EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage,
+    ListQuery, LocatedResource, NewApplication, NewOperation, NewSession, NewStep, Operation,
     OperationId, Progress, QueueDepth, Reconfiguration, Reconfigured, Requester, Resource,
-    ResourceKey, Result, StepStarted, Store, StoreError, StoreEvent, Submitted,
+    ResourceKey, Result, Session, StepStarted, Store, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
@@ -438,6 +439,18 @@ impl Store for PgStore {
 
     async fn sweep_audit(&self, before: Timestamp, limit: usize) -> Result<usize> {
         audit::sweep(&self.client().await?, before, limit).await
+    }
+
+    async fn create_session(&self, session: &NewSession) -> Result<()> {
+        sessions::create(&mut self.client().await?, session).await
+    }
+
+    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<Session>> {
+        sessions::find(&self.client().await?, token_hash, now).await
+    }
+
+    async fn end_session(&self, token_hash: &str) -> Result<bool> {
+        sessions::end(&self.client().await?, token_hash).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {

@@ -42,6 +42,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "submitted_by",
         include_str!("../migrations/0007_submitted_by.sql"),
     ),
+    (
+        9,
+        "console_sessions",
+        include_str!("../migrations/0009_console_sessions.sql"),
+    ),
     (10, "pools", include_str!("../migrations/0010_pools.sql")),
 ];
 

@@ -27,6 +27,7 @@ mod history;
 mod migrate;
 mod nonces;
 mod queries;
+mod sessions;
 mod writer;
 
 use std::fs::{File, TryLockError};
@@ -39,11 +40,11 @@ use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
-    ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Budget, Cancelled, Claimed,
-    Decide, EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease,
-    ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, NewStep, Operation,
+    ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Budget, Cancelled, Claimed, Decide,
+    EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage,
+    ListQuery, LocatedResource, NewApplication, NewOperation, NewSession, NewStep, Operation,
     OperationId, Progress, QueueDepth, Reconfiguration, Reconfigured, Requester, Resource,
-    ResourceKey, Result, StepStarted, Store, StoreError, StoreEvent, Submitted,
+    ResourceKey, Result, Session, StepStarted, Store, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OpenFlags};
@@ -467,6 +468,24 @@ impl Store for SqliteStore {
 
     async fn sweep_audit(&self, before: Timestamp, limit: usize) -> Result<usize> {
         self.write(move |conn| audit::sweep(conn, before, limit))
+            .await
+    }
+
+    async fn create_session(&self, session: &NewSession) -> Result<()> {
+        let session = session.clone();
+        self.write(move |conn| sessions::create(conn, &session))
+            .await
+    }
+
+    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<Session>> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |conn| sessions::find(conn, &token_hash, now))
+            .await
+    }
+
+    async fn end_session(&self, token_hash: &str) -> Result<bool> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |conn| sessions::end(conn, &token_hash))
             .await
     }
 

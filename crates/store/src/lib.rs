@@ -29,6 +29,7 @@ mod ids;
 pub mod nonces;
 mod pools;
 mod records;
+mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod trace;
@@ -49,6 +50,7 @@ pub use records::{
     NewOperation, Operation, Progress, QueueDepth, Resource, ResourceKey, Status, StoreEvent,
     Submitted, UNREADABLE, Unreadable,
 };
+pub use sessions::{NewSession, Session, session_expired};
 pub use trace::{MalformedTraceParent, TraceParent};
 
 use std::time::Duration;
@@ -285,6 +287,17 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes at most `limit` audit records older than `before`. Returns how many were
     /// deleted. The only way a record ever leaves the trail.
     async fn sweep_audit(&self, before: Timestamp, limit: usize) -> Result<usize>;
+
+    /// Stores a new console session, and forgets those that expired by its `created_at`, so
+    /// the sessions kept are about one lifetime's sign-ins.
+    async fn create_session(&self, session: &NewSession) -> Result<()>;
+
+    /// The session whose token hashes to `token_hash`, unless it ended or expired by `now`.
+    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<Session>>;
+
+    /// Ends the session whose token hashes to `token_hash`, on every node: `false` when there
+    /// was none.
+    async fn end_session(&self, token_hash: &str) -> Result<bool>;
 
     /// Events committed from now on by any process sharing this store. A subscriber that
     /// falls behind gets `RecvError::Lagged`, which means the same as [`StoreEvent::Missed`].

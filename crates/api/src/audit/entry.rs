@@ -67,6 +67,12 @@ impl Entry {
         self.operation = named("OperationId");
     }
 
+    /// Notes the action of a request that names none in its parameters (the console's
+    /// sign-in and sign-out).
+    pub(crate) fn named(&mut self, action: &str) {
+        self.action = Some(bounded(action, MAX_NAME_CHARS));
+    }
+
     /// Notes what the request claims: its action and the AccessKeyId it says signed it.
     pub(crate) fn claimed(&mut self, action: Option<&str>, access_key_id: &str) {
         if let Some(action) = action {

@@ -124,6 +124,12 @@ async fn each_retry_is_recorded_with_its_reason_and_time() {
         .await;
     reply.assert_ok();
     let history = reply.data();
+    // The page says what the operation is, so a history read alone shows it.
+    assert_eq!(
+        (&history["ServiceType"], &history["Operation"]),
+        (&json!("deploy"), &json!("flaky"))
+    );
+    assert!(history.get("ApplicationId").is_none(), "{history}");
     assert_eq!(
         types(history),
         [

@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod listing;
 pub mod load;
 pub mod nonces;
+pub mod sessions;
 pub mod steps;
 pub mod submit;
 pub mod submitter;
@@ -144,6 +145,11 @@ macro_rules! store_conformance {
                 a_nonce_is_spent_once_per_key,
                 a_nonce_is_remembered_through_the_last_millisecond_of_its_window,
                 concurrent_spends_of_one_nonce_find_it_new_once,
+            },
+            sessions::{
+                a_session_is_found_until_it_expires,
+                an_ended_session_is_gone,
+                creating_a_session_forgets_expired_ones,
             },
         );
     };

@@ -1,0 +1,398 @@
+// Browser tests of the web console: the real `bpops serve` (on a fresh SQLite database, a
+// free loopback port) and Debian's Chromium, headless, driven by Playwright. Operations are
+// submitted with the real `bpops exec` client. Screenshots go to tests/console/screenshots/
+// (git-ignored; CI keeps them as artifacts).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..', '..');
+const BPOPS = process.env.BPOPS_BIN || join(repo, 'target', 'debug', 'bpops');
+const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const SHOTS = join(here, 'screenshots');
+
+const ACCOUNT = '1000000000000001';
+const ROOT = ['LTAI5tConsoleRoot000001', 'console-root-secret'];
+const READER = ['LTAI5tConsoleReader0001', 'console-reader-secret'];
+// Markup and script in every field a tenant types that the pages show: it must stay text.
+const IMG = '<img src=x onerror=window.__pwned=1>';
+const SCRIPT = '</script><script>window.__pwned=1</script>';
+
+const CONFIG = (dir) => `
+listen = "127.0.0.1:0"
+
+[storage]
+url = "sqlite://${dir}/bpops.db"
+
+[[operations.emulation]]
+service = "ecs"
+operation = "modifyInstanceType"
+latency = "2s"
+
+[[operations.emulation]]
+service = "ecs"
+operation = "modifyPayType"
+latency = "10m"
+
+[[accounts]]
+id = "${ACCOUNT}"
+
+[[resource_groups]]
+account = "${ACCOUNT}"
+id = "rg-prod"
+
+[[applications]]
+account = "${ACCOUNT}"
+id = "APP-WEB"
+resource_group = "rg-prod"
+
+[[resources]]
+application = "APP-WEB"
+service = "ecs"
+id = "i-live"
+properties = { instance_name = "live", instance_type = "ecs.g7.large", status = "Running", region_id = "cn-hangzhou" }
+
+[[resources]]
+application = "APP-WEB"
+service = "ecs"
+id = "i-slow"
+properties = { instance_name = "slow", instance_type = "ecs.g7.large", status = "Running", region_id = "cn-hangzhou" }
+
+[[resources]]
+application = "APP-WEB"
+service = "ecs"
+id = "i-tags"
+properties = { instance_name = "tags", instance_type = "ecs.g7.large", status = "Running", region_id = "cn-hangzhou" }
+
+[[users]]
+account = "${ACCOUNT}"
+name = "reader"
+
+[[access_keys]]
+id = "${ROOT[0]}"
+secret = "${ROOT[1]}"
+account = "${ACCOUNT}"
+
+[[access_keys]]
+id = "${READER[0]}"
+secret = "${READER[1]}"
+account = "${ACCOUNT}"
+user = "reader"
+
+[[policies]]
+account = "${ACCOUNT}"
+name = "ReadOnly"
+document = '''{"Version":"1","Statement":[{"Effect":"Allow","Action":["bpstudio:List*","bpstudio:Get*"],"Resource":"*"}]}'''
+
+[[attachments]]
+account = "${ACCOUNT}"
+policy = "ReadOnly"
+user = "reader"
+scope = "account"
+`;
+
+let dir;
+let server;
+let endpoint;
+let browser;
+const started = Date.now();
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'bpops-console-'));
+  mkdirSync(SHOTS, { recursive: true });
+  writeFileSync(join(dir, 'bpops.toml'), CONFIG(dir));
+  server = spawn(BPOPS, ['serve', '--config', join(dir, 'bpops.toml')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  endpoint = await new Promise((resolveAddress, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`bpops did not start:\n${seen}`)), 20000);
+    const read = (chunk) => {
+      seen += chunk;
+      const m = seen.match(/listening on (127\.0\.0\.1:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolveAddress(`http://${m[1]}`);
+      }
+    };
+    server.stdout.on('data', read);
+    server.stderr.on('data', read);
+    server.on('exit', (code) => reject(new Error(`bpops exited ${code}:\n${seen}`)));
+  });
+  // Nothing but the server under test: no background fetches of Chromium's own.
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  console.log(`console browser tests took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+});
+
+/** Submits an operation with the real client as the root key; its id. */
+async function submit(operation, attributes) {
+  const { stdout } = await promisify(execFile)(BPOPS, [
+    'exec', 'ecs', operation, '--application', 'APP-WEB',
+    '--attributes-json', JSON.stringify(attributes), '--json',
+  ], {
+    env: {
+      ...process.env,
+      BPOPS_ENDPOINT: endpoint,
+      ALIBABA_CLOUD_ACCESS_KEY_ID: ROOT[0],
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: ROOT[1],
+    },
+  });
+  const id = stdout.match(/op_[0-9A-Za-z]{22}/);
+  assert.ok(id, `no operation id in ${stdout}`);
+  return id[0];
+}
+
+/** A new page, signed in with `key`, with anything a page script does not expect failing
+ * the test: an uncaught error, or a payload that ran. */
+async function signedIn(key) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  await page.goto(`${endpoint}/console/operations`);
+  await page.waitForURL(/\/console\/sign-in/);
+  await page.getByLabel('AccessKeyId').fill(key[0]);
+  await page.getByLabel('AccessKeySecret').fill(key[1]);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/console\/operations/);
+  return page;
+}
+
+async function noPayloadRan(page) {
+  assert.equal(await page.evaluate(() => window.__pwned), undefined, 'an injected script ran');
+  assert.deepEqual(page.errors, []);
+}
+
+function row(page, id) {
+  return page.locator(`tr[data-id="${id}"]`);
+}
+
+test('every console answer carries a strict CSP, and the pages need a session', async () => {
+  for (const path of ['/console', '/console/assets/app.js', '/console/api', '/console/session']) {
+    const response = await fetch(`${endpoint}${path}`);
+    const csp = response.headers.get('content-security-policy');
+    assert.match(csp, /default-src 'none'/, path);
+    assert.match(csp, /script-src 'self'/, path);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, path);
+    assert.equal(response.headers.get('x-content-type-options'), 'nosniff', path);
+    assert.equal(response.headers.get('x-frame-options'), 'DENY', path);
+  }
+  const api = await fetch(`${endpoint}/console/api`, {
+    method: 'POST',
+    body: new URLSearchParams({ Action: 'ListExecuteOperations' }),
+  });
+  assert.equal(api.status, 401);
+  assert.equal((await api.json()).Code, 'InvalidSession');
+});
+
+test('a wrong secret is refused and never echoed', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${endpoint}/console/sign-in`);
+  await page.getByLabel('AccessKeyId').fill(ROOT[0]);
+  await page.getByLabel('AccessKeySecret').fill('not-the-secret');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').filter({ hasText: 'SignInFailed' }).waitFor();
+  assert.ok(!(await page.content()).includes('not-the-secret'));
+  await page.screenshot({ path: join(SHOTS, 'sign-in-refused.png') });
+  await context.close();
+});
+
+test('sign in, filter in the URL, watch a row turn SUCCESS live, open its detail', async () => {
+  const page = await signedIn(ROOT);
+  const id = await submit('modifyInstanceType', {
+    instanceId: 'i-live', change_type: 'modify_status', status: 'Stopped',
+  });
+  // Live: the row appears and reaches SUCCESS (2 s of emulated latency) without a reload.
+  await row(page, id).waitFor();
+  await page.locator(`tr[data-id="${id}"][data-status="SUCCESS"]`).waitFor({ timeout: 15000 });
+  await page.screenshot({ path: join(SHOTS, 'operations.png') });
+
+  // Hidden, the tab asks nothing; shown again, it refreshes at once.
+  const calls = [];
+  page.on('request', (r) => { if (r.url().endsWith('/console/api')) calls.push(r); });
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await page.getByText('Paused while the tab is hidden').waitFor();
+  const pausedAt = calls.length;
+  await page.waitForTimeout(2500);
+  assert.equal(calls.length, pausedAt, 'no refresh while hidden');
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await page.getByText(/Live · updated/).waitFor();
+  assert.ok(calls.length > pausedAt, 'a refresh once shown again');
+
+  // Filters combine and live in the URL; back restores the previous filter.
+  await page.getByLabel('Status').selectOption('SUCCESS');
+  await page.getByLabel('Operation', { exact: true }).fill('modifyInstanceType');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForURL(/Status=SUCCESS/);
+  assert.match(page.url(), /Operation=modifyInstanceType/);
+  await row(page, id).waitFor();
+  await page.getByLabel('Status').selectOption('FAILURE');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForURL(/Status=FAILURE/);
+  await page.getByText('No operations match.').waitFor();
+  await page.goBack();
+  await page.waitForURL(/Status=SUCCESS/);
+  await row(page, id).waitFor();
+  assert.equal(await page.getByLabel('Status').inputValue(), 'SUCCESS');
+
+  // A shared link opens the same view in another tab.
+  const shared = await page.context().newPage();
+  await shared.goto(page.url());
+  await shared.locator(`tr[data-id="${id}"]`).waitFor();
+  await shared.close();
+
+  // Detail: attributes, timeline, formatted JSON, copy-as.
+  await row(page, id).getByRole('link', { name: id }).click();
+  await page.waitForURL(new RegExp(`/console/operations/${id}$`));
+  await page.getByText('Finished', { exact: true }).waitFor();
+  const timeline = await page.locator('ol.timeline').innerText();
+  assert.match(timeline, /Submitted[\s\S]*Claimed[\s\S]*Finished/);
+  assert.match(await page.locator('dl.attributes').innerText(), /modifyInstanceType/);
+  assert.match(await page.locator('pre').filter({ hasText: 'bpops get' }).innerText(), new RegExp(`bpops get ${id}`));
+  assert.match(await page.locator('pre').filter({ hasText: 'get_execute_operation_result' }).innerText(), new RegExp(id));
+  await page.screenshot({ path: join(SHOTS, 'detail.png'), fullPage: true });
+  await noPayloadRan(page);
+  await page.context().close();
+});
+
+test('select running operations and cancel them, with a confirmation and a result per row', async () => {
+  const page = await signedIn(ROOT);
+  const slow = await submit('modifyPayType', { instanceId: 'i-slow', pay_type: 'PrePaid' });
+  const done = await submit('modifyInstanceType', {
+    instanceId: 'i-live', change_type: 'modify_status', status: 'Running',
+  });
+  await page.locator(`tr[data-id="${slow}"][data-status="RUNNING"]`).waitFor({ timeout: 10000 });
+  await page.locator(`tr[data-id="${done}"][data-status="SUCCESS"]`).waitFor({ timeout: 15000 });
+  assert.ok(await row(page, done).getByRole('checkbox').isDisabled(), 'a final operation cannot be selected');
+  await page.getByLabel('Select every unfinished operation shown').check();
+  assert.ok(await row(page, slow).getByRole('checkbox').isChecked());
+  await page.getByRole('button', { name: 'Cancel selected (1)' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByText(slow).waitFor();
+  await page.screenshot({ path: join(SHOTS, 'cancel-confirm.png') });
+  await dialog.getByRole('button', { name: 'Cancel them' }).click();
+  await page.locator(`ul.results li[data-id="${slow}"]`).filter({ hasText: 'FAILURE' }).waitFor();
+  await page.locator(`tr[data-id="${slow}"][data-status="FAILURE"]`).waitFor();
+  await page.screenshot({ path: join(SHOTS, 'cancelled.png') });
+  await noPayloadRan(page);
+  await page.context().close();
+});
+
+test('a read-only user sees no cancel buttons, and the server refuses a forged cancel', async () => {
+  const slow = await submit('modifyPayType', { instanceId: 'i-slow', pay_type: 'PostPaid' });
+  const page = await signedIn(READER);
+  await page.locator(`tr[data-id="${slow}"]`).waitFor();
+  assert.equal(await page.getByRole('checkbox').count(), 0);
+  assert.equal(await page.getByRole('button', { name: /Cancel/ }).count(), 0);
+  await row(page, slow).getByRole('link').click();
+  await page.locator('ol.timeline').waitFor();
+  assert.equal(await page.getByRole('button', { name: /Cancel/ }).count(), 0);
+  await page.screenshot({ path: join(SHOTS, 'read-only.png') });
+
+  // The page's own session and CSRF token, used to forge what the page does not offer.
+  const forged = await page.evaluate(async (id) => {
+    const me = await (await fetch('/console/session')).json();
+    const response = await fetch('/console/api', {
+      method: 'POST',
+      headers: { 'X-CSRF-Token': me.CsrfToken },
+      body: new URLSearchParams({ Action: 'CancelExecuteOperation', OperationId: id }),
+    });
+    return { status: response.status, body: await response.json() };
+  }, slow);
+  assert.equal(forged.status, 403);
+  assert.equal(forged.body.Code, 'NoPermission');
+
+  // Without the CSRF token even a read is refused.
+  const noCsrf = await page.evaluate(async () => {
+    const response = await fetch('/console/api', {
+      method: 'POST',
+      body: new URLSearchParams({ Action: 'ListExecuteOperations' }),
+    });
+    return (await response.json()).Code;
+  });
+  assert.equal(noCsrf, 'InvalidCsrfToken');
+
+  // Signing out ends the session on the server: the old cookie no longer works.
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name === 'bpops_console');
+  assert.ok(session.httpOnly);
+  assert.equal(session.sameSite, 'Strict');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(/\/console\/sign-in/);
+  const replayed = await fetch(`${endpoint}/console/session`, {
+    headers: { cookie: `bpops_console=${session.value}` },
+  });
+  assert.equal(replayed.status, 401);
+  await page.context().close();
+});
+
+test('what a tenant typed renders as text, never as markup', async () => {
+  const tagged = await submit('addTags', {
+    instanceId: 'i-tags', tags: { [IMG]: SCRIPT, env: IMG },
+  });
+  const renamed = await submit('rename', { instanceId: 'i-tags', instance_name: SCRIPT });
+  const page = await signedIn(ROOT);
+  // A payload in the URL's filters too: it is shown in the form, as text.
+  await page.goto(`${endpoint}/console/operations?ServiceType=${encodeURIComponent(IMG)}`);
+  assert.equal(await page.getByLabel('Service').inputValue(), IMG);
+  await page.getByText('No operations match.').waitFor();
+  for (const id of [tagged, renamed]) {
+    await page.goto(`${endpoint}/console/operations/${id}`);
+    await page.locator('pre[data-field="arguments"]').waitFor();
+    await page.getByText('Finished', { exact: true }).waitFor();
+    const shown = await page.locator('main').innerText();
+    // Opened by its link alone, the page still knows what the operation is.
+    assert.match(await page.locator('dl.attributes').innerText(), id === tagged ? /addTags/ : /rename/);
+    assert.ok(shown.includes(id === tagged ? IMG : SCRIPT), `the payload is shown as text on ${id}`);
+    assert.equal(await page.locator('main img').count(), 0);
+    assert.equal(await page.locator('main script').count(), 0);
+  }
+  await page.goto(`${endpoint}/console/operations/${tagged}`);
+  await page.locator('pre[data-field="arguments"]').waitFor();
+  await page.screenshot({ path: join(SHOTS, 'injection-as-text.png'), fullPage: true });
+  await noPayloadRan(page);
+  await page.context().close();
+});
+
+test('the keyboard reaches everything: sign in and open an operation without a mouse', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${endpoint}/console/sign-in`);
+  await page.locator('input[name="AccessKeyId"]:focus').waitFor(); // focused once drawn
+  await page.keyboard.type(ROOT[0]);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(ROOT[1]);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/console\/operations/);
+  await page.locator('tbody a').first().waitFor();
+  const first = await page.locator('tbody a').first().innerText();
+  await page.locator('tbody a').first().focus();
+  await page.keyboard.press('Enter');
+  await page.waitForURL(new RegExp(`/console/operations/${first}$`));
+  await context.close();
+});
