@@ -67,26 +67,34 @@ pub(crate) async fn claim(
     // a row claimed and committed since this statement's snapshot is locked in its new
     // version and re-checked, so it no longer qualifies. Since a resource's operations
     // commit in seq order (see `submits`), a head seen here stays the head until it ends.
+    // Waiting operations and expired leases are read through an index each, so attempts
+    // running under a valid lease are never walked; of the two, the oldest are taken (the
+    // rows locked beyond them are let go at the commit).
     let columns = OPERATION_COLUMNS
         .split(", ")
         .map(|c| format!("operations.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
+    const HEAD: &str = "(o.resource IS NULL OR NOT EXISTS (
+         SELECT 1 FROM operations p
+         WHERE p.status IN ('INIT', 'RUNNING')
+           AND p.account = o.account AND p.resource = o.resource AND p.seq < o.seq))";
     let tx = client.transaction().await.map_err(from_pg)?;
     let stmt = tx
         .prepare_cached(&format!(
-            "WITH picked AS (
+            "WITH waiting AS (
                  SELECT o.seq FROM operations o
-                 WHERE o.pool = $4 AND o.status IN ('INIT', 'RUNNING')
-                   AND (o.status = 'INIT' OR o.lease_until <= $1)
-                   AND (o.resource IS NULL OR NOT EXISTS (
-                         SELECT 1 FROM operations p
-                         WHERE p.status IN ('INIT', 'RUNNING')
-                           AND p.account = o.account AND p.resource = o.resource
-                           AND p.seq < o.seq))
-                 ORDER BY o.seq
-                 LIMIT $3
-                 FOR UPDATE OF o SKIP LOCKED)
+                 WHERE o.pool = $4 AND o.status = 'INIT' AND {HEAD}
+                 ORDER BY o.seq LIMIT $3
+                 FOR UPDATE OF o SKIP LOCKED),
+             expired AS (
+                 SELECT o.seq FROM operations o
+                 WHERE o.pool = $4 AND o.status = 'RUNNING' AND o.lease_until <= $1 AND {HEAD}
+                 ORDER BY o.seq LIMIT $3
+                 FOR UPDATE OF o SKIP LOCKED),
+             picked AS (
+                 SELECT seq FROM waiting UNION ALL SELECT seq FROM expired
+                 ORDER BY seq LIMIT $3)
              UPDATE operations
              SET status = 'RUNNING', attempt = operations.attempt + 1, lease_until = $2
              FROM picked WHERE operations.seq = picked.seq
@@ -533,22 +541,19 @@ pub(crate) async fn probe_write(client: &Object) -> Result<()> {
 }
 
 pub(crate) async fn queue_depth(client: &Object) -> Result<QueueDepth> {
+    // N.B. one count per status: each reads its own partial index alone.
     let stmt = client
         .prepare_cached(
-            "SELECT status, count(*) FROM operations
-             WHERE status IN ('INIT', 'RUNNING') GROUP BY status",
+            "SELECT (SELECT count(*) FROM operations WHERE status = 'INIT'),
+                    (SELECT count(*) FROM operations WHERE status = 'RUNNING')",
         )
         .await
         .map_err(from_pg)?;
-    let mut depth = QueueDepth::default();
-    for row in client.query(&stmt, &[]).await.map_err(from_pg)? {
-        let n = row.get::<_, i64>(1).max(0) as u64;
-        match row.get::<_, &str>(0) {
-            "INIT" => depth.init = n,
-            _ => depth.running = n,
-        }
-    }
-    Ok(depth)
+    let row = client.query_one(&stmt, &[]).await.map_err(from_pg)?;
+    Ok(QueueDepth {
+        init: row.get::<_, i64>(0).max(0) as u64,
+        running: row.get::<_, i64>(1).max(0) as u64,
+    })
 }
 
 pub(crate) async fn sweep(

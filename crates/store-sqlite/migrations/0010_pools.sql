@@ -7,6 +7,8 @@ ALTER TABLE operations ADD COLUMN pool TEXT NOT NULL DEFAULT 'emulated';
 UPDATE operations SET pool = 'step'
 WHERE service = 'bpstudio' AND status IN ('INIT', 'RUNNING');
 
+-- A claim reads a pool's waiting operations oldest first, and its running ones whose lease
+-- ended, without walking those running under a valid lease.
 DROP INDEX operations_unfinished;
-CREATE INDEX operations_unfinished_by_pool
-    ON operations (pool, seq) WHERE status IN ('INIT', 'RUNNING');
+CREATE INDEX operations_waiting ON operations (pool, seq) WHERE status = 'INIT';
+CREATE INDEX operations_leased ON operations (pool, lease_until) WHERE status = 'RUNNING';

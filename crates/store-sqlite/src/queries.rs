@@ -190,19 +190,17 @@ pub(crate) fn probe_write(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 pub(crate) fn queue_depth(conn: &Connection) -> rusqlite::Result<QueueDepth> {
-    let mut depth = QueueDepth::default();
-    let mut counts = conn.prepare_cached(
-        "SELECT status, count(*) FROM operations WHERE status IN ('INIT', 'RUNNING') GROUP BY status",
-    )?;
-    let mut rows = counts.query([])?;
-    while let Some(row) = rows.next()? {
-        let n = row.get::<_, i64>(1)?.max(0) as u64;
-        match row.get::<_, String>(0)?.as_str() {
-            "INIT" => depth.init = n,
-            _ => depth.running = n,
-        }
-    }
-    Ok(depth)
+    // N.B. one count per status: each reads its own partial index alone.
+    conn.prepare_cached(
+        "SELECT (SELECT count(*) FROM operations WHERE status = 'INIT'),
+                (SELECT count(*) FROM operations WHERE status = 'RUNNING')",
+    )?
+    .query_row([], |row| {
+        Ok(QueueDepth {
+            init: row.get::<_, i64>(0)?.max(0) as u64,
+            running: row.get::<_, i64>(1)?.max(0) as u64,
+        })
+    })
 }
 
 pub(crate) fn claim(
@@ -214,29 +212,39 @@ pub(crate) fn claim(
 ) -> rusqlite::Result<Claimed> {
     let tx = conn.savepoint()?;
     // N.B. an operation is runnable only when no older unfinished operation holds its
-    // resource: that is what keeps one resource's operations in submission order.
-    let mut runnable = tx.prepare_cached(
+    // resource: that is what keeps one resource's operations in submission order. Waiting
+    // operations and expired leases are each read from an index of their own, so the
+    // attempts running under a valid lease (thousands, when they wait on timers) are never
+    // walked.
+    const HEAD: &str = "(o.resource IS NULL OR NOT EXISTS (
+         SELECT 1 FROM operations p
+         WHERE p.status IN ('INIT', 'RUNNING')
+           AND p.account = o.account AND p.resource = o.resource AND p.seq < o.seq))";
+    let mut waiting = tx.prepare_cached(&format!(
         "SELECT o.seq FROM operations o
-         WHERE o.pool = ?1 AND o.status IN ('INIT', 'RUNNING')
-           AND (o.status = 'INIT' OR o.lease_until <= ?2)
-           AND (o.resource IS NULL OR NOT EXISTS (
-                 SELECT 1 FROM operations p
-                 WHERE p.status IN ('INIT', 'RUNNING')
-                   AND p.account = o.account AND p.resource = o.resource
-                   AND p.seq < o.seq))
-         ORDER BY o.seq LIMIT ?3",
-    )?;
+         WHERE o.pool = ?1 AND o.status = 'INIT' AND {HEAD}
+         ORDER BY o.seq LIMIT ?2"
+    ))?;
+    let mut expired = tx.prepare_cached(&format!(
+        "SELECT o.seq FROM operations o
+         WHERE o.pool = ?1 AND o.status = 'RUNNING' AND o.lease_until <= ?2 AND {HEAD}
+         ORDER BY o.seq LIMIT ?3"
+    ))?;
     let mut seqs = Vec::new();
     for (pool, limit) in budget.nonzero() {
-        let rows = runnable.query_map(
-            params![pool.as_str(), now.as_millis(), limit as i64],
-            |row| row.get::<_, i64>(0),
-        )?;
-        for seq in rows {
-            seqs.push(seq?);
+        let (pool_name, limit) = (pool.as_str(), limit as i64);
+        let mut candidates: Vec<i64> = expired
+            .query_map(params![pool_name, now.as_millis(), limit], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for seq in waiting.query_map(params![pool_name, limit], |row| row.get(0))? {
+            candidates.push(seq?);
         }
+        // The pool's oldest, whichever way they became runnable.
+        candidates.sort_unstable();
+        candidates.truncate(limit as usize);
+        seqs.extend(candidates);
     }
-    drop(runnable);
+    drop((waiting, expired));
     seqs.sort_unstable();
     let mut claimed = Claimed::default();
     {
