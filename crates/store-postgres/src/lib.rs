@@ -29,16 +29,19 @@ mod history;
 mod listener;
 mod migrate;
 mod nonces;
+mod outbox;
 mod queries;
 mod submits;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
 use bpops_store::{
+    Attempted, Delivery, DeliveryPage, DeliveryQuery, Notifications,
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
     ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Cancelled, Claimed, Decide,
     EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage,
@@ -76,6 +79,8 @@ pub struct PgStore {
     submits: Submits,
     channel: String,
     events: broadcast::Sender<StoreEvent>,
+    /// Set once at start, shared with the submits; unset, no write looks at notifications.
+    notifications: Arc<OnceLock<Arc<Notifications>>>,
     /// Stops the listening connection when the store is dropped.
     _listener: DropGuard,
 }
@@ -119,8 +124,15 @@ impl PgStore {
         let events = broadcast::channel(EVENT_BUFFER).0;
         let stop = CancellationToken::new();
         listener::start(config, channel.clone(), events.clone(), stop.clone()).await?;
+        let notifications = Arc::new(OnceLock::new());
         Ok(PgStore {
-            submits: Submits::start(pool.clone(), channel.clone(), events.clone()),
+            submits: Submits::start(
+                pool.clone(),
+                channel.clone(),
+                events.clone(),
+                Arc::clone(&notifications),
+            ),
+            notifications,
             nonces: Nonces::start(unsynced.clone()),
             #[cfg(test)]
             unsynced,
@@ -133,6 +145,11 @@ impl PgStore {
 
     async fn client(&self) -> Result<Object> {
         get(&self.pool).await
+    }
+
+    /// The notifications a write of history events passes to them.
+    fn outbox(&self) -> Option<&Notifications> {
+        self.notifications.get().map(|n| n.as_ref())
     }
 
     fn publish(&self, event: StoreEvent) {
@@ -270,7 +287,7 @@ impl Store for PgStore {
         limit: usize,
     ) -> Result<Claimed> {
         let lease_until = now + lease;
-        queries::claim(&mut self.client().await?, node, now, lease_until, limit).await
+        queries::claim(&mut self.client().await?, self.outbox(), node, now, lease_until, limit).await
     }
 
     async fn schedule_retry(
@@ -282,7 +299,7 @@ impl Store for PgStore {
         reason: &str,
     ) -> Result<Lease> {
         let mut client = self.client().await?;
-        queries::schedule_retry(&mut client, id, attempt, now, retry_at, reason).await
+        queries::schedule_retry(&mut client, self.outbox(), id, attempt, now, retry_at, reason).await
     }
 
     async fn renew_lease(
@@ -296,7 +313,7 @@ impl Store for PgStore {
 
     async fn release(&self, id: &OperationId, attempt: u32, now: Timestamp) -> Result<bool> {
         let mut client = self.client().await?;
-        let released = queries::release(&mut client, &self.channel, id, attempt, now).await?;
+        let released = queries::release(&mut client, self.outbox(), &self.channel, id, attempt, now).await?;
         if released {
             self.publish(StoreEvent::Submitted);
         }
@@ -318,7 +335,7 @@ impl Store for PgStore {
         let mut client = self.client().await?;
         let channel = &self.channel;
         let cancelled =
-            queries::cancel(&mut client, channel, account, id, by, message, now).await?;
+            queries::cancel(&mut client, self.outbox(), channel, account, id, by, message, now).await?;
         if let Some(event) = cancelled.event() {
             self.publish(event);
         }
@@ -327,7 +344,7 @@ impl Store for PgStore {
 
     async fn finish(&self, id: &OperationId, attempt: u32, finish: &Finish) -> Result<bool> {
         let mut client = self.client().await?;
-        let finished = queries::finish(&mut client, &self.channel, id, attempt, finish).await?;
+        let finished = queries::finish(&mut client, self.outbox(), &self.channel, id, attempt, finish).await?;
         if finished {
             self.publish(StoreEvent::Finished(id.clone()));
         }
@@ -384,7 +401,7 @@ impl Store for PgStore {
     }
 
     async fn start_step(&self, step: &NewStep, expired_before: Timestamp) -> Result<StepStarted> {
-        let started = submits::start_step(&self.pool, &self.channel, step, expired_before).await?;
+        let started = submits::start_step(&self.pool, self.outbox(), &self.channel, step, expired_before).await?;
         if started == StepStarted::Started {
             self.publish(StoreEvent::Submitted);
         }
@@ -438,6 +455,31 @@ impl Store for PgStore {
 
     async fn sweep_audit(&self, before: Timestamp, limit: usize) -> Result<usize> {
         audit::sweep(&self.client().await?, before, limit).await
+    }
+
+    fn set_notifications(&self, notifications: Notifications) {
+        let _ = self.notifications.set(Arc::new(notifications));
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        outbox::claim(&self.client().await?, now, now + lease, limit).await
+    }
+
+    async fn settle_delivery(&self, attempted: &Attempted) -> Result<bool> {
+        outbox::settle(&mut self.client().await?, attempted).await
+    }
+
+    async fn deliveries(&self, query: &DeliveryQuery) -> Result<DeliveryPage> {
+        outbox::page(&self.client().await?, query).await
+    }
+
+    async fn delivery_backlog(&self) -> Result<u64> {
+        outbox::backlog(&self.client().await?).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {

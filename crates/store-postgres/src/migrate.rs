@@ -42,6 +42,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "submitted_by",
         include_str!("../migrations/0007_submitted_by.sql"),
     ),
+    (
+        8,
+        "notification_deliveries",
+        include_str!("../migrations/0008_notification_deliveries.sql"),
+    ),
 ];
 
 /// The advisory lock key of migrations (any constant that nothing else uses).

@@ -4,7 +4,7 @@
 
 use bpops_store::{
     AccountId, ApplicationPlace, BootstrapKey, Cancelled, Claimed, Effect, Event, Finish, Lease,
-    ListPage, ListQuery, LocatedResource, Operation, OperationId, Progress, QueueDepth, Requester,
+    ListPage, ListQuery, LocatedResource, Notifications, Operation, OperationId, Progress, QueueDepth, Requester,
     Resource, ResourceKey, Result, Status, StoreError, UNREADABLE, Unreadable,
 };
 use bpops_time::Timestamp;
@@ -16,7 +16,7 @@ use tokio_postgres::Row;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 
-use crate::{from_pg, history};
+use crate::{from_pg, history, outbox};
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
      attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested, \
@@ -54,6 +54,7 @@ pub(crate) async fn get(
 
 pub(crate) async fn claim(
     client: &mut Object,
+    notifications: Option<&Notifications>,
     node: &str,
     now: Timestamp,
     lease_until: Timestamp,
@@ -121,7 +122,7 @@ pub(crate) async fn claim(
         decoded
             .iter()
             .zip(&claims)
-            .map(|((_, op), claimed_by)| history::append(&tx, op.id.as_str(), now, claimed_by)),
+            .map(|((_, op), claimed_by)| history::append(&tx, notifications, op.id.as_str(), now, claimed_by)),
     )
     .await?;
     let mut claimed = Claimed {
@@ -148,7 +149,7 @@ pub(crate) async fn claim(
                 status: Status::Failure,
                 message: UNREADABLE.to_owned(),
             };
-            history::append(&tx, &id, now, &ended).await?;
+            history::append(&tx, notifications, &id, now, &ended).await?;
             claimed.unreadable.push(Unreadable { id, reason });
         }
     }
@@ -158,6 +159,7 @@ pub(crate) async fn claim(
 
 pub(crate) async fn release(
     client: &mut Object,
+    notifications: Option<&Notifications>,
     channel: &str,
     id: &OperationId,
     attempt: u32,
@@ -178,7 +180,7 @@ pub(crate) async fn release(
     if changed == 0 {
         return Ok(false);
     }
-    history::append(&tx, id.as_str(), now, &Event::Released { attempt }).await?;
+    history::append(&tx, notifications, id.as_str(), now, &Event::Released { attempt }).await?;
     notify(&tx, channel, "submitted").await?;
     tx.commit().await.map_err(from_pg)?;
     Ok(true)
@@ -187,6 +189,7 @@ pub(crate) async fn release(
 /// Schedules the next attempt: see `Store::schedule_retry`.
 pub(crate) async fn schedule_retry(
     client: &mut Object,
+    notifications: Option<&Notifications>,
     id: &OperationId,
     attempt: u32,
     now: Timestamp,
@@ -201,7 +204,7 @@ pub(crate) async fn schedule_retry(
             reason: reason.to_owned(),
             retry_at,
         };
-        history::append(&tx, id.as_str(), now, &scheduled).await?;
+        history::append(&tx, notifications, id.as_str(), now, &scheduled).await?;
         tx.commit().await.map_err(from_pg)?;
     }
     Ok(lease)
@@ -293,6 +296,7 @@ pub(crate) async fn list(client: &Object, query: &ListQuery) -> Result<ListPage>
 
 pub(crate) async fn cancel(
     client: &mut Object,
+    notifications: Option<&Notifications>,
     channel: &str,
     account: &AccountId,
     id: &OperationId,
@@ -317,12 +321,12 @@ pub(crate) async fn cancel(
     let (cancelled, payload): (fn(Operation) -> Cancelled, String) = match op.status {
         Status::Success | Status::Failure => return Ok(Cancelled::AlreadyFinal(op)),
         Status::Init => {
-            history::append(&tx, id.as_str(), now, &requested).await?;
+            history::append(&tx, notifications, id.as_str(), now, &requested).await?;
             let ended = Event::Finished {
                 status: Status::Failure,
                 message: message.to_owned(),
             };
-            history::append(&tx, id.as_str(), now, &ended).await?;
+            history::append(&tx, notifications, id.as_str(), now, &ended).await?;
             tx.execute(
                 "UPDATE operations
                  SET status = 'FAILURE', message = $1, finished_at = $2, lease_until = NULL
@@ -335,7 +339,7 @@ pub(crate) async fn cancel(
         }
         Status::Running => {
             if !op.cancel_requested {
-                history::append(&tx, id.as_str(), now, &requested).await?;
+                history::append(&tx, notifications, id.as_str(), now, &requested).await?;
             }
             tx.execute(
                 "UPDATE operations SET cancel_requested = TRUE WHERE id = $1",
@@ -359,6 +363,7 @@ pub(crate) async fn cancel(
 
 pub(crate) async fn finish(
     client: &mut Object,
+    notifications: Option<&Notifications>,
     channel: &str,
     id: &OperationId,
     attempt: u32,
@@ -396,7 +401,7 @@ pub(crate) async fn finish(
     }
     let (ended, payload) = (finish.event(), format!("finished {id}"));
     tokio::try_join!(
-        history::append(&tx, id.as_str(), finish.finished_at, &ended),
+        history::append(&tx, notifications, id.as_str(), finish.finished_at, &ended),
         notify(&tx, channel, &payload),
     )?;
     tx.commit().await.map_err(from_pg)?;
@@ -570,6 +575,7 @@ pub(crate) async fn sweep(
         .await
         .map_err(from_pg)?;
     let deleted: i64 = row.try_get(0).map_err(from_pg)?;
+    outbox::sweep(client, expired_before, limit).await?;
     Ok(deleted.max(0) as usize)
 }
 

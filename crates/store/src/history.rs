@@ -109,6 +109,19 @@ impl Event {
         }
     }
 
+    /// The operation's status right after this event, when the event says it; `None` for a
+    /// cancellation request, which leaves the status as it was.
+    pub fn status_after(&self) -> Option<Status> {
+        match self {
+            Event::Submitted { .. } => Some(Status::Init),
+            Event::Claimed { .. } | Event::RetryScheduled { .. } | Event::Released { .. } => {
+                Some(Status::Running)
+            }
+            Event::CancelRequested { .. } => None,
+            Event::Finished { status, .. } => Some(*status),
+        }
+    }
+
     /// The JSON text a backend stores.
     pub fn encode(&self) -> String {
         serde_json::to_string(self).expect("an event always serializes")

@@ -6,7 +6,7 @@ use bpops_time::Timestamp;
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
-use crate::{
+use crate::{Subject, 
     AccountId, ApplicationOutcome, Event, OperationId, Requester, Result, StoreError, TraceParent,
 };
 
@@ -120,6 +120,19 @@ impl NewOperation {
             events.push((f.finished_at, f.event()));
         }
         events
+    }
+
+    /// What a notification sees of it once stored (with `finish` when decided at once).
+    pub fn subject(&self, finish: Option<&Finish>) -> Subject {
+        Subject {
+            id: self.id.to_string(),
+            account: self.account.clone(),
+            service: self.service.clone(),
+            operation: self.operation.clone(),
+            application: self.application.clone(),
+            status: finish.map_or(Status::Init, |f| f.status),
+            submitted_by: self.submitted_by.clone(),
+        }
     }
 
     /// The operation as a submit stores it: `INIT`, or final with `finish` when it was
