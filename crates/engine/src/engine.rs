@@ -6,7 +6,7 @@ use std::time::Duration;
 use bpops_catalog::{Catalog, Executor};
 use bpops_store::{
     AccountId, ApplicationPlace, Cancelled, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery,
-    NewOperation, Operation, OperationId, Requester, Resource, ResourceKey, Store, Submitted,
+    NewOperation, Notification, Notifications, Operation, OperationId, Requester, Resource, ResourceKey, Store, Submitted,
 };
 use bpops_time::{Clock, Timestamp};
 use serde_json::{Map, Value};
@@ -20,7 +20,7 @@ use crate::final_cache::FinalCache;
 use crate::metrics::EngineMetrics;
 use crate::running::Running;
 use crate::waiters::Waiters;
-use crate::{EngineError, Result, Settings, events, sweeper, worker};
+use crate::{EngineError, Result, Settings, deliverer, events, sweeper, worker};
 
 /// A request to run an operation, as the API read it.
 #[derive(Clone, Debug)]
@@ -112,6 +112,18 @@ impl Engine {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Arc<Engine> {
+        if !settings.notifications.is_empty() {
+            store.set_notifications(Notifications::new(
+                settings
+                    .notifications
+                    .iter()
+                    .map(|hook| Notification {
+                        name: hook.name.clone(),
+                        filter: hook.filter.clone(),
+                    })
+                    .collect(),
+            ));
+        }
         Arc::new(Engine {
             store,
             catalog,
@@ -181,6 +193,10 @@ impl Engine {
         tasks.spawn(events::forward(Arc::clone(self), events, shutdown.clone()));
         tasks.spawn(worker::dispatch(Arc::clone(self), shutdown.clone()));
         tasks.spawn(sweeper::run(Arc::clone(self), shutdown.clone()));
+        if !self.settings.notifications.is_empty() {
+            let events = self.store.subscribe();
+            tasks.spawn(deliverer::run(Arc::clone(self), events, shutdown.clone()));
+        }
         let engine = Arc::clone(self);
         tasks.spawn(async move {
             shutdown.cancelled().await;

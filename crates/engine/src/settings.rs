@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bpops_catalog::lifecycle::Prices;
+use bpops_store::EventFilter;
+use secrecy::SecretString;
 
 /// Emulated latency and failure injection for one operation.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -45,7 +47,32 @@ pub struct Settings {
     pub prices: Prices,
     /// This node's name, as its claims record it in operation histories (`[node] name`).
     pub node: String,
+    /// The webhooks events are delivered to (`[[notifications]]`).
+    pub notifications: Vec<Webhook>,
 }
+
+/// A webhook: where the events its filter wants are POSTed, signed, at least once.
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    /// Its unique name, kept in each delivery.
+    pub name: String,
+    /// The `http://` URL deliveries are POSTed to.
+    pub url: String,
+    /// The key deliveries are signed with. Its `Debug` never shows the value.
+    pub secret: SecretString,
+    /// The events it wants.
+    pub filter: EventFilter,
+    /// How long a delivery is retried, from its event, before it expires.
+    pub max_age: Duration,
+    /// How long one attempt waits for an answer.
+    pub timeout: Duration,
+    /// The wait before the second attempt; each later one waits twice the one before (with
+    /// jitter), up to [`MAX_BACKOFF`].
+    pub backoff: Duration,
+}
+
+/// The longest wait between two attempts of a delivery.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
 impl Default for Settings {
     fn default() -> Self {
@@ -61,6 +88,7 @@ impl Default for Settings {
             shutdown_grace: Duration::from_secs(10),
             prices: Prices::default(),
             node: "bpops".to_owned(),
+            notifications: Vec::new(),
         }
     }
 }

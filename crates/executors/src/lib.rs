@@ -69,5 +69,5 @@ mod tree;
 
 pub use bpops_catalog::FailureKind;
 pub use command::{resolve_program, resolve_program_in, run_command};
-pub use http::{run_http, signature, verify_signature};
+pub use http::{WebhookAnswer, post_webhook, run_http, signature, verify_signature};
 pub use job::{Failure, Job, OUTPUT_LIMIT, RESULT_LIMIT, STDERR_TAIL, Success};
