@@ -71,6 +71,15 @@ pub struct Webhook {
     pub backoff: Duration,
 }
 
+impl Webhook {
+    /// `max_age` when the configuration says none: a day, for a receiver down overnight.
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+    /// `timeout` when the configuration says none.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// `backoff` when the configuration says none.
+    pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
+}
+
 /// The longest wait between two attempts of a delivery.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
 

@@ -96,6 +96,16 @@ pub enum Event {
 }
 
 impl Event {
+    /// Every kind, as [`Event::kind`] spells it.
+    pub const KINDS: [&'static str; 6] = [
+        "submitted",
+        "claimed",
+        "retry_scheduled",
+        "released",
+        "cancel_requested",
+        "finished",
+    ];
+
     /// The kind as stored beside the event: `submitted`, `claimed`, `retry_scheduled`,
     /// `released`, `cancel_requested` or `finished`.
     pub fn kind(&self) -> &'static str {
