@@ -19,6 +19,7 @@ mod applications;
 mod audit;
 mod catalog;
 mod context;
+mod deliveries;
 mod error;
 mod history;
 mod metrics;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bpops_catalog::{Catalog, Executor};
 use bpops_store::{
-    AccountId, ApplicationPlace, Cancelled, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery,
+    AccountId, ApplicationPlace, Cancelled, DeliveryPage, DeliveryQuery, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery,
     NewOperation, Notification, Notifications, Operation, OperationId, Requester, Resource, ResourceKey, Store, Submitted,
 };
 use bpops_time::{Clock, Timestamp};
@@ -455,6 +455,12 @@ impl Engine {
     /// ([`Engine::get`]): an expired one is not found before its history is asked for.
     pub async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage> {
         Ok(self.store.history(query).await?)
+    }
+
+    /// One page of webhook deliveries. The caller has scoped `query` to an account, and to
+    /// an operation it has read when it names one.
+    pub async fn deliveries(&self, query: &DeliveryQuery) -> Result<DeliveryPage> {
+        Ok(self.store.deliveries(query).await?)
     }
 
     /// Operations that finished before this instant have expired.
