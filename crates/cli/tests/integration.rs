@@ -80,6 +80,11 @@ mod shutdown;
 #[path = "integration/traces.rs"]
 mod traces;
 
+/// Webhooks: signed deliveries of every event through receiver failures, timeouts and
+/// `kill -9`, in order per operation; ListNotificationDeliveries and its tenant rules.
+#[path = "integration/webhooks.rs"]
+mod webhooks;
+
 /// Waiting for results without polling, and the operator endpoints: probes and metrics.
 #[path = "integration/waiting.rs"]
 mod waiting;

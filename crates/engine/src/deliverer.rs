@@ -188,7 +188,9 @@ async fn post(
     )
     .await;
     let took = timer.elapsed();
-    engine.metrics.delivery_attempt(&hook.name, took.as_secs_f64());
+    engine
+        .metrics
+        .delivery_attempt(&hook.name, took.as_secs_f64());
     let (status, error) = match answer {
         Ok(answer) if (200..300).contains(&answer.status) => (Some(answer.status), None),
         Ok(answer) => (
@@ -258,7 +260,10 @@ mod tests {
         for (attempt, full) in [(1, 1), (2, 2), (3, 4), (11, 600), (40, 600)] {
             let wait = backoff(first, attempt);
             let full = Duration::from_secs(full);
-            assert!(wait <= full && wait >= full.mul_f64(0.8), "{attempt}: {wait:?}");
+            assert!(
+                wait <= full && wait >= full.mul_f64(0.8),
+                "{attempt}: {wait:?}"
+            );
         }
     }
 }

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use bpops_catalog::{Catalog, Executor};
 use bpops_store::{
-    AccountId, ApplicationPlace, Cancelled, DeliveryPage, DeliveryQuery, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery,
-    NewOperation, Notification, Notifications, Operation, OperationId, Requester, Resource, ResourceKey, Store, Submitted,
+    AccountId, ApplicationPlace, Cancelled, DeliveryPage, DeliveryQuery, HistoryPage, HistoryQuery,
+    Lease, ListPage, ListQuery, NewOperation, Notification, Notifications, Operation, OperationId,
+    Requester, Resource, ResourceKey, Store, Submitted,
 };
 use bpops_time::{Clock, Timestamp};
 use serde_json::{Map, Value};

@@ -158,7 +158,9 @@ impl EngineMetrics {
         let labels = NotificationLabels {
             notification: notification.to_owned(),
         };
-        self.delivery_seconds.get_or_create(&labels).observe(seconds);
+        self.delivery_seconds
+            .get_or_create(&labels)
+            .observe(seconds);
     }
 }
 

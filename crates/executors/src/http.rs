@@ -153,7 +153,10 @@ pub async fn post_webhook(
             .map_err(|error| error_chain(&error))?;
         let status = response.status().as_u16();
         // The body is only kept for a log line: a receiver that sends more is cut short.
-        let body = match Limited::new(response.into_body(), OUTPUT_LIMIT).collect().await {
+        let body = match Limited::new(response.into_body(), OUTPUT_LIMIT)
+            .collect()
+            .await
+        {
             Ok(body) => tail_text(&body.to_bytes(), ERROR_BODY_TAIL),
             Err(_) => String::new(),
         };

@@ -41,12 +41,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
 use bpops_store::{
-    Attempted, Delivery, DeliveryPage, DeliveryQuery, Notifications,
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
-    ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Cancelled, Claimed, Decide,
-    EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage,
-    ListQuery, LocatedResource, NewApplication, NewOperation, NewStep, Operation, OperationId,
-    Progress, QueueDepth, Reconfiguration, Reconfigured, Requester, Resource, ResourceKey, Result,
+    ApplicationQuery, Attempted, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Cancelled,
+    Claimed, Decide, Delivery, DeliveryPage, DeliveryQuery, EVENT_BUFFER, Finish, GroupChange,
+    GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery, LocatedResource,
+    NewApplication, NewOperation, NewStep, Notifications, Operation, OperationId, Progress,
+    QueueDepth, Reconfiguration, Reconfigured, Requester, Resource, ResourceKey, Result,
     StepStarted, Store, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
@@ -287,7 +287,15 @@ impl Store for PgStore {
         limit: usize,
     ) -> Result<Claimed> {
         let lease_until = now + lease;
-        queries::claim(&mut self.client().await?, self.outbox(), node, now, lease_until, limit).await
+        queries::claim(
+            &mut self.client().await?,
+            self.outbox(),
+            node,
+            now,
+            lease_until,
+            limit,
+        )
+        .await
     }
 
     async fn schedule_retry(
@@ -299,7 +307,16 @@ impl Store for PgStore {
         reason: &str,
     ) -> Result<Lease> {
         let mut client = self.client().await?;
-        queries::schedule_retry(&mut client, self.outbox(), id, attempt, now, retry_at, reason).await
+        queries::schedule_retry(
+            &mut client,
+            self.outbox(),
+            id,
+            attempt,
+            now,
+            retry_at,
+            reason,
+        )
+        .await
     }
 
     async fn renew_lease(
@@ -313,7 +330,8 @@ impl Store for PgStore {
 
     async fn release(&self, id: &OperationId, attempt: u32, now: Timestamp) -> Result<bool> {
         let mut client = self.client().await?;
-        let released = queries::release(&mut client, self.outbox(), &self.channel, id, attempt, now).await?;
+        let released =
+            queries::release(&mut client, self.outbox(), &self.channel, id, attempt, now).await?;
         if released {
             self.publish(StoreEvent::Submitted);
         }
@@ -334,8 +352,17 @@ impl Store for PgStore {
     ) -> Result<Cancelled> {
         let mut client = self.client().await?;
         let channel = &self.channel;
-        let cancelled =
-            queries::cancel(&mut client, self.outbox(), channel, account, id, by, message, now).await?;
+        let cancelled = queries::cancel(
+            &mut client,
+            self.outbox(),
+            channel,
+            account,
+            id,
+            by,
+            message,
+            now,
+        )
+        .await?;
         if let Some(event) = cancelled.event() {
             self.publish(event);
         }
@@ -344,7 +371,15 @@ impl Store for PgStore {
 
     async fn finish(&self, id: &OperationId, attempt: u32, finish: &Finish) -> Result<bool> {
         let mut client = self.client().await?;
-        let finished = queries::finish(&mut client, self.outbox(), &self.channel, id, attempt, finish).await?;
+        let finished = queries::finish(
+            &mut client,
+            self.outbox(),
+            &self.channel,
+            id,
+            attempt,
+            finish,
+        )
+        .await?;
         if finished {
             self.publish(StoreEvent::Finished(id.clone()));
         }
@@ -401,7 +436,14 @@ impl Store for PgStore {
     }
 
     async fn start_step(&self, step: &NewStep, expired_before: Timestamp) -> Result<StepStarted> {
-        let started = submits::start_step(&self.pool, self.outbox(), &self.channel, step, expired_before).await?;
+        let started = submits::start_step(
+            &self.pool,
+            self.outbox(),
+            &self.channel,
+            step,
+            expired_before,
+        )
+        .await?;
         if started == StepStarted::Started {
             self.publish(StoreEvent::Submitted);
         }

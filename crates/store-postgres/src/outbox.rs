@@ -3,9 +3,9 @@
 //! reading and sweeping them.
 
 use bpops_store::{
-    AccountId, Attempted, Delivery, DeliveryPage, DeliveryQuery, DeliveryState, Event,
-    NewDelivery, Notifications, Requester, Result, Settlement, Status, StoreError, Subject,
-    append_attempt, decode_attempts,
+    AccountId, Attempted, Delivery, DeliveryPage, DeliveryQuery, DeliveryState, Event, NewDelivery,
+    Notifications, Requester, Result, Settlement, Status, StoreError, Subject, append_attempt,
+    decode_attempts,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Object};
@@ -69,7 +69,10 @@ pub(crate) async fn insert(client: &impl GenericClient, deliveries: &[NewDeliver
     let column = |f: fn(&NewDelivery) -> Option<&str>| -> Vec<Option<&str>> {
         deliveries.iter().map(f).collect()
     };
-    let created: Vec<i64> = deliveries.iter().map(|d| d.created_at.as_millis()).collect();
+    let created: Vec<i64> = deliveries
+        .iter()
+        .map(|d| d.created_at.as_millis())
+        .collect();
     client
         .execute(
             &stmt,

@@ -4,8 +4,9 @@
 
 use bpops_store::{
     AccountId, ApplicationPlace, BootstrapKey, Cancelled, Claimed, Effect, Event, Finish, Lease,
-    ListPage, ListQuery, LocatedResource, Notifications, Operation, OperationId, Progress, QueueDepth, Requester,
-    Resource, ResourceKey, Result, Status, StoreError, UNREADABLE, Unreadable,
+    ListPage, ListQuery, LocatedResource, Notifications, Operation, OperationId, Progress,
+    QueueDepth, Requester, Resource, ResourceKey, Result, Status, StoreError, UNREADABLE,
+    Unreadable,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Object, Transaction};
@@ -118,12 +119,9 @@ pub(crate) async fn claim(
             attempt: op.attempt,
         })
         .collect();
-    try_join_all(
-        decoded
-            .iter()
-            .zip(&claims)
-            .map(|((_, op), claimed_by)| history::append(&tx, notifications, op.id.as_str(), now, claimed_by)),
-    )
+    try_join_all(decoded.iter().zip(&claims).map(|((_, op), claimed_by)| {
+        history::append(&tx, notifications, op.id.as_str(), now, claimed_by)
+    }))
     .await?;
     let mut claimed = Claimed {
         operations: decoded.into_iter().map(|(_, op)| op).collect(),
@@ -180,7 +178,14 @@ pub(crate) async fn release(
     if changed == 0 {
         return Ok(false);
     }
-    history::append(&tx, notifications, id.as_str(), now, &Event::Released { attempt }).await?;
+    history::append(
+        &tx,
+        notifications,
+        id.as_str(),
+        now,
+        &Event::Released { attempt },
+    )
+    .await?;
     notify(&tx, channel, "submitted").await?;
     tx.commit().await.map_err(from_pg)?;
     Ok(true)

@@ -6,8 +6,8 @@
 use std::sync::{Arc, OnceLock};
 
 use bpops_store::{
-    Decide, Finish, NewDelivery, NewOperation, NewStep, Notifications, Requester, Resource, Result, Status, StepStarted,
-    StoreError, StoreEvent, Submitted,
+    Decide, Finish, NewDelivery, NewOperation, NewStep, Notifications, Requester, Resource, Result,
+    Status, StepStarted, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Pool, Transaction};
@@ -18,9 +18,9 @@ use tokio_postgres::types::ToSql;
 
 use crate::applications::parse_status;
 use crate::group_commit::{GroupCommit, Member, each_alone};
-use crate::{history, outbox};
 use crate::queries::{apply_effect, notify, parse_id, parse_properties, resource_column};
 use crate::{from_pg, get};
+use crate::{history, outbox};
 
 /// The most submits stored together; bounds how long one transaction holds its locks.
 const MAX_GROUP: usize = 256;

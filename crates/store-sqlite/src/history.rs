@@ -20,21 +20,22 @@ pub(crate) fn append(
 ) -> rusqlite::Result<()> {
     // N.B. one writer writes at a time, so no other event of this operation can take the
     // same position.
-    let appended = conn.prepare_cached(
-        "INSERT INTO operation_events (operation_seq, seq, at, kind, detail)
+    let appended = conn
+        .prepare_cached(
+            "INSERT INTO operation_events (operation_seq, seq, at, kind, detail)
          SELECT o.seq, COALESCE(MAX(e.seq), 0) + 1, ?2, ?3, ?4
          FROM operations o LEFT JOIN operation_events e ON e.operation_seq = o.seq
          WHERE o.id = ?1
          GROUP BY o.seq
          HAVING COALESCE(MAX(e.seq), 0) < ?5",
-    )?
-    .execute(params![
-        id,
-        at.as_millis(),
-        event.kind(),
-        event.encode(),
-        event.limit()
-    ])?;
+        )?
+        .execute(params![
+            id,
+            at.as_millis(),
+            event.kind(),
+            event.encode(),
+            event.limit()
+        ])?;
     if appended > 0 {
         outbox::enqueue(conn, notifications, Key::Id(id), &[(at, event)])?;
     }

@@ -41,9 +41,10 @@ use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
     ApplicationQuery, Attempted, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Cancelled,
-    Claimed, Decide, Delivery, DeliveryPage, DeliveryQuery, EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage,
-    ListQuery, LocatedResource, NewApplication, NewOperation, NewStep, Notifications, Operation, OperationId,
-    Progress, QueueDepth, Reconfiguration, Reconfigured, Requester, Resource, ResourceKey, Result,
+    Claimed, Decide, Delivery, DeliveryPage, DeliveryQuery, EVENT_BUFFER, Finish, GroupChange,
+    GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery, LocatedResource,
+    NewApplication, NewOperation, NewStep, Notifications, Operation, OperationId, Progress,
+    QueueDepth, Reconfiguration, Reconfigured, Requester, Resource, ResourceKey, Result,
     StepStarted, Store, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;

@@ -1,10 +1,10 @@
 //! The SQL of each store intent, one function per intent, each one transaction.
 
 use bpops_store::{
-    AccountId, ApplicationPlace, Notifications, BootstrapKey, Cancelled, Claimed, Decide, Effect, Event, Finish,
-    Lease, ListPage, ListQuery, LocatedResource, NewOperation, NewStep, Operation, OperationId,
-    Progress, QueueDepth, Requester, Resource, ResourceKey, Status, StepStarted, Submitted,
-    UNREADABLE, Unreadable,
+    AccountId, ApplicationPlace, BootstrapKey, Cancelled, Claimed, Decide, Effect, Event, Finish,
+    Lease, ListPage, ListQuery, LocatedResource, NewOperation, NewStep, Notifications, Operation,
+    OperationId, Progress, QueueDepth, Requester, Resource, ResourceKey, Status, StepStarted,
+    Submitted, UNREADABLE, Unreadable,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -150,7 +150,12 @@ pub(crate) fn start_step(
         op.client_token.as_deref(),
         &op.fingerprint,
     )?;
-    history::start(&tx, notifications, tx.last_insert_rowid(), &op.first_events(None))?;
+    history::start(
+        &tx,
+        notifications,
+        tx.last_insert_rowid(),
+        &op.first_events(None),
+    )?;
     tx.commit()?;
     Ok(StepStarted::Started)
 }
@@ -293,6 +298,12 @@ fn as_text(value: rusqlite::types::ValueRef) -> String {
 
 /// Makes every running operation claimable again: called at open, when no worker can be alive.
 pub(crate) fn release_leases(conn: &Connection) -> rusqlite::Result<usize> {
+    // The attempts of webhook deliveries that process was making are over too: each is
+    // attempted again at once (its receiver deduplicates by Idempotency-Key).
+    conn.execute(
+        "UPDATE notification_deliveries SET lease_until = 0 WHERE state = 'pending'",
+        [],
+    )?;
     conn.execute(
         "UPDATE operations SET lease_until = 0 WHERE status = 'RUNNING'",
         [],
@@ -316,7 +327,13 @@ pub(crate) fn release(
     if changed == 0 {
         return Ok(false);
     }
-    history::append(&tx, notifications, id.as_str(), now, &Event::Released { attempt })?;
+    history::append(
+        &tx,
+        notifications,
+        id.as_str(),
+        now,
+        &Event::Released { attempt },
+    )?;
     tx.commit()?;
     Ok(true)
 }
@@ -500,7 +517,13 @@ pub(crate) fn finish(
         return Ok(false);
     }
     apply_effect(&tx, finish.effect.as_ref())?;
-    history::append(&tx, notifications, id.as_str(), finish.finished_at, &finish.event())?;
+    history::append(
+        &tx,
+        notifications,
+        id.as_str(),
+        finish.finished_at,
+        &finish.event(),
+    )?;
     tx.commit()?;
     Ok(true)
 }

@@ -422,7 +422,10 @@ mod tests {
         assert_eq!(payload["at"], 7);
         let trace = subject().submitted_by.unwrap().trace.unwrap();
         let sent = made[0].traceparent.as_deref().unwrap();
-        assert!(sent.contains(&trace.trace_id()), "{sent} in the submitter's trace");
+        assert!(
+            sent.contains(&trace.trace_id()),
+            "{sent} in the submitter's trace"
+        );
     }
 
     #[test]

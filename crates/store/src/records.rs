@@ -6,8 +6,9 @@ use bpops_time::Timestamp;
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
-use crate::{Subject, 
-    AccountId, ApplicationOutcome, Event, OperationId, Requester, Result, StoreError, TraceParent,
+use crate::{
+    AccountId, ApplicationOutcome, Event, OperationId, Requester, Result, StoreError, Subject,
+    TraceParent,
 };
 
 /// Where an operation is in its life. A status only moves forward; a final one never changes.

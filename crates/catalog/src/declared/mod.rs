@@ -235,7 +235,9 @@ fn check_url(url: &str) -> Result<(), Problem> {
 pub fn http_url_problem(url: &str) -> Option<String> {
     let bad = |why: &str| Some(format!("\"{url}\" {why}"));
     if url.starts_with("https://") {
-        return bad("uses https, which bpops does not speak; terminate TLS in front of the receiver");
+        return bad(
+            "uses https, which bpops does not speak; terminate TLS in front of the receiver",
+        );
     }
     let Some(rest) = url.strip_prefix("http://") else {
         return bad("must start with http://");

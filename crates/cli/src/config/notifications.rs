@@ -72,7 +72,11 @@ fn webhook(
             return Err(format!("{key} lists an empty value"));
         }
     }
-    if let Some(kind) = raw.events.iter().find(|e| !Event::KINDS.contains(&e.as_str())) {
+    if let Some(kind) = raw
+        .events
+        .iter()
+        .find(|e| !Event::KINDS.contains(&e.as_str()))
+    {
         return Err(format!(
             "events: {kind:?} is not an event kind; the kinds are {}",
             Event::KINDS.join(", ")
@@ -88,7 +92,11 @@ fn webhook(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let services = catalog.services();
-    if let Some(service) = raw.services.iter().find(|s| !services.contains(&s.as_str())) {
+    if let Some(service) = raw
+        .services
+        .iter()
+        .find(|s| !services.contains(&s.as_str()))
+    {
         return Err(format!(
             "services: {service:?} is not a service of the catalog ({})",
             services.join(", ")
@@ -105,13 +113,19 @@ fn webhook(
         return Err(format!("operations: {op:?} is no operation of the catalog"));
     }
     if let Some(account) = raw.accounts.iter().find(|a| !accounts.contains(a)) {
-        return Err(format!("accounts: {account:?} is not declared in [[accounts]]"));
+        return Err(format!(
+            "accounts: {account:?} is not declared in [[accounts]]"
+        ));
     }
     if raw.max_age.is_zero() || raw.max_age > MAX_AGE {
-        return Err(format!("max_age must be longer than zero and at most {MAX_AGE:?}"));
+        return Err(format!(
+            "max_age must be longer than zero and at most {MAX_AGE:?}"
+        ));
     }
     if raw.timeout.is_zero() || raw.timeout > MAX_TIMEOUT {
-        return Err(format!("timeout must be longer than zero and at most {MAX_TIMEOUT:?}"));
+        return Err(format!(
+            "timeout must be longer than zero and at most {MAX_TIMEOUT:?}"
+        ));
     }
     if raw.backoff.is_zero() || raw.backoff > raw.max_age {
         return Err("backoff must be longer than zero and at most max_age".to_owned());

@@ -345,7 +345,10 @@ fn notifications_become_webhooks_with_their_filters() {
     assert_eq!(hooks[0].max_age, Duration::from_secs(7200));
     assert_eq!(hooks[1].timeout, bpops_engine::Webhook::DEFAULT_TIMEOUT);
     assert!(hooks[1].filter.events.is_empty());
-    assert!(!format!("{hooks:?}").contains("s3cret"), "a secret is never shown");
+    assert!(
+        !format!("{hooks:?}").contains("s3cret"),
+        "a secret is never shown"
+    );
 }
 
 #[test]
@@ -379,9 +382,15 @@ fn a_bad_notification_is_refused_with_its_entry_and_problem() {
         "{BASE}\n[[notifications]]\nname = \"h\"\nurl = \"http://x\"\nsecret = \"k\"\n\
          [[notifications]]\nname = \"h\"\nurl = \"http://y\"\nsecret = \"k\"\n"
     ));
-    assert!(twice.contains("entry 2") && twice.contains("unique"), "{twice}");
+    assert!(
+        twice.contains("entry 2") && twice.contains("unique"),
+        "{twice}"
+    );
     let empty_secret = error(&format!(
         "{BASE}\n[[notifications]]\nname = \"h\"\nurl = \"http://x\"\nsecret = \"\"\n"
     ));
-    assert!(empty_secret.contains("secret must not be empty"), "{empty_secret}");
+    assert!(
+        empty_secret.contains("secret must not be empty"),
+        "{empty_secret}"
+    );
 }

@@ -88,7 +88,11 @@ pub async fn deliveries_are_written_with_the_events_they_announce(store: &dyn St
     let running = claim(store, T0 + ms(1), LEASE, 10).await;
     assert!(
         store
-            .finish(&op.id, running[0].attempt, &finish(Status::Failure, T0 + ms(2)))
+            .finish(
+                &op.id,
+                running[0].attempt,
+                &finish(Status::Failure, T0 + ms(2))
+            )
             .await
             .unwrap()
     );
@@ -132,7 +136,12 @@ pub async fn only_changes_that_commit_write_deliveries(store: &dyn Store) {
     let before = all(store, DeliveryQuery::default()).await.len();
     let stale = finish(Status::Success, T0 + ms(2));
     assert!(!store.finish(&op.id, attempt + 1, &stale).await.unwrap());
-    assert!(!store.release(&op.id, attempt + 1, T0 + ms(2)).await.unwrap());
+    assert!(
+        !store
+            .release(&op.id, attempt + 1, T0 + ms(2))
+            .await
+            .unwrap()
+    );
     assert_eq!(all(store, DeliveryQuery::default()).await.len(), before);
 }
 
@@ -322,6 +331,10 @@ pub async fn settled_deliveries_show_their_attempts_and_are_swept(store: &dyn St
 
     store.sweep(T0 + ms(6), 100).await.unwrap();
     let left = all(store, DeliveryQuery::default()).await;
-    assert_eq!(left.len(), 1, "the expired delivery is swept, the pending one kept");
+    assert_eq!(
+        left.len(),
+        1,
+        "the expired delivery is swept, the pending one kept"
+    );
     assert_eq!(left[0].state, DeliveryState::Pending);
 }
