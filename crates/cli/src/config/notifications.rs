@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use bpops_catalog::{Catalog, http_url_problem};
-use bpops_engine::Webhook;
+use bpops_engine::{STEP_SERVICE, Step, Webhook};
 use bpops_store::{AccountId, Event, EventFilter, Status};
 use secrecy::ExposeSecret;
 
@@ -91,7 +91,9 @@ fn webhook(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let services = catalog.services();
+    // Application lifecycle steps are operations of a service of their own.
+    let mut services = catalog.services();
+    services.push(STEP_SERVICE);
     if let Some(service) = raw
         .services
         .iter()
@@ -103,11 +105,12 @@ fn webhook(
         ));
     }
     let known_operation = |op: &str| {
-        services.iter().any(|service| {
-            catalog
-                .operations(service)
-                .is_some_and(|entries| entries.iter().any(|e| e.operation() == op))
-        })
+        Step::from_operation(op).is_some()
+            || services.iter().any(|service| {
+                catalog
+                    .operations(service)
+                    .is_some_and(|entries| entries.iter().any(|e| e.operation() == op))
+            })
     };
     if let Some(op) = raw.operations.iter().find(|op| !known_operation(op)) {
         return Err(format!("operations: {op:?} is no operation of the catalog"));

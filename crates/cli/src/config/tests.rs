@@ -336,11 +336,18 @@ fn notifications_become_webhooks_with_their_filters() {
         name = "everything"
         url = "http://hooks.internal/bpops"
         secret = "other"
+        [[notifications]]
+        name = "deploys"
+        url = "http://hooks.internal/deploys"
+        secret = "other"
+        services = ["bpstudio"]
+        operations = ["deployApplication"]
+        applications = ["APP"]
         "#
     );
     let config = check(&text).unwrap();
     let hooks = &config.engine.notifications;
-    assert_eq!(hooks.len(), 2);
+    assert_eq!(hooks.len(), 3);
     assert_eq!(hooks[0].filter.statuses, [bpops_store::Status::Failure]);
     assert_eq!(hooks[0].max_age, Duration::from_secs(7200));
     assert_eq!(hooks[1].timeout, bpops_engine::Webhook::DEFAULT_TIMEOUT);
