@@ -56,6 +56,7 @@ use tokio_postgres::NoTls;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::nonces::{Nonces, Spend};
+use crate::queries::Listeners;
 use crate::submits::Submits;
 
 /// Connections per node when the configuration does not say: enough for two cores, where
@@ -150,6 +151,14 @@ impl PgStore {
     /// The notifications a write of history events passes to them.
     fn outbox(&self) -> Option<&Notifications> {
         self.notifications.get().map(|n| n.as_ref())
+    }
+
+    /// Who hears of a change to an operation.
+    fn listeners(&self) -> Listeners<'_> {
+        Listeners {
+            channel: &self.channel,
+            notifications: self.outbox(),
+        }
     }
 
     fn publish(&self, event: StoreEvent) {
@@ -330,8 +339,7 @@ impl Store for PgStore {
 
     async fn release(&self, id: &OperationId, attempt: u32, now: Timestamp) -> Result<bool> {
         let mut client = self.client().await?;
-        let released =
-            queries::release(&mut client, self.outbox(), &self.channel, id, attempt, now).await?;
+        let released = queries::release(&mut client, self.listeners(), id, attempt, now).await?;
         if released {
             self.publish(StoreEvent::Submitted);
         }
@@ -351,18 +359,8 @@ impl Store for PgStore {
         now: Timestamp,
     ) -> Result<Cancelled> {
         let mut client = self.client().await?;
-        let channel = &self.channel;
-        let cancelled = queries::cancel(
-            &mut client,
-            self.outbox(),
-            channel,
-            account,
-            id,
-            by,
-            message,
-            now,
-        )
-        .await?;
+        let heard = self.listeners();
+        let cancelled = queries::cancel(&mut client, heard, account, id, by, message, now).await?;
         if let Some(event) = cancelled.event() {
             self.publish(event);
         }
@@ -371,15 +369,7 @@ impl Store for PgStore {
 
     async fn finish(&self, id: &OperationId, attempt: u32, finish: &Finish) -> Result<bool> {
         let mut client = self.client().await?;
-        let finished = queries::finish(
-            &mut client,
-            self.outbox(),
-            &self.channel,
-            id,
-            attempt,
-            finish,
-        )
-        .await?;
+        let finished = queries::finish(&mut client, self.listeners(), id, attempt, finish).await?;
         if finished {
             self.publish(StoreEvent::Finished(id.clone()));
         }

@@ -23,6 +23,16 @@ const OPERATION_COLUMNS: &str = "id, account, service, operation, application, r
      attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested, \
      submitted_by";
 
+/// Who hears of a committed change: the other nodes, on `channel`, and the webhooks that
+/// want its history events.
+#[derive(Clone, Copy)]
+pub(crate) struct Listeners<'a> {
+    /// The schema's notification channel.
+    pub(crate) channel: &'a str,
+    /// The configured webhooks' filters, when any.
+    pub(crate) notifications: Option<&'a Notifications>,
+}
+
 /// Queues a notification, delivered to every listener when the transaction commits.
 pub(crate) async fn notify(tx: &Transaction<'_>, channel: &str, payload: &str) -> Result<()> {
     let stmt = tx
@@ -157,12 +167,15 @@ pub(crate) async fn claim(
 
 pub(crate) async fn release(
     client: &mut Object,
-    notifications: Option<&Notifications>,
-    channel: &str,
+    heard: Listeners<'_>,
     id: &OperationId,
     attempt: u32,
     now: Timestamp,
 ) -> Result<bool> {
+    let Listeners {
+        channel,
+        notifications,
+    } = heard;
     let tx = client.transaction().await.map_err(from_pg)?;
     let stmt = tx
         .prepare_cached(
@@ -301,14 +314,17 @@ pub(crate) async fn list(client: &Object, query: &ListQuery) -> Result<ListPage>
 
 pub(crate) async fn cancel(
     client: &mut Object,
-    notifications: Option<&Notifications>,
-    channel: &str,
+    heard: Listeners<'_>,
     account: &AccountId,
     id: &OperationId,
     by: &Requester,
     message: &str,
     now: Timestamp,
 ) -> Result<Cancelled> {
+    let Listeners {
+        channel,
+        notifications,
+    } = heard;
     let tx = client.transaction().await.map_err(from_pg)?;
     // N.B. the row lock orders this with a claim of the same row: a claim in progress makes
     // the cancel wait and then see RUNNING; a cancel in progress makes claims skip the row.
@@ -368,12 +384,15 @@ pub(crate) async fn cancel(
 
 pub(crate) async fn finish(
     client: &mut Object,
-    notifications: Option<&Notifications>,
-    channel: &str,
+    heard: Listeners<'_>,
     id: &OperationId,
     attempt: u32,
     finish: &Finish,
 ) -> Result<bool> {
+    let Listeners {
+        channel,
+        notifications,
+    } = heard;
     let tx = client.transaction().await.map_err(from_pg)?;
     let stmt = tx
         .prepare_cached(
