@@ -413,14 +413,15 @@ mod tests {
                 },
             ),
         ]);
-        let made = hooks.deliveries(&subject(), Timestamp::from_millis(7), &finished);
+        let subject = subject();
+        let made = hooks.deliveries(&subject, Timestamp::from_millis(7), &finished);
         let names: Vec<_> = made.iter().map(|d| d.notification.as_str()).collect();
         assert_eq!(names, ["all", "failures"]);
         let payload: serde_json::Value = serde_json::from_str(&made[1].payload).unwrap();
         assert_eq!(payload["status"], "FAILURE");
         assert_eq!(payload["event"]["kind"], "finished");
         assert_eq!(payload["at"], 7);
-        let trace = subject().submitted_by.unwrap().trace.unwrap();
+        let trace = subject.submitted_by.unwrap().trace.unwrap();
         let sent = made[0].traceparent.as_deref().unwrap();
         assert!(
             sent.contains(&trace.trace_id()),
