@@ -367,3 +367,61 @@ async fn another_account_sees_none_of_the_deliveries() {
         .await
         .assert_error(400, "InvalidParameter");
 }
+
+/// On the test clock: a delivery still failing past `max_age` is given up, with the
+/// deliveries behind it, and stays visible and counted.
+#[tokio::test]
+async fn a_delivery_failing_past_max_age_expires_visibly() {
+    let receiver = Receiver::start().await;
+    let dir = TestDir::new();
+    let config = dir.config(&format!(
+        "[testing]\nclock = \"manual\"\n\n[[notifications]]\nname = \"all\"\nurl = \"{}\"\n\
+         secret = \"{SECRET}\"\nmax_age = \"1h\"\nbackoff = \"10m\"\n",
+        receiver.url
+    ));
+    let server = dir.serve(&config).await;
+    let id = server
+        .submit("addTags", &add_tags(RUNNING_INSTANCE, json!({"k": "v"})))
+        .await;
+    receiver.until("the first attempt", |r| !r.is_empty()).await;
+    server
+        .call(ROOT, "AdvanceClock", &[("Duration", "2h")])
+        .await
+        .assert_ok();
+    let deadline = Instant::now() + WAIT;
+    let expired = loop {
+        // N.B. the operation itself has expired by now (an hour's retention): its deliveries
+        // outlive it, listed by account.
+        let expired = deliveries(&server, &[("Status", "expired")]).await;
+        if expired.len() == 2 {
+            break expired;
+        }
+        assert!(Instant::now() < deadline, "{expired:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(expired.iter().all(|d| d["OperationId"] == id.as_str()));
+    let log = |d: &Value| d["AttemptLog"].as_array().unwrap().clone();
+    let (first, behind) = (log(&expired[0]), log(&expired[1]));
+    assert_eq!(
+        (first[0]["HttpStatus"].as_u64(), first[0]["Error"].as_str()),
+        (Some(500), Some("status 500: down")),
+        "{expired:?}"
+    );
+    let gave_up = |record: &Value| {
+        record["HttpStatus"].is_null()
+            && record["Error"]
+                .as_str()
+                .is_some_and(|e| e.contains("not delivered within max_age"))
+    };
+    assert!(
+        first.len() == 2 && gave_up(&first[1]) && behind.len() == 1 && gave_up(&behind[0]),
+        "given up without a request, and the delivery behind it too: {expired:?}"
+    );
+    assert_eq!(receiver.received().len(), 1, "nothing is sent past max_age");
+    let metrics = scrape(&server).await;
+    assert!(
+        metrics
+            .contains(r#"bpops_webhook_deliveries_total{notification="all",outcome="expired"} 2"#),
+        "{metrics}"
+    );
+}
