@@ -81,7 +81,8 @@ mod shutdown;
 mod traces;
 
 /// Webhooks: signed deliveries of every event through receiver failures, timeouts and
-/// `kill -9`, in order per operation; ListNotificationDeliveries and its tenant rules.
+/// `kill -9` (on SQLite after a restart, on PostgreSQL by another node), in order per
+/// operation; expiry on the test clock; ListNotificationDeliveries and its tenant rules.
 #[path = "integration/webhooks.rs"]
 mod webhooks;
 

@@ -47,10 +47,14 @@ pub(crate) async fn run(
         .unwrap_or_default()
         + LEASE_MARGIN;
     loop {
-        // N.B. a batch in flight is finished, not abandoned, on shutdown: each attempt is
-        // bounded by its timeout, and its settlement saves a repeat after a restart.
-        let claimed = deliver_due(&engine, lease).await;
-        if claimed > 0 && !shutdown.is_cancelled() {
+        // N.B. on shutdown a batch in flight is dropped, its attempts with it, so a slow
+        // receiver never holds the node past its grace: each is attempted again after its
+        // lease (at once on SQLite, which frees a dead process's leases at open).
+        let claimed = tokio::select! {
+            () = shutdown.cancelled() => return,
+            claimed = deliver_due(&engine, lease) => claimed,
+        };
+        if claimed > 0 {
             continue;
         }
         tokio::select! {

@@ -1,8 +1,10 @@
 //! Webhooks end to end: a receiver on loopback that verifies every signature answers 500,
 //! then stops answering (the attempts time out), while the node is killed with SIGKILL; the
-//! node restarts on the same database and the receiver comes back: every event of every
-//! acknowledged operation arrives, signed, in its operation's trace, in order per operation,
-//! and ListNotificationDeliveries, `bpops deliveries` and /metrics show what happened.
+//! node restarts on the same database (or, on PostgreSQL, another node carries on) and the
+//! receiver comes back: every event of every acknowledged operation arrives, signed, in its
+//! operation's trace, in order per operation, and ListNotificationDeliveries, `bpops
+//! deliveries` and /metrics show what happened. On the test clock, a delivery failing past
+//! its `max_age` expires.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -152,8 +154,55 @@ async fn serve(mut stream: TcpStream, mode: Arc<Mutex<Mode>>, log: Arc<Mutex<Log
     let _ = stream.write_all(answer).await;
 }
 
-fn config(dir: &TestDir, url: &str) -> std::path::PathBuf {
-    dir.config(&format!(
+/// Waits until every event of `ids` (of kinds `expected`) was accepted by the receiver, and
+/// checks them: all signed, each in its operation's trace, in order per operation (the
+/// first receipt of each delivery id, as a receiver deduplicating by it would see them).
+async fn delivered_in_order(
+    receiver: &Receiver,
+    ids: &[String],
+    traces: &HashMap<String, String>,
+    expected: &[&str],
+) {
+    receiver
+        .until("every event delivered", |r| {
+            ids.iter().all(|id| {
+                expected.iter().all(|kind| {
+                    r.iter().any(|x| {
+                        x.answered == Mode::Accept
+                            && x.body["notification"] == "all"
+                            && x.body["operation_id"] == id.as_str()
+                            && x.body["event"]["kind"] == *kind
+                    })
+                })
+            })
+        })
+        .await;
+
+    let received = receiver.received();
+    assert_eq!(receiver.log.lock().unwrap().bad_signatures, 0);
+    // In order per operation: the first delivery of each key, as accepted.
+    let mut firsts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut seen_keys = std::collections::HashSet::new();
+    for r in received.iter().filter(|r| r.answered == Mode::Accept) {
+        if r.body["notification"] != "all" || !seen_keys.insert(r.key.clone()) {
+            continue;
+        }
+        let id = r.body["operation_id"].as_str().unwrap().to_owned();
+        let (trace, ..) = parts(r.traceparent.as_deref().expect("a traceparent"));
+        assert_eq!(trace, traces[&id], "a delivery is in its operation's trace");
+        firsts
+            .entry(id)
+            .or_default()
+            .push(r.body["event"]["kind"].as_str().unwrap().to_owned());
+    }
+    for id in ids {
+        assert_eq!(firsts[id], expected, "{id}: in order, each once");
+    }
+}
+
+/// Two webhooks on `url`: `all`, quick to time out and retry, and `failures-only`.
+fn hooks(url: &str) -> String {
+    format!(
         r#"
 [[notifications]]
 name = "all"
@@ -168,7 +217,11 @@ url = "{url}"
 secret = "{SECRET}"
 statuses = ["FAILURE"]
 "#
-    ))
+    )
+}
+
+fn config(dir: &TestDir, url: &str) -> std::path::PathBuf {
+    dir.config(&hooks(url))
 }
 
 /// The trace id of each operation, from its history.
@@ -265,41 +318,8 @@ async fn every_event_arrives_through_failures_timeouts_and_kill_9() {
     receiver.set(Mode::Accept);
     let server = dir.serve(&config).await;
     let expected = ["submitted", "finished"];
-    receiver
-        .until("every event delivered", |r| {
-            ids.iter().all(|id| {
-                expected.iter().all(|kind| {
-                    r.iter().any(|x| {
-                        x.answered == Mode::Accept
-                            && x.body["notification"] == "all"
-                            && x.body["operation_id"] == id.as_str()
-                            && x.body["event"]["kind"] == *kind
-                    })
-                })
-            })
-        })
-        .await;
-
+    delivered_in_order(&receiver, &ids, &traces, &expected).await;
     let received = receiver.received();
-    assert_eq!(receiver.log.lock().unwrap().bad_signatures, 0);
-    // In order per operation: the first delivery of each key, as accepted.
-    let mut firsts: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut seen_keys = std::collections::HashSet::new();
-    for r in received.iter().filter(|r| r.answered == Mode::Accept) {
-        if r.body["notification"] != "all" || !seen_keys.insert(r.key.clone()) {
-            continue;
-        }
-        let id = r.body["operation_id"].as_str().unwrap().to_owned();
-        let (trace, ..) = parts(r.traceparent.as_deref().expect("a traceparent"));
-        assert_eq!(trace, traces[&id], "a delivery is in its operation's trace");
-        firsts
-            .entry(id)
-            .or_default()
-            .push(r.body["event"]["kind"].as_str().unwrap().to_owned());
-    }
-    for id in &ids {
-        assert_eq!(firsts[id], expected, "{id}: in order, each once");
-    }
     // A failure-only webhook wanted none of these successes.
     assert!(received.iter().all(|r| r.body["notification"] == "all"));
 
@@ -423,5 +443,38 @@ async fn a_delivery_failing_past_max_age_expires_visibly() {
         metrics
             .contains(r#"bpops_webhook_deliveries_total{notification="all",outcome="expired"} 2"#),
         "{metrics}"
+    );
+}
+
+/// Two nodes on PostgreSQL: the node that stored the deliveries is killed while its
+/// receiver is down; the other delivers every one, in order, once the receiver is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_node_delivers_what_a_killed_node_stored() {
+    let receiver = Receiver::start().await;
+    let cluster = crate::nodes::Cluster::new(&hooks(&receiver.url)).await;
+    let (a, b) = (cluster.node().await, cluster.node().await);
+    let mut ids = Vec::new();
+    for n in 0..OPERATIONS {
+        let tags = json!({ format!("k{n}"): "v" });
+        ids.push(a.submit("addTags", &add_tags(RUNNING_INSTANCE, tags)).await);
+    }
+    let traces = trace_ids(&b, &ids).await;
+    receiver
+        .until("a first attempt of each operation", |r| {
+            ids.iter()
+                .all(|id| r.iter().any(|x| x.body["operation_id"] == id.as_str()))
+        })
+        .await;
+    a.kill().await;
+    receiver.set(Mode::Accept);
+    delivered_in_order(&receiver, &ids, &traces, &["submitted", "finished"]).await;
+    let deadline = Instant::now() + WAIT;
+    while !deliveries(&b, &[("Status", "pending")]).await.is_empty() {
+        assert!(Instant::now() < deadline, "deliveries stay pending");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        deliveries(&b, &[("Status", "delivered")]).await.len(),
+        2 * OPERATIONS
     );
 }
