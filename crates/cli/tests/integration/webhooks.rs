@@ -21,7 +21,9 @@ use crate::waiting::scrape;
 
 const SECRET: &str = "receiver-shared-secret";
 const OPERATIONS: usize = 5;
-const WAIT: Duration = Duration::from_secs(30);
+/// Far above what anything here needs (a killed node's delivery lease is the attempt's timeout
+/// plus 10 s), yet bounded.
+const WAIT: Duration = Duration::from_secs(60);
 
 /// How the receiver answers, set by the test as it goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
