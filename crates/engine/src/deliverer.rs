@@ -197,14 +197,24 @@ async fn post(
         .delivery_attempt(&hook.name, took.as_secs_f64());
     let (status, error) = match answer {
         Ok(answer) if (200..300).contains(&answer.status) => (Some(answer.status), None),
-        Ok(answer) => (
-            Some(answer.status),
-            Some(if answer.body.is_empty() {
-                format!("status {}", answer.status)
-            } else {
-                format!("status {}: {}", answer.status, answer.body)
-            }),
-        ),
+        Ok(answer) => {
+            // N.B. the receiver's words go to this node's log only: the attempt's record is
+            // shown to the account the operation belongs to, and a receiver's error page
+            // is the operator's, not the tenant's, to read.
+            if !answer.body.is_empty() {
+                tracing::info!(
+                    notification = %hook.name,
+                    delivery = delivery.id,
+                    status = answer.status,
+                    body = %answer.body,
+                    "a webhook receiver refused a delivery"
+                );
+            }
+            (
+                Some(answer.status),
+                Some(format!("status {}", answer.status)),
+            )
+        }
         Err(error) => (None, Some(error)),
     };
     let Some(error) = error else {
