@@ -1,5 +1,6 @@
-//! The SQL of operation histories: appending an event in the caller's transaction, the first
-//! events of a whole group of submits in one statement, and reading a page of them.
+//! The SQL of operation histories: appending an event in the caller's transaction (with the
+//! webhook deliveries it makes, see `outbox`), the first events of a whole group of submits
+//! in one statement, and reading a page of them.
 
 use bpops_store::{
     Event, HistoryEvent, HistoryPage, HistoryQuery, Notifications, Result, StoreError,

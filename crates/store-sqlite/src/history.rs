@@ -1,5 +1,5 @@
-//! The SQL of operation histories: appending an event in the caller's transaction, and
-//! reading a page of them.
+//! The SQL of operation histories: appending an event in the caller's transaction (with the
+//! webhook deliveries it makes, see `outbox`), and reading a page of them.
 
 use bpops_store::{Event, HistoryEvent, HistoryPage, HistoryQuery, Notifications};
 use bpops_time::Timestamp;
