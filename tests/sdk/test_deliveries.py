@@ -1,8 +1,8 @@
 """ListNotificationDeliveries, the bpops extension action that shows the webhook deliveries
-of the caller's operations, through the official SDKs (tea's generic call_api, the classic
-CommonRequest): each event delivered to a receiver that checks its signature, with its
-attempts; filtered and paged; under its own RAM action and the tenancy of
-GetExecuteOperationResult."""
+of the caller's operations and applications, through the official SDKs (tea's generic
+call_api, the classic CommonRequest): each event delivered to a receiver that checks its
+signature, with its attempts; an application's changes in order; filtered and paged; under
+its own RAM action and the tenancy of GetExecuteOperationResult."""
 
 import hashlib
 import hmac
@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from harness import (ACCOUNT_A, APP, ROOT_KEY_B, ApiError, add_users, assert_ok, build_config,
-                     policy_document, random_operation_id, user_key)
+from harness import (ACCOUNT_A, APP, REGION, RESOURCE_GROUP, ROOT_KEY_B, ApiError, add_users,
+                     assert_ok, build_config, policy_document, random_operation_id, user_key)
 
 ACTION = "ListNotificationDeliveries"
 SECRET = "sdk-webhook-secret"
@@ -108,7 +108,7 @@ def test_each_event_is_delivered_signed_and_shown_with_its_attempt(api, server):
         [attempt] = d["AttemptLog"]
         assert (attempt["Attempt"], attempt["HttpStatus"]) == (1, 204), attempt
         assert "Error" not in attempt, attempt
-    got = [r for r in Receiver.received if r["body"]["operation_id"] == op_id]
+    got = [r for r in Receiver.received if r["body"].get("operation_id") == op_id]
     assert all(r["signed"] for r in got), got
     assert sorted(r["key"] for r in got) == sorted(d["DeliveryId"] for d in (submitted, finished))
     assert got[-1]["body"]["status"] == "SUCCESS" and got[-1]["body"]["account"] == ACCOUNT_A
@@ -155,3 +155,28 @@ def test_its_own_ram_action_and_the_account_bound_it(api, client, server, mode):
     refused(lambda: other.extension(ACTION, OperationId=op_id),
             404, "InvalidOperationId.NotFound")
     assert other.extension(ACTION)["Data"]["Deliveries"] == []
+
+
+def test_an_applications_changes_are_delivered_in_order(api, server):
+    body = api.call("CreateApplication", name=f"hooked-{time.monotonic_ns()}",
+                    template_id="web-tier", area_id=REGION)
+    assert_ok(body)
+    app_id = body["Data"]
+    assert_ok(api.call("ChangeResourceGroup", resource_id=app_id,
+                       new_resource_group_id=RESOURCE_GROUP, resource_type="APPLICATION"))
+    assert_ok(api.call("DeleteApplication", application_id=app_id))
+    deadline = time.monotonic() + 10
+    while True:
+        found = api.extension(ACTION, ApplicationId=app_id)["Data"]["Deliveries"]
+        if len(found) == 3 and all(d["Status"] == "delivered" for d in found):
+            break
+        assert time.monotonic() < deadline, found
+        time.sleep(0.05)
+    assert [d["Event"] for d in found] == ["application_created", "resource_group_changed",
+                                           "application_deleted"], found
+    assert all("OperationId" not in d and d["ApplicationId"] == app_id for d in found), found
+    got = [r["body"] for r in Receiver.received if r["body"].get("application") == app_id]
+    assert all(r["signed"] for r in Receiver.received)
+    assert [b["event"]["kind"] for b in got] == [d["Event"] for d in found], got
+    assert got[1]["event"] == {"kind": "resource_group_changed", "from": None,
+                               "to": RESOURCE_GROUP}, got

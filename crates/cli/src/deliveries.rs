@@ -82,7 +82,9 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<Exit> {
                 d.delivery_id,
                 d.create_time,
                 d.notification_name,
-                d.operation_id,
+                d.operation_id
+                    .or(d.application_id)
+                    .unwrap_or_else(|| "-".to_owned()),
                 d.event,
                 d.status,
                 d.attempts.to_string(),
@@ -96,7 +98,7 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<Exit> {
             "ID",
             "TIME",
             "NOTIFICATION",
-            "OPERATION",
+            "SUBJECT",
             "EVENT",
             "STATUS",
             "ATTEMPTS",

@@ -139,7 +139,8 @@ impl Engine {
         account: &AccountId,
         id: &str,
     ) -> Result<ApplicationDeleted> {
-        Ok(self.store.delete_application(account, id).await?)
+        let now = self.clock.now();
+        Ok(self.store.delete_application(account, id, now).await?)
     }
 }
 

@@ -130,13 +130,15 @@ async fn attempt(engine: &Engine, delivery: Delivery) {
         Settlement::Delivered => tracing::debug!(
             notification = %delivery.notification,
             delivery = delivery.id,
-            operation_id = %delivery.operation_id,
+            operation_id = delivery.operation_id.as_deref().unwrap_or_default(),
+            application = delivery.application.as_deref().unwrap_or_default(),
             "webhook delivered"
         ),
         Settlement::RetryAt(at) => tracing::warn!(
             notification = %delivery.notification,
             delivery = delivery.id,
-            operation_id = %delivery.operation_id,
+            operation_id = delivery.operation_id.as_deref().unwrap_or_default(),
+            application = delivery.application.as_deref().unwrap_or_default(),
             attempt = delivery.attempts,
             error = error.as_deref().unwrap_or_default(),
             retry_in_ms = at.duration_since(started_at).as_millis() as u64,
@@ -145,7 +147,8 @@ async fn attempt(engine: &Engine, delivery: Delivery) {
         Settlement::Expired => tracing::error!(
             notification = %delivery.notification,
             delivery = delivery.id,
-            operation_id = %delivery.operation_id,
+            operation_id = delivery.operation_id.as_deref().unwrap_or_default(),
+            application = delivery.application.as_deref().unwrap_or_default(),
             event = %delivery.event,
             attempts = delivery.attempts,
             error = error.as_deref().unwrap_or_default(),

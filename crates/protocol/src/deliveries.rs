@@ -24,7 +24,7 @@ pub struct ListNotificationDeliveriesRequest {
     pub operation_id: Option<String>,
     /// `ResourceGroupId`, with `OperationId` only: the operation is found only in this group.
     pub resource_group_id: Option<String>,
-    /// `ApplicationId`: only deliveries about this application's operations.
+    /// `ApplicationId`: only deliveries about this application, its changes and operations.
     pub application_id: Option<String>,
     /// `NotificationName`: only this webhook's.
     pub notification_name: Option<String>,
@@ -112,12 +112,14 @@ pub struct DeliveryItem {
     pub delivery_id: String,
     /// `NotificationName`: the webhook.
     pub notification_name: String,
-    /// `OperationId` the event is about.
-    pub operation_id: String,
-    /// `ApplicationId` of the operation, if any.
+    /// `OperationId` the event is about; omitted for an application's change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<String>,
+    /// `ApplicationId` of the operation, or the application changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_id: Option<String>,
-    /// `Event`: the history event's kind (`submitted`, `claimed`, ..., `finished`).
+    /// `Event`: the history event's kind (`submitted`, `claimed`, ..., `finished`), or the
+    /// application change's (`application_created`, ..., `application_reconfigured`).
     pub event: String,
     /// `Status`: `pending`, `delivered` or `expired`.
     pub status: String,

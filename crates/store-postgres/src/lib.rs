@@ -406,7 +406,7 @@ impl Store for PgStore {
     }
 
     async fn create_application(&self, new: &NewApplication) -> Result<ApplicationCreated> {
-        applications::create(&mut self.client().await?, new).await
+        applications::create(&mut self.client().await?, self.outbox(), new).await
     }
 
     async fn application(&self, account: &AccountId, id: &str) -> Result<Option<Application>> {
@@ -421,8 +421,10 @@ impl Store for PgStore {
         &self,
         account: &AccountId,
         id: &str,
+        now: Timestamp,
     ) -> Result<ApplicationDeleted> {
-        applications::delete(&mut self.client().await?, account, id).await
+        let mut client = self.client().await?;
+        applications::delete(&mut client, self.outbox(), account, id, now).await
     }
 
     async fn start_step(&self, step: &NewStep, expired_before: Timestamp) -> Result<StepStarted> {
@@ -441,11 +443,11 @@ impl Store for PgStore {
     }
 
     async fn change_resource_group(&self, change: &GroupChange) -> Result<GroupChanged> {
-        applications::change_group(&mut self.client().await?, change).await
+        applications::change_group(&mut self.client().await?, self.outbox(), change).await
     }
 
     async fn reconfigure_application(&self, change: &Reconfiguration) -> Result<Reconfigured> {
-        applications::reconfigure(&mut self.client().await?, change).await
+        applications::reconfigure(&mut self.client().await?, self.outbox(), change).await
     }
 
     async fn seed_applications(&self, seeds: &[Application]) -> Result<()> {

@@ -1,11 +1,11 @@
-//! The SQL of the notification outbox: writing the deliveries of history events in the
-//! caller's transaction, claiming due ones (any node, `SKIP LOCKED`), settling an attempt,
+//! The SQL of the notification outbox: writing the deliveries of history events (and of
+//! applications' changes) in the caller's transaction, claiming due ones (any node, `SKIP LOCKED`), settling an attempt,
 //! reading and sweeping them.
 
 use bpops_store::{
-    AccountId, Attempted, Delivery, DeliveryPage, DeliveryQuery, DeliveryState, Event, NewDelivery,
-    Notifications, Requester, Result, Settlement, Status, StoreError, Subject, append_attempt,
-    decode_attempts,
+    AccountId, ApplicationEvent, Attempted, Delivery, DeliveryPage, DeliveryQuery, DeliveryState,
+    Event, NewDelivery, Notifications, Requester, Result, Settlement, Status, StoreError, Subject,
+    append_attempt, decode_attempts,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Object};
@@ -46,6 +46,25 @@ pub(crate) async fn enqueue(
     insert(client, &notifications.deliveries(&subject, at, event)).await
 }
 
+/// Writes the deliveries `event` of application `application` of `account` makes, at `at`,
+/// in the caller's transaction; nothing when no notification is configured.
+pub(crate) async fn enqueue_application(
+    client: &impl GenericClient,
+    notifications: Option<&Notifications>,
+    account: &AccountId,
+    application: &str,
+    at: Timestamp,
+    event: &ApplicationEvent,
+) -> Result<()> {
+    match notifications.filter(|n| !n.is_empty()) {
+        Some(n) => {
+            let deliveries = n.application_deliveries(account, application, at, event);
+            insert(client, &deliveries).await
+        }
+        None => Ok(()),
+    }
+}
+
 /// Writes `deliveries` in one statement, in order.
 pub(crate) async fn insert(client: &impl GenericClient, deliveries: &[NewDelivery]) -> Result<()> {
     if deliveries.is_empty() {
@@ -53,15 +72,15 @@ pub(crate) async fn insert(client: &impl GenericClient, deliveries: &[NewDeliver
     }
     let stmt = client
         .prepare_cached(
-            "INSERT INTO notification_deliveries (notification, account, operation_id,
-                 application, event, payload, traceparent, created_at, next_at)
-             SELECT n.notification, n.account, n.operation_id, n.application, n.event,
-                 n.payload, n.traceparent, n.created_at, n.created_at
+            "INSERT INTO notification_deliveries (notification, account, subject,
+                 operation_id, application, event, payload, traceparent, created_at, next_at)
+             SELECT n.notification, n.account, n.subject, n.operation_id, n.application,
+                 n.event, n.payload, n.traceparent, n.created_at, n.created_at
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                     $6::text[], $7::text[], $8::bigint[])
+                     $6::text[], $7::text[], $8::text[], $9::bigint[])
                  WITH ORDINALITY
-                 AS n (notification, account, operation_id, application, event, payload,
-                       traceparent, created_at, position)
+                 AS n (notification, account, subject, operation_id, application, event,
+                       payload, traceparent, created_at, position)
              ORDER BY n.position",
         )
         .await
@@ -79,7 +98,8 @@ pub(crate) async fn insert(client: &impl GenericClient, deliveries: &[NewDeliver
             &[
                 &column(|d| Some(&d.notification)),
                 &column(|d| Some(d.account.as_str())),
-                &column(|d| Some(&d.operation_id)),
+                &column(|d| Some(&d.subject)),
+                &column(|d| d.operation_id.as_deref()),
                 &column(|d| d.application.as_deref()),
                 &column(|d| Some(d.event)),
                 &column(|d| Some(&d.payload)),
@@ -135,7 +155,7 @@ pub(crate) async fn claim(
                    AND NOT EXISTS (
                        SELECT 1 FROM notification_deliveries e
                        WHERE e.state = 'pending' AND e.notification = d.notification
-                         AND e.operation_id = d.operation_id AND e.id < d.id)
+                         AND e.subject = d.subject AND e.id < d.id)
                  ORDER BY d.id
                  LIMIT $3
                  FOR UPDATE OF d SKIP LOCKED)

@@ -390,8 +390,8 @@ impl Store for SqliteStore {
     }
 
     async fn create_application(&self, new: &NewApplication) -> Result<ApplicationCreated> {
-        let new = new.clone();
-        self.write(move |conn| applications::create(conn, &new))
+        let (new, n) = (new.clone(), self.outbox());
+        self.write(move |conn| applications::create(conn, n.as_deref(), &new))
             .await
     }
 
@@ -411,9 +411,10 @@ impl Store for SqliteStore {
         &self,
         account: &AccountId,
         id: &str,
+        now: Timestamp,
     ) -> Result<ApplicationDeleted> {
-        let (account, id) = (account.clone(), id.to_owned());
-        self.write(move |conn| applications::delete(conn, &account, &id))
+        let (account, id, n) = (account.clone(), id.to_owned(), self.outbox());
+        self.write(move |conn| applications::delete(conn, n.as_deref(), &account, &id, now))
             .await
     }
 
@@ -429,14 +430,14 @@ impl Store for SqliteStore {
     }
 
     async fn change_resource_group(&self, change: &GroupChange) -> Result<GroupChanged> {
-        let change = change.clone();
-        self.write(move |conn| applications::change_group(conn, &change))
+        let (change, n) = (change.clone(), self.outbox());
+        self.write(move |conn| applications::change_group(conn, n.as_deref(), &change))
             .await
     }
 
     async fn reconfigure_application(&self, change: &Reconfiguration) -> Result<Reconfigured> {
-        let change = change.clone();
-        self.write(move |conn| applications::reconfigure(conn, &change))
+        let (change, n) = (change.clone(), self.outbox());
+        self.write(move |conn| applications::reconfigure(conn, n.as_deref(), &change))
             .await
     }
 

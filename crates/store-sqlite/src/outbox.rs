@@ -1,9 +1,10 @@
-//! The SQL of the notification outbox: writing the deliveries of history events in the
-//! caller's transaction, claiming due ones, settling an attempt, reading and sweeping them.
+//! The SQL of the notification outbox: writing the deliveries of history events (and of
+//! applications' changes) in the caller's transaction, claiming due ones, settling an attempt, reading and sweeping them.
 
 use bpops_store::{
-    AccountId, Attempted, Delivery, DeliveryPage, DeliveryQuery, DeliveryState, Event,
-    Notifications, Requester, Settlement, Status, Subject, append_attempt, decode_attempts,
+    AccountId, ApplicationEvent, Attempted, Delivery, DeliveryPage, DeliveryQuery, DeliveryState,
+    Event, NewDelivery, Notifications, Requester, Settlement, Status, Subject, append_attempt,
+    decode_attempts,
 };
 use bpops_time::Timestamp;
 use rusqlite::types::ToSql;
@@ -49,24 +50,50 @@ pub(crate) fn enqueue(
         Err(e) if is_undecodable(&e) => return Ok(()),
         Err(e) => return Err(e),
     };
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO notification_deliveries (notification, account, operation_id,
-             application, event, payload, traceparent, created_at, next_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-    )?;
     for (at, event) in events {
-        for d in notifications.deliveries(&subject, *at, event) {
-            insert.execute(params![
-                d.notification,
-                d.account.as_str(),
-                d.operation_id,
-                d.application,
-                d.event,
-                d.payload,
-                d.traceparent,
-                d.created_at.as_millis()
-            ])?;
-        }
+        insert(conn, &notifications.deliveries(&subject, *at, event))?;
+    }
+    Ok(())
+}
+
+/// Writes the deliveries `event` of application `application` of `account` makes, at `at`,
+/// in the caller's transaction; nothing when no notification is configured.
+pub(crate) fn enqueue_application(
+    conn: &Connection,
+    notifications: Option<&Notifications>,
+    account: &AccountId,
+    application: &str,
+    at: Timestamp,
+    event: &ApplicationEvent,
+) -> rusqlite::Result<()> {
+    match notifications.filter(|n| !n.is_empty()) {
+        Some(n) => insert(
+            conn,
+            &n.application_deliveries(account, application, at, event),
+        ),
+        None => Ok(()),
+    }
+}
+
+/// Writes `deliveries`, in order.
+fn insert(conn: &Connection, deliveries: &[NewDelivery]) -> rusqlite::Result<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO notification_deliveries (notification, account, subject, operation_id,
+             application, event, payload, traceparent, created_at, next_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+    )?;
+    for d in deliveries {
+        insert.execute(params![
+            d.notification,
+            d.account.as_str(),
+            d.subject,
+            d.operation_id,
+            d.application,
+            d.event,
+            d.payload,
+            d.traceparent,
+            d.created_at.as_millis()
+        ])?;
     }
     Ok(())
 }
@@ -109,7 +136,7 @@ pub(crate) fn claim(
                    AND NOT EXISTS (
                        SELECT 1 FROM notification_deliveries e
                        WHERE e.state = 'pending' AND e.notification = d.notification
-                         AND e.operation_id = d.operation_id AND e.id < d.id)
+                         AND e.subject = d.subject AND e.id < d.id)
                  ORDER BY d.id LIMIT ?3)
              RETURNING {COLUMNS}"
         ))?

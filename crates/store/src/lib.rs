@@ -47,9 +47,9 @@ pub use error::{Result, StoreError};
 pub use history::{Event, HistoryEvent, HistoryPage, HistoryQuery, MAX_EVENTS, Requester};
 pub use ids::{AccountId, OperationId};
 pub use outbox::{
-    AttemptRecord, Attempted, Delivery, DeliveryPage, DeliveryQuery, DeliveryState, EventFilter,
-    KEPT_ATTEMPTS, NewDelivery, Notification, Notifications, Settlement, Subject, append_attempt,
-    decode_attempts,
+    ApplicationEvent, AttemptRecord, Attempted, Delivery, DeliveryPage, DeliveryQuery,
+    DeliveryState, EventFilter, KEPT_ATTEMPTS, NewDelivery, Notification, Notifications,
+    Settlement, Subject, append_attempt, decode_attempts,
 };
 pub use records::{
     BootstrapKey, Cancelled, Claimed, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
@@ -238,9 +238,13 @@ pub trait Store: Send + Sync + 'static {
     async fn list_applications(&self, query: &ApplicationQuery) -> Result<ApplicationPage>;
 
     /// Deletes an application of an account if its status allows it, in one transaction
-    /// with that check.
-    async fn delete_application(&self, account: &AccountId, id: &str)
-    -> Result<ApplicationDeleted>;
+    /// with that check, at `now`.
+    async fn delete_application(
+        &self,
+        account: &AccountId,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<ApplicationDeleted>;
 
     /// Starts a lifecycle step in one transaction: with a client token already used in the
     /// account by an operation that has not expired, nothing changes and that operation is

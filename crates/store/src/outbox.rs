@@ -3,10 +3,15 @@
 //! transaction of the change (so a crash never loses one), and how deliveries are claimed,
 //! settled and read back.
 //!
+//! Besides operations' history events, the changes to an application that are not
+//! operations ([`ApplicationEvent`]: created, deleted, moved to another resource group,
+//! reconfigured) write deliveries in their transactions too; its lifecycle steps are
+//! operations, so their events and results are operations' events.
+//!
 //! A delivery's payload is built when its row is written, so delivering it never needs the
 //! operation, which may be swept meanwhile. Deliveries of one notification about one
-//! operation (its *subject*) go out in the order they were written: a row is due only when
-//! no earlier row of the same pair is still pending.
+//! operation, or one application's changes (their *subject*), go out in the order they were
+//! written: a row is due only when no earlier row of the same pair is still pending.
 
 use bpops_time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -62,6 +67,53 @@ pub struct Subject {
     pub submitted_by: Option<Requester>,
 }
 
+/// A change to an application that is not an operation, as a notification sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ApplicationEvent {
+    /// It was created (`CreateApplication`).
+    ApplicationCreated {
+        /// Its template.
+        template_id: String,
+        /// Its resource group, if any.
+        resource_group: Option<String>,
+    },
+    /// It was deleted (`DeleteApplication`).
+    ApplicationDeleted,
+    /// It moved to another resource group (`ChangeResourceGroup`).
+    ResourceGroupChanged {
+        /// The group it left (`None`: none).
+        from: Option<String>,
+        /// The group it is in now.
+        to: String,
+    },
+    /// Some of its variables got new values (`ReConfigApplication`); it is `Modified` again.
+    ApplicationReconfigured {
+        /// The names of the variables changed (their values may be secrets of the tenant's).
+        variables: Vec<String>,
+    },
+}
+
+impl ApplicationEvent {
+    /// Every kind, as [`ApplicationEvent::kind`] spells it.
+    pub const KINDS: [&'static str; 4] = [
+        "application_created",
+        "application_deleted",
+        "resource_group_changed",
+        "application_reconfigured",
+    ];
+
+    /// Its kind, as a notification's `events` names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApplicationEvent::ApplicationCreated { .. } => "application_created",
+            ApplicationEvent::ApplicationDeleted => "application_deleted",
+            ApplicationEvent::ResourceGroupChanged { .. } => "resource_group_changed",
+            ApplicationEvent::ApplicationReconfigured { .. } => "application_reconfigured",
+        }
+    }
+}
+
 /// The configured notifications, given to a store once, before it writes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Notifications(Vec<Notification>);
@@ -99,7 +151,8 @@ impl Notifications {
             .map(|n| NewDelivery {
                 notification: n.name.clone(),
                 account: subject.account.clone(),
-                operation_id: subject.id.clone(),
+                subject: subject.id.clone(),
+                operation_id: Some(subject.id.clone()),
                 application: subject.application.clone(),
                 event: event.kind(),
                 payload: Payload {
@@ -124,6 +177,61 @@ impl Notifications {
             })
             .collect()
     }
+}
+
+impl Notifications {
+    /// The deliveries `event`, at `at`, of application `application` of `account` makes: one
+    /// per notification that wants it. A filter on statuses, services or operations is about
+    /// operations, so a notification with one wants no application event.
+    pub fn application_deliveries(
+        &self,
+        account: &AccountId,
+        application: &str,
+        at: Timestamp,
+        event: &ApplicationEvent,
+    ) -> Vec<NewDelivery> {
+        let wanted = |f: &EventFilter| {
+            fits(&f.events, event.kind())
+                && f.statuses.is_empty()
+                && f.services.is_empty()
+                && f.operations.is_empty()
+                && (f.accounts.is_empty() || f.accounts.contains(account))
+                && fits(&f.applications, application)
+        };
+        self.0
+            .iter()
+            .filter(|n| wanted(&n.filter))
+            .map(|n| NewDelivery {
+                notification: n.name.clone(),
+                account: account.clone(),
+                subject: format!("application/{account}/{application}"),
+                operation_id: None,
+                application: Some(application.to_owned()),
+                event: event.kind(),
+                payload: serde_json::to_string(&ApplicationPayload {
+                    notification: &n.name,
+                    at: at.as_millis(),
+                    account: account.as_str(),
+                    application,
+                    event,
+                })
+                .expect("a payload always serializes"),
+                traceparent: None,
+                created_at: at,
+            })
+            .collect()
+    }
+}
+
+/// The JSON body a receiver gets for an application's change.
+#[derive(Serialize)]
+struct ApplicationPayload<'a> {
+    notification: &'a str,
+    /// Unix milliseconds.
+    at: i64,
+    account: &'a str,
+    application: &'a str,
+    event: &'a ApplicationEvent,
 }
 
 fn fits(list: &[String], value: &str) -> bool {
@@ -156,12 +264,14 @@ impl Payload<'_> {
 pub struct NewDelivery {
     /// The notification's name.
     pub notification: String,
-    /// The operation's account (who may read the delivery).
+    /// The account of the operation or application (who may read the delivery).
     pub account: AccountId,
-    /// The operation it is about: deliveries of one notification about one operation go out
-    /// in order.
-    pub operation_id: String,
-    /// The operation's application, if any.
+    /// What it is about: an operation's id, or `application/<account>/<id>`. Deliveries of
+    /// one notification about one subject go out in order.
+    pub subject: String,
+    /// The operation it is about (`None` for an application's change).
+    pub operation_id: Option<String>,
+    /// The application, if any.
     pub application: Option<String>,
     /// The event's kind.
     pub event: &'static str,
@@ -230,11 +340,11 @@ pub struct Delivery {
     pub id: u64,
     /// The notification's name.
     pub notification: String,
-    /// The operation's account.
+    /// The account of the operation or application.
     pub account: AccountId,
-    /// The operation it is about.
-    pub operation_id: String,
-    /// The operation's application, if any.
+    /// The operation it is about (`None` for an application's change).
+    pub operation_id: Option<String>,
+    /// The application, if any.
     pub application: Option<String>,
     /// The event's kind.
     pub event: String,
@@ -290,7 +400,7 @@ pub struct DeliveryQuery {
     pub account: Option<AccountId>,
     /// Only those about this operation.
     pub operation_id: Option<String>,
-    /// Only those about an operation of this application.
+    /// Only those about this application or one of its operations.
     pub application: Option<String>,
     /// Only this notification's.
     pub notification: Option<String>,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::bail;
 use bpops_catalog::{Catalog, http_url_problem};
 use bpops_engine::{STEP_SERVICE, Step, Webhook};
-use bpops_store::{AccountId, Event, EventFilter, Status};
+use bpops_store::{AccountId, ApplicationEvent, Event, EventFilter, Status};
 use secrecy::ExposeSecret;
 
 use super::raw::RawNotification;
@@ -72,14 +72,14 @@ fn webhook(
             return Err(format!("{key} lists an empty value"));
         }
     }
-    if let Some(kind) = raw
-        .events
-        .iter()
-        .find(|e| !Event::KINDS.contains(&e.as_str()))
-    {
+    let kinds: Vec<&str> = Event::KINDS
+        .into_iter()
+        .chain(ApplicationEvent::KINDS)
+        .collect();
+    if let Some(kind) = raw.events.iter().find(|e| !kinds.contains(&e.as_str())) {
         return Err(format!(
             "events: {kind:?} is not an event kind; the kinds are {}",
-            Event::KINDS.join(", ")
+            kinds.join(", ")
         ));
     }
     let statuses = raw

@@ -155,7 +155,9 @@ pub struct RawNotification {
     pub url: String,
     /// The key deliveries are signed with. Its `Debug` never shows the value.
     pub secret: SecretString,
-    /// Event kinds: submitted, claimed, retry_scheduled, released, cancel_requested, finished.
+    /// Event kinds: an operation's submitted, claimed, retry_scheduled, released,
+    /// cancel_requested, finished; an application's application_created,
+    /// application_deleted, resource_group_changed, application_reconfigured.
     #[serde(default)]
     pub events: Vec<String>,
     /// Operation statuses after the event: INIT, RUNNING, SUCCESS, FAILURE.

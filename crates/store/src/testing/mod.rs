@@ -103,6 +103,7 @@ macro_rules! store_conformance {
                 a_claim_is_leased_and_settling_is_fenced,
                 concurrent_claims_take_each_delivery_once,
                 settled_deliveries_show_their_attempts_and_are_swept,
+                application_changes_write_deliveries_in_order,
             },
             submitter::{
                 the_submitter_is_kept_by_every_submit,

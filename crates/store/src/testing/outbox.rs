@@ -7,11 +7,13 @@ use std::time::Duration;
 use bpops_time::Timestamp;
 
 use crate::{
-    AccountId, AttemptRecord, Attempted, Delivery, DeliveryQuery, DeliveryState, EventFilter,
-    NewOperation, Notification, Notifications, Settlement, Status, Store,
+    AccountId, ApplicationCreated, AttemptRecord, Attempted, Delivery, DeliveryQuery,
+    DeliveryState, EventFilter, GroupChange, GroupChanged, NewOperation, Notification,
+    Notifications, Reconfiguration, Reconfigured, Settlement, Status, Store,
 };
 
-use super::{T0, account, claim, finish, ms, new_op, requester, submit};
+use super::applications::new_application;
+use super::{T0, account, claim, finish, ms, new_op, props, requester, submit};
 
 /// The lease the cases claim deliveries with.
 const LEASE: Duration = Duration::from_secs(10);
@@ -104,7 +106,7 @@ pub async fn deliveries_are_written_with_the_events_they_announce(store: &dyn St
         (last.state, last.attempts, last.created_at),
         (DeliveryState::Pending, 0, T0 + ms(2))
     );
-    assert_eq!(last.operation_id, op.id.to_string());
+    assert_eq!(last.operation_id, Some(op.id.to_string()));
     assert_eq!(last.account, a);
     let payload: serde_json::Value = serde_json::from_str(&last.payload).unwrap();
     assert_eq!(payload["status"], "FAILURE");
@@ -179,7 +181,8 @@ pub async fn deliveries_go_out_in_order_per_operation(store: &dyn Store) {
     // wait behind it, the other operation's go on.
     let retry_at = now + ms(1_000);
     for d in &due {
-        let settlement = if d.operation_id == first.id.to_string() && d.notification == "all" {
+        let settlement = if d.operation_id == Some(first.id.to_string()) && d.notification == "all"
+        {
             Settlement::RetryAt(retry_at)
         } else {
             Settlement::Delivered
@@ -196,14 +199,14 @@ pub async fn deliveries_go_out_in_order_per_operation(store: &dyn Store) {
         .iter()
         .map(|d| (d.operation_id.clone(), d.event.as_str()))
         .collect();
-    assert_eq!(next, [(second.id.to_string(), "claimed")]);
+    assert_eq!(next, [(Some(second.id.to_string()), "claimed")]);
     let retried = store.claim_deliveries(retry_at, LEASE, 100).await.unwrap();
     assert_eq!(retried.len(), 1);
     assert_eq!(
         (retried[0].event.as_str(), retried[0].attempts),
         ("submitted", 2)
     );
-    assert_eq!(retried[0].operation_id, first.id.to_string());
+    assert_eq!(retried[0].operation_id, Some(first.id.to_string()));
 }
 
 /// A claimed delivery is nobody else's until its lease ends; then a new attempt takes it
@@ -337,4 +340,111 @@ pub async fn settled_deliveries_show_their_attempts_and_are_swept(store: &dyn St
         "the expired delivery is swept, the pending one kept"
     );
     assert_eq!(left[0].state, DeliveryState::Pending);
+}
+
+/// An application's changes that are not operations write deliveries in their transactions,
+/// in order, to the notifications that want them (not to those filtering operations); a
+/// refused change writes none.
+pub async fn application_changes_write_deliveries_in_order(store: &dyn Store) {
+    store.set_notifications(Notifications::new(vec![
+        Notification {
+            name: "apps".into(),
+            filter: EventFilter {
+                applications: vec!["APP1".into()],
+                ..EventFilter::default()
+            },
+        },
+        Notification {
+            name: "failures".into(),
+            filter: EventFilter {
+                statuses: vec![Status::Failure],
+                ..EventFilter::default()
+            },
+        },
+    ]));
+    let a = account(1);
+    let created = store
+        .create_application(&new_application(&a, "APP1", "web", 0))
+        .await
+        .unwrap();
+    assert_eq!(created, ApplicationCreated::Created);
+    store
+        .create_application(&new_application(&a, "APP2", "other", 0))
+        .await
+        .unwrap();
+    let moved = GroupChange {
+        account: a.clone(),
+        id: "APP1".into(),
+        from: None,
+        to: "rg-1".into(),
+        at: T0 + ms(1),
+    };
+    assert_eq!(
+        store.change_resource_group(&moved).await.unwrap(),
+        GroupChanged::Moved
+    );
+    let stale = GroupChange {
+        from: None,
+        ..moved.clone()
+    };
+    assert_eq!(
+        store.change_resource_group(&stale).await.unwrap(),
+        GroupChanged::Elsewhere
+    );
+    let reconfigured = Reconfiguration {
+        account: a.clone(),
+        id: "APP1".into(),
+        variables: props(serde_json::json!({"password": "s3cret", "count": 3})),
+        updated_at: T0 + ms(2),
+    };
+    assert_eq!(
+        store.reconfigure_application(&reconfigured).await.unwrap(),
+        Reconfigured::Reconfigured
+    );
+    store
+        .delete_application(&a, "APP1", T0 + ms(3))
+        .await
+        .unwrap();
+
+    let written = all(store, DeliveryQuery::default()).await;
+    assert_eq!(
+        kinds(&written, "apps"),
+        [
+            "application_created",
+            "resource_group_changed",
+            "application_reconfigured",
+            "application_deleted"
+        ]
+    );
+    assert!(kinds(&written, "failures").is_empty());
+    assert!(written.iter().all(|d| d.operation_id.is_none()
+        && d.application.as_deref() == Some("APP1")
+        && d.account == a));
+    let payloads: Vec<serde_json::Value> = written
+        .iter()
+        .map(|d| serde_json::from_str(&d.payload).unwrap())
+        .collect();
+    assert_eq!(payloads[1]["event"]["to"], "rg-1");
+    assert_eq!(
+        payloads[2]["event"]["variables"],
+        serde_json::json!(["count", "password"])
+    );
+    assert!(
+        !written[2].payload.contains("s3cret"),
+        "a variable's value is never sent"
+    );
+    assert_eq!(written[3].created_at, T0 + ms(3));
+    // One at a time, oldest first, as an operation's are.
+    let due = store.claim_deliveries(T0 + ms(4), LEASE, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].event, "application_created");
+    let listed = all(
+        store,
+        DeliveryQuery {
+            application: Some("APP1".into()),
+            ..DeliveryQuery::default()
+        },
+    )
+    .await;
+    assert_eq!(listed.len(), 4);
 }
