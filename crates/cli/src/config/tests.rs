@@ -336,6 +336,7 @@ fn notifications_become_webhooks_with_their_filters() {
         name = "everything"
         url = "http://hooks.internal/bpops"
         secret = "other"
+        events = ["application_deleted", "finished"]
         [[notifications]]
         name = "deploys"
         url = "http://hooks.internal/deploys"
@@ -351,7 +352,7 @@ fn notifications_become_webhooks_with_their_filters() {
     assert_eq!(hooks[0].filter.statuses, [bpops_store::Status::Failure]);
     assert_eq!(hooks[0].max_age, Duration::from_secs(7200));
     assert_eq!(hooks[1].timeout, bpops_engine::Webhook::DEFAULT_TIMEOUT);
-    assert!(hooks[1].filter.events.is_empty());
+    assert_eq!(hooks[1].filter.events, ["application_deleted", "finished"]);
     assert!(
         !format!("{hooks:?}").contains("s3cret"),
         "a secret is never shown"
