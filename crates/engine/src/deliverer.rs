@@ -9,9 +9,11 @@
 //! then attempted again, so a receiver may see one twice and deduplicates by
 //! `Idempotency-Key`.
 //!
-//! It wakes on the store's events (a submit, a finish, a cancel, on any node), looks again
-//! at once after a batch, and otherwise polls at `fallback_poll`, which also finds what
-//! became due by time (a retry, an ended lease).
+//! It wakes on the store's events (a submit, a finish, a cancel, on any node), when this
+//! node commits another change that may write deliveries (a claim, a retry scheduled, a
+//! release, an application's change), and looks again at once after a batch; otherwise it
+//! polls at `fallback_poll`, which also finds what became due by time (a retry, an ended
+//! lease) and what other nodes wrote without an event.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,6 +62,7 @@ pub(crate) async fn run(
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = events.recv() => {}
+            () = engine.outbox_written.notified() => {}
             () = tokio::time::sleep(engine.settings.fallback_poll) => {}
         }
     }

@@ -84,6 +84,10 @@ pub struct Engine {
     pub(crate) clock: Arc<dyn Clock>,
     /// Wakes the dispatcher: something may have become runnable.
     pub(crate) work: Notify,
+    /// Wakes the deliverer: this node committed a change that may have written webhook
+    /// deliveries and that no store event announces (a claim, a retry, a release, an
+    /// application's change).
+    pub(crate) outbox_written: Notify,
     pub(crate) waiters: Waiters,
     /// The attempts running on this node, for cancellation.
     pub(crate) running: Running,
@@ -131,6 +135,7 @@ impl Engine {
             settings,
             clock,
             work: Notify::new(),
+            outbox_written: Notify::new(),
             waiters: Waiters::default(),
             running: Running::default(),
             clock_steady: RwLock::new(()),
@@ -462,6 +467,15 @@ impl Engine {
     /// an operation it has read when it names one.
     pub async fn deliveries(&self, query: &DeliveryQuery) -> Result<DeliveryPage> {
         Ok(self.store.deliveries(query).await?)
+    }
+
+    /// Tells the deliverer that this node committed a change that may have written webhook
+    /// deliveries; nothing without notifications. N.B. after the commit: a delivery claimed
+    /// before it would not be seen.
+    pub(crate) fn outbox_written(&self) {
+        if !self.settings.notifications.is_empty() {
+            self.outbox_written.notify_one();
+        }
     }
 
     /// Operations that finished before this instant have expired.

@@ -202,6 +202,18 @@ async fn delivered_in_order(
     }
 }
 
+/// Waits until no delivery is pending: a receiver has an answer before its node records it.
+async fn all_settled(server: &Server) {
+    let deadline = Instant::now() + WAIT;
+    while !deliveries(server, &[("Status", "pending")])
+        .await
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "deliveries stay pending");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Two webhooks on `url`: `all`, quick to time out and retry, and `failures-only`.
 fn hooks(url: &str) -> String {
     format!(
@@ -321,6 +333,7 @@ async fn every_event_arrives_through_failures_timeouts_and_kill_9() {
     let server = dir.serve(&config).await;
     let expected = ["submitted", "finished"];
     delivered_in_order(&receiver, &ids, &traces, &expected).await;
+    all_settled(&server).await;
     let received = receiver.received();
     // A failure-only webhook wanted none of these successes.
     assert!(received.iter().all(|r| r.body["notification"] == "all"));
@@ -467,11 +480,7 @@ async fn another_node_delivers_what_a_killed_node_stored() {
     a.kill().await;
     receiver.set(Mode::Accept);
     delivered_in_order(&receiver, &ids, &traces, &["submitted", "finished"]).await;
-    let deadline = Instant::now() + WAIT;
-    while !deliveries(&b, &[("Status", "pending")]).await.is_empty() {
-        assert!(Instant::now() < deadline, "deliveries stay pending");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    all_settled(&b).await;
     assert_eq!(
         deliveries(&b, &[("Status", "delivered")]).await.len(),
         2 * OPERATIONS
