@@ -27,6 +27,7 @@ pub(crate) async fn change_resource_group(
         id: app.id,
         from: app.resource_group,
         to: request.new_resource_group_id.clone(),
+        at: ctx.app.engine.clock().now(),
     };
     match ctx.app.engine.change_resource_group(&change).await? {
         // `Data` is an empty string: BPStudio's reference says it carries no business data.

@@ -20,6 +20,7 @@ mod audit;
 mod catalog;
 mod console;
 mod context;
+mod deliveries;
 mod error;
 mod history;
 mod metrics;

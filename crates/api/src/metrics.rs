@@ -1,7 +1,7 @@
 //! `/metrics` in the Prometheus (OpenMetrics) text format: requests by action and code,
 //! request latency by action, the engine's operation counters and execution times, and the
-//! queue depth, read from the store at each scrape; the audit records written and dropped;
-//! the spans exported and dropped.
+//! queue depth and the webhook deliveries pending, read from the store at each scrape; the
+//! audit records written and dropped; the spans exported and dropped.
 //! Labels carry no tenant data.
 
 use std::time::Duration;
@@ -42,6 +42,7 @@ pub(crate) struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<ActionLabels, Histogram>,
     queue: Family<StatusLabels, Gauge>,
+    deliveries_pending: Gauge,
 }
 
 impl Metrics {
@@ -75,6 +76,12 @@ impl Metrics {
             "Operations waiting (INIT) or running (RUNNING), in the whole store",
             queue.clone(),
         );
+        let deliveries_pending = Gauge::default();
+        registry.register(
+            "bpops_webhook_deliveries_pending",
+            "Webhook deliveries not yet delivered nor expired, in the whole store",
+            deliveries_pending.clone(),
+        );
         let trail = TrailMetrics::default();
         registry.register(
             "bpops_audit_records",
@@ -92,6 +99,7 @@ impl Metrics {
             requests,
             latency,
             queue,
+            deliveries_pending,
         };
         (metrics, trail)
     }
@@ -125,6 +133,14 @@ pub(crate) async fn render(app: &App) -> Response {
         }
         // The rest is still worth scraping; the gauge keeps its last value.
         Err(e) => tracing::warn!(error = %e, "reading the queue depth failed"),
+    }
+    match app.store.delivery_backlog().await {
+        Ok(n) => {
+            app.metrics
+                .deliveries_pending
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        Err(e) => tracing::warn!(error = %e, "reading the webhook backlog failed"),
     }
     let mut text = String::new();
     if let Err(e) = encode(&mut text, &app.metrics.registry) {

@@ -11,6 +11,7 @@ use bpops_protocol::applications::{
     ListTemplateRequest,
 };
 use bpops_protocol::audit::LookupEventsRequest;
+use bpops_protocol::deliveries::ListNotificationDeliveriesRequest;
 use bpops_protocol::extensions::{CancelExecuteOperationRequest, ListExecuteOperationsRequest};
 use bpops_protocol::history::ListExecuteOperationEventsRequest;
 use bpops_protocol::params::Params;
@@ -45,6 +46,7 @@ pub(crate) enum ActionRequest {
     ReConfigApplication(ReConfigApplicationRequest),
     AdvanceClock(AdvanceClockRequest),
     LookupEvents(LookupEventsRequest),
+    ListNotificationDeliveries(ListNotificationDeliveriesRequest),
 }
 
 impl ActionRequest {
@@ -113,6 +115,9 @@ impl ActionRequest {
             Action::LookupEvents => {
                 ActionRequest::LookupEvents(LookupEventsRequest::from_params(params)?)
             }
+            Action::ListNotificationDeliveries => ActionRequest::ListNotificationDeliveries(
+                ListNotificationDeliveriesRequest::from_params(params)?,
+            ),
         })
     }
 }

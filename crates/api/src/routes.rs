@@ -21,7 +21,8 @@ use serde_json::{Map, Value, json};
 use crate::context::{Ctx, Reply};
 use crate::request::ActionRequest;
 use crate::{
-    ApiError, application_changes, applications, audit, catalog, history, operations, test_clock,
+    ApiError, application_changes, applications, audit, catalog, deliveries, history, operations,
+    test_clock,
 };
 
 /// Authorizes and answers `request`.
@@ -179,6 +180,28 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
         ActionRequest::LookupEvents(request) => {
             authorize(ctx, &Check::audit(ctx))?;
             audit::lookup::lookup_events(ctx, request).await
+        }
+        ActionRequest::ListNotificationDeliveries(request) => {
+            let op = match &request.operation_id {
+                // N.B. read and checked exactly as GetExecuteOperationResult, under its own
+                // action.
+                Some(id) => {
+                    let group = request.resource_group_id.as_deref();
+                    let op = operation(ctx, id, group).await?;
+                    authorize(ctx, &Check::operation(ctx, op.as_ref(), group).await?)?;
+                    op
+                }
+                None => {
+                    let resource = bpops_iam::virtual_arn(ctx.principal.account());
+                    let application = request.application_id.as_deref();
+                    authorize(
+                        ctx,
+                        &Check::listing(ctx, resource, None, application).await?,
+                    )?;
+                    None
+                }
+            };
+            deliveries::list(ctx, &request, op).await
         }
     }
 }

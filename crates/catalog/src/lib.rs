@@ -37,7 +37,7 @@ mod templates;
 mod value;
 
 pub use catalog::{Catalog, Entry, Target};
-pub use declared::{Declared, DeclaredExecutor, DeclaredRetry};
+pub use declared::{Declared, DeclaredExecutor, DeclaredRetry, http_url_problem};
 pub use emulated::{Decision, Effect, Resource, Run, run_emulated};
 pub use error::{DeclaredError, InvalidAttribute, LookupError, SchemaError};
 pub use executor::{CommandSpec, Executor, HttpSpec};

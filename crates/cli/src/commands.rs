@@ -1,6 +1,6 @@
 //! The client subcommands: `exec`, `get`, `wait`, `list`, `cancel`, `services`,
-//! `operations`, `params`, `history` (in `history.rs`), `audit` (in `audit.rs`) and the `app`
-//! family (in `app.rs`).
+//! `operations`, `params`, `history` (in `history.rs`), `audit` (in `audit.rs`),
+//! `deliveries` (in `deliveries.rs`) and the `app` family (in `app.rs`).
 //! Human output by default (aligned, coloured only on a terminal), `--json` for scripts.
 
 use std::io::IsTerminal;
@@ -113,6 +113,9 @@ pub enum ClientCommand {
     App(app::AppCommand),
     /// Show your account's audit trail of API requests, newest first (LookupEvents).
     Audit(crate::audit::AuditArgs),
+    /// Show your account's webhook deliveries, oldest first, with their last attempt
+    /// (ListNotificationDeliveries).
+    Deliveries(crate::deliveries::DeliveriesArgs),
 }
 
 /// Flags of `exec`.
@@ -239,6 +242,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<Exit> {
             ClientCommand::Params(args) => params(args).await,
             ClientCommand::App(command) => app::run(command).await,
             ClientCommand::Audit(args) => crate::audit::run(args).await,
+            ClientCommand::Deliveries(args) => crate::deliveries::run(args).await,
         }
     })
 }

@@ -6,6 +6,7 @@ mod app;
 mod audit;
 mod commands;
 mod config;
+mod deliveries;
 mod history;
 mod output;
 mod serve;

@@ -89,6 +89,12 @@ mod spans;
 #[path = "integration/traces.rs"]
 mod traces;
 
+/// Webhooks: signed deliveries of every event through receiver failures, timeouts and
+/// `kill -9` (on SQLite after a restart, on PostgreSQL by another node), in order per
+/// operation; expiry on the test clock; ListNotificationDeliveries and its tenant rules.
+#[path = "integration/webhooks.rs"]
+mod webhooks;
+
 /// Waiting for results without polling, and the operator endpoints: probes and metrics.
 #[path = "integration/waiting.rs"]
 mod waiting;

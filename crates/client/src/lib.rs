@@ -11,6 +11,7 @@
 
 mod applications;
 mod audit;
+mod deliveries;
 mod error;
 mod history;
 
@@ -29,6 +30,7 @@ use serde::de::DeserializeOwned;
 
 pub use crate::applications::Page;
 pub use crate::audit::LookupEvents;
+pub use crate::deliveries::ListDeliveries;
 pub use crate::error::{Error, Result};
 
 /// Where the server is and whom to sign as.

@@ -12,7 +12,9 @@ impl Engine {
     /// Moves an application to another resource group, if it is still in `change.from`, the
     /// group the caller was authorized against.
     pub async fn change_resource_group(&self, change: &GroupChange) -> Result<GroupChanged> {
-        Ok(self.store.change_resource_group(change).await?)
+        let changed = self.store.change_resource_group(change).await?;
+        self.outbox_written();
+        Ok(changed)
     }
 
     /// Gives some variables of `app` new values, checked against its template, and moves it
@@ -42,7 +44,9 @@ impl Engine {
             variables,
             updated_at: self.clock.now(),
         };
-        match self.store.reconfigure_application(&change).await? {
+        let reconfigured = self.store.reconfigure_application(&change).await?;
+        self.outbox_written();
+        match reconfigured {
             Reconfigured::Reconfigured => Ok(()),
             Reconfigured::NotFound => Err(EngineError::UnknownApplication(app.id.clone())),
             Reconfigured::Refused(status) => Err(EngineError::IncorrectApplicationStatus(status)),

@@ -95,7 +95,9 @@ impl Engine {
             client_token: request.client_token,
             fingerprint,
         };
-        match self.store.create_application(&new).await? {
+        let created = self.store.create_application(&new).await?;
+        self.outbox_written();
+        match created {
             ApplicationCreated::Created => Ok(new.application.id),
             ApplicationCreated::Existing {
                 id,
@@ -139,7 +141,12 @@ impl Engine {
         account: &AccountId,
         id: &str,
     ) -> Result<ApplicationDeleted> {
-        Ok(self.store.delete_application(account, id).await?)
+        let deleted = self
+            .store
+            .delete_application(account, id, self.clock.now())
+            .await?;
+        self.outbox_written();
+        Ok(deleted)
     }
 }
 

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use bpops_catalog::{Catalog, Executor};
 use bpops_store::{
-    AccountId, ApplicationPlace, Cancelled, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery,
-    NewOperation, Operation, OperationId, Pool, Requester, Resource, ResourceKey, Store, Submitted,
+    AccountId, ApplicationPlace, Cancelled, DeliveryPage, DeliveryQuery, HistoryPage, HistoryQuery,
+    Lease, ListPage, ListQuery, NewOperation, Notification, Notifications, Operation, OperationId,
+    Pool, Requester, Resource, ResourceKey, Store, Submitted,
 };
 use bpops_telemetry::Spans;
 use bpops_time::{Clock, Timestamp};
@@ -21,7 +22,7 @@ use crate::final_cache::FinalCache;
 use crate::metrics::EngineMetrics;
 use crate::running::Running;
 use crate::waiters::Waiters;
-use crate::{EngineError, Result, Settings, events, sweeper, worker};
+use crate::{EngineError, Result, Settings, deliverer, events, sweeper, worker};
 
 /// A request to run an operation, as the API read it.
 #[derive(Clone, Debug)]
@@ -84,6 +85,10 @@ pub struct Engine {
     pub(crate) clock: Arc<dyn Clock>,
     /// Wakes the dispatcher: something may have become runnable.
     pub(crate) work: Notify,
+    /// Wakes the deliverer: this node committed a change that may have written webhook
+    /// deliveries and that no store event announces (a claim, a retry, a release, an
+    /// application's change).
+    pub(crate) outbox_written: Notify,
     pub(crate) waiters: Waiters,
     /// The attempts running on this node, for cancellation.
     pub(crate) running: Running,
@@ -113,12 +118,25 @@ impl Engine {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Arc<Engine> {
+        if !settings.notifications.is_empty() {
+            store.set_notifications(Notifications::new(
+                settings
+                    .notifications
+                    .iter()
+                    .map(|hook| Notification {
+                        name: hook.name.clone(),
+                        filter: hook.filter.clone(),
+                    })
+                    .collect(),
+            ));
+        }
         Arc::new(Engine {
             store,
             catalog,
             settings,
             clock,
             work: Notify::new(),
+            outbox_written: Notify::new(),
             waiters: Waiters::default(),
             running: Running::default(),
             clock_steady: RwLock::new(()),
@@ -187,6 +205,10 @@ impl Engine {
         tasks.spawn(events::forward(Arc::clone(self), events, shutdown.clone()));
         tasks.spawn(worker::dispatch(Arc::clone(self), shutdown.clone()));
         tasks.spawn(sweeper::run(Arc::clone(self), shutdown.clone()));
+        if !self.settings.notifications.is_empty() {
+            let events = self.store.subscribe();
+            tasks.spawn(deliverer::run(Arc::clone(self), events, shutdown.clone()));
+        }
         let engine = Arc::clone(self);
         tasks.spawn(async move {
             shutdown.cancelled().await;
@@ -446,6 +468,21 @@ impl Engine {
     /// ([`Engine::get`]): an expired one is not found before its history is asked for.
     pub async fn history(&self, query: &HistoryQuery) -> Result<HistoryPage> {
         Ok(self.store.history(query).await?)
+    }
+
+    /// One page of webhook deliveries. The caller has scoped `query` to an account, and to
+    /// an operation it has read when it names one.
+    pub async fn deliveries(&self, query: &DeliveryQuery) -> Result<DeliveryPage> {
+        Ok(self.store.deliveries(query).await?)
+    }
+
+    /// Tells the deliverer that this node committed a change that may have written webhook
+    /// deliveries; nothing without notifications. N.B. after the commit: a delivery claimed
+    /// before it would not be seen.
+    pub(crate) fn outbox_written(&self) {
+        if !self.settings.notifications.is_empty() {
+            self.outbox_written.notify_one();
+        }
     }
 
     /// Operations that finished before this instant have expired.

@@ -21,6 +21,9 @@
 //! - Cancellation is a mark in the store: an `INIT` operation ends at once; a `RUNNING` one
 //!   is stopped by the node running it, told by the store's event, or at the latest by its
 //!   next lease renewal; one whose node is gone ends when it is next claimed.
+//! - Webhooks are an outbox: the store writes each delivery with the change it announces,
+//!   and a deliverer on every node claims due ones and POSTs them, signed, retrying with
+//!   backoff until they are delivered or too old (`deliverer`).
 //! - Shutdown drains: waiters are answered at once, running operations get a grace to
 //!   finish, and the leases of the rest are released so that they resume at once elsewhere.
 #![forbid(unsafe_code)]
@@ -28,6 +31,7 @@
 
 mod application_changes;
 mod applications;
+mod deliverer;
 mod emulated;
 mod engine;
 mod error;
@@ -46,5 +50,5 @@ pub use applications::ApplicationRequest;
 pub use engine::{CANCELLED_BEFORE_START, CANCELLED_WHILE_RUNNING, Engine, Resolved, Submission};
 pub use error::{EngineError, Result};
 pub use metrics::EngineMetrics;
-pub use settings::{Emulation, Settings, default_concurrency};
+pub use settings::{Emulation, MAX_BACKOFF, Settings, Webhook, default_concurrency};
 pub use steps::{STEP_SERVICE, Step};

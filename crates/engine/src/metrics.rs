@@ -1,6 +1,7 @@
 //! What the engine counts, for `/metrics`: operations submitted and finished (by service,
 //! operation and status), how long executions take, how many expired operations were
-//! swept, and how many unreadable ones were set aside. Counters are per node; Prometheus sums nodes.
+//! swept, how many unreadable ones were set aside, and webhook deliveries (attempts by
+//! outcome, and how long they take). Counters are per node; Prometheus sums nodes.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -23,6 +24,19 @@ struct FinishedLabels {
     status: String,
 }
 
+/// A webhook, and what one attempt of a delivery to it came to.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    notification: String,
+    outcome: String,
+}
+
+/// A webhook.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotificationLabels {
+    notification: String,
+}
+
 /// The engine's metrics. Clones share the same values.
 #[derive(Clone)]
 pub struct EngineMetrics {
@@ -31,6 +45,8 @@ pub struct EngineMetrics {
     execution: Family<OperationLabels, Histogram>,
     swept: Counter,
     unreadable: Counter,
+    deliveries: Family<DeliveryLabels, Counter>,
+    delivery_seconds: Family<NotificationLabels, Histogram>,
 }
 
 impl Default for EngineMetrics {
@@ -45,6 +61,11 @@ impl Default for EngineMetrics {
             }),
             swept: Counter::default(),
             unreadable: Counter::default(),
+            deliveries: Family::default(),
+            // 1 ms to about 65 s: a receiver answers in milliseconds, or times out.
+            delivery_seconds: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.001, 2.0, 17))
+            }),
         }
     }
 }
@@ -76,6 +97,17 @@ impl EngineMetrics {
             "bpops_operations_unreadable",
             "Stored operations this node could not read, set aside and ended FAILURE",
             self.unreadable.clone(),
+        );
+        registry.register(
+            "bpops_webhook_deliveries",
+            "Webhook delivery attempts this node made or gave up, by notification and outcome: \
+             delivered, failed (to be retried) or expired (given up)",
+            self.deliveries.clone(),
+        );
+        registry.register(
+            "bpops_webhook_attempt_seconds",
+            "Time a webhook receiver took to answer (or to time out), by notification",
+            self.delivery_seconds.clone(),
         );
     }
 
@@ -110,6 +142,25 @@ impl EngineMetrics {
 
     pub(crate) fn unreadable(&self) {
         self.unreadable.inc();
+    }
+
+    /// A delivery attempt to `notification` came to `outcome`.
+    pub(crate) fn delivery(&self, notification: &str, outcome: &str) {
+        let labels = DeliveryLabels {
+            notification: notification.to_owned(),
+            outcome: outcome.to_owned(),
+        };
+        self.deliveries.get_or_create(&labels).inc();
+    }
+
+    /// A POST to `notification` got its answer, or gave up, after `seconds`.
+    pub(crate) fn delivery_attempt(&self, notification: &str, seconds: f64) {
+        let labels = NotificationLabels {
+            notification: notification.to_owned(),
+        };
+        self.delivery_seconds
+            .get_or_create(&labels)
+            .observe(seconds);
     }
 }
 

@@ -4,8 +4,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bpops_catalog::lifecycle::Prices;
+use bpops_store::EventFilter;
 use bpops_store::{Budget, Pool};
 use bpops_telemetry::Spans;
+use secrecy::SecretString;
 
 /// Emulated latency and failure injection for one operation.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -49,7 +51,41 @@ pub struct Settings {
     pub node: String,
     /// Where the spans of operations' queue waits and attempts go; nowhere by default.
     pub spans: Spans,
+    /// The webhooks events are delivered to (`[[notifications]]`).
+    pub notifications: Vec<Webhook>,
 }
+
+/// A webhook: where the events its filter wants are POSTed, signed, at least once.
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    /// Its unique name, kept in each delivery.
+    pub name: String,
+    /// The `http://` URL deliveries are POSTed to.
+    pub url: String,
+    /// The key deliveries are signed with. Its `Debug` never shows the value.
+    pub secret: SecretString,
+    /// The events it wants.
+    pub filter: EventFilter,
+    /// How long a delivery is retried, from its event, before it expires.
+    pub max_age: Duration,
+    /// How long one attempt waits for an answer.
+    pub timeout: Duration,
+    /// The wait before the second attempt; each later one waits twice the one before (with
+    /// jitter), up to [`MAX_BACKOFF`].
+    pub backoff: Duration,
+}
+
+impl Webhook {
+    /// `max_age` when the configuration says none: a day, for a receiver down overnight.
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+    /// `timeout` when the configuration says none.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// `backoff` when the configuration says none.
+    pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
+}
+
+/// The longest wait between two attempts of a delivery.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
 impl Default for Settings {
     fn default() -> Self {
@@ -66,6 +102,7 @@ impl Default for Settings {
             prices: Prices::default(),
             node: "bpops".to_owned(),
             spans: Spans::disabled(),
+            notifications: Vec::new(),
         }
     }
 }

@@ -51,6 +51,7 @@ pub(crate) async fn release(engine: &Engine, op: &Operation) {
         .await
     {
         Ok(true) => {
+            engine.outbox_written();
             tracing::info!(operation = %op.id, attempt = op.attempt, "lease released")
         }
         // It finished, or another node took it over, meanwhile.

@@ -188,6 +188,9 @@ async fn claim(engine: &Engine, budget: Budget) -> bpops_store::Result<Taken> {
         .store
         .claim(&engine.settings.node, now, engine.settings.lease, budget)
         .await?;
+    if !claimed.operations.is_empty() || !claimed.unreadable.is_empty() {
+        engine.outbox_written();
+    }
     for row in &claimed.unreadable {
         unreadable(engine, &row.id, &row.reason);
     }
@@ -398,6 +401,7 @@ async fn retry_later(engine: &Arc<Engine>, op: &Operation, after: Duration, mess
     match scheduled.await {
         // A cancellation requested meanwhile ends it at the next claim.
         Ok(Lease::Held | Lease::CancelRequested) => {
+            engine.outbox_written();
             tracing::info!(operation = %op.id, attempt = op.attempt, retry_in = ?after, failure = message, "attempt failed; retrying");
             let (engine, backoff) = (Arc::clone(engine), engine.clock.sleep(after));
             tokio::spawn(async move {

@@ -36,33 +36,20 @@ pub async fn run_http(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<Success, Failure> {
-    let body = job.to_json();
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
-    let mut request = Request::builder()
-        .method(Method::POST)
-        .uri(&spec.url)
-        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-        .header(USER_AGENT, concat!("bpops/", env!("CARGO_PKG_VERSION")))
-        .header("Idempotency-Key", &job.operation_id)
-        .header("X-Bpops-Timestamp", timestamp.to_string())
-        .header(
-            "X-Bpops-Signature",
-            signature(spec.secret.expose_secret(), timestamp, &body),
-        );
-    if let Some(traceparent) = &job.traceparent {
-        request = request.header("traceparent", traceparent);
-    }
-    let request = request
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|error| {
-            Failure::new(
-                FailureKind::Connect,
-                "ExecutorUnreachable",
-                format!("cannot build a request to {}: {error}", spec.url),
-            )
-        })?;
+    let request = signed_post(
+        &spec.url,
+        spec.secret.expose_secret(),
+        &job.operation_id,
+        job.traceparent.as_deref(),
+        job.to_json(),
+    )
+    .map_err(|error| {
+        Failure::new(
+            FailureKind::Connect,
+            "ExecutorUnreachable",
+            format!("cannot build a request to {}: {error}", spec.url),
+        )
+    })?;
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(0)
         .build_http();
@@ -103,6 +90,82 @@ pub async fn run_http(
         }
     };
     classify(status, &body)
+}
+
+/// A POST of `body` to `url`, signed with `secret` (the scheme in the crate documentation),
+/// with its `Idempotency-Key` and, when given, its `traceparent`: every signed call bpops
+/// makes (an operation's attempt, a webhook delivery) is built here.
+fn signed_post(
+    url: &str,
+    secret: &str,
+    idempotency_key: &str,
+    traceparent: Option<&str>,
+    body: Vec<u8>,
+) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(url)
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+        .header(USER_AGENT, concat!("bpops/", env!("CARGO_PKG_VERSION")))
+        .header("Idempotency-Key", idempotency_key)
+        .header("X-Bpops-Timestamp", timestamp.to_string())
+        .header("X-Bpops-Signature", signature(secret, timestamp, &body));
+    if let Some(traceparent) = traceparent {
+        request = request.header("traceparent", traceparent);
+    }
+    request.body(Full::new(Bytes::from(body)))
+}
+
+/// What a webhook receiver answered: its status and the start of its body (for the
+/// delivery's log when it is not 2xx).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The tail of the body, at most 512 bytes, as text.
+    pub body: String,
+}
+
+/// POSTs one webhook delivery: `body` to `url`, signed with `secret` exactly as an
+/// operation's call is, with `idempotency_key` (receivers deduplicate by it: a delivery may
+/// arrive more than once) and the `traceparent` given. The error says why no answer came
+/// (unreachable, timed out, broken off).
+pub async fn post_webhook(
+    url: &str,
+    secret: &str,
+    idempotency_key: &str,
+    traceparent: Option<&str>,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<WebhookAnswer, String> {
+    let request = signed_post(url, secret, idempotency_key, traceparent, body)
+        .map_err(|error| format!("cannot build a request to {url}: {error}"))?;
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build_http();
+    let exchange = async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|error| error_chain(&error))?;
+        let status = response.status().as_u16();
+        // The body is only kept for a log line: a receiver that sends more is cut short.
+        let body = match Limited::new(response.into_body(), OUTPUT_LIMIT)
+            .collect()
+            .await
+        {
+            Ok(body) => tail_text(&body.to_bytes(), ERROR_BODY_TAIL),
+            Err(_) => String::new(),
+        };
+        Ok(WebhookAnswer { status, body })
+    };
+    tokio::select! {
+        answer = exchange => answer,
+        () = tokio::time::sleep(timeout) => Err(format!("no answer within {timeout:?}")),
+    }
 }
 
 /// What a complete answer means.

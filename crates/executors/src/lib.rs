@@ -58,6 +58,12 @@
 //! does the first three steps. 2xx with a JSON object is a success; 5xx, 4xx, an unreachable
 //! endpoint, a timeout and a non-JSON 2xx are failures of distinct kinds. Only `http://` is
 //! spoken: put a TLS-terminating proxy in front of a remote receiver.
+//!
+//! # Webhooks
+//!
+//! [`post_webhook`] sends one webhook delivery with the same signature and headers
+//! (`Idempotency-Key` is then the delivery's id) and reports the answer's status, whatever it
+//! is: what a status means for a delivery is the engine's decision.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -69,5 +75,5 @@ mod tree;
 
 pub use bpops_catalog::FailureKind;
 pub use command::{resolve_program, resolve_program_in, run_command};
-pub use http::{run_http, signature, verify_signature};
+pub use http::{WebhookAnswer, post_webhook, run_http, signature, verify_signature};
 pub use job::{Failure, Job, OUTPUT_LIMIT, RESULT_LIMIT, STDERR_TAIL, Success};

@@ -55,12 +55,15 @@ pub enum Action {
     AdvanceClock,
     /// Reads the account's audit trail, newest first (a bpops extension, after ActionTrail).
     LookupEvents,
+    /// Lists the webhook deliveries of the caller's operations, oldest first (a bpops
+    /// extension).
+    ListNotificationDeliveries,
 }
 
 impl Action {
     /// Every served action, in the order of the API table in product.md, then the extensions,
-    /// then the application family, then the test clock's and the audit trail's.
-    pub const ALL: [Action; 24] = [
+    /// then the application family, then the test clock's, the audit trail's and the webhooks'.
+    pub const ALL: [Action; 25] = [
         Action::ListServices,
         Action::ListOperations,
         Action::GetOperationParams,
@@ -85,6 +88,7 @@ impl Action {
         Action::ReConfigApplication,
         Action::AdvanceClock,
         Action::LookupEvents,
+        Action::ListNotificationDeliveries,
     ];
 
     /// The action with wire name `name`, matched exactly: the SDKs send the names verbatim, and
@@ -122,6 +126,7 @@ impl Action {
             Action::ReConfigApplication => "ReConfigApplication",
             Action::AdvanceClock => "AdvanceClock",
             Action::LookupEvents => "LookupEvents",
+            Action::ListNotificationDeliveries => "ListNotificationDeliveries",
         }
     }
 
@@ -172,6 +177,7 @@ impl Action {
             Action::ReConfigApplication => "bpstudio:ReConfigApplication",
             Action::AdvanceClock => "bpstudio:AdvanceClock",
             Action::LookupEvents => "bpstudio:LookupEvents",
+            Action::ListNotificationDeliveries => "bpstudio:ListNotificationDeliveries",
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod application_changes;
 pub mod applications;
 pub mod audit;
 pub mod calendar;
+pub mod deliveries;
 pub mod error;
 pub mod extensions;
 pub mod history;

@@ -5,9 +5,10 @@
 //! later one finds the first one's application instead of failing on a unique index.
 
 use bpops_store::{
-    AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationOrder,
-    ApplicationPage, ApplicationQuery, ApplicationStatus, GroupChange, GroupChanged,
-    NewApplication, Reconfiguration, Reconfigured, Resource, ResourceKey, Result, StoreError,
+    AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationEvent,
+    ApplicationOrder, ApplicationPage, ApplicationQuery, ApplicationStatus, GroupChange,
+    GroupChanged, NewApplication, Notifications, Reconfiguration, Reconfigured, Resource,
+    ResourceKey, Result, StoreError,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Object};
@@ -15,8 +16,8 @@ use serde_json::{Map, Value};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use crate::from_pg;
 use crate::queries::parse_properties;
+use crate::{from_pg, outbox};
 
 /// The columns [`from_row`] reads, in its order.
 const COLUMNS: &str = "account, id, name, template_id, resource_group, area_id, status, \
@@ -25,6 +26,7 @@ const COLUMNS: &str = "account, id, name, template_id, resource_group, area_id, 
 
 pub(crate) async fn create(
     client: &mut Object,
+    notifications: Option<&Notifications>,
     new: &NewApplication,
 ) -> Result<ApplicationCreated> {
     let tx = client.transaction().await.map_err(from_pg)?;
@@ -51,6 +53,19 @@ pub(crate) async fn create(
         return Ok(ApplicationCreated::NameInUse);
     }
     insert(&tx, new).await?;
+    let created = ApplicationEvent::ApplicationCreated {
+        template_id: app.template_id.clone(),
+        resource_group: app.resource_group.clone(),
+    };
+    outbox::enqueue_application(
+        &tx,
+        notifications,
+        &app.account,
+        &app.id,
+        app.created_at,
+        &created,
+    )
+    .await?;
     tx.commit().await.map_err(from_pg)?;
     Ok(ApplicationCreated::Created)
 }
@@ -166,8 +181,10 @@ pub(crate) async fn list(client: &mut Object, query: &ApplicationQuery) -> Resul
 
 pub(crate) async fn delete(
     client: &mut Object,
+    notifications: Option<&Notifications>,
     account: &AccountId,
     id: &str,
+    now: Timestamp,
 ) -> Result<ApplicationDeleted> {
     let tx = client.transaction().await.map_err(from_pg)?;
     let row = tx
@@ -191,12 +208,15 @@ pub(crate) async fn delete(
     )
     .await
     .map_err(from_pg)?;
+    let deleted = ApplicationEvent::ApplicationDeleted;
+    outbox::enqueue_application(&tx, notifications, account, id, now, &deleted).await?;
     tx.commit().await.map_err(from_pg)?;
     Ok(ApplicationDeleted::Deleted)
 }
 
 pub(crate) async fn change_group(
     client: &mut Object,
+    notifications: Option<&Notifications>,
     change: &GroupChange,
 ) -> Result<GroupChanged> {
     let tx = client.transaction().await.map_err(from_pg)?;
@@ -222,12 +242,26 @@ pub(crate) async fn change_group(
     )
     .await
     .map_err(from_pg)?;
+    let moved = ApplicationEvent::ResourceGroupChanged {
+        from: group,
+        to: change.to.clone(),
+    };
+    outbox::enqueue_application(
+        &tx,
+        notifications,
+        &change.account,
+        &change.id,
+        change.at,
+        &moved,
+    )
+    .await?;
     tx.commit().await.map_err(from_pg)?;
     Ok(GroupChanged::Moved)
 }
 
 pub(crate) async fn reconfigure(
     client: &mut Object,
+    notifications: Option<&Notifications>,
     change: &Reconfiguration,
 ) -> Result<Reconfigured> {
     let tx = client.transaction().await.map_err(from_pg)?;
@@ -263,6 +297,16 @@ pub(crate) async fn reconfigure(
     )
     .await
     .map_err(from_pg)?;
+    let event = change.event();
+    outbox::enqueue_application(
+        &tx,
+        notifications,
+        &change.account,
+        &change.id,
+        change.updated_at,
+        &event,
+    )
+    .await?;
     tx.commit().await.map_err(from_pg)?;
     Ok(Reconfigured::Reconfigured)
 }

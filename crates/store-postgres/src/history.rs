@@ -1,17 +1,22 @@
-//! The SQL of operation histories: appending an event in the caller's transaction, the first
-//! events of a whole group of submits in one statement, and reading a page of them.
+//! The SQL of operation histories: appending an event in the caller's transaction (with the
+//! webhook deliveries it makes, see `outbox`), the first events of a whole group of submits
+//! in one statement, and reading a page of them.
 
-use bpops_store::{Event, HistoryEvent, HistoryPage, HistoryQuery, Result, StoreError};
+use bpops_store::{
+    Event, HistoryEvent, HistoryPage, HistoryQuery, Notifications, Result, StoreError,
+};
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Object};
 use tokio_postgres::Statement;
 
-use crate::from_pg;
+use crate::{from_pg, outbox};
 
 /// Appends `event` at `at` to the history of operation `id`, in the caller's transaction,
-/// as the next position; nothing when the history holds [`Event::limit`] events already.
+/// as the next position, with the deliveries `notifications` want of it; nothing when the
+/// history holds [`Event::limit`] events already.
 pub(crate) async fn append(
     client: &impl GenericClient,
+    notifications: Option<&Notifications>,
     id: &str,
     at: Timestamp,
     event: &Event,
@@ -29,7 +34,7 @@ pub(crate) async fn append(
         )
         .await
         .map_err(from_pg)?;
-    client
+    let appended = client
         .execute(
             &stmt,
             &[
@@ -42,6 +47,9 @@ pub(crate) async fn append(
         )
         .await
         .map_err(from_pg)?;
+    if appended > 0 {
+        outbox::enqueue(client, notifications, id, at, event).await?;
+    }
     Ok(())
 }
 

@@ -29,23 +29,26 @@ mod history;
 mod listener;
 mod migrate;
 mod nonces;
+mod outbox;
 mod queries;
 mod sessions;
 mod submits;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
-    ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Budget, Cancelled, Claimed,
-    Decide, EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease,
-    ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, NewSession, NewStep,
-    Operation, OperationId, Progress, QueueDepth, Reconfiguration, Reconfigured, Requester,
-    Resource, ResourceKey, Result, Session, StepStarted, Store, StoreError, StoreEvent, Submitted,
+    ApplicationQuery, Attempted, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Budget,
+    Cancelled, Claimed, Decide, Delivery, DeliveryPage, DeliveryQuery, EVENT_BUFFER, Finish,
+    GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery,
+    LocatedResource, NewApplication, NewOperation, NewSession, NewStep, Notifications, Operation,
+    OperationId, Progress, QueueDepth, Reconfiguration, Reconfigured, Requester, Resource,
+    ResourceKey, Result, Session, StepStarted, Store, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
@@ -54,6 +57,7 @@ use tokio_postgres::NoTls;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::nonces::{Nonces, Spend};
+use crate::queries::Listeners;
 use crate::submits::Submits;
 
 /// Connections per node when the configuration does not say: enough for two cores, where
@@ -77,6 +81,8 @@ pub struct PgStore {
     submits: Submits,
     channel: String,
     events: broadcast::Sender<StoreEvent>,
+    /// Set once at start, shared with the submits; unset, no write looks at notifications.
+    notifications: Arc<OnceLock<Arc<Notifications>>>,
     /// Stops the listening connection when the store is dropped.
     _listener: DropGuard,
 }
@@ -120,8 +126,15 @@ impl PgStore {
         let events = broadcast::channel(EVENT_BUFFER).0;
         let stop = CancellationToken::new();
         listener::start(config, channel.clone(), events.clone(), stop.clone()).await?;
+        let notifications = Arc::new(OnceLock::new());
         Ok(PgStore {
-            submits: Submits::start(pool.clone(), channel.clone(), events.clone()),
+            submits: Submits::start(
+                pool.clone(),
+                channel.clone(),
+                events.clone(),
+                Arc::clone(&notifications),
+            ),
+            notifications,
             nonces: Nonces::start(unsynced.clone()),
             #[cfg(test)]
             unsynced,
@@ -134,6 +147,19 @@ impl PgStore {
 
     async fn client(&self) -> Result<Object> {
         get(&self.pool).await
+    }
+
+    /// The notifications a write of history events passes to them.
+    fn outbox(&self) -> Option<&Notifications> {
+        self.notifications.get().map(|n| n.as_ref())
+    }
+
+    /// Who hears of a change to an operation.
+    fn listeners(&self) -> Listeners<'_> {
+        Listeners {
+            channel: &self.channel,
+            notifications: self.outbox(),
+        }
     }
 
     fn publish(&self, event: StoreEvent) {
@@ -271,7 +297,15 @@ impl Store for PgStore {
         budget: Budget,
     ) -> Result<Claimed> {
         let lease_until = now + lease;
-        queries::claim(&mut self.client().await?, node, now, lease_until, budget).await
+        queries::claim(
+            &mut self.client().await?,
+            self.outbox(),
+            node,
+            now,
+            lease_until,
+            budget,
+        )
+        .await
     }
 
     async fn schedule_retry(
@@ -283,7 +317,16 @@ impl Store for PgStore {
         reason: &str,
     ) -> Result<Lease> {
         let mut client = self.client().await?;
-        queries::schedule_retry(&mut client, id, attempt, now, retry_at, reason).await
+        queries::schedule_retry(
+            &mut client,
+            self.outbox(),
+            id,
+            attempt,
+            now,
+            retry_at,
+            reason,
+        )
+        .await
     }
 
     async fn renew_lease(
@@ -297,7 +340,7 @@ impl Store for PgStore {
 
     async fn release(&self, id: &OperationId, attempt: u32, now: Timestamp) -> Result<bool> {
         let mut client = self.client().await?;
-        let released = queries::release(&mut client, &self.channel, id, attempt, now).await?;
+        let released = queries::release(&mut client, self.listeners(), id, attempt, now).await?;
         if released {
             self.publish(StoreEvent::Submitted);
         }
@@ -317,9 +360,8 @@ impl Store for PgStore {
         now: Timestamp,
     ) -> Result<Cancelled> {
         let mut client = self.client().await?;
-        let channel = &self.channel;
-        let cancelled =
-            queries::cancel(&mut client, channel, account, id, by, message, now).await?;
+        let heard = self.listeners();
+        let cancelled = queries::cancel(&mut client, heard, account, id, by, message, now).await?;
         if let Some(event) = cancelled.event() {
             self.publish(event);
         }
@@ -328,7 +370,7 @@ impl Store for PgStore {
 
     async fn finish(&self, id: &OperationId, attempt: u32, finish: &Finish) -> Result<bool> {
         let mut client = self.client().await?;
-        let finished = queries::finish(&mut client, &self.channel, id, attempt, finish).await?;
+        let finished = queries::finish(&mut client, self.listeners(), id, attempt, finish).await?;
         if finished {
             self.publish(StoreEvent::Finished(id.clone()));
         }
@@ -365,7 +407,7 @@ impl Store for PgStore {
     }
 
     async fn create_application(&self, new: &NewApplication) -> Result<ApplicationCreated> {
-        applications::create(&mut self.client().await?, new).await
+        applications::create(&mut self.client().await?, self.outbox(), new).await
     }
 
     async fn application(&self, account: &AccountId, id: &str) -> Result<Option<Application>> {
@@ -380,12 +422,21 @@ impl Store for PgStore {
         &self,
         account: &AccountId,
         id: &str,
+        now: Timestamp,
     ) -> Result<ApplicationDeleted> {
-        applications::delete(&mut self.client().await?, account, id).await
+        let mut client = self.client().await?;
+        applications::delete(&mut client, self.outbox(), account, id, now).await
     }
 
     async fn start_step(&self, step: &NewStep, expired_before: Timestamp) -> Result<StepStarted> {
-        let started = submits::start_step(&self.pool, &self.channel, step, expired_before).await?;
+        let started = submits::start_step(
+            &self.pool,
+            self.outbox(),
+            &self.channel,
+            step,
+            expired_before,
+        )
+        .await?;
         if started == StepStarted::Started {
             self.publish(StoreEvent::Submitted);
         }
@@ -393,11 +444,11 @@ impl Store for PgStore {
     }
 
     async fn change_resource_group(&self, change: &GroupChange) -> Result<GroupChanged> {
-        applications::change_group(&mut self.client().await?, change).await
+        applications::change_group(&mut self.client().await?, self.outbox(), change).await
     }
 
     async fn reconfigure_application(&self, change: &Reconfiguration) -> Result<Reconfigured> {
-        applications::reconfigure(&mut self.client().await?, change).await
+        applications::reconfigure(&mut self.client().await?, self.outbox(), change).await
     }
 
     async fn seed_applications(&self, seeds: &[Application]) -> Result<()> {
@@ -451,6 +502,31 @@ impl Store for PgStore {
 
     async fn end_session(&self, token_hash: &str) -> Result<bool> {
         sessions::end(&self.client().await?, token_hash).await
+    }
+
+    fn set_notifications(&self, notifications: Notifications) {
+        let _ = self.notifications.set(Arc::new(notifications));
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        outbox::claim(&self.client().await?, now, now + lease, limit).await
+    }
+
+    async fn settle_delivery(&self, attempted: &Attempted) -> Result<bool> {
+        outbox::settle(&mut self.client().await?, attempted).await
+    }
+
+    async fn deliveries(&self, query: &DeliveryQuery) -> Result<DeliveryPage> {
+        outbox::page(&self.client().await?, query).await
+    }
+
+    async fn delivery_backlog(&self) -> Result<u64> {
+        outbox::backlog(&self.client().await?).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {

@@ -4,8 +4,8 @@
 
 use bpops_store::{
     AccountId, ApplicationPlace, BootstrapKey, Budget, Cancelled, Claimed, Effect, Event, Finish,
-    Lease, ListPage, ListQuery, LocatedResource, Operation, OperationId, Pool, Progress,
-    QueueDepth, Requester, Resource, ResourceKey, Result, Status, StoreError, UNREADABLE,
+    Lease, ListPage, ListQuery, LocatedResource, Notifications, Operation, OperationId, Pool,
+    Progress, QueueDepth, Requester, Resource, ResourceKey, Result, Status, StoreError, UNREADABLE,
     Unreadable,
 };
 use bpops_time::Timestamp;
@@ -17,13 +17,23 @@ use tokio_postgres::Row;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 
-use crate::{from_pg, history};
+use crate::{from_pg, history, outbox};
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
      attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested, \
      submitted_by, pool";
 /// How many columns [`OPERATION_COLUMNS`] names: a query that selects more reads them after.
 const OPERATION_COLUMN_COUNT: usize = 16;
+
+/// Who hears of a committed change: the other nodes, on `channel`, and the webhooks that
+/// want its history events.
+#[derive(Clone, Copy)]
+pub(crate) struct Listeners<'a> {
+    /// The schema's notification channel.
+    pub(crate) channel: &'a str,
+    /// The configured webhooks' filters, when any.
+    pub(crate) notifications: Option<&'a Notifications>,
+}
 
 /// Queues a notification, delivered to every listener when the transaction commits.
 pub(crate) async fn notify(tx: &Transaction<'_>, channel: &str, payload: &str) -> Result<()> {
@@ -57,6 +67,7 @@ pub(crate) async fn get(
 
 pub(crate) async fn claim(
     client: &mut Object,
+    notifications: Option<&Notifications>,
     node: &str,
     now: Timestamp,
     lease_until: Timestamp,
@@ -134,12 +145,9 @@ pub(crate) async fn claim(
             attempt: op.attempt,
         })
         .collect();
-    try_join_all(
-        decoded
-            .iter()
-            .zip(&claims)
-            .map(|((_, op), claimed_by)| history::append(&tx, op.id.as_str(), now, claimed_by)),
-    )
+    try_join_all(decoded.iter().zip(&claims).map(|((_, op), claimed_by)| {
+        history::append(&tx, notifications, op.id.as_str(), now, claimed_by)
+    }))
     .await?;
     let mut claimed = Claimed {
         operations: decoded.into_iter().map(|(_, op)| op).collect(),
@@ -165,7 +173,7 @@ pub(crate) async fn claim(
                 status: Status::Failure,
                 message: UNREADABLE.to_owned(),
             };
-            history::append(&tx, &id, now, &ended).await?;
+            history::append(&tx, notifications, &id, now, &ended).await?;
             claimed.unreadable.push(Unreadable { id, reason });
         }
     }
@@ -175,11 +183,15 @@ pub(crate) async fn claim(
 
 pub(crate) async fn release(
     client: &mut Object,
-    channel: &str,
+    heard: Listeners<'_>,
     id: &OperationId,
     attempt: u32,
     now: Timestamp,
 ) -> Result<bool> {
+    let Listeners {
+        channel,
+        notifications,
+    } = heard;
     let tx = client.transaction().await.map_err(from_pg)?;
     let stmt = tx
         .prepare_cached(
@@ -195,7 +207,14 @@ pub(crate) async fn release(
     if changed == 0 {
         return Ok(false);
     }
-    history::append(&tx, id.as_str(), now, &Event::Released { attempt }).await?;
+    history::append(
+        &tx,
+        notifications,
+        id.as_str(),
+        now,
+        &Event::Released { attempt },
+    )
+    .await?;
     notify(&tx, channel, "submitted").await?;
     tx.commit().await.map_err(from_pg)?;
     Ok(true)
@@ -204,6 +223,7 @@ pub(crate) async fn release(
 /// Schedules the next attempt: see `Store::schedule_retry`.
 pub(crate) async fn schedule_retry(
     client: &mut Object,
+    notifications: Option<&Notifications>,
     id: &OperationId,
     attempt: u32,
     now: Timestamp,
@@ -218,7 +238,7 @@ pub(crate) async fn schedule_retry(
             reason: reason.to_owned(),
             retry_at,
         };
-        history::append(&tx, id.as_str(), now, &scheduled).await?;
+        history::append(&tx, notifications, id.as_str(), now, &scheduled).await?;
         tx.commit().await.map_err(from_pg)?;
     }
     Ok(lease)
@@ -311,13 +331,17 @@ pub(crate) async fn list(client: &Object, query: &ListQuery) -> Result<ListPage>
 
 pub(crate) async fn cancel(
     client: &mut Object,
-    channel: &str,
+    heard: Listeners<'_>,
     account: &AccountId,
     id: &OperationId,
     by: &Requester,
     message: &str,
     now: Timestamp,
 ) -> Result<Cancelled> {
+    let Listeners {
+        channel,
+        notifications,
+    } = heard;
     let tx = client.transaction().await.map_err(from_pg)?;
     // N.B. the row lock orders this with a claim of the same row: a claim in progress makes
     // the cancel wait and then see RUNNING; a cancel in progress makes claims skip the row.
@@ -335,12 +359,12 @@ pub(crate) async fn cancel(
     let (cancelled, payload): (fn(Operation) -> Cancelled, String) = match op.status {
         Status::Success | Status::Failure => return Ok(Cancelled::AlreadyFinal(op)),
         Status::Init => {
-            history::append(&tx, id.as_str(), now, &requested).await?;
+            history::append(&tx, notifications, id.as_str(), now, &requested).await?;
             let ended = Event::Finished {
                 status: Status::Failure,
                 message: message.to_owned(),
             };
-            history::append(&tx, id.as_str(), now, &ended).await?;
+            history::append(&tx, notifications, id.as_str(), now, &ended).await?;
             tx.execute(
                 "UPDATE operations
                  SET status = 'FAILURE', message = $1, finished_at = $2, lease_until = NULL
@@ -353,7 +377,7 @@ pub(crate) async fn cancel(
         }
         Status::Running => {
             if !op.cancel_requested {
-                history::append(&tx, id.as_str(), now, &requested).await?;
+                history::append(&tx, notifications, id.as_str(), now, &requested).await?;
             }
             tx.execute(
                 "UPDATE operations SET cancel_requested = TRUE WHERE id = $1",
@@ -377,11 +401,15 @@ pub(crate) async fn cancel(
 
 pub(crate) async fn finish(
     client: &mut Object,
-    channel: &str,
+    heard: Listeners<'_>,
     id: &OperationId,
     attempt: u32,
     finish: &Finish,
 ) -> Result<bool> {
+    let Listeners {
+        channel,
+        notifications,
+    } = heard;
     let tx = client.transaction().await.map_err(from_pg)?;
     let stmt = tx
         .prepare_cached(
@@ -414,7 +442,7 @@ pub(crate) async fn finish(
     }
     let (ended, payload) = (finish.event(), format!("finished {id}"));
     tokio::try_join!(
-        history::append(&tx, id.as_str(), finish.finished_at, &ended),
+        history::append(&tx, notifications, id.as_str(), finish.finished_at, &ended),
         notify(&tx, channel, &payload),
     )?;
     tx.commit().await.map_err(from_pg)?;
@@ -585,6 +613,7 @@ pub(crate) async fn sweep(
         .await
         .map_err(from_pg)?;
     let deleted: i64 = row.try_get(0).map_err(from_pg)?;
+    outbox::sweep(client, expired_before, limit).await?;
     Ok(deleted.max(0) as usize)
 }
 

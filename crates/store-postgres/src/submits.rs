@@ -3,11 +3,11 @@
 //! token or resource) never share a group: the later one, which must see the earlier one's
 //! row, waits for the next.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bpops_store::{
-    Decide, Finish, NewOperation, NewStep, Requester, Resource, Result, Status, StepStarted,
-    StoreError, StoreEvent, Submitted,
+    Decide, Finish, NewDelivery, NewOperation, NewStep, Notifications, Requester, Resource, Result,
+    Status, StepStarted, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{GenericClient, Pool, Transaction};
@@ -18,9 +18,9 @@ use tokio_postgres::types::ToSql;
 
 use crate::applications::parse_status;
 use crate::group_commit::{GroupCommit, Member, each_alone};
-use crate::history;
 use crate::queries::{apply_effect, notify, parse_id, parse_properties, resource_column};
 use crate::{from_pg, get};
+use crate::{history, outbox};
 
 /// The most submits stored together; bounds how long one transaction holds its locks.
 const MAX_GROUP: usize = 256;
@@ -39,6 +39,7 @@ struct Target {
     pool: Pool,
     channel: String,
     events: broadcast::Sender<StoreEvent>,
+    notifications: Arc<OnceLock<Arc<Notifications>>>,
 }
 
 /// A submit to store, with others, in one transaction.
@@ -105,11 +106,13 @@ impl Submits {
         pool: Pool,
         channel: String,
         events: broadcast::Sender<StoreEvent>,
+        notifications: Arc<OnceLock<Arc<Notifications>>>,
     ) -> Submits {
         let target = Arc::new(Target {
             pool,
             channel,
             events,
+            notifications,
         });
         let group_commit = GroupCommit::start(MAX_GROUP, IN_FLIGHT, move |group| {
             let target = Arc::clone(&target);
@@ -189,7 +192,8 @@ async fn commit(
         .transaction()
         .await
         .map_err(|e| Failure::Other(from_pg(e)))?;
-    let submitted = submit_group(&tx, &target.channel, group)
+    let notifications = target.notifications.get().map(|n| n.as_ref());
+    let submitted = submit_group(&tx, notifications, &target.channel, group)
         .await
         .map_err(Failure::Statement)?;
     tx.commit().await.map_err(|e| Failure::Other(from_pg(e)))?;
@@ -254,6 +258,7 @@ impl SubmitStatements {
 /// lock. On an error the caller rolls the transaction back.
 async fn submit_group(
     tx: &Transaction<'_>,
+    notifications: Option<&Notifications>,
     channel: &str,
     group: &mut [Pending],
 ) -> Result<Vec<Submitted>> {
@@ -315,6 +320,7 @@ async fn submit_group(
     };
     let effects = stored().filter_map(|(_, finish)| finish?.effect.as_ref());
     let histories = stored().map(|(op, finish)| (op.id.as_str(), op.first_events(finish)));
+    let deliveries = first_deliveries(notifications, stored());
     let queued = answers.contains(&Submitted::Created);
     tokio::try_join!(
         try_join_all(
@@ -325,6 +331,7 @@ async fn submit_group(
         try_join_all(stored().map(|(op, finish)| insert(tx, &sql, op, finish))),
         try_join_all(effects.map(|effect| apply_effect(tx, effect))),
         history::start(tx, &sql.start_history, histories),
+        outbox::insert(tx, &deliveries),
         async {
             if queued {
                 notify(tx, channel, "submitted").await?;
@@ -340,6 +347,7 @@ async fn submit_group(
 /// the same token and resource.
 pub(crate) async fn start_step(
     pool: &Pool,
+    notifications: Option<&Notifications>,
     channel: &str,
     step: &NewStep,
     expired_before: Timestamp,
@@ -398,9 +406,30 @@ pub(crate) async fn start_step(
     insert(&tx, &sql, op, None).await?;
     let first = std::iter::once((op.id.as_str(), op.first_events(None)));
     history::start(&tx, &sql.start_history, first).await?;
+    outbox::insert(&tx, &first_deliveries(notifications, [(op, None)])).await?;
     notify(&tx, channel, "submitted").await?;
     tx.commit().await.map_err(from_pg)?;
     Ok(StepStarted::Started)
+}
+
+/// The deliveries the first events of stored operations make (none without notifications).
+fn first_deliveries<'a>(
+    notifications: Option<&Notifications>,
+    stored: impl IntoIterator<Item = (&'a NewOperation, Option<&'a Finish>)>,
+) -> Vec<NewDelivery> {
+    let Some(notifications) = notifications.filter(|n| !n.is_empty()) else {
+        return Vec::new();
+    };
+    stored
+        .into_iter()
+        .flat_map(|(op, finish)| {
+            let subject = op.subject(finish);
+            op.first_events(finish)
+                .into_iter()
+                .flat_map(move |(at, event)| notifications.deliveries(&subject, at, &event))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// The operation already holding `op`'s client token.

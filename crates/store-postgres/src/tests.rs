@@ -294,3 +294,66 @@ async fn only_nonce_spends_commit_without_waiting_for_the_disk() {
             .unwrap()
     );
 }
+
+/// Two nodes deliver one outbox: each due delivery is claimed by one node only, and the
+/// delivery behind a claimed one waits for it whichever node asks.
+#[tokio::test]
+async fn two_nodes_share_the_outbox_in_order() {
+    use bpops_store::{
+        Attempted, DeliveryQuery, EventFilter, Notification, Notifications, Settlement,
+    };
+    let schema = TestSchema::create().await;
+    let (first, second) = (schema.open().await, schema.open().await);
+    let all = || {
+        Notifications::new(vec![Notification {
+            name: "all".into(),
+            filter: EventFilter::default(),
+        }])
+    };
+    first.set_notifications(all());
+    second.set_notifications(all());
+    let lease = Duration::from_secs(10);
+    for _ in 0..10 {
+        first.submit(&new_op(0), at(0)).await.unwrap();
+    }
+    // Each operation is claimed too: a second delivery behind each first one.
+    let claimed = second.claim("node-b", at(0), lease, Budget::uniform(100)).await.unwrap();
+    assert_eq!(claimed.operations.len(), 10);
+
+    let (a, b) = tokio::join!(
+        first.claim_deliveries(at(1), lease, 100),
+        second.claim_deliveries(at(1), lease, 100)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut ids: Vec<u64> = a.iter().chain(&b).map(|d| d.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), a.len() + b.len(), "no delivery claimed twice");
+    assert!(
+        a.iter().chain(&b).all(|d| d.event == "submitted"),
+        "a claimed event waits behind its submitted one"
+    );
+    let rest = second.claim_deliveries(at(2), lease, 100).await.unwrap();
+    assert_eq!(ids.len() + rest.len(), 10, "every head is claimed once");
+    for d in a.iter().chain(&b).chain(&rest) {
+        let settled = Attempted {
+            id: d.id,
+            record: None,
+            attempt: d.attempts,
+            settlement: Settlement::Delivered,
+            now: at(3),
+        };
+        assert!(first.settle_delivery(&settled).await.unwrap());
+    }
+    let next = second.claim_deliveries(at(3), lease, 100).await.unwrap();
+    assert_eq!(next.len(), 10);
+    assert!(next.iter().all(|d| d.event == "claimed"));
+    let listed = first
+        .deliveries(&DeliveryQuery {
+            limit: 100,
+            ..DeliveryQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.deliveries.len(), 20);
+}

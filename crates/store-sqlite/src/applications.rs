@@ -2,15 +2,17 @@
 //! writer's group for writes, one snapshot for reads).
 
 use bpops_store::{
-    AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationOrder,
-    ApplicationPage, ApplicationQuery, ApplicationStatus, GroupChange, GroupChanged,
-    NewApplication, Reconfiguration, Reconfigured, Resource, ResourceKey,
+    AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationEvent,
+    ApplicationOrder, ApplicationPage, ApplicationQuery, ApplicationStatus, GroupChange,
+    GroupChanged, NewApplication, Notifications, Reconfiguration, Reconfigured, Resource,
+    ResourceKey,
 };
 use bpops_time::Timestamp;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde_json::Value;
 
+use crate::outbox;
 use crate::queries::{corrupt, parse_properties};
 
 /// The columns [`from_row`] reads, in its order.
@@ -20,6 +22,7 @@ const COLUMNS: &str = "account, id, name, template_id, resource_group, area_id, 
 
 pub(crate) fn create(
     conn: &mut Connection,
+    notifications: Option<&Notifications>,
     new: &NewApplication,
 ) -> rusqlite::Result<ApplicationCreated> {
     let tx = conn.savepoint()?;
@@ -46,6 +49,18 @@ pub(crate) fn create(
         return Ok(ApplicationCreated::NameInUse);
     }
     insert(&tx, new)?;
+    let created = ApplicationEvent::ApplicationCreated {
+        template_id: app.template_id.clone(),
+        resource_group: app.resource_group.clone(),
+    };
+    outbox::enqueue_application(
+        &tx,
+        notifications,
+        &app.account,
+        &app.id,
+        app.created_at,
+        &created,
+    )?;
     tx.commit()?;
     Ok(ApplicationCreated::Created)
 }
@@ -147,8 +162,10 @@ pub(crate) fn list(
 
 pub(crate) fn delete(
     conn: &mut Connection,
+    notifications: Option<&Notifications>,
     account: &AccountId,
     id: &str,
+    now: Timestamp,
 ) -> rusqlite::Result<ApplicationDeleted> {
     let tx = conn.savepoint()?;
     let status: Option<String> = tx
@@ -168,12 +185,15 @@ pub(crate) fn delete(
         "UPDATE applications SET deleted = 1 WHERE account = ?1 AND id = ?2",
         params![account.as_str(), id],
     )?;
+    let deleted = ApplicationEvent::ApplicationDeleted;
+    outbox::enqueue_application(&tx, notifications, account, id, now, &deleted)?;
     tx.commit()?;
     Ok(ApplicationDeleted::Deleted)
 }
 
 pub(crate) fn change_group(
     conn: &mut Connection,
+    notifications: Option<&Notifications>,
     change: &GroupChange,
 ) -> rusqlite::Result<GroupChanged> {
     let tx = conn.savepoint()?;
@@ -195,12 +215,25 @@ pub(crate) fn change_group(
         "UPDATE applications SET resource_group = ?1 WHERE account = ?2 AND id = ?3",
         params![change.to, account, change.id],
     )?;
+    let moved = ApplicationEvent::ResourceGroupChanged {
+        from: group,
+        to: change.to.clone(),
+    };
+    outbox::enqueue_application(
+        &tx,
+        notifications,
+        &change.account,
+        &change.id,
+        change.at,
+        &moved,
+    )?;
     tx.commit()?;
     Ok(GroupChanged::Moved)
 }
 
 pub(crate) fn reconfigure(
     conn: &mut Connection,
+    notifications: Option<&Notifications>,
     change: &Reconfiguration,
 ) -> rusqlite::Result<Reconfigured> {
     let tx = conn.savepoint()?;
@@ -234,6 +267,15 @@ pub(crate) fn reconfigure(
             account,
             change.id
         ],
+    )?;
+    let event = change.event();
+    outbox::enqueue_application(
+        &tx,
+        notifications,
+        &change.account,
+        &change.id,
+        change.updated_at,
+        &event,
     )?;
     tx.commit()?;
     Ok(Reconfigured::Reconfigured)

@@ -1,44 +1,52 @@
-//! The SQL of operation histories: appending an event in the caller's transaction, and
-//! reading a page of them.
+//! The SQL of operation histories: appending an event in the caller's transaction (with the
+//! webhook deliveries it makes, see `outbox`), and reading a page of them.
 
-use bpops_store::{Event, HistoryEvent, HistoryPage, HistoryQuery};
+use bpops_store::{Event, HistoryEvent, HistoryPage, HistoryQuery, Notifications};
 use bpops_time::Timestamp;
 use rusqlite::{Connection, params};
 
+use crate::outbox::{self, Key};
 use crate::queries::corrupt;
 
 /// Appends `event` at `at` to the history of operation `id`, in the caller's transaction,
-/// as the next position; nothing when the history holds [`Event::limit`] events already.
+/// as the next position, with the deliveries `notifications` want of it; nothing when the
+/// history holds [`Event::limit`] events already.
 pub(crate) fn append(
     conn: &Connection,
+    notifications: Option<&Notifications>,
     id: &str,
     at: Timestamp,
     event: &Event,
 ) -> rusqlite::Result<()> {
     // N.B. one writer writes at a time, so no other event of this operation can take the
     // same position.
-    conn.prepare_cached(
-        "INSERT INTO operation_events (operation_seq, seq, at, kind, detail)
+    let appended = conn
+        .prepare_cached(
+            "INSERT INTO operation_events (operation_seq, seq, at, kind, detail)
          SELECT o.seq, COALESCE(MAX(e.seq), 0) + 1, ?2, ?3, ?4
          FROM operations o LEFT JOIN operation_events e ON e.operation_seq = o.seq
          WHERE o.id = ?1
          GROUP BY o.seq
          HAVING COALESCE(MAX(e.seq), 0) < ?5",
-    )?
-    .execute(params![
-        id,
-        at.as_millis(),
-        event.kind(),
-        event.encode(),
-        event.limit()
-    ])?;
+        )?
+        .execute(params![
+            id,
+            at.as_millis(),
+            event.kind(),
+            event.encode(),
+            event.limit()
+        ])?;
+    if appended > 0 {
+        outbox::enqueue(conn, notifications, Key::Id(id), &[(at, event)])?;
+    }
     Ok(())
 }
 
 /// Writes the first events of the history of the operation stored as `operation_seq`, from
-/// position 1.
+/// position 1, with the deliveries `notifications` want of them.
 pub(crate) fn start(
     conn: &Connection,
+    notifications: Option<&Notifications>,
     operation_seq: i64,
     events: &[(Timestamp, Event)],
 ) -> rusqlite::Result<()> {
@@ -55,7 +63,8 @@ pub(crate) fn start(
             event.encode()
         ])?;
     }
-    Ok(())
+    let events: Vec<_> = events.iter().map(|(at, event)| (*at, event)).collect();
+    outbox::enqueue(conn, notifications, Key::Seq(operation_seq), &events)
 }
 
 /// Deletes the histories of swept operations (their `seq`s), in the sweep's transaction.

@@ -26,6 +26,7 @@ mod audit;
 mod history;
 mod migrate;
 mod nonces;
+mod outbox;
 mod queries;
 mod sessions;
 mod writer;
@@ -33,18 +34,19 @@ mod writer;
 use std::fs::{File, TryLockError};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
-    ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Budget, Cancelled, Claimed,
-    Decide, EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease,
-    ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, NewSession, NewStep,
-    Operation, OperationId, Progress, QueueDepth, Reconfiguration, Reconfigured, Requester,
-    Resource, ResourceKey, Result, Session, StepStarted, Store, StoreError, StoreEvent, Submitted,
+    ApplicationQuery, Attempted, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Budget,
+    Cancelled, Claimed, Decide, Delivery, DeliveryPage, DeliveryQuery, EVENT_BUFFER, Finish,
+    GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage, ListQuery,
+    LocatedResource, NewApplication, NewOperation, NewSession, NewStep, Notifications, Operation,
+    OperationId, Progress, QueueDepth, Reconfiguration, Reconfigured, Requester, Resource,
+    ResourceKey, Result, Session, StepStarted, Store, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OpenFlags};
@@ -64,6 +66,8 @@ pub struct SqliteStore {
     free_readers: Semaphore,
     next_reader: AtomicUsize,
     events: broadcast::Sender<StoreEvent>,
+    /// Set once at start; unset, no write looks at notifications.
+    notifications: OnceLock<Arc<Notifications>>,
 }
 
 impl SqliteStore {
@@ -97,7 +101,13 @@ impl SqliteStore {
             free_readers: Semaphore::new(READERS),
             next_reader: AtomicUsize::new(0),
             events: broadcast::channel(EVENT_BUFFER).0,
+            notifications: OnceLock::new(),
         })
+    }
+
+    /// The notifications a write of history events passes to them.
+    fn outbox(&self) -> Option<Arc<Notifications>> {
+        self.notifications.get().cloned()
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T>
@@ -114,9 +124,9 @@ impl SqliteStore {
         expired_before: Timestamp,
         decide: Option<Decide>,
     ) -> Result<Submitted> {
-        let op = op.clone();
+        let (op, n) = (op.clone(), self.outbox());
         let submitted = self
-            .write(move |conn| queries::submit(conn, op, expired_before, decide))
+            .write(move |conn| queries::submit(conn, n.as_deref(), op, expired_before, decide))
             .await?;
         if submitted == Submitted::Created {
             // An error only means nobody subscribes.
@@ -267,8 +277,8 @@ impl Store for SqliteStore {
         lease: Duration,
         budget: Budget,
     ) -> Result<Claimed> {
-        let (node, lease_until) = (node.to_owned(), now + lease);
-        self.write(move |conn| queries::claim(conn, &node, now, lease_until, budget))
+        let (node, lease_until, n) = (node.to_owned(), now + lease, self.outbox());
+        self.write(move |conn| queries::claim(conn, n.as_deref(), &node, now, lease_until, budget))
             .await
     }
 
@@ -291,15 +301,17 @@ impl Store for SqliteStore {
         retry_at: Timestamp,
         reason: &str,
     ) -> Result<Lease> {
-        let (id, reason) = (id.clone(), reason.to_owned());
-        self.write(move |conn| queries::schedule_retry(conn, &id, attempt, now, retry_at, &reason))
-            .await
+        let (id, reason, n) = (id.clone(), reason.to_owned(), self.outbox());
+        self.write(move |conn| {
+            queries::schedule_retry(conn, n.as_deref(), &id, attempt, now, retry_at, &reason)
+        })
+        .await
     }
 
     async fn release(&self, id: &OperationId, attempt: u32, now: Timestamp) -> Result<bool> {
-        let owned_id = id.clone();
+        let (owned_id, n) = (id.clone(), self.outbox());
         let released = self
-            .write(move |conn| queries::release(conn, &owned_id, attempt, now))
+            .write(move |conn| queries::release(conn, n.as_deref(), &owned_id, attempt, now))
             .await?;
         if released {
             let _ = self.events.send(StoreEvent::Submitted);
@@ -321,9 +333,11 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<Cancelled> {
         let (account, owned_id, message) = (account.clone(), id.clone(), message.to_owned());
-        let by = by.clone();
+        let (by, n) = (by.clone(), self.outbox());
         let cancelled = self
-            .write(move |conn| queries::cancel(conn, &account, &owned_id, &by, &message, now))
+            .write(move |conn| {
+                queries::cancel(conn, n.as_deref(), &account, &owned_id, &by, &message, now)
+            })
             .await?;
         if let Some(event) = cancelled.event() {
             let _ = self.events.send(event);
@@ -332,9 +346,9 @@ impl Store for SqliteStore {
     }
 
     async fn finish(&self, id: &OperationId, attempt: u32, finish: &Finish) -> Result<bool> {
-        let (owned_id, finish) = (id.clone(), finish.clone());
+        let (owned_id, finish, n) = (id.clone(), finish.clone(), self.outbox());
         let finished = self
-            .write(move |conn| queries::finish(conn, &owned_id, attempt, &finish))
+            .write(move |conn| queries::finish(conn, n.as_deref(), &owned_id, attempt, &finish))
             .await?;
         if finished {
             let _ = self.events.send(StoreEvent::Finished(id.clone()));
@@ -382,8 +396,8 @@ impl Store for SqliteStore {
     }
 
     async fn create_application(&self, new: &NewApplication) -> Result<ApplicationCreated> {
-        let new = new.clone();
-        self.write(move |conn| applications::create(conn, &new))
+        let (new, n) = (new.clone(), self.outbox());
+        self.write(move |conn| applications::create(conn, n.as_deref(), &new))
             .await
     }
 
@@ -403,16 +417,17 @@ impl Store for SqliteStore {
         &self,
         account: &AccountId,
         id: &str,
+        now: Timestamp,
     ) -> Result<ApplicationDeleted> {
-        let (account, id) = (account.clone(), id.to_owned());
-        self.write(move |conn| applications::delete(conn, &account, &id))
+        let (account, id, n) = (account.clone(), id.to_owned(), self.outbox());
+        self.write(move |conn| applications::delete(conn, n.as_deref(), &account, &id, now))
             .await
     }
 
     async fn start_step(&self, step: &NewStep, expired_before: Timestamp) -> Result<StepStarted> {
-        let step = step.clone();
+        let (step, n) = (step.clone(), self.outbox());
         let started = self
-            .write(move |conn| queries::start_step(conn, &step, expired_before))
+            .write(move |conn| queries::start_step(conn, n.as_deref(), &step, expired_before))
             .await?;
         if started == StepStarted::Started {
             let _ = self.events.send(StoreEvent::Submitted);
@@ -421,14 +436,14 @@ impl Store for SqliteStore {
     }
 
     async fn change_resource_group(&self, change: &GroupChange) -> Result<GroupChanged> {
-        let change = change.clone();
-        self.write(move |conn| applications::change_group(conn, &change))
+        let (change, n) = (change.clone(), self.outbox());
+        self.write(move |conn| applications::change_group(conn, n.as_deref(), &change))
             .await
     }
 
     async fn reconfigure_application(&self, change: &Reconfiguration) -> Result<Reconfigured> {
-        let change = change.clone();
-        self.write(move |conn| applications::reconfigure(conn, &change))
+        let (change, n) = (change.clone(), self.outbox());
+        self.write(move |conn| applications::reconfigure(conn, n.as_deref(), &change))
             .await
     }
 
@@ -492,6 +507,36 @@ impl Store for SqliteStore {
         let token_hash = token_hash.to_owned();
         self.write(move |conn| sessions::end(conn, &token_hash))
             .await
+    }
+
+    fn set_notifications(&self, notifications: Notifications) {
+        let _ = self.notifications.set(Arc::new(notifications));
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        let lease_until = now + lease;
+        self.write(move |conn| outbox::claim(conn, now, lease_until, limit))
+            .await
+    }
+
+    async fn settle_delivery(&self, attempted: &Attempted) -> Result<bool> {
+        let attempted = attempted.clone();
+        self.write(move |conn| outbox::settle(conn, &attempted))
+            .await
+    }
+
+    async fn deliveries(&self, query: &DeliveryQuery) -> Result<DeliveryPage> {
+        let query = query.clone();
+        self.read(move |conn| outbox::page(conn, &query)).await
+    }
+
+    async fn delivery_backlog(&self) -> Result<u64> {
+        self.read(outbox::backlog).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {

@@ -39,6 +39,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0007_submitted_by.sql"),
     ),
     (
+        8,
+        "notification_deliveries",
+        include_str!("../migrations/0008_notification_deliveries.sql"),
+    ),
+    (
         9,
         "console_sessions",
         include_str!("../migrations/0009_console_sessions.sql"),

@@ -2,16 +2,16 @@
 
 use bpops_store::{
     AccountId, ApplicationPlace, BootstrapKey, Budget, Cancelled, Claimed, Decide, Effect, Event,
-    Finish, Lease, ListPage, ListQuery, LocatedResource, NewOperation, NewStep, Operation,
-    OperationId, Pool, Progress, QueueDepth, Requester, Resource, ResourceKey, Status, StepStarted,
-    Submitted, UNREADABLE, Unreadable,
+    Finish, Lease, ListPage, ListQuery, LocatedResource, NewOperation, NewStep, Notifications,
+    Operation, OperationId, Pool, Progress, QueueDepth, Requester, Resource, ResourceKey, Status,
+    StepStarted, Submitted, UNREADABLE, Unreadable,
 };
 use bpops_time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
-use crate::{applications, history};
+use crate::{applications, history, outbox};
 
 const OPERATION_COLUMNS: &str = "id, account, service, operation, application, resource, \
      attributes, status, message, arguments, attempt, created_at, finished_at, cancel_requested, \
@@ -23,6 +23,7 @@ const OPERATION_COLUMN_COUNT: usize = 16;
 /// `Store::submit_decided`).
 pub(crate) fn submit(
     conn: &mut Connection,
+    notifications: Option<&Notifications>,
     mut op: NewOperation,
     expired_before: Timestamp,
     decide: Option<Decide>,
@@ -49,7 +50,7 @@ pub(crate) fn submit(
         client_token.as_deref(),
         &fingerprint,
     )?;
-    history::start(&tx, tx.last_insert_rowid(), &events)?;
+    history::start(&tx, notifications, tx.last_insert_rowid(), &events)?;
     let submitted = match decided {
         Some(finish) => {
             apply_effect(&tx, finish.effect.as_ref())?;
@@ -105,6 +106,7 @@ fn token_holder(
 /// Starts a lifecycle step: see `Store::start_step`.
 pub(crate) fn start_step(
     conn: &mut Connection,
+    notifications: Option<&Notifications>,
     step: &NewStep,
     expired_before: Timestamp,
 ) -> rusqlite::Result<StepStarted> {
@@ -150,7 +152,12 @@ pub(crate) fn start_step(
         op.client_token.as_deref(),
         &op.fingerprint,
     )?;
-    history::start(&tx, tx.last_insert_rowid(), &op.first_events(None))?;
+    history::start(
+        &tx,
+        notifications,
+        tx.last_insert_rowid(),
+        &op.first_events(None),
+    )?;
     tx.commit()?;
     Ok(StepStarted::Started)
 }
@@ -205,6 +212,7 @@ pub(crate) fn queue_depth(conn: &Connection) -> rusqlite::Result<QueueDepth> {
 
 pub(crate) fn claim(
     conn: &mut Connection,
+    notifications: Option<&Notifications>,
     node: &str,
     now: Timestamp,
     lease_until: Timestamp,
@@ -265,7 +273,7 @@ pub(crate) fn claim(
                         node: node.to_owned(),
                         attempt: op.attempt,
                     };
-                    history::append(&tx, op.id.as_str(), now, &claimed_by)?;
+                    history::append(&tx, notifications, op.id.as_str(), now, &claimed_by)?;
                     claimed.operations.push(op);
                 }
                 Err(e) if is_undecodable(&e) => {
@@ -277,7 +285,7 @@ pub(crate) fn claim(
                         status: Status::Failure,
                         message: UNREADABLE.to_owned(),
                     };
-                    history::append(&tx, &id, now, &ended)?;
+                    history::append(&tx, notifications, &id, now, &ended)?;
                     let reason = e.to_string();
                     claimed.unreadable.push(Unreadable { id, reason });
                 }
@@ -309,6 +317,12 @@ fn as_text(value: rusqlite::types::ValueRef) -> String {
 
 /// Makes every running operation claimable again: called at open, when no worker can be alive.
 pub(crate) fn release_leases(conn: &Connection) -> rusqlite::Result<usize> {
+    // The attempts of webhook deliveries that process was making are over too: each is
+    // attempted again at once (its receiver deduplicates by Idempotency-Key).
+    conn.execute(
+        "UPDATE notification_deliveries SET lease_until = 0 WHERE state = 'pending'",
+        [],
+    )?;
     conn.execute(
         "UPDATE operations SET lease_until = 0 WHERE status = 'RUNNING'",
         [],
@@ -317,6 +331,7 @@ pub(crate) fn release_leases(conn: &Connection) -> rusqlite::Result<usize> {
 
 pub(crate) fn release(
     conn: &mut Connection,
+    notifications: Option<&Notifications>,
     id: &OperationId,
     attempt: u32,
     now: Timestamp,
@@ -331,7 +346,13 @@ pub(crate) fn release(
     if changed == 0 {
         return Ok(false);
     }
-    history::append(&tx, id.as_str(), now, &Event::Released { attempt })?;
+    history::append(
+        &tx,
+        notifications,
+        id.as_str(),
+        now,
+        &Event::Released { attempt },
+    )?;
     tx.commit()?;
     Ok(true)
 }
@@ -339,6 +360,7 @@ pub(crate) fn release(
 /// Schedules the next attempt: see `Store::schedule_retry`.
 pub(crate) fn schedule_retry(
     conn: &mut Connection,
+    notifications: Option<&Notifications>,
     id: &OperationId,
     attempt: u32,
     now: Timestamp,
@@ -353,7 +375,7 @@ pub(crate) fn schedule_retry(
             reason: reason.to_owned(),
             retry_at,
         };
-        history::append(&tx, id.as_str(), now, &scheduled)?;
+        history::append(&tx, notifications, id.as_str(), now, &scheduled)?;
         tx.commit()?;
     }
     Ok(lease)
@@ -436,6 +458,7 @@ pub(crate) fn list(conn: &Connection, query: &ListQuery) -> rusqlite::Result<Lis
 
 pub(crate) fn cancel(
     conn: &mut Connection,
+    notifications: Option<&Notifications>,
     account: &AccountId,
     id: &OperationId,
     by: &Requester,
@@ -456,12 +479,12 @@ pub(crate) fn cancel(
     let cancelled = match op.status {
         Status::Success | Status::Failure => return Ok(Cancelled::AlreadyFinal(op)),
         Status::Init => {
-            history::append(&tx, id.as_str(), now, &requested)?;
+            history::append(&tx, notifications, id.as_str(), now, &requested)?;
             let ended = Event::Finished {
                 status: Status::Failure,
                 message: message.to_owned(),
             };
-            history::append(&tx, id.as_str(), now, &ended)?;
+            history::append(&tx, notifications, id.as_str(), now, &ended)?;
             tx.prepare_cached(
                 "UPDATE operations
                  SET status = 'FAILURE', message = ?1, finished_at = ?2, lease_until = NULL
@@ -472,7 +495,7 @@ pub(crate) fn cancel(
         }
         Status::Running => {
             if !op.cancel_requested {
-                history::append(&tx, id.as_str(), now, &requested)?;
+                history::append(&tx, notifications, id.as_str(), now, &requested)?;
             }
             tx.prepare_cached("UPDATE operations SET cancel_requested = 1 WHERE id = ?1")?
                 .execute(params![id.as_str()])?;
@@ -488,6 +511,7 @@ pub(crate) fn cancel(
 
 pub(crate) fn finish(
     conn: &mut Connection,
+    notifications: Option<&Notifications>,
     id: &OperationId,
     attempt: u32,
     finish: &Finish,
@@ -512,7 +536,13 @@ pub(crate) fn finish(
         return Ok(false);
     }
     apply_effect(&tx, finish.effect.as_ref())?;
-    history::append(&tx, id.as_str(), finish.finished_at, &finish.event())?;
+    history::append(
+        &tx,
+        notifications,
+        id.as_str(),
+        finish.finished_at,
+        &finish.event(),
+    )?;
     tx.commit()?;
     Ok(true)
 }
@@ -617,6 +647,7 @@ pub(crate) fn sweep(
         })?
         .collect::<rusqlite::Result<_>>()?;
     history::delete(&tx, &swept)?;
+    outbox::sweep(&tx, expired_before, limit)?;
     tx.commit()?;
     Ok(swept.len())
 }

@@ -7,7 +7,7 @@
 use bpops_time::Timestamp;
 use serde_json::{Map, Value};
 
-use crate::{AccountId, ApplicationStatus};
+use crate::{AccountId, ApplicationEvent, ApplicationStatus};
 
 /// A move of an application to another resource group.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,6 +21,8 @@ pub struct GroupChange {
     pub from: Option<String>,
     /// The group to move it to.
     pub to: String,
+    /// When it moves.
+    pub at: Timestamp,
 }
 
 /// What [`crate::Store::change_resource_group`] did.
@@ -46,6 +48,16 @@ pub struct Reconfiguration {
     pub variables: Map<String, Value>,
     /// When it changed.
     pub updated_at: Timestamp,
+}
+
+impl Reconfiguration {
+    /// What notifications are told of it: the names of the variables changed, sorted (not
+    /// their values, which may be the tenant's secrets).
+    pub fn event(&self) -> ApplicationEvent {
+        ApplicationEvent::ApplicationReconfigured {
+            variables: self.variables.keys().cloned().collect(),
+        }
+    }
 }
 
 /// What [`crate::Store::reconfigure_application`] did.

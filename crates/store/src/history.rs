@@ -96,6 +96,16 @@ pub enum Event {
 }
 
 impl Event {
+    /// Every kind, as [`Event::kind`] spells it.
+    pub const KINDS: [&'static str; 6] = [
+        "submitted",
+        "claimed",
+        "retry_scheduled",
+        "released",
+        "cancel_requested",
+        "finished",
+    ];
+
     /// The kind as stored beside the event: `submitted`, `claimed`, `retry_scheduled`,
     /// `released`, `cancel_requested` or `finished`.
     pub fn kind(&self) -> &'static str {
@@ -106,6 +116,19 @@ impl Event {
             Event::Released { .. } => "released",
             Event::CancelRequested { .. } => "cancel_requested",
             Event::Finished { .. } => "finished",
+        }
+    }
+
+    /// The operation's status right after this event, when the event says it; `None` for a
+    /// cancellation request, which leaves the status as it was.
+    pub fn status_after(&self) -> Option<Status> {
+        match self {
+            Event::Submitted { .. } => Some(Status::Init),
+            Event::Claimed { .. } | Event::RetryScheduled { .. } | Event::Released { .. } => {
+                Some(Status::Running)
+            }
+            Event::CancelRequested { .. } => None,
+            Event::Finished { status, .. } => Some(*status),
         }
     }
 

@@ -14,6 +14,9 @@
 //!   [`Store::finish`], so a crash never applies an effect twice or loses it.
 //! - Every change to an operation appends to its history ([`Event`]) in the same
 //!   transaction, so the history never disagrees with the operation.
+//! - A history event that a configured notification wants writes its delivery in the same
+//!   transaction (the outbox, [`Notifications`]), so a webhook is never lost to a crash;
+//!   any node claims and delivers it ([`Store::claim_deliveries`]).
 //! - Wake-ups go through the store: it publishes a [`StoreEvent`] when a submit or a finish
 //!   commits, to every process sharing the database, so workers and waiters on any node
 //!   react at once instead of polling.
@@ -27,6 +30,7 @@ mod error;
 mod history;
 mod ids;
 pub mod nonces;
+mod outbox;
 mod pools;
 mod records;
 mod sessions;
@@ -44,6 +48,11 @@ pub use audit::{AuditPage, AuditQuery, AuditRecord, SUCCESS};
 pub use error::{Result, StoreError};
 pub use history::{Event, HistoryEvent, HistoryPage, HistoryQuery, MAX_EVENTS, Requester};
 pub use ids::{AccountId, OperationId};
+pub use outbox::{
+    ApplicationEvent, AttemptRecord, Attempted, Delivery, DeliveryPage, DeliveryQuery,
+    DeliveryState, EventFilter, KEPT_ATTEMPTS, NewDelivery, Notification, Notifications,
+    Settlement, Subject, append_attempt, decode_attempts,
+};
 pub use pools::{Budget, Pool};
 pub use records::{
     BootstrapKey, Cancelled, Claimed, Effect, Finish, Lease, ListCursor, ListPage, ListQuery,
@@ -194,7 +203,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Cancelled>;
 
     /// Deletes at most `limit` operations that finished before `expired_before`, with their
-    /// client tokens and their histories. Returns how many were deleted.
+    /// client tokens and their histories, and at most `limit` deliveries delivered or
+    /// expired before it (pending ones stay until they are settled). Returns how many
+    /// operations were deleted.
     async fn sweep(&self, expired_before: Timestamp, limit: usize) -> Result<usize>;
 
     /// Stores final operations as given (ids, times, results), in one transaction per call:
@@ -232,9 +243,13 @@ pub trait Store: Send + Sync + 'static {
     async fn list_applications(&self, query: &ApplicationQuery) -> Result<ApplicationPage>;
 
     /// Deletes an application of an account if its status allows it, in one transaction
-    /// with that check.
-    async fn delete_application(&self, account: &AccountId, id: &str)
-    -> Result<ApplicationDeleted>;
+    /// with that check, at `now`.
+    async fn delete_application(
+        &self,
+        account: &AccountId,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<ApplicationDeleted>;
 
     /// Starts a lifecycle step in one transaction: with a client token already used in the
     /// account by an operation that has not expired, nothing changes and that operation is
@@ -298,6 +313,33 @@ pub trait Store: Send + Sync + 'static {
     /// Ends the session whose token hashes to `token_hash`, on every node: `false` when there
     /// was none.
     async fn end_session(&self, token_hash: &str) -> Result<bool>;
+    /// Gives the store the configured notifications, once, before anything is written: from
+    /// then on each history event they want writes its deliveries in its transaction. A
+    /// second call changes nothing. Without a call (or with none configured) no delivery is
+    /// written and nothing more is read.
+    fn set_notifications(&self, notifications: Notifications);
+
+    /// Claims up to `limit` due deliveries: pending, their next attempt due by `now`, not
+    /// leased, and the oldest pending one of their notification and operation. Each is
+    /// returned with its attempt count incremented and leased until `now + lease`, so no
+    /// other node takes it meanwhile.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Delivery>>;
+
+    /// Records how an attempt ended and settles its delivery (delivered, retried later, or
+    /// expired); `false` (and nothing written) when the attempt is no longer current or the
+    /// delivery is not pending.
+    async fn settle_delivery(&self, attempted: &Attempted) -> Result<bool>;
+
+    /// One page of the deliveries matching `query`, oldest first.
+    async fn deliveries(&self, query: &DeliveryQuery) -> Result<DeliveryPage>;
+
+    /// How many deliveries are pending, across every notification and node.
+    async fn delivery_backlog(&self) -> Result<u64>;
 
     /// Events committed from now on by any process sharing this store. A subscriber that
     /// falls behind gets `RecvError::Lagged`, which means the same as [`StoreEvent::Missed`].

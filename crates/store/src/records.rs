@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     AccountId, ApplicationOutcome, Event, OperationId, Pool, Requester, Result, StoreError,
-    TraceParent,
+    Subject, TraceParent,
 };
 
 /// Where an operation is in its life. A status only moves forward; a final one never changes.
@@ -123,6 +123,19 @@ impl NewOperation {
             events.push((f.finished_at, f.event()));
         }
         events
+    }
+
+    /// What a notification sees of it once stored (with `finish` when decided at once).
+    pub fn subject(&self, finish: Option<&Finish>) -> Subject {
+        Subject {
+            id: self.id.to_string(),
+            account: self.account.clone(),
+            service: self.service.clone(),
+            operation: self.operation.clone(),
+            application: self.application.clone(),
+            status: finish.map_or(Status::Init, |f| f.status),
+            submitted_by: self.submitted_by.clone(),
+        }
     }
 
     /// The operation as a submit stores it: `INIT`, or final with `finish` when it was

@@ -222,38 +222,47 @@ fn executor(
     }
 }
 
-/// A shape check only (this crate does not use an HTTP library): `http://host[:port][/path]`.
 fn check_url(url: &str) -> Result<(), Problem> {
-    let bad = |why: &str| problem("executor.url", format!("\"{url}\" {why}"));
+    match http_url_problem(url) {
+        Some(why) => Err(problem("executor.url", why)),
+        None => Ok(()),
+    }
+}
+
+/// Why `url` is not an `http://host[:port][/path]` URL bpops can call (the declared
+/// executors' and the webhooks'), `None` when it is. A shape check only (this crate does not
+/// use an HTTP library).
+pub fn http_url_problem(url: &str) -> Option<String> {
+    let bad = |why: &str| Some(format!("\"{url}\" {why}"));
     if url.starts_with("https://") {
-        return Err(bad(
+        return bad(
             "uses https, which bpops does not speak; terminate TLS in front of the receiver",
-        ));
+        );
     }
     let Some(rest) = url.strip_prefix("http://") else {
-        return Err(bad("must start with http://"));
+        return bad("must start with http://");
     };
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("must not contain spaces or control characters"));
+        return bad("must not contain spaces or control characters");
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.contains('@') {
-        return Err(bad("must not carry credentials; use the secret"));
+        return bad("must not carry credentials; use the secret");
     }
     let host = match authority.rsplit_once(':') {
         // An IPv6 literal (`[::1]`) has colons of its own; its port follows the `]`.
         Some((host, port)) if !port.contains(']') => {
             if port.parse::<u16>().is_err() {
-                return Err(bad("has an invalid port"));
+                return bad("has an invalid port");
             }
             host
         }
         _ => authority,
     };
     if host.is_empty() {
-        return Err(bad("has no host"));
+        return bad("has no host");
     }
-    Ok(())
+    None
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 mod audit;
 mod iam;
 mod node;
+mod notifications;
 mod operations;
 mod raw;
 mod storage;
@@ -97,6 +98,7 @@ impl RawConfig {
         engine.node = node::name(&self.node)?;
         let telemetry = telemetry::settings(&self.telemetry)?;
         let accounts = tenancy::accounts(&self.accounts)?;
+        engine.notifications = notifications::webhooks(&self.notifications, &accounts, &catalog)?;
         let groups = tenancy::resource_groups(&self.resource_groups, &accounts)?;
         let applications = tenancy::applications(&self.applications, &accounts, &groups)?;
         let resources = tenancy::resources(&self.resources, &applications, &catalog)?;

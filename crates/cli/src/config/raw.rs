@@ -59,6 +59,9 @@ pub struct RawConfig {
     /// Policy attachments.
     #[serde(default)]
     pub attachments: Vec<RawAttachment>,
+    /// Webhooks that events are delivered to.
+    #[serde(default)]
+    pub notifications: Vec<RawNotification>,
     /// What only a test server does.
     #[serde(default)]
     pub testing: RawTesting,
@@ -172,6 +175,60 @@ pub struct RawTelemetry {
     pub otlp_endpoint: Option<String>,
     /// The `service.name` the spans are exported under (default `bpops`).
     pub service_name: Option<String>,
+}
+
+/// `[[notifications]]`: a webhook. The filters narrow which events it gets; an empty (or
+/// absent) list means every value.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotification {
+    /// Its unique name, kept in each delivery.
+    pub name: String,
+    /// Where deliveries are POSTed: an `http://` URL.
+    pub url: String,
+    /// The key deliveries are signed with. Its `Debug` never shows the value.
+    pub secret: SecretString,
+    /// Event kinds: an operation's submitted, claimed, retry_scheduled, released,
+    /// cancel_requested, finished; an application's application_created,
+    /// application_deleted, resource_group_changed, application_reconfigured.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Operation statuses after the event: INIT, RUNNING, SUCCESS, FAILURE.
+    #[serde(default)]
+    pub statuses: Vec<String>,
+    /// Services.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Operation names.
+    #[serde(default)]
+    pub operations: Vec<String>,
+    /// Accounts (declared in `[[accounts]]`).
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// Application ids.
+    #[serde(default)]
+    pub applications: Vec<String>,
+    /// How long a delivery is retried before it expires (humantime, default 24h).
+    #[serde(default = "default_max_age", deserialize_with = "duration")]
+    pub max_age: Duration,
+    /// How long one attempt waits for an answer (humantime, default 10s).
+    #[serde(default = "default_webhook_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// The wait before the second attempt, doubled for each after (humantime, default 1s).
+    #[serde(default = "default_backoff", deserialize_with = "duration")]
+    pub backoff: Duration,
+}
+
+fn default_max_age() -> Duration {
+    bpops_engine::Webhook::DEFAULT_MAX_AGE
+}
+
+fn default_webhook_timeout() -> Duration {
+    bpops_engine::Webhook::DEFAULT_TIMEOUT
+}
+
+fn default_backoff() -> Duration {
+    bpops_engine::Webhook::DEFAULT_BACKOFF
 }
 
 /// `[testing]`: settings for a server that runs a client's tests, never a production one.

@@ -13,6 +13,11 @@ use super::raw::{RawAccount, RawApplication, RawResource, RawResourceGroup};
 pub(super) struct Accounts<'a>(HashSet<&'a str>);
 
 impl Accounts<'_> {
+    /// Whether `account` is declared.
+    pub(super) fn contains(&self, account: &str) -> bool {
+        self.0.contains(account)
+    }
+
     /// Refuses entry `n` (from 0) of `table`, `what`, if its account is not declared.
     pub(super) fn require(
         &self,

@@ -353,3 +353,87 @@ fn invalid_templates_name_the_entry_and_the_field() {
         "{e}"
     );
 }
+
+#[test]
+fn notifications_become_webhooks_with_their_filters() {
+    let text = format!(
+        r#"{BASE}
+        [[notifications]]
+        name = "ops-failures"
+        url = "http://127.0.0.1:9000/events"
+        secret = "s3cret"
+        events = ["finished"]
+        statuses = ["FAILURE"]
+        services = ["ecs"]
+        accounts = ["1001"]
+        max_age = "2h"
+        [[notifications]]
+        name = "everything"
+        url = "http://hooks.internal/bpops"
+        secret = "other"
+        events = ["application_deleted", "finished"]
+        [[notifications]]
+        name = "deploys"
+        url = "http://hooks.internal/deploys"
+        secret = "other"
+        services = ["bpstudio"]
+        operations = ["deployApplication"]
+        applications = ["APP"]
+        "#
+    );
+    let config = check(&text).unwrap();
+    let hooks = &config.engine.notifications;
+    assert_eq!(hooks.len(), 3);
+    assert_eq!(hooks[0].filter.statuses, [bpops_store::Status::Failure]);
+    assert_eq!(hooks[0].max_age, Duration::from_secs(7200));
+    assert_eq!(hooks[1].timeout, bpops_engine::Webhook::DEFAULT_TIMEOUT);
+    assert_eq!(hooks[1].filter.events, ["application_deleted", "finished"]);
+    assert!(
+        !format!("{hooks:?}").contains("s3cret"),
+        "a secret is never shown"
+    );
+}
+
+#[test]
+fn a_bad_notification_is_refused_with_its_entry_and_problem() {
+    let hook = |extra: &str| {
+        format!(
+            "{BASE}\n[[notifications]]\nname = \"h\"\nurl = \"http://127.0.0.1:9/x\"\n\
+             secret = \"k\"\n{extra}\n"
+        )
+    };
+    for (extra, expected) in [
+        ("events = [\"done\"]", "\"done\" is not an event kind"),
+        ("statuses = [\"OK\"]", "\"OK\" is not a status"),
+        ("services = [\"s3\"]", "\"s3\" is not a service"),
+        ("operations = [\"Nope\"]", "\"Nope\" is no operation"),
+        ("accounts = [\"999\"]", "\"999\" is not declared"),
+        ("timeout = \"0s\"", "timeout must be longer than zero"),
+        ("max_age = \"1s\"\nbackoff = \"2s\"", "backoff must be"),
+    ] {
+        let message = error(&hook(extra));
+        assert!(
+            message.contains("[[notifications]] entry 1 (\"h\")") && message.contains(expected),
+            "{extra}: {message}"
+        );
+    }
+    let bad_url = error(&format!(
+        "{BASE}\n[[notifications]]\nname = \"h\"\nurl = \"https://x\"\nsecret = \"k\"\n"
+    ));
+    assert!(bad_url.contains("uses https"), "{bad_url}");
+    let twice = error(&format!(
+        "{BASE}\n[[notifications]]\nname = \"h\"\nurl = \"http://x\"\nsecret = \"k\"\n\
+         [[notifications]]\nname = \"h\"\nurl = \"http://y\"\nsecret = \"k\"\n"
+    ));
+    assert!(
+        twice.contains("entry 2") && twice.contains("unique"),
+        "{twice}"
+    );
+    let empty_secret = error(&format!(
+        "{BASE}\n[[notifications]]\nname = \"h\"\nurl = \"http://x\"\nsecret = \"\"\n"
+    ));
+    assert!(
+        empty_secret.contains("secret must not be empty"),
+        "{empty_secret}"
+    );
+}

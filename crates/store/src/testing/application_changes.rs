@@ -20,6 +20,7 @@ fn move_to(account: &AccountId, from: Option<&str>, to: &str) -> GroupChange {
         id: "APP1".into(),
         from: from.map(str::to_owned),
         to: to.into(),
+        at: T0,
     }
 }
 
@@ -85,7 +86,7 @@ pub async fn a_move_changes_the_group_only_from_the_expected_one(store: &dyn Sto
             .unwrap(),
         GroupChanged::NotFound
     );
-    store.delete_application(&acct, "APP1").await.unwrap();
+    store.delete_application(&acct, "APP1", T0).await.unwrap();
     assert_eq!(change(Some("rg-b"), "rg-a").await, GroupChanged::NotFound);
 }
 

@@ -78,7 +78,7 @@ pub async fn names_are_unique_per_account_until_deleted(store: &dyn Store) {
         "another account may use the name"
     );
     assert_eq!(
-        store.delete_application(&acct, "APP1").await.unwrap(),
+        store.delete_application(&acct, "APP1", T0).await.unwrap(),
         ApplicationDeleted::Deleted
     );
     assert_eq!(
@@ -155,21 +155,24 @@ pub async fn delete_only_in_a_status_that_allows_it(store: &dyn Store) {
     create(store, &deployed).await;
 
     assert_eq!(
-        store.delete_application(&acct, "APP2").await.unwrap(),
+        store.delete_application(&acct, "APP2", T0).await.unwrap(),
         ApplicationDeleted::Refused(ApplicationStatus::DeployedSuccess)
     );
     assert!(store.application(&acct, "APP2").await.unwrap().is_some());
     assert_eq!(
-        store.delete_application(&account(2), "APP1").await.unwrap(),
+        store
+            .delete_application(&account(2), "APP1", T0)
+            .await
+            .unwrap(),
         ApplicationDeleted::NotFound
     );
     assert_eq!(
-        store.delete_application(&acct, "APP1").await.unwrap(),
+        store.delete_application(&acct, "APP1", T0).await.unwrap(),
         ApplicationDeleted::Deleted
     );
     assert_eq!(store.application(&acct, "APP1").await.unwrap(), None);
     assert_eq!(
-        store.delete_application(&acct, "APP1").await.unwrap(),
+        store.delete_application(&acct, "APP1", T0).await.unwrap(),
         ApplicationDeleted::NotFound
     );
     let page = store
@@ -271,7 +274,7 @@ pub async fn seeding_never_overwrites_applications(store: &dyn Store) {
     assert_eq!(store.application(&acct, "APP2").await.unwrap(), Some(fresh));
     assert_eq!(store.application(&acct, "APP3").await.unwrap(), None);
 
-    store.delete_application(&acct, "APP2").await.unwrap();
+    store.delete_application(&acct, "APP2", T0).await.unwrap();
     store.seed_applications(&seeds).await.unwrap();
     assert_eq!(
         store.application(&acct, "APP2").await.unwrap(),
@@ -345,7 +348,7 @@ pub async fn a_resource_is_located_in_its_application(store: &dyn Store) {
     assert_eq!(located(0).await, place(Some("rg-1")));
     assert_eq!(located(1).await, place(None));
     assert_eq!(located(2).await, None, "no such application");
-    store.delete_application(&acct, "APP2").await.unwrap();
+    store.delete_application(&acct, "APP2", T0).await.unwrap();
     assert_eq!(located(1).await, None, "a deleted application");
     let elsewhere = key(&account(2), "i-1");
     assert_eq!(store.located_resource(&elsewhere).await.unwrap(), None);

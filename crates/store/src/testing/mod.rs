@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod listing;
 pub mod load;
 pub mod nonces;
+pub mod outbox;
 pub mod sessions;
 pub mod steps;
 pub mod submit;
@@ -96,6 +97,15 @@ macro_rules! store_conformance {
                 history_is_bounded_however_often_an_operation_is_claimed,
                 sweep_deletes_histories_with_their_operations,
                 another_accounts_operation_has_no_history,
+            },
+            outbox::{
+                deliveries_are_written_with_the_events_they_announce,
+                only_changes_that_commit_write_deliveries,
+                deliveries_go_out_in_order_per_operation,
+                a_claim_is_leased_and_settling_is_fenced,
+                concurrent_claims_take_each_delivery_once,
+                settled_deliveries_show_their_attempts_and_are_swept,
+                application_changes_write_deliveries_in_order,
             },
             submitter::{
                 the_submitter_is_kept_by_every_submit,
