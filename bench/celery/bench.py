@@ -25,27 +25,28 @@ The worker imports this file as its Celery app (`celery -A bench worker`), so ev
 outside main() must be import-safe; the broker URL reaches it through BENCH_REDIS_URL.
 """
 
-import argparse
 import itertools
 import json
-import math
 import os
 import random
-import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 from celery import Celery
 from celery.result import ResultSet
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from peers import (  # noqa: E402  (bench/peers.py)
+    Rss, arguments, cpu_seconds, free_port, note, report, run_threads, settle, start, stop,
+    tail,
+)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TASK = "bench.noop"
+# What an acknowledgement is worth here: nothing survives a crash of Redis.
+DURABILITY = "none (Redis persists nothing; the worker acknowledges before running)"
 INSTANCES = 1024  # as bpops bench spreads its operations over 1024 seeded instances
 
 # The pools measured when --pools names none. On 2 cores: prefork with one process per core;
@@ -83,30 +84,6 @@ def task_args(i):
 
 
 # --- what is measured -------------------------------------------------------------------
-
-
-def percentiles(samples):
-    """Nearest-rank percentiles in ms, as bpops bench computes them; zeros when empty."""
-    if not samples:
-        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
-    s = sorted(samples)
-
-    def at(q):
-        rank = min(max(math.ceil(q * len(s)), 1), len(s))
-        return s[rank - 1] * 1000.0
-
-    return {"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": at(1.0)}
-
-
-def report(scenario, count, elapsed, latencies, errors, rss):
-    return {
-        "scenario": scenario,
-        "count": count,
-        "per_second": count / max(elapsed, 1e-9),
-        "latency_ms": percentiles(latencies),
-        "errors": errors,
-        "server_rss_mb": rss.peak_mb(),
-    }
 
 
 def throughput(app, n, concurrency):
@@ -192,107 +169,6 @@ def read(app, ids, concurrency, duration):
     return elapsed, [x for lat, _ in outcome for x in lat], sum(e for _, e in outcome)
 
 
-def run_threads(target, count):
-    threads = [threading.Thread(target=target, args=(k,)) for k in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-
-# --- the processes under test -----------------------------------------------------------
-
-
-class Rss:
-    """Samples the summed PSS of some process trees in the background and keeps the peak."""
-
-    def __init__(self, pids):
-        self.pids, self.peak = pids, 0.0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
-
-    def loop(self):
-        while not self.stop.wait(0.25):
-            self.sample()
-
-    def sample(self):
-        kb = sum(pss_kb(p) for root in self.pids for p in tree(root))
-        self.peak = max(self.peak, kb / 1024.0)
-
-    def peak_mb(self):
-        self.sample()
-        return round(self.peak, 1)
-
-    def close(self):
-        self.stop.set()
-        self.thread.join()
-
-
-def tree(pid):
-    """pid and its descendants, from /proc/<pid>/task/*/children."""
-    found, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        found.append(p)
-        try:
-            for tid in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{tid}/children") as f:
-                    todo.extend(int(c) for c in f.read().split())
-        except OSError:
-            pass  # it exited meanwhile
-    return found
-
-
-def cpu_seconds(pids):
-    """User + system CPU time used so far by these process trees (from /proc/<pid>/stat)."""
-    ticks = 0
-    for p in (p for root in pids for p in tree(root)):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError, ValueError):
-            pass
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def pss_kb(pid):
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def free_port():
-    # The kernel picks a free port; redis-server binds it right after. Never 6379, which the
-    # machine's own Redis holds.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(command, log, **kwargs):
-    # Its own session, so stop() can end it and whatever it forked, and nothing else.
-    return subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
-    )
-
-
-def stop(process):
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def wait_for_redis(url, redis_process, log_path):
     import redis
 
@@ -318,11 +194,6 @@ def wait_for_worker(client, worker, log_path):
         time.sleep(0.05)
     for i in range(20):
         client.tasks[TASK].apply_async(task_args(i)).get(timeout=10)
-
-
-def tail(path, lines=15):
-    with open(path, errors="replace") as f:
-        return "".join(f.readlines()[-lines:])
 
 
 def run_pool(pool, concurrency, args, workdir):
@@ -364,15 +235,15 @@ def run_pool(pool, concurrency, args, workdir):
                 elapsed, latencies, errors = throughput(client, args.operations, args.concurrency)
                 found = report(f"{name}: throughput (submit until ready)",
                                args.operations - min(errors, args.operations), elapsed,
-                               latencies, errors, rss)
+                               latencies, errors, rss, DURABILITY)
             elif scenario == "latency":
                 elapsed, latencies, errors = latency(client, args.sequential)
                 found = report(f"{name}: latency (apply_async + get)",
-                               len(latencies), elapsed, latencies, errors, rss)
+                               len(latencies), elapsed, latencies, errors, rss, DURABILITY)
             else:
                 elapsed, latencies, errors = read(client, ids, args.concurrency, args.read_for)
                 found = report(f"{name}: read (AsyncResult state + result)",
-                               len(latencies), elapsed, latencies, errors, rss)
+                               len(latencies), elapsed, latencies, errors, rss, DURABILITY)
             found["worker_concurrency"] = concurrency or 1
             after = (sum(os.times()[:2]), cpu_seconds([worker.pid]),
                      cpu_seconds([redis_process.pid]))
@@ -387,40 +258,16 @@ def run_pool(pool, concurrency, args, workdir):
         stop(redis_process)
 
 
-def duration(text):
-    """'10s', '500ms', '1m' or plain seconds, like bpops bench's --read-for."""
-    match = re.fullmatch(r"([0-9.]+)\s*(ms|s|m)?", text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a duration: {text}")
-    value, unit = float(match[1]), match[2] or "s"
-    return value * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenario", default="throughput,latency,read",
-                        help="comma-separated: throughput, latency, read")
-    parser.add_argument("--operations", type=int, default=20_000)
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--sequential", type=int, default=2_000)
-    parser.add_argument("--read-for", type=duration, default=10.0)
-    parser.add_argument("--short", action="store_true",
-                        help="a few seconds per pool: the same small counts as bpops bench")
+    scenarios = ("throughput", "latency", "read")
+    parser = arguments(__doc__.split("\n\n")[0], scenarios, ",".join(scenarios))
     parser.add_argument("--pools", default=DEFAULT_POOLS,
                         help=f"pool[:concurrency],... (default {DEFAULT_POOLS})")
-    args = parser.parse_args()
-    args.scenario = [s.strip() for s in args.scenario.split(",") if s.strip()]
-    unknown = set(args.scenario) - {"throughput", "latency", "read"}
-    if unknown:
-        parser.error(f"unknown scenario: {', '.join(sorted(unknown))}")
-    if args.short:  # the clamps of `bpops bench --short`
-        args.operations = min(args.operations, 500)
-        args.concurrency = min(args.concurrency, 8)
-        args.sequential = min(args.sequential, 50)
-        args.read_for = min(args.read_for, 1.0)
+    args = settle(parser, parser.parse_args(), scenarios)
     if not shutil.which("redis-server"):
         sys.exit("bench.py: redis-server is not on PATH (apt-get install redis-server)")
 
+    note(f"celery: durability {DURABILITY}")
     failed = 0
     pools = [p.strip() for p in args.pools.split(",") if p.strip()]
     with tempfile.TemporaryDirectory(prefix="celery-bench-") as workdir:
@@ -431,9 +278,7 @@ def main():
             except Exception as error:
                 # One pool failing (gevent not installed, say) leaves the others measured.
                 failed += 1
-                note = " ".join(f"celery/{pool}: not measured: {error}".split())
-                print(json.dumps({"note": note}), flush=True)
-                print(note, file=sys.stderr)
+                note(f"celery/{pool}: not measured: {error}")
     sys.exit(1 if failed == len(pools) else 0)
 
 
