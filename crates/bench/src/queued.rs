@@ -36,7 +36,9 @@ impl Receiver {
         let url = format!("http://{}/call", listener.local_addr()?);
         let app = axum::Router::new().route(
             "/call",
-            axum::routing::post(|| async { ([(header::CONTENT_TYPE, "application/json")], ANSWER) }),
+            axum::routing::post(|| async {
+                ([(header::CONTENT_TYPE, "application/json")], ANSWER)
+            }),
         );
         let task = tokio::spawn(async move {
             // Ends only with the runtime, or when dropped.
@@ -111,6 +113,13 @@ pub async fn burn_down(
         async move { submit_queued(&client, i).await.is_ok() }
     })
     .await;
+    // The backlog is what is measured: none of it may have started while held.
+    let waiting = scenarios::count_listed(&client, "INIT").await?;
+    anyhow::ensure!(
+        waiting == n - errors,
+        "burn-down: {waiting} of {} submitted operations wait while the server runs none",
+        n - errors
+    );
     let started = Instant::now();
     server.restart_holding_emulated(false).await?;
     let client = Arc::new(Client::new(server.credentials())?);
