@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { openSync, readFileSync, readdirSync } from "node:fs";
 import http from "node:http";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { parseArgs } from "node:util";
 
 // What bpops's http executor POSTs a receiver and what a receiver answers (README, "Declared
@@ -250,6 +250,17 @@ export async function stop(child) {
   const timer = setTimeout(() => process.kill(-child.pid, "SIGKILL"), 10_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** Resolves once something accepts connections on the loopback `port`. */
+export async function listening(port, limit = 30) {
+  const accepts = () =>
+    new Promise((resolve) => {
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => resolve(socket.end() && true));
+      socket.once("error", () => resolve(false));
+    });
+  await until(accepts, limit);
 }
 
 export function freePort() {

@@ -102,6 +102,7 @@ async function measure(system, mode, durability, args) {
       "--appendonly", "yes", "--appendfsync", mode],
     join(dir, "redis.log"),
   );
+  await peers.listening(port);
   const connection = { host: "127.0.0.1", port };
   const rss = new peers.Rss([redis.pid]);
   const endpoint = await peers.endpoint();
@@ -135,8 +136,6 @@ async function measure(system, mode, durability, args) {
   };
   const rename = (i) => queue.add("rename", peers.renameArgs(i));
   try {
-    // ioredis holds commands until it connects: this answers once redis-server is up.
-    await peers.until(() => queue.getJobCounts().then(() => true, () => false), 30);
     const workers = Number(args.workers);
     if (args.scenario.includes("burn-down")) {
       for (let i = 0; i < args.operations; i += 1) await rename(i);
