@@ -7,7 +7,7 @@ line per scenario in the same shape as `bpops bench --json`:
     {"scenario": "celery/<pool>: ...", "count", "per_second",
      "latency_ms": {"p50", "p90", "p99", "max"}, "errors", "server_rss_mb"}
 
-    bench/celery/venv && bench/celery/.venv/bin/python bench/celery/bench.py --short
+    bench/venv bench/celery && bench/celery/.venv/bin/python bench/celery/bench.py --short
 
 The scenarios, like bpops's:
   throughput  N tasks submitted (apply_async) from C client threads; the rate counts from the
