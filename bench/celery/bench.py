@@ -10,9 +10,12 @@ line per scenario in the same shape as `bpops bench --json`:
     bench/venv bench/celery && bench/celery/.venv/bin/python bench/celery/bench.py --short
 
 The scenarios, like bpops's:
+  burn-down   N no-op tasks sent while no worker runs; then the worker starts, and the time
+              runs from its start until every result is in (join_native).
   throughput  N tasks submitted (apply_async) from C client threads; the rate counts from the
               first submit until every result is in the result backend (end to end).
               latency_ms is the time of one apply_async call, as bpops reports its submits.
+  queued-path the same as throughput with a task that POSTs to a local HTTP endpoint.
   latency     one task at a time: apply_async, then .get() its result.
   read        C client threads fetching the state and result of existing tasks by id
               (AsyncResult(id).state and .result: one GET of the result key each) for D s.
@@ -39,12 +42,13 @@ from celery.result import ResultSet
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from peers import (  # noqa: E402  (bench/peers.py)
-    Rss, arguments, cpu_seconds, free_port, note, report, run_threads, settle, start, stop,
-    tail,
+    Endpoint, Rss, arguments, call_endpoint, cpu_seconds, free_port, note, report, run_threads,
+    settle, start, stop, tail,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TASK = "bench.noop"
+CALL = "bench.call"  # the queued path's task: one HTTP POST to the harness's endpoint
 # What an acknowledgement is worth here: nothing survives a crash of Redis.
 DURABILITY = "none (Redis persists nothing; the worker acknowledges before running)"
 INSTANCES = 1024  # as bpops bench spreads its operations over 1024 seeded instances
@@ -57,7 +61,8 @@ DEFAULT_POOLS = "prefork:2,threads:8,solo"
 
 
 def make_app(redis_url):
-    """The Celery app: Redis as broker and result backend, JSON, one no-op task."""
+    """The Celery app: Redis as broker and result backend, JSON; a no-op task, and the
+    queued path's HTTP call."""
     app = Celery("bench", broker=redis_url, backend=redis_url)
     app.conf.update(
         task_serializer="json",
@@ -71,6 +76,10 @@ def make_app(redis_url):
     def noop(instance_id, name):
         # What a rename of bpops's emulated service would answer: a small dict.
         return {"tagMap": {"instanceId": instance_id, "instance_name": name}}
+
+    @app.task(name=CALL, shared=False)
+    def call(url):
+        return call_endpoint(url)
 
     return app
 
@@ -86,12 +95,12 @@ def task_args(i):
 # --- what is measured -------------------------------------------------------------------
 
 
-def throughput(app, n, concurrency):
+def throughput(app, n, concurrency, name=TASK, arguments_of=task_args):
     """N tasks from C threads; each thread then waits for its own results. The backend's
     result consumer (a Redis pub/sub subscription) is per thread in Celery, so each thread
     collects what it submitted, with ResultSet.join_native: one MGET for what is already
     done, then pub/sub messages for the rest, the cheapest way Celery offers."""
-    task = app.tasks[TASK]
+    task = app.tasks[name]
     counter = itertools.count()  # next() on it is atomic under the GIL
     outcome = [None] * concurrency
 
@@ -100,7 +109,7 @@ def throughput(app, n, concurrency):
         while (i := next(counter)) < n:
             asked = time.perf_counter()
             try:
-                submitted.append(task.apply_async(task_args(i)))
+                submitted.append(task.apply_async(arguments_of(i)))
                 latencies.append(time.perf_counter() - asked)
             except Exception:
                 errors += 1
@@ -209,8 +218,15 @@ def run_pool(pool, concurrency, args, workdir):
             log,
         )
     worker = rss = None
+    endpoint = Endpoint()
     try:
         wait_for_redis(url, redis_process, redis_log)
+        client = make_app(url)
+        name = f"celery/{pool}"
+        if "burn-down" in args.scenario:
+            # Queued while no worker runs; measured from the worker's start.
+            queued = [client.tasks[TASK].apply_async(task_args(i))
+                      for i in range(args.operations)]
         command = [sys.executable, "-m", "celery", "-A", "bench", "worker", "-P", pool,
                    "--loglevel=WARNING", "-n", f"bench-{pool}@%h",
                    # Cluster chatter that a single worker does not need.
@@ -218,22 +234,35 @@ def run_pool(pool, concurrency, args, workdir):
         if concurrency:
             command += ["-c", str(concurrency)]
         env = dict(os.environ, BENCH_REDIS_URL=url, PYTHONPATH=HERE)
+        started = time.perf_counter()
         with open(worker_log, "w") as log:
             worker = start(command, log, cwd=HERE, env=env)
         rss = Rss([redis_process.pid, worker.pid])
+        if "burn-down" in args.scenario:
+            ResultSet(queued, app=client).join_native(timeout=600, propagate=False)
+            errors = sum(1 for r in queued if r.state != "SUCCESS")
+            found = report(f"{name}: burn-down (N queued, then the worker starts)",
+                           args.operations - errors, time.perf_counter() - started, [], errors,
+                           rss, DURABILITY)
+            found["worker_concurrency"] = concurrency or 1
+            print(json.dumps(found), flush=True)
 
-        client = make_app(url)
         wait_for_worker(client, worker, worker_log)
 
-        name = f"celery/{pool}"
         ids = finished_tasks(client, 1000) if "read" in args.scenario else []
-        for scenario in args.scenario:
+        for scenario in (s for s in args.scenario if s != "burn-down"):
             # Where the CPU goes (this client, the worker, Redis): on 2 cores they compete.
             before = (sum(os.times()[:2]), cpu_seconds([worker.pid]),
                       cpu_seconds([redis_process.pid]))
             if scenario == "throughput":
                 elapsed, latencies, errors = throughput(client, args.operations, args.concurrency)
                 found = report(f"{name}: throughput (submit until ready)",
+                               args.operations - min(errors, args.operations), elapsed,
+                               latencies, errors, rss, DURABILITY)
+            elif scenario == "queued-path":
+                elapsed, latencies, errors = throughput(client, args.operations, args.concurrency,
+                                                        CALL, lambda i: (endpoint.url,))
+                found = report(f"{name}: queued path (HTTP POST task)",
                                args.operations - min(errors, args.operations), elapsed,
                                latencies, errors, rss, DURABILITY)
             elif scenario == "latency":
@@ -251,6 +280,7 @@ def run_pool(pool, concurrency, args, workdir):
                               for k, a, b in zip(("client", "worker", "redis"), before, after)}
             print(json.dumps(found), flush=True)
     finally:
+        endpoint.close()
         if rss:
             rss.close()
         if worker:
@@ -259,7 +289,7 @@ def run_pool(pool, concurrency, args, workdir):
 
 
 def main():
-    scenarios = ("throughput", "latency", "read")
+    scenarios = ("burn-down", "throughput", "queued-path", "latency", "read")
     parser = arguments(__doc__.split("\n\n")[0], scenarios, ",".join(scenarios))
     parser.add_argument("--pools", default=DEFAULT_POOLS,
                         help=f"pool[:concurrency],... (default {DEFAULT_POOLS})")
