@@ -566,6 +566,13 @@ def chart(figures, order, meta):
     parts, y = [], 30
     parts.append(f'<text x="10" y="20" font-size="14" font-weight="bold">bpops and its peers'
                  f' — {escape(meta.get("date", ""))}, {escape(meta.get("mode", ""))} run</text>')
+    # Which bars mean less than bpops's guarantee: their acknowledgement is not synced.
+    unsynced = [system_name(s) for s in order
+                if not durability(s, figures.rows).startswith(("fsync before", "fsync per"))]
+    if unsynced:
+        y += 18
+        parts.append(f'<text x="10" y="{y}" font-size="12">Not synced to disk before'
+                     f' acknowledging: {escape("; ".join(unsynced))}</text>')
     for title, bars in panels:
         y += 20
         parts.append(f'<text x="10" y="{y}" font-size="13" font-weight="bold">'
