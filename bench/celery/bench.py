@@ -16,6 +16,7 @@ The scenarios, like bpops's:
               first submit until every result is in the result backend (end to end).
               latency_ms is the time of one apply_async call, as bpops reports its submits.
   queued-path the same as throughput with a task that POSTs to a local HTTP endpoint.
+  in-flight   F tasks that each sleep 1 s, on a gevent pool of F greenlets (its own run).
   latency     one task at a time: apply_async, then .get() its result.
   read        C client threads fetching the state and result of existing tasks by id
               (AsyncResult(id).state and .result: one GET of the result key each) for D s.
@@ -28,6 +29,7 @@ The worker imports this file as its Celery app (`celery -A bench worker`), so ev
 outside main() must be import-safe; the broker URL reaches it through BENCH_REDIS_URL.
 """
 
+import argparse
 import itertools
 import json
 import os
@@ -49,6 +51,7 @@ from peers import (  # noqa: E402  (bench/peers.py)
 HERE = os.path.dirname(os.path.abspath(__file__))
 TASK = "bench.noop"
 CALL = "bench.call"  # the queued path's task: one HTTP POST to the harness's endpoint
+WAIT = "bench.wait"  # the in-flight scenario's task: a one-second sleep
 # What an acknowledgement is worth here: nothing survives a crash of Redis.
 DURABILITY = "none (Redis persists nothing; the worker acknowledges before running)"
 INSTANCES = 1024  # as bpops bench spreads its operations over 1024 seeded instances
@@ -80,6 +83,11 @@ def make_app(redis_url):
     @app.task(name=CALL, shared=False)
     def call(url):
         return call_endpoint(url)
+
+    @app.task(name=WAIT, shared=False)
+    def wait(seconds):
+        time.sleep(seconds)  # under the gevent pool, a sleep yields to the other tasks
+        return {"waited": seconds}
 
     return app
 
@@ -265,6 +273,12 @@ def run_pool(pool, concurrency, args, workdir):
                 found = report(f"{name}: queued path (HTTP POST task)",
                                args.operations - min(errors, args.operations), elapsed,
                                latencies, errors, rss, DURABILITY)
+            elif scenario == "in-flight":
+                n = args.in_flight
+                elapsed, latencies, errors = throughput(client, n, args.concurrency, WAIT,
+                                                        lambda i: (1,))
+                found = report(f"{name}: in flight ({n} × 1s sleep)", n - min(errors, n),
+                               elapsed, latencies, errors, rss, DURABILITY)
             elif scenario == "latency":
                 elapsed, latencies, errors = latency(client, args.sequential)
                 found = report(f"{name}: latency (apply_async + get)",
@@ -289,27 +303,34 @@ def run_pool(pool, concurrency, args, workdir):
 
 
 def main():
-    scenarios = ("burn-down", "throughput", "queued-path", "latency", "read")
+    scenarios = ("burn-down", "throughput", "queued-path", "in-flight", "latency", "read")
     parser = arguments(__doc__.split("\n\n")[0], scenarios, ",".join(scenarios))
     parser.add_argument("--pools", default=DEFAULT_POOLS,
                         help=f"pool[:concurrency],... (default {DEFAULT_POOLS})")
     args = settle(parser, parser.parse_args(), scenarios)
+    # In flight runs on a gevent pool of one greenlet per task only: there a sleep holds no
+    # slot, where in the other pools each would hold a process or a thread for its second.
+    flight = "in-flight" in args.scenario
+    args.scenario = [s for s in args.scenario if s != "in-flight"]
     if not shutil.which("redis-server"):
         sys.exit("bench.py: redis-server is not on PATH (apt-get install redis-server)")
 
     note(f"celery: durability {DURABILITY}")
     failed = 0
-    pools = [p.strip() for p in args.pools.split(",") if p.strip()]
+    runs = [(spec, args) for spec in args.pools.split(",") if spec.strip() and args.scenario]
+    if flight:
+        runs.append((f"gevent:{args.in_flight}",
+                     argparse.Namespace(**{**vars(args), "scenario": ["in-flight"]})))
     with tempfile.TemporaryDirectory(prefix="celery-bench-") as workdir:
-        for spec in pools:
-            pool, _, concurrency = spec.partition(":")
+        for spec, measured in runs:
+            pool, _, concurrency = spec.strip().partition(":")
             try:
-                run_pool(pool, int(concurrency) if concurrency else None, args, workdir)
+                run_pool(pool, int(concurrency) if concurrency else None, measured, workdir)
             except Exception as error:
                 # One pool failing (gevent not installed, say) leaves the others measured.
                 failed += 1
                 note(f"celery/{pool}: not measured: {error}")
-    sys.exit(1 if failed == len(pools) else 0)
+    sys.exit(1 if failed == len(runs) else 0)
 
 
 if __name__ == "__main__":
