@@ -161,10 +161,10 @@ async function measure(system, mode, durability, args) {
         line("latency (add + waitUntilFinished)",
           { count: latencies.length, elapsed: (peers.now() - started) / 1000, latencies, errors }, workers);
       } else if (scenario === "read") {
-        const jobs = [];
-        for (let i = 0; i < 1000; i += 1) jobs.push(await rename(i));
-        await Promise.all(jobs.map((job) => job.waitUntilFinished(events, 60_000)));
-        const ids = jobs.map((job) => job.id);
+        const before = await completed();
+        const ids = [];
+        for (let i = 0; i < 1000; i += 1) ids.push((await rename(i)).id);
+        await peers.until(async () => (await completed()) >= before + ids.length);
         const read = await peers.during(args.readFor, args.concurrency, async () => {
           const job = await Job.fromId(queue, ids[Math.floor(Math.random() * ids.length)]);
           if (!job || !(await job.isCompleted()) || job.returnvalue == null) throw new Error("not read");
