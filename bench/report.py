@@ -573,6 +573,7 @@ def chart(figures, order, meta):
         y += 18
         parts.append(f'<text x="10" y="{y}" font-size="12">Not synced to disk before'
                      f' acknowledging: {escape("; ".join(unsynced))}</text>')
+        y += 6
     for title, bars in panels:
         y += 20
         parts.append(f'<text x="10" y="{y}" font-size="13" font-weight="bold">'
