@@ -30,7 +30,24 @@ import subprocess
 import sys
 
 # Display names of the systems, in table order; Celery pools come after, in run order.
-SYSTEMS = {"bpops/sqlite": "bpops, SQLite", "bpops/postgres": "bpops, PostgreSQL"}
+SYSTEMS = {
+    "bpops/sqlite": "bpops, SQLite",
+    "bpops/postgres": "bpops, PostgreSQL",
+    "huey/sqlite": "Huey, SQLite",
+    "huey/postgres": "Huey, PostgreSQL",
+    "graphile-worker": "graphile-worker",
+    "bullmq/always": "BullMQ, appendfsync always",
+    "bullmq/everysec": "BullMQ, appendfsync everysec",
+}
+# What an acknowledged operation survives, for systems whose lines do not say it themselves.
+DURABILITY = {
+    "bpops/sqlite": "fsync before acknowledging (SQLite WAL, synchronous = FULL)",
+    "bpops/postgres": "fsync before acknowledging (PostgreSQL commit)",
+}
+# The scenarios side by side, in order: (kind, column title).
+KINDS = [("throughput", "closed loop ops/s"), ("burn-down", "burn-down ops/s"),
+         ("queued path", "queued path ops/s"), ("in flight", "in flight ops/s"),
+         ("read", "reads req/s")]
 
 
 # --- writing a run ----------------------------------------------------------------------
@@ -125,6 +142,28 @@ def versions(args):
         for line in lines:
             name, version = line.split()
             found["redis-py" if name == "redis" else name] = version
+    if args.huey_python:
+        script = ("import importlib.metadata as m\n"
+                  "for p in ('huey', 'psycopg'):\n"
+                  "    print(p + ' ' + m.version(p))")
+        try:
+            lines = subprocess.run([args.huey_python, "-c", script], capture_output=True,
+                                   text=True, timeout=30).stdout.splitlines()
+        except OSError:
+            lines = []
+        found.update(line.split() for line in lines)
+    if args.node_peers:
+        found["node"] = output_of("node", "--version")
+        for harness in args.node_peers:  # the versions its lock file pins
+            try:
+                with open(os.path.join(harness, "package.json")) as f:
+                    wanted = json.load(f)["dependencies"]
+                with open(os.path.join(harness, "package-lock.json")) as f:
+                    locked = json.load(f)["packages"]
+            except (OSError, KeyError, ValueError):
+                continue
+            for name in wanted:
+                found[name] = locked.get(f"node_modules/{name}", {}).get("version")
     if args.postgres_url:
         server = output_of("psql", args.postgres_url, "-Atc", "show server_version")
         found["postgresql"] = server and server.split()[0]  # "15.20 (Debian ...)" -> "15.20"
@@ -172,14 +211,21 @@ def load(path):
             elif "scenario" in item:
                 system, _, what = item["scenario"].partition(": ")
                 item["system"], item["what"] = system, what
-                # throughput, latency, read, or scale ("scale: read, ...")
-                item["kind"] = "scale" if what.startswith("scale:") else what.split()[0]
+                # throughput, burn-down, queued path, in flight, latency, read, or scale
+                # ("scale: read, ...")
+                item["kind"] = "scale" if what.startswith("scale:") else what.split(" (")[0]
                 rows.append(item)
     return meta, marks, notes, rows
 
 
 def system_name(system):
     return SYSTEMS.get(system, system.replace("celery/", "Celery, ") + " pool")
+
+
+def durability(system, rows):
+    said = next((r["durability"] for r in rows if r["system"] == system and "durability" in r),
+                None)
+    return said or DURABILITY.get(system, "–")
 
 
 def ordered_systems(rows):
@@ -269,26 +315,34 @@ def markdown(path, svg):
         say(f"- **Load average** (1 / 5 / 15 min): {loads}.")
     parts = [v.get("bpops", "bpops ?") + (f" ({v['commit']})" if "commit" in v else "")]
     for key in ("rustc", "postgresql", "python", "celery", "kombu", "redis-py", "billiard",
-                "gevent", "redis-server"):
+                "gevent", "redis-server", "huey", "psycopg", "node", "graphile-worker", "pg",
+                "bullmq", "ioredis"):
         if key in v:
             value = v[key]
-            label = {"postgresql": "PostgreSQL", "celery": "Celery"}.get(key, key)
+            label = {"postgresql": "PostgreSQL", "celery": "Celery", "huey": "Huey",
+                     "bullmq": "BullMQ", "node": "Node.js"}.get(key, key)
             parts.append(value if key in ("rustc", "python") else f"{label} {value}")
     say("- **Versions**: " + ", ".join(parts) + ".")
-    concurrency = {r["system"]: r.get("worker_concurrency") for r in rows
-                   if r.get("worker_concurrency")}
+    concurrency = {}
+    for r in rows:
+        if r.get("worker_concurrency"):
+            concurrency.setdefault(r["system"], {})[r["worker_concurrency"]] = None
     if concurrency:
-        pools = ", ".join(f"{s.split('/', 1)[1]} {c}" for s, c in concurrency.items())
-        say(f"- **Celery worker concurrency**: {pools}.")
+        said = ", ".join(f"{system_name(s)} {' / '.join(map(str, c))}"
+                         for s, c in concurrency.items())
+        say(f"- **Peers' worker concurrency** (tasks run at once; a second figure is the"
+            f" in-flight scenario's): {said}.")
     say("")
+
+    order = ordered_systems(rows)
+    side_by_side(figures, order, say)
 
     say("### Absolute figures")
     say("")
     say("| system | scenario | count | per second | p50 ms | p90 ms | p99 ms | max ms "
         "| errors | server RSS MB |")
     say("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    order = ordered_systems(rows)
-    for kind in ("throughput", "latency", "read", "scale"):
+    for kind in [k for k, _ in KINDS] + ["latency", "scale"]:
         for system in order:
             for r in rows:
                 if r["system"] == system and r["kind"] == kind:
@@ -320,6 +374,35 @@ def markdown(path, svg):
     if svg:
         with open(svg, "w") as f:
             f.write(chart(figures, order, meta))
+
+
+def side_by_side(figures, order, say):
+    """One line per system: its durability and its headline figure in each scenario (the
+    best variant where a system measures one several ways)."""
+    say("### Side by side")
+    say("")
+    say("What an acknowledged operation survives, and the rate of each scenario (operations"
+        " or reads per second; higher is better), then one-at-a-time latency. – : not run.")
+    say("")
+    say("| system | durability | " + " | ".join(title for _, title in KINDS)
+        + " | latency p50 / p99 ms | peak RSS MB |")
+    say("|---|---|" + "---:|" * (len(KINDS) + 2))
+    for system in order:
+        cells = []
+        for kind, _ in KINDS:
+            found = [r for r in figures.rows if r["system"] == system and r["kind"] == kind]
+            cells.append(" / ".join(num(r["per_second"]) for r in found) if found else "–")
+        latencies = [r for r in figures.rows if r["system"] == system and r["kind"] == "latency"]
+        best = min(latencies, key=lambda r: r["latency_ms"]["p50"], default=None)
+        latency = (f"{num(best['latency_ms']['p50'])} / {num(best['latency_ms']['p99'])}"
+                   if best else "–")
+        say(f"| {system_name(system)} | {durability(system, figures.rows)} | "
+            + " | ".join(cells) + f" | {latency} | {num(figures.peak_rss(system), 0)} |")
+    say("")
+    say("Where a cell holds two figures, the system ran that scenario two ways (bpops's queued"
+        " path: emulated 1 ms latency / a declared HTTP operation); the absolute figures below"
+        " name each. Latency: the best of a system's variants.")
+    say("")
 
 
 def ratios(figures, bpops, say):
@@ -453,15 +536,20 @@ def targets(figures, say):
 
 
 def chart(figures, order, meta):
-    """Three panels of horizontal bars: throughput, reads, and sequential latency (p50 dark,
-    p99 pale behind it). Hand-written SVG: each bar is a rect scaled to its panel's largest
-    value."""
+    """A panel of horizontal bars per scenario (closed loop, burn-down, queued path, in flight,
+    reads) and one of sequential latency (p50 dark, p99 pale behind it), every system that
+    ran it in each, coloured by system. Hand-written SVG: each bar is a rect scaled to its
+    panel's largest value."""
     panels = []
-    for kind, title, unit in (("throughput", "End-to-end throughput", "ops/s"),
+    for kind, title, unit in (("throughput", "Closed loop, end to end", "ops/s"),
+                              ("burn-down", "Burn-down: N queued, then drained", "ops/s"),
+                              ("queued path", "Queued path: through a worker", "ops/s"),
+                              ("in flight", "In flight: operations that wait 1 s", "ops/s"),
                               ("read", "Reads by id", "req/s")):
-        bars = [(system_name(s), r["per_second"], None, s)
-                for s in order for r in [figures.of(s, kind)] if r]
-        panels.append((f"{title} ({unit}, higher is better)", bars))
+        bars = [(system_name(s) + variant_label(r), r["per_second"], None, s)
+                for s in order for r in figures.rows if r["system"] == s and r["kind"] == kind]
+        if bars:
+            panels.append((f"{title} ({unit}, higher is better)", bars))
     bars = []
     for s in order:
         for r in figures.rows:
@@ -476,8 +564,16 @@ def chart(figures, order, meta):
     width, label_w, bar_h, gap = 900, 250, 18, 6
     plot_w = width - label_w - 190  # room on the right for the value labels
     parts, y = [], 30
-    parts.append(f'<text x="10" y="20" font-size="14" font-weight="bold">bpops vs Celery + Redis'
+    parts.append(f'<text x="10" y="20" font-size="14" font-weight="bold">bpops and its peers'
                  f' — {escape(meta.get("date", ""))}, {escape(meta.get("mode", ""))} run</text>')
+    # Which bars mean less than bpops's guarantee: their acknowledgement is not synced.
+    unsynced = [system_name(s) for s in order
+                if not durability(s, figures.rows).startswith(("fsync before", "fsync per"))]
+    if unsynced:
+        y += 18
+        parts.append(f'<text x="10" y="{y}" font-size="12">Not synced to disk before'
+                     f' acknowledging: {escape("; ".join(unsynced))}</text>')
+        y += 6
     for title, bars in panels:
         y += 20
         parts.append(f'<text x="10" y="{y}" font-size="13" font-weight="bold">'
@@ -485,7 +581,7 @@ def chart(figures, order, meta):
         y += 8
         top = max([b[1] for b in bars] + [b[2] or 0 for b in bars] + [1e-9])
         for label, value, p99, system in bars:
-            colour = "#2b6cb0" if system.startswith("bpops/") else "#dd6b20"
+            colour = COLOURS.get(system.split("/")[0], "#718096")
             parts.append(f'<text x="{label_w - 8}" y="{y + 13}" font-size="12" '
                          f'text-anchor="end">{escape(label)}</text>')
             text, right = num(value), max(value / top * plot_w, 1)
@@ -506,6 +602,18 @@ def chart(figures, order, meta):
             + "\n".join(parts) + "\n</svg>\n")
 
 
+# One colour per system family.
+COLOURS = {"bpops": "#2b6cb0", "celery": "#dd6b20", "huey": "#38a169",
+           "graphile-worker": "#805ad5", "bullmq": "#c53030"}
+
+
+def variant_label(row):
+    """', emulated 1 ms' or ', declared HTTP' for bpops's two queued paths; else nothing."""
+    if row["kind"] == "queued path" and row["system"].startswith("bpops/"):
+        return ", declared HTTP" if "http" in row["what"] else ", emulated 1 ms"
+    return ""
+
+
 def escape(text):
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -517,6 +625,8 @@ def main():
     p.add_argument("--mode", required=True)
     p.add_argument("--bpops", required=True)
     p.add_argument("--celery-python")
+    p.add_argument("--huey-python")
+    p.add_argument("--node-peers", nargs="*", default=[], help="Node.js harness directories")
     p.add_argument("--postgres-url")
     p.add_argument("--params", nargs="*", default=[], help="name=value ...")
     sub.add_parser("mark").add_argument("label")

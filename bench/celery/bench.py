@@ -7,12 +7,16 @@ line per scenario in the same shape as `bpops bench --json`:
     {"scenario": "celery/<pool>: ...", "count", "per_second",
      "latency_ms": {"p50", "p90", "p99", "max"}, "errors", "server_rss_mb"}
 
-    bench/celery/venv && bench/celery/.venv/bin/python bench/celery/bench.py --short
+    bench/venv bench/celery && bench/celery/.venv/bin/python bench/celery/bench.py --short
 
 The scenarios, like bpops's:
+  burn-down   N no-op tasks sent while no worker runs; then the worker starts, and the time
+              runs from its start until every result is in (join_native).
   throughput  N tasks submitted (apply_async) from C client threads; the rate counts from the
               first submit until every result is in the result backend (end to end).
               latency_ms is the time of one apply_async call, as bpops reports its submits.
+  queued-path the same as throughput with a task that POSTs to a local HTTP endpoint.
+  in-flight   F tasks that each sleep 1 s, on a gevent pool of F greenlets (its own run).
   latency     one task at a time: apply_async, then .get() its result.
   read        C client threads fetching the state and result of existing tasks by id
               (AsyncResult(id).state and .result: one GET of the result key each) for D s.
@@ -28,24 +32,28 @@ outside main() must be import-safe; the broker URL reaches it through BENCH_REDI
 import argparse
 import itertools
 import json
-import math
 import os
 import random
-import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 from celery import Celery
 from celery.result import ResultSet
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from peers import (  # noqa: E402  (bench/peers.py)
+    Endpoint, Rss, arguments, call_endpoint, cpu_seconds, free_port, note, report, run_threads,
+    settle, start, stop, tail,
+)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TASK = "bench.noop"
+CALL = "bench.call"  # the queued path's task: one HTTP POST to the harness's endpoint
+WAIT = "bench.wait"  # the in-flight scenario's task: a one-second sleep
+# What an acknowledgement is worth here: nothing survives a crash of Redis.
+DURABILITY = "none (Redis persists nothing; the worker acknowledges before running)"
 INSTANCES = 1024  # as bpops bench spreads its operations over 1024 seeded instances
 
 # The pools measured when --pools names none. On 2 cores: prefork with one process per core;
@@ -56,7 +64,8 @@ DEFAULT_POOLS = "prefork:2,threads:8,solo"
 
 
 def make_app(redis_url):
-    """The Celery app: Redis as broker and result backend, JSON, one no-op task."""
+    """The Celery app: Redis as broker and result backend, JSON; a no-op task, and the
+    queued path's HTTP call."""
     app = Celery("bench", broker=redis_url, backend=redis_url)
     app.conf.update(
         task_serializer="json",
@@ -70,6 +79,15 @@ def make_app(redis_url):
     def noop(instance_id, name):
         # What a rename of bpops's emulated service would answer: a small dict.
         return {"tagMap": {"instanceId": instance_id, "instance_name": name}}
+
+    @app.task(name=CALL, shared=False)
+    def call(url):
+        return call_endpoint(url)
+
+    @app.task(name=WAIT, shared=False)
+    def wait(seconds):
+        time.sleep(seconds)  # under the gevent pool, a sleep yields to the other tasks
+        return {"waited": seconds}
 
     return app
 
@@ -85,36 +103,12 @@ def task_args(i):
 # --- what is measured -------------------------------------------------------------------
 
 
-def percentiles(samples):
-    """Nearest-rank percentiles in ms, as bpops bench computes them; zeros when empty."""
-    if not samples:
-        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
-    s = sorted(samples)
-
-    def at(q):
-        rank = min(max(math.ceil(q * len(s)), 1), len(s))
-        return s[rank - 1] * 1000.0
-
-    return {"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": at(1.0)}
-
-
-def report(scenario, count, elapsed, latencies, errors, rss):
-    return {
-        "scenario": scenario,
-        "count": count,
-        "per_second": count / max(elapsed, 1e-9),
-        "latency_ms": percentiles(latencies),
-        "errors": errors,
-        "server_rss_mb": rss.peak_mb(),
-    }
-
-
-def throughput(app, n, concurrency):
+def throughput(app, n, concurrency, name=TASK, arguments_of=task_args):
     """N tasks from C threads; each thread then waits for its own results. The backend's
     result consumer (a Redis pub/sub subscription) is per thread in Celery, so each thread
     collects what it submitted, with ResultSet.join_native: one MGET for what is already
     done, then pub/sub messages for the rest, the cheapest way Celery offers."""
-    task = app.tasks[TASK]
+    task = app.tasks[name]
     counter = itertools.count()  # next() on it is atomic under the GIL
     outcome = [None] * concurrency
 
@@ -123,7 +117,7 @@ def throughput(app, n, concurrency):
         while (i := next(counter)) < n:
             asked = time.perf_counter()
             try:
-                submitted.append(task.apply_async(task_args(i)))
+                submitted.append(task.apply_async(arguments_of(i)))
                 latencies.append(time.perf_counter() - asked)
             except Exception:
                 errors += 1
@@ -192,107 +186,6 @@ def read(app, ids, concurrency, duration):
     return elapsed, [x for lat, _ in outcome for x in lat], sum(e for _, e in outcome)
 
 
-def run_threads(target, count):
-    threads = [threading.Thread(target=target, args=(k,)) for k in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-
-# --- the processes under test -----------------------------------------------------------
-
-
-class Rss:
-    """Samples the summed PSS of some process trees in the background and keeps the peak."""
-
-    def __init__(self, pids):
-        self.pids, self.peak = pids, 0.0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
-
-    def loop(self):
-        while not self.stop.wait(0.25):
-            self.sample()
-
-    def sample(self):
-        kb = sum(pss_kb(p) for root in self.pids for p in tree(root))
-        self.peak = max(self.peak, kb / 1024.0)
-
-    def peak_mb(self):
-        self.sample()
-        return round(self.peak, 1)
-
-    def close(self):
-        self.stop.set()
-        self.thread.join()
-
-
-def tree(pid):
-    """pid and its descendants, from /proc/<pid>/task/*/children."""
-    found, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        found.append(p)
-        try:
-            for tid in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{tid}/children") as f:
-                    todo.extend(int(c) for c in f.read().split())
-        except OSError:
-            pass  # it exited meanwhile
-    return found
-
-
-def cpu_seconds(pids):
-    """User + system CPU time used so far by these process trees (from /proc/<pid>/stat)."""
-    ticks = 0
-    for p in (p for root in pids for p in tree(root)):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError, ValueError):
-            pass
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def pss_kb(pid):
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def free_port():
-    # The kernel picks a free port; redis-server binds it right after. Never 6379, which the
-    # machine's own Redis holds.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(command, log, **kwargs):
-    # Its own session, so stop() can end it and whatever it forked, and nothing else.
-    return subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
-    )
-
-
-def stop(process):
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def wait_for_redis(url, redis_process, log_path):
     import redis
 
@@ -320,11 +213,6 @@ def wait_for_worker(client, worker, log_path):
         client.tasks[TASK].apply_async(task_args(i)).get(timeout=10)
 
 
-def tail(path, lines=15):
-    with open(path, errors="replace") as f:
-        return "".join(f.readlines()[-lines:])
-
-
 def run_pool(pool, concurrency, args, workdir):
     """Runs every scenario against a fresh redis-server and a worker of `pool`."""
     port = free_port()
@@ -338,8 +226,15 @@ def run_pool(pool, concurrency, args, workdir):
             log,
         )
     worker = rss = None
+    endpoint = Endpoint()
     try:
         wait_for_redis(url, redis_process, redis_log)
+        client = make_app(url)
+        name = f"celery/{pool}"
+        if "burn-down" in args.scenario:
+            # Queued while no worker runs; measured from the worker's start.
+            queued = [client.tasks[TASK].apply_async(task_args(i))
+                      for i in range(args.operations)]
         command = [sys.executable, "-m", "celery", "-A", "bench", "worker", "-P", pool,
                    "--loglevel=WARNING", "-n", f"bench-{pool}@%h",
                    # Cluster chatter that a single worker does not need.
@@ -347,16 +242,23 @@ def run_pool(pool, concurrency, args, workdir):
         if concurrency:
             command += ["-c", str(concurrency)]
         env = dict(os.environ, BENCH_REDIS_URL=url, PYTHONPATH=HERE)
+        started = time.perf_counter()
         with open(worker_log, "w") as log:
             worker = start(command, log, cwd=HERE, env=env)
         rss = Rss([redis_process.pid, worker.pid])
+        if "burn-down" in args.scenario:
+            ResultSet(queued, app=client).join_native(timeout=600, propagate=False)
+            errors = sum(1 for r in queued if r.state != "SUCCESS")
+            found = report(f"{name}: burn-down (N queued, then the worker starts)",
+                           args.operations - errors, time.perf_counter() - started, [], errors,
+                           rss, DURABILITY)
+            found["worker_concurrency"] = concurrency or 1
+            print(json.dumps(found), flush=True)
 
-        client = make_app(url)
         wait_for_worker(client, worker, worker_log)
 
-        name = f"celery/{pool}"
         ids = finished_tasks(client, 1000) if "read" in args.scenario else []
-        for scenario in args.scenario:
+        for scenario in (s for s in args.scenario if s != "burn-down"):
             # Where the CPU goes (this client, the worker, Redis): on 2 cores they compete.
             before = (sum(os.times()[:2]), cpu_seconds([worker.pid]),
                       cpu_seconds([redis_process.pid]))
@@ -364,15 +266,27 @@ def run_pool(pool, concurrency, args, workdir):
                 elapsed, latencies, errors = throughput(client, args.operations, args.concurrency)
                 found = report(f"{name}: throughput (submit until ready)",
                                args.operations - min(errors, args.operations), elapsed,
-                               latencies, errors, rss)
+                               latencies, errors, rss, DURABILITY)
+            elif scenario == "queued-path":
+                elapsed, latencies, errors = throughput(client, args.operations, args.concurrency,
+                                                        CALL, lambda i: (endpoint.url,))
+                found = report(f"{name}: queued path (HTTP POST task)",
+                               args.operations - min(errors, args.operations), elapsed,
+                               latencies, errors, rss, DURABILITY)
+            elif scenario == "in-flight":
+                n = args.in_flight
+                elapsed, latencies, errors = throughput(client, n, args.concurrency, WAIT,
+                                                        lambda i: (1,))
+                found = report(f"{name}: in flight ({n} × 1s sleep)", n - min(errors, n),
+                               elapsed, latencies, errors, rss, DURABILITY)
             elif scenario == "latency":
                 elapsed, latencies, errors = latency(client, args.sequential)
                 found = report(f"{name}: latency (apply_async + get)",
-                               len(latencies), elapsed, latencies, errors, rss)
+                               len(latencies), elapsed, latencies, errors, rss, DURABILITY)
             else:
                 elapsed, latencies, errors = read(client, ids, args.concurrency, args.read_for)
                 found = report(f"{name}: read (AsyncResult state + result)",
-                               len(latencies), elapsed, latencies, errors, rss)
+                               len(latencies), elapsed, latencies, errors, rss, DURABILITY)
             found["worker_concurrency"] = concurrency or 1
             after = (sum(os.times()[:2]), cpu_seconds([worker.pid]),
                      cpu_seconds([redis_process.pid]))
@@ -380,6 +294,7 @@ def run_pool(pool, concurrency, args, workdir):
                               for k, a, b in zip(("client", "worker", "redis"), before, after)}
             print(json.dumps(found), flush=True)
     finally:
+        endpoint.close()
         if rss:
             rss.close()
         if worker:
@@ -387,54 +302,35 @@ def run_pool(pool, concurrency, args, workdir):
         stop(redis_process)
 
 
-def duration(text):
-    """'10s', '500ms', '1m' or plain seconds, like bpops bench's --read-for."""
-    match = re.fullmatch(r"([0-9.]+)\s*(ms|s|m)?", text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a duration: {text}")
-    value, unit = float(match[1]), match[2] or "s"
-    return value * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenario", default="throughput,latency,read",
-                        help="comma-separated: throughput, latency, read")
-    parser.add_argument("--operations", type=int, default=20_000)
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--sequential", type=int, default=2_000)
-    parser.add_argument("--read-for", type=duration, default=10.0)
-    parser.add_argument("--short", action="store_true",
-                        help="a few seconds per pool: the same small counts as bpops bench")
+    scenarios = ("burn-down", "throughput", "queued-path", "in-flight", "latency", "read")
+    parser = arguments(__doc__.split("\n\n")[0], scenarios, ",".join(scenarios))
     parser.add_argument("--pools", default=DEFAULT_POOLS,
                         help=f"pool[:concurrency],... (default {DEFAULT_POOLS})")
-    args = parser.parse_args()
-    args.scenario = [s.strip() for s in args.scenario.split(",") if s.strip()]
-    unknown = set(args.scenario) - {"throughput", "latency", "read"}
-    if unknown:
-        parser.error(f"unknown scenario: {', '.join(sorted(unknown))}")
-    if args.short:  # the clamps of `bpops bench --short`
-        args.operations = min(args.operations, 500)
-        args.concurrency = min(args.concurrency, 8)
-        args.sequential = min(args.sequential, 50)
-        args.read_for = min(args.read_for, 1.0)
+    args = settle(parser, parser.parse_args(), scenarios)
+    # In flight runs on a gevent pool of one greenlet per task only: there a sleep holds no
+    # slot, where in the other pools each would hold a process or a thread for its second.
+    flight = "in-flight" in args.scenario
+    args.scenario = [s for s in args.scenario if s != "in-flight"]
     if not shutil.which("redis-server"):
         sys.exit("bench.py: redis-server is not on PATH (apt-get install redis-server)")
 
+    note(f"celery: durability {DURABILITY}")
     failed = 0
-    pools = [p.strip() for p in args.pools.split(",") if p.strip()]
+    runs = [(spec, args) for spec in args.pools.split(",") if spec.strip() and args.scenario]
+    if flight:
+        runs.append((f"gevent:{args.in_flight}",
+                     argparse.Namespace(**{**vars(args), "scenario": ["in-flight"]})))
     with tempfile.TemporaryDirectory(prefix="celery-bench-") as workdir:
-        for spec in pools:
-            pool, _, concurrency = spec.partition(":")
+        for spec, measured in runs:
+            pool, _, concurrency = spec.strip().partition(":")
             try:
-                run_pool(pool, int(concurrency) if concurrency else None, args, workdir)
+                run_pool(pool, int(concurrency) if concurrency else None, measured, workdir)
             except Exception as error:
                 # One pool failing (gevent not installed, say) leaves the others measured.
                 failed += 1
-                note = " ".join(f"celery/{pool}: not measured: {error}".split())
-                print(json.dumps({"note": note}), flush=True)
-                print(note, file=sys.stderr)
-    sys.exit(1 if failed == len(pools) else 0)
+                note(f"celery/{pool}: not measured: {error}")
+    sys.exit(1 if failed == len(runs) else 0)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 //! `bpops bench`: a load generator that signs its requests like the SDK and measures bpops
-//! end to end: throughput until every operation is final, operations that wait a second
-//! each (in flight at once), sequential latency, signed reads,
+//! end to end: throughput until every operation is final, operations that pass through a
+//! worker (queued path) and a queued backlog drained from a restart (burn-down), operations
+//! that wait a second each (in flight at once), sequential latency, signed reads,
 //! and reads at scale (a million retained operations, and while a million expired ones are
 //! swept), and the memory a server holds under the largest operations it accepts
 //! (`memory`). It drives a server at `--endpoint`, or starts its own (`bpops serve` on a fresh
@@ -13,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod memory;
+mod queued;
 mod scale;
 mod scenarios;
 mod server;
@@ -59,7 +61,7 @@ pub struct BenchArgs {
     /// default: a fresh SQLite file.
     #[arg(long, conflicts_with = "endpoint")]
     storage_url: Option<String>,
-    /// Operations submitted by the throughput scenario.
+    /// Operations submitted by the throughput, burn-down and queued-path scenarios.
     #[arg(long, default_value_t = 20_000)]
     operations: usize,
     /// Operations of the in-flight scenario, each waiting a second (at most one per seeded
@@ -108,6 +110,12 @@ pub struct BenchArgs {
 pub enum Scenario {
     /// Submit operations from many clients and count until every one is final.
     Throughput,
+    /// Operations with an emulated latency of 1 ms, queued while the server runs none, then
+    /// drained: the time from the server's restart until every one is final.
+    BurnDown,
+    /// Operations that pass through a worker, from many clients, until every one is final:
+    /// an emulated latency of 1 ms, and a declared http operation against a local endpoint.
+    QueuedPath,
     /// Operations that each wait an emulated second, each on its own resource, submitted
     /// from many clients: the time until every one is final.
     InFlight,
@@ -161,7 +169,9 @@ pub fn run(mut args: BenchArgs, open_store: OpenStore) -> anyhow::Result<()> {
     if args.scenario.is_empty() {
         args.scenario = vec![Scenario::Throughput, Scenario::Latency, Scenario::Read];
         if args.endpoint.is_none() {
-            args.scenario.insert(1, Scenario::InFlight);
+            args.scenario.insert(1, Scenario::BurnDown);
+            args.scenario.insert(2, Scenario::QueuedPath);
+            args.scenario.insert(3, Scenario::InFlight);
             // Last: it leaves a million operations in the store.
             args.scenario.push(Scenario::Scale);
         }
@@ -171,11 +181,17 @@ pub fn run(mut args: BenchArgs, open_store: OpenStore) -> anyhow::Result<()> {
         "the scale scenario loads the store directly while the server is stopped, so it \
          needs the server bench starts: leave out --endpoint, or the scale scenario"
     );
-    anyhow::ensure!(
-        args.endpoint.is_none() || !args.scenario.contains(&Scenario::InFlight),
-        "the in-flight scenario acts on instances and an emulated latency of the server bench \
-         starts: leave out --endpoint, or the in-flight scenario"
-    );
+    for (scenario, name) in [
+        (Scenario::InFlight, "in-flight"),
+        (Scenario::BurnDown, "burn-down"),
+        (Scenario::QueuedPath, "queued-path"),
+    ] {
+        anyhow::ensure!(
+            args.endpoint.is_none() || !args.scenario.contains(&scenario),
+            "the {name} scenario acts on instances, emulated latencies and a declared \
+             operation of the server bench starts: leave out --endpoint, or that scenario"
+        );
+    }
     anyhow::ensure!(
         args.endpoint.is_none() || !args.scenario.contains(&Scenario::Memory),
         "the memory scenario measures the server bench starts (its RSS and its declared \
@@ -207,6 +223,17 @@ pub fn run(mut args: BenchArgs, open_store: OpenStore) -> anyhow::Result<()> {
             let mut found = match scenario {
                 Scenario::Throughput => {
                     vec![scenarios::throughput(&client, args.operations, args.concurrency).await?]
+                }
+                Scenario::BurnDown => {
+                    let server = server.as_mut().expect("refused above with --endpoint");
+                    let (found, restarted) =
+                        queued::burn_down(server, args.operations, args.concurrency).await?;
+                    // The server restarted on another port.
+                    client = restarted;
+                    vec![found]
+                }
+                Scenario::QueuedPath => {
+                    queued::queued_path(&client, args.operations, args.concurrency).await?
                 }
                 Scenario::InFlight => {
                     anyhow::ensure!(

@@ -71,7 +71,7 @@ pub async fn in_flight(
 
 /// Runs `submit(client, i)` for `i` in `0..n` from `concurrency` clients, then counts until
 /// every operation is final; see [`throughput`].
-async fn until_all_final<F, Fut>(
+pub(super) async fn until_all_final<F, Fut>(
     client: &Arc<Client>,
     scenario: &str,
     n: usize,
@@ -90,11 +90,7 @@ where
         async move { submit(client, i).await }
     })
     .await;
-    // N.B. in this order: a status only moves forward, so once no INIT is left none can
-    // appear, and no RUNNING after that means every operation is final.
-    while any_listed(client, "INIT").await? || any_listed(client, "RUNNING").await? {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    until_none_unfinished(client).await?;
     let elapsed = started.elapsed();
     errors += count_listed(client, "FAILURE").await? - failed_before;
     Ok(report(
@@ -264,6 +260,16 @@ pub(super) async fn final_status(client: &Client, id: &str) -> Option<String> {
     }
 }
 
+/// Asks ListExecuteOperations until no operation of the account is unfinished.
+pub(super) async fn until_none_unfinished(client: &Client) -> anyhow::Result<()> {
+    // N.B. in this order: a status only moves forward, so once no INIT is left none can
+    // appear, and no RUNNING after that means every operation is final.
+    while any_listed(client, "INIT").await? || any_listed(client, "RUNNING").await? {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    Ok(())
+}
+
 /// Whether the account has any operation in `status`.
 async fn any_listed(client: &Client, status: &str) -> anyhow::Result<bool> {
     let page = client
@@ -277,7 +283,7 @@ async fn any_listed(client: &Client, status: &str) -> anyhow::Result<bool> {
 }
 
 /// How many operations of the account are in `status`, page by page.
-async fn count_listed(client: &Client, status: &str) -> anyhow::Result<usize> {
+pub(super) async fn count_listed(client: &Client, status: &str) -> anyhow::Result<usize> {
     let (mut count, mut token) = (0, None::<String>);
     loop {
         let page = client

@@ -10,6 +10,8 @@ use tokio::process::{Child, Command};
 
 use bpops_client::Credentials;
 
+use super::queued::{QUEUED_LATENCY, Receiver};
+
 /// Instances seeded for the benchmark, so operations spread over many resources.
 pub const INSTANCES: usize = 1024;
 /// Their application.
@@ -18,6 +20,12 @@ pub const APPLICATION: &str = "APP-BENCH";
 pub const FLIGHT_INSTANCES: usize = 10_000;
 /// The emulated latency of the in-flight scenario's operation (`ecs modifyPayType`).
 pub const FLIGHT_LATENCY: &str = "1s";
+
+/// The declared operation of the queued-path scenario: an http executor calling the
+/// bench's [`Receiver`].
+pub const HTTP_SERVICE: &str = "bench";
+/// Its operation.
+pub const HTTP_OPERATION: &str = "call";
 
 /// The account of the bench's key and operations.
 pub const ACCOUNT: &str = "1000000000000001";
@@ -32,6 +40,10 @@ pub struct BenchServer {
     address: String,
     storage: String,
     config: PathBuf,
+    /// The configuration as written at the start.
+    text: String,
+    /// The endpoint of the declared http operation.
+    _receiver: Receiver,
     /// Holds the configuration and the SQLite file across restarts.
     _dir: tempfile::TempDir,
 }
@@ -47,14 +59,19 @@ impl BenchServer {
         let config = dir.path().join("bench.toml");
         let declared = super::memory::declared_operations(dir.path())
             .context("writing the memory scenario's program")?;
-        std::fs::write(&config, configuration(&storage) + &declared)
-            .context("writing the bench configuration")?;
+        let receiver = Receiver::start()
+            .await
+            .context("starting the http operation's endpoint")?;
+        let text = configuration(&storage, receiver.url()) + &declared;
+        std::fs::write(&config, &text).context("writing the bench configuration")?;
         let (child, address) = spawn(&config).await?;
         Ok(BenchServer {
             child: Some(child),
             address,
             storage,
             config,
+            text,
+            _receiver: receiver,
             _dir: dir,
         })
     }
@@ -97,6 +114,18 @@ impl BenchServer {
         }
     }
 
+    /// Starts the server again on the same storage, running no emulated operation when
+    /// `hold` (`[operations.concurrency] emulated = 0`: submits are stored and wait), or with
+    /// the normal limits.
+    pub async fn restart_holding_emulated(&mut self, hold: bool) -> anyhow::Result<()> {
+        let mut text = self.text.clone();
+        if hold {
+            text.push_str("\n[operations.concurrency]\nemulated = 0\n");
+        }
+        std::fs::write(&self.config, text).context("writing the bench configuration")?;
+        self.restart().await
+    }
+
     /// Starts a stopped server again on the same storage and waits until it listens.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.stop().await;
@@ -132,13 +161,18 @@ async fn spawn(config: &Path) -> anyhow::Result<(Child, String)> {
     }
 }
 
-fn configuration(storage: &str) -> String {
+fn configuration(storage: &str, receiver: &str) -> String {
     let mut text = format!(
         "[storage]\nurl = \"{storage}\"\n\n[[accounts]]\nid = \"{ACCOUNT}\"\n\n\
          [[applications]]\naccount = \"{ACCOUNT}\"\nid = \"{APPLICATION}\"\n\n\
          [[access_keys]]\nid = \"{KEY_ID}\"\nsecret = \"{SECRET}\"\naccount = \"{ACCOUNT}\"\n\n\
          [[operations.emulation]]\nservice = \"ecs\"\noperation = \"modifyPayType\"\n\
-         latency = \"{FLIGHT_LATENCY}\"\n"
+         latency = \"{FLIGHT_LATENCY}\"\n\n\
+         [[operations.emulation]]\nservice = \"ecs\"\noperation = \"modifyInstanceType\"\n\
+         latency = \"{QUEUED_LATENCY}\"\n\n\
+         [[operations.declared]]\nservice = \"{HTTP_SERVICE}\"\noperation = \"{HTTP_OPERATION}\"\n\
+         display_name = \"Call the bench's endpoint\"\n\
+         executor = {{ kind = \"http\", url = \"{receiver}\", secret = \"bench-hook\" }}\n"
     );
     let ids = (0..INSTANCES)
         .map(instance)

@@ -1,5 +1,6 @@
-//! `bpops bench` as CI runs it: the scale scenario's three phases against the server bench
-//! starts, judged by what they report (never by their timing).
+//! `bpops bench` as CI runs it: the scale scenario's three phases, the burn-down and the
+//! queued path against the server bench starts, judged by what they report (never by their
+//! timing).
 
 use serde_json::Value;
 
@@ -56,4 +57,54 @@ async fn scale_refuses_a_server_it_did_not_start() {
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("scale scenario"), "{stderr}");
+}
+
+/// The burn-down drains a backlog that waited (bench checks that none of it ran while held),
+/// and the queued path's operations all succeed through a worker: the emulated one, and the
+/// declared one through the endpoint bench runs (which fails when nothing answers it).
+#[tokio::test]
+async fn burn_down_and_queued_path_complete_every_operation() {
+    let output = bench(&[
+        "--short",
+        "--scenario",
+        "burn-down,queued-path",
+        "--operations",
+        "200",
+        "--json",
+    ])
+    .await;
+    assert!(output.status.success(), "{output:?}");
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    let scenarios: Vec<&str> = lines
+        .iter()
+        .map(|line| line["scenario"].as_str().expect("a scenario"))
+        .collect();
+    assert_eq!(
+        scenarios,
+        [
+            "burn-down (200 queued, then the server starts)",
+            "queued path (emulated 1ms latency)",
+            "queued path (declared http operation)",
+        ]
+    );
+    for line in &lines {
+        assert_eq!(line["count"], 200, "{line}");
+        assert_eq!(line["errors"], 0, "{line}");
+    }
+}
+
+#[tokio::test]
+async fn burn_down_and_queued_path_refuse_a_server_they_did_not_start() {
+    for scenario in ["burn-down", "queued-path"] {
+        let output = bench(&["--scenario", scenario, "--endpoint", "http://127.0.0.1:9"]).await;
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("the {scenario} scenario")),
+            "{stderr}"
+        );
+    }
 }
