@@ -142,12 +142,9 @@ after(async () => {
   console.log(`console browser tests took ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
 
-/** Submits an operation with the real client as the root key; its id. */
-async function submit(operation, attributes) {
-  const { stdout } = await promisify(execFile)(BPOPS, [
-    'exec', 'ecs', operation, '--application', 'APP-WEB',
-    '--attributes-json', JSON.stringify(attributes), '--json',
-  ], {
+/** Runs the real client as the root key; its standard output. */
+async function client(...args) {
+  const { stdout } = await promisify(execFile)(BPOPS, args, {
     env: {
       ...process.env,
       BPOPS_ENDPOINT: endpoint,
@@ -155,9 +152,23 @@ async function submit(operation, attributes) {
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: ROOT[1],
     },
   });
+  return stdout;
+}
+
+/** Submits an operation with the real client as the root key; its id. */
+async function submit(operation, attributes) {
+  const stdout = await client('exec', 'ecs', operation, '--application', 'APP-WEB',
+    '--attributes-json', JSON.stringify(attributes), '--json');
   const id = stdout.match(/op_[0-9A-Za-z]{22}/);
   assert.ok(id, `no operation id in ${stdout}`);
   return id[0];
+}
+
+/** How many `action` calls of `key` the audit trail holds since `since` (ISO 8601). */
+async function audited(action, key, since) {
+  const stdout = await client('audit', '--action', action, '--key', key, '--since', since,
+    '--all', '--json');
+  return (stdout.match(/"RequestId"/g) || []).length;
 }
 
 /** A new page, signed in with `key`, with anything a page script does not expect failing
@@ -167,6 +178,8 @@ async function signedIn(key) {
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
+  page.requests = [];
+  page.on('request', (r) => page.requests.push(new URL(r.url()).pathname));
   await page.goto(`${endpoint}/console/operations`);
   await page.waitForURL(/\/console\/sign-in/);
   await page.getByLabel('AccessKeyId').fill(key[0]);
@@ -186,7 +199,7 @@ function row(page, id) {
 }
 
 test('every console answer carries a strict CSP, and the pages need a session', async () => {
-  for (const path of ['/console', '/console/assets/app.js', '/console/api', '/console/session']) {
+  for (const path of ['/console', '/console/assets/app.js', '/console/api', '/console/session', '/console/events']) {
     const response = await fetch(`${endpoint}${path}`);
     const csp = response.headers.get('content-security-policy');
     assert.match(csp, /default-src 'none'/, path);
@@ -201,6 +214,9 @@ test('every console answer carries a strict CSP, and the pages need a session', 
   });
   assert.equal(api.status, 401);
   assert.equal((await api.json()).Code, 'InvalidSession');
+  const events = await fetch(`${endpoint}/console/events`);
+  assert.equal(events.status, 401);
+  assert.equal((await events.json()).Code, 'InvalidSession');
 });
 
 test('a wrong secret is refused and never echoed', async () => {
@@ -217,32 +233,43 @@ test('a wrong secret is refused and never echoed', async () => {
 });
 
 test('sign in, filter in the URL, watch a row turn SUCCESS live, open its detail', async () => {
+  const since = new Date(Date.now() - 1000).toISOString().replace(/\.\d+Z$/, 'Z');
   const page = await signedIn(ROOT);
   const id = await submit('modifyInstanceType', {
     instanceId: 'i-live', change_type: 'modify_status', status: 'Stopped',
   });
-  // Live: the row appears and reaches SUCCESS (2 s of emulated latency) without a reload.
+  // Live: the row appears and goes INIT → RUNNING → SUCCESS (2 s of emulated latency)
+  // without a reload, pushed by the server.
   await row(page, id).waitFor();
+  await page.locator(`tr[data-id="${id}"][data-status="RUNNING"]`).waitFor({ timeout: 5000 });
   await page.locator(`tr[data-id="${id}"][data-status="SUCCESS"]`).waitFor({ timeout: 15000 });
   await page.screenshot({ path: join(SHOTS, 'operations.png') });
+  // One stream, authorized and audited once, and no listing call of the page's own.
+  const streams = () => page.requests.filter((p) => p === '/console/events').length;
+  assert.equal(streams(), 1);
+  assert.equal(page.requests.filter((p) => p === '/console/api').length, 0);
+  await page.waitForTimeout(300); // the trail is written in batches, every 100 ms
+  assert.equal(await audited('ListExecuteOperations', ROOT[0], since), 1);
 
-  // Hidden, the tab asks nothing; shown again, it refreshes at once.
-  const calls = [];
-  page.on('request', (r) => { if (r.url().endsWith('/console/api')) calls.push(r); });
+  // Hidden, the tab closes its stream; shown again, it opens one and is up to date at once.
   await page.evaluate(() => {
     Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
     document.dispatchEvent(new Event('visibilitychange'));
   });
   await page.getByText('Paused while the tab is hidden').waitFor();
-  const pausedAt = calls.length;
-  await page.waitForTimeout(2500);
-  assert.equal(calls.length, pausedAt, 'no refresh while hidden');
+  const hiddenId = await submit('modifyInstanceType', {
+    instanceId: 'i-live', change_type: 'modify_status', status: 'Running',
+  });
+  await page.waitForTimeout(1500);
+  assert.equal(streams(), 1, 'no stream while hidden');
+  assert.equal(await row(page, hiddenId).count(), 0, 'no update while hidden');
   await page.evaluate(() => {
     Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
     document.dispatchEvent(new Event('visibilitychange'));
   });
+  await row(page, hiddenId).waitFor();
   await page.getByText(/Live · updated/).waitFor();
-  assert.ok(calls.length > pausedAt, 'a refresh once shown again');
+  assert.equal(streams(), 2, 'a stream once shown again');
 
   // Filters combine and live in the URL; back restores the previous filter.
   await page.getByLabel('Status').selectOption('SUCCESS');
@@ -326,6 +353,21 @@ test('a read-only user sees no cancel buttons, and the server refuses a forged c
   }, slow);
   assert.equal(forged.status, 403);
   assert.equal(forged.body.Code, 'NoPermission');
+
+  // A session holds a few live streams, no more (the detail page holds none): four open.
+  const open = (n) => page.evaluate(async (n) => {
+    const outcomes = await Promise.all(Array.from({ length: n }, () => new Promise((done) => {
+      const source = new EventSource('/console/events');
+      source.addEventListener('operations', () => done({ source, ok: true }));
+      source.addEventListener('error', () => done({ source, ok: false }));
+    })));
+    for (const { source } of outcomes) source.close();
+    return outcomes.map(({ ok }) => ok).sort();
+  }, n);
+  assert.deepEqual(await open(5), [false, true, true, true, true]);
+  // Closed, they are given back.
+  await page.waitForTimeout(200);
+  assert.deepEqual(await open(4), [true, true, true, true]);
 
   // Without the CSRF token even a read is refused.
   const noCsrf = await page.evaluate(async () => {

@@ -9,6 +9,7 @@
 //! keep browsers from sniffing, framing or caching it.
 
 mod assets;
+mod events;
 mod session;
 mod throttle;
 
@@ -23,6 +24,7 @@ use axum::response::Response;
 use crate::App;
 use crate::pipeline::{self, Caller};
 
+pub(crate) use events::Streams;
 pub(crate) use session::authenticate;
 pub(crate) use throttle::SignInThrottle;
 
@@ -45,6 +47,10 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
         }
         ("/console/api", _) => status(StatusCode::METHOD_NOT_ALLOWED),
         ("/console/session", _) => session::handle(&app, peer, request).await,
+        ("/console/events", &Method::GET) => {
+            let query = request.uri().query().unwrap_or("");
+            events::handle(app, peer, request.headers(), query).await
+        }
         (path, &Method::GET) => match path.strip_prefix("/console/assets/") {
             Some(name) => assets::asset(name),
             None if is_page(path) => assets::page(),
