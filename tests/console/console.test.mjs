@@ -330,6 +330,50 @@ test('select running operations and cancel them, with a confirmation and a resul
   await page.context().close();
 });
 
+test('start an operation from its schema\'s form: checked in the page, judged by the server, followed live', async () => {
+  const page = await signedIn(ROOT);
+  await page.getByRole('link', { name: 'Start an operation' }).click();
+  await page.waitForURL(/\/console\/start$/);
+  await page.getByLabel('Service').selectOption('ecs');
+  await page.waitForURL(/ServiceType=ecs/);
+  await page.getByLabel('Operation').selectOption('modifyInstanceType');
+  await page.waitForURL(/ServiceType=ecs&Operation=modifyInstanceType/);
+  const form = page.getByRole('form', { name: 'Attributes' });
+  const attribute = (name) => form.locator(`[name="${name}"]`);
+  // The form is the schema's: an enum is a choice of its values, descriptions are shown.
+  await attribute('instanceId').waitFor();
+  assert.deepEqual(await attribute('change_type').locator('option').allInnerTexts(),
+    ['Choose', 'modify_instance_type', 'modify_status']);
+  assert.match(await form.innerText(), /The id of the instance, e\.g\. i-web1\./);
+
+  // Checked in the page first: nothing is sent while a required attribute is missing.
+  const calls = () => page.requests.filter((p) => p === '/console/api').length;
+  const before = calls();
+  await form.getByRole('button', { name: 'Start' }).click();
+  await form.getByRole('alert').filter({ hasText: 'instanceId: is required' }).waitFor();
+  assert.equal(await attribute('instanceId').getAttribute('aria-invalid'), 'true');
+  assert.equal(calls(), before, 'nothing sent');
+
+  // The server judges what the schema cannot say (a type change needs instance_type).
+  await attribute('instanceId').fill('i-tags');
+  await attribute('change_type').selectOption('modify_instance_type');
+  await form.getByRole('button', { name: 'Start' }).click();
+  await form.getByRole('alert').filter({ hasText: /instance_type/ }).waitFor();
+  assert.equal(calls(), before + 1, 'the server was asked');
+
+  // Sent, then followed live to SUCCESS on the operation's page.
+  await attribute('change_type').selectOption('modify_status');
+  await attribute('status').selectOption('Stopped');
+  await form.getByLabel('Application (its id)').fill('APP-WEB');
+  await page.screenshot({ path: join(SHOTS, 'start.png'), fullPage: true });
+  await form.getByRole('button', { name: 'Start' }).click();
+  await page.waitForURL(/\/console\/operations\/op_[0-9A-Za-z]{22}$/);
+  await page.getByText('Finished', { exact: true }).waitFor({ timeout: 15000 });
+  assert.match(await page.locator('dl.attributes').innerText(), /SUCCESS[\s\S]*modifyInstanceType/);
+  await noPayloadRan(page);
+  await page.context().close();
+});
+
 test('a read-only user sees no cancel buttons, and the server refuses a forged cancel', async () => {
   const slow = await submit('modifyPayType', { instanceId: 'i-slow', pay_type: 'PostPaid' });
   const page = await signedIn(READER);
@@ -340,6 +384,12 @@ test('a read-only user sees no cancel buttons, and the server refuses a forged c
   await page.locator('ol.timeline').waitFor();
   assert.equal(await page.getByRole('button', { name: /Cancel/ }).count(), 0);
   await page.screenshot({ path: join(SHOTS, 'read-only.png') });
+
+  // The form of an operation is shown, without a way to send it.
+  await page.goto(`${endpoint}/console/start?ServiceType=ecs&Operation=rename`);
+  await page.locator('[name="instance_name"]').waitFor();
+  await page.getByText('This key may not start operations').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Start' }).count(), 0);
 
   // The page's own session and CSRF token, used to forge what the page does not offer.
   const forged = await page.evaluate(async (id) => {
@@ -353,6 +403,19 @@ test('a read-only user sees no cancel buttons, and the server refuses a forged c
   }, slow);
   assert.equal(forged.status, 403);
   assert.equal(forged.body.Code, 'NoPermission');
+  const forgedStart = await page.evaluate(async () => {
+    const me = await (await fetch('/console/session')).json();
+    const response = await fetch('/console/api', {
+      method: 'POST',
+      headers: { 'X-CSRF-Token': me.CsrfToken },
+      body: new URLSearchParams({
+        Action: 'ExecuteOperationASync', ServiceType: 'ecs', Operation: 'rename',
+        ApplicationId: 'APP-WEB', Attributes: '{"instanceId":"i-tags","instance_name":"forged"}',
+      }),
+    });
+    return (await response.json()).Code;
+  });
+  assert.equal(forgedStart, 'NoPermission');
 
   // A session holds a few live streams, no more (the detail page holds none): four open.
   const open = (n) => page.evaluate(async (n) => {
@@ -414,6 +477,14 @@ test('what a tenant typed renders as text, never as markup', async () => {
     assert.equal(await page.locator('main img').count(), 0);
     assert.equal(await page.locator('main script').count(), 0);
   }
+  // The start form: a payload typed in it, and echoed back in the server's refusal.
+  await page.goto(`${endpoint}/console/start?ServiceType=ecs&Operation=rename`);
+  await page.locator('[name="instanceId"]').fill('i-tags');
+  await page.locator('[name="instance_name"]').fill(SCRIPT);
+  await page.getByLabel('Application (its id)').fill(IMG);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.getByRole('alert').filter({ hasText: IMG }).waitFor();
+  assert.equal(await page.locator('main img').count(), 0);
   await page.goto(`${endpoint}/console/operations/${tagged}`);
   await page.locator('pre[data-field="arguments"]').waitFor();
   await page.screenshot({ path: join(SHOTS, 'injection-as-text.png'), fullPage: true });

@@ -8,9 +8,11 @@ import { h, fill } from './dom.js';
 import { signInPage } from './sign-in.js';
 import { operationsPage } from './operations.js';
 import { detailPage } from './detail.js';
+import { startPage } from './start.js';
 
 const PAGES = [
   [/^\/console\/sign-in$/, signInPage],
+  [/^\/console\/start$/, startPage],
   [/^\/console\/operations\/([A-Za-z0-9_]+)$/, detailPage],
   [/^\/console(\/|\/operations)?$/, operationsPage],
 ];
@@ -62,8 +64,13 @@ async function draw() {
 }
 
 function drawHeader() {
-  fill(document.getElementById('nav'),
-    me ? h('a', { href: '/console/operations', 'data-nav': true }, 'Operations') : null);
+  const link = (href, text) => h('a', {
+    href, 'data-nav': true, 'aria-current': location.pathname === href ? 'page' : null,
+  }, text);
+  fill(document.getElementById('nav'), me ? [
+    link('/console/operations', 'Operations'),
+    link('/console/start', 'Start an operation'),
+  ] : null);
   const who = document.getElementById('who');
   if (!me) {
     fill(who);

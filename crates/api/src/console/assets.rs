@@ -29,6 +29,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../console/operations.js"),
     ),
     ("detail.js", JS, include_str!("../../console/detail.js")),
+    ("start.js", JS, include_str!("../../console/start.js")),
+    ("schema.js", JS, include_str!("../../console/schema.js")),
 ];
 
 /// The page.

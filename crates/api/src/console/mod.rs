@@ -66,7 +66,11 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
 /// URL, so that a link to any of them, or the back button, shows it).
 fn is_page(path: &str) -> bool {
     match path {
-        "/console" | "/console/" | "/console/sign-in" | "/console/operations" => true,
+        "/console"
+        | "/console/"
+        | "/console/sign-in"
+        | "/console/operations"
+        | "/console/start" => true,
         _ => path.strip_prefix("/console/operations/").is_some_and(|id| {
             (1..=64).contains(&id.len())
                 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -113,6 +117,7 @@ mod tests {
             "/console/",
             "/console/sign-in",
             "/console/operations",
+            "/console/start",
             "/console/operations/op_0123456789abcdefABCDEF",
         ] {
             assert!(is_page(page), "{page}");

@@ -120,6 +120,9 @@ struct SignedIn<'a> {
     /// Whether the key's policies may allow cancelling operations, so the page offers the
     /// buttons; the server checks each cancel all the same.
     can_cancel: bool,
+    /// Whether they may allow submitting operations (in some application), so the page
+    /// offers the form's submit button; the server checks each submit all the same.
+    can_submit: bool,
 }
 
 async fn sign_in(
@@ -237,15 +240,19 @@ fn signed_in(
     key: &AccessKey,
 ) -> serde_json::Value {
     let target = Target::default();
-    let ctx = Ctx {
-        app,
-        principal: &key.principal,
-        action: Action::CancelExecuteOperation,
-        peer: peer.ip(),
-        access_key_id: &session.access_key_id,
-        request_id: "",
-        trace: TraceParent::new_trace(false),
-        target: &target,
+    let account = key.principal.account();
+    let may = |action, resource: &str| {
+        let ctx = Ctx {
+            app,
+            principal: &key.principal,
+            action,
+            peer: peer.ip(),
+            access_key_id: &session.access_key_id,
+            request_id: "",
+            trace: TraceParent::new_trace(false),
+            target: &target,
+        };
+        routes::may_be_allowed(&ctx, resource)
     };
     let user_name = match &key.principal {
         Principal::User { name, .. } => Some(name.as_str()),
@@ -257,7 +264,14 @@ fn signed_in(
         user_name,
         csrf_token: csrf_token(token),
         expire_time: format_timestamp(session.expires_at),
-        can_cancel: routes::may_be_allowed(&ctx),
+        can_cancel: may(
+            Action::CancelExecuteOperation,
+            &bpops_iam::virtual_arn(account),
+        ),
+        can_submit: may(
+            Action::ExecuteOperationASync,
+            &bpops_iam::application_arn(account, None),
+        ),
     })
     .expect("strings and booleans serialize")
 }
