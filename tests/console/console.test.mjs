@@ -374,6 +374,28 @@ test('start an operation from its schema\'s form: checked in the page, judged by
   await page.context().close();
 });
 
+test('the overview draws the last hour and the queue as charts', async () => {
+  const page = await signedIn(ROOT);
+  await submit('modifyPayType', { instanceId: 'i-slow', pay_type: 'PrePaid' }); // waits 10 min
+  for (const name of ['first', 'second']) await submit('rename', { instanceId: 'i-tags', instance_name: name });
+  await page.getByRole('link', { name: 'Overview' }).click();
+  await page.waitForURL(/\/console\/overview$/);
+  const chart = (name) => page.getByRole('img', { name: new RegExp(`^${name}`) });
+  // Each chart is an SVG with its numbers in its text alternative, and a bar for each.
+  const byStatus = await chart('Operations by status').getAttribute('aria-label');
+  const count = (status) => Number(byStatus.match(new RegExp(`${status}: (\\d+)`))[1]);
+  assert.ok(count('SUCCESS') >= 2, byStatus);
+  assert.ok(count('RUNNING') >= 1, byStatus);
+  assert.equal(await chart('Operations by status').locator('rect').count(), 4);
+  assert.equal(await chart('Submitted per minute').locator('rect').count(), 60);
+  assert.match(await chart('Duration per operation').getAttribute('aria-label'),
+    /ecs\.rename p50: [\d.]+ s \([2-9]\d*\); ecs\.rename p95/);
+  assert.match(await chart('Unfinished operations').getAttribute('aria-label'), /running \(RUNNING\): [1-9]/);
+  await page.screenshot({ path: join(SHOTS, 'overview.png'), fullPage: true });
+  await noPayloadRan(page);
+  await page.context().close();
+});
+
 test('a read-only user sees no cancel buttons, and the server refuses a forged cancel', async () => {
   const slow = await submit('modifyPayType', { instanceId: 'i-slow', pay_type: 'PostPaid' });
   const page = await signedIn(READER);

@@ -9,10 +9,12 @@ import { signInPage } from './sign-in.js';
 import { operationsPage } from './operations.js';
 import { detailPage } from './detail.js';
 import { startPage } from './start.js';
+import { overviewPage } from './overview.js';
 
 const PAGES = [
   [/^\/console\/sign-in$/, signInPage],
   [/^\/console\/start$/, startPage],
+  [/^\/console\/overview$/, overviewPage],
   [/^\/console\/operations\/([A-Za-z0-9_]+)$/, detailPage],
   [/^\/console(\/|\/operations)?$/, operationsPage],
 ];
@@ -70,6 +72,7 @@ function drawHeader() {
   fill(document.getElementById('nav'), me ? [
     link('/console/operations', 'Operations'),
     link('/console/start', 'Start an operation'),
+    link('/console/overview', 'Overview'),
   ] : null);
   const who = document.getElementById('who');
   if (!me) {

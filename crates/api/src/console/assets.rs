@@ -31,6 +31,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("detail.js", JS, include_str!("../../console/detail.js")),
     ("start.js", JS, include_str!("../../console/start.js")),
     ("schema.js", JS, include_str!("../../console/schema.js")),
+    ("overview.js", JS, include_str!("../../console/overview.js")),
+    ("charts.js", JS, include_str!("../../console/charts.js")),
 ];
 
 /// The page.

@@ -118,6 +118,7 @@ mod tests {
             "/console/sign-in",
             "/console/operations",
             "/console/start",
+            "/console/overview",
             "/console/operations/op_0123456789abcdefABCDEF",
         ] {
             assert!(is_page(page), "{page}");
