@@ -396,6 +396,42 @@ test('the overview draws the last hour and the queue as charts', async () => {
   await page.context().close();
 });
 
+test('an application: listed, then validated, valuated, deployed and released from its page, with progress', async () => {
+  const id = (await client('app', 'create', '--template', 'ecs-instance', '--name', 'console-app',
+    '--area', 'cn-hangzhou', '--var', `instance_name=${IMG}`)).match(/[0-9A-Z]{16}/)[0];
+  const page = await signedIn(ROOT);
+  await page.getByRole('link', { name: 'Applications' }).click();
+  await page.waitForURL(/\/console\/applications$/);
+  await page.getByLabel('Name contains').fill('console-');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.waitForURL(/Keyword=console-/);
+  await row(page, id).getByRole('link', { name: id }).click();
+  await page.waitForURL(new RegExp(`/console/applications/${id}$`));
+  const status = (value) => page.locator(`dd [data-status="${value}"]`).waitFor({ timeout: 15000 });
+  await status('Modified');
+  await page.getByRole('button', { name: 'Validate' }).click();
+  await status('Verified_Success');
+  await page.getByRole('button', { name: 'Valuate' }).click();
+  await status('Valuating_Success');
+  assert.match(await page.locator('pre[data-field="prices"]').innerText(), /ecs/);
+  // Deploying asks first, then the progress reaches 100% and the resource is listed.
+  await page.getByRole('button', { name: 'Deploy' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Deploy' }).click();
+  await status('Deployed_Success');
+  assert.equal(await page.locator('progress').getAttribute('value'), '100');
+  const resource = page.locator('table.resources tbody tr');
+  assert.equal(await resource.count(), 1);
+  assert.ok((await resource.innerText()).includes(IMG), 'the resource name, typed by the tenant, as text');
+  assert.equal(await page.locator('main img').count(), 0);
+  await page.screenshot({ path: join(SHOTS, 'application.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Release' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Release' }).click();
+  await status('Destroyed_Success');
+  await page.getByText('It holds no resources.').waitFor();
+  await noPayloadRan(page);
+  await page.context().close();
+});
+
 test('a read-only user sees no cancel buttons, and the server refuses a forged cancel', async () => {
   const slow = await submit('modifyPayType', { instanceId: 'i-slow', pay_type: 'PostPaid' });
   const page = await signedIn(READER);
@@ -406,6 +442,12 @@ test('a read-only user sees no cancel buttons, and the server refuses a forged c
   await page.locator('ol.timeline').waitFor();
   assert.equal(await page.getByRole('button', { name: /Cancel/ }).count(), 0);
   await page.screenshot({ path: join(SHOTS, 'read-only.png') });
+
+  // An application is shown without its steps.
+  await page.goto(`${endpoint}/console/applications/APP-WEB`);
+  await page.locator('table.resources').waitFor();
+  assert.equal(await page.getByRole('group', { name: 'Steps' }).count(), 0);
+  assert.equal(await page.getByRole('button', { name: /Validate|Valuate|Deploy|Release/ }).count(), 0);
 
   // The form of an operation is shown, without a way to send it.
   await page.goto(`${endpoint}/console/start?ServiceType=ecs&Operation=rename`);
@@ -438,6 +480,16 @@ test('a read-only user sees no cancel buttons, and the server refuses a forged c
     return (await response.json()).Code;
   });
   assert.equal(forgedStart, 'NoPermission');
+  const forgedRelease = await page.evaluate(async () => {
+    const me = await (await fetch('/console/session')).json();
+    const response = await fetch('/console/api', {
+      method: 'POST',
+      headers: { 'X-CSRF-Token': me.CsrfToken },
+      body: new URLSearchParams({ Action: 'ReleaseApplication', ApplicationId: 'APP-WEB' }),
+    });
+    return (await response.json()).Code;
+  });
+  assert.equal(forgedRelease, 'NoPermission');
 
   // A session holds a few live streams, no more (the detail page holds none): four open.
   const open = (n) => page.evaluate(async (n) => {

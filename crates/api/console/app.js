@@ -10,11 +10,14 @@ import { operationsPage } from './operations.js';
 import { detailPage } from './detail.js';
 import { startPage } from './start.js';
 import { overviewPage } from './overview.js';
+import { applicationsPage, applicationPage } from './applications.js';
 
 const PAGES = [
   [/^\/console\/sign-in$/, signInPage],
   [/^\/console\/start$/, startPage],
   [/^\/console\/overview$/, overviewPage],
+  [/^\/console\/applications$/, applicationsPage],
+  [/^\/console\/applications\/([A-Za-z0-9_-]+)$/, applicationPage],
   [/^\/console\/operations\/([A-Za-z0-9_]+)$/, detailPage],
   [/^\/console(\/|\/operations)?$/, operationsPage],
 ];
@@ -72,6 +75,7 @@ function drawHeader() {
   fill(document.getElementById('nav'), me ? [
     link('/console/operations', 'Operations'),
     link('/console/start', 'Start an operation'),
+    link('/console/applications', 'Applications'),
     link('/console/overview', 'Overview'),
   ] : null);
   const who = document.getElementById('who');

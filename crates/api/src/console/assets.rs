@@ -33,6 +33,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("schema.js", JS, include_str!("../../console/schema.js")),
     ("overview.js", JS, include_str!("../../console/overview.js")),
     ("charts.js", JS, include_str!("../../console/charts.js")),
+    (
+        "applications.js",
+        JS,
+        include_str!("../../console/applications.js"),
+    ),
 ];
 
 /// The page.

@@ -65,17 +65,25 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
 /// Whether `path` is one of the pages (the page itself is drawn by the browser from the
 /// URL, so that a link to any of them, or the back button, shows it).
 fn is_page(path: &str) -> bool {
-    match path {
-        "/console"
-        | "/console/"
-        | "/console/sign-in"
-        | "/console/operations"
-        | "/console/start" => true,
-        _ => path.strip_prefix("/console/operations/").is_some_and(|id| {
-            (1..=64).contains(&id.len())
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        }),
-    }
+    const PAGES: [&str; 7] = [
+        "/console",
+        "/console/",
+        "/console/sign-in",
+        "/console/operations",
+        "/console/start",
+        "/console/overview",
+        "/console/applications",
+    ];
+    let is_id = |id: &str| {
+        (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    PAGES.contains(&path)
+        || ["/console/operations/", "/console/applications/"]
+            .iter()
+            .any(|list| path.strip_prefix(list).is_some_and(is_id))
 }
 
 /// The headers of every console answer.
@@ -119,6 +127,8 @@ mod tests {
             "/console/operations",
             "/console/start",
             "/console/overview",
+            "/console/applications",
+            "/console/applications/APP-WEB",
             "/console/operations/op_0123456789abcdefABCDEF",
         ] {
             assert!(is_page(page), "{page}");
@@ -127,6 +137,7 @@ mod tests {
             "/console/operations/",
             "/console/operations/a/b",
             "/console/operations/%3Cscript%3E",
+            "/console/applications/a.b",
             "/console/nope",
         ] {
             assert!(!is_page(other), "{other}");

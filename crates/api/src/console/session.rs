@@ -123,6 +123,9 @@ struct SignedIn<'a> {
     /// Whether they may allow submitting operations (in some application), so the page
     /// offers the form's submit button; the server checks each submit all the same.
     can_submit: bool,
+    /// The application steps (`ValidateApplication`, …) they may allow, so the page offers
+    /// those buttons; the server checks each step all the same.
+    application_steps: Vec<&'static str>,
 }
 
 async fn sign_in(
@@ -272,6 +275,16 @@ fn signed_in(
             Action::ExecuteOperationASync,
             &bpops_iam::application_arn(account, None),
         ),
+        application_steps: [
+            Action::ValidateApplication,
+            Action::ValuateApplication,
+            Action::DeployApplication,
+            Action::ReleaseApplication,
+        ]
+        .into_iter()
+        .filter(|&action| may(action, &bpops_iam::application_arn(account, None)))
+        .map(Action::as_str)
+        .collect(),
     })
     .expect("strings and booleans serialize")
 }
