@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -428,6 +429,52 @@ test('an application: listed, then validated, valuated, deployed and released fr
   await page.getByRole('dialog').getByRole('button', { name: 'Release' }).click();
   await status('Destroyed_Success');
   await page.getByText('It holds no resources.').waitFor();
+  await noPayloadRan(page);
+  await page.context().close();
+});
+
+test('the API explorer signs in the page, shows the exact signed request, sends it and shows the answer', async () => {
+  const page = await signedIn(ROOT);
+  const bodies = [];
+  page.on('request', (r) => bodies.push(`${r.url()} ${r.postData() || ''}`));
+  await page.getByRole('link', { name: 'API Explorer' }).click();
+  await page.getByLabel('Action').selectOption('ListOperations');
+  await page.waitForURL(/\/console\/explorer\?Action=ListOperations$/);
+  await page.getByLabel('ServiceType').fill('ecs');
+  assert.equal(await page.getByLabel('AccessKeyId').inputValue(), ROOT[0]);
+  await page.getByLabel('AccessKeySecret').fill(ROOT[1]);
+  await page.getByRole('button', { name: 'Sign request' }).click();
+  // The signature shown is the HMAC-SHA1 of the string to sign shown, keyed with the secret.
+  const stringToSign = await page.locator('pre[data-field="string-to-sign"]').innerText();
+  assert.match(stringToSign, /^POST&%2F&AccessKeyId%3DLTAI5tConsoleRoot000001%26Action%3DListOperations%26/);
+  const expected = createHmac('sha1', `${ROOT[1]}&`).update(stringToSign).digest('base64');
+  assert.equal(await page.locator('pre[data-field="signature"]').innerText(), expected);
+  assert.match(await page.getByRole('region', { name: 'Python SDK' }).innerText(), /action="ListOperations"[\s\S]*"ServiceType": "ecs"/);
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByText('Response: HTTP 200').waitFor();
+  assert.match(await page.locator('pre[data-field="response"]').innerText(), /"Operation": "modifyInstanceType"/);
+  assert.ok(await page.getByRole('button', { name: 'Send' }).isDisabled(), 'a nonce is sent once');
+  await page.screenshot({ path: join(SHOTS, 'explorer.png'), fullPage: true });
+
+  // The server's answer, payload echoed in it and all, is text.
+  await page.getByLabel('ServiceType').fill(IMG);
+  await page.getByRole('button', { name: 'Sign request' }).click();
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByText(/Response: HTTP 4\d\d/).waitFor();
+  assert.ok((await page.locator('pre[data-field="response"]').innerText()).includes(IMG));
+  assert.equal(await page.locator('main img').count(), 0);
+
+  // A wrong secret signs a request the server refuses; no secret ever left the page.
+  await page.getByLabel('ServiceType').fill('ecs');
+  await page.getByLabel('AccessKeySecret').fill('not-the-secret');
+  await page.getByRole('button', { name: 'Sign request' }).click();
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByText('Response: HTTP 400').waitFor();
+  assert.match(await page.locator('pre[data-field="response"]').innerText(), /SignatureDoesNotMatch/);
+  assert.ok(bodies.length > 0);
+  for (const body of bodies) {
+    assert.ok(!body.includes(ROOT[1]) && !body.includes('not-the-secret'), `a secret was sent: ${body}`);
+  }
   await noPayloadRan(page);
   await page.context().close();
 });

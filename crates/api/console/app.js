@@ -11,12 +11,14 @@ import { detailPage } from './detail.js';
 import { startPage } from './start.js';
 import { overviewPage } from './overview.js';
 import { applicationsPage, applicationPage } from './applications.js';
+import { explorerPage } from './explorer.js';
 
 const PAGES = [
   [/^\/console\/sign-in$/, signInPage],
   [/^\/console\/start$/, startPage],
   [/^\/console\/overview$/, overviewPage],
   [/^\/console\/applications$/, applicationsPage],
+  [/^\/console\/explorer$/, explorerPage],
   [/^\/console\/applications\/([A-Za-z0-9_-]+)$/, applicationPage],
   [/^\/console\/operations\/([A-Za-z0-9_]+)$/, detailPage],
   [/^\/console(\/|\/operations)?$/, operationsPage],
@@ -77,6 +79,7 @@ function drawHeader() {
     link('/console/start', 'Start an operation'),
     link('/console/applications', 'Applications'),
     link('/console/overview', 'Overview'),
+    link('/console/explorer', 'API Explorer'),
   ] : null);
   const who = document.getElementById('who');
   if (!me) {

@@ -3,7 +3,7 @@
 // every two seconds while it is unfinished and the tab is visible.
 
 import { call } from './api.js';
-import { h, fill, status, formatJson, announce, confirmDialog, whileVisible } from './dom.js';
+import { h, fill, status, formatJson, announce, confirmDialog, whileVisible, copyBlock } from './dom.js';
 
 const REFRESH_MS = 2000;
 
@@ -118,21 +118,5 @@ function copyAs(id) {
       `  new GetExecuteOperationResultRequest({ operationId: '${id}' }))).body.data;`,
     ].join('\n')],
   ];
-  return h('div', { class: 'copy' }, snippets.map(([label, text]) => {
-    const pre = h('pre', {}, text);
-    const button = h('button', {
-      type: 'button',
-      onclick: async () => {
-        try {
-          await navigator.clipboard.writeText(text);
-          announce(`${label} copied`);
-          fill(button, 'Copied');
-        } catch {
-          getSelection().selectAllChildren(pre);
-          fill(button, 'Selected: press Ctrl+C');
-        }
-      },
-    }, `Copy ${label}`);
-    return h('section', { 'aria-label': label }, h('h3', {}, label), pre, button);
-  }));
+  return h('div', { class: 'copy' }, snippets.map(([label, text]) => copyBlock(label, text)));
 }

@@ -33,6 +33,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("schema.js", JS, include_str!("../../console/schema.js")),
     ("overview.js", JS, include_str!("../../console/overview.js")),
     ("charts.js", JS, include_str!("../../console/charts.js")),
+    ("explorer.js", JS, include_str!("../../console/explorer.js")),
     (
         "applications.js",
         JS,

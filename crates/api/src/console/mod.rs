@@ -65,7 +65,7 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
 /// Whether `path` is one of the pages (the page itself is drawn by the browser from the
 /// URL, so that a link to any of them, or the back button, shows it).
 fn is_page(path: &str) -> bool {
-    const PAGES: [&str; 7] = [
+    const PAGES: [&str; 8] = [
         "/console",
         "/console/",
         "/console/sign-in",
@@ -73,6 +73,7 @@ fn is_page(path: &str) -> bool {
         "/console/start",
         "/console/overview",
         "/console/applications",
+        "/console/explorer",
     ];
     let is_id = |id: &str| {
         (1..=64).contains(&id.len())
@@ -128,6 +129,7 @@ mod tests {
             "/console/start",
             "/console/overview",
             "/console/applications",
+            "/console/explorer",
             "/console/applications/APP-WEB",
             "/console/operations/op_0123456789abcdefABCDEF",
         ] {
