@@ -1,6 +1,7 @@
 //! The web console, at `/console` on the API's own address: its pages and assets (built
-//! into the binary, see `assets`), its sessions (`session`), and `POST /console/api`, where
-//! a signed-in browser makes API calls. Those go through the request pipeline like signed
+//! into the binary, see `assets`), its sessions (`session`), the live updates of its
+//! operations page (`events`), and `POST /console/api`, where a signed-in browser makes API
+//! calls. Those go through the request pipeline like signed
 //! ones, authenticated by the session instead of a signature, so the console can do exactly
 //! what its AccessKey may, no more, and each of its calls is in the audit trail.
 //!
@@ -51,6 +52,7 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
             let query = request.uri().query().unwrap_or("");
             events::handle(app, peer, request.headers(), query).await
         }
+        ("/console/events", _) => status(StatusCode::METHOD_NOT_ALLOWED),
         (path, &Method::GET) => match path.strip_prefix("/console/assets/") {
             Some(name) => assets::asset(name),
             None if is_page(path) => assets::page(),
