@@ -628,5 +628,16 @@ test('the keyboard reaches everything: sign in and open an operation without a m
   await page.locator('tbody a').first().focus();
   await page.keyboard.press('Enter');
   await page.waitForURL(new RegExp(`/console/operations/${first}$`));
+  // Choosing with the arrow keys redraws the start page and keeps the keyboard in the choice.
+  await page.goto(`${endpoint}/console/start`);
+  await page.locator('select[name="ServiceType"]').focus();
+  await page.keyboard.press('ArrowDown');
+  await page.waitForURL(/ServiceType=ecs$/);
+  await page.locator('select[name="ServiceType"]:focus').waitFor();
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('ArrowDown');
+  await page.waitForURL(/ServiceType=ecs&Operation=/);
+  await page.locator('select[name="Operation"]:focus').waitFor();
+  await page.locator('form[aria-label="Attributes"] [name="instanceId"]').waitFor();
   await context.close();
 });

@@ -26,6 +26,7 @@ const PAGES = [
 
 let me = null;
 let stop = null;
+let drawnPath = null;
 
 /** Shows `url` (a path with its query), as a new history entry unless `replace`. */
 function navigate(url, { replace = false } = {}) {
@@ -50,6 +51,11 @@ async function draw() {
     return;
   }
   drawHeader();
+  // A page drawn again for a new query (a choice in one of its fields) keeps the keyboard
+  // in the field that changed.
+  const active = document.activeElement;
+  const keep = path === drawnPath && main.contains(active) && active.name ? active.name : null;
+  drawnPath = path;
   fill(main);
   const ctx = {
     me,
@@ -60,6 +66,7 @@ async function draw() {
   };
   try {
     stop = (await page(main, ctx)) || null;
+    if (keep) main.querySelector(`[name="${CSS.escape(keep)}"]`)?.focus();
   } catch (e) {
     if (e.code === 'InvalidSession') {
       me = null;

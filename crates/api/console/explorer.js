@@ -43,7 +43,7 @@ export function explorerPage(main, ctx) {
   const chosen = ACTIONS[ctx.params.get('Action')] ? ctx.params.get('Action') : 'ListServices';
   const action = h('select', {
     name: 'Action',
-    onchange: () => ctx.navigate(`/console/explorer?Action=${encodeURIComponent(action.value)}`),
+    onchange: () => ctx.navigate(`/console/explorer?Action=${encodeURIComponent(action.value)}`, { replace: true }),
   }, Object.keys(ACTIONS).map((name) => h('option', { value: name, selected: name === chosen }, name)));
   const inputs = ACTIONS[chosen].map((name) => [name, h('input', { name })]);
   const keyId = h('input', { name: 'AccessKeyId', value: ctx.me.AccessKeyId, autocomplete: 'off' });

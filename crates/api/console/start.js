@@ -13,7 +13,7 @@ export async function startPage(main, ctx) {
   const choose = (next) => {
     const params = new URLSearchParams();
     for (const [name, value] of Object.entries(next)) if (value) params.set(name, value);
-    ctx.navigate(`/console/start?${params}`);
+    ctx.navigate(`/console/start?${params}`, { replace: true });
   };
 
   const services = (await call('ListServices')).Data || [];
