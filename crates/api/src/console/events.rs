@@ -81,18 +81,16 @@ impl Streams {
     fn take(&self, session: &str) -> Result<(), ApiError> {
         let mut open = self.open.lock().expect("never poisoned");
         let mine = open.by_session.get(session).copied().unwrap_or(0);
-        if mine >= PER_SESSION || open.total >= PER_NODE {
-            return Err(ApiError::new(
-                ErrorCode::Throttling,
-                format!(
-                    "Too many live updates open: at most {PER_SESSION} per console session; \
-                     close a tab."
-                ),
-            ));
-        }
-        open.total += 1;
-        open.by_session.insert(session.to_owned(), mine + 1);
-        Ok(())
+        let refusal = if mine >= PER_SESSION {
+            format!("This console session has {PER_SESSION} live updates open; close a tab.")
+        } else if open.total >= PER_NODE {
+            "This server has too many live updates open; retry later.".to_owned()
+        } else {
+            open.total += 1;
+            open.by_session.insert(session.to_owned(), mine + 1);
+            return Ok(());
+        };
+        Err(ApiError::new(ErrorCode::Throttling, refusal))
     }
 
     fn give_back(&self, session: &str) {
@@ -129,8 +127,12 @@ pub(super) async fn handle(
 ) -> Response {
     let request_id = pipeline::request_id();
     let arrived = app.engine.clock().now();
+    let started = std::time::Instant::now();
     let mut entry = Entry::default();
     let outcome = open(&app, peer.ip(), headers, query, &mut entry).await;
+    let code = outcome.as_ref().err().map_or("200", |e| e.code.as_str());
+    let action = Action::ListExecuteOperations.as_str();
+    app.metrics.request(Some(action), code, started.elapsed());
     pipeline::audit(
         &app,
         entry,
