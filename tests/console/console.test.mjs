@@ -488,6 +488,12 @@ test('a read-only user sees no cancel buttons, and the server refuses a forged c
   await row(page, slow).getByRole('link').click();
   await page.locator('ol.timeline').waitFor();
   assert.equal(await page.getByRole('button', { name: /Cancel/ }).count(), 0);
+  // An unfinished operation's page is live by push: its result is read once per change of
+  // its history, not every few seconds.
+  const apiCalls = () => page.requests.filter((p) => p === '/console/api').length;
+  const before = apiCalls();
+  await page.waitForTimeout(2500);
+  assert.equal(apiCalls(), before, 'no reads while nothing changes');
   await page.screenshot({ path: join(SHOTS, 'read-only.png') });
 
   // An application is shown without its steps.
@@ -542,7 +548,7 @@ test('a read-only user sees no cancel buttons, and the server refuses a forged c
   const open = (n) => page.evaluate(async (n) => {
     const outcomes = await Promise.all(Array.from({ length: n }, () => new Promise((done) => {
       const source = new EventSource('/console/events');
-      source.addEventListener('operations', () => done({ source, ok: true }));
+      source.addEventListener('data', () => done({ source, ok: true }));
       source.addEventListener('error', () => done({ source, ok: false }));
     })));
     for (const { source } of outcomes) source.close();

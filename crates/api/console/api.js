@@ -71,14 +71,14 @@ export async function call(action, params = {}) {
   });
 }
 
-/** Follows the listing of ListExecuteOperations with `params` by server-sent events, while
- * the tab is visible (the stream is closed while it is hidden, and opened again when it
- * shows). The server authorizes and audits each opening once, then sends the listing's
- * `Data` whenever it changed: `onPage(data)`. `onState` hears 'live', 'paused' or
- * 'reconnecting'; `onError` an ApiError that ended it (the session ended, no permission).
- * Returns the function that stops it. */
-export function followOperations(params, { onPage, onState, onError }) {
-  const query = new URLSearchParams();
+/** Follows API `action` (ListExecuteOperations or ListExecuteOperationEvents) with `params`
+ * by server-sent events, while the tab is visible (the stream is closed while it is hidden,
+ * and opened again when it shows). The server authorizes and audits each opening once, then
+ * sends the call's `Data` whenever it changed: `onData(data)`. `onState` hears 'live',
+ * 'paused' or 'reconnecting'; `onError` an ApiError that ended it (the session ended, no
+ * permission). Returns the function that stops it. */
+export function follow(action, params, { onData, onState = () => {}, onError }) {
+  const query = new URLSearchParams({ Action: action });
   for (const [name, value] of Object.entries(params)) if (value) query.set(name, value);
   let source = null;
   let stopped = false;
@@ -100,9 +100,9 @@ export function followOperations(params, { onPage, onState, onError }) {
     }
     source = new EventSource(`/console/events?${query}`);
     source.addEventListener('open', () => onState('live'));
-    source.addEventListener('operations', (event) => {
+    source.addEventListener('data', (event) => {
       onState('live');
-      onPage(JSON.parse(event.data));
+      onData(JSON.parse(event.data));
     });
     source.addEventListener('refused', (event) => {
       const body = JSON.parse(event.data);
@@ -115,7 +115,7 @@ export function followOperations(params, { onPage, onState, onError }) {
       }
       // Refused at the opening: the same listing as a call says why.
       close();
-      call('ListExecuteOperations', params).then(
+      call(action, params).then(
         () => fail(new ApiError('ServiceUnavailable', 'Live updates could not start; reload the page.', 0)),
         fail);
     });

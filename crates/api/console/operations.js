@@ -2,7 +2,7 @@
 // updated by the server's push while the tab is visible; several can be selected and
 // cancelled, with a confirmation and the result of each.
 
-import { call, followOperations } from './api.js';
+import { call, follow } from './api.js';
 import { h, fill, status, announce, confirmDialog } from './dom.js';
 
 /** The filters, as ListExecuteOperations names them; the URL uses the same names. */
@@ -189,8 +189,8 @@ export async function operationsPage(main, ctx) {
           .map((name) => h('th', { scope: 'col' }, name)))),
       tbody),
     more);
-  return followOperations(query, {
-    onPage: showPage,
+  return follow('ListExecuteOperations', query, {
+    onData: showPage,
     onState: (state) => { if (LIVE_STATES[state]) fill(liveState, LIVE_STATES[state]); },
     onError: (e) => {
       fill(liveState, 'Not live');

@@ -1,13 +1,14 @@
-//! Live updates of the operations page, by push: `GET /console/events` with the filters of a
-//! `ListExecuteOperations` call answers a stream of server-sent events, each one the `Data`
-//! of that listing whenever it changed.
+//! Live updates of the console's pages, by push: `GET /console/events` with the parameters of
+//! a `ListExecuteOperations` call (the operations page) or of a `ListExecuteOperationEvents`
+//! call (`Action=ListExecuteOperationEvents`, an operation's page) answers a stream of
+//! server-sent events, each one the `Data` of that read whenever it changed.
 //!
-//! The stream is authorized and audited once, when it opens: it is that `ListExecuteOperations`
-//! call, made with the session's principal through the route table. After that the server
-//! reads the listing again, on its own and unaudited, when the store reports a change (a
-//! submit, a finish, a cancel, on any node sharing it) and every second while the page shows
-//! an unfinished operation (a claim, INIT → RUNNING, has no change event); at most two reads a
-//! second per stream, and only changed pages are sent. Each read goes through the route table
+//! The stream is authorized and audited once, when it opens: it is that call, made with the
+//! session's principal through the route table. After that the server reads it again, on its
+//! own and unaudited, when the store reports a change (a submit, a finish, a cancel, on any
+//! node sharing it) and every second while it shows an unfinished operation (a claim, INIT →
+//! RUNNING, has no change event); at most two reads a second per stream, and only changed
+//! data is sent. Each read goes through the route table
 //! again, so a permission taken away ends the stream; so does the end of the session (its
 //! expiry at once, a sign-out within [`SESSION_CHECK`]).
 //!
@@ -118,7 +119,7 @@ impl Drop for Slot {
     }
 }
 
-/// Answers `GET /console/events`: a stream, or the refusal of its `ListExecuteOperations`.
+/// Answers `GET /console/events`: a stream, or the refusal of the call it follows.
 pub(super) async fn handle(
     app: Arc<App>,
     peer: SocketAddr,
@@ -155,8 +156,7 @@ pub(super) async fn handle(
     }
 }
 
-/// Authorizes the stream and makes its first read, as a `ListExecuteOperations` call of the
-/// session's key.
+/// Authorizes the stream and makes its first read, as a call of the session's key.
 async fn open(
     app: &Arc<App>,
     peer: IpAddr,
@@ -164,9 +164,18 @@ async fn open(
     query: &str,
     entry: &mut Entry,
 ) -> Result<Watch, ApiError> {
-    let action = Action::ListExecuteOperations;
     let params = Params::parse(query, None, b"").map_err(|e| ApiError::invalid("request", e))?;
     entry.parameters(&params, None);
+    let action = match params.get("Action") {
+        None | Some("ListExecuteOperations") => Action::ListExecuteOperations,
+        Some("ListExecuteOperationEvents") => Action::ListExecuteOperationEvents,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "Action",
+                "live updates follow ListExecuteOperations or ListExecuteOperationEvents",
+            ));
+        }
+    };
     entry.named(action.as_str());
     if headers
         .get("sec-fetch-site")
@@ -195,6 +204,7 @@ async fn open(
         session: token_hash,
     };
     let mut watch = Watch {
+        action,
         principal,
         access_key_id: session.access_key_id,
         peer,
@@ -218,10 +228,11 @@ async fn open(
 
 /// An open stream: what it reads, as whom, and what it last sent.
 struct Watch {
+    action: Action,
     principal: Principal,
     access_key_id: String,
     peer: IpAddr,
-    /// The `ListExecuteOperations` parameters of the page.
+    /// The parameters of the call it follows.
     params: Params,
     /// When the session expires.
     ends_at: Timestamp,
@@ -230,7 +241,7 @@ struct Watch {
     first: Option<String>,
     /// The listing sent last.
     shown: Option<String>,
-    /// Whether that listing shows an operation in `INIT` or `RUNNING`.
+    /// Whether that data shows an unfinished operation.
     unfinished: bool,
     read_at: Instant,
     /// When the session was last read from the store.
@@ -312,9 +323,9 @@ impl Watch {
         Ok(())
     }
 
-    /// The listing's `Data`, read through the route table as the session's key.
+    /// The `Data` of the call, read through the route table as the session's key.
     async fn read(&mut self, target: &Target) -> Result<String, ApiError> {
-        let action = Action::ListExecuteOperations;
+        let action = self.action;
         let ctx = Ctx {
             app: self.app(),
             principal: &self.principal,
@@ -336,27 +347,38 @@ impl Watch {
     }
 }
 
-/// The event that carries a listing.
+/// The event that carries the data read.
 fn listing(data: String) -> Event {
-    Event::default().event("operations").data(data)
+    Event::default().event("data").data(data)
 }
 
-/// Whether the listing `data` shows an operation that may change without a change event.
+/// Whether `data` (a listing of operations, or an operation's history) shows an operation
+/// that may change without a change event.
 fn shows_unfinished(data: &str) -> bool {
     #[derive(Deserialize)]
-    struct Page {
+    struct Data {
         #[serde(rename = "Operations", default)]
         operations: Vec<Row>,
+        #[serde(rename = "Events", default)]
+        events: Vec<HistoryEvent>,
     }
     #[derive(Deserialize)]
     struct Row {
         #[serde(rename = "Status")]
         status: String,
     }
-    serde_json::from_str::<Page>(data).is_ok_and(|page| {
-        page.operations
+    #[derive(Deserialize)]
+    struct HistoryEvent {
+        #[serde(rename = "Type")]
+        kind: String,
+    }
+    serde_json::from_str::<Data>(data).is_ok_and(|data| {
+        let listed = data
+            .operations
             .iter()
-            .any(|op| op.status == "INIT" || op.status == "RUNNING")
+            .any(|op| op.status == "INIT" || op.status == "RUNNING");
+        let history = !data.events.is_empty() && !data.events.iter().any(|e| e.kind == "Finished");
+        listed || history
     })
 }
 
@@ -392,5 +414,11 @@ mod tests {
             r#"{"Operations":[{"Status":"SUCCESS"},{"Status":"FAILURE"}]}"#
         ));
         assert!(!shows_unfinished(r#"{"Operations":[]}"#));
+        assert!(shows_unfinished(
+            r#"{"Events":[{"Type":"Submitted"},{"Type":"Claimed"}]}"#
+        ));
+        assert!(!shows_unfinished(
+            r#"{"Events":[{"Type":"Submitted"},{"Type":"Finished"}]}"#
+        ));
     }
 }

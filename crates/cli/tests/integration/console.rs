@@ -231,7 +231,7 @@ async fn live_updates_opened_on_one_node_show_what_another_node_changed() {
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut seen = String::new();
-    read_until(&mut stream, &mut seen, |s| s.contains("event: operations")).await;
+    read_until(&mut stream, &mut seen, |s| s.contains("event: data")).await;
     assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
     assert!(seen.contains("content-type: text/event-stream"), "{seen}");
 
