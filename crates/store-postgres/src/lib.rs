@@ -41,11 +41,11 @@ use async_trait::async_trait;
 use bpops_store::nonces::NonceSpend;
 use bpops_store::{
     AccountId, Application, ApplicationCreated, ApplicationDeleted, ApplicationPage,
-    ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Budget, Cancelled, Claimed,
-    Decide, EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease,
-    ListPage, ListQuery, LocatedResource, NewApplication, NewOperation, NewSession, NewStep,
-    Operation, OperationId, Progress, QueueDepth, Reconfiguration, Reconfigured, Requester,
-    Resource, ResourceKey, Result, Session, StepStarted, Store, StoreError, StoreEvent, Submitted,
+    ApplicationQuery, AuditPage, AuditQuery, AuditRecord, BootstrapKey, Budget, Cancelled, Claimed, Decide,
+    EVENT_BUFFER, Finish, GroupChange, GroupChanged, HistoryPage, HistoryQuery, Lease, ListPage,
+    ListQuery, LocatedResource, NewApplication, NewOperation, NewSession, NewStep, Operation,
+    OperationId, Progress, QueueDepth, Reconfiguration, Reconfigured, Requester, Resource,
+    ResourceKey, Result, Session, StepStarted, Store, StoreError, StoreEvent, Submitted,
 };
 use bpops_time::Timestamp;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
