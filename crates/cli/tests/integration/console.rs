@@ -256,3 +256,26 @@ async fn live_updates_opened_on_one_node_show_what_another_node_changed() {
         (400, Some("InvalidParameter"))
     );
 }
+
+#[tokio::test]
+async fn a_graceful_stop_ends_the_live_updates_instead_of_waiting_for_them() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config("")).await;
+    let (_, session) = sign_in(&server, ROOT.secret).await;
+    let (cookie, _) = session.unwrap();
+    let mut stream = TcpStream::connect(server.host()).await.unwrap();
+    let request = format!(
+        "GET /console/events HTTP/1.1\r\nhost: {}\r\ncookie: {cookie}\r\n\r\n",
+        server.host()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = String::new();
+    read_until(&mut stream, &mut seen, |s| s.contains("event: data")).await;
+
+    let (status, took, _) = server.stop("TERM").await;
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(5), "the stop waited {took:?}");
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(BOUND, stream.read_to_end(&mut rest)).await;
+    assert!(ended.is_ok(), "the stream is still open");
+}
