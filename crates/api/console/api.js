@@ -70,3 +70,61 @@ export async function call(action, params = {}) {
     body: form,
   });
 }
+
+/** Follows API `action` (ListExecuteOperations or ListExecuteOperationEvents) with `params`
+ * by server-sent events, while the tab is visible (the stream is closed while it is hidden,
+ * and opened again when it shows). The server authorizes and audits each opening once, then
+ * sends the call's `Data` whenever it changed: `onData(data)`. `onState` hears 'live',
+ * 'paused' or 'reconnecting'; `onError` an ApiError that ended it (the session ended, no
+ * permission). Returns the function that stops it. */
+export function follow(action, params, { onData, onState = () => {}, onError }) {
+  const query = new URLSearchParams({ Action: action });
+  for (const [name, value] of Object.entries(params)) if (value) query.set(name, value);
+  let source = null;
+  let stopped = false;
+
+  const close = () => {
+    if (source) source.close();
+    source = null;
+  };
+  const fail = (e) => {
+    close();
+    if (e.code === 'InvalidSession') window.dispatchEvent(new Event('console:signed-out'));
+    onError(e);
+  };
+  const open = () => {
+    close();
+    if (stopped || document.hidden) {
+      onState('paused');
+      return;
+    }
+    source = new EventSource(`/console/events?${query}`);
+    source.addEventListener('open', () => onState('live'));
+    source.addEventListener('data', (event) => {
+      onState('live');
+      onData(JSON.parse(event.data));
+    });
+    source.addEventListener('refused', (event) => {
+      const body = JSON.parse(event.data);
+      fail(new ApiError(body.Code, body.Message, 0));
+    });
+    source.addEventListener('error', () => {
+      if (source && source.readyState === EventSource.CONNECTING) {
+        onState('reconnecting');
+        return;
+      }
+      // Refused at the opening: the same listing as a call says why.
+      close();
+      call(action, params).then(
+        () => fail(new ApiError('ServiceUnavailable', 'Live updates could not start; reload the page.', 0)),
+        fail);
+    });
+  };
+  document.addEventListener('visibilitychange', open);
+  open();
+  return () => {
+    stopped = true;
+    document.removeEventListener('visibilitychange', open);
+    close();
+  };
+}

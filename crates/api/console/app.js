@@ -8,15 +8,25 @@ import { h, fill } from './dom.js';
 import { signInPage } from './sign-in.js';
 import { operationsPage } from './operations.js';
 import { detailPage } from './detail.js';
+import { startPage } from './start.js';
+import { overviewPage } from './overview.js';
+import { applicationsPage, applicationPage } from './applications.js';
+import { explorerPage } from './explorer.js';
 
 const PAGES = [
   [/^\/console\/sign-in$/, signInPage],
+  [/^\/console\/start$/, startPage],
+  [/^\/console\/overview$/, overviewPage],
+  [/^\/console\/applications$/, applicationsPage],
+  [/^\/console\/explorer$/, explorerPage],
+  [/^\/console\/applications\/([A-Za-z0-9_-]+)$/, applicationPage],
   [/^\/console\/operations\/([A-Za-z0-9_]+)$/, detailPage],
   [/^\/console(\/|\/operations)?$/, operationsPage],
 ];
 
 let me = null;
 let stop = null;
+let drawnPath = null;
 
 /** Shows `url` (a path with its query), as a new history entry unless `replace`. */
 function navigate(url, { replace = false } = {}) {
@@ -41,6 +51,11 @@ async function draw() {
     return;
   }
   drawHeader();
+  // A page drawn again for a new query (a choice in one of its fields) keeps the keyboard
+  // in the field that changed.
+  const active = document.activeElement;
+  const keep = path === drawnPath && main.contains(active) && active.name ? active.name : null;
+  drawnPath = path;
   fill(main);
   const ctx = {
     me,
@@ -51,6 +66,7 @@ async function draw() {
   };
   try {
     stop = (await page(main, ctx)) || null;
+    if (keep) main.querySelector(`[name="${CSS.escape(keep)}"]`)?.focus();
   } catch (e) {
     if (e.code === 'InvalidSession') {
       me = null;
@@ -62,8 +78,16 @@ async function draw() {
 }
 
 function drawHeader() {
-  fill(document.getElementById('nav'),
-    me ? h('a', { href: '/console/operations', 'data-nav': true }, 'Operations') : null);
+  const link = (href, text) => h('a', {
+    href, 'data-nav': true, 'aria-current': location.pathname === href ? 'page' : null,
+  }, text);
+  fill(document.getElementById('nav'), me ? [
+    link('/console/operations', 'Operations'),
+    link('/console/start', 'Start an operation'),
+    link('/console/applications', 'Applications'),
+    link('/console/overview', 'Overview'),
+    link('/console/explorer', 'API Explorer'),
+  ] : null);
   const who = document.getElementById('who');
   if (!me) {
     fill(who);

@@ -1,9 +1,11 @@
 // One operation: its attributes, status and timeline (from its history), message and
-// arguments, cancel, and the same read as a bpops command or an SDK call to copy. Refreshed
-// every two seconds while it is unfinished and the tab is visible.
+// arguments, cancel, and the same read as a bpops command or an SDK call to copy. Live by
+// push: the server sends the history whenever it grows, and each change reads the result
+// once, until the operation is final. A key that may not read the history gets the result
+// read every two seconds instead, while the operation is unfinished and the tab visible.
 
-import { call } from './api.js';
-import { h, fill, status, formatJson, announce, confirmDialog, whileVisible } from './dom.js';
+import { call, follow } from './api.js';
+import { h, fill, status, formatJson, announce, confirmDialog, whileVisible, copyBlock } from './dom.js';
 
 const REFRESH_MS = 2000;
 
@@ -18,15 +20,10 @@ export async function detailPage(main, ctx) {
     body);
 
   let final = false;
-  async function refresh() {
-    if (final) return;
+  let history = null;
+  async function readResult() {
     try {
-      const [result, history] = await Promise.all([
-        call('GetExecuteOperationResult', { OperationId: id }),
-        // A key may read results without being allowed the history: the page shows less.
-        call('ListExecuteOperationEvents', { OperationId: id, MaxResults: 100 })
-          .catch((e) => { if (e.code === 'NoPermission') return { Data: null }; throw e; }),
-      ]);
+      const result = await call('GetExecuteOperationResult', { OperationId: id });
       fill(error);
       if (!result.Data) {
         final = true;
@@ -34,7 +31,7 @@ export async function detailPage(main, ctx) {
         return;
       }
       final = result.Data.Status === 'SUCCESS' || result.Data.Status === 'FAILURE';
-      draw(result.Data, history.Data);
+      draw(result.Data, history);
     } catch (e) {
       fill(error, `${e.code}: ${e.message}`);
     }
@@ -85,11 +82,27 @@ export async function detailPage(main, ctx) {
     } catch (e) {
       fill(error, `${e.code}: ${e.message}`);
     }
-    refresh();
+    readResult();
   }
 
-  await refresh();
-  return whileVisible(refresh, REFRESH_MS, () => {});
+  let stopPolling = () => {};
+  const stopFollowing = follow('ListExecuteOperationEvents', { OperationId: id, MaxResults: 100 }, {
+    onData: async (data) => {
+      history = data;
+      await readResult();
+      if (final) stopFollowing();
+    },
+    // Without the history (not allowed, or no stream to be had): the result alone, polled.
+    onError: () => {
+      history = null;
+      readResult();
+      stopPolling = whileVisible(() => { if (!final) readResult(); }, REFRESH_MS, () => {});
+    },
+  });
+  return () => {
+    stopFollowing();
+    stopPolling();
+  };
 }
 
 function eventLine(event) {
@@ -118,21 +131,5 @@ function copyAs(id) {
       `  new GetExecuteOperationResultRequest({ operationId: '${id}' }))).body.data;`,
     ].join('\n')],
   ];
-  return h('div', { class: 'copy' }, snippets.map(([label, text]) => {
-    const pre = h('pre', {}, text);
-    const button = h('button', {
-      type: 'button',
-      onclick: async () => {
-        try {
-          await navigator.clipboard.writeText(text);
-          announce(`${label} copied`);
-          fill(button, 'Copied');
-        } catch {
-          getSelection().selectAllChildren(pre);
-          fill(button, 'Selected: press Ctrl+C');
-        }
-      },
-    }, `Copy ${label}`);
-    return h('section', { 'aria-label': label }, h('h3', {}, label), pre, button);
-  }));
+  return h('div', { class: 'copy' }, snippets.map(([label, text]) => copyBlock(label, text)));
 }

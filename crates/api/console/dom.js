@@ -86,3 +86,23 @@ export function whileVisible(refresh, ms, onState) {
     document.removeEventListener('visibilitychange', changed);
   };
 }
+
+/** `text` under a heading `label`, with a button that copies it (or selects it, where the
+ * clipboard is not available). */
+export function copyBlock(label, text) {
+  const pre = h('pre', {}, text);
+  const button = h('button', {
+    type: 'button',
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(text);
+        announce(`${label} copied`);
+        fill(button, 'Copied');
+      } catch {
+        getSelection().selectAllChildren(pre);
+        fill(button, 'Selected: press Ctrl+C');
+      }
+    },
+  }, `Copy ${label}`);
+  return h('section', { 'aria-label': label }, h('h3', {}, label), pre, button);
+}

@@ -1,15 +1,18 @@
 // Operations: the account's operations, newest first, filtered by what the URL says;
-// refreshed every two seconds while the tab is visible; several can be selected and
+// updated by the server's push while the tab is visible; several can be selected and
 // cancelled, with a confirmation and the result of each.
 
-import { call } from './api.js';
-import { h, fill, status, announce, confirmDialog, whileVisible } from './dom.js';
+import { call, follow } from './api.js';
+import { h, fill, status, announce, confirmDialog } from './dom.js';
 
 /** The filters, as ListExecuteOperations names them; the URL uses the same names. */
 const FILTERS = ['Status', 'ServiceType', 'Operation', 'ApplicationId', 'ResourceGroupId',
   'CreateTimeStart', 'CreateTimeEnd'];
 const STATUSES = ['INIT', 'RUNNING', 'SUCCESS', 'FAILURE'];
-const REFRESH_MS = 2000;
+const LIVE_STATES = {
+  paused: 'Paused while the tab is hidden',
+  reconnecting: 'Reconnecting…',
+};
 
 export async function operationsPage(main, ctx) {
   const query = {};
@@ -127,20 +130,14 @@ export async function operationsPage(main, ctx) {
     selectionChanged();
   }
 
-  async function refresh() {
-    try {
-      const page = await call('ListExecuteOperations', query);
-      const data = page.Data || {};
-      show(data.Operations || []);
-      fill(more, data.NextToken
-        ? h('a', { href: url({ ...query, NextToken: data.NextToken }), 'data-nav': true }, 'Next page')
-        : null,
-      query.NextToken ? h('a', { href: url({ ...query, NextToken: '' }), 'data-nav': true }, 'First page') : null);
-      fill(error);
-      fill(liveState, `Live · updated ${new Date().toLocaleTimeString()}`);
-    } catch (e) {
-      fill(error, `${e.code}: ${e.message}`);
-    }
+  function showPage(data) {
+    show(data.Operations || []);
+    fill(more, data.NextToken
+      ? h('a', { href: url({ ...query, NextToken: data.NextToken }), 'data-nav': true }, 'Next page')
+      : null,
+    query.NextToken ? h('a', { href: url({ ...query, NextToken: '' }), 'data-nav': true }, 'First page') : null);
+    fill(error);
+    fill(liveState, `Live · updated ${new Date().toLocaleTimeString()}`);
   }
 
   async function cancelSelected() {
@@ -165,7 +162,6 @@ export async function operationsPage(main, ctx) {
     selectAll.checked = false;
     for (const r of rows.values()) if (r.box) r.box.checked = false;
     announce(`Cancel finished for ${ids.length} operation(s).`);
-    refresh();
   }
 
   const form = filterForm(query, ctx);
@@ -193,9 +189,13 @@ export async function operationsPage(main, ctx) {
           .map((name) => h('th', { scope: 'col' }, name)))),
       tbody),
     more);
-  await refresh();
-  return whileVisible(refresh, REFRESH_MS, (live) => {
-    if (!live) fill(liveState, 'Paused while the tab is hidden');
+  return follow('ListExecuteOperations', query, {
+    onData: showPage,
+    onState: (state) => { if (LIVE_STATES[state]) fill(liveState, LIVE_STATES[state]); },
+    onError: (e) => {
+      fill(liveState, 'Not live');
+      fill(error, `${e.code}: ${e.message}`);
+    },
   });
 }
 

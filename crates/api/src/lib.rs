@@ -134,6 +134,8 @@ pub struct App {
     trail: Trail,
     /// Failed console sign-ins, by source address.
     sign_ins: SignInThrottle,
+    /// The console's live-update streams open on this node.
+    console_streams: console::Streams,
 }
 
 impl App {
@@ -158,6 +160,7 @@ impl App {
             metrics,
             trail,
             sign_ins: SignInThrottle::default(),
+            console_streams: console::Streams::default(),
         })
     }
 }
@@ -204,8 +207,10 @@ pub async fn serve_on(
             drop(permit);
         });
     }
-    // Connections still in the backlog are refused rather than left waiting.
+    // Connections still in the backlog are refused rather than left waiting, and the
+    // console's streams, which would never finish, end.
     drop(listener);
+    app.console_streams.close();
     tasks.close();
     tasks.wait().await;
     // N.B. after the last request is answered, so its record is among those written.

@@ -8,7 +8,7 @@
 //! the authentication step alone: either way the principal is that key's, and the route
 //! table authorizes and answers the request as it does any other.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ use bpops_protocol::{API_VERSION, Action, ErrorCode};
 use bpops_store::nonces::{NonceCheck, NonceSpend};
 use bpops_store::{SUCCESS, StoreError, TraceParent, nonce_expired};
 use bpops_telemetry::RequestSpan;
+use bpops_time::Timestamp;
 use http_body_util::BodyExt;
 use serde::Serialize;
 use tracing::Instrument;
@@ -60,7 +61,7 @@ pub(crate) async fn handle(
     request: Request,
     caller: Caller,
 ) -> Response {
-    let request_id = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
+    let request_id = request_id();
     let host_id = host(request.headers());
     // A valid `traceparent` puts the request in its caller's trace, as a span of its own;
     // without one it starts a trace, sampled when this server exports its spans.
@@ -118,14 +119,14 @@ pub(crate) async fn handle(
         start: arrived,
         duration: elapsed,
     });
-    if app.trail.enabled() {
-        // The trail's code of a success is the word, as LookupEvents answers it.
-        let code = if outcome.is_ok() { SUCCESS } else { code };
-        let directory = &app.directory;
-        entry.find_account(|key| Some(directory.key(key)?.principal.account().to_owned()));
-        let record = entry.into_record(arrived, request_id.clone(), peer.ip(), code, status);
-        app.trail.record(record);
-    }
+    audit(
+        &app,
+        entry,
+        arrived,
+        &request_id,
+        peer.ip(),
+        outcome.as_ref().err(),
+    );
     match outcome {
         Ok((action, reply)) => {
             tracing::info!(action = action.as_str(), "ok");
@@ -210,6 +211,36 @@ async fn process(
     };
     let reply = routes::route(&ctx, request).await?;
     Ok((action, reply))
+}
+
+/// A fresh RequestId.
+pub(crate) fn request_id() -> String {
+    uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase()
+}
+
+/// Records the audit record `entry` of a request that arrived at `arrived`, refused with
+/// `refusal` or answered, when the trail is on. A request refused before its key was looked
+/// up is recorded in the account of the key it names.
+pub(crate) fn audit(
+    app: &App,
+    mut entry: Entry,
+    arrived: Timestamp,
+    request_id: &str,
+    peer: IpAddr,
+    refusal: Option<&ApiError>,
+) {
+    if !app.trail.enabled() {
+        return;
+    }
+    // The trail's code of a success is the word, as LookupEvents answers it.
+    let (code, status) = match refusal {
+        None => (SUCCESS, StatusCode::OK.as_u16()),
+        Some(e) => (e.code.as_str(), e.code.http_status()),
+    };
+    let directory = &app.directory;
+    entry.find_account(|key| Some(directory.key(key)?.principal.account().to_owned()));
+    let record = entry.into_record(arrived, request_id.to_owned(), peer, code, status);
+    app.trail.record(record);
 }
 
 /// Reads the body, refusing to read past `settings.max_body`. A longer body is answered

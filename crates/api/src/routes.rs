@@ -206,18 +206,17 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: ActionRequest) -> Result<Reply
     }
 }
 
-/// Whether the caller's policies may allow its action on the catalog's resource (what
-/// CancelExecuteOperation is checked against), in no resource group or in one of the
-/// account's: what the web console asks before it offers a button. A hint, never a
-/// permission: each request is authorized on its own as usual.
-pub(crate) fn may_be_allowed(ctx: &Ctx<'_>) -> bool {
+/// Whether the caller's policies may allow its action on `resource`, in no resource group or
+/// in one of the account's: what the web console asks before it offers a button. A hint,
+/// never a permission: each request is authorized on its own as usual.
+pub(crate) fn may_be_allowed(ctx: &Ctx<'_>, resource: &str) -> bool {
     let groups = ctx.app.directory.resource_groups(ctx.principal.account());
     let in_groups = groups.into_iter().map(|group| Check {
         requested_group: Some(group),
         target_groups: vec![Some(group.to_owned())],
-        ..Check::virtual_resource(ctx)
+        ..Check::ungrouped(resource.to_owned())
     });
-    std::iter::once(Check::virtual_resource(ctx))
+    std::iter::once(Check::ungrouped(resource.to_owned()))
         .chain(in_groups)
         .any(|check| permit(ctx, &check).is_ok())
 }

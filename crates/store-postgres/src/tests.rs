@@ -317,7 +317,10 @@ async fn two_nodes_share_the_outbox_in_order() {
         first.submit(&new_op(0), at(0)).await.unwrap();
     }
     // Each operation is claimed too: a second delivery behind each first one.
-    let claimed = second.claim("node-b", at(0), lease, Budget::uniform(100)).await.unwrap();
+    let claimed = second
+        .claim("node-b", at(0), lease, Budget::uniform(100))
+        .await
+        .unwrap();
     assert_eq!(claimed.operations.len(), 10);
 
     let (a, b) = tokio::join!(

@@ -29,6 +29,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../console/operations.js"),
     ),
     ("detail.js", JS, include_str!("../../console/detail.js")),
+    ("start.js", JS, include_str!("../../console/start.js")),
+    ("schema.js", JS, include_str!("../../console/schema.js")),
+    ("overview.js", JS, include_str!("../../console/overview.js")),
+    ("charts.js", JS, include_str!("../../console/charts.js")),
+    ("explorer.js", JS, include_str!("../../console/explorer.js")),
+    (
+        "applications.js",
+        JS,
+        include_str!("../../console/applications.js"),
+    ),
 ];
 
 /// The page.

@@ -1,6 +1,7 @@
 //! The web console, at `/console` on the API's own address: its pages and assets (built
-//! into the binary, see `assets`), its sessions (`session`), and `POST /console/api`, where
-//! a signed-in browser makes API calls. Those go through the request pipeline like signed
+//! into the binary, see `assets`), its sessions (`session`), the live updates of its
+//! operations page (`events`), and `POST /console/api`, where a signed-in browser makes API
+//! calls. Those go through the request pipeline like signed
 //! ones, authenticated by the session instead of a signature, so the console can do exactly
 //! what its AccessKey may, no more, and each of its calls is in the audit trail.
 //!
@@ -9,6 +10,7 @@
 //! keep browsers from sniffing, framing or caching it.
 
 mod assets;
+mod events;
 mod session;
 mod throttle;
 
@@ -23,6 +25,7 @@ use axum::response::Response;
 use crate::App;
 use crate::pipeline::{self, Caller};
 
+pub(crate) use events::Streams;
 pub(crate) use session::authenticate;
 pub(crate) use throttle::SignInThrottle;
 
@@ -45,6 +48,11 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
         }
         ("/console/api", _) => status(StatusCode::METHOD_NOT_ALLOWED),
         ("/console/session", _) => session::handle(&app, peer, request).await,
+        ("/console/events", &Method::GET) => {
+            let query = request.uri().query().unwrap_or("");
+            events::handle(app, peer, request.headers(), query).await
+        }
+        ("/console/events", _) => status(StatusCode::METHOD_NOT_ALLOWED),
         (path, &Method::GET) => match path.strip_prefix("/console/assets/") {
             Some(name) => assets::asset(name),
             None if is_page(path) => assets::page(),
@@ -59,13 +67,26 @@ pub(crate) async fn handle(app: Arc<App>, peer: SocketAddr, request: Request) ->
 /// Whether `path` is one of the pages (the page itself is drawn by the browser from the
 /// URL, so that a link to any of them, or the back button, shows it).
 fn is_page(path: &str) -> bool {
-    match path {
-        "/console" | "/console/" | "/console/sign-in" | "/console/operations" => true,
-        _ => path.strip_prefix("/console/operations/").is_some_and(|id| {
-            (1..=64).contains(&id.len())
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        }),
-    }
+    const PAGES: [&str; 8] = [
+        "/console",
+        "/console/",
+        "/console/sign-in",
+        "/console/operations",
+        "/console/start",
+        "/console/overview",
+        "/console/applications",
+        "/console/explorer",
+    ];
+    let is_id = |id: &str| {
+        (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    PAGES.contains(&path)
+        || ["/console/operations/", "/console/applications/"]
+            .iter()
+            .any(|list| path.strip_prefix(list).is_some_and(is_id))
 }
 
 /// The headers of every console answer.
@@ -107,6 +128,11 @@ mod tests {
             "/console/",
             "/console/sign-in",
             "/console/operations",
+            "/console/start",
+            "/console/overview",
+            "/console/applications",
+            "/console/explorer",
+            "/console/applications/APP-WEB",
             "/console/operations/op_0123456789abcdefABCDEF",
         ] {
             assert!(is_page(page), "{page}");
@@ -115,6 +141,7 @@ mod tests {
             "/console/operations/",
             "/console/operations/a/b",
             "/console/operations/%3Cscript%3E",
+            "/console/applications/a.b",
             "/console/nope",
         ] {
             assert!(!is_page(other), "{other}");

@@ -21,7 +21,7 @@ use bpops_protocol::params::Params;
 use bpops_protocol::signature::format_timestamp;
 use bpops_protocol::wire::ErrorBody;
 use bpops_protocol::{Action, ErrorCode};
-use bpops_store::{NewSession, SUCCESS, Session, TraceParent};
+use bpops_store::{NewSession, Session, TraceParent};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -50,7 +50,7 @@ const SIGN_OUT: &str = "ConsoleSignOut";
 /// Answers `/console/session`: `POST` signs in, `GET` says who is signed in, `DELETE` signs
 /// out.
 pub(super) async fn handle(app: &App, peer: SocketAddr, request: Request) -> Response {
-    let request_id = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
+    let request_id = pipeline::request_id();
     let arrived = app.engine.clock().now();
     let mut entry = Entry::default();
     let outcome = match *request.method() {
@@ -83,16 +83,8 @@ pub(super) async fn handle(app: &App, peer: SocketAddr, request: Request) -> Res
             return refusal(&request_id, e);
         }
     };
-    if app.trail.enabled() {
-        let (code, status) = match &outcome {
-            Ok(_) => (SUCCESS, StatusCode::OK.as_u16()),
-            Err(e) => (e.code.as_str(), e.code.http_status()),
-        };
-        let directory = &app.directory;
-        entry.find_account(|key| Some(directory.key(key)?.principal.account().to_owned()));
-        let record = entry.into_record(arrived, request_id.clone(), peer.ip(), code, status);
-        app.trail.record(record);
-    }
+    let refused = outcome.as_ref().err();
+    pipeline::audit(app, entry, arrived, &request_id, peer.ip(), refused);
     outcome.unwrap_or_else(|e| refusal(&request_id, e))
 }
 
@@ -128,6 +120,12 @@ struct SignedIn<'a> {
     /// Whether the key's policies may allow cancelling operations, so the page offers the
     /// buttons; the server checks each cancel all the same.
     can_cancel: bool,
+    /// Whether they may allow submitting operations (in some application), so the page
+    /// offers the form's submit button; the server checks each submit all the same.
+    can_submit: bool,
+    /// The application steps (`ValidateApplication`, …) they may allow, so the page offers
+    /// those buttons; the server checks each step all the same.
+    application_steps: Vec<&'static str>,
 }
 
 async fn sign_in(
@@ -245,15 +243,19 @@ fn signed_in(
     key: &AccessKey,
 ) -> serde_json::Value {
     let target = Target::default();
-    let ctx = Ctx {
-        app,
-        principal: &key.principal,
-        action: Action::CancelExecuteOperation,
-        peer: peer.ip(),
-        access_key_id: &session.access_key_id,
-        request_id: "",
-        trace: TraceParent::new_trace(false),
-        target: &target,
+    let account = key.principal.account();
+    let may = |action, resource: &str| {
+        let ctx = Ctx {
+            app,
+            principal: &key.principal,
+            action,
+            peer: peer.ip(),
+            access_key_id: &session.access_key_id,
+            request_id: "",
+            trace: TraceParent::new_trace(false),
+            target: &target,
+        };
+        routes::may_be_allowed(&ctx, resource)
     };
     let user_name = match &key.principal {
         Principal::User { name, .. } => Some(name.as_str()),
@@ -265,13 +267,30 @@ fn signed_in(
         user_name,
         csrf_token: csrf_token(token),
         expire_time: format_timestamp(session.expires_at),
-        can_cancel: routes::may_be_allowed(&ctx),
+        can_cancel: may(
+            Action::CancelExecuteOperation,
+            &bpops_iam::virtual_arn(account),
+        ),
+        can_submit: may(
+            Action::ExecuteOperationASync,
+            &bpops_iam::application_arn(account, None),
+        ),
+        application_steps: [
+            Action::ValidateApplication,
+            Action::ValuateApplication,
+            Action::DeployApplication,
+            Action::ReleaseApplication,
+        ]
+        .into_iter()
+        .filter(|&action| may(action, &bpops_iam::application_arn(account, None)))
+        .map(Action::as_str)
+        .collect(),
     })
     .expect("strings and booleans serialize")
 }
 
 /// The request's session token and its live session.
-async fn live_session<'h>(
+pub(super) async fn live_session<'h>(
     app: &App,
     headers: &'h HeaderMap,
 ) -> Result<(&'h str, Session), ApiError> {
@@ -293,7 +312,7 @@ async fn live_session<'h>(
 
 /// The key a session acts as, as the configuration has it now: a key removed since the
 /// sign-in ends its sessions, a disabled one refuses them.
-fn session_key<'a>(
+pub(super) fn session_key<'a>(
     app: &'a App,
     session: &Session,
     entry: &mut Entry,
@@ -358,7 +377,7 @@ fn csrf_token(token: &str) -> String {
 }
 
 /// The hex SHA-256 of `text`.
-fn digest(text: &str) -> String {
+pub(super) fn digest(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
@@ -374,7 +393,7 @@ fn random_bytes() -> [u8; 32] {
     bytes
 }
 
-fn refusal(request_id: &str, e: ApiError) -> Response {
+pub(super) fn refusal(request_id: &str, e: ApiError) -> Response {
     let status =
         StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = ErrorBody {

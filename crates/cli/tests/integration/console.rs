@@ -1,15 +1,16 @@
 //! The web console's sessions, over real HTTP: a session made on one node is known to every
 //! node sharing the database and ended on all of them by a sign-out; console calls and
 //! failed sign-ins are in the audit trail, never with the secret; failed sign-ins are
-//! throttled. (What the pages do is tested in a browser: tests/console.)
+//! throttled; the live updates opened on one node show what another node changed. (What the
+//! pages do is tested in a browser: tests/console.)
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::common::{ROOT, Server, TestDir};
+use crate::common::{ROOT, RUNNING_INSTANCE, Server, TestDir};
 use crate::nodes::Cluster;
 
 const BOUND: Duration = Duration::from_secs(10);
@@ -189,4 +190,92 @@ async fn failed_sign_ins_are_throttled_and_a_sign_in_needs_the_console_header() 
         (answer.status, answer.json["Code"].as_str()),
         (429, Some("Throttling"))
     );
+}
+
+/// Reads `stream` into `seen` until `done(seen)`, within [`BOUND`].
+async fn read_until(stream: &mut TcpStream, seen: &mut String, done: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + BOUND;
+    let mut buffer = [0; 8192];
+    while !done(seen) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let n = tokio::time::timeout(left, stream.read(&mut buffer))
+            .await
+            .unwrap_or_else(|_| panic!("not seen in time:\n{seen}"))
+            .unwrap();
+        assert!(n > 0, "the stream ended:\n{seen}");
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+}
+
+/// The status the last listing in `seen` shows for operation `id`.
+fn last_status<'a>(seen: &'a str, id: &str) -> Option<&'a str> {
+    let row = &seen[seen.rfind(id)?..];
+    let row = &row[..row.find('}')?];
+    let status = row.split("\"Status\":\"").nth(1)?;
+    status.split('"').next()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_updates_opened_on_one_node_show_what_another_node_changed() {
+    let cluster = Cluster::new(
+        "[[operations.emulation]]\nservice = \"ecs\"\noperation = \"rename\"\nlatency = \"300ms\"\n",
+    )
+    .await;
+    let (a, b) = (cluster.node().await, cluster.node().await);
+    let (_, session) = sign_in(&a, ROOT.secret).await;
+    let (cookie, _) = session.unwrap();
+    let mut stream = TcpStream::connect(a.host()).await.unwrap();
+    let request = format!(
+        "GET /console/events?Operation=rename HTTP/1.1\r\nhost: {}\r\ncookie: {cookie}\r\n\r\n",
+        a.host()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = String::new();
+    read_until(&mut stream, &mut seen, |s| s.contains("event: data")).await;
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+    assert!(seen.contains("content-type: text/event-stream"), "{seen}");
+
+    let attributes = json!({"instanceId": RUNNING_INSTANCE, "instance_name": "live"});
+    let id = b.submit("rename", &attributes).await;
+    read_until(&mut stream, &mut seen, |s| {
+        last_status(s, &id) == Some("SUCCESS")
+    })
+    .await;
+
+    // Another site's page cannot open one with this browser's cookie.
+    let refused = send(
+        &a,
+        "GET",
+        "/console/events",
+        &[("cookie", &cookie), ("sec-fetch-site", "cross-site")],
+        "",
+    )
+    .await;
+    assert_eq!(
+        (refused.status, refused.json["Code"].as_str()),
+        (400, Some("InvalidParameter"))
+    );
+}
+
+#[tokio::test]
+async fn a_graceful_stop_ends_the_live_updates_instead_of_waiting_for_them() {
+    let dir = TestDir::new();
+    let server = dir.serve(&dir.config("")).await;
+    let (_, session) = sign_in(&server, ROOT.secret).await;
+    let (cookie, _) = session.unwrap();
+    let mut stream = TcpStream::connect(server.host()).await.unwrap();
+    let request = format!(
+        "GET /console/events HTTP/1.1\r\nhost: {}\r\ncookie: {cookie}\r\n\r\n",
+        server.host()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = String::new();
+    read_until(&mut stream, &mut seen, |s| s.contains("event: data")).await;
+
+    let (status, took, _) = server.stop("TERM").await;
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(5), "the stop waited {took:?}");
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(BOUND, stream.read_to_end(&mut rest)).await;
+    assert!(ended.is_ok(), "the stream is still open");
 }
