@@ -112,7 +112,7 @@ impl LookupEventsRequest {
             });
         }
         let max_results = max_results(p, DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS)?;
-        let next_token = next_token(p)?;
+        let next_token = next_token(p, PageToken::decode)?;
         Ok(Self {
             start_time,
             end_time,

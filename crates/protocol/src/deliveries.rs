@@ -6,11 +6,11 @@
 //! Times are as in `ListExecuteOperationEvents` (ISO 8601 UTC to the millisecond); a field
 //! that does not apply is omitted; `NextToken` is omitted on the last page and is opaque.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use crate::extensions::{DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS, max_results};
+use crate::extensions::{
+    DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS, decode_position, encode_position, max_results, next_token,
+};
 use crate::params::Params;
 use crate::wire::{MAX_PARAM_CHARS, RequestError, optional};
 
@@ -45,13 +45,7 @@ impl ListNotificationDeliveriesRequest {
     /// without `OperationId`, a `MaxResults` outside 1 to 100, a `NextToken` this server did
     /// not issue, or a value over [`MAX_PARAM_CHARS`].
     pub fn from_params(p: &Params) -> Result<Self, RequestError> {
-        let next_token = match optional(p, "NextToken", MAX_PARAM_CHARS)? {
-            None => None,
-            Some(text) => Some(decode_token(&text).ok_or(RequestError::Invalid {
-                name: "NextToken",
-                reason: "is not a token from a previous page".to_owned(),
-            })?),
-        };
+        let next_token = next_token(p, |token| decode_position("delivery", token))?;
         let status = optional(p, "Status", MAX_PARAM_CHARS)?;
         if let Some(status) = &status
             && !STATUSES.contains(&status.as_str())
@@ -83,12 +77,7 @@ impl ListNotificationDeliveriesRequest {
 
 /// The opaque `NextToken` continuing after delivery `id`.
 pub fn encode_token(id: u64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("delivery.{id}"))
-}
-
-fn decode_token(token: &str) -> Option<u64> {
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(token).ok()?).ok()?;
-    text.strip_prefix("delivery.")?.parse().ok()
+    encode_position("delivery", id)
 }
 
 /// `Data` of ListNotificationDeliveries.

@@ -96,7 +96,7 @@ impl ListExecuteOperationsRequest {
             });
         }
         let max_results = max_results(p, DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS)?;
-        let next_token = next_token(p)?;
+        let next_token = next_token(p, PageToken::decode)?;
         Ok(Self {
             status,
             service_type: optional(p, "ServiceType", MAX_PARAM_CHARS)?,
@@ -126,17 +126,29 @@ pub(crate) fn max_results(p: &Params, default: usize, max: usize) -> Result<usiz
     }
 }
 
-/// `NextToken`: one this server issued, or none.
-pub(crate) fn next_token(p: &Params) -> Result<Option<PageToken>, RequestError> {
+/// `NextToken`, read with `decode`: one this server issued, or none.
+pub(crate) fn next_token<T>(
+    p: &Params,
+    decode: impl FnOnce(&str) -> Option<T>,
+) -> Result<Option<T>, RequestError> {
     match optional(p, "NextToken", MAX_PARAM_CHARS)? {
         None => Ok(None),
-        Some(text) => PageToken::decode(&text)
-            .map(Some)
-            .ok_or(RequestError::Invalid {
-                name: "NextToken",
-                reason: "is not a token from a previous page".to_owned(),
-            }),
+        Some(text) => decode(&text).map(Some).ok_or(RequestError::Invalid {
+            name: "NextToken",
+            reason: "is not a token from a previous page".to_owned(),
+        }),
     }
+}
+
+/// A page token that continues a listing named `label` after position `n`.
+pub(crate) fn encode_position(label: &str, n: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{label}.{n}"))
+}
+
+/// Reads what [`encode_position`] wrote for `label`.
+pub(crate) fn decode_position<T: std::str::FromStr>(label: &str, token: &str) -> Option<T> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(token).ok()?).ok()?;
+    text.strip_prefix(label)?.strip_prefix('.')?.parse().ok()
 }
 
 /// A time parameter, `YYYY-MM-DDThh:mm:ssZ`.

@@ -8,12 +8,12 @@
 //! only the fields of its `Type`, the others are omitted; `NextToken` is omitted on the last
 //! page and is opaque to clients.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bpops_time::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::extensions::{DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS, max_results};
+use crate::extensions::{
+    DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS, decode_position, encode_position, max_results, next_token,
+};
 use crate::params::Params;
 use crate::signature::format_timestamp;
 use crate::wire::{MAX_PARAM_CHARS, RequestError, optional, required};
@@ -40,13 +40,7 @@ impl ListExecuteOperationEventsRequest {
     /// `MaxResults` outside 1 to 100, a `NextToken` this server did not issue, or a value
     /// over [`MAX_PARAM_CHARS`].
     pub fn from_params(p: &Params) -> Result<Self, RequestError> {
-        let next_token = match optional(p, "NextToken", MAX_PARAM_CHARS)? {
-            None => None,
-            Some(text) => Some(decode_token(&text).ok_or(RequestError::Invalid {
-                name: "NextToken",
-                reason: "is not a token from a previous page".to_owned(),
-            })?),
-        };
+        let next_token = next_token(p, |token| decode_position("event", token))?;
         Ok(Self {
             operation_id: required(p, "OperationId", MAX_PARAM_CHARS)?,
             resource_group_id: optional(p, "ResourceGroupId", MAX_PARAM_CHARS)?,
@@ -58,12 +52,7 @@ impl ListExecuteOperationEventsRequest {
 
 /// The opaque `NextToken` continuing after position `seq`.
 pub fn encode_token(seq: u32) -> String {
-    URL_SAFE_NO_PAD.encode(format!("event.{seq}"))
-}
-
-fn decode_token(token: &str) -> Option<u32> {
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(token).ok()?).ok()?;
-    text.strip_prefix("event.")?.parse().ok()
+    encode_position("event", u64::from(seq))
 }
 
 /// An event's `Time`: ISO 8601 UTC to the millisecond.
@@ -199,7 +188,10 @@ mod tests {
             seq: 1,
         }
         .encode();
-        let negative = URL_SAFE_NO_PAD.encode("event.-1");
+        let negative = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("event.-1")
+        };
         for token in ["zz", list_token.as_str(), negative.as_str()] {
             assert_eq!(
                 invalid(&[("OperationId", "op_1"), ("NextToken", token)]),
